@@ -1,0 +1,733 @@
+/**
+ * The entries of a session: one `Schema` tagged union that records everything a run did.
+ *
+ * Every entry has a stable `id`, a `timestamp` (milliseconds from Effect's `Clock`), an `author`
+ * (which user, agent, workflow, tool or system wrote it) and the ids of its `parents` (the entry
+ * it follows; a `Merge` entry has two). Entries are made by `Session.append` from a {@link Draft}:
+ * the session assigns the id, time and parents, so the same draft appended twice makes two
+ * distinct entries.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Schema from "effect/Schema"
+import * as Placement_ from "./Placement.js"
+
+// -----------------------------------------------------------------------------
+// ids and small values
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const EntryId = Schema.String.pipe(Schema.brand("rath/EntryId"))
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type EntryId = typeof EntryId.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SessionId = Schema.String.pipe(Schema.brand("rath/SessionId"))
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SessionId = typeof SessionId.Type
+
+/**
+ * Any JSON value. Entries keep tool arguments, outputs and custom data as JSON.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Json: Schema.Schema<unknown> = Schema.Unknown.annotations({ identifier: "Json" })
+
+/**
+ * Who wrote an entry.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Author = Schema.Struct({
+  kind: Schema.Literal("user", "agent", "workflow", "tool", "system"),
+  name: Schema.String
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Author extends Schema.Schema.Type<typeof Author> {}
+
+/**
+ * The author of entries appended without an explicit one. A `Context.Reference` (default: the
+ * user), so an agent or workflow can author everything it appends with `Effect.provideService`.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class CurrentAuthor extends Context.Reference<CurrentAuthor>()("rath/Entry/CurrentAuthor", {
+  defaultValue: (): Author => ({ kind: "user", name: "user" })
+}) {}
+
+/**
+ * Token usage of one model call, normalised across providers.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Usage = Schema.Struct({
+  inputTokens: Schema.Number,
+  outputTokens: Schema.Number,
+  totalTokens: Schema.Number,
+  cachedInputTokens: Schema.optional(Schema.Number),
+  reasoningTokens: Schema.optional(Schema.Number)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Usage extends Schema.Schema.Type<typeof Usage> {}
+
+/**
+ * Adds two usages; a missing usage is the identity (`none + x = x`, in both orders), and an
+ * optional counter stays missing only when both sides lack it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const sumUsage = (self: Usage | undefined, that: Usage | undefined): Usage | undefined => {
+  if (self === undefined) return that
+  if (that === undefined) return self
+  const out: {
+    inputTokens: number
+    outputTokens: number
+    totalTokens: number
+    cachedInputTokens?: number
+    reasoningTokens?: number
+  } = {
+    inputTokens: self.inputTokens + that.inputTokens,
+    outputTokens: self.outputTokens + that.outputTokens,
+    totalTokens: self.totalTokens + that.totalTokens
+  }
+  if (self.cachedInputTokens !== undefined || that.cachedInputTokens !== undefined) {
+    out.cachedInputTokens = (self.cachedInputTokens ?? 0) + (that.cachedInputTokens ?? 0)
+  }
+  if (self.reasoningTokens !== undefined || that.reasoningTokens !== undefined) {
+    out.reasoningTokens = (self.reasoningTokens ?? 0) + (that.reasoningTokens ?? 0)
+  }
+  return out
+}
+
+/**
+ * Which provider answered a model call: the adapter kind, the endpoint host and the request id
+ * the vendor returned.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ProviderInfo = Schema.Struct({
+  kind: Schema.String,
+  host: Schema.optional(Schema.String),
+  requestId: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProviderInfo extends Schema.Schema.Type<typeof ProviderInfo> {}
+
+/**
+ * Why a model stopped. Reasons a vendor reports that rath does not know are kept as `"other"`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const FinishReason = Schema.Literal("stop", "tool_calls", "length", "content_filter", "error", "other")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type FinishReason = typeof FinishReason.Type
+
+/**
+ * A tool call as the model made it: the raw argument text exactly as received, and the parsed
+ * arguments when that text is valid JSON.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ToolCall = Schema.Struct({
+  id: Schema.String,
+  name: Schema.String,
+  arguments: Schema.String,
+  parsed: Schema.optional(Json)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolCall extends Schema.Schema.Type<typeof ToolCall> {}
+
+/**
+ * The kinds of tool failure that the agent loop reports back to the model.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ToolErrorKind = Schema.Literal(
+  "invalid_arguments",
+  "unknown_tool",
+  "tool_failed",
+  "timeout",
+  "rejected",
+  "interrupted",
+  "sandbox_error",
+  "not_replayable"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ToolErrorKind = typeof ToolErrorKind.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ToolError = Schema.Struct({
+  kind: ToolErrorKind,
+  message: Schema.String
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolError extends Schema.Schema.Type<typeof ToolError> {}
+
+/**
+ * One observable effect of a tool: a file read, written, created, edited or deleted, or a process
+ * run, with what can be checked later (bytes, exit code, content hash).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ToolEffect = Schema.Struct({
+  op: Schema.Literal("read", "write", "create", "edit", "delete", "list", "exec", "mkdir", "other"),
+  path: Schema.optional(Schema.String),
+  bytes: Schema.optional(Schema.Number),
+  exitCode: Schema.optional(Schema.Number),
+  sha256: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolEffect extends Schema.Schema.Type<typeof ToolEffect> {}
+
+/**
+ * A human (or policy) decision about a tool call that needed approval.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Approval = Schema.Struct({
+  decision: Schema.Literal("approved", "rejected", "edited"),
+  by: Schema.optional(Schema.String),
+  reason: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Approval extends Schema.Schema.Type<typeof Approval> {}
+
+/**
+ * One memory found by a recall.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const MemoryHit = Schema.Struct({
+  id: Schema.String,
+  score: Schema.Number,
+  text: Schema.optional(Schema.String),
+  source: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface MemoryHit extends Schema.Schema.Type<typeof MemoryHit> {}
+
+// -----------------------------------------------------------------------------
+// entries
+// -----------------------------------------------------------------------------
+
+const base = {
+  id: EntryId,
+  timestamp: Schema.Number,
+  author: Author,
+  parents: Schema.Array(EntryId)
+}
+
+/**
+ * System instructions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class System extends Schema.TaggedClass<System>("rath/Entry/System")("System", {
+  ...base,
+  text: Schema.String
+}) {}
+
+/**
+ * A user message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class User extends Schema.TaggedClass<User>("rath/Entry/User")("User", {
+  ...base,
+  text: Schema.String
+}) {}
+
+/**
+ * A model's answer, with the evidence of which provider and model produced it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Assistant extends Schema.TaggedClass<Assistant>("rath/Entry/Assistant")("Assistant", {
+  ...base,
+  text: Schema.String,
+  reasoning: Schema.optional(Schema.String),
+  toolCalls: Schema.Array(ToolCall),
+  provider: Schema.optional(ProviderInfo),
+  model: Schema.optional(Schema.String),
+  finishReason: Schema.optional(FinishReason),
+  usage: Schema.optional(Usage)
+}) {}
+
+/**
+ * The result of one tool call: its JSON output or a typed failure, where it ran, how long it took
+ * and what it changed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ToolResult extends Schema.TaggedClass<ToolResult>("rath/Entry/ToolResult")("ToolResult", {
+  ...base,
+  callId: Schema.String,
+  toolName: Schema.String,
+  output: Json,
+  error: Schema.optional(ToolError),
+  sandbox: Schema.optional(Placement_.Placement),
+  durationMs: Schema.Number,
+  effects: Schema.optional(Schema.Array(ToolEffect)),
+  approval: Schema.optional(Approval)
+}) {}
+
+/**
+ * A memory interaction: what was recalled (query, hits and scores) or written.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Memory extends Schema.TaggedClass<Memory>("rath/Entry/Memory")("Memory", {
+  ...base,
+  operation: Schema.Literal("remember", "recall", "commit", "forget"),
+  store: Schema.String,
+  namespace: Schema.optional(Schema.String),
+  query: Schema.optional(Schema.String),
+  hits: Schema.optional(Schema.Array(MemoryHit)),
+  written: Schema.optional(Schema.Array(Schema.Struct({ id: Schema.String, text: Schema.optional(Schema.String) })))
+}) {}
+
+/**
+ * A summary that stands for the entries it covers in what models are sent; the covered entries
+ * stay in the session as evidence.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Compression extends Schema.TaggedClass<Compression>("rath/Entry/Compression")("Compression", {
+  ...base,
+  covers: Schema.Array(EntryId),
+  text: Schema.String,
+  model: Schema.optional(Schema.String),
+  usage: Schema.optional(Usage)
+}) {}
+
+/**
+ * The session was bound to a sandbox placement, or moved to another.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Placement extends Schema.TaggedClass<Placement>("rath/Entry/Placement")("Placement", {
+  ...base,
+  placement: Placement_.Placement,
+  previous: Schema.optional(Placement_.Placement)
+}) {}
+
+/**
+ * A validation signal: a named check that passed or failed, with details.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Check extends Schema.TaggedClass<Check>("rath/Entry/Check")("Check", {
+  ...base,
+  name: Schema.String,
+  passed: Schema.Boolean,
+  details: Schema.optional(Json)
+}) {}
+
+/**
+ * Two sessions were merged; `parents` holds both heads and `sessions` the merged session ids.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Merge extends Schema.TaggedClass<Merge>("rath/Entry/Merge")("Merge", {
+  ...base,
+  sessions: Schema.Array(SessionId)
+}) {}
+
+/**
+ * A user-defined event with a type and JSON data.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Custom extends Schema.TaggedClass<Custom>("rath/Entry/Custom")("Custom", {
+  ...base,
+  type: Schema.String,
+  data: Json
+}) {}
+
+/**
+ * The entry union, as a schema.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Entry = Schema.Union(
+  System,
+  User,
+  Assistant,
+  ToolResult,
+  Memory,
+  Compression,
+  Placement,
+  Check,
+  Merge,
+  Custom
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Entry = typeof Entry.Type
+
+/**
+ * The entry tags.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Tag = Entry["_tag"]
+
+/**
+ * The entries a model is sent (after compression is applied).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Message = System | User | Assistant | ToolResult | Compression
+
+/**
+ * The wire form of an entry (what a JSONL line holds).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Encoded = typeof Entry.Encoded
+
+// -----------------------------------------------------------------------------
+// drafts
+// -----------------------------------------------------------------------------
+
+type Assigned = "id" | "timestamp" | "parents" | "author" | "_tag"
+
+type DraftOf<E extends Entry> = E extends Entry ?
+    & { readonly _tag: E["_tag"]; readonly author?: Author | undefined }
+    & { readonly [K in Exclude<keyof E, Assigned>]: E[K] }
+  : never
+
+/**
+ * An entry before it is appended: its content, and optionally its author. `Session.append`
+ * assigns the id, timestamp and parents.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Draft = DraftOf<Exclude<Entry, Merge>>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type DraftFor<T extends Tag> = DraftOf<Extract<Entry, { readonly _tag: T }>>
+
+type Optional<T> = { readonly [K in keyof T]?: T[K] | undefined }
+
+const compact = <A extends Record<string, unknown>>(fields: A): A => {
+  const out: Record<string, unknown> = {}
+  for (const key in fields) {
+    if (fields[key] !== undefined) out[key] = fields[key]
+  }
+  return out as A
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const system = (text: string, options?: { readonly author?: Author }): DraftFor<"System"> =>
+  compact({ _tag: "System", text, author: options?.author })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Entry, Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const session = yield* Session.empty()
+ *   return yield* Session.append(session, Entry.user("hello"))
+ * })
+ * ```
+ */
+export const user = (text: string, options?: { readonly author?: Author }): DraftFor<"User"> =>
+  compact({ _tag: "User", text, author: options?.author })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const assistant = (
+  fields:
+    & { readonly text: string; readonly author?: Author | undefined }
+    & Optional<Omit<DraftFor<"Assistant">, "_tag" | "text" | "author">>
+): DraftFor<"Assistant"> => compact({ toolCalls: [], ...fields, _tag: "Assistant" }) as DraftFor<"Assistant">
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toolResult = (
+  fields:
+    & {
+      readonly callId: string
+      readonly toolName: string
+      readonly output: unknown
+      readonly author?: Author | undefined
+    }
+    & Optional<Omit<DraftFor<"ToolResult">, "_tag" | "callId" | "toolName" | "output" | "author">>
+): DraftFor<"ToolResult"> => compact({ durationMs: 0, ...fields, _tag: "ToolResult" }) as DraftFor<"ToolResult">
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const memory = (
+  fields: Omit<DraftFor<"Memory">, "_tag">
+): DraftFor<"Memory"> => compact({ ...fields, _tag: "Memory" }) as DraftFor<"Memory">
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const compression = (
+  fields: Omit<DraftFor<"Compression">, "_tag">
+): DraftFor<"Compression"> => compact({ ...fields, _tag: "Compression" }) as DraftFor<"Compression">
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const check = (
+  name: string,
+  passed: boolean,
+  options?: { readonly details?: unknown; readonly author?: Author }
+): DraftFor<"Check"> =>
+  compact({ _tag: "Check", name, passed, details: options?.details, author: options?.author }) as DraftFor<"Check">
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const custom = (type: string, data: unknown, options?: { readonly author?: Author }): DraftFor<"Custom"> =>
+  compact({ _tag: "Custom", type, data, author: options?.author }) as DraftFor<"Custom">
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const placed = (
+  placement: Placement_.Placement,
+  options?: { readonly previous?: Placement_.Placement | undefined; readonly author?: Author }
+): DraftFor<"Placement"> =>
+  compact({ _tag: "Placement", placement, previous: options?.previous, author: options?.author }) as DraftFor<
+    "Placement"
+  >
+
+const classes = {
+  System,
+  User,
+  Assistant,
+  ToolResult,
+  Memory,
+  Compression,
+  Placement,
+  Check,
+  Merge,
+  Custom
+} as const
+
+/**
+ * Builds a finished entry from a draft and the fields a session assigns. Used by `Session.append`;
+ * the draft is trusted to match its type (the JSONL codec validates what comes from outside).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromDraft = (
+  draft: Draft | DraftFor<"Merge">,
+  assigned: {
+    readonly id: EntryId
+    readonly timestamp: number
+    readonly parents: ReadonlyArray<EntryId>
+    readonly author: Author
+  }
+): Entry => {
+  const Ctor = classes[draft._tag] as unknown as new(props: unknown, disableValidation: boolean) => Entry
+  const { _tag: _, author: __, ...content } = draft as Draft & Record<string, unknown>
+  return new Ctor({ ...content, ...assigned }, true)
+}
+
+// -----------------------------------------------------------------------------
+// guards and getters
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isEntry: (u: unknown) => u is Entry = Schema.is(Entry)
+
+/**
+ * A refinement by tag: `entries.filter(Entry.is("ToolResult"))`.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const is = <T extends Tag>(tag: T) => (entry: Entry): entry is Extract<Entry, { readonly _tag: T }> =>
+  entry._tag === tag
+
+/**
+ * Whether an entry is part of what a model is sent.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isMessage = (entry: Entry): entry is Message =>
+  entry._tag === "System" || entry._tag === "User" || entry._tag === "Assistant" || entry._tag === "ToolResult" ||
+  entry._tag === "Compression"
+
+/**
+ * A tool result succeeded when it has no error.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isToolSuccess = (entry: ToolResult): boolean => entry.error === undefined
+
+/**
+ * The usage an entry records (assistant answers and compression summaries), if any.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const usageOf = (entry: Entry): Usage | undefined =>
+  entry._tag === "Assistant" || entry._tag === "Compression" ? entry.usage : undefined
+
+/**
+ * A one-line human summary of an entry's content, for display.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const summary = (entry: Entry): string => {
+  switch (entry._tag) {
+    case "System":
+    case "User":
+      return entry.text
+    case "Assistant": {
+      const calls = entry.toolCalls.map((call) => `${call.name}(${call.arguments})`).join(", ")
+      return calls.length === 0
+        ? entry.text
+        : entry.text.length === 0
+        ? `calls ${calls}`
+        : `${entry.text} calls ${calls}`
+    }
+    case "ToolResult":
+      return entry.error === undefined
+        ? `${entry.toolName} -> ${safeJson(entry.output)}`
+        : `${entry.toolName} failed (${entry.error.kind}): ${entry.error.message}`
+    case "Memory":
+      return `${entry.operation} ${entry.store}${entry.namespace === undefined ? "" : `/${entry.namespace}`}${
+        entry.query === undefined ? "" : ` "${entry.query}"`
+      }${entry.hits === undefined ? "" : ` (${entry.hits.length} hits)`}`
+    case "Compression":
+      return `summary of ${entry.covers.length} entries: ${entry.text}`
+    case "Placement":
+      return `placed on ${entry.placement.backend}${entry.placement.id === undefined ? "" : `:${entry.placement.id}`}`
+    case "Check":
+      return `check ${entry.name} ${entry.passed ? "passed" : "failed"}`
+    case "Merge":
+      return `merge of ${entry.sessions.join(" + ")}`
+    case "Custom":
+      return `${entry.type} ${safeJson(entry.data)}`
+  }
+}
+
+const safeJson = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}

@@ -1,0 +1,1005 @@
+/**
+ * The Session: the immutable value that agents and workflows pass around, holding all of the
+ * evidence of a run.
+ *
+ * A session is a head pointer into a persistent chain of entries, like a git branch. Appending
+ * makes one new node that points at the old head, so `append` is O(1) and never copies the
+ * history; `fork` is O(1) in time and memory whatever the length, because the fork and its parent
+ * share every node. Two sessions that share history share it in memory.
+ *
+ * Constructors and combinators that mint ids or timestamps (`empty`, `append`, `fork`, `merge`,
+ * ...) are Effects: ids come from the `IdGenerator` reference and time from `Clock`, so a test
+ * with a sequential generator and `TestClock` is deterministic.
+ *
+ * @since 0.1.0
+ */
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Equal from "effect/Equal"
+import { dual } from "effect/Function"
+import * as Hash from "effect/Hash"
+import * as Inspectable from "effect/Inspectable"
+import * as Option from "effect/Option"
+import type { Pipeable } from "effect/Pipeable"
+import { pipeArguments } from "effect/Pipeable"
+import * as Schema from "effect/Schema"
+import * as Entry from "./Entry.js"
+import * as IdGenerator from "./IdGenerator.js"
+import * as jsonl from "./internal/jsonl.js"
+import * as Placement from "./Placement.js"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category type IDs
+ */
+export const TypeId = "~rath/Session" as const
+
+/**
+ * @since 0.1.0
+ * @category type IDs
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SessionId = Entry.SessionId
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type SessionId = Entry.SessionId
+
+/**
+ * How a session came to be.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Operation = Schema.Literal("root", "fork", "detach", "merge", "step")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Operation = typeof Operation.Type
+
+/**
+ * A session's lineage: the operation that made it, its parent sessions, who made it (for steps
+ * by an agent or workflow) and when.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Lineage = Schema.Struct({
+  operation: Operation,
+  parents: Schema.Array(SessionId),
+  by: Schema.optional(Entry.Author),
+  createdAt: Schema.Number
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Lineage extends Schema.Schema.Type<typeof Lineage> {}
+
+/**
+ * One node of the persistent entry chain. Nodes are shared between sessions and never mutated.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Node {
+  readonly entry: Entry.Entry
+  readonly prev: Node | undefined
+  /** Number of entries up to and including this one. */
+  readonly length: number
+  /** Usage of every entry up to and including this one. */
+  readonly usage: Entry.Usage | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Session extends Pipeable, Equal.Equal, Inspectable.Inspectable {
+  readonly [TypeId]: TypeId
+  readonly id: SessionId
+  readonly lineage: Lineage
+  readonly placement: Option.Option<Placement.Placement>
+  /** Number of entries. */
+  readonly length: number
+  /** Number of entries inherited when this session was made (its fork point). */
+  readonly base: number
+  /** The head of the entry chain (`undefined` when empty). Shared, never mutated. */
+  readonly node: Node | undefined
+}
+
+/**
+ * The one error of this module.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SessionError extends Schema.TaggedError<SessionError>("rath/SessionError")("SessionError", {
+  reason: Schema.Literal(
+    "IncompatiblePlacement",
+    "InvalidHistory",
+    "MissingHeader",
+    "CorruptLine",
+    "UnsupportedVersion",
+    "ChecksumMismatch",
+    "CountMismatch"
+  ),
+  detail: Schema.String,
+  line: Schema.optional(Schema.Number),
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return this.line === undefined
+      ? `${this.reason}: ${this.detail}`
+      : `${this.reason} at line ${this.line}: ${this.detail}`
+  }
+}
+
+// -----------------------------------------------------------------------------
+// internal construction
+// -----------------------------------------------------------------------------
+
+const fingerprints = new WeakMap<Entry.Entry, string>()
+const encodeEntry = Schema.encodeSync(Entry.Entry)
+
+/** A canonical text of an entry's content (schema order), cached per entry object. */
+const fingerprint = (entry: Entry.Entry): string => {
+  let text = fingerprints.get(entry)
+  if (text === undefined) {
+    text = JSON.stringify(encodeEntry(entry))
+    fingerprints.set(entry, text)
+  }
+  return text
+}
+
+const entryEquals = (self: Entry.Entry, that: Entry.Entry): boolean =>
+  self === that || (self.id === that.id && fingerprint(self) === fingerprint(that))
+
+const chainEquals = (self: Node | undefined, that: Node | undefined): boolean => {
+  while (self !== undefined && that !== undefined) {
+    // shared history is shared memory: one pointer comparison settles the rest
+    if (self === that) return true
+    if (self.length !== that.length || !entryEquals(self.entry, that.entry)) return false
+    self = self.prev
+    that = that.prev
+  }
+  return self === that
+}
+
+const lineageEquals = (self: Lineage, that: Lineage): boolean =>
+  self.operation === that.operation &&
+  self.createdAt === that.createdAt &&
+  self.parents.length === that.parents.length &&
+  self.parents.every((id, i) => id === that.parents[i]) &&
+  (self.by === that.by ||
+    (self.by !== undefined && that.by !== undefined && self.by.kind === that.by.kind && self.by.name === that.by.name))
+
+const shorten = (text: string, max: number): string => {
+  const flat = text.replace(/\s+/g, " ")
+  if (flat.length <= max) return flat
+  const half = Math.floor((max - 3) / 2)
+  return `${flat.slice(0, half)}...${flat.slice(flat.length - half)}`
+}
+
+const SessionProto = {
+  [TypeId]: TypeId,
+  pipe() {
+    // eslint-disable-next-line prefer-rest-params
+    return pipeArguments(this, arguments)
+  },
+  [Equal.symbol](this: Session, that: unknown): boolean {
+    return isSession(that) &&
+      this.id === that.id &&
+      this.length === that.length &&
+      this.base === that.base &&
+      lineageEquals(this.lineage, that.lineage) &&
+      Equal.equals(this.placement, that.placement) &&
+      chainEquals(this.node, that.node)
+  },
+  [Hash.symbol](this: Session): number {
+    return Hash.cached(
+      this,
+      Hash.combine(Hash.string(this.id))(
+        Hash.combine(Hash.number(this.length))(Hash.string(this.node === undefined ? "" : this.node.entry.id))
+      )
+    )
+  },
+  toJSON(this: Session) {
+    return {
+      _id: "Session",
+      id: this.id,
+      lineage: this.lineage,
+      placement: Option.getOrUndefined(this.placement),
+      base: this.base,
+      entries: Chunk.toReadonlyArray(entries(this)).map((entry) => encodeEntry(entry))
+    }
+  },
+  toString(this: Session): string {
+    return render(this)
+  },
+  [Inspectable.NodeInspectSymbol](this: Session) {
+    return this.toJSON()
+  }
+}
+
+const render = (self: Session): string => {
+  try {
+    const all = Chunk.toReadonlyArray(entries(self))
+    const lineage = self.lineage.parents.length === 0
+      ? self.lineage.operation
+      : `${self.lineage.operation} of ${self.lineage.parents.join(" + ")}`
+    const placement = Option.match(self.placement, { onNone: () => "", onSome: (p) => `, on ${Placement.label(p)}` })
+    const lines = [`Session(${self.id}, ${all.length} entries, ${lineage}${placement})`]
+    const line = (entry: Entry.Entry, index: number) =>
+      `  #${index} ${entry._tag} [${entry.author.kind}:${entry.author.name}] ${shorten(Entry.summary(entry), 80)}`
+    if (all.length <= 6) {
+      all.forEach((entry, i) => lines.push(line(entry, i)))
+    } else {
+      for (let i = 0; i < 3; i++) lines.push(line(all[i]!, i))
+      lines.push(`  ... ${all.length - 6} more ...`)
+      for (let i = all.length - 3; i < all.length; i++) lines.push(line(all[i]!, i))
+    }
+    return lines.join("\n")
+  } catch (cause) {
+    return `Session(${String(self.id)}: not printable: ${String(cause)})`
+  }
+}
+
+/**
+ * Builds a session value from its parts without checks. For codecs and stores that have already
+ * validated the history.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unsafeMake = (fields: {
+  readonly id: SessionId
+  readonly lineage: Lineage
+  readonly placement: Option.Option<Placement.Placement>
+  readonly base: number
+  readonly node: Node | undefined
+}): Session => {
+  const self = Object.create(SessionProto) as {
+    -readonly [K in keyof Session]: Session[K]
+  }
+  self.id = fields.id
+  self.lineage = fields.lineage
+  self.placement = fields.placement
+  self.base = fields.base
+  self.node = fields.node
+  self.length = fields.node === undefined ? 0 : fields.node.length
+  return self
+}
+
+const link = (prev: Node | undefined, entry: Entry.Entry): Node => ({
+  entry,
+  prev,
+  length: prev === undefined ? 1 : prev.length + 1,
+  usage: Entry.sumUsage(prev?.usage, Entry.usageOf(entry))
+})
+
+const withNode = (self: Session, node: Node | undefined, placement = self.placement): Session =>
+  unsafeMake({ id: self.id, lineage: self.lineage, placement, base: self.base, node })
+
+/**
+ * Appends an already finished entry without minting anything: pure and O(1). The entry's
+ * `parents` are taken as they are; use {@link append} to make new entries.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const appendEntry: {
+  (entry: Entry.Entry): (self: Session) => Session
+  (self: Session, entry: Entry.Entry): Session
+} = dual(2, (self: Session, entry: Entry.Entry): Session => withNode(self, link(self.node, entry)))
+
+const newSessionId = Effect.map(IdGenerator.generate("s"), (id) => id as SessionId)
+const newEntryId = Effect.map(IdGenerator.generate("e"), (id) => id as Entry.EntryId)
+
+const makeLineage = (
+  operation: Operation,
+  parents: ReadonlyArray<SessionId>,
+  by?: Entry.Author | undefined
+): Effect.Effect<Lineage> =>
+  Effect.map(Clock.currentTimeMillis, (createdAt) =>
+    by === undefined ? { operation, parents, createdAt } : {
+      operation,
+      parents,
+      by,
+      createdAt
+    })
+
+const mint = (
+  node: Node | undefined,
+  draft: Entry.Draft | Entry.DraftFor<"Merge">,
+  parents?: ReadonlyArray<Entry.EntryId>
+): Effect.Effect<Entry.Entry> =>
+  Effect.gen(function*() {
+    const id = yield* newEntryId
+    const timestamp = yield* Clock.currentTimeMillis
+    const author = draft.author ?? (yield* Entry.CurrentAuthor)
+    return Entry.fromDraft(draft, {
+      id,
+      timestamp,
+      author,
+      parents: parents ?? (node === undefined ? [] : [node.entry.id])
+    })
+  })
+
+// -----------------------------------------------------------------------------
+// guards
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isSession = (u: unknown): u is Session => typeof u === "object" && u !== null && TypeId in u
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/**
+ * An empty root session, optionally already placed.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const session = yield* Session.empty()
+ *   console.log(session.length) // 0
+ * })
+ * ```
+ */
+export const empty = (options?: { readonly placement?: Placement.Placement | undefined }): Effect.Effect<Session> =>
+  Effect.gen(function*() {
+    const id = yield* newSessionId
+    const lineage = yield* makeLineage("root", [])
+    return unsafeMake({ id, lineage, placement: Option.fromNullable(options?.placement), base: 0, node: undefined })
+  })
+
+/**
+ * A root session holding the given drafts, in order.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  drafts: Iterable<Entry.Draft>,
+  options?: { readonly placement?: Placement.Placement | undefined }
+): Effect.Effect<Session> => Effect.flatMap(empty(options), (session) => appendAll(session, drafts))
+
+/**
+ * A root session that starts with one user message.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const session = yield* Session.fromUserMessage("What is 2 + 2?")
+ *   console.log(String(session))
+ * })
+ * ```
+ */
+export const fromUserMessage = (
+  text: string,
+  options?: { readonly author?: Entry.Author; readonly placement?: Placement.Placement | undefined }
+): Effect.Effect<Session> => make([Entry.user(text, options?.author ? { author: options.author } : undefined)], options)
+
+/**
+ * A root session that starts with an agent's system prompt (authored by the agent) and,
+ * optionally, a first user message.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromAgentPrompt = (prompt: {
+  readonly instructions: string
+  readonly message?: string | undefined
+  readonly agent?: string | undefined
+  readonly placement?: Placement.Placement | undefined
+}): Effect.Effect<Session> => {
+  const system = prompt.agent === undefined
+    ? Entry.system(prompt.instructions)
+    : Entry.system(prompt.instructions, { author: { kind: "agent", name: prompt.agent } })
+  return make(prompt.message === undefined ? [system] : [system, Entry.user(prompt.message)], prompt)
+}
+
+/**
+ * Rebuilds a session from finished entries (as a codec or store has them), checking that the
+ * history is consistent: entry ids are unique and every parent is an earlier entry.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromEntries = (
+  meta: {
+    readonly id: SessionId
+    readonly lineage: Lineage
+    readonly placement?: Placement.Placement | undefined
+    readonly base?: number | undefined
+  },
+  items: Iterable<Entry.Entry>
+): Either.Either<Session, SessionError> => {
+  const seen = new Set<string>()
+  let node: Node | undefined = undefined
+  let index = 0
+  for (const entry of items) {
+    if (seen.has(entry.id)) {
+      return Either.left(
+        new SessionError({ reason: "InvalidHistory", detail: `entry ${entry.id} appears twice (at ${index})` })
+      )
+    }
+    for (const parent of entry.parents) {
+      if (!seen.has(parent)) {
+        return Either.left(
+          new SessionError({
+            reason: "InvalidHistory",
+            detail: `entry ${entry.id} (at ${index}) names parent ${parent}, which is not an earlier entry`
+          })
+        )
+      }
+    }
+    if (entry.parents.length === 0 && index > 0) {
+      return Either.left(
+        new SessionError({ reason: "InvalidHistory", detail: `entry ${entry.id} (at ${index}) has no parent` })
+      )
+    }
+    seen.add(entry.id)
+    node = link(node, entry)
+    index++
+  }
+  const base = meta.base ?? 0
+  if (base < 0 || base > index) {
+    return Either.left(
+      new SessionError({ reason: "InvalidHistory", detail: `base ${base} is outside 0..${index}` })
+    )
+  }
+  return Either.right(unsafeMake({
+    id: meta.id,
+    lineage: meta.lineage,
+    placement: Option.fromNullable(meta.placement),
+    base,
+    node
+  }))
+}
+
+// -----------------------------------------------------------------------------
+// getters
+// -----------------------------------------------------------------------------
+
+const materialized = new WeakMap<Node, Chunk.Chunk<Entry.Entry>>()
+
+const collect = (node: Node | undefined, stopAt = 0): Array<Entry.Entry> => {
+  const size = node === undefined ? 0 : node.length - stopAt
+  const out = new Array<Entry.Entry>(Math.max(size, 0))
+  let i = size - 1
+  while (node !== undefined && node.length > stopAt) {
+    out[i--] = node.entry
+    node = node.prev
+  }
+  return out
+}
+
+/**
+ * All entries, oldest first. O(n) the first time for a given head, then cached (the cache is
+ * shared by every session with that head).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const entries = (self: Session): Chunk.Chunk<Entry.Entry> => {
+  if (self.node === undefined) return Chunk.empty()
+  let chunk = materialized.get(self.node)
+  if (chunk === undefined) {
+    chunk = Chunk.unsafeFromArray(collect(self.node))
+    materialized.set(self.node, chunk)
+  }
+  return chunk
+}
+
+/**
+ * The entries this session added itself, after the history it inherited.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const ownEntries = (self: Session): Chunk.Chunk<Entry.Entry> =>
+  Chunk.unsafeFromArray(collect(self.node, self.base))
+
+/**
+ * The newest entry.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const head = (self: Session): Option.Option<Entry.Entry> =>
+  self.node === undefined ? Option.none() : Option.some(self.node.entry)
+
+/**
+ * The entry with the given id.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const get: {
+  (id: string): (self: Session) => Option.Option<Entry.Entry>
+  (self: Session, id: string): Option.Option<Entry.Entry>
+} = dual(2, (self: Session, id: string): Option.Option<Entry.Entry> => {
+  for (let node = self.node; node !== undefined; node = node.prev) {
+    if (node.entry.id === id) return Option.some(node.entry)
+  }
+  return Option.none()
+})
+
+/**
+ * The newest entry with the given tag.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const lastOf: {
+  <T extends Entry.Tag>(tag: T): (self: Session) => Option.Option<Extract<Entry.Entry, { readonly _tag: T }>>
+  <T extends Entry.Tag>(self: Session, tag: T): Option.Option<Extract<Entry.Entry, { readonly _tag: T }>>
+} = dual(
+  2,
+  <T extends Entry.Tag>(self: Session, tag: T): Option.Option<Extract<Entry.Entry, { readonly _tag: T }>> => {
+    for (let node = self.node; node !== undefined; node = node.prev) {
+      if (node.entry._tag === tag) return Option.some(node.entry as Extract<Entry.Entry, { readonly _tag: T }>)
+    }
+    return Option.none()
+  }
+)
+
+/**
+ * What a model is sent: system, user, assistant and tool-result entries in order, with
+ * compression applied. A `Compression` entry takes the place of the first entry it covers and
+ * every entry it covers is left out; a compression covered by a later one is left out too.
+ * Memory, placement, check, merge and custom entries are evidence, not messages.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const transcript = (self: Session): Chunk.Chunk<Entry.Message> => {
+  const all = Chunk.toReadonlyArray(entries(self))
+  const covered = new Set<string>()
+  let hasCompression = false
+  for (const entry of all) {
+    if (entry._tag === "Compression") {
+      hasCompression = true
+      for (const id of entry.covers) covered.add(id)
+    }
+  }
+  if (!hasCompression) return Chunk.unsafeFromArray(all.filter(Entry.isMessage))
+  // each live compression is anchored at the first entry it covers that this session holds
+  const anchors = new Map<string, Entry.Compression>()
+  const present = new Set(all.map((entry) => entry.id))
+  for (const entry of all) {
+    if (entry._tag === "Compression" && !covered.has(entry.id)) {
+      const first = all.find((candidate) => entry.covers.includes(candidate.id))
+      if (first !== undefined && entry.covers.some((id) => present.has(id))) anchors.set(first.id, entry)
+    }
+  }
+  const anchored = new Set(Array.from(anchors.values(), (entry) => entry.id))
+  const out: Array<Entry.Message> = []
+  for (const entry of all) {
+    const anchor = anchors.get(entry.id)
+    if (anchor !== undefined) {
+      out.push(anchor)
+      continue
+    }
+    if (covered.has(entry.id) || anchored.has(entry.id)) continue
+    if (Entry.isMessage(entry)) out.push(entry)
+  }
+  return Chunk.unsafeFromArray(out)
+}
+
+/**
+ * Token usage: `own` counts the entries this session added after its fork point, `inclusive`
+ * the whole history. `undefined` where no entry reported usage.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const usage = (self: Session): {
+  readonly own: Entry.Usage | undefined
+  readonly inclusive: Entry.Usage | undefined
+} => {
+  let own: Entry.Usage | undefined = undefined
+  for (let node = self.node; node !== undefined && node.length > self.base; node = node.prev) {
+    own = Entry.sumUsage(Entry.usageOf(node.entry), own)
+  }
+  return { own, inclusive: self.node?.usage }
+}
+
+/**
+ * @since 0.1.0
+ * @category getters
+ */
+export const lineage = (self: Session): Lineage => self.lineage
+
+/**
+ * The placement the session is bound to, if any.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const placement = (self: Session): Option.Option<Placement.Placement> => self.placement
+
+// -----------------------------------------------------------------------------
+// combinators
+// -----------------------------------------------------------------------------
+
+/**
+ * Appends a new entry made from a draft: the id comes from the `IdGenerator`, the time from
+ * `Clock`, the parent is the current head and the author is the draft's or `CurrentAuthor`.
+ * O(1); the input session is unchanged.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Entry, Session } from "rath"
+ *
+ * const program = Session.fromUserMessage("hi").pipe(
+ *   Effect.flatMap(Session.append(Entry.assistant({ text: "hello" })))
+ * )
+ * ```
+ */
+export const append: {
+  (draft: Entry.Draft): (self: Session) => Effect.Effect<Session>
+  (self: Session, draft: Entry.Draft): Effect.Effect<Session>
+} = dual(
+  2,
+  (self: Session, draft: Entry.Draft): Effect.Effect<Session> =>
+    Effect.map(mint(self.node, draft), (entry) =>
+      draft._tag === "Placement"
+        ? withNode(self, link(self.node, entry), Option.some(draft.placement))
+        : withNode(self, link(self.node, entry)))
+)
+
+/**
+ * Appends several drafts in order.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const appendAll: {
+  (drafts: Iterable<Entry.Draft>): (self: Session) => Effect.Effect<Session>
+  (self: Session, drafts: Iterable<Entry.Draft>): Effect.Effect<Session>
+} = dual(
+  2,
+  (self: Session, drafts: Iterable<Entry.Draft>): Effect.Effect<Session> =>
+    Effect.reduce(drafts, self, (session, draft) => append(session, draft))
+)
+
+/**
+ * A new session that continues from this one: a new id, lineage `fork` with this session as its
+ * parent, and the same history, shared (O(1) in time and memory).
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Entry, Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const base = yield* Session.fromUserMessage("Write a haiku")
+ *   const a = yield* Session.fork(base).pipe(Effect.flatMap(Session.append(Entry.assistant({ text: "one" }))))
+ *   const b = yield* Session.fork(base).pipe(Effect.flatMap(Session.append(Entry.assistant({ text: "two" }))))
+ *   return yield* Session.merge(a, b)
+ * })
+ * ```
+ */
+export const fork = (self: Session, options?: { readonly by?: Entry.Author | undefined }): Effect.Effect<Session> =>
+  Effect.gen(function*() {
+    const id = yield* newSessionId
+    const lineage = yield* makeLineage("fork", [self.id], options?.by)
+    return unsafeMake({ id, lineage, placement: self.placement, base: self.length, node: self.node })
+  })
+
+/**
+ * A new session that records one step of work by an agent or workflow: like {@link fork} but
+ * with operation `step` and the author that made it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const step: {
+  (by: Entry.Author): (self: Session) => Effect.Effect<Session>
+  (self: Session, by: Entry.Author): Effect.Effect<Session>
+} = dual(2, (self: Session, by: Entry.Author): Effect.Effect<Session> =>
+  Effect.gen(function*() {
+    const id = yield* newSessionId
+    const lineage = yield* makeLineage("step", [self.id], by)
+    return unsafeMake({ id, lineage, placement: self.placement, base: self.length, node: self.node })
+  }))
+
+/**
+ * A new root session with the same entries and no parent lineage: a copy that forgets where it
+ * came from (entries are still shared in memory; they are immutable).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const detach = (self: Session): Effect.Effect<Session> =>
+  Effect.gen(function*() {
+    const id = yield* newSessionId
+    const lineage = yield* makeLineage("detach", [])
+    return unsafeMake({ id, lineage, placement: self.placement, base: 0, node: self.node })
+  })
+
+const resolvePlacement = (
+  self: Session,
+  that: Session
+): Either.Either<Option.Option<Placement.Placement>, SessionError> => {
+  if (Option.isNone(self.placement)) return Either.right(that.placement)
+  if (Option.isNone(that.placement)) return Either.right(self.placement)
+  const a = self.placement.value
+  const b = that.placement.value
+  return Placement.isCompatible(a, b)
+    ? Either.right(Option.some(Placement.unify(a, b)))
+    : Either.left(
+      new SessionError({
+        reason: "IncompatiblePlacement",
+        detail: `cannot merge ${self.id} on ${Placement.label(a)} with ${that.id} on ${
+          Placement.label(b)
+        }: move one with Session.to first`
+      })
+    )
+}
+
+/**
+ * The newest node the two chains share (their common history), or `undefined`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const commonAncestor = (self: Session, that: Session): Node | undefined => {
+  let a = self.node
+  let b = that.node
+  while (a !== undefined && b !== undefined && a.length > b.length) a = a.prev
+  while (a !== undefined && b !== undefined && b.length > a.length) b = b.prev
+  while (a !== undefined && b !== undefined && a !== b && a.entry.id !== b.entry.id) {
+    a = a.prev
+    b = b.prev
+  }
+  return a === undefined || b === undefined ? undefined : a
+}
+
+/**
+ * Merges two sessions into a new one: their common history once, then this session's own
+ * entries, then the other's, then a `Merge` entry whose parents are both heads. Usage sums.
+ * Placements must be compatible (the same sandbox, or one side unplaced); otherwise a
+ * `SessionError` with reason `IncompatiblePlacement`, never a silent choice.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const merge: {
+  (that: Session, options?: { readonly author?: Entry.Author }): (self: Session) => Effect.Effect<Session, SessionError>
+  (self: Session, that: Session, options?: { readonly author?: Entry.Author }): Effect.Effect<Session, SessionError>
+} = dual(
+  (args) => isSession(args[0]) && isSession(args[1]),
+  (self: Session, that: Session, options?: { readonly author?: Entry.Author }): Effect.Effect<Session, SessionError> =>
+    Effect.gen(function*() {
+      const placement = yield* resolvePlacement(self, that)
+      const common = commonAncestor(self, that)
+      const commonLength = common === undefined ? 0 : common.length
+      let node = self.node
+      for (const entry of collect(that.node, commonLength)) node = link(node, entry)
+      const heads: Array<Entry.EntryId> = []
+      if (self.node !== undefined) heads.push(self.node.entry.id)
+      if (that.node !== undefined && that.node !== self.node) heads.push(that.node.entry.id)
+      const draft: Entry.DraftFor<"Merge"> = options?.author === undefined
+        ? { _tag: "Merge", sessions: [self.id, that.id] }
+        : { _tag: "Merge", sessions: [self.id, that.id], author: options.author }
+      const mergeEntry = yield* mint(node, draft, heads)
+      const id = yield* newSessionId
+      const lineage = yield* makeLineage("merge", [self.id, that.id], options?.author)
+      return unsafeMake({ id, lineage, placement, base: commonLength, node: link(node, mergeEntry) })
+    })
+)
+
+/**
+ * Binds the session to a sandbox placement, recording a `Placement` entry (with the previous
+ * placement when it moves). Data only: the sandbox is opened lazily by the `Sandbox` service.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Placement, Session } from "rath"
+ *
+ * const program = Session.fromUserMessage("list the files").pipe(
+ *   Effect.flatMap(Session.to(Placement.make({ backend: "local" })))
+ * )
+ * ```
+ */
+export const to: {
+  (placement: Placement.Placement): (self: Session) => Effect.Effect<Session>
+  (self: Session, placement: Placement.Placement): Effect.Effect<Session>
+} = dual(
+  2,
+  (self: Session, placement: Placement.Placement): Effect.Effect<Session> =>
+    append(self, Entry.placed(placement, { previous: Option.getOrUndefined(self.placement) }))
+)
+
+// -----------------------------------------------------------------------------
+// schemas
+// -----------------------------------------------------------------------------
+
+/**
+ * A schema for session values themselves (no transformation), with an arbitrary for property
+ * tests.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SessionFromSelf: Schema.Schema<Session> = Schema.declare(isSession, {
+  identifier: "Session",
+  arbitrary: () => (fc) =>
+    fc.record({
+      id: fc.stringMatching(/^s_[a-z0-9]{1,8}$/),
+      placement: fc.option(fc.constantFrom("local", "bwrap"), { nil: undefined }),
+      drafts: fc.array(
+        fc.oneof(
+          fc.string().map((text) => Entry.user(text)),
+          fc.string().map((text) => Entry.system(text)),
+          fc.record({ text: fc.string(), input: fc.nat(1000), output: fc.nat(1000) }).map(({ input, output, text }) =>
+            Entry.assistant({ text, usage: { inputTokens: input, outputTokens: output, totalTokens: input + output } })
+          ),
+          fc.tuple(fc.string(), fc.boolean()).map(([name, passed]) => Entry.check(name, passed)),
+          fc.tuple(fc.string(), fc.jsonValue()).map(([type, data]) => Entry.custom(type, data))
+        ),
+        { maxLength: 12 }
+      )
+    }).map(({ drafts, id, placement }) => {
+      let node: Node | undefined = undefined
+      drafts.forEach((draft, i) => {
+        node = link(
+          node,
+          Entry.fromDraft(draft, {
+            id: `e_${id}_${i}` as Entry.EntryId,
+            timestamp: i,
+            author: draft.author ?? { kind: "user", name: "user" },
+            parents: node === undefined ? [] : [node.entry.id]
+          })
+        )
+      })
+      return unsafeMake({
+        id: id as SessionId,
+        lineage: { operation: "root", parents: [], createdAt: 0 },
+        placement: placement === undefined ? Option.none() : Option.some(Placement.make({ backend: placement })),
+        base: 0,
+        node
+      })
+    }),
+  pretty: () => (session) => render(session),
+  equivalence: () => Equal.equals
+})
+
+// -----------------------------------------------------------------------------
+// JSONL
+// -----------------------------------------------------------------------------
+
+/**
+ * The current JSONL format version.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const JSONL_VERSION = jsonl.VERSION
+
+/**
+ * A migration that upgrades a JSONL file from version `from` to `from + 1`, line by line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JsonlMigration {
+  readonly from: number
+  readonly header?: (header: Record<string, unknown>) => Record<string, unknown>
+  readonly entry?: (entry: unknown) => unknown
+}
+
+/**
+ * What decoding a JSONL file gives: the session, whether the file was closed by its trailer, and
+ * how many torn lines were dropped from its end.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Decoded {
+  readonly session: Session
+  readonly closed: boolean
+  readonly droppedLines: number
+}
+
+const JsonlHeader = Schema.Struct({
+  id: SessionId,
+  lineage: Lineage,
+  placement: Schema.optional(Placement.Placement),
+  base: Schema.optionalWith(Schema.Number, { default: () => 0 })
+})
+
+/**
+ * Encodes a session as JSONL: a header line (format version, id, lineage, placement), one line
+ * per entry, and a trailer with the entry count and a SHA-256 checksum of the lines before it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const toJsonl = (self: Session): string =>
+  jsonl.encode(
+    Schema.encodeSync(JsonlHeader)({
+      id: self.id,
+      lineage: self.lineage,
+      ...Option.match(self.placement, { onNone: () => ({}), onSome: (placement) => ({ placement }) }),
+      base: self.base
+    }),
+    Chunk.toReadonlyArray(entries(self)),
+    encodeEntry
+  )
+
+/**
+ * Decodes a JSONL session. Round-trips {@link toJsonl} exactly. A torn last line (a crash in the
+ * middle of a write) is dropped and reported, and the intact prefix loads with `closed: false`; a
+ * corrupt line anywhere else is a `SessionError` naming its line number; a newer format version is
+ * refused; older versions go through `migrations`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromJsonl = (
+  text: string,
+  options?: { readonly migrations?: ReadonlyArray<JsonlMigration> | undefined }
+): Effect.Effect<Decoded, SessionError> =>
+  Effect.gen(function*() {
+    const parsed = yield* jsonl.decode(text, {
+      migrations: options?.migrations ?? [],
+      fail: (reason, detail, line) =>
+        new SessionError(line === undefined ? { reason, detail } : { reason, detail, line })
+    })
+    const header = yield* Schema.decodeUnknown(JsonlHeader)(parsed.header).pipe(
+      Effect.mapError((cause) =>
+        new SessionError({ reason: "MissingHeader", detail: `invalid header: ${cause.message}`, line: 1 })
+      )
+    )
+    const session = yield* fromEntries(
+      { id: header.id, lineage: header.lineage, placement: header.placement, base: header.base },
+      parsed.entries
+    )
+    return { session, closed: parsed.closed, droppedLines: parsed.droppedLines }
+  })

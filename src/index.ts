@@ -1,0 +1,25 @@
+/**
+ * rath: a session-centered runtime for multi-agent, multi-session systems, on Effect.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * @since 0.1.0
+ */
+export * as Entry from "./Entry.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as IdGenerator from "./IdGenerator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Placement from "./Placement.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Session from "./Session.js"
