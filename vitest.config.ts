@@ -1,10 +1,19 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+const src = fileURLToPath(new URL("./src/", import.meta.url))
+
 export default defineConfig({
+  resolve: {
+    // tests import the package by its public name, resolved to the sources
+    alias: [
+      { find: /^rath$/, replacement: `${src}index.ts` },
+      { find: /^rath\/(.*)$/, replacement: `${src}$1.ts` }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
-    hookTimeout: 30_000,
-    fakeTimers: { toFake: undefined }
+    hookTimeout: 30_000
   }
 })
