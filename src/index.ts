@@ -7,6 +7,11 @@
 /**
  * @since 0.1.0
  */
+export * as Embedder from "./Embedder.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Entry from "./Entry.js"
 
 /**
