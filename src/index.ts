@@ -27,4 +27,19 @@ export * as Placement from "./Placement.js"
 /**
  * @since 0.1.0
  */
+export * as Provider from "./Provider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Scripted from "./providers/Scripted.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Session from "./Session.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Tool from "./Tool.js"
