@@ -1,0 +1,4 @@
+// W1, rath: PENDING until rath exports "SessionStore". See ../../../docs/performance.md.
+import { loadRath } from "./lib.mjs"
+
+await loadRath("W1", ["SessionStore"])
