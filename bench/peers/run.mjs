@@ -37,6 +37,8 @@ const log = (line) => process.stderr.write(`bench:peers: ${line}\n`)
 // ---------------------------------------------------------------------------------------------
 
 const FULL = { SQLITE_SYNC: "FULL" }
+const SAME_N =
+  "10,000 nominal; all three run 2,000 so the ratio compares equal work: LangGraph.js needs ~20 s per 1,000 here, 10,000 would take minutes"
 const configs = [
   // W1 append + persist (nominal n = 10,000)
   { id: "W1 rath sqlite", w: "W1", peer: "rath", store: "sqlite", script: "rath/w1.mjs", args: ["--n", "10000"] },
@@ -136,13 +138,21 @@ const configs = [
   },
   { id: "W2 agents sqlite", w: "W2", peer: "agents", store: "sqlite", script: "agents/w2.mjs", args: ["--branches", "1000"], compare: "W2 rath sqlite" },
   {
+    id: "W2 rath memory",
+    w: "W2",
+    peer: "rath",
+    store: "memory",
+    script: "rath/w2.mjs",
+    args: ["--branches", "1000", "--store", "memory"]
+  },
+  {
     id: "W2 agents memory",
     w: "W2",
     peer: "agents",
     store: "memory",
     script: "agents/w2.mjs",
     args: ["--branches", "1000", "--store", "memory"],
-    compare: "W2 rath sqlite"
+    compare: "W2 rath memory"
   },
   // W3 resume (10,000 messages, fresh process)
   { id: "W3 rath sqlite", w: "W3", peer: "rath", store: "sqlite", prep: "rath/w3-prep.mjs", script: "rath/w3.mjs", args: [] },
@@ -192,26 +202,35 @@ const configs = [
     compare: "W5 rath 1k"
   },
   { id: "W5 agents 1k", w: "W5", peer: "agents", store: "none", script: "agents/w5.mjs", args: ["--conversations", "1000"], compare: "W5 rath 1k" },
-  { id: "W5 rath 10k", w: "W5", peer: "rath", store: "none", script: "rath/w5.mjs", args: ["--conversations", "10000"] },
+  { id: "W5 rath 2k", w: "W5", peer: "rath", store: "none", script: "rath/w5.mjs", args: ["--conversations", "2000"], why: SAME_N },
   {
-    id: "W5 langgraph 10k",
+    id: "W5 langgraph 2k",
     w: "W5",
     peer: "langgraph",
     store: "none",
     script: "langgraph/w5.mjs",
     args: ["--conversations", "2000"],
-    compare: "W5 rath 10k",
-    why: "1,000 conversations already take ~20 s; 10,000 would take minutes"
+    compare: "W5 rath 2k",
+    why: SAME_N
   },
   {
-    id: "W5 agents 10k",
+    id: "W5 agents 2k",
     w: "W5",
     peer: "agents",
     store: "none",
     script: "agents/w5.mjs",
-    args: ["--conversations", "5000"],
-    compare: "W5 rath 10k",
-    why: "1,000 conversations take ~7 s; 10,000 would exceed the minute"
+    args: ["--conversations", "2000"],
+    compare: "W5 rath 2k",
+    why: SAME_N
+  },
+  {
+    id: "W5 rath 10k",
+    w: "W5",
+    peer: "rath",
+    store: "none",
+    script: "rath/w5.mjs",
+    args: ["--conversations", "10000"],
+    why: "rath alone at the nominal 10,000 (its target); no peer runs 10,000 within the minute"
   }
 ]
 
@@ -243,7 +262,7 @@ if (selected.length === 0) {
 }
 
 let buildOk = true
-if (!flag("no-build") && selected.some((c) => c.peer === "rath")) {
+if (!flag("no-build") && !process.env.RATH_DIST && selected.some((c) => c.peer === "rath")) {
   buildOk = sh("npm", ["run", "build", "--silent"], repoRoot)
   if (!buildOk) log("npm run build failed: rath's rows will say so")
 }
@@ -279,6 +298,11 @@ const node = (script, args, env, timed) => {
   })
   return result
 }
+
+const gitHead = (() => {
+  const r = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repoRoot, encoding: "utf8" })
+  return r.status === 0 ? r.stdout.trim() : undefined
+})()
 
 const raw = []
 const outcomes = new Map()
@@ -482,6 +506,12 @@ const versions = new Map()
 for (const o of outcomes.values()) if (o.median?.version) versions.set(o.config.peer, o.median.version)
 md.push(`Versions: ${[...versions.values()].join(", ") || "—"}.`)
 md.push("")
+md.push(
+  process.env.RATH_DIST
+    ? `rath: the build at \`RATH_DIST=${process.env.RATH_DIST}\`${process.env.RATH_DIST_NOTE ? ` (${process.env.RATH_DIST_NOTE})` : ""}.`
+    : `rath: this checkout's \`dist/\` (\`npm run build\`)${gitHead ? ` at ${gitHead}` : ""}.`
+)
+md.push("")
 
 // Headline: workload × runtime.
 const headline = [
@@ -492,7 +522,8 @@ const headline = [
   ["W3 load 10,000 messages", "W3 rath sqlite", "W3 langgraph sqlite", "W3 agents sqlite", "loadMs", ms],
   ["W4 warm overhead per turn", "W4 rath", "W4 langgraph", "W4 agents", "warmPerTurnUs", us],
   ["W5 wall, 1,000 conversations", "W5 rath 1k", "W5 langgraph 1k", "W5 agents 1k", "wallMs", ms],
-  ["W5 wall, 10,000 conversations", "W5 rath 10k", "W5 langgraph 10k", "W5 agents 10k", "wallMs", ms]
+  ["W5 wall, 2,000 conversations", "W5 rath 2k", "W5 langgraph 2k", "W5 agents 2k", "wallMs", ms],
+  ["W5 wall, 10,000 conversations", "W5 rath 10k", "-", "-", "wallMs", ms]
 ]
 md.push("## Summary (medians; sizes as in the tables below)")
 md.push("")
@@ -500,11 +531,12 @@ md.push("| workload | rath | LangGraph.js | × rath | OpenAI Agents SDK | × rat
 md.push("|---|---|---|---|---|---|")
 for (const [label, rathId, lgId, agId, field, show] of headline) {
   const cell = (id) => {
+    if (id === "-") return "—"
     const o = outcomes.get(id)
     if (o === undefined) return "not run"
     if (o.state !== "ok") return o.state
     const size = o.median.n ?? o.median.branches ?? o.median.conversations
-    const nominal = o.config.why ? ` (n=${size.toLocaleString("en-US")}${o.median.prefill ? ` after ${o.median.prefill.toLocaleString("en-US")}` : ""})` : ""
+    const nominal = o.config.why && o.config.why !== SAME_N ? ` (n=${size.toLocaleString("en-US")}${o.median.prefill ? ` after ${o.median.prefill.toLocaleString("en-US")}` : ""})` : ""
     return `${show(o.median[field])}${nominal}`
   }
   const r = (id) => {
