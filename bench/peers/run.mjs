@@ -349,7 +349,13 @@ for (const config of selected) {
     }
     if (result.status !== 0 || line === undefined) {
       state = "failed"
-      reason = `exited ${result.status ?? result.signal}: ${result.stderr.trim().split("\n").filter((l) => !/^\s/.test(l)).slice(-3).join(" | ")}`
+      const logFile = join(peersRoot, ".data", "logs", `${config.id.replace(/[^\w@.-]+/g, "-")}-run${r + 1}.stderr`)
+      mkdirSync(dirname(logFile), { recursive: true })
+      writeFileSync(logFile, result.stderr)
+      const lines = result.stderr.split("\n").map((l) => l.trim())
+      const cause = lines.find((l) => /^(check failed|\w*Error|FiberFailure|\{)/.test(l)) ??
+        lines.filter((l) => l !== "" && !l.startsWith("at ")).slice(-3).join(" ")
+      reason = `exited ${result.status ?? result.signal}: ${cause.slice(0, 300)} (stderr: bench/peers/.data/logs/)`
       break
     }
     if (line.pending) {
