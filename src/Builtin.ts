@@ -11,12 +11,12 @@
  *
  * @since 0.1.0
  */
-import * as Crypto from "node:crypto"
-import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Crypto from "node:crypto"
+import * as Path from "node:path"
 import * as Placement from "./Placement.js"
 import * as Sandbox from "./Sandbox.js"
 import * as Tool from "./Tool.js"

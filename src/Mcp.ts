@@ -18,9 +18,6 @@
  *
  * @since 0.1.0
  */
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
@@ -34,6 +31,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import * as Tool from "./Tool.js"
 
 // -----------------------------------------------------------------------------
@@ -133,7 +133,7 @@ export type Server = StdioServer | HttpServer
  * const files = Mcp.stdio({ name: "files", command: "node", args: ["server.mjs"] })
  * ```
  */
-export const stdio = (options: Omit<StdioServer, "_tag">): Server => ({ _tag: "Stdio", ...options })
+export const stdio = (options: Omit<StdioServer, "_tag">): StdioServer => ({ _tag: "Stdio", ...options })
 
 /**
  * @since 0.1.0
@@ -145,7 +145,7 @@ export const stdio = (options: Omit<StdioServer, "_tag">): Server => ({ _tag: "S
  * const remote = Mcp.http({ name: "remote", url: "http://127.0.0.1:3000/mcp" })
  * ```
  */
-export const http = (options: Omit<HttpServer, "_tag">): Server => ({ _tag: "Http", ...options })
+export const http = (options: Omit<HttpServer, "_tag">): HttpServer => ({ _tag: "Http", ...options })
 
 // -----------------------------------------------------------------------------
 // configuration
@@ -191,7 +191,8 @@ export const rathHome: Effect.Effect<string> = Config.option(Config.string("RATH
 export const loadConfig: Effect.Effect<Readonly<Record<string, Server>>, McpError> = Effect.gen(function*() {
   const file = Path.join(yield* rathHome, "config.json")
   const text = yield* Effect.tryPromise({
-    try: () => Fs.readFile(file, "utf8").catch((cause: unknown) => isMissing(cause) ? undefined : Promise.reject(cause)),
+    try: () =>
+      Fs.readFile(file, "utf8").catch((cause: unknown) => isMissing(cause) ? undefined : Promise.reject(cause)),
     catch: (cause) => new McpError({ reason: "ConfigInvalid", server: "config", detail: `cannot read ${file}`, cause })
   })
   if (text === undefined) return {}
@@ -279,7 +280,12 @@ export const outputOf = (result: {
 const requestError = (server: string, action: string) => (cause: unknown): McpError => {
   if (cause instanceof McpTypes.McpError) {
     if (cause.code === McpTypes.ErrorCode.ConnectionClosed) {
-      return new McpError({ reason: "Disconnected", server, detail: `${action}: the server closed the connection`, cause })
+      return new McpError({
+        reason: "Disconnected",
+        server,
+        detail: `${action}: the server closed the connection`,
+        cause
+      })
     }
     if (cause.code === McpTypes.ErrorCode.RequestTimeout) {
       return new McpError({ reason: "Timeout", server, detail: `${action}: no answer in time`, cause })
@@ -393,12 +399,15 @@ export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpE
                 )
                 : Effect.succeed(output)
             }),
-            Effect.withSpan("Mcp.callTool", { attributes: { "rath.mcp.server": server.name, "rath.tool.name": tool.name } })
+            Effect.withSpan("Mcp.callTool", {
+              attributes: { "rath.mcp.server": server.name, "rath.tool.name": tool.name }
+            })
           )
       })
     )
     return yield* Either.match(Tool.toolkit(...tools), {
-      onLeft: (error) => Effect.fail(new McpError({ reason: "DuplicateTool", server: server.name, detail: error.detail })),
+      onLeft: (error) =>
+        Effect.fail(new McpError({ reason: "DuplicateTool", server: server.name, detail: error.detail })),
       onRight: Effect.succeed
     })
   }).pipe(Effect.withSpan("Mcp.connect", { attributes: { "rath.mcp.server": server.name } }))
@@ -414,10 +423,12 @@ export const toolkitAll = (
   servers: ReadonlyArray<Server | string>
 ): Effect.Effect<Tool.Toolkit<never>, McpError, Scope.Scope> =>
   Effect.gen(function*() {
-    const resolved = yield* Effect.forEach(servers, (server) => typeof server === "string" ? fromConfig(server) : Effect.succeed(server))
+    const resolved = yield* Effect.forEach(servers, (server) =>
+      typeof server === "string" ? fromConfig(server) : Effect.succeed(server))
     const toolkits = yield* Effect.forEach(resolved, toolkit, { concurrency: "unbounded" })
     return yield* Either.match(Tool.toolkit(...toolkits), {
-      onLeft: (error) => Effect.fail(new McpError({ reason: "DuplicateTool", server: "*", detail: error.detail })),
+      onLeft: (error) =>
+        Effect.fail(new McpError({ reason: "DuplicateTool", server: "*", detail: error.detail })),
       onRight: Effect.succeed
     })
   })

@@ -1,7 +1,7 @@
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { Builtin, IdGenerator, LocalSandbox, Placement, Sandbox, Session, Tool } from "rath"
 
 let calls = 0
@@ -126,7 +126,10 @@ describe("Builtin tools", () => {
         recordEffect: () => Effect.void,
         recordSandbox: () => Effect.void
       }
-      assert.strictEqual(Builtin.writeFile.resource?.({ path: "./a/../b.txt", content: "" }, context), "local:sbx_1:b.txt")
+      assert.strictEqual(
+        Builtin.writeFile.resource?.({ path: "./a/../b.txt", content: "" }, context),
+        "local:sbx_1:b.txt"
+      )
       assert.strictEqual(
         Builtin.editFile.resource?.({ path: "b.txt", old_text: "", new_text: "" }, context),
         "local:sbx_1:b.txt"

@@ -1,10 +1,10 @@
+import { assert, describe, it } from "@effect/vitest"
+import { ConfigProvider, type Duration, Effect, Either, Exit, Scope } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { assert, describe, it } from "@effect/vitest"
-import { ConfigProvider, Effect, Either, Exit, Scope } from "effect"
 import { IdGenerator, Mcp, Session, Tool } from "rath"
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
@@ -19,7 +19,9 @@ const stdioServer = Mcp.stdio({
 /** Starts the HTTP fixture for the scope and returns its URL. */
 const httpServer = Effect.acquireRelease(
   Effect.async<{ readonly child: ChildProcess.ChildProcess; readonly url: string }, Error>((resume) => {
-    const child = ChildProcess.spawn(process.execPath, [fixture("mcp-http.mjs")], { stdio: ["ignore", "pipe", "inherit"] })
+    const child = ChildProcess.spawn(process.execPath, [fixture("mcp-http.mjs")], {
+      stdio: ["ignore", "pipe", "inherit"]
+    })
     let out = ""
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString()
@@ -33,8 +35,11 @@ const httpServer = Effect.acquireRelease(
 
 let calls = 0
 const runner = (toolkit: Tool.Toolkit) =>
-  Effect.map(Session.fromUserMessage("hi"), (session) => (name: string, args: unknown, timeout?: string) =>
-    Tool.run(toolkit, { id: `call_${++calls}`, name, arguments: JSON.stringify(args) }, { session, timeout }))
+  Effect.map(
+    Session.fromUserMessage("hi"),
+    (session) => (name: string, args: unknown, timeout?: Duration.DurationInput) =>
+      Tool.run(toolkit, { id: `call_${++calls}`, name, arguments: JSON.stringify(args) }, { session, timeout })
+  )
 
 const isAlive = (pid: number) => Either.isRight(Either.try(() => process.kill(pid, 0)))
 
