@@ -2,8 +2,8 @@
  * Sandbox costs: a command round trip (spawn to exit) per backend, a 1 KiB write + read through
  * the confined file API, and taking a pooled handle. One JSON line per measurement.
  */
-import * as ChildProcess from "node:child_process"
 import { Effect } from "effect"
+import * as ChildProcess from "node:child_process"
 import { BwrapSandbox, LocalSandbox, Placement, Sandbox } from "../src/index.js"
 
 const median = (xs: Array<number>) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
@@ -36,7 +36,9 @@ const program = Effect.gen(function*() {
     const pooled = yield* time(1000, Effect.scoped(Sandbox.handle(placement)))
     console.log(JSON.stringify({ workload: "sandbox-pooled-handle", backend, ...pooled }))
   }
-  if (!bwrap) console.log(JSON.stringify({ workload: "sandbox-exec", backend: "bwrap", skipped: "bwrap not installed" }))
+  if (!bwrap) {
+    console.log(JSON.stringify({ workload: "sandbox-exec", backend: "bwrap", skipped: "bwrap not installed" }))
+  }
 }).pipe(
   Effect.scoped,
   Effect.provide(Sandbox.layer({ backends: [LocalSandbox.backend(), BwrapSandbox.backend()], idleTimeToLive: 0 }))

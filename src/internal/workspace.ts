@@ -39,6 +39,11 @@ const codeOf = (cause: unknown): string | undefined =>
     ? cause.code
     : undefined
 
+const isAbsent = (cause: unknown): boolean => {
+  const code = codeOf(cause)
+  return code === "ENOENT" || code === "ENOTDIR"
+}
+
 /** Maps a Node file-system error to a `SandboxError`. */
 export const ioError = (cause: unknown, path: string, action: string): Sandbox.SandboxError => {
   const code = codeOf(cause)
@@ -91,11 +96,7 @@ const confine = async (root: string, aliases: ReadonlyArray<string>, input: stri
       continue
     }
     const next = Path.join(current, part)
-    const stat = await Fs.lstat(next).catch((cause: unknown) => {
-      const code = codeOf(cause)
-      if (code === "ENOENT" || code === "ENOTDIR") return undefined
-      throw cause
-    })
+    const stat = await Fs.lstat(next).catch((cause: unknown) => isAbsent(cause) ? undefined : Promise.reject(cause))
     if (stat === undefined || !stat.isSymbolicLink()) {
       current = next
       continue
@@ -263,7 +264,10 @@ export const makeHandle = (options: {
       io(rel, "write", async () => {
         const target = host(rel)
         await Fs.mkdir(Path.dirname(target), { recursive: true })
-        const created = await Fs.lstat(target).then(() => false, () => true)
+        const created = await Fs.lstat(target).then(
+          () => false,
+          (cause: unknown) => isAbsent(cause) ? true : Promise.reject(cause)
+        )
         const bytes = toBytes(data)
         await Fs.writeFile(target, bytes)
         return { path: rel, bytes: bytes.byteLength, created }
@@ -317,7 +321,11 @@ export const makeHandle = (options: {
     exists: (path) =>
       Effect.flatMap(
         resolve(path),
-        (rel) => io(rel, "exists", () => Fs.lstat(host(rel)).then(() => true, () => false))
+        (rel) =>
+          io(rel, "exists", () =>
+            Fs.lstat(host(rel)).then(() =>
+              true, (cause: unknown) =>
+              isAbsent(cause) ? false : Promise.reject(cause)))
       ),
     stat: (path) =>
       Effect.flatMap(resolve(path), (rel) =>
