@@ -323,7 +323,9 @@ export class Assistant extends Schema.TaggedClass<Assistant>("rath/Entry/Assista
   provider: Schema.optional(ProviderInfo),
   model: Schema.optional(Schema.String),
   finishReason: Schema.optional(FinishReason),
-  usage: Schema.optional(Usage)
+  usage: Schema.optional(Usage),
+  /** A content hash of the request that produced this answer (see `Provider.fingerprint`). */
+  requestFingerprint: Schema.optional(Schema.String)
 }) {}
 
 /**
