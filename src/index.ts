@@ -52,6 +52,11 @@ export * as Provider from "./Provider.js"
 /**
  * @since 0.1.0
  */
+export * as Replay from "./Replay.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Sandbox from "./Sandbox.js"
 
 /**
@@ -63,6 +68,11 @@ export * as Scripted from "./providers/Scripted.js"
  * @since 0.1.0
  */
 export * as Session from "./Session.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SessionGraph from "./SessionGraph.js"
 
 /**
  * @since 0.1.0
