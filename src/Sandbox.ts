@@ -396,7 +396,6 @@ export const bind = (
  * @category accessors
  * @example
  * ```ts
- * import { Effect } from "effect"
  * import { Placement, Sandbox, Session } from "rath"
  *
  * const placed = (session: Session.Session) => Sandbox.place(session, Placement.make({ backend: "local" }))

@@ -3,6 +3,8 @@ import { Effect, Either, Equal, Exit, Fiber, Option, Scope, TestClock } from "ef
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { BwrapSandbox, IdGenerator, LocalSandbox, Placement, Sandbox, Session } from "rath"
 
 /** A backend whose handles only log their lifetime: refcounting is the service's job. */
@@ -112,6 +114,24 @@ describe("local backend", () => {
       const state = Either.try(() => Fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0])
       assert.isTrue(Either.isLeft(state) || state.right === "Z", `background process ${pid} survived the interruption`)
     }).pipe(Effect.scoped, Effect.provide(LocalSandbox.layer({ idleTimeToLive: 0 }))))
+
+  it.live("runCode with a missing interpreter is Unsupported", () => {
+    const bin = Fs.mkdtempSync(Path.join(Os.tmpdir(), "rath-bin-"))
+    Fs.symlinkSync("/bin/sh", Path.join(bin, "sh"))
+    return Effect.gen(function*() {
+      const handle = yield* Sandbox.handle(Placement.make({ backend: "local", id: "sbx_nopy" }))
+      const result = yield* Effect.either(handle.runCode({ language: "python", code: "print(1)" }))
+      assert.strictEqual(failed(result).reason, "Unsupported")
+      assert.include(failed(result).message, "python3")
+      // a script of one's own that exits 127 is still a result
+      const own = yield* handle.exec({ command: "exit 127" })
+      assert.strictEqual(own.exitCode, 127)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(LocalSandbox.layer({ env: { PATH: bin }, idleTimeToLive: 0 })),
+      Effect.ensuring(Effect.sync(() => Fs.rmSync(bin, { recursive: true, force: true })))
+    )
+  })
 
   it.live("a missing program is SpawnFailed", () =>
     Effect.gen(function*() {
