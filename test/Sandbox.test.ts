@@ -133,6 +133,18 @@ describe("local backend", () => {
     )
   })
 
+  it.live("commands do not inherit the host's secrets, only PATH, HOME, locale and the like", () =>
+    Effect.gen(function*() {
+      process.env.RATH_TEST_SECRET = "sk-leak"
+      const handle = yield* Sandbox.handle(Placement.make({ backend: "local", id: "sbx_env" }))
+      const result = yield* handle.exec({ command: "printf '%s|%s' \"$RATH_TEST_SECRET\" \"$PATH\"" })
+      assert.strictEqual(result.stdout, `|${process.env.PATH}`)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(LocalSandbox.layer({ idleTimeToLive: 0 })),
+      Effect.ensuring(Effect.sync(() => delete process.env.RATH_TEST_SECRET))
+    ))
+
   it.live("a missing program is SpawnFailed", () =>
     Effect.gen(function*() {
       const handle = yield* Sandbox.handle(Placement.make({ backend: "local", id: "sbx_nf" }))
