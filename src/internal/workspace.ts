@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
+import { constants as FsConstants } from "node:fs"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -31,6 +32,9 @@ export interface LaunchRequest {
 }
 
 const MAX_SYMLINKS = 40
+// The resolved path has no symlink; if one is swapped in before the open, refuse it (ELOOP).
+const READ_FLAGS = FsConstants.O_RDONLY | FsConstants.O_NOFOLLOW
+const WRITE_FLAGS = FsConstants.O_WRONLY | FsConstants.O_CREAT | FsConstants.O_TRUNC | FsConstants.O_NOFOLLOW
 const DEFAULT_MAX_OUTPUT = 1024 * 1024
 const DEFAULT_TIMEOUT = Duration.seconds(60)
 
@@ -49,6 +53,14 @@ export const ioError = (cause: unknown, path: string, action: string): Sandbox.S
   const code = codeOf(cause)
   if (code === "ENOENT") {
     return new Sandbox.SandboxError({ reason: "NotFound", detail: `${action}: no such file`, path })
+  }
+  if (code === "ELOOP") {
+    return new Sandbox.SandboxError({
+      reason: "PathEscape",
+      detail: `${action}: a symbolic link appeared at the path while it was checked`,
+      path,
+      cause
+    })
   }
   if (code === "EISDIR" || code === "ENOTDIR") {
     return new Sandbox.SandboxError({
@@ -257,7 +269,10 @@ export const makeHandle = (options: {
   const host = (rel: string) => rel === "." ? root : Path.join(root, rel)
 
   const readBytes = (path: string) =>
-    Effect.flatMap(resolve(path), (rel) => io(rel, "read", async () => new Uint8Array(await Fs.readFile(host(rel)))))
+    Effect.flatMap(
+      resolve(path),
+      (rel) => io(rel, "read", async () => new Uint8Array(await Fs.readFile(host(rel), { flag: READ_FLAGS })))
+    )
 
   const write = (path: string, data: string | Uint8Array) =>
     Effect.flatMap(resolve(path), (rel) =>
@@ -269,7 +284,7 @@ export const makeHandle = (options: {
           (cause: unknown) => isAbsent(cause) ? true : Promise.reject(cause)
         )
         const bytes = toBytes(data)
-        await Fs.writeFile(target, bytes)
+        await Fs.writeFile(target, bytes, { flag: WRITE_FLAGS })
         return { path: rel, bytes: bytes.byteLength, created }
       }))
 
@@ -339,7 +354,7 @@ export const makeHandle = (options: {
           return yield* new Sandbox.SandboxError({ reason: "EditNoMatch", detail: "the old text is empty", path })
         }
         const rel = yield* resolve(path)
-        const text = yield* io(rel, "edit", () => Fs.readFile(host(rel), "utf8"))
+        const text = yield* io(rel, "edit", () => Fs.readFile(host(rel), { encoding: "utf8", flag: READ_FLAGS }))
         const count = countOccurrences(text, oldText)
         if (count === 0) {
           return yield* new Sandbox.SandboxError({ reason: "EditNoMatch", detail: "the old text does not occur", path })
