@@ -8,6 +8,8 @@
 //   npm run bench:peers -- W1 agents         only configs whose id contains every filter
 //   npm run bench:peers -- --runs 1          one run per config
 //   npm run bench:peers -- --no-install --no-build
+//   npm run bench:peers -- rath --update     re-run the matching configs, keep the rest of the last full run
+//   npm run bench:peers -- --report          rewrite summary.md from results/ without running anything
 //
 // Only Node built-ins here: this file runs before the peers are installed.
 import { spawnSync } from "node:child_process"
@@ -54,6 +56,15 @@ const configs = [
   },
   { id: "W1 rath memory", w: "W1", peer: "rath", store: "memory", script: "rath/w1.mjs", args: ["--n", "10000", "--store", "memory"] },
   {
+    id: "W1 rath sqlite @10k",
+    w: "W1",
+    peer: "rath",
+    store: "sqlite",
+    script: "rath/w1.mjs",
+    args: ["--n", "1000", "--prefill", "10000"],
+    why: "marginal cost of an append at a 10,000-message history"
+  },
+  {
     id: "W1 langgraph sqlite",
     w: "W1",
     peer: "langgraph",
@@ -70,7 +81,7 @@ const configs = [
     store: "sqlite",
     script: "langgraph/w1.mjs",
     args: ["--n", "10", "--prefill", "10000"],
-    compare: "W1 rath sqlite",
+    compare: "W1 rath sqlite @10k",
     why: "marginal cost of an append at a 10,000-message history"
   },
   {
@@ -84,6 +95,16 @@ const configs = [
     why: "MemorySaver also serialises the whole state per checkpoint"
   },
   { id: "W1 agents sqlite", w: "W1", peer: "agents", store: "sqlite", script: "agents/w1.mjs", args: ["--n", "10000"], compare: "W1 rath sqlite" },
+  {
+    id: "W1 agents sqlite @10k",
+    w: "W1",
+    peer: "agents",
+    store: "sqlite",
+    script: "agents/w1.mjs",
+    args: ["--n", "1000", "--prefill", "10000"],
+    compare: "W1 rath sqlite @10k",
+    why: "marginal cost of an append at a 10,000-message history"
+  },
   {
     id: "W1 agents sqlite fsync",
     w: "W1",
@@ -255,8 +276,11 @@ if (!flag("no-install") && (flag("reinstall") || !installed())) {
   }
 }
 
-const selected = configs.filter((c) => filters.every((f) => c.id.toLowerCase().includes(f.toLowerCase())))
-if (selected.length === 0) {
+const reportOnly = flag("report")
+const selected = reportOnly
+  ? []
+  : configs.filter((c) => filters.every((f) => c.id.toLowerCase().includes(f.toLowerCase())))
+if (selected.length === 0 && !reportOnly) {
   log(`no config matches ${filters.join(" ")}`)
   process.exit(1)
 }
@@ -304,6 +328,9 @@ const gitHead = (() => {
   return r.status === 0 ? r.stdout.trim() : undefined
 })()
 
+const rathSource = process.env.RATH_DIST
+  ? `the build at \`RATH_DIST=${process.env.RATH_DIST}\`${process.env.RATH_DIST_NOTE ? ` (${process.env.RATH_DIST_NOTE})` : ""}`
+  : `this checkout's \`dist/\` (\`npm run build\`)${gitHead ? ` at ${gitHead}` : ""}`
 const raw = []
 const outcomes = new Map()
 const started = new Date()
@@ -372,6 +399,36 @@ for (const config of selected) {
   outcomes.set(config.id, { config, state, reason, lines, median: median(lines) })
 }
 
+// --update: re-run only the selected configs and keep every other config's runs from the last
+// full run (bench/peers/results/raw.jsonl + medians.json), e.g. `-- rath --update` once a rath
+// module lands. The summary says which rows were re-run when.
+const update = flag("update") || reportOnly
+let previous
+if (update) {
+  const medianFile = join(resultsDir, "medians.json")
+  if (!existsSync(medianFile)) {
+    log("--update needs a previous full run (bench/peers/results/medians.json)")
+    process.exit(1)
+  }
+  previous = JSON.parse(readFileSync(medianFile, "utf8"))
+  const previousRaw = readFileSync(join(resultsDir, "raw.jsonl"), "utf8").split("\n").filter(Boolean).map((l) =>
+    JSON.parse(l)
+  )
+  const fresh = new Map(outcomes)
+  outcomes.clear()
+  for (const config of configs) {
+    if (fresh.has(config.id)) {
+      outcomes.set(config.id, fresh.get(config.id))
+      continue
+    }
+    const before = (previous.configs ?? previous)[config.id]
+    if (before === undefined) continue
+    const lines = previousRaw.filter((l) => l.config === config.id)
+    raw.push(...lines)
+    outcomes.set(config.id, { config, state: before.state, reason: before.reason, lines, median: median(lines) })
+  }
+}
+
 function median(lines) {
   if (lines.length === 0) return undefined
   const out = { ...lines[0] }
@@ -412,7 +469,8 @@ const ratio = (config, field) => {
   const theirs = field === "rss" ? rssOf(base.median) : base.median[field]
   const value = field === "rss" ? rssOf(outcomes.get(config.id)?.median) : mine
   if (!value || !theirs) return "—"
-  return `${fmt(value / theirs, value / theirs >= 10 ? 0 : 1)}×`
+  const x = value / theirs
+  return `${x >= 10 ? fmt(x, 0) : x >= 0.95 ? x.toFixed(1) : x.toPrecision(2)}×`
 }
 
 const rowsFor = (w) => [...outcomes.values()].filter((o) => o.config.w === w)
@@ -498,8 +556,10 @@ const cpu = cpus()[0]?.model ?? "unknown CPU"
 md.push("# rath vs LangGraph.js vs OpenAI Agents SDK — side by side")
 md.push("")
 md.push(
-  `Generated by \`npm run bench:peers\` on ${started.toISOString()}: ${cpus().length} × ${cpu}, ` +
-    `${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, Node ${process.version}; load average at start ${load}. ` +
+  `Generated by \`npm run bench:peers\` on ${update ? previous.meta?.started ?? "?" : started.toISOString()}: ${cpus().length} × ${cpu}, ` +
+    `${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}, Node ${process.version}; load average at start ${
+      update ? previous.meta?.load ?? "?" : load
+    }. ` +
     `Medians of ${runs} run(s) per config, each in a fresh process; peak RSS from ${
       gnuTime ? "`/usr/bin/time -v`" : "getrusage (GNU time missing)"
     }. ` +
@@ -507,22 +567,33 @@ md.push(
     "A size below the nominal one is deliberate and explained under the table. " +
     "Definitions: docs/performance.md."
 )
+const updates = update
+  ? [
+    ...(previous.updated ?? []),
+    ...(reportOnly ? [] : [{ at: started.toISOString(), load, rath: rathSource, configs: selected.map((c) => c.id) }])
+  ]
+  : []
+for (const u of updates) {
+  md.push("")
+  md.push(
+    `Re-run on ${u.at} (load average ${u.load}${u.rath ? `; rath: ${u.rath}` : ""}), replacing those rows of the full run: ${
+      u.configs.join(", ")
+    }.`
+  )
+}
 md.push("")
 const versions = new Map()
 for (const o of outcomes.values()) if (o.median?.version) versions.set(o.config.peer, o.median.version)
 md.push(`Versions: ${[...versions.values()].join(", ") || "—"}.`)
 md.push("")
-md.push(
-  process.env.RATH_DIST
-    ? `rath: the build at \`RATH_DIST=${process.env.RATH_DIST}\`${process.env.RATH_DIST_NOTE ? ` (${process.env.RATH_DIST_NOTE})` : ""}.`
-    : `rath: this checkout's \`dist/\` (\`npm run build\`)${gitHead ? ` at ${gitHead}` : ""}.`
-)
+md.push(`rath: ${update && previous.meta?.rath ? previous.meta.rath : rathSource}.`)
 md.push("")
 
 // Headline: workload × runtime.
 const headline = [
-  ["W1 µs per append, sqlite", "W1 rath sqlite", "W1 langgraph sqlite @10k", "W1 agents sqlite", "perAppendUs", us],
-  ["W1 bytes per append, sqlite", "W1 rath sqlite", "W1 langgraph sqlite @10k", "W1 agents sqlite", "bytesPerAppend", bytes],
+  ["W1 per append, sqlite, from empty", "W1 rath sqlite", "W1 langgraph sqlite", "W1 agents sqlite", "perAppendUs", us],
+  ["W1 per append, sqlite, at 10,000", "W1 rath sqlite @10k", "W1 langgraph sqlite @10k", "W1 agents sqlite @10k", "perAppendUs", us],
+  ["W1 bytes per append, sqlite, from empty", "W1 rath sqlite", "W1 langgraph sqlite", "W1 agents sqlite", "bytesPerAppend", bytes],
   ["W2 per branch, sqlite", "W2 rath sqlite", "W2 langgraph sqlite update", "W2 agents sqlite", "perBranchUs", us],
   ["W2 bytes per branch, sqlite", "W2 rath sqlite", "W2 langgraph sqlite update", "W2 agents sqlite", "bytesPerBranch", bytes],
   ["W3 load 10,000 messages", "W3 rath sqlite", "W3 langgraph sqlite", "W3 agents sqlite", "loadMs", ms],
@@ -576,24 +647,33 @@ for (const [w, table] of Object.entries(tables)) {
       continue
     }
     md.push(`| ${[...first, ...table.row(o, o.median)].join(" | ")} |`)
-    if (o.config.why) notes.push(`- ${peerName[o.config.peer]} (${label}): ${o.config.why}.`)
+    if (o.config.why) {
+      const note = o.config.why === SAME_N ? `- ${o.config.why}.` : `- ${peerName[o.config.peer]} (${label}): ${o.config.why}.`
+      if (!notes.includes(note)) notes.push(note)
+    }
   }
   if (notes.length > 0) {
     md.push("")
-    md.push("Sizes below nominal:")
+    md.push("Sizes other than nominal:")
     md.push(...notes)
   }
   md.push("")
 }
 
 mkdirSync(resultsDir, { recursive: true })
-const partial = filters.length > 0 || runs !== 3
+const partial = !update && (filters.length > 0 || runs !== 3)
 const suffix = partial ? "-partial" : ""
 writeFileSync(join(resultsDir, `raw${suffix}.jsonl`), raw.map((r) => JSON.stringify(r)).join("\n") + "\n")
 writeFileSync(
   join(resultsDir, `medians${suffix}.json`),
   JSON.stringify(
-    Object.fromEntries([...outcomes].map(([id, o]) => [id, { state: o.state, reason: o.reason, median: o.median }])),
+    {
+      meta: update ? previous.meta : { started: started.toISOString(), load, runs, rath: rathSource },
+      updated: updates,
+      configs: Object.fromEntries(
+        [...outcomes].map(([id, o]) => [id, { state: o.state, reason: o.reason, median: o.median }])
+      )
+    },
     null,
     2
   ) + "\n"

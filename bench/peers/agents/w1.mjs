@@ -7,8 +7,8 @@ import { item, JsonFileSession, openSqliteStore, SqliteSession, version } from "
 
 const { n = 10000, prefill = 0, store = "sqlite" } = parseArgs()
 const dir = dataDir(`agents-w1-${store}`)
-const db = store === "sqlite" ? openSqliteStore(`${dir}/sessions.db`) : undefined
-const session = store === "sqlite"
+let db = store === "sqlite" ? openSqliteStore(`${dir}/sessions.db`) : undefined
+let session = store === "sqlite"
   ? new SqliteSession("conv-1", db)
   : store === "jsonfile"
   ? new JsonFileSession("conv-1", dir)
@@ -18,6 +18,12 @@ if (prefill > 0) {
   const items = []
   for (let i = 0; i < prefill; i++) items.push(item(i))
   await session.addItems(items)
+  if (store === "sqlite") {
+    // closed and opened again so the prefill's WAL is checkpointed before the timed region
+    db.close()
+    db = openSqliteStore(`${dir}/sessions.db`)
+    session = new SqliteSession("conv-1", db)
+  }
 }
 
 const onDisk = store !== "memory"

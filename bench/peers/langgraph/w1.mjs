@@ -6,14 +6,22 @@ import { appendGraph, msg, openSqliteSaver, version } from "../lib/langgraph.mjs
 
 const { n = 1000, prefill = 0, store = "sqlite" } = parseArgs()
 const dir = dataDir(`langgraph-w1-${store}`)
-const saver = store === "sqlite" ? await openSqliteSaver(`${dir}/checkpoints.db`, applySqlitePragmas) : new MemorySaver()
-const graph = appendGraph(saver)
+const open = async () =>
+  store === "sqlite" ? await openSqliteSaver(`${dir}/checkpoints.db`, applySqlitePragmas) : new MemorySaver()
+let saver = await open()
+let graph = appendGraph(saver)
 const thread = { configurable: { thread_id: "conv-1" } }
 
 if (prefill > 0) {
   const messages = []
   for (let i = 0; i < prefill; i++) messages.push(msg(i))
   await graph.updateState(thread, { messages }, "append")
+  if (store === "sqlite") {
+    // closed and opened again so the prefill's WAL is checkpointed before the timed region
+    saver.db.close()
+    saver = await open()
+    graph = appendGraph(saver)
+  }
 }
 
 const before = store === "sqlite" ? dirBytes(dir) : 0
