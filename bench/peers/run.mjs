@@ -265,6 +265,14 @@ const sh = (cmd, args, cwd) => {
   return result.status === 0
 }
 
+// a fresh clone: rath's own dependencies first (the build needs them), then the peers
+if (!flag("no-install") && !existsSync(join(repoRoot, "node_modules", "typescript"))) {
+  if (!sh("npm", ["ci", "--no-audit", "--no-fund"], repoRoot)) {
+    log("npm ci failed at the repository root")
+    process.exit(1)
+  }
+}
+
 const installed = () => {
   const marker = join(peersRoot, "node_modules", ".package-lock.json")
   return existsSync(marker) && statSync(marker).mtimeMs >= statSync(join(peersRoot, "package-lock.json")).mtimeMs
