@@ -10,10 +10,11 @@
 //   npm run bench:peers -- --no-install --no-build
 //   npm run bench:peers -- rath --update     re-run the matching configs, keep the rest of the last full run
 //   npm run bench:peers -- --report          rewrite summary.md from results/ without running anything
+//   npm run bench:peers -- --keep-data       keep the data directories (bench/peers/.data) after the run
 //
 // Only Node built-ins here: this file runs before the peers are installed.
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, release, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -689,6 +690,14 @@ writeFileSync(
 writeFileSync(join(resultsDir, `summary${suffix}.md`), md.join("\n"))
 process.stdout.write(md.join("\n") + "\n")
 log(`wrote bench/peers/results/summary${suffix}.md, raw${suffix}.jsonl, medians${suffix}.json`)
+
+// the data directories hold hundreds of MB (LangGraph checkpoints, copied sessions): drop them,
+// keep the logs of failed runs
+if (!flag("keep-data") && existsSync(join(peersRoot, ".data"))) {
+  for (const entry of readdirSync(join(peersRoot, ".data"))) {
+    if (entry !== "logs") rmSync(join(peersRoot, ".data", entry), { recursive: true, force: true })
+  }
+}
 
 const failed = [...outcomes.values()].filter((o) => o.state === "failed")
 process.exit(failed.length === 0 ? 0 : 1)
