@@ -228,6 +228,10 @@ interface Ranked {
 interface Backend {
   readonly store: string
   readonly insert: (rows: ReadonlyArray<Row>) => Effect.Effect<void, MemoryError>
+  /** How many memories there are, and in how many of them each term occurs. */
+  readonly frequencies: (
+    terms: ReadonlyArray<string>
+  ) => Effect.Effect<{ readonly documents: number; readonly df: ReadonlyMap<string, number> }, MemoryError>
   readonly lexical: (
     terms: ReadonlyArray<string>,
     namespaces: ReadonlyArray<string> | undefined,
@@ -249,6 +253,22 @@ interface Backend {
   readonly list: (options: ListOptions) => Effect.Effect<ReadonlyArray<Item>, MemoryError>
 }
 
+/**
+ * Options shared by every backend.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * The most postings (memories holding a query term, summed over the terms) one lexical query
+   * scores; past it the most common query terms are left out, rarest kept first. Default 10,000.
+   * Terms found in half the memories or more are always left out when a rarer one remains: BM25
+   * gives them no weight.
+   */
+  readonly lexicalBudget?: number | undefined
+}
+
 const EMBED_BATCH = 256
 const INSERT_BATCH = 500
 const DEFAULT_K = 5
@@ -265,7 +285,8 @@ const textOf = (entry: Entry.Message): string => {
   }
 }
 
-const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>): Service => {
+const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>, options?: Options): Service => {
+  const budget = options?.lexicalBudget ?? Index.DEFAULT_LEXICAL_BUDGET
   const embed = (texts: ReadonlyArray<string>, service: Embedder.Service) =>
     Effect.forEach(
       Chunk.toReadonlyArray(Chunk.chunksOf(Chunk.unsafeFromArray(texts as Array<string>), EMBED_BATCH)).map(
@@ -333,7 +354,11 @@ const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>): 
     const minScore = options.minScore ?? 0
     const namespaces = toNamespaces(options.namespace)
     if (namespaces !== undefined && namespaces.length === 0) return []
-    const terms = Index.queryTerms(options.query)
+    const queryTerms = Index.queryTerms(options.query)
+    const stats = queryTerms.length === 0 ? undefined : yield* backend.frequencies(queryTerms)
+    const terms = stats === undefined
+      ? []
+      : Index.selectTerms(queryTerms, (term) => stats.df.get(term) ?? 0, stats.documents, budget)
     // each list is cut well below the store size but deep enough for fusion to reorder it
     const depth = Math.max(4 * k, 40)
     const lexical = terms.length === 0 ? [] : yield* backend.lexical(terms, namespaces, depth)
@@ -409,97 +434,103 @@ const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>): 
  * @since 0.1.0
  * @category constructors
  */
-export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
-  const embedder = yield* Effect.serviceOption(Embedder.Embedder)
-  const items = new Map<string, Item>()
-  const commits = new Map<string, string>() // `${namespace}\u0000${entryId}` -> memory id
-  const bm25 = new Index.Bm25Index()
-  const vectors = new Map<string, { readonly model: string; readonly index: Index.VectorIndex }>()
-  const vectorModels = new Map<string, string>() // memory id -> model key
+export const makeMemory = (options?: Options): Effect.Effect<Service> =>
+  Effect.gen(function*() {
+    const embedder = yield* Effect.serviceOption(Embedder.Embedder)
+    const items = new Map<string, Item>()
+    const commits = new Map<string, string>() // `${namespace}\u0000${entryId}` -> memory id
+    const bm25 = new Index.Bm25Index()
+    const vectors = new Map<string, { readonly model: string; readonly index: Index.VectorIndex }>()
+    const vectorModels = new Map<string, string>() // memory id -> model key
 
-  const remove = (id: string) => {
-    const item = items.get(id)
-    if (item === undefined) return false
-    items.delete(id)
-    bm25.remove(id)
-    const key = vectorModels.get(id)
-    if (key !== undefined) {
-      vectors.get(key)?.index.remove(id)
-      vectorModels.delete(id)
+    const remove = (id: string) => {
+      const item = items.get(id)
+      if (item === undefined) return false
+      items.delete(id)
+      bm25.remove(id)
+      const key = vectorModels.get(id)
+      if (key !== undefined) {
+        vectors.get(key)?.index.remove(id)
+        vectorModels.delete(id)
+      }
+      for (const [commitKey, memoryId] of commits) if (memoryId === id) commits.delete(commitKey)
+      return true
     }
-    for (const [commitKey, memoryId] of commits) if (memoryId === id) commits.delete(commitKey)
-    return true
-  }
 
-  const modelKey = (model: string, dimensions: number) => `${model}\u0000${dimensions}`
+    const modelKey = (model: string, dimensions: number) => `${model}\u0000${dimensions}`
 
-  const backend: Backend = {
-    store: "memory",
-    insert: (rows) =>
-      Effect.sync(() => {
-        const model = Option.getOrUndefined(embedder)
-        for (const row of rows) {
-          items.set(row.item.id, row.item)
-          bm25.add(row.item.id, row.terms)
-          if (row.commitEntry !== undefined) commits.set(`${row.item.namespace}\u0000${row.commitEntry}`, row.item.id)
-          if (row.vector !== undefined && model !== undefined) {
-            const key = modelKey(model.model, row.vector.length)
-            let slot = vectors.get(key)
-            if (slot === undefined) {
-              slot = { model: model.model, index: new Index.VectorIndex(row.vector.length) }
-              vectors.set(key, slot)
+    const backend: Backend = {
+      store: "memory",
+      insert: (rows) =>
+        Effect.sync(() => {
+          const model = Option.getOrUndefined(embedder)
+          for (const row of rows) {
+            items.set(row.item.id, row.item)
+            bm25.add(row.item.id, row.terms)
+            if (row.commitEntry !== undefined) commits.set(`${row.item.namespace}\u0000${row.commitEntry}`, row.item.id)
+            if (row.vector !== undefined && model !== undefined) {
+              const key = modelKey(model.model, row.vector.length)
+              let slot = vectors.get(key)
+              if (slot === undefined) {
+                slot = { model: model.model, index: new Index.VectorIndex(row.vector.length) }
+                vectors.set(key, slot)
+              }
+              slot.index.add(row.item.id, row.item.namespace, row.vector)
+              vectorModels.set(row.item.id, key)
             }
-            slot.index.add(row.item.id, row.item.namespace, row.vector)
-            vectorModels.set(row.item.id, key)
           }
-        }
-      }),
-    lexical: (terms, namespaces, limit) =>
-      Effect.sync(() => {
-        const accept = namespaces === undefined
-          ? () => true
-          : (id: string) => namespaces.includes(items.get(id)!.namespace)
-        return bm25.search(terms, accept, limit)
-      }),
-    vector: (model, dimensions, query, namespaces, limit) =>
-      Effect.sync(() =>
-        vectors.get(modelKey(model, dimensions))?.index.search(
-          query,
-          namespaces === undefined ? undefined : new Set(namespaces),
-          limit
-        ) ?? []
-      ),
-    get: (ids) =>
-      Effect.sync(() => {
-        const out = new Map<string, Item>()
-        for (const id of ids) {
-          const item = items.get(id)
-          if (item !== undefined) out.set(id, item)
-        }
-        return out
-      }),
-    committed: (namespace, entryIds) =>
-      Effect.sync(() => new Set(entryIds.filter((id) => commits.has(`${namespace}\u0000${id}`)))),
-    forget: (selector) =>
-      Effect.sync(() => {
-        const ids = "ids" in selector
-          ? selector.ids
-          : Array.from(items.values()).filter((item) => item.namespace === selector.namespace).map((item) => item.id)
-        let removed = 0
-        for (const id of ids) if (remove(id)) removed++
-        return removed
-      }),
-    list: (options) =>
-      Effect.sync(() => {
-        const all = Array.from(items.values()).filter((item) =>
-          options.namespace === undefined || item.namespace === options.namespace
-        )
-        const offset = options.offset ?? 0
-        return all.slice(offset, options.limit === undefined ? undefined : offset + options.limit)
-      })
-  }
-  return makeWith(backend, embedder)
-})
+        }),
+      frequencies: (terms) =>
+        Effect.sync(() => ({
+          documents: bm25.documents,
+          df: new Map(terms.map((term) => [term, bm25.documentFrequency(term)]))
+        })),
+      lexical: (terms, namespaces, limit) =>
+        Effect.sync(() => {
+          const accept = namespaces === undefined
+            ? () => true
+            : (id: string) => namespaces.includes(items.get(id)!.namespace)
+          return bm25.search(terms, accept, limit)
+        }),
+      vector: (model, dimensions, query, namespaces, limit) =>
+        Effect.sync(() =>
+          vectors.get(modelKey(model, dimensions))?.index.search(
+            query,
+            namespaces === undefined ? undefined : new Set(namespaces),
+            limit
+          ) ?? []
+        ),
+      get: (ids) =>
+        Effect.sync(() => {
+          const out = new Map<string, Item>()
+          for (const id of ids) {
+            const item = items.get(id)
+            if (item !== undefined) out.set(id, item)
+          }
+          return out
+        }),
+      committed: (namespace, entryIds) =>
+        Effect.sync(() => new Set(entryIds.filter((id) => commits.has(`${namespace}\u0000${id}`)))),
+      forget: (selector) =>
+        Effect.sync(() => {
+          const ids = "ids" in selector
+            ? selector.ids
+            : Array.from(items.values()).filter((item) => item.namespace === selector.namespace).map((item) => item.id)
+          let removed = 0
+          for (const id of ids) if (remove(id)) removed++
+          return removed
+        }),
+      list: (options) =>
+        Effect.sync(() => {
+          const all = Array.from(items.values()).filter((item) =>
+            options.namespace === undefined || item.namespace === options.namespace
+          )
+          const offset = options.offset ?? 0
+          return all.slice(offset, options.limit === undefined ? undefined : offset + options.limit)
+        })
+    }
+    return makeWith(backend, embedder, options)
+  })
 
 /**
  * The in-memory `Memory`. Provide an `Embedder` to it for hybrid recall:
@@ -508,7 +539,7 @@ export const makeMemory: Effect.Effect<Service> = Effect.gen(function*() {
  * @since 0.1.0
  * @category layers
  */
-export const layerMemory: Layer.Layer<Memory> = Layer.effect(Memory, makeMemory)
+export const layerMemory: Layer.Layer<Memory> = Layer.effect(Memory, makeMemory())
 
 // -----------------------------------------------------------------------------
 // SQLite backend
@@ -561,7 +592,7 @@ const columns = "pk, id, namespace, text, source, session_id, entry_ids, metadat
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: { readonly store?: string | undefined }): Effect.Effect<
+export const make = (options?: Options & { readonly store?: string | undefined }): Effect.Effect<
   Service,
   MemoryError,
   SqlClient.SqlClient
@@ -585,6 +616,12 @@ export const make = (options?: { readonly store?: string | undefined }): Effect.
         embedding BLOB,
         embedding_model TEXT
       )`
+      // document frequencies, kept with every write (FTS5's fts5vocab counts them by walking the
+      // whole doclist: milliseconds for a common term); the empty term holds the memory count
+      yield* sql`CREATE TABLE IF NOT EXISTS rath_memory_terms (
+        term TEXT PRIMARY KEY,
+        df INTEGER NOT NULL
+      ) WITHOUT ROWID`
       yield* sql`CREATE INDEX IF NOT EXISTS rath_memories_namespace ON rath_memories (namespace, created_at)`
       yield* sql`CREATE INDEX IF NOT EXISTS rath_memories_commit ON rath_memories (namespace, commit_entry)
         WHERE commit_entry IS NOT NULL`
@@ -619,6 +656,18 @@ export const make = (options?: { readonly store?: string | undefined }): Effect.
 
     const selectItems = (rows: ReadonlyArray<ItemRow>) => Effect.forEach(rows, fromRow)
 
+    const COUNT = "" // the reserved term whose df is the number of memories
+    const addFrequencies = (docs: ReadonlyArray<ReadonlyArray<string>>, sign: 1 | -1) =>
+      Effect.gen(function*() {
+        const counts = Array.from(Index.documentTerms(docs), ([term, df]) => ({ term, df: sign * df }))
+        counts.push({ term: COUNT, df: sign * docs.length })
+        for (let i = 0; i < counts.length; i += INSERT_BATCH) {
+          yield* sql`INSERT INTO rath_memory_terms ${sql.insert(counts.slice(i, i + INSERT_BATCH))}
+            ON CONFLICT (term) DO UPDATE SET df = df + excluded.df`
+        }
+        if (sign < 0) yield* sql`DELETE FROM rath_memory_terms WHERE df <= 0 AND term <> ${COUNT}`
+      })
+
     const backend: Backend = {
       store: options?.store ?? "sqlite",
       insert: (rows) =>
@@ -643,6 +692,7 @@ export const make = (options?: { readonly store?: string | undefined }): Effect.
           yield* sql`INSERT INTO rath_memories_fts ${
             sql.insert(rows.map((row) => ({ rowid: pks.get(row.item.id)!, terms: row.terms.join(" ") })))
           }`
+          yield* addFrequencies(rows.map((row) => row.terms), 1)
         }).pipe(
           sql.withTransaction,
           Effect.mapError(storeFailed("cannot store memories")),
@@ -654,6 +704,15 @@ export const make = (options?: { readonly store?: string | undefined }): Effect.
               }
             })
           )
+        ),
+      frequencies: (terms) =>
+        sql<{ readonly term: string; readonly df: number }>`SELECT term, df FROM rath_memory_terms
+          WHERE term IN ${sql.in([COUNT, ...terms])}`.pipe(
+          Effect.map((rows) => {
+            const df = new Map(rows.map((row) => [row.term, row.df]))
+            return { documents: df.get(COUNT) ?? 0, df }
+          }),
+          Effect.mapError(storeFailed("cannot read term statistics"))
         ),
       lexical: (terms, namespaces, limit) => {
         const match = Index.matchExpression(terms)
@@ -687,17 +746,20 @@ export const make = (options?: { readonly store?: string | undefined }): Effect.
         ),
       forget: (selector) =>
         Effect.gen(function*() {
+          type Removed = { readonly pk: number; readonly id: string; readonly text: string }
           const removed = "ids" in selector
             ? selector.ids.length === 0
               ? []
-              : yield* sql<{ readonly pk: number; readonly id: string }>`DELETE FROM rath_memories
-                WHERE id IN ${sql.in(selector.ids)} RETURNING pk, id`
-            : yield* sql<{ readonly pk: number; readonly id: string }>`DELETE FROM rath_memories
-                WHERE namespace = ${selector.namespace} RETURNING pk, id`
+              : yield* sql<Removed>`DELETE FROM rath_memories
+                WHERE id IN ${sql.in(selector.ids)} RETURNING pk, id, text`
+            : yield* sql<Removed>`DELETE FROM rath_memories
+                WHERE namespace = ${selector.namespace} RETURNING pk, id, text`
           for (let i = 0; i < removed.length; i += INSERT_BATCH) {
             const pks = removed.slice(i, i + INSERT_BATCH).map((row) => row.pk)
             yield* sql`DELETE FROM rath_memories_fts WHERE rowid IN ${sql.in(pks)}`
           }
+          // the indexed terms are a pure function of the text
+          if (removed.length > 0) yield* addFrequencies(removed.map((row) => Index.terms(row.text)), -1)
           return removed
         }).pipe(
           sql.withTransaction,
@@ -719,7 +781,7 @@ export const make = (options?: { readonly store?: string | undefined }): Effect.
             Effect.flatMap(selectItems)
           )
     }
-    return makeWith(backend, embedder)
+    return makeWith(backend, embedder, options)
   })
 
 /**
@@ -749,10 +811,12 @@ export const DEFAULT_FILENAME = ".rath/memory.db"
  * }).pipe(Effect.provide(Memory.layerSqlite({ filename: ".rath/memory.db" })))
  * ```
  */
-export const layerSqlite = (options?: {
-  readonly filename?: string | undefined
-  readonly store?: string | undefined
-}): Layer.Layer<Memory, MemoryError> => {
+export const layerSqlite = (
+  options?: Options & {
+    readonly filename?: string | undefined
+    readonly store?: string | undefined
+  }
+): Layer.Layer<Memory, MemoryError> => {
   const filename = options?.filename ?? DEFAULT_FILENAME
   const client = Layer.unwrapEffect(
     Effect.try({
@@ -763,7 +827,7 @@ export const layerSqlite = (options?: {
       catch: (cause) => new MemoryError({ reason: "StoreFailed", detail: `cannot create ${filename}`, cause })
     })
   )
-  return Layer.effect(Memory, make({ store: options?.store ?? `sqlite:${filename}` })).pipe(
+  return Layer.effect(Memory, make({ ...options, store: options?.store ?? `sqlite:${filename}` })).pipe(
     Layer.provide(client),
     // SqliteClient.layer is typed with a ConfigError it cannot raise from a plain config
     Layer.mapError((cause) =>

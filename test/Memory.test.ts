@@ -15,9 +15,13 @@ const tempDir = Effect.acquireRelease(
 )
 
 /** A fresh SQLite file per layer build, removed when the layer's scope closes. */
-const freshSqlite: Layer.Layer<Memory.Memory, Memory.MemoryError> = Layer.unwrapScoped(
-  Effect.map(tempDir, (dir) => Memory.layerSqlite({ filename: NodePath.join(dir, "nested", "memory.db") }))
-)
+const freshSqlite = (options?: Memory.Options): Layer.Layer<Memory.Memory, Memory.MemoryError> =>
+  Layer.unwrapScoped(
+    Effect.map(
+      tempDir,
+      (dir) => Memory.layerSqlite({ ...options, filename: NodePath.join(dir, "nested", "memory.db") })
+    )
+  )
 
 /** Counts how many texts were embedded, to prove stored memories are never re-embedded. */
 const counting = (service: Embedder.Service) => {
@@ -52,9 +56,9 @@ const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const backends: ReadonlyArray<{
   readonly name: string
-  readonly layer: Layer.Layer<Memory.Memory, Memory.MemoryError>
+  readonly layer: (options?: Memory.Options) => Layer.Layer<Memory.Memory, Memory.MemoryError>
 }> = [
-  { name: "memory", layer: Memory.layerMemory },
+  { name: "memory", layer: (options) => Layer.effect(Memory.Memory, Memory.makeMemory(options)) },
   { name: "sqlite", layer: freshSqlite }
 ]
 
@@ -63,12 +67,12 @@ const backends: ReadonlyArray<{
 // -----------------------------------------------------------------------------
 
 for (const backend of backends) {
-  const withStore = <A, E>(effect: Effect.Effect<A, E, Memory.Memory>) =>
-    effect.pipe(Effect.provide(backend.layer), ids)
+  const withStore = <A, E>(effect: Effect.Effect<A, E, Memory.Memory>, options?: Memory.Options) =>
+    effect.pipe(Effect.provide(backend.layer(options)), ids)
   const withHybrid = <A, E>(
     effect: Effect.Effect<A, E, Memory.Memory>,
     embedder: Layer.Layer<Embedder.Embedder> = Memory.layerFakeEmbedder({ concepts, ignoreUnknown: true })
-  ) => effect.pipe(Effect.provide(backend.layer.pipe(Layer.provide(embedder))), ids)
+  ) => effect.pipe(Effect.provide(backend.layer().pipe(Layer.provide(embedder))), ids)
 
   describe(`Memory conformance (${backend.name})`, () => {
     it.effect("an empty store gives no hits", () =>
@@ -141,7 +145,9 @@ for (const backend of backends) {
           namespace: "n",
           text: "a long note about many unrelated things and entanglement of cables behind the desk"
         })
-        yield* memory.remember({ namespace: "n", text: "bananas are yellow" })
+        for (const fruit of ["bananas are yellow", "apples are red", "cherries are dark", "limes are green"]) {
+          yield* memory.remember({ namespace: "n", text: fruit })
+        }
         const all = yield* memory.recall({ query: "quantum entanglement", k: 10, minScore: 0 })
         // the banana shares no word with the query: never a hit, whatever the minimum
         assert.deepStrictEqual(all.map((hit) => hit.id), [strong.id, weak.id])
@@ -151,6 +157,43 @@ for (const backend of backends) {
         assert.deepStrictEqual(yield* memory.recall({ query: "quantum", minScore: 0.9999 }), [])
         assert.deepStrictEqual(yield* memory.recall({ query: "zebra crossing" }), [])
       })))
+
+    it.effect("terms in half the store or more are left out; past the budget, the rarest terms are kept", () =>
+      Effect.gen(function*() {
+        const setup = Effect.gen(function*() {
+          const memory = yield* Memory.Memory
+          const items = yield* memory.rememberAll([
+            { namespace: "n", text: "note one about alpha" },
+            { namespace: "n", text: "note two about beta and gamma" },
+            { namespace: "n", text: "note three about gamma" },
+            { namespace: "n", text: "note four about delta" },
+            { namespace: "n", text: "note five about epsilon" },
+            { namespace: "n", text: "note six about zeta" }
+          ])
+          return { memory, items }
+        })
+        yield* withStore(Effect.gen(function*() {
+          const { items, memory } = yield* setup
+          // "note" and "about" are in every memory: they would score 1e-6 in FTS5, so they go
+          assert.deepStrictEqual((yield* memory.recall({ query: "a note about alpha", k: 10 })).map((h) => h.id), [
+            items[0]!.id
+          ])
+          // alone, a common term is still searched
+          assert.strictEqual((yield* memory.recall({ query: "note", k: 10 })).length, 6)
+          // gamma (2 postings) fits the default budget with beta
+          assert.strictEqual((yield* memory.recall({ query: "beta gamma", k: 10 })).length, 2)
+        }))
+        yield* withStore(
+          Effect.gen(function*() {
+            const { items, memory } = yield* setup
+            // a budget of 2 postings keeps beta (1) and leaves gamma (2) out
+            assert.deepStrictEqual((yield* memory.recall({ query: "beta gamma", k: 10 })).map((h) => h.id), [
+              items[1]!.id
+            ])
+          }),
+          { lexicalBudget: 2 }
+        )
+      }))
 
     it.effect("recalls Chinese, Japanese and accented text", () =>
       withStore(Effect.gen(function*() {

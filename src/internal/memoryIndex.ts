@@ -68,6 +68,62 @@ export const matchExpression = (queryTerms: ReadonlyArray<string>): string =>
   queryTerms.map((term) => `"${term}"`).join(" OR ")
 
 /**
+ * The default posting budget of a lexical query: see {@link selectTerms}.
+ *
+ * @internal
+ */
+export const DEFAULT_LEXICAL_BUDGET = 10_000
+
+/**
+ * Which query terms to send to the index. BM25 cost grows with the number of postings scored
+ * (the documents holding each term), and the common terms that make it large carry the least
+ * weight, so:
+ * - terms in no document are dropped (they match nothing);
+ * - terms in half the documents or more are dropped when a rarer term is left: their idf is
+ *   negative, which FTS5 clamps to 1e-6, so they change no ranking;
+ * - then terms are kept rarest first while their postings fit in `budget` (the rarest is always
+ *   kept). Only queries whose terms are common in a large store lose terms here, and they lose
+ *   the ones with the lowest idf.
+ *
+ * @internal
+ */
+export const selectTerms = (
+  queryTerms: ReadonlyArray<string>,
+  documentFrequency: (term: string) => number,
+  documents: number,
+  budget: number
+): Array<string> => {
+  const present = queryTerms
+    .map((term, order) => ({ term, order, df: documentFrequency(term) }))
+    .filter((candidate) => candidate.df > 0)
+    .sort((a, b) => a.df - b.df || a.order - b.order)
+  const informative = present.filter((candidate) => candidate.df < documents / 2)
+  const ranked = informative.length > 0 ? informative : present.slice(0, 1)
+  const kept: Array<{ readonly term: string; readonly order: number }> = []
+  let postings = 0
+  for (const candidate of ranked) {
+    if (kept.length > 0 && postings + candidate.df > budget) break
+    kept.push(candidate)
+    postings += candidate.df
+  }
+  return kept.sort((a, b) => a.order - b.order).map((candidate) => candidate.term)
+}
+
+/**
+ * The distinct terms of each document, counted once per document: what document frequencies
+ * are made of.
+ *
+ * @internal
+ */
+export const documentTerms = (docs: ReadonlyArray<ReadonlyArray<string>>): Map<string, number> => {
+  const counts = new Map<string, number>()
+  for (const doc of docs) {
+    for (const term of new Set(doc)) counts.set(term, (counts.get(term) ?? 0) + 1)
+  }
+  return counts
+}
+
+/**
  * BM25 scores are unbounded; `x / (1 + x)` maps them into [0, 1) keeping the order, with 0 for no
  * overlap at all.
  *
@@ -122,6 +178,14 @@ export class Bm25Index {
     this.totalLength -= docTerms.length
     this.lengths.delete(id)
     this.docTerms.delete(id)
+  }
+
+  get documents(): number {
+    return this.lengths.size
+  }
+
+  documentFrequency(term: string): number {
+    return this.postings.get(term)?.size ?? 0
   }
 
   /** Documents with at least one of the terms, best first, with their (positive) BM25 score. */
