@@ -23,6 +23,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import * as SqliteVec from "sqlite-vec"
 import * as Embedder from "./Embedder.js"
 import * as Entry from "./Entry.js"
 import * as IdGenerator from "./IdGenerator.js"
@@ -188,6 +189,8 @@ export interface Service {
   readonly store: string
   /** The embedding model when recall is hybrid. */
   readonly embeddingModel: Option.Option<string>
+  /** How vectors are searched: `sqlite-vec`'s `vec0`, a scan of an in-process matrix, or not at all. */
+  readonly vectorIndex: "sqlite-vec" | "scan" | "none"
   /** Stores one memory (embedded once, now, when hybrid). */
   readonly remember: (input: RememberInput) => Effect.Effect<Item, MemoryError>
   /** Stores many memories in batches: one embedding request and one transaction per batch. */
@@ -227,6 +230,7 @@ interface Ranked {
 /** What a storage engine provides; ranking, embedding and validation live in `makeWith`. */
 interface Backend {
   readonly store: string
+  readonly vectorIndex: "sqlite-vec" | "scan" | "none"
   readonly insert: (rows: ReadonlyArray<Row>) => Effect.Effect<void, MemoryError>
   /** How many memories there are, and in how many of them each term occurs. */
   readonly frequencies: (
@@ -267,6 +271,12 @@ export interface Options {
    * gives them no weight.
    */
   readonly lexicalBudget?: number | undefined
+  /**
+   * SQLite only: how vectors are searched. `"auto"` (default) loads `sqlite-vec` and keeps a
+   * `vec0` index (namespace as partition key) next to the memories, falling back to `"scan"` when
+   * the extension does not load; `"scan"` reads the vectors into one in-process matrix and scans it.
+   */
+  readonly vectorSearch?: "auto" | "scan" | undefined
 }
 
 const EMBED_BATCH = 256
@@ -409,6 +419,7 @@ const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>, o
 
   return Memory.of({
     store: backend.store,
+    vectorIndex: backend.vectorIndex,
     embeddingModel: Option.map(embedder, (service) => service.model),
     remember: Effect.fn("Memory.remember")(function*(input: RememberInput) {
       const [item] = yield* store([input])
@@ -461,6 +472,7 @@ export const makeMemory = (options?: Options): Effect.Effect<Service> =>
 
     const backend: Backend = {
       store: "memory",
+      vectorIndex: Option.isSome(embedder) ? "scan" : "none",
       insert: (rows) =>
         Effect.sync(() => {
           const model = Option.getOrUndefined(embedder)
@@ -582,6 +594,50 @@ const fromRow = (row: ItemRow): Effect.Effect<Item, MemoryError> =>
 
 const columns = "pk, id, namespace, text, source, session_id, entry_ids, metadata, created_at"
 
+const VEC_MAX_K = 4096 // vec0's limit on k
+
+/**
+ * Loads sqlite-vec and makes (or heals) the `vec0` index of the embedder's model: one table per
+ * model and dimension, rowid = the memory's pk, namespace as partition key. Rows written by a
+ * process without the extension are added, rows it deleted are removed. `None` when the client is
+ * not an `SqliteClient` or the extension does not load: recall then scans vectors in process.
+ */
+const setupVec = (sql: SqlClient.SqlClient, embedder: Embedder.Service) =>
+  Effect.gen(function*() {
+    const client = yield* Effect.serviceOption(SqliteClient.SqliteClient)
+    if (Option.isNone(client)) return Option.none<string>()
+    const loaded = yield* Effect.try(() => SqliteVec.getLoadablePath()).pipe(
+      Effect.flatMap((path) => client.value.loadExtension(path)),
+      Effect.as(true),
+      Effect.catchAll((cause) =>
+        Effect.logDebug("sqlite-vec did not load; memory recall scans vectors in process", cause).pipe(
+          Effect.as(false)
+        )
+      )
+    )
+    if (!loaded) return Option.none<string>()
+    const dimensions = embedder.dimensions
+    const table = `rath_memory_vec_${dimensions}_${fnv1a(embedder.model).toString(36)}`
+    yield* sql.withTransaction(Effect.gen(function*() {
+      yield* sql.unsafe(`CREATE VIRTUAL TABLE IF NOT EXISTS ${table} USING vec0(
+        namespace text partition key, embedding float[${dimensions}] distance_metric=cosine
+      )`)
+      const [expected] = yield* sql<{ readonly n: number; readonly last: number | null }>`
+        SELECT count(*) AS n, max(pk) AS last FROM rath_memories
+        WHERE embedding_model = ${embedder.model} AND length(embedding) = ${dimensions * 4}`
+      const [present] = yield* sql<{ readonly n: number; readonly last: number | null }>`
+        SELECT count(*) AS n, max(rowid) AS last FROM ${sql(`${table}_rowids`)}`
+      if (expected?.n === present?.n && expected?.last === present?.last) return
+      yield* sql`DELETE FROM ${sql(table)} WHERE rowid NOT IN (
+        SELECT pk FROM rath_memories WHERE embedding_model = ${embedder.model})`
+      yield* sql`INSERT INTO ${sql(table)} (rowid, namespace, embedding)
+        SELECT pk, namespace, embedding FROM rath_memories
+        WHERE embedding_model = ${embedder.model} AND length(embedding) = ${dimensions * 4}
+          AND pk NOT IN (SELECT rowid FROM ${sql(`${table}_rowids`)})`
+    })).pipe(Effect.mapError(storeFailed(`cannot create the vector index ${table}`)))
+    return Option.some(table)
+  })
+
 /**
  * A `Memory` on the `SqlClient` in context (SQLite with FTS5): one table of memories, an FTS5
  * index over their terms ranked by `bm25()`, and, when an `Embedder` is in context, each memory's
@@ -633,7 +689,11 @@ export const make = (options?: Options & { readonly store?: string | undefined }
       yield* sql.unsafe(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     })).pipe(Effect.mapError(storeFailed("cannot create the memory tables")))
 
-    // the vector matrix of one embedding model, loaded lazily
+    const vec = Option.isSome(embedder) && options?.vectorSearch !== "scan"
+      ? yield* setupVec(sql, embedder.value)
+      : Option.none<string>()
+
+    // the vector matrix of one embedding model, loaded lazily (when sqlite-vec is not used)
     let cache: { key: string; index: Index.VectorIndex; version: number } | undefined = undefined
 
     const dataVersion = sql<{ readonly data_version: number }>`PRAGMA data_version`.pipe(
@@ -656,6 +716,34 @@ export const make = (options?: Options & { readonly store?: string | undefined }
 
     const selectItems = (rows: ReadonlyArray<ItemRow>) => Effect.forEach(rows, fromRow)
 
+    const vecSearch = (
+      table: string,
+      query: Float32Array,
+      namespaces: ReadonlyArray<string> | undefined,
+      limit: number
+    ) => {
+      const k = Math.min(limit, VEC_MAX_K)
+      const blob = Buffer.from(Index.toBlob(query))
+      // cosine distance of unit vectors is 1 - similarity
+      const knn = (namespace: string | undefined) =>
+        sql<Ranked>`SELECT m.id AS id, 1 - v.distance AS score FROM (
+            SELECT rowid, distance FROM ${sql(table)}
+            WHERE embedding MATCH ${blob} AND k = ${k}${
+          namespace === undefined ? sql`` : sql` AND namespace = ${namespace}`
+        }
+          ) v JOIN rath_memories m ON m.pk = v.rowid ORDER BY v.distance, m.id`
+      const lists: Effect.Effect<ReadonlyArray<Ranked>, SqlError.SqlError> = namespaces === undefined
+        ? knn(undefined)
+        : Effect.map(
+          Effect.forEach(namespaces, knn),
+          (lists) => lists.flat().sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1)).slice(0, k)
+        )
+      return lists.pipe(
+        Effect.map((hits) => hits.filter((hit) => hit.score > 0)),
+        Effect.mapError(storeFailed("vector recall failed"))
+      )
+    }
+
     const COUNT = "" // the reserved term whose df is the number of memories
     const addFrequencies = (docs: ReadonlyArray<ReadonlyArray<string>>, sign: 1 | -1) =>
       Effect.gen(function*() {
@@ -670,6 +758,7 @@ export const make = (options?: Options & { readonly store?: string | undefined }
 
     const backend: Backend = {
       store: options?.store ?? "sqlite",
+      vectorIndex: Option.isNone(embedder) ? "none" : Option.isSome(vec) ? "sqlite-vec" : "scan",
       insert: (rows) =>
         Effect.gen(function*() {
           const model = Option.getOrUndefined(embedder)?.model ?? null
@@ -693,6 +782,13 @@ export const make = (options?: Options & { readonly store?: string | undefined }
             sql.insert(rows.map((row) => ({ rowid: pks.get(row.item.id)!, terms: row.terms.join(" ") })))
           }`
           yield* addFrequencies(rows.map((row) => row.terms), 1)
+          if (Option.isSome(vec)) {
+            const withVector = rows.filter((row) => row.vector !== undefined).map((row) => pks.get(row.item.id)!)
+            if (withVector.length > 0) {
+              yield* sql`INSERT INTO ${sql(vec.value)} (rowid, namespace, embedding)
+                SELECT pk, namespace, embedding FROM rath_memories WHERE pk IN ${sql.in(withVector)}`
+            }
+          }
         }).pipe(
           sql.withTransaction,
           Effect.mapError(storeFailed("cannot store memories")),
@@ -728,10 +824,14 @@ export const make = (options?: Options & { readonly store?: string | undefined }
         return query.pipe(Effect.mapError(storeFailed("lexical recall failed")))
       },
       vector: (model, dimensions, query, namespaces, limit) =>
-        loadVectors(model, dimensions).pipe(
-          Effect.map((index) => index.search(query, namespaces === undefined ? undefined : new Set(namespaces), limit)),
-          Effect.mapError(storeFailed("vector recall failed"))
-        ),
+        Option.isSome(vec)
+          ? vecSearch(vec.value, query, namespaces, limit)
+          : loadVectors(model, dimensions).pipe(
+            Effect.map((index) =>
+              index.search(query, namespaces === undefined ? undefined : new Set(namespaces), limit)
+            ),
+            Effect.mapError(storeFailed("vector recall failed"))
+          ),
       get: (ids) =>
         sql<ItemRow>`SELECT ${sql.unsafe(columns)} FROM rath_memories WHERE id IN ${sql.in(ids)}`.pipe(
           Effect.mapError(storeFailed("cannot read memories")),
@@ -757,6 +857,7 @@ export const make = (options?: Options & { readonly store?: string | undefined }
           for (let i = 0; i < removed.length; i += INSERT_BATCH) {
             const pks = removed.slice(i, i + INSERT_BATCH).map((row) => row.pk)
             yield* sql`DELETE FROM rath_memories_fts WHERE rowid IN ${sql.in(pks)}`
+            if (Option.isSome(vec)) yield* sql`DELETE FROM ${sql(vec.value)} WHERE rowid IN ${sql.in(pks)}`
           }
           // the indexed terms are a pure function of the text
           if (removed.length > 0) yield* addFrequencies(removed.map((row) => Index.terms(row.text)), -1)

@@ -59,7 +59,8 @@ const backends: ReadonlyArray<{
   readonly layer: (options?: Memory.Options) => Layer.Layer<Memory.Memory, Memory.MemoryError>
 }> = [
   { name: "memory", layer: (options) => Layer.effect(Memory.Memory, Memory.makeMemory(options)) },
-  { name: "sqlite", layer: freshSqlite }
+  { name: "sqlite", layer: freshSqlite },
+  { name: "sqlite, vectors scanned in process", layer: (options) => freshSqlite({ ...options, vectorSearch: "scan" }) }
 ]
 
 // -----------------------------------------------------------------------------
@@ -323,6 +324,7 @@ for (const backend of backends) {
         Effect.gen(function*() {
           const memory = yield* Memory.Memory
           assert.deepStrictEqual(memory.embeddingModel, Option.some("fake-64"))
+          assert.strictEqual(memory.vectorIndex, backend.name === "sqlite" ? "sqlite-vec" : "scan")
           yield* memory.rememberAll(Array.from({ length: 300 }, (_, i) => ({ namespace: "n", text: `fact ${i}` })))
           assert.deepStrictEqual(counter, { texts: 300, calls: 2 }) // batches of 256
           yield* memory.recall({ query: "fact 7" })
@@ -407,25 +409,61 @@ describe("Memory SQLite store", () => {
       assert.deepStrictEqual(second.counter, { texts: 1, calls: 1 })
     }).pipe(ids))
 
-  it.scoped("two open stores on one file see each other's writes, vectors included", () =>
+  it.scoped("the sqlite-vec index is healed from the stored vectors after writes made without it", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
-      const filename = NodePath.join(dir, "shared.db")
+      const filename = NodePath.join(dir, "heal.db")
       const embedder = Memory.layerFakeEmbedder({ concepts, ignoreUnknown: true })
-      const a = yield* Layer.build(Memory.layerSqlite({ filename }).pipe(Layer.provide(embedder)))
-      const b = yield* Layer.build(Memory.layerSqlite({ filename }).pipe(Layer.provide(embedder)))
-      const serviceA = yield* Effect.provide(Memory.Memory, a)
-      const serviceB = yield* Effect.provide(Memory.Memory, b)
-      yield* serviceA.remember({ namespace: "n", text: "tax forms" })
-      // B loads its vector matrix now, then A writes a vector-only match
-      assert.deepStrictEqual(yield* serviceB.recall({ query: "kitten" }), [])
-      const dozing = yield* serviceA.remember({ namespace: "n", text: "the feline was dozing" })
-      const hits = yield* serviceB.recall({ query: "kitten nap" })
-      assert.deepStrictEqual(hits.map((hit) => hit.id), [dozing.id])
-      // and forgetting through A is seen by B
-      yield* serviceA.forget({ ids: [dozing.id] })
-      assert.deepStrictEqual(yield* serviceB.recall({ query: "kitten nap" }), [])
+      const open = (vectorSearch: "auto" | "scan") =>
+        Memory.layerSqlite({ filename, vectorSearch }).pipe(Layer.provide(embedder))
+      const recallNap = Effect.flatMap(
+        Memory.Memory,
+        (memory) => Effect.map(memory.recall({ query: "kitten nap", k: 5 }), (hits) => hits.map((hit) => hit.text))
+      )
+      // the vec0 index exists and holds one memory
+      yield* Effect.flatMap(
+        Memory.Memory,
+        (memory) => memory.remember({ namespace: "n", text: "the feline was dozing" })
+      )
+        .pipe(Effect.provide(open("auto")))
+      // a process without sqlite-vec adds one and forgets the first
+      yield* Effect.gen(function*() {
+        const memory = yield* Memory.Memory
+        assert.strictEqual(memory.vectorIndex, "scan")
+        const [first] = yield* memory.list()
+        yield* memory.remember({ namespace: "n", text: "a puppy asleep" })
+        yield* memory.forget({ ids: [first!.id] })
+      }).pipe(Effect.provide(open("scan")))
+      // reopened with sqlite-vec: the index has the new memory and not the forgotten one
+      const texts = yield* Effect.gen(function*() {
+        const memory = yield* Memory.Memory
+        assert.strictEqual(memory.vectorIndex, "sqlite-vec")
+        return yield* recallNap
+      }).pipe(Effect.provide(open("auto")))
+      assert.deepStrictEqual(texts, ["a puppy asleep"])
     }).pipe(ids))
+
+  for (const vectorSearch of ["auto", "scan"] as const) {
+    it.scoped(`two open stores on one file see each other's writes, vectors included (${vectorSearch})`, () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const filename = NodePath.join(dir, "shared.db")
+        const embedder = Memory.layerFakeEmbedder({ concepts, ignoreUnknown: true })
+        const a = yield* Layer.build(Memory.layerSqlite({ filename, vectorSearch }).pipe(Layer.provide(embedder)))
+        const b = yield* Layer.build(Memory.layerSqlite({ filename, vectorSearch }).pipe(Layer.provide(embedder)))
+        const serviceA = yield* Effect.provide(Memory.Memory, a)
+        const serviceB = yield* Effect.provide(Memory.Memory, b)
+        yield* serviceA.remember({ namespace: "n", text: "tax forms" })
+        // B loads its vector matrix now, then A writes a vector-only match
+        assert.deepStrictEqual(yield* serviceB.recall({ query: "kitten" }), [])
+        const dozing = yield* serviceA.remember({ namespace: "n", text: "the feline was dozing" })
+        const hits = yield* serviceB.recall({ query: "kitten nap" })
+        assert.deepStrictEqual(hits.map((hit) => hit.id), [dozing.id])
+        // and forgetting through A is seen by B
+        yield* serviceA.forget({ ids: [dozing.id] })
+        assert.deepStrictEqual(yield* serviceB.recall({ query: "kitten nap" }), [])
+      }).pipe(ids))
+  }
 
   it.scoped("the file is in WAL mode, at .rath/memory.db by default", () =>
     Effect.gen(function*() {
