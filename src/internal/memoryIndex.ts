@@ -72,7 +72,7 @@ export const matchExpression = (queryTerms: ReadonlyArray<string>): string =>
  *
  * @internal
  */
-export const DEFAULT_LEXICAL_BUDGET = 10_000
+export const DEFAULT_LEXICAL_BUDGET = 5_000
 
 /**
  * Which query terms to send to the index. BM25 cost grows with the number of postings scored
