@@ -1,0 +1,6 @@
+/**
+ * placeholder
+ *
+ * @since 0.1.0
+ */
+export {}
