@@ -41,6 +41,15 @@ export interface Options {
  */
 export const DEFAULT_BASE_URL = "https://api.anthropic.com"
 
+/**
+ * The `max_tokens` that `ProviderConfig` uses for an Anthropic provider whose configuration sets
+ * none (`maxTokens` in the config file overrides it; a request's `maxTokens` overrides both).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const DEFAULT_MAX_TOKENS = 4096
+
 // -----------------------------------------------------------------------------
 // request rendering
 // -----------------------------------------------------------------------------
