@@ -11,8 +11,8 @@
  *
  * @since 0.1.0
  */
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -455,18 +455,21 @@ export const makeRegistry = (extra?: Readonly<Record<string, Factory>>): Effect.
     )
     const registry: Registry = {
       register: (kind, factory) =>
-        Ref.modify(factories, (map): readonly [Either.Either<void, ProviderConfigError>, Map<string, Factory>] =>
-          map.has(kind)
-            ? [
-              Either.left(
-                new ProviderConfigError({
-                  reason: "KindAlreadyRegistered",
-                  detail: `the provider kind "${kind}" is already registered`
-                })
-              ),
-              map
-            ]
-            : [Either.right(undefined), new Map(map).set(kind, factory)]).pipe(Effect.flatten),
+        Ref.modify(
+          factories,
+          (map): readonly [Either.Either<void, ProviderConfigError>, Map<string, Factory>] =>
+            map.has(kind)
+              ? [
+                Either.left(
+                  new ProviderConfigError({
+                    reason: "KindAlreadyRegistered",
+                    detail: `the provider kind "${kind}" is already registered`
+                  })
+                ),
+                map
+              ]
+              : [Either.right(undefined), new Map(map).set(kind, factory)]
+        ).pipe(Effect.flatten),
       lookup: (kind) =>
         Effect.flatMap(Ref.get(factories), (map) => {
           const factory = map.get(kind)
@@ -537,7 +540,9 @@ export const fromResolved = (
       return yield* new ProviderConfigError({
         reason: "NoProvider",
         detail: names.length > 1
-          ? `several providers are configured (${names.join(", ")}): choose one with RATH_PROVIDER or "default" in ${file}`
+          ? `several providers are configured (${
+            names.join(", ")
+          }): choose one with RATH_PROVIDER or "default" in ${file}`
           : `no provider is configured: set OPENAI_API_KEY and OPENAI_DEFAULT_MODEL (or ANTHROPIC_API_KEY and ANTHROPIC_DEFAULT_MODEL), or add providers to ${file}`
       })
     }
@@ -545,9 +550,7 @@ export const fromResolved = (
     if (settings === undefined) {
       return yield* new ProviderConfigError({
         reason: "UnknownProvider",
-        detail: `no provider named "${chosen}" (configured: ${
-          Object.keys(resolved.providers).join(", ") || "none"
-        })`,
+        detail: `no provider named "${chosen}" (configured: ${Object.keys(resolved.providers).join(", ") || "none"})`,
         ...(resolved.path === undefined ? {} : { path: resolved.path })
       })
     }

@@ -468,7 +468,13 @@ export const make = (options: Options): Provider.Service => {
         messageId: undefined,
         stopped: false,
         finish: undefined,
-        usage: { input: undefined, cacheRead: undefined, cacheWrite: undefined, output: undefined, reasoning: undefined },
+        usage: {
+          input: undefined,
+          cacheRead: undefined,
+          cacheWrite: undefined,
+          output: undefined,
+          reasoning: undefined
+        },
         tools: new Map()
       }
       const headerId = response.headers.get("request-id") ?? undefined

@@ -500,7 +500,10 @@ export const makeEmbedder = (options: EmbedderOptions): Effect.Effect<Embedder.S
         for (const row of rows) {
           const vector: unknown = isObject(row) ? row.embedding : undefined
           if (!Array.isArray(vector) || !vector.every((x) => typeof x === "number")) {
-            return yield* new Embedder.EmbedderError({ reason: "InvalidResponse", detail: "an embedding is not a vector" })
+            return yield* new Embedder.EmbedderError({
+              reason: "InvalidResponse",
+              detail: "an embedding is not a vector"
+            })
           }
           if (expected !== undefined && vector.length !== expected) {
             return yield* new Embedder.EmbedderError({

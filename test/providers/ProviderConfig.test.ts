@@ -1,10 +1,10 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Layer, Logger, Option, Redacted, Stream } from "effect"
-import { IdGenerator, Provider, ProviderConfig, Scripted, Session } from "rath"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { IdGenerator, Provider, ProviderConfig, Scripted, Session } from "rath"
 import * as Server from "./server.js"
 import { KEY, openAiWire } from "./wires.js"
 
@@ -13,10 +13,14 @@ const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+const withEnv = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
 const writeConfig = (dir: string, content: unknown) =>
-  Fs.writeFileSync(Path.join(dir, "config.json"), typeof content === "string" ? content : JSON.stringify(content, null, 2))
+  Fs.writeFileSync(
+    Path.join(dir, "config.json"),
+    typeof content === "string" ? content : JSON.stringify(content, null, 2)
+  )
 
 const env = Layer.merge(NodeFileSystem.layer, ProviderConfig.layerRegistry())
 
@@ -135,7 +139,13 @@ describe("ProviderConfig", () => {
             })
           }
           : {
-            json: openAiWire.json({ id: "c1", model: "m", text: ["ok"], usage: { input: 1, output: 1 }, finish: "stop" })
+            json: openAiWire.json({
+              id: "c1",
+              model: "m",
+              text: ["ok"],
+              usage: { input: 1, output: 1 },
+              finish: "stop"
+            })
           }
       )
       writeConfig(dir, { providers: { openai: { kind: "openai", model: "m", maxRetries: 0 } } })

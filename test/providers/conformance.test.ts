@@ -31,8 +31,20 @@ const toolScenario: Scenario = {
 
 const request: Provider.Request = {
   messages: [
-    new Entry.System({ id: Entry.EntryId.make("e1"), timestamp: 0, author: { kind: "system", name: "s" }, parents: [], text: "be brief" }),
-    new Entry.User({ id: Entry.EntryId.make("e2"), timestamp: 0, author: { kind: "user", name: "u" }, parents: [], text: "hi" })
+    new Entry.System({
+      id: Entry.EntryId.make("e1"),
+      timestamp: 0,
+      author: { kind: "system", name: "s" },
+      parents: [],
+      text: "be brief"
+    }),
+    new Entry.User({
+      id: Entry.EntryId.make("e2"),
+      timestamp: 0,
+      author: { kind: "user", name: "u" },
+      parents: [],
+      text: "hi"
+    })
   ],
   model: "asked-model",
   tools: [{ name: "add", description: "adds", parameters: { type: "object", properties: { a: { type: "number" } } } }],
@@ -76,7 +88,12 @@ for (const wire of wires) {
           host: `127.0.0.1:${server.port}`,
           requestId: "req-hdr-1"
         })
-        assert.deepStrictEqual(response.usage, { inputTokens: 20, outputTokens: 7, totalTokens: 27, cachedInputTokens: 5 })
+        assert.deepStrictEqual(response.usage, {
+          inputTokens: 20,
+          outputTokens: 7,
+          totalTokens: 27,
+          cachedInputTokens: 5
+        })
         assert.strictEqual(parts[parts.length - 1]?._tag, "Finish")
       }))
 
@@ -89,14 +106,24 @@ for (const wire of wires) {
         assert.strictEqual(response.reasoning, "think first")
         assert.strictEqual(response.model, "served-model-2026-01")
         assert.strictEqual(response.provider.requestId, "req-hdr-1")
-        assert.deepStrictEqual(response.usage, { inputTokens: 20, outputTokens: 7, totalTokens: 27, cachedInputTokens: 5 })
+        assert.deepStrictEqual(response.usage, {
+          inputTokens: 20,
+          outputTokens: 7,
+          totalTokens: 27,
+          cachedInputTokens: 5
+        })
       }))
 
     it.scopedLive("tool calls: argument deltas joined by index, an empty argument text is {}", () =>
       Effect.gen(function*() {
         const server = yield* Server.start(ok(toolScenario))
         const provider = wire.make(server.url)
-        for (const response of [yield* Provider.accumulate(provider.stream(request), provider.info), yield* provider.chat(request)]) {
+        for (
+          const response of [
+            yield* Provider.accumulate(provider.stream(request), provider.info),
+            yield* provider.chat(request)
+          ]
+        ) {
           assert.strictEqual(response.finishReason, "tool_calls")
           assert.deepStrictEqual(response.toolCalls.map((c) => [c.id, c.name, c.parsed]), [
             ["call_a", "add", { a: 1, b: 2 }],
@@ -154,7 +181,12 @@ for (const wire of wires) {
     const errorCases: ReadonlyArray<[number, string, string, Provider.ProviderError["reason"]]> = [
       [401, "invalid x-api-key", "authentication_error", "Unauthorized"],
       [400, "temperature: must be <= 2", "invalid_request_error", "BadRequest"],
-      [400, "prompt is too long: 300000 tokens > 200000 maximum context length", "invalid_request_error", "ContextLengthExceeded"],
+      [
+        400,
+        "prompt is too long: 300000 tokens > 200000 maximum context length",
+        "invalid_request_error",
+        "ContextLengthExceeded"
+      ],
       [404, "model: nope-1 does not exist", "not_found_error", "ModelNotFound"],
       [500, "internal failure", "api_error", "Unavailable"]
     ]
@@ -177,30 +209,39 @@ for (const wire of wires) {
         }))
     }
 
-    it.scopedLive("429 with Retry-After is retried by withRetry, the wait honoured (measured)", () =>
-      Effect.gen(function*() {
-        const server = yield* Server.start((r, i) =>
-          i % 2 === 0
-            ? { status: 429, headers: { "retry-after": "1" }, json: wire.error("slow down", "rate_limit_error") }
-            : ok(textScenario)(r)
-        )
-        const plain = wire.make(server.url)
-        const provider = Provider.withRetry(plain, { schedule: fastRetry })
-        // request 1 is a 429 with Retry-After: 1, request 2 succeeds
-        const started = yield* Clock.currentTimeMillis
-        const parts = Chunk.toArray(yield* Stream.runCollect(provider.stream(request)))
-        const waited = (yield* Clock.currentTimeMillis) - started
-        assert.isAtLeast(waited, 990)
-        const retry = parts.find((p) => p._tag === "Retry")
-        assert.isTrue(retry !== undefined && retry._tag === "Retry" && retry.delayMillis === 1000 && retry.attempt === 1)
-        if (retry?._tag === "Retry") assert.strictEqual(retry.error.reason, "RateLimited")
-        // request 3 is a 429 again: without withRetry it is the typed error
-        const error = yield* Effect.flip(plain.chat(request))
-        assert.strictEqual(error.reason, "RateLimited")
-        assert.strictEqual(error.retryAfterMillis, 1000)
-        assert.strictEqual(server.received.length, 3)
-        assert.strictEqual((yield* Provider.accumulate(Stream.fromIterable(parts), provider.info)).text, "Hello world")
-      }), 10_000)
+    it.scopedLive(
+      "429 with Retry-After is retried by withRetry, the wait honoured (measured)",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* Server.start((r, i) =>
+            i % 2 === 0
+              ? { status: 429, headers: { "retry-after": "1" }, json: wire.error("slow down", "rate_limit_error") }
+              : ok(textScenario)(r)
+          )
+          const plain = wire.make(server.url)
+          const provider = Provider.withRetry(plain, { schedule: fastRetry })
+          // request 1 is a 429 with Retry-After: 1, request 2 succeeds
+          const started = yield* Clock.currentTimeMillis
+          const parts = Chunk.toArray(yield* Stream.runCollect(provider.stream(request)))
+          const waited = (yield* Clock.currentTimeMillis) - started
+          assert.isAtLeast(waited, 990)
+          const retry = parts.find((p) => p._tag === "Retry")
+          assert.isTrue(
+            retry !== undefined && retry._tag === "Retry" && retry.delayMillis === 1000 && retry.attempt === 1
+          )
+          if (retry?._tag === "Retry") assert.strictEqual(retry.error.reason, "RateLimited")
+          // request 3 is a 429 again: without withRetry it is the typed error
+          const error = yield* Effect.flip(plain.chat(request))
+          assert.strictEqual(error.reason, "RateLimited")
+          assert.strictEqual(error.retryAfterMillis, 1000)
+          assert.strictEqual(server.received.length, 3)
+          assert.strictEqual(
+            (yield* Provider.accumulate(Stream.fromIterable(parts), provider.info)).text,
+            "Hello world"
+          )
+        }),
+      10_000
+    )
 
     it.scopedLive("a stream cut after content fails with Transport and is not retried", () =>
       Effect.gen(function*() {

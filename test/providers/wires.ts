@@ -12,7 +12,9 @@ export interface Scenario {
   readonly model: string
   readonly reasoning?: string
   readonly text?: ReadonlyArray<string>
-  readonly toolCalls?: ReadonlyArray<{ readonly id: string; readonly name: string; readonly args: ReadonlyArray<string> }>
+  readonly toolCalls?: ReadonlyArray<
+    { readonly id: string; readonly name: string; readonly args: ReadonlyArray<string> }
+  >
   readonly usage: { readonly input: number; readonly output: number; readonly cached?: number }
   readonly finish: "stop" | "tool_calls" | "length" | "unknown"
 }
@@ -21,7 +23,10 @@ export interface Wire {
   readonly kind: string
   readonly path: string
   readonly requestIdHeader: string
-  readonly make: (url: string, options?: { readonly timeoutMillis?: number; readonly model?: string }) => Provider.Service
+  readonly make: (
+    url: string,
+    options?: { readonly timeoutMillis?: number; readonly model?: string }
+  ) => Provider.Service
   /** SSE frames for a scenario; `cutAfterMetadata` stops after the opening frame. */
   readonly stream: (scenario: Scenario) => Array<string>
   readonly opening: (scenario: Scenario) => Array<string>
@@ -113,8 +118,12 @@ export const openAiWire: Wire = {
   maxTokensOf: (body) => body.max_tokens
 }
 
-const anthropicFinish = { stop: "end_turn", tool_calls: "tool_use", length: "max_tokens", unknown: "weird_reason" } as
-  const
+const anthropicFinish = {
+  stop: "end_turn",
+  tool_calls: "tool_use",
+  length: "max_tokens",
+  unknown: "weird_reason"
+} as const
 
 const anthropicUsage = (s: Scenario, output: number) => ({
   input_tokens: s.usage.input - (s.usage.cached ?? 0),
