@@ -4,7 +4,26 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Provider from "../Provider.js"
+
+/**
+ * The values of an SDK's async iterable, failing with whatever it throws. Unlike
+ * `Stream.fromAsyncIterable` it does not await `iterator.return()` when the stream stops: a
+ * pending `next()` on a stalled connection would never settle. Closing the HTTP request is the
+ * adapter's job (its `AbortController` is aborted when the stream's scope closes).
+ */
+export const iterate = <A>(iterable: AsyncIterable<A>): Stream.Stream<A, unknown> =>
+  Stream.suspend(() => {
+    const iterator = iterable[Symbol.asyncIterator]()
+    return Stream.repeatEffectOption(
+      Effect.tryPromise({ try: () => iterator.next(), catch: (cause) => Option.some(cause) }).pipe(
+        Effect.flatMap((result) => result.done === true ? Effect.fail(Option.none()) : Effect.succeed(result.value))
+      )
+    )
+  })
 
 interface HeadersLike {
   readonly get: (name: string) => string | null

@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 import Anthropic from "@anthropic-ai/sdk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -30,6 +31,10 @@ export interface Options {
   /** `max_tokens` when a request sets none (the Messages API requires one). */
   readonly maxTokens: number
   readonly headers?: Record<string, string> | undefined
+  /**
+   * Request timeout in milliseconds (default 10 minutes, the SDK's): the wait for the response,
+   * and for streams also the longest silence between two events.
+   */
   readonly timeoutMillis?: number | undefined
   /** The kind recorded in entries (default `"anthropic"`). */
   readonly kind?: string | undefined
@@ -379,6 +384,17 @@ export const make = (options: Options): Provider.Service => {
       Effect.clockWith((clock) => clock.currentTimeMillis),
       (now) => Effect.fail(Http.toProviderError(cause, { ...context(request), now }))
     )
+  // the SDK's timeout covers the wait for the response headers; a stream that then stalls for
+  // as long is a Timeout too
+  const idleTimeout =
+    (millis: number | undefined, request: Provider.Request) =>
+    <A>(self: Stream.Stream<A, Provider.ProviderError>): Stream.Stream<A, Provider.ProviderError> =>
+      millis === undefined ? self : Stream.timeoutFail(self, () =>
+        new Provider.ProviderError({
+          ...context(request),
+          reason: "Timeout",
+          detail: `the stream sent nothing for ${millis} ms`
+        }), Duration.millis(millis))
   const providerInfo = (requestId: string | undefined): Entry.ProviderInfo => ({
     kind,
     host,
@@ -501,8 +517,9 @@ export const make = (options: Options): Provider.Service => {
       })
       return Stream.fromIterable(head).pipe(
         Stream.concat(
-          Stream.fromAsyncIterable(data, (cause) => cause).pipe(
+          Http.iterate(data).pipe(
             Stream.catchAll((cause) => Stream.fromEffect(fail(request)(cause))),
+            idleTimeout(options.timeoutMillis, request),
             Stream.mapConcat((event) => eventParts(state, event))
           )
         ),

@@ -12,6 +12,7 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -37,7 +38,10 @@ export interface Options {
   readonly project?: string | undefined
   /** Extra HTTP headers sent with every request (gateway routing, tracing, ...). */
   readonly headers?: Record<string, string> | undefined
-  /** Request timeout in milliseconds (default 10 minutes, the SDK's). */
+  /**
+   * Request timeout in milliseconds (default 10 minutes, the SDK's): the wait for the response,
+   * and for streams also the longest silence between two events.
+   */
   readonly timeoutMillis?: number | undefined
   /**
    * The field that carries `maxTokens`: `max_tokens` (default; what most compatible gateways
@@ -314,6 +318,17 @@ export const make = (options: Options): Provider.Service => {
       Effect.clockWith((clock) => clock.currentTimeMillis),
       (now) => Effect.fail(Http.toProviderError(cause, { ...context(request), now }))
     )
+  // the SDK's timeout covers the wait for the response headers; a stream that then stalls for
+  // as long is a Timeout too
+  const idleTimeout =
+    (millis: number | undefined, request: Provider.Request) =>
+    <A>(self: Stream.Stream<A, Provider.ProviderError>): Stream.Stream<A, Provider.ProviderError> =>
+      millis === undefined ? self : Stream.timeoutFail(self, () =>
+        new Provider.ProviderError({
+          ...context(request),
+          reason: "Timeout",
+          detail: `the stream sent nothing for ${millis} ms`
+        }), Duration.millis(millis))
   const providerInfo = (requestId: string | undefined): Entry.ProviderInfo => ({
     kind,
     host,
@@ -419,8 +434,9 @@ export const make = (options: Options): Provider.Service => {
       })
       return Stream.fromIterable(head).pipe(
         Stream.concat(
-          Stream.fromAsyncIterable(data, (cause) => cause).pipe(
+          Http.iterate(data).pipe(
             Stream.catchAll((cause) => Stream.fromEffect(fail(request)(cause))),
+            idleTimeout(options.timeoutMillis, request),
             Stream.mapConcat((chunk) => chunkParts(state, chunk))
           )
         ),

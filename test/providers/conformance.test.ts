@@ -306,5 +306,22 @@ for (const wire of wires) {
         assert.strictEqual(error.reason, "Timeout")
         assert.isTrue(error.retryable)
       }))
+
+    it.scopedLive("a consumer that stops reading early closes the HTTP request", () =>
+      Effect.gen(function*() {
+        const server = yield* Server.start(() => ({ sse: wire.stream(textScenario).slice(0, 4), hold: true }))
+        const first = yield* Stream.runCollect(Stream.take(wire.make(server.url).stream(request), 1))
+        assert.strictEqual(Chunk.size(first), 1)
+        yield* waitUntil(() => server.aborted.length === 1, "the request to be closed")
+      }))
+
+    it.scopedLive("a stream that stalls after its headers times out and its request is aborted", () =>
+      Effect.gen(function*() {
+        const server = yield* Server.start(() => ({ sse: wire.opening(textScenario), hold: true }))
+        const provider = wire.make(server.url, { timeoutMillis: 200 })
+        const error = yield* Effect.flip(Stream.runDrain(provider.stream(request)))
+        assert.strictEqual(error.reason, "Timeout")
+        yield* waitUntil(() => server.aborted.length === 1, "the stalled stream to be aborted")
+      }))
   })
 }

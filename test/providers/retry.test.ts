@@ -45,6 +45,20 @@ describe("Provider.withRetry", () => {
       assert.isTrue(last?._tag === "Left" && last.left.detail === "still down")
     }))
 
+  it.effect("does not retry a stream that failed after content (Scripted cut)", () =>
+    Effect.gen(function*() {
+      const cut = new Provider.ProviderError({ reason: "Transport", provider: "scripted", detail: "cut" })
+      const scripted = yield* Scripted.make([Scripted.reply("partial", { cut }), Scripted.reply("never")])
+      const results = Chunk.toArray(
+        yield* Stream.runCollect(Stream.either(Provider.withRetry(scripted.service).stream({ messages: [] })))
+      )
+      assert.isTrue(results.some((r) => r._tag === "Right" && r.right._tag === "TextDelta"))
+      const last = results[results.length - 1]
+      assert.isTrue(last?._tag === "Left" && last.left.detail === "cut")
+      assert.strictEqual((yield* scripted.requests).length, 1)
+      assert.strictEqual(yield* scripted.remaining, 1)
+    }))
+
   it.effect("does not retry what is not retryable", () =>
     Effect.gen(function*() {
       const scripted = yield* Scripted.make([Scripted.fail("Unauthorized", "bad key"), Scripted.reply("never")])

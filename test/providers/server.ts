@@ -24,6 +24,8 @@ export type Reply =
     readonly sse: ReadonlyArray<string>
     /** Destroy the socket after the frames instead of ending the response. */
     readonly cut?: boolean
+    /** Keep the response open after the frames (a stalled stream). */
+    readonly hold?: boolean
   }
   | { readonly hang: true }
 
@@ -67,6 +69,7 @@ export const start = (
             res.writeHead(200, { "content-type": "text/event-stream", ...reply.headers })
             for (const frame of reply.sse) res.write(frame)
             if (reply.cut === true) setTimeout(() => res.socket?.destroy(), 30)
+            else if (reply.hold === true) res.on("close", () => aborted.push(request.path))
             else res.end()
             return
           }
