@@ -24,6 +24,7 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Embedder from "./Embedder.js"
 import * as Provider from "./Provider.js"
 import * as Anthropic from "./providers/Anthropic.js"
 import * as OpenAi from "./providers/OpenAi.js"
@@ -602,3 +603,65 @@ export const layerFromEnv = (options?: {
   readonly extra?: Readonly<Record<string, Factory>> | undefined
 }): Layer.Layer<Provider.Provider, ProviderConfigError> =>
   layer(options?.name).pipe(Layer.provide(Layer.merge(NodeFileSystem.layer, layerRegistry(options?.extra))))
+
+// -----------------------------------------------------------------------------
+// embeddings
+// -----------------------------------------------------------------------------
+
+/**
+ * An OpenAI-compatible embedder from the configuration: the key, base URL and headers of the named
+ * provider (default `openai`, which must be of kind `openai`); the model from `options.model`,
+ * else `RATH_EMBEDDING_MODEL`, else the provider's `options.embeddingModel` in the file.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeEmbedder = (options?: {
+  readonly provider?: string | undefined
+  readonly model?: string | undefined
+  readonly dimensions?: number | undefined
+}): Effect.Effect<Embedder.Service, ProviderConfigError | Embedder.EmbedderError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const resolved = yield* load
+    const name = options?.provider ?? "openai"
+    const settings = resolved.providers[name]
+    if (settings === undefined || settings.kind !== "openai") {
+      return yield* new ProviderConfigError({
+        reason: settings === undefined ? "UnknownProvider" : "UnknownKind",
+        detail: settings === undefined
+          ? `no provider named "${name}" for embeddings: set OPENAI_API_KEY or add providers.${name}`
+          : `embeddings need an OpenAI-compatible provider; "${name}" is of kind "${settings.kind}"`
+      })
+    }
+    const apiKey = yield* requireKey(settings)
+    const fromFile = settings.options.embeddingModel
+    const model = options?.model ?? Option.getOrUndefined(yield* optionalString("RATH_EMBEDDING_MODEL")) ??
+      (typeof fromFile === "string" ? fromFile : undefined)
+    if (model === undefined) {
+      return yield* new ProviderConfigError({
+        reason: "MissingModel",
+        detail: `no embedding model: set RATH_EMBEDDING_MODEL or "options.embeddingModel" of providers.${name}`
+      })
+    }
+    return yield* OpenAi.makeEmbedder({
+      apiKey,
+      model,
+      baseUrl: settings.baseUrl,
+      organization: settings.organization,
+      project: settings.project,
+      headers: settings.headers,
+      timeoutMillis: settings.timeoutMillis,
+      dimensions: options?.dimensions
+    })
+  })
+
+/**
+ * {@link makeEmbedder} as a layer, with the Node file system.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerEmbedderFromEnv = (
+  options?: Parameters<typeof makeEmbedder>[0]
+): Layer.Layer<Embedder.Embedder, ProviderConfigError | Embedder.EmbedderError> =>
+  Layer.effect(Embedder.Embedder, makeEmbedder(options)).pipe(Layer.provide(NodeFileSystem.layer))

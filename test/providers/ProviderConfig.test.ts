@@ -179,4 +179,22 @@ describe("ProviderConfig", () => {
         assert.notInclude(Fs.readFileSync(Path.join(dir, file), "utf8"), KEY, file)
       }
     }))
+
+  it.scopedLive("an embedder from the configuration uses the openai provider's key and base URL", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const server = yield* Server.start((r) => ({
+        json: { data: r.body.input.map((_: string, index: number) => ({ index, embedding: [1, 2] })) }
+      }))
+      writeConfig(dir, { providers: { openai: { kind: "openai", options: { embeddingModel: "emb-file" } } } })
+      const embedder = yield* ProviderConfig.makeEmbedder().pipe(
+        withEnv({ RATH_HOME: dir, OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${server.url}/v1` })
+      )
+      assert.strictEqual(embedder.model, "emb-file")
+      assert.strictEqual(embedder.dimensions, 2)
+      assert.deepStrictEqual(yield* embedder.embed(["a"]), [[1, 2]])
+      assert.strictEqual(server.received[0]?.body.model, "emb-file")
+      const missing = yield* Effect.flip(ProviderConfig.makeEmbedder().pipe(withEnv({ RATH_HOME: dir })))
+      assert.strictEqual(missing._tag === "ProviderConfigError" ? missing.reason : "", "MissingKey")
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 })
