@@ -47,12 +47,22 @@ export * as ProviderConfig from "./ProviderConfig.js"
 /**
  * @since 0.1.0
  */
+export * as Replay from "./Replay.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Scripted from "./providers/Scripted.js"
 
 /**
  * @since 0.1.0
  */
 export * as Session from "./Session.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SessionGraph from "./SessionGraph.js"
 
 /**
  * @since 0.1.0
