@@ -518,12 +518,15 @@ const makeDecider = (options: RetryOptions | undefined) =>
  * @category combinators
  * @example
  * ```ts
- * import { Schedule } from "effect"
+ * import { Effect, Schedule } from "effect"
  * import { Provider, Scripted } from "rath"
  *
- * declare const base: Provider.Service
- * const robust = Provider.withRetry(base, {
- *   schedule: Schedule.exponential("1 second").pipe(Schedule.intersect(Schedule.recurs(5)))
+ * const program = Effect.gen(function*() {
+ *   const scripted = yield* Scripted.make([Scripted.fail("RateLimited"), Scripted.reply("hi")])
+ *   const robust = Provider.withRetry(scripted.service, {
+ *     schedule: Schedule.exponential("1 second").pipe(Schedule.intersect(Schedule.recurs(5)))
+ *   })
+ *   return yield* robust.chat({ messages: [] }) // waits 1 s, then answers "hi"
  * })
  * ```
  */
