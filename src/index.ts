@@ -12,6 +12,16 @@ export * as Anthropic from "./providers/Anthropic.js"
 /**
  * @since 0.1.0
  */
+export * as Builtin from "./Builtin.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as BwrapSandbox from "./sandboxes/Bwrap.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Embedder from "./Embedder.js"
 
 /**
@@ -23,6 +33,16 @@ export * as Entry from "./Entry.js"
  * @since 0.1.0
  */
 export * as IdGenerator from "./IdGenerator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as LocalSandbox from "./sandboxes/Local.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Mcp from "./Mcp.js"
 
 /**
  * @since 0.1.0
@@ -48,6 +68,11 @@ export * as ProviderConfig from "./ProviderConfig.js"
  * @since 0.1.0
  */
 export * as Replay from "./Replay.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Sandbox from "./Sandbox.js"
 
 /**
  * @since 0.1.0
