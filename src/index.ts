@@ -28,3 +28,8 @@ export * as Placement from "./Placement.js"
  * @since 0.1.0
  */
 export * as Session from "./Session.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SessionStore from "./SessionStore.js"
