@@ -41,7 +41,7 @@ import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
 import type { ErrorFields } from "./storeCodec.js"
-import { decodeEntry, divergence, encodeEntry, link, nodesAfter } from "./storeCodec.js"
+import { decodeEntry, divergence, encodeEntry, link, nodeAt, nodesAfter } from "./storeCodec.js"
 
 export const SCHEMA_VERSION = 1
 const MIGRATIONS_TABLE = "rath_migrations"
@@ -87,7 +87,6 @@ const migrations = Migrator.fromRecord({
       agent TEXT
     )`
     yield* sql`CREATE INDEX rath_sessions_created ON rath_sessions (created_at)`
-    yield* sql`CREATE INDEX rath_sessions_updated ON rath_sessions (updated_at)`
     yield* sql`CREATE TABLE rath_session_parents (
       child TEXT NOT NULL,
       ord INTEGER NOT NULL,
@@ -209,6 +208,11 @@ export const make = (
       Effect.mapError(conn.executeValues(text, params), (cause: SqlError) =>
         fail({ reason: "Unavailable", detail: `${cause.message}: ${text.slice(0, 80)}`, cause }))
     yield* exec(`PRAGMA synchronous = ${config.synchronous}`)
+    // a smaller WAL than SQLite's default (1,000 pages, 4 MB): checkpoints come 4x as often and
+    // the WAL file is truncated back to 1 MB after each, so the store's size on disk tracks what
+    // it holds instead of carrying a 4 MB WAL
+    yield* exec("PRAGMA wal_autocheckpoint = 256")
+    yield* exec("PRAGMA journal_size_limit = 1048576")
 
     const lock = yield* Effect.makeSemaphore(1)
     const rollback = exec("ROLLBACK").pipe(
@@ -247,112 +251,203 @@ export const make = (
           rows[0] as SessionRow | undefined
       )
 
-    const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const assigned: Array<readonly [Session.Node, number]> = []
-        const body = Effect.gen(function*() {
-          const row = yield* selectSession(session.id)
-          let boundaryLength = 0
-          let boundaryId: number | null = null
-          if (row !== undefined) {
-            const detail = divergence({ length: row.length, head: row.head_entry ?? undefined }, session)
-            if (detail !== undefined) {
-              return yield* Effect.fail(fail({ reason: "Conflict", detail, sessionId: session.id }))
-            }
-            boundaryLength = row.length
-            boundaryId = row.head
-          } else {
-            // the newest node of this chain the store already holds, as far as this process knows
-            for (let node = session.node; node !== undefined; node = node.prev) {
-              const known = nodeIds.get(node)
-              if (known === undefined) continue
-              const found = yield* exec("SELECT entry, pos FROM rath_nodes WHERE id = ?", [known])
-              if (found[0]?.entry === node.entry.id && found[0]?.pos === node.length) {
-                boundaryLength = node.length
-                boundaryId = known
-              } else {
-                // the store changed under this process (a delete or prune): forget what it knew
-                nodeIds = new WeakMap()
-              }
-              break
-            }
-          }
-          const fresh = nodesAfter(session.node, boundaryLength)
-          let next = 0
-          if (fresh.length > 0) {
-            const max = yield* values("SELECT coalesce(max(id), 0) FROM rath_nodes")
-            next = Number(max[0]![0]) + 1
-          }
-          const headId = fresh.length > 0 ? next + fresh.length - 1 : boundaryId
-          const placement = Option.match(session.placement, {
-            onNone: () => null,
-            onSome: (p) => JSON.stringify(p)
+    /**
+     * What this process last saw of each session row, and the next free node id. Shortcuts for
+     * the common save (a session this process saved or loaded, a few entries longer): the save
+     * then skips reading the row and the node counter, and its UPDATE checks that the row is
+     * still what was cached (compare-and-set). When it is not, or a node id is taken, the
+     * transaction rolls back and the save runs again on what the database holds.
+     */
+    const heads = new Map<string, { readonly key: number; readonly length: number; readonly head: number | null }>()
+    let nextNodeId: number | undefined = undefined
+
+    const insertNodes = (
+      fresh: ReadonlyArray<Session.Node>,
+      first: number,
+      boundaryId: number | null,
+      key: number,
+      assigned: Array<readonly [Session.Node, number]>
+    ) =>
+      Effect.gen(function*() {
+        for (let start = 0; start < fresh.length; start += BATCH) {
+          const batch = fresh.slice(start, start + BATCH)
+          const entryParams: Array<unknown> = []
+          const nodeParams: Array<unknown> = []
+          batch.forEach((node, i) => {
+            const id = first + start + i
+            entryParams.push(node.entry.id, encodeEntry(node.entry))
+            nodeParams.push(id, node.entry.id, start + i === 0 ? boundaryId : id - 1, node.length, key)
+            assigned.push([node, id])
           })
-          const agent = options?.agent === undefined ? null : JSON.stringify(options.agent)
-          const headEntry = session.node === undefined ? null : session.node.entry.id
-          let key: number
-          if (row !== undefined) {
-            key = row.key
-            yield* exec(
-              "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ?",
-              [headId, headEntry, session.length, now, placement, agent, key]
-            )
-          } else {
-            const { lineage } = session
-            const inserted = yield* exec(
-              "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING key",
+          yield* exec(
+            `INSERT OR IGNORE INTO rath_entries (id, data) VALUES ${valuesList(batch.length, 2)}`,
+            entryParams
+          )
+          yield* exec(
+            `INSERT INTO rath_nodes (id, entry, prev, pos, owner) VALUES ${valuesList(batch.length, 5)}`,
+            nodeParams
+          )
+        }
+      })
+
+    const placementJson = (session: Session.Session) =>
+      Option.match(session.placement, { onNone: () => null, onSome: (p) => JSON.stringify(p) })
+    const agentJson = (options?: SessionStore.SaveOptions) =>
+      options?.agent === undefined ? null : JSON.stringify(options.agent)
+
+    interface Saved {
+      readonly result: SessionStore.SaveResult
+      readonly key: number
+      readonly head: number | null
+      readonly next: number | undefined
+      readonly assigned: ReadonlyArray<readonly [Session.Node, number]>
+    }
+
+    /** The common case: a cached row, a chain that extends it. `None` when the cache is stale. */
+    const saveFast = (session: Session.Session, options: SessionStore.SaveOptions | undefined, now: number) =>
+      Effect.suspend((): Effect.Effect<Option.Option<Saved>, E> => {
+        const cached = heads.get(session.id)
+        if (cached === undefined || session.length < cached.length) return Effect.succeed(Option.none())
+        const boundary = nodeAt(session.node, cached.length)
+        if (cached.length > 0 && (boundary === undefined || nodeIds.get(boundary) !== cached.head)) {
+          return Effect.succeed(Option.none())
+        }
+        const fresh = nodesAfter(session.node, cached.length)
+        if (fresh.length > 0 && nextNodeId === undefined) return Effect.succeed(Option.none())
+        const first = nextNodeId ?? 0
+        const head = fresh.length > 0 ? first + fresh.length - 1 : cached.head
+        const assigned: Array<readonly [Session.Node, number]> = []
+        return transaction(Effect.gen(function*() {
+          yield* insertNodes(fresh, first, cached.head, cached.key, assigned)
+          const updated = yield* Effect.mapError(
+            conn.executeRaw(
+              "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ? AND head IS ? AND length = ?",
               [
-                session.id,
-                headId,
-                headEntry,
+                head,
+                session.node?.entry.id ?? null,
                 session.length,
-                session.base,
-                lineage.operation,
-                JSON.stringify(lineage.parents),
-                lineage.by?.kind ?? null,
-                lineage.by?.name ?? null,
-                lineage.createdAt,
                 now,
-                placement,
-                agent
+                placementJson(session),
+                agentJson(options),
+                cached.key,
+                cached.head,
+                cached.length
               ]
-            )
-            key = Number(inserted[0]!.key)
-            if (lineage.parents.length > 0) {
-              yield* exec(
-                `INSERT INTO rath_session_parents (child, ord, parent) VALUES ${valuesList(lineage.parents.length, 3)}`,
-                lineage.parents.flatMap((parent, ord) => [session.id, ord, parent])
-              )
-            }
+            ),
+            (cause) => fail({ reason: "Unavailable", detail: cause.message, cause })
+          )
+          if ((updated as { readonly changes?: number }).changes !== 1) {
+            return yield* Effect.fail(fail({ reason: "Unavailable", detail: "stale session cache" }))
           }
-          for (let start = 0; start < fresh.length; start += BATCH) {
-            const batch = fresh.slice(start, start + BATCH)
-            const entryParams: Array<unknown> = []
-            const nodeParams: Array<unknown> = []
-            batch.forEach((node, i) => {
-              const id = next + start + i
-              entryParams.push(node.entry.id, encodeEntry(node.entry))
-              nodeParams.push(id, node.entry.id, start + i === 0 ? boundaryId : id - 1, node.length, key)
-              assigned.push([node, id])
-            })
-            yield* exec(
-              `INSERT OR IGNORE INTO rath_entries (id, data) VALUES ${valuesList(batch.length, 2)}`,
-              entryParams
-            )
-            yield* exec(
-              `INSERT INTO rath_nodes (id, entry, prev, pos, owner) VALUES ${valuesList(batch.length, 5)}`,
-              nodeParams
-            )
-          }
-          return { appended: session.length - (row?.length ?? 0), created: row === undefined }
-        })
-        return transaction(body).pipe(
-          Effect.tap(() =>
-            Effect.sync(() => {
-              for (const [node, id] of assigned) nodeIds.set(node, id)
-            })
+          return Option.some<Saved>({
+            result: { appended: fresh.length, created: false },
+            key: cached.key,
+            head,
+            next: fresh.length > 0 ? head! + 1 : nextNodeId,
+            assigned
+          })
+        })).pipe(
+          // a stale cache or a taken node id: the full save below decides, on what the database holds
+          Effect.catchIf(
+            (error) => error.reason === "Unavailable",
+            (error) => Effect.as(Effect.logDebug("SessionStore: fast save fell back", error.detail), Option.none())
           )
         )
+      })
+
+    /** Any save: reads the row and the node counter first. */
+    const saveFull = (session: Session.Session, options: SessionStore.SaveOptions | undefined, now: number) => {
+      const assigned: Array<readonly [Session.Node, number]> = []
+      return transaction(Effect.gen(function*() {
+        const row = yield* selectSession(session.id)
+        let boundaryLength = 0
+        let boundaryId: number | null = null
+        if (row !== undefined) {
+          const detail = divergence({ length: row.length, head: row.head_entry ?? undefined }, session)
+          if (detail !== undefined) {
+            return yield* Effect.fail(fail({ reason: "Conflict", detail, sessionId: session.id }))
+          }
+          boundaryLength = row.length
+          boundaryId = row.head
+        } else {
+          // the newest node of this chain the store already holds, as far as this process knows
+          for (let node = session.node; node !== undefined; node = node.prev) {
+            const known = nodeIds.get(node)
+            if (known === undefined) continue
+            const found = yield* exec("SELECT entry, pos FROM rath_nodes WHERE id = ?", [known])
+            if (found[0]?.entry === node.entry.id && found[0]?.pos === node.length) {
+              boundaryLength = node.length
+              boundaryId = known
+            } else {
+              // the store changed under this process (a delete or prune): forget what it knew
+              nodeIds = new WeakMap()
+            }
+            break
+          }
+        }
+        const fresh = nodesAfter(session.node, boundaryLength)
+        let first = 0
+        if (fresh.length > 0) {
+          const max = yield* values("SELECT coalesce(max(id), 0) FROM rath_nodes")
+          first = Number(max[0]![0]) + 1
+        }
+        const head = fresh.length > 0 ? first + fresh.length - 1 : boundaryId
+        const headEntry = session.node === undefined ? null : session.node.entry.id
+        let key: number
+        if (row !== undefined) {
+          key = row.key
+          yield* exec(
+            "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ?",
+            [head, headEntry, session.length, now, placementJson(session), agentJson(options), key]
+          )
+        } else {
+          const { lineage } = session
+          const inserted = yield* exec(
+            "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING key",
+            [
+              session.id,
+              head,
+              headEntry,
+              session.length,
+              session.base,
+              lineage.operation,
+              JSON.stringify(lineage.parents),
+              lineage.by?.kind ?? null,
+              lineage.by?.name ?? null,
+              lineage.createdAt,
+              now,
+              placementJson(session),
+              agentJson(options)
+            ]
+          )
+          key = Number(inserted[0]!.key)
+          if (lineage.parents.length > 0) {
+            yield* exec(
+              `INSERT INTO rath_session_parents (child, ord, parent) VALUES ${valuesList(lineage.parents.length, 3)}`,
+              lineage.parents.flatMap((parent, ord) => [session.id, ord, parent])
+            )
+          }
+        }
+        yield* insertNodes(fresh, first, boundaryId, key, assigned)
+        return {
+          result: { appended: session.length - (row?.length ?? 0), created: row === undefined },
+          key,
+          head,
+          next: fresh.length > 0 ? head! + 1 : undefined,
+          assigned
+        } satisfies Saved
+      }))
+    }
+
+    const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const fast = yield* saveFast(session, options, now)
+        const saved = Option.isSome(fast) ? fast.value : yield* saveFull(session, options, now)
+        for (const [node, id] of saved.assigned) nodeIds.set(node, id)
+        heads.set(session.id, { key: saved.key, length: session.length, head: saved.head })
+        if (saved.next !== undefined) nextNodeId = saved.next
+        return saved.result
       })
 
     const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
@@ -437,6 +532,7 @@ export const make = (
           return yield* Effect.fail(corrupt(id, `the chain ends at ${node?.entry.id}, the row says ${row.head_entry}`))
         }
         for (const [n, nodeId] of seen) nodeIds.set(n, nodeId)
+        heads.set(id, { key: row.key, length: row.length, head: row.head })
         return Session.unsafeMake({
           id: summary.id,
           lineage: summary.lineage,
@@ -513,6 +609,8 @@ export const make = (
 
     const forget = Effect.sync(() => {
       nodeIds = new WeakMap()
+      heads.clear()
+      nextNodeId = undefined
     })
 
     const remove = (id: string) =>
