@@ -94,6 +94,25 @@ const migrations = Migrator.fromRecord({
       PRIMARY KEY (child, ord)
     ) WITHOUT ROWID`
     yield* sql`CREATE INDEX rath_session_parents_parent ON rath_session_parents (parent)`
+    // One statement per append-and-save: inserting rows into this view stores each new entry and
+    // node and, on the last row, moves the session's head, only if the row still holds the
+    // head the writer expects (else the whole statement aborts). A single statement is its own
+    // transaction, so the common save needs no BEGIN/COMMIT round trips.
+    yield* sql`CREATE VIEW rath_append (node, entry, data, prev, pos, owner, last, expect_head, expect_length,
+      head, head_entry, length, updated_at, placement, agent) AS
+      SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL`
+    yield* sql`CREATE TRIGGER rath_append_row INSTEAD OF INSERT ON rath_append
+    BEGIN
+      SELECT RAISE(ABORT, 'rath: stale session row') WHERE NEW.last = 1 AND NOT EXISTS (
+        SELECT 1 FROM rath_sessions WHERE key = NEW.owner AND head IS NEW.expect_head AND length = NEW.expect_length
+      );
+      INSERT OR IGNORE INTO rath_entries (id, data) SELECT NEW.entry, NEW.data WHERE NEW.entry IS NOT NULL;
+      INSERT INTO rath_nodes (id, entry, prev, pos, owner)
+        SELECT NEW.node, NEW.entry, NEW.prev, NEW.pos, NEW.owner WHERE NEW.entry IS NOT NULL;
+      UPDATE rath_sessions SET head = NEW.head, head_entry = NEW.head_entry, length = NEW.length,
+        updated_at = NEW.updated_at, placement = NEW.placement, agent = coalesce(NEW.agent, agent)
+        WHERE NEW.last = 1 AND key = NEW.owner;
+    END`
   })
 })
 
@@ -313,40 +332,48 @@ export const make = (
           return Effect.succeed(Option.none())
         }
         const fresh = nodesAfter(session.node, cached.length)
-        if (fresh.length > 0 && nextNodeId === undefined) return Effect.succeed(Option.none())
+        if (fresh.length > 0 && nextNodeId === undefined || fresh.length > BATCH) return Effect.succeed(Option.none())
         const first = nextNodeId ?? 0
         const head = fresh.length > 0 ? first + fresh.length - 1 : cached.head
         const assigned: Array<readonly [Session.Node, number]> = []
-        return transaction(Effect.gen(function*() {
-          yield* insertNodes(fresh, first, cached.head, cached.key, assigned)
-          const updated = yield* Effect.mapError(
-            conn.executeRaw(
-              "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ? AND head IS ? AND length = ?",
-              [
-                head,
-                session.node?.entry.id ?? null,
-                session.length,
-                now,
-                placementJson(session),
-                agentJson(options),
-                cached.key,
-                cached.head,
-                cached.length
-              ]
-            ),
-            (cause) => fail({ reason: "Unavailable", detail: cause.message, cause })
+        const headEntry = session.node?.entry.id ?? null
+        const placement = placementJson(session)
+        const agent = agentJson(options)
+        const params: Array<unknown> = []
+        const row = (node: Session.Node | undefined, id: number | null, prev: number | null, last: boolean) =>
+          params.push(
+            id,
+            node === undefined ? null : node.entry.id,
+            node === undefined ? null : encodeEntry(node.entry),
+            prev,
+            node === undefined ? null : node.length,
+            cached.key,
+            last ? 1 : 0,
+            cached.head,
+            cached.length,
+            head,
+            headEntry,
+            session.length,
+            now,
+            placement,
+            agent
           )
-          if ((updated as { readonly changes?: number }).changes !== 1) {
-            return yield* Effect.fail(fail({ reason: "Unavailable", detail: "stale session cache" }))
-          }
-          return Option.some<Saved>({
+        if (fresh.length === 0) row(undefined, null, null, true)
+        fresh.forEach((node, i) => {
+          row(node, first + i, i === 0 ? cached.head : first + i - 1, i === fresh.length - 1)
+          assigned.push([node, first + i])
+        })
+        return lock.withPermits(1)(Effect.mapError(
+          conn.executeRaw(`INSERT INTO rath_append VALUES ${valuesList(Math.max(fresh.length, 1), 15)}`, params),
+          (cause) => fail({ reason: "Unavailable", detail: cause.message, cause })
+        )).pipe(
+          Effect.as(Option.some<Saved>({
             result: { appended: fresh.length, created: false },
             key: cached.key,
             head,
             next: fresh.length > 0 ? head! + 1 : nextNodeId,
             assigned
-          })
-        })).pipe(
+          })),
           // a stale cache or a taken node id: the full save below decides, on what the database holds
           Effect.catchIf(
             (error) => error.reason === "Unavailable",
