@@ -66,6 +66,33 @@ describe("SessionStore (sqlite)", () => {
       assert.strictEqual(count(filename, "rath_nodes"), 221)
     })))
 
+  it.scoped("two stores on one file: a stale cache never overwrites, and a delete elsewhere is noticed", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const a = yield* SessionStore.makeSqlite({ filename })
+      const b = yield* SessionStore.makeSqlite({ filename })
+      const base = yield* grow(yield* Session.fromUserMessage("root"), 3)
+      yield* a.save(base)
+      // b continues the session; a still believes the stored head is base's
+      const theirs = yield* Session.append(yield* b.load(base.id), Entry.user("theirs"))
+      yield* b.save(theirs)
+      const ours = yield* Session.append(base, Entry.user("ours"))
+      const conflict = yield* Effect.either(a.save(ours))
+      assert.isTrue(Either.isLeft(conflict) && conflict.left.reason === "Conflict")
+      assert.isTrue(Equal.equals(yield* a.load(base.id), theirs))
+      // a fast-forward on top of what b wrote goes through a's cache refresh
+      const more = yield* Session.append(theirs, Entry.user("more"))
+      yield* a.save(more)
+      assert.isTrue(Equal.equals(yield* b.load(base.id), more))
+      // b deletes the session; a forks the value it has and saves: written whole, loads exactly
+      yield* b.delete(base.id)
+      assert.strictEqual(count(filename, "rath_nodes"), 0)
+      const fork = yield* Session.append(yield* Session.fork(more), Entry.user("fork"))
+      yield* a.save(fork)
+      assert.isTrue(Equal.equals(yield* b.load(fork.id), fork))
+      assert.strictEqual(count(filename, "rath_nodes"), fork.length)
+    })))
+
   it.scoped("random sessions round-trip through a reopened file", () =>
     Effect.gen(function*() {
       const filename = join(yield* tempDir, "rath.db")

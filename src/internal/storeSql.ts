@@ -13,9 +13,13 @@
  *   agent record.
  * - `rath_session_parents(child, parent, ord)`: lineage edges, for recursive CTEs.
  *
- * A save runs in one `BEGIN IMMEDIATE` transaction on a connection the store keeps reserved, with
- * prepared statements (effect-sql's statement builder costs ~15 µs a statement; a prepared
- * statement on the reserved connection ~3 µs).
+ * The store keeps its connection reserved and runs prepared statements on it (effect-sql's
+ * statement builder costs ~15 µs a statement; a prepared statement on the reserved connection
+ * ~3 µs). The common save (a session this process saved or loaded, a few entries longer) is ONE
+ * statement: an INSERT into the `rath_append` view, whose trigger stores the entries and nodes
+ * and moves the head only if the row still holds the head this process expects. Any other save
+ * runs in one `BEGIN IMMEDIATE` transaction that reads the row first, with inserts batched by
+ * 500 rows.
  *
  * @internal
  */
