@@ -7,6 +7,26 @@
 /**
  * @since 0.1.0
  */
+export * as Agent from "./Agent.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Approval from "./Approval.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Budget from "./Budget.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Compressor from "./Compressor.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Embedder from "./Embedder.js"
 
 /**
@@ -37,9 +57,19 @@ export * as Scripted from "./providers/Scripted.js"
 /**
  * @since 0.1.0
  */
+export * as Selector from "./Selector.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Session from "./Session.js"
 
 /**
  * @since 0.1.0
  */
 export * as Tool from "./Tool.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Workflow from "./Workflow.js"
