@@ -481,7 +481,7 @@ type Assigned = "id" | "timestamp" | "parents" | "author" | "_tag"
 
 type DraftOf<E extends Entry> = E extends Entry ?
     & { readonly _tag: E["_tag"]; readonly author?: Author | undefined }
-    & { readonly [K in Exclude<keyof E, Assigned>]: E[K] }
+    & Omit<E, Assigned>
   : never
 
 /**

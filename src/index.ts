@@ -67,6 +67,11 @@ export * as Session from "./Session.js"
 /**
  * @since 0.1.0
  */
+export * as SessionGraph from "./SessionGraph.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Tool from "./Tool.js"
 
 /**
