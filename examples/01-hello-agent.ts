@@ -28,7 +28,9 @@ const program = Effect.gen(function*() {
   }
   console.log(`run ended: ${Agent.lastEnd(answered)?.reason}`)
   console.log(`lineage: ${answered.lineage.operation} by ${answered.lineage.by?.kind}:${answered.lineage.by?.name}`)
-  console.log(`entries: ${Chunk.size(Session.entries(answered))}, tokens: ${Session.usage(answered).inclusive?.totalTokens}`)
+  console.log(
+    `entries: ${Chunk.size(Session.entries(answered))}, tokens: ${Session.usage(answered).inclusive?.totalTokens}`
+  )
 })
 
 program.pipe(

@@ -31,11 +31,15 @@ const program = Effect.gen(function*() {
           case "TextDelta":
             return process.stdout.write(`[text] ${JSON.stringify(event.text)}\n`)
           case "ToolCallDelta":
-            return console.log(`[tool-call ${event.index}${event.name ? ` ${event.name}` : ""}] +${JSON.stringify(event.argumentsDelta)}`)
+            return console.log(
+              `[tool-call ${event.index}${event.name ? ` ${event.name}` : ""}] +${JSON.stringify(event.argumentsDelta)}`
+            )
           case "ToolStarted":
             return console.log(`[tool] ${event.call.name} started`)
           case "ToolFinished":
-            return console.log(`[tool] ${event.call.name} -> ${JSON.stringify(event.outcome.output)} (${event.outcome.durationMs} ms)`)
+            return console.log(
+              `[tool] ${event.call.name} -> ${JSON.stringify(event.outcome.output)} (${event.outcome.durationMs} ms)`
+            )
           case "ToolFailed":
             return console.log(`[tool] ${event.call.name} failed: ${event.outcome.error?.message}`)
           case "Usage":

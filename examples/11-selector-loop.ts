@@ -54,7 +54,9 @@ const script = (request: Provider.Request, _index: number) => {
   const system = request.messages[0]
   return system?._tag === "System" && system.text.startsWith("List")
     ? Scripted.reply("Sunlight scatters off air molecules; shorter (blue) wavelengths scatter most.")
-    : Scripted.reply("The sky looks blue because air scatters blue light more than red. We see that light from all directions.")
+    : Scripted.reply(
+      "The sky looks blue because air scatters blue light more than red. We see that light from all directions."
+    )
 }
 
 program.pipe(Effect.provide(providerLayer(script)), NodeRuntime.runMain)

@@ -33,7 +33,11 @@ const program = Effect.gen(function*() {
     if (entry._tag === "Merge") console.log(`  merge of ${entry.sessions.join(" + ")}`)
   }
   const all = Chunk.toReadonlyArray(Session.entries(merged))
-  console.log(`${all.filter(Entry.is("User")).length} user message, ${all.filter(Entry.is("Assistant")).length} reviews, ${all.length} entries`)
+  console.log(
+    `${all.filter(Entry.is("User")).length} user message, ${
+      all.filter(Entry.is("Assistant")).length
+    } reviews, ${all.length} entries`
+  )
   console.log(`tokens: ${Session.usage(merged).inclusive?.totalTokens}`)
 })
 

@@ -315,6 +315,10 @@ const plan = (
     if (tool === undefined) {
       return { index, call, tool, decoded: Either.left("unknown"), key: undefined, exclusive: false }
     }
+    // arguments are decoded here only when scheduling or approval needs them (Tool.run decodes anyway)
+    if (tool.resource === undefined && tool.needsApproval === false) {
+      return { index, call, tool, decoded: Either.left("not needed"), key: undefined, exclusive: !tool.parallel }
+    }
     const raw = rawArguments(call)
     const decoded: Either.Either<unknown, unknown> = raw === undefined
       ? Either.left("invalid json")
@@ -482,7 +486,8 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
             ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
             ...(options.maxTokens === undefined ? {} : { maxTokens: options.maxTokens })
           }
-          const estimate = Budget.estimate(request) + (options.maxTokens ?? 0)
+          // an unlimited budget needs no estimate (it costs a pass over the transcript)
+          const estimate = budget === Budget.unlimited ? 0 : Budget.estimate(request) + (options.maxTokens ?? 0)
           const reservation = yield* budget.reserve(estimate)
           if (reservation === undefined) {
             if (onBudget === "fail") {
@@ -500,6 +505,7 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
           if (emit !== undefined) yield* emit({ _tag: "TurnStarted", turn })
           const answer = yield* callModel(provider, request, turn, emit).pipe(
             Effect.withSpan("Agent.model", {
+              captureStackTrace: false,
               attributes: {
                 "rath.agent.name": name,
                 "rath.session.id": session.id,
@@ -609,6 +615,7 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
             return ran
           }).pipe(
             Effect.withSpan("Agent.tool", {
+              captureStackTrace: false,
               attributes: {
                 "rath.agent.name": name,
                 "rath.session.id": at.id,
@@ -646,7 +653,10 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
       )
       return yield* (options.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
     }).pipe(
-      Effect.withSpan("Agent.run", { attributes: { "rath.agent.name": name, "rath.session.id": input.id } })
+      Effect.withSpan("Agent.run", {
+        captureStackTrace: false,
+        attributes: { "rath.agent.name": name, "rath.session.id": input.id }
+      })
     ) as Effect.Effect<Session.Session, AgentError | HE, R | Provider.Provider>
 
   const step = (session: Session.Session) => core(session, undefined)

@@ -144,6 +144,7 @@ export const make = (options?: Options): Workflow.Workflow<CompressorError, Prov
             new CompressorError({ reason: "ProviderFailed", compressor: name, detail: cause.message, session, cause })
           ),
           Effect.withSpan("Compressor.model", {
+            captureStackTrace: false,
             attributes: { "rath.session.id": session.id, "rath.model": options?.model ?? provider.info.model }
           })
         )

@@ -190,6 +190,7 @@ export const make = <const W extends Workflow.Workflow<any, any>>(options: {
           new SelectorError({ reason: "ProviderFailed", selector: name, detail: cause.message, session, cause })
         ),
         Effect.withSpan("Selector.model", {
+          captureStackTrace: false,
           attributes: { "rath.session.id": session.id, "rath.selector.name": name }
         })
       )
@@ -227,7 +228,10 @@ export const make = <const W extends Workflow.Workflow<any, any>>(options: {
       const recorded = yield* Session.append(session, Entry.custom(DECISION_ENTRY, record, { author }))
       const next = choice === "done" ? Workflow.done : options.candidates[names.indexOf(choice)]!
       return { next, choice, reason, session: recorded } satisfies Decision<W>
-    }).pipe(Effect.withSpan("Selector.select", { attributes: { "rath.selector.name": name } }))
+    }).pipe(Effect.withSpan("Selector.select", {
+      captureStackTrace: false,
+      attributes: { "rath.selector.name": name }
+    }))
 
   Object.defineProperty(select, "name", { value: name })
   return Object.assign(select, { candidates: options.candidates }) as unknown as Selector<W>

@@ -131,6 +131,7 @@ export const make = <E, R>(
       Effect.flatMap(step),
       Effect.provideService(Entry.CurrentAuthor, author),
       Effect.withSpan("Workflow.run", {
+        captureStackTrace: false,
         attributes: { "rath.workflow.name": info.name, "rath.session.id": session.id }
       })
     ))
@@ -234,6 +235,7 @@ export const parallel = <const S extends ReadonlyArray<Step<any, any>>>(
         }
         return merged
       }).pipe(Effect.withSpan("Workflow.parallel", {
+        captureStackTrace: false,
         attributes: { "rath.workflow.name": name, "rath.session.id": session.id, "rath.branches": branches.length }
       })) as Effect.Effect<Session.Session, ErrorOf<S[number]> | WorkflowError, ContextOf<S[number]>>
   )
