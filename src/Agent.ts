@@ -504,6 +504,13 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
           const turn = turns++
           if (emit !== undefined) yield* emit({ _tag: "TurnStarted", turn })
           const answer = yield* callModel(provider, request, turn, emit).pipe(
+            Effect.tap((response) =>
+              response.usage === undefined ? Effect.void : Effect.annotateCurrentSpan({
+                "rath.usage.input_tokens": response.usage.inputTokens,
+                "rath.usage.output_tokens": response.usage.outputTokens,
+                "rath.usage.total_tokens": response.usage.totalTokens
+              })
+            ),
             Effect.withSpan("Agent.model", {
               captureStackTrace: false,
               attributes: {
