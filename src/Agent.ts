@@ -378,6 +378,34 @@ interface Ran {
   readonly approval?: Entry.Approval | undefined
 }
 
+interface Pending {
+  readonly calls: ReadonlyArray<Entry.ToolCall>
+  readonly results: Array<Ran | undefined>
+  appended: number
+}
+
+const resultDraft = ({ approval, outcome }: Ran, author: Entry.Author): Entry.Draft =>
+  Entry.toolResult({
+    callId: outcome.callId,
+    toolName: outcome.toolName,
+    output: outcome.output,
+    error: outcome.error,
+    sandbox: outcome.sandbox,
+    durationMs: outcome.durationMs,
+    effects: outcome.effects.length === 0 ? undefined : outcome.effects,
+    approval,
+    author
+  })
+
+const interruptedDraft = (call: Entry.ToolCall, author: Entry.Author): Entry.Draft =>
+  Entry.toolResult({
+    callId: call.id,
+    toolName: call.name,
+    output: null,
+    error: { kind: "interrupted", message: "the run was interrupted before this call finished" },
+    author
+  })
+
 // -----------------------------------------------------------------------------
 // constructor
 // -----------------------------------------------------------------------------
@@ -543,30 +571,40 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
             yield* emit({ _tag: "TurnFinished", turn, entry: session.node!.entry as Entry.Assistant })
           }
           if (response.toolCalls.length === 0) return "stop" as const
-          const results = yield* runTools(response.toolCalls, turn, emit, approval)
-          for (let i = 0; i < results.length; i++) {
-            const { approval: decision, outcome } = results[i]!
-            yield* append(Entry.toolResult({
-              callId: outcome.callId,
-              toolName: outcome.toolName,
-              output: outcome.output,
-              error: outcome.error,
-              sandbox: outcome.sandbox,
-              durationMs: outcome.durationMs,
-              effects: outcome.effects.length === 0 ? undefined : outcome.effects,
-              approval: decision,
-              author
-            }))
+          // the turn's calls, their results as they finish, and how many are appended: an
+          // interrupted run answers every call (finished, or "interrupted") before it ends
+          const pending: Pending = {
+            calls: response.toolCalls,
+            results: new Array(response.toolCalls.length),
+            appended: 0
           }
+          inflight = pending
+          yield* runTools(response.toolCalls, turn, emit, approval, pending.results)
+          yield* appendResults(pending)
+          inflight = undefined
         }
       })
+
+      let inflight: Pending | undefined
+      const appendResults = (pending: Pending) =>
+        Effect.suspend(() => {
+          const drafts: Array<Entry.Draft> = []
+          for (let i = pending.appended; i < pending.calls.length; i++) {
+            const ran = pending.results[i]
+            drafts.push(ran === undefined ? interruptedDraft(pending.calls[i]!, author) : resultDraft(ran, author))
+          }
+          return Effect.forEach(drafts, (draft) => Effect.tap(append(draft), () => void pending.appended++), {
+            discard: true
+          })
+        })
 
       const runTools = (
         calls: ReadonlyArray<Entry.ToolCall>,
         turn: number,
         emit: Sink | undefined,
-        approver: Approval.Service
-      ): Effect.Effect<ReadonlyArray<Ran>, never, R> => {
+        approver: Approval.Service,
+        results: Array<Ran | undefined>
+      ): Effect.Effect<void, never, R> => {
         const at = session
         const runOne = (item: Planned): Effect.Effect<Ran, never, R> =>
           Effect.gen(function*() {
@@ -632,9 +670,8 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
             })
           )
         const planned = plan(toolkit, calls, at)
-        if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => [ran])
+        if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[0] = ran))
         return Effect.gen(function*() {
-          const results = new Array<Ran>(planned.length)
           for (const lanes of schedule(planned)) {
             yield* Effect.forEach(
               lanes,
@@ -645,7 +682,6 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
               { concurrency, discard: true }
             )
           }
-          return results
         })
       }
 
@@ -656,7 +692,12 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
         if (emit !== undefined) yield* emit({ _tag: "Done", reason, session })
         return session
       }).pipe(
-        Effect.onInterrupt(() => end("interrupted").pipe(Effect.ignore))
+        Effect.onInterrupt(() =>
+          Effect.gen(function*() {
+            if (inflight !== undefined) yield* appendResults(inflight)
+            yield* end("interrupted")
+          })
+        )
       )
       return yield* (options.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
     }).pipe(

@@ -2,7 +2,7 @@ import { FileSystem } from "@effect/platform"
 import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, Option, Ref, Schema, Stream, TestClock } from "effect"
-import { Agent, Approval, Budget, Entry, IdGenerator, Provider, Scripted, Session, Tool } from "rath"
+import { Agent, Approval, Budget, Entry, IdGenerator, Provider, Scripted, Session, Tool, Workflow } from "rath"
 
 const add = Tool.make({
   name: "add",
@@ -255,6 +255,37 @@ describe("Agent", () => {
         "p2:start",
         "p2:end"
       ])
+    }))
+
+  it.effect("an interrupted run answers every call of its turn (finished or interrupted) and ends interrupted", () =>
+    Effect.gen(function*() {
+      const wait = Tool.make({
+        name: "wait",
+        description: "Sleeps",
+        parameters: Schema.Struct({ ms: Schema.Number }),
+        handler: ({ ms }) => Effect.as(Effect.sleep(ms), ms)
+      })
+      const fiber = yield* withScript([
+        {
+          toolCalls: [
+            { id: "slow", name: "wait", arguments: { ms: 10_000 } },
+            { id: "fast", name: "wait", arguments: { ms: 10 } }
+          ]
+        }
+      ], () =>
+        Effect.flatMap(
+          Session.fromUserMessage("go"),
+          Workflow.withTimeout(Agent.make({ name: "a", tools: [wait] }), "1 second")
+        )).pipe(Effect.flip, Effect.fork)
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "WorkflowError")
+      const partial = (error as Workflow.WorkflowError).session!
+      assert.deepStrictEqual(results(partial).map((r) => [r.callId, r.error?.kind, r.output]), [
+        ["slow", "interrupted", null],
+        ["fast", undefined, 10]
+      ])
+      assert.strictEqual(Agent.lastEnd(partial)?.reason, "interrupted")
     }))
 
   it.effect("maxTurns = 3 with endless tool calls: exactly 3 model calls and reason max_turns", () =>
