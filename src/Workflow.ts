@@ -209,31 +209,54 @@ export const parallel = <const S extends ReadonlyArray<Step<any, any>>>(
     options?.description ?? `In parallel: ${branches.map(nameOf).join(", ")}`,
     (session) =>
       Effect.gen(function*() {
-        const results = yield* Effect.forEach(
-          branches,
-          (branch, i) =>
-            Effect.flatMap(
-              Session.fork(session, { by: { kind: "workflow", name: `${name}/${branchName(branch, i)}` } }),
-              branch
-            ),
-          { concurrency: options?.concurrency ?? "unbounded" }
+        // where each branch got to, so that an interrupted fork-join still reports (merged)
+        // everything its branches produced to whoever watches `Agent.Progress`
+        const outer = yield* Agent.Progress
+        const latest: Array<Session.Session | undefined> = new Array(branches.length)
+        const mergeAll = (sessions: ReadonlyArray<Session.Session>) =>
+          Effect.gen(function*() {
+            let merged = sessions[0]!
+            for (let i = 1; i < sessions.length; i++) {
+              merged = yield* Session.merge(merged, sessions[i]!, { author }).pipe(
+                Effect.mapError((cause) =>
+                  new WorkflowError({
+                    reason: "MergeFailed",
+                    workflow: name,
+                    detail: `branch ${branchName(branches[i]!, i)} cannot be merged: ${cause.message}`,
+                    session: merged,
+                    cause
+                  })
+                )
+              )
+            }
+            return merged
+          })
+        const runBranch = (branch: Step<any, any>, i: number) =>
+          Effect.gen(function*() {
+            const fork = yield* Session.fork(session, {
+              by: { kind: "workflow", name: `${name}/${branchName(branch, i)}` }
+            })
+            latest[i] = fork
+            return yield* outer === undefined
+              ? branch(fork)
+              : Effect.provideService(
+                branch(fork),
+                Agent.Progress,
+                (next) => Effect.sync(() => void (latest[i] = next))
+              )
+          })
+        const results = yield* Effect.forEach(branches, runBranch, {
+          concurrency: options?.concurrency ?? "unbounded"
+        }).pipe(
+          Effect.onInterrupt(() => {
+            const reached = latest.filter((s): s is Session.Session => s !== undefined)
+            return outer === undefined || reached.length === 0
+              ? Effect.void
+              : mergeAll(reached).pipe(Effect.flatMap(outer), Effect.ignore)
+          })
         )
         if (results.length === 0) return session
-        let merged = results[0]!
-        for (let i = 1; i < results.length; i++) {
-          merged = yield* Session.merge(merged, results[i]!, { author }).pipe(
-            Effect.mapError((cause) =>
-              new WorkflowError({
-                reason: "MergeFailed",
-                workflow: name,
-                detail: `branch ${branchName(branches[i]!, i)} cannot be merged: ${cause.message}`,
-                session: merged,
-                cause
-              })
-            )
-          )
-        }
-        return merged
+        return yield* mergeAll(results)
       }).pipe(Effect.withSpan("Workflow.parallel", {
         captureStackTrace: false,
         attributes: { "rath.workflow.name": name, "rath.session.id": session.id, "rath.branches": branches.length }

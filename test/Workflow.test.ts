@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Ref, TestClock } from "effect"
-import { Agent, Entry, IdGenerator, Provider, Scripted, Session, Workflow } from "rath"
+import { Chunk, Effect, Fiber, Ref, Schema, TestClock } from "effect"
+import { Agent, Entry, IdGenerator, Provider, Scripted, Session, Tool, Workflow } from "rath"
 
 const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
@@ -120,6 +120,37 @@ describe("Workflow", () => {
       const partial = error.session!
       assert.strictEqual(entriesOf(partial).filter(Entry.is("ToolResult"))[0]?.error?.kind, "unknown_tool")
       assert.strictEqual(Agent.lastEnd(partial)?.reason, "interrupted")
+    }).pipe(ids))
+
+  it.effect("a timed-out fork-join keeps what every branch produced, merged", () =>
+    Effect.gen(function*() {
+      const wait = Tool.make({
+        name: "wait",
+        description: "Sleeps",
+        parameters: Schema.Struct({ ms: Schema.Number }),
+        handler: ({ ms }) => Effect.as(Effect.sleep(ms), ms)
+      })
+      const scripted = yield* Scripted.make((request) => {
+        const system = request.messages[0]
+        const fast = system?._tag === "System" && system.text === "fast"
+        const answered = request.messages.some((m) => m._tag === "ToolResult")
+        return answered ? Scripted.reply("finished") : Scripted.toolCall("wait", { ms: fast ? 10 : 60_000 })
+      })
+      const fast = Agent.make({ name: "fast", instructions: "fast", tools: [wait] })
+      const slow = Agent.make({ name: "slow", instructions: "slow", tools: [wait] })
+      const fiber = yield* Effect.flatMap(
+        Session.fromUserMessage("go"),
+        Workflow.withTimeout(Workflow.parallel([fast, slow], { name: "race" }), "1 second")
+      ).pipe(Effect.provideService(Provider.Provider, scripted.service), Effect.flip, Effect.fork)
+      yield* TestClock.adjust("1 second")
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "WorkflowError")
+      const partial = (error as Workflow.WorkflowError).session!
+      const ends = entriesOf(partial).filter((e) => e._tag === "Custom" && e.type === Agent.END_ENTRY)
+        .map((e) => e._tag === "Custom" ? (e.data as Agent.RunEnd) : undefined)
+      assert.deepStrictEqual(ends.map((end) => [end?.agent, end?.reason]), [["fast", "stop"], ["slow", "interrupted"]])
+      assert.strictEqual(entriesOf(partial).filter(Entry.is("User")).length, 1)
+      assert.strictEqual(partial.lineage.operation, "merge")
     }).pipe(ids))
 
   it.effect("agents compose as workflows: a parallel fork-join of two agents", () =>
