@@ -525,3 +525,25 @@ describe("Agent", () => {
         assert.strictEqual(sent[0]?._tag === "System" && sent[0].text, "You are second.")
       })))
 })
+
+describe("Budget", () => {
+  it.effect("reserves, settles, refuses what does not fit, and a child charges its parent", () =>
+    Effect.gen(function*() {
+      const parent = yield* Budget.make({ tokens: 100 })
+      const child = yield* Budget.child(80).pipe(Effect.provideService(Budget.Budget, parent))
+      const held = yield* child.reserve(60)
+      assert.isDefined(held)
+      assert.strictEqual(yield* parent.remaining, 40)
+      yield* child.settle(held!, 30)
+      assert.strictEqual(yield* child.spent, 30)
+      assert.strictEqual(yield* parent.spent, 30)
+      // 50 fits both: the child has 50 left, the parent 70
+      assert.isDefined(yield* child.reserve(50))
+      // the child has nothing left now
+      assert.isUndefined(yield* child.reserve(1))
+      // a budget with room of its own is still refused when its parent (20 left) has none
+      const other = yield* Budget.make({ tokens: 1000, parent })
+      assert.isUndefined(yield* other.reserve(60))
+      assert.strictEqual(Budget.unlimited.cap, Infinity)
+    }))
+})
