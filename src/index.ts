@@ -22,6 +22,16 @@ export * as Budget from "./Budget.js"
 /**
  * @since 0.1.0
  */
+export * as Builtin from "./Builtin.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as BwrapSandbox from "./sandboxes/Bwrap.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Compressor from "./Compressor.js"
 
 /**
@@ -42,12 +52,32 @@ export * as IdGenerator from "./IdGenerator.js"
 /**
  * @since 0.1.0
  */
+export * as LocalSandbox from "./sandboxes/Local.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Mcp from "./Mcp.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Placement from "./Placement.js"
 
 /**
  * @since 0.1.0
  */
 export * as Provider from "./Provider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Replay from "./Replay.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Sandbox from "./Sandbox.js"
 
 /**
  * @since 0.1.0
