@@ -17,12 +17,15 @@
  *
  * @since 0.1.0
  */
+import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as Approval from "./Approval.js"
@@ -721,51 +724,83 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
   }) as unknown as Agent<HE, R>
 }
 
+/**
+ * Runs a stream chunk by chunk through a pull in a scope of its own. About twice as cheap per
+ * model call as `Stream.runFold`/`runForEach`, which matters at a few hundred microseconds per turn.
+ */
+const consume = <A, E>(
+  stream: Stream.Stream<A, E>,
+  onChunk: (chunk: Chunk.Chunk<A>) => Effect.Effect<void> | undefined
+): Effect.Effect<void, E> =>
+  Effect.acquireUseRelease(
+    Scope.make(),
+    (scope) =>
+      Effect.flatMap(Scope.extend(Stream.toPull(stream), scope), (pull) => {
+        const loop: Effect.Effect<void, E> = Effect.matchEffect(pull, {
+          onFailure: Option.match({ onNone: () => Effect.void, onSome: Effect.fail }),
+          onSuccess: (chunk) => {
+            const effect = onChunk(chunk)
+            return effect === undefined ? loop : Effect.zipRight(effect, loop)
+          }
+        })
+        return loop
+      }),
+    (scope, exit) => Scope.close(scope, exit)
+  )
+
 const callModel = (
   provider: Provider.Service,
   request: Provider.Request,
   turn: number,
   emit: Sink | undefined
 ): Effect.Effect<Provider.Response, Provider.ProviderError> => {
-  const parts = provider.stream(request)
+  let acc = Provider.emptyAccumulator
+  const done = Effect.sync(() => Provider.finish(acc, provider.info))
   if (emit === undefined) {
-    return Effect.map(
-      Stream.runFold(parts, Provider.emptyAccumulator, Provider.step),
-      (acc) => Provider.finish(acc, provider.info)
+    return Effect.zipRight(
+      consume(provider.stream(request), (chunk) => {
+        for (const part of chunk) acc = Provider.step(acc, part)
+        return undefined
+      }),
+      done
     )
   }
-  let acc = Provider.emptyAccumulator
   const names = new Map<number, { id: string; name: string }>()
-  return Effect.as(
-    Stream.runForEach(parts, (part) => {
-      acc = Provider.step(acc, part)
-      switch (part._tag) {
-        case "TextDelta":
-          return emit({ _tag: "TextDelta", turn, text: part.text })
-        case "ReasoningDelta":
-          return emit({ _tag: "ReasoningDelta", turn, text: part.text })
-        case "ToolCallStart":
-          names.set(part.index, { id: part.id, name: part.name })
-          return Effect.void
-        case "ToolCallDelta": {
-          const first = names.get(part.index)
-          if (first !== undefined) names.delete(part.index)
-          return emit({
-            _tag: "ToolCallDelta",
-            turn,
-            index: part.index,
-            ...(first === undefined ? {} : first),
-            argumentsDelta: part.argumentsDelta
-          })
+  const eventOf = (part: Provider.StreamPart): Event | undefined => {
+    switch (part._tag) {
+      case "TextDelta":
+        return { _tag: "TextDelta", turn, text: part.text }
+      case "ReasoningDelta":
+        return { _tag: "ReasoningDelta", turn, text: part.text }
+      case "ToolCallStart":
+        names.set(part.index, { id: part.id, name: part.name })
+        return undefined
+      case "ToolCallDelta": {
+        const first = names.get(part.index)
+        if (first !== undefined) names.delete(part.index)
+        return {
+          _tag: "ToolCallDelta",
+          turn,
+          index: part.index,
+          ...(first === undefined ? {} : first),
+          argumentsDelta: part.argumentsDelta
         }
-        case "Retry":
-          return emit({ _tag: "Retry", turn, attempt: part.attempt, delayMillis: part.delayMillis, error: part.error })
-        default:
-          return Effect.void
       }
-    }),
-    undefined
-  ).pipe(Effect.map(() => Provider.finish(acc, provider.info)))
+      case "Retry":
+        return { _tag: "Retry", turn, attempt: part.attempt, delayMillis: part.delayMillis, error: part.error }
+      default:
+        return undefined
+    }
+  }
+  return Effect.zipRight(
+    consume(provider.stream(request), (chunk) =>
+      Effect.forEach(chunk, (part) => {
+        acc = Provider.step(acc, part)
+        const event = eventOf(part)
+        return event === undefined ? Effect.void : emit(event)
+      }, { discard: true })),
+    done
+  )
 }
 
 // -----------------------------------------------------------------------------
