@@ -12,6 +12,11 @@ export * as Agent from "./Agent.js"
 /**
  * @since 0.1.0
  */
+export * as Anthropic from "./providers/Anthropic.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Approval from "./Approval.js"
 
 /**
@@ -62,12 +67,22 @@ export * as Mcp from "./Mcp.js"
 /**
  * @since 0.1.0
  */
+export * as OpenAi from "./providers/OpenAi.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Placement from "./Placement.js"
 
 /**
  * @since 0.1.0
  */
 export * as Provider from "./Provider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProviderConfig from "./ProviderConfig.js"
 
 /**
  * @since 0.1.0
