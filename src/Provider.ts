@@ -1,0 +1,600 @@
+/**
+ * The model boundary: one normalised request, one normalised response, one stream of deltas,
+ * whatever vendor answers.
+ *
+ * A `Provider` turns a request (the session's transcript, tool definitions and options) into a
+ * {@link Response} (`chat`) or a `Stream` of {@link StreamPart}s (`stream`). Adapters live in
+ * `src/providers/`; the shapes follow `@effect/ai`'s `LanguageModel` and `Response` closely so a
+ * bridge to `@effect/ai` providers stays easy.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as Intervals from "effect/ScheduleIntervals"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import * as Entry from "./Entry.js"
+
+// -----------------------------------------------------------------------------
+// request
+// -----------------------------------------------------------------------------
+
+/**
+ * A tool as the model sees it: a name, a description and a JSON Schema for its arguments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolDefinition {
+  readonly name: string
+  readonly description: string
+  readonly parameters: Record<string, unknown>
+}
+
+/**
+ * `auto` lets the model choose, `none` forbids tool calls, `required` forces some tool call and
+ * `{ tool }` forces one named tool.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ToolChoice = "auto" | "none" | "required" | { readonly tool: string }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ResponseFormat =
+  | { readonly type: "text" }
+  | { readonly type: "json_object" }
+  | {
+    readonly type: "json_schema"
+    readonly name: string
+    readonly schema: Record<string, unknown>
+    readonly strict?: boolean | undefined
+  }
+
+/**
+ * A normalised model request. `messages` are session entries (usually `Session.transcript`);
+ * each adapter renders them into its vendor's wire format.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Request {
+  readonly messages: ReadonlyArray<Entry.Message>
+  readonly tools?: ReadonlyArray<ToolDefinition> | undefined
+  readonly toolChoice?: ToolChoice | undefined
+  /** Overrides the provider's default model. */
+  readonly model?: string | undefined
+  readonly temperature?: number | undefined
+  readonly topP?: number | undefined
+  readonly maxTokens?: number | undefined
+  readonly stop?: ReadonlyArray<string> | undefined
+  readonly seed?: number | undefined
+  readonly responseFormat?: ResponseFormat | undefined
+  /** Vendor arguments passed through as they are. */
+  readonly extra?: Record<string, unknown> | undefined
+}
+
+// -----------------------------------------------------------------------------
+// response
+// -----------------------------------------------------------------------------
+
+/**
+ * A complete model answer, with the evidence of who answered.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Response {
+  readonly text: string
+  readonly reasoning?: string | undefined
+  readonly toolCalls: ReadonlyArray<Entry.ToolCall>
+  readonly finishReason: Entry.FinishReason
+  readonly usage?: Entry.Usage | undefined
+  /** The model that answered, as the response reported it. */
+  readonly model?: string | undefined
+  readonly provider: Entry.ProviderInfo
+}
+
+/**
+ * The parts of a streamed answer. Tool calls are keyed by `index`: a `ToolCallStart` names the
+ * call, then `ToolCallDelta`s carry its argument text in pieces.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamPart =
+  | { readonly _tag: "TextDelta"; readonly text: string }
+  | { readonly _tag: "ReasoningDelta"; readonly text: string }
+  | { readonly _tag: "ToolCallStart"; readonly index: number; readonly id: string; readonly name: string }
+  | { readonly _tag: "ToolCallDelta"; readonly index: number; readonly argumentsDelta: string }
+  | { readonly _tag: "Usage"; readonly usage: Entry.Usage }
+  | { readonly _tag: "Metadata"; readonly model?: string | undefined; readonly requestId?: string | undefined }
+  | {
+    readonly _tag: "Retry"
+    readonly attempt: number
+    readonly delayMillis: number
+    readonly error: ProviderError
+  }
+  | { readonly _tag: "Finish"; readonly finishReason: Entry.FinishReason; readonly provider: Entry.ProviderInfo }
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProviderError extends Schema.TaggedError<ProviderError>("rath/ProviderError")("ProviderError", {
+  reason: Schema.Literal(
+    "RateLimited",
+    "Unauthorized",
+    "BadRequest",
+    "ModelNotFound",
+    "ContextLengthExceeded",
+    "Timeout",
+    "Transport",
+    "InvalidResponse",
+    "Unavailable",
+    "ScriptExhausted",
+    "ReplayDiverged"
+  ),
+  provider: Schema.String,
+  model: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Number),
+  detail: Schema.String,
+  retryAfterMillis: Schema.optional(Schema.Number),
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
+    const model = this.model === undefined ? "" : ` model ${this.model}`
+    return `${this.reason} from ${this.provider}${model}${status}: ${this.detail}`
+  }
+
+  /**
+   * Whether retrying the same request may succeed.
+   *
+   * @since 0.1.0
+   */
+  get retryable(): boolean {
+    return this.reason === "RateLimited" || this.reason === "Unavailable" || this.reason === "Timeout" ||
+      this.reason === "Transport"
+  }
+}
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** The adapter kind (`"openai"`, `"anthropic"`, `"scripted"`, ...), the default model, the host. */
+  readonly info: { readonly kind: string; readonly model: string; readonly host?: string | undefined }
+  readonly chat: (request: Request) => Effect.Effect<Response, ProviderError>
+  readonly stream: (request: Request) => Stream.Stream<StreamPart, ProviderError>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Provider extends Context.Tag("rath/Provider")<Provider, Service>() {}
+
+/**
+ * Builds a provider from its stream; `chat` folds the stream with {@link accumulate} unless given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: {
+  readonly info: Service["info"]
+  readonly stream: Service["stream"]
+  readonly chat?: Service["chat"] | undefined
+}): Service =>
+  Provider.of({
+    info: options.info,
+    stream: options.stream,
+    chat: options.chat ?? ((request) => accumulate(options.stream(request), options.info))
+  })
+
+// -----------------------------------------------------------------------------
+// accumulation
+// -----------------------------------------------------------------------------
+
+/**
+ * The state of a stream being folded into a {@link Response}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Accumulator {
+  readonly text: string
+  readonly reasoning: string
+  readonly calls: ReadonlyArray<
+    { readonly index: number; readonly id: string; readonly name: string; readonly arguments: string }
+  >
+  readonly usage: Entry.Usage | undefined
+  readonly model: string | undefined
+  readonly requestId: string | undefined
+  readonly finishReason: Entry.FinishReason | undefined
+  readonly provider: Entry.ProviderInfo | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const emptyAccumulator: Accumulator = {
+  text: "",
+  reasoning: "",
+  calls: [],
+  usage: undefined,
+  model: undefined,
+  requestId: undefined,
+  finishReason: undefined,
+  provider: undefined
+}
+
+/**
+ * Folds one stream part into the accumulator. Pure; tool-call argument deltas are joined by index
+ * in arrival order.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const step = (self: Accumulator, part: StreamPart): Accumulator => {
+  switch (part._tag) {
+    case "TextDelta":
+      return { ...self, text: self.text + part.text }
+    case "ReasoningDelta":
+      return { ...self, reasoning: self.reasoning + part.text }
+    case "ToolCallStart":
+      return self.calls.some((call) => call.index === part.index)
+        ? self
+        : { ...self, calls: [...self.calls, { index: part.index, id: part.id, name: part.name, arguments: "" }] }
+    case "ToolCallDelta":
+      return {
+        ...self,
+        calls: self.calls.map((call) =>
+          call.index === part.index ? { ...call, arguments: call.arguments + part.argumentsDelta } : call
+        )
+      }
+    case "Usage":
+      return { ...self, usage: part.usage }
+    case "Metadata":
+      return { ...self, model: part.model ?? self.model, requestId: part.requestId ?? self.requestId }
+    case "Retry":
+      return self
+    case "Finish":
+      return { ...self, finishReason: part.finishReason, provider: part.provider }
+  }
+}
+
+/**
+ * Parses tool-call argument text: an empty string means `{}`; text that is not JSON gives
+ * `undefined` (the raw text is kept, and the agent reports `invalid_arguments` to the model).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const parseArguments = (text: string): unknown => {
+  if (text.trim() === "") return {}
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Makes a tool call record from its raw argument text.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toolCall = (id: string, name: string, argumentText: string): Entry.ToolCall => {
+  const parsed = parseArguments(argumentText)
+  return parsed === undefined ? { id, name, arguments: argumentText } : { id, name, arguments: argumentText, parsed }
+}
+
+/**
+ * The response an accumulator describes.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const finish = (self: Accumulator, fallback: Service["info"]): Response => {
+  const provider: Entry.ProviderInfo = self.provider ?? {
+    kind: fallback.kind,
+    ...(fallback.host === undefined ? {} : { host: fallback.host })
+  }
+  const calls = [...self.calls].sort((a, b) => a.index - b.index)
+  return {
+    text: self.text,
+    ...(self.reasoning === "" ? {} : { reasoning: self.reasoning }),
+    toolCalls: calls.map((call) => toolCall(call.id, call.name, call.arguments)),
+    finishReason: self.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"),
+    ...(self.usage === undefined ? {} : { usage: self.usage }),
+    model: self.model ?? fallback.model,
+    provider: self.requestId === undefined || provider.requestId !== undefined
+      ? provider
+      : { ...provider, requestId: self.requestId }
+  }
+}
+
+/**
+ * Runs a stream to its end and folds it into one response.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const accumulate = <E>(
+  parts: Stream.Stream<StreamPart, E>,
+  fallback: Service["info"]
+): Effect.Effect<Response, E> =>
+  Effect.map(Stream.runFold(parts, emptyAccumulator, step), (acc) => finish(acc, fallback))
+
+/**
+ * The assistant entry draft that records a response, with the evidence of which provider and
+ * model answered.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const toDraft = (response: Response, author?: Entry.Author, request?: Request): Entry.DraftFor<"Assistant"> =>
+  Entry.assistant({
+    text: response.text,
+    reasoning: response.reasoning,
+    toolCalls: response.toolCalls,
+    provider: response.provider,
+    model: response.model,
+    finishReason: response.finishReason,
+    usage: response.usage,
+    requestFingerprint: request === undefined ? undefined : fingerprint(request),
+    author
+  })
+
+const messageContent = (message: Entry.Message): unknown => {
+  switch (message._tag) {
+    case "System":
+    case "User":
+      return [message._tag, message.text]
+    case "Assistant":
+      return [
+        message._tag,
+        message.text,
+        message.reasoning ?? null,
+        message.toolCalls.map((call) => [call.id, call.name, call.arguments])
+      ]
+    case "ToolResult":
+      return [message._tag, message.callId, message.toolName, message.output ?? null, message.error ?? null]
+    case "Compression":
+      return [message._tag, message.text]
+  }
+}
+
+/**
+ * A content hash of a request: the messages (without ids, timestamps or authors), the tool
+ * definitions, the tool choice and the response format. Two runs that send a model the same
+ * thing get the same fingerprint; replay uses it to check that a re-run asks what the recording
+ * asked.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const fingerprint = (request: Request): string =>
+  "sha256:" + createHash("sha256").update(JSON.stringify([
+    request.messages.map(messageContent),
+    (request.tools ?? []).map((tool) => [tool.name, tool.description, tool.parameters]),
+    request.toolChoice ?? "auto",
+    request.responseFormat ?? null
+  ])).digest("hex").slice(0, 32)
+
+/**
+ * Calls the current provider.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const chat = (request: Request): Effect.Effect<Response, ProviderError, Provider> =>
+  Effect.flatMap(Provider, (provider) => provider.chat(request))
+
+/**
+ * Streams from the current provider.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const stream = (request: Request): Stream.Stream<StreamPart, ProviderError, Provider> =>
+  Stream.unwrap(Effect.map(Provider, (provider) => provider.stream(request)))
+
+// -----------------------------------------------------------------------------
+// rendering helpers shared by the adapters
+// -----------------------------------------------------------------------------
+
+/**
+ * The text a tool result is sent to a model as: a string output as it is, any other output as
+ * JSON, and a failure as `Error (kind): message` (followed by the output when there is one).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const toolResultText = (entry: Entry.ToolResult): string => {
+  const output = entry.output === undefined || entry.output === null
+    ? ""
+    : typeof entry.output === "string"
+    ? entry.output
+    : JSON.stringify(entry.output)
+  if (entry.error === undefined) return output
+  const head = `Error (${entry.error.kind}): ${entry.error.message}`
+  return output === "" ? head : `${head}\n${output}`
+}
+
+/**
+ * How a `Compression` entry is shown to a model: a user message that starts with this prefix and
+ * carries the summary. A user message (rather than a system one) because every vendor accepts it
+ * at any position of the conversation.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const summaryText = (entry: Entry.Compression): string => `Summary of earlier conversation:\n${entry.text}`
+
+// -----------------------------------------------------------------------------
+// retries
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions {
+  /**
+   * The retry policy, fed the failure of every attempt. Default {@link defaultRetrySchedule}:
+   * exponential from 500 ms, at most 3 retries. The wait is never shorter than the vendor's
+   * `Retry-After` (`ProviderError.retryAfterMillis`).
+   */
+  readonly schedule?: Schedule.Schedule<unknown, ProviderError> | undefined
+  /** Which failures to retry; default `error.retryable` (rate limits, 5xx, timeouts, transport). */
+  readonly while?: ((error: ProviderError) => boolean) | undefined
+}
+
+/**
+ * Exponential backoff from 500 ms (factor 2), at most 3 retries.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultRetrySchedule: Schedule.Schedule<unknown, ProviderError> = Schedule.exponential("500 millis", 2)
+  .pipe(Schedule.intersect(Schedule.recurs(3)))
+
+const isContent = (part: StreamPart): boolean => part._tag !== "Metadata" && part._tag !== "Retry"
+
+/**
+ * Steps the schedule once for a failure: the delay in milliseconds, or none when the policy gives
+ * up. The delay is the schedule's, raised to the vendor's `Retry-After` when that is longer.
+ */
+const makeDecider = (options: RetryOptions | undefined) =>
+  Effect.gen(function*() {
+    const schedule = options?.schedule ?? defaultRetrySchedule
+    const shouldRetry = options?.while ?? ((error: ProviderError) => error.retryable)
+    const state = yield* Ref.make<unknown>(schedule.initial)
+    return (error: ProviderError): Effect.Effect<Option.Option<number>> =>
+      shouldRetry(error)
+        ? Effect.gen(function*() {
+          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+          const [next, , decision] = yield* schedule.step(now, error, yield* Ref.get(state))
+          yield* Ref.set(state, next)
+          if (ScheduleDecision.isDone(decision)) return Option.none()
+          const scheduled = Math.max(Intervals.start(decision.intervals) - now, 0)
+          return Option.some(Math.max(scheduled, error.retryAfterMillis ?? 0))
+        })
+        : Effect.succeedNone
+  })
+
+/**
+ * Retries a provider's calls with a `Schedule`, honouring `Retry-After`.
+ *
+ * `chat` is retried as a whole. A `stream` is retried only while it has not yet emitted content
+ * (text, reasoning, tool calls, usage or finish): before each retry it emits a `Retry` part with
+ * the attempt number, the wait and the error, so a UI can show "rate limited, retrying in 2 s".
+ * A failure after content has streamed is not retried (the consumer has already seen part of an
+ * answer); it fails the stream.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect, Schedule } from "effect"
+ * import { Provider, Scripted } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const scripted = yield* Scripted.make([Scripted.fail("RateLimited"), Scripted.reply("hi")])
+ *   const robust = Provider.withRetry(scripted.service, {
+ *     schedule: Schedule.exponential("1 second").pipe(Schedule.intersect(Schedule.recurs(5)))
+ *   })
+ *   return yield* robust.chat({ messages: [] }) // waits 1 s, then answers "hi"
+ * })
+ * ```
+ */
+export const withRetry = (service: Service, options?: RetryOptions): Service => {
+  const chat = (request: Request): Effect.Effect<Response, ProviderError> =>
+    Effect.gen(function*() {
+      const decide = yield* makeDecider(options)
+      const attempt: Effect.Effect<Response, ProviderError> = Effect.catchAll(
+        service.chat(request),
+        (error) =>
+          Effect.flatMap(decide(error), (delay) =>
+            Option.match(delay, {
+              onNone: () => Effect.fail(error),
+              onSome: (millis) => Effect.zipRight(Effect.sleep(Duration.millis(millis)), attempt)
+            }))
+      )
+      return yield* attempt
+    })
+  const stream = (request: Request): Stream.Stream<StreamPart, ProviderError> =>
+    Stream.unwrap(Effect.gen(function*() {
+      const decide = yield* makeDecider(options)
+      const loop = (attempt: number): Stream.Stream<StreamPart, ProviderError> =>
+        Stream.suspend(() => {
+          let started = false
+          return service.stream(request).pipe(
+            Stream.tap((part) =>
+              Effect.sync(() => {
+                if (isContent(part)) started = true
+              })
+            ),
+            Stream.catchAll((error) =>
+              started
+                ? Stream.fail(error)
+                : Stream.unwrap(Effect.map(decide(error), (delay) =>
+                  Option.match(delay, {
+                    onNone: () => Stream.fail(error),
+                    onSome: (delayMillis): Stream.Stream<StreamPart, ProviderError> =>
+                      Stream.succeed<StreamPart>({ _tag: "Retry", attempt, delayMillis, error }).pipe(
+                        Stream.concat(Stream.drain(Stream.fromEffect(Effect.sleep(Duration.millis(delayMillis))))),
+                        Stream.concat(loop(attempt + 1))
+                      )
+                  })))
+            )
+          )
+        })
+      return loop(1)
+    }))
+  return Provider.of({ info: service.info, chat, stream })
+}
+
+/**
+ * Parses a `Retry-After` header (seconds or an HTTP date) or the `retry-after-ms` header some
+ * vendors send, relative to `now` (milliseconds). Undefined when absent or unreadable.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const retryAfterMillis = (
+  headers: { readonly get: (name: string) => string | null } | undefined,
+  now: number
+): number | undefined => {
+  if (headers === undefined) return undefined
+  const ms = headers.get("retry-after-ms")
+  if (ms !== null && ms.trim() !== "" && Number.isFinite(Number(ms))) return Math.max(Number(ms), 0)
+  const value = headers.get("retry-after")
+  if (value === null || value.trim() === "") return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(seconds * 1000, 0)
+  const date = globalThis.Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(date - now, 0)
+}

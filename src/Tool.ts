@@ -1,0 +1,422 @@
+/**
+ * What a model can call: a name, a description, parameters as an Effect `Schema` (the JSON Schema
+ * the model sees is generated from it) and a handler that runs as an Effect.
+ *
+ * Running a tool never crashes the caller: invalid JSON, arguments that do not match the schema,
+ * an unknown tool, a failing handler or a timeout each become a typed {@link Outcome} failure that
+ * the agent loop hands back to the model.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context_ from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as JSONSchema from "effect/JSONSchema"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as Entry from "./Entry.js"
+import type * as Placement from "./Placement.js"
+import type * as Provider from "./Provider.js"
+import type * as Session from "./Session.js"
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class ToolError extends Schema.TaggedError<ToolError>("rath/ToolError")("ToolError", {
+  reason: Schema.Literal("DuplicateTool", "Failed"),
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `${this.reason}: ${this.detail}`
+  }
+}
+
+/**
+ * What a handler gets besides its arguments: the calling session, the call id, and two recorders
+ * whose contents go into the tool-result entry as evidence.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Context {
+  readonly session: Session.Session
+  readonly callId: string
+  readonly toolName: string
+  /** Records an observable effect (a file written, a process run). */
+  readonly recordEffect: (effect: Entry.ToolEffect) => Effect.Effect<void>
+  /** Records the sandbox the tool ran in. */
+  readonly recordSandbox: (placement: Placement.Placement) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Tool<in out Args = any, out R = any> {
+  readonly name: string
+  readonly description: string
+  readonly parameters: Schema.Schema<Args, any>
+  /** The JSON Schema the model sees: inline, no `$ref`. */
+  readonly jsonSchema: Record<string, unknown>
+  /** Safe to run concurrently with other calls of the same turn (default true). */
+  readonly parallel: boolean
+  /** The resource a call touches; calls on one resource run in order. */
+  readonly resource?: ((args: Args, context: Context) => string | undefined) | undefined
+  /** Re-running a call gives the same result and no extra effect (resume may re-run it). */
+  readonly idempotent: boolean
+  /** The call needs approval before it runs. */
+  readonly needsApproval: boolean | ((args: Args) => boolean)
+  readonly timeout?: Duration.Duration | undefined
+  readonly handler: (args: Args, context: Context) => Effect.Effect<unknown, unknown, R>
+}
+
+/**
+ * The requirements of a tool or tools.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements<T> = T extends Tool<any, infer R> ? R : never
+
+/**
+ * Makes the JSON Schema that models are shown for a parameters schema: plain, inline JSON Schema
+ * (no `$ref`/`$defs`), right for OpenAI, Anthropic and MCP. Only a recursive schema, which cannot
+ * be inlined, keeps `$defs` for the `$ref`s that point into it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const jsonSchemaOf = (schema: Schema.Schema.Any): Record<string, unknown> => {
+  const definitions: Record<string, JSONSchema.JsonSchema7> = {}
+  const json = JSONSchema.fromAST(schema.ast, {
+    definitions,
+    topLevelReferenceStrategy: "skip",
+    target: "jsonSchema2020-12"
+  }) as unknown as Record<string, unknown>
+  const { $schema: _, ...rest } = json
+  // A recursive schema cannot be inlined: keep the definitions its `$ref`s point to.
+  return JSON.stringify(rest).includes("\"$ref\"") && Object.keys(definitions).length > 0
+    ? { ...rest, $defs: definitions }
+    : rest
+}
+
+/**
+ * Defines a tool.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Tool } from "rath"
+ *
+ * const add = Tool.make({
+ *   name: "add",
+ *   description: "Adds two numbers",
+ *   parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+ *   handler: ({ a, b }) => Effect.succeed(a + b)
+ * })
+ * ```
+ */
+export const make = <Args, I, E, R>(options: {
+  readonly name: string
+  readonly description: string
+  readonly parameters: Schema.Schema<Args, I>
+  readonly handler: (args: Args, context: Context) => Effect.Effect<unknown, E, R>
+  readonly parallel?: boolean | undefined
+  readonly resource?: ((args: Args, context: Context) => string | undefined) | undefined
+  readonly idempotent?: boolean | undefined
+  readonly needsApproval?: boolean | ((args: Args) => boolean) | undefined
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Overrides the generated JSON Schema (MCP tools pass their server's schema through). */
+  readonly jsonSchema?: Record<string, unknown> | undefined
+}): Tool<Args, R> => ({
+  name: options.name,
+  description: options.description,
+  parameters: options.parameters,
+  jsonSchema: options.jsonSchema ?? jsonSchemaOf(options.parameters),
+  parallel: options.parallel ?? true,
+  resource: options.resource,
+  idempotent: options.idempotent ?? false,
+  needsApproval: options.needsApproval ?? false,
+  timeout: options.timeout === undefined ? undefined : Duration.decode(options.timeout),
+  handler: options.handler
+})
+
+/**
+ * The definition a provider sends to the model.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const definition = (tool: Tool): Provider.ToolDefinition => ({
+  name: tool.name,
+  description: tool.description,
+  parameters: tool.jsonSchema
+})
+
+// -----------------------------------------------------------------------------
+// toolkit
+// -----------------------------------------------------------------------------
+
+/**
+ * A set of tools with unique names.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Toolkit<R = never> {
+  readonly tools: ReadonlyMap<string, Tool<any, R>>
+  readonly definitions: ReadonlyArray<Provider.ToolDefinition>
+}
+
+/**
+ * Combines tools (or toolkits); two tools with one name is a `ToolError` with reason
+ * `DuplicateTool`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toolkit = <const T extends ReadonlyArray<Tool<any, any> | Toolkit<any>>>(
+  ...items: T
+): Either.Either<Toolkit<ToolkitRequirements<T[number]>>, ToolError> => {
+  const tools = new Map<string, Tool<any, any>>()
+  for (const item of items) {
+    const list = "tools" in item ? Array.from(item.tools.values()) : [item]
+    for (const tool of list) {
+      if (tools.has(tool.name)) {
+        return Either.left(new ToolError({ reason: "DuplicateTool", detail: `two tools are named "${tool.name}"` }))
+      }
+      tools.set(tool.name, tool)
+    }
+  }
+  return Either.right({ tools, definitions: Array.from(tools.values(), definition) })
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ToolkitRequirements<T> = T extends Toolkit<infer R> ? R : T extends Tool<any, infer R> ? R : never
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const emptyToolkit: Toolkit<never> = { tools: new Map(), definitions: [] }
+
+// -----------------------------------------------------------------------------
+// running
+// -----------------------------------------------------------------------------
+
+/**
+ * What running one tool call produced: its JSON output or a typed error, and the evidence.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Outcome {
+  readonly callId: string
+  readonly toolName: string
+  readonly output: unknown
+  readonly error?: Entry.ToolError | undefined
+  readonly durationMs: number
+  readonly effects: ReadonlyArray<Entry.ToolEffect>
+  readonly sandbox?: Placement.Placement | undefined
+}
+
+/**
+ * The largest output kept whole, in characters of JSON. Larger outputs are cut (see {@link run}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DEFAULT_MAX_OUTPUT_CHARS = 64 * 1024
+
+const errorMessage = (error: unknown): string => {
+  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
+    return error.message
+  }
+  return String(error)
+}
+
+/**
+ * Encodes a handler's value as JSON, cutting it to `maxChars`: an oversized output becomes
+ * `{ truncated: true, originalChars, preview }` where `preview` is the start of its JSON text,
+ * so the result stays valid JSON and says it was cut.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const toJsonOutput = (value: unknown, maxChars: number = DEFAULT_MAX_OUTPUT_CHARS): unknown => {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch (cause) {
+    return { unserializable: true, detail: String(cause) }
+  }
+  if (text === undefined) return null
+  if (text.length <= maxChars) return JSON.parse(text)
+  return { truncated: true, originalChars: text.length, preview: text.slice(0, maxChars) }
+}
+
+/**
+ * Runs one tool call from a toolkit: parses the raw argument text (empty means `{}`), decodes it
+ * with the tool's schema, runs the handler (with the tool's or the given timeout) and encodes the
+ * result. Never fails: every problem is an `Outcome` with an `error` of kind `unknown_tool`,
+ * `invalid_arguments`, `tool_failed` or `timeout`. Interruption propagates.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const run = <R>(
+  toolkit: Toolkit<R>,
+  call: Entry.ToolCall,
+  options: {
+    readonly session: Session.Session
+    readonly timeout?: Duration.DurationInput | undefined
+    readonly maxOutputChars?: number | undefined
+    /** Replaces the call's arguments (an approver's edit). */
+    readonly arguments?: unknown
+  }
+): Effect.Effect<Outcome, never, R> =>
+  Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const effects: Array<Entry.ToolEffect> = []
+    let sandbox: Placement.Placement | undefined
+    const context: Context = {
+      session: options.session,
+      callId: call.id,
+      toolName: call.name,
+      recordEffect: (effect) => Effect.sync(() => void effects.push(effect)),
+      recordSandbox: (placement) => Effect.sync(() => void (sandbox = placement))
+    }
+    const done = (result: { readonly output: unknown; readonly error?: Entry.ToolError }) =>
+      Effect.map(Clock.currentTimeMillis, (now): Outcome => ({
+        callId: call.id,
+        toolName: call.name,
+        output: result.output,
+        ...(result.error === undefined ? {} : { error: result.error }),
+        durationMs: now - started,
+        effects,
+        ...(sandbox === undefined ? {} : { sandbox })
+      }))
+    const fail = (kind: Entry.ToolErrorKind, message: string) => done({ output: null, error: { kind, message } })
+
+    const tool = toolkit.tools.get(call.name)
+    if (tool === undefined) {
+      const known = Array.from(toolkit.tools.keys()).join(", ")
+      return yield* fail(
+        "unknown_tool",
+        `no tool named "${call.name}"; the tools are: ${known === "" ? "none" : known}`
+      )
+    }
+    let raw: unknown
+    if ("arguments" in options) {
+      raw = options.arguments
+    } else if (call.parsed !== undefined) {
+      raw = call.parsed
+    } else if (call.arguments.trim() === "") {
+      raw = {}
+    } else {
+      const parsed = Either.try(() => JSON.parse(call.arguments) as unknown)
+      if (Either.isLeft(parsed)) {
+        return yield* fail("invalid_arguments", `the arguments are not valid JSON: ${errorMessage(parsed.left)}`)
+      }
+      raw = parsed.right
+    }
+    const decoded = Schema.decodeUnknownEither(tool.parameters)(raw, { errors: "all", onExcessProperty: "ignore" })
+    if (Either.isLeft(decoded)) {
+      return yield* fail("invalid_arguments", ParseResult.TreeFormatter.formatErrorSync(decoded.left))
+    }
+    const timeout = options.timeout === undefined ? tool.timeout : Duration.decode(options.timeout)
+    const handled = tool.handler(decoded.right, context)
+    const timed = timeout === undefined ? Effect.asSome(handled) : Effect.timeoutOption(handled, timeout)
+    const exit = yield* Effect.exit(timed)
+    if (exit._tag === "Success") {
+      return yield* Option.match(exit.value, {
+        onNone: () => fail("timeout", `the tool did not finish within ${Duration.format(timeout!)}`),
+        onSome: (value) => done({ output: toJsonOutput(value, options.maxOutputChars) })
+      })
+    }
+    if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+    const failure = Cause.failureOption(exit.cause)
+    const message = Option.isSome(failure)
+      ? errorMessage(failure.value)
+      : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
+    return yield* fail("tool_failed", message)
+  }).pipe(Effect.withSpan("Tool.run", { attributes: { "rath.tool.name": call.name, "rath.tool.call_id": call.id } }))
+
+/**
+ * Whether a call needs approval.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const requiresApproval = (tool: Tool, args: unknown): boolean =>
+  typeof tool.needsApproval === "function" ? tool.needsApproval(args) : tool.needsApproval
+
+// -----------------------------------------------------------------------------
+// execution
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of one tool execution.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions {
+  readonly session: Session.Session
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly maxOutputChars?: number | undefined
+  /** Replaces the call's arguments (an approver's edit). */
+  readonly arguments?: unknown
+}
+
+/**
+ * How tool calls are executed. The default runs the tool ({@link run}); `Replay` swaps in an
+ * executor that returns recorded results without running anything.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecutorService {
+  readonly execute: <R>(
+    toolkit: Toolkit<R>,
+    call: Entry.ToolCall,
+    options: RunOptions
+  ) => Effect.Effect<Outcome, never, R>
+}
+
+/**
+ * The current tool executor: a `Context.Reference`, so nothing needs providing for the default.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Executor extends Context_.Reference<Executor>()("rath/Tool/Executor", {
+  defaultValue: (): ExecutorService => ({ execute: run })
+}) {}
+
+/**
+ * Executes a tool call with the current {@link Executor}. The agent loop calls this, never
+ * {@link run} directly, so that replays can stand in for real execution.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const execute = <R>(
+  toolkit: Toolkit<R>,
+  call: Entry.ToolCall,
+  options: RunOptions
+): Effect.Effect<Outcome, never, R> => Effect.flatMap(Executor, (executor) => executor.execute(toolkit, call, options))

@@ -1,0 +1,67 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Stream } from "effect"
+import { Provider, Scripted } from "rath"
+
+describe("Provider.accumulate", () => {
+  it.effect("joins text and tool-call argument deltas by index, an empty argument string is {}", () =>
+    Effect.gen(function*() {
+      const parts: Array<Provider.StreamPart> = [
+        { _tag: "Metadata", model: "m-1", requestId: "req-1" },
+        { _tag: "TextDelta", text: "Hel" },
+        { _tag: "TextDelta", text: "lo" },
+        { _tag: "ToolCallStart", index: 1, id: "b", name: "second" },
+        { _tag: "ToolCallStart", index: 0, id: "a", name: "first" },
+        { _tag: "ToolCallDelta", index: 0, argumentsDelta: "" },
+        { _tag: "ToolCallDelta", index: 0, argumentsDelta: "{\"x\":" },
+        { _tag: "ToolCallDelta", index: 0, argumentsDelta: "1}" },
+        { _tag: "ToolCallDelta", index: 1, argumentsDelta: "" },
+        { _tag: "Usage", usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 } },
+        { _tag: "Finish", finishReason: "tool_calls", provider: { kind: "test", host: "h" } }
+      ]
+      const response = yield* Provider.accumulate(Stream.fromIterable(parts), { kind: "test", model: "default" })
+      assert.strictEqual(response.text, "Hello")
+      assert.deepStrictEqual(response.toolCalls.map((call) => [call.id, call.name, call.arguments, call.parsed]), [
+        ["a", "first", "{\"x\":1}", { x: 1 }],
+        ["b", "second", "", {}]
+      ])
+      assert.strictEqual(response.model, "m-1")
+      assert.strictEqual(response.provider.requestId, "req-1")
+      assert.strictEqual(response.usage?.totalTokens, 5)
+    }))
+
+  it("keeps unparseable argument text raw, without parsed arguments", () => {
+    const call = Provider.toolCall("c", "t", "{not json")
+    assert.strictEqual(call.arguments, "{not json")
+    assert.isUndefined(call.parsed)
+  })
+})
+
+describe("Scripted", () => {
+  it.effect("answers in order, records requests, and fails clearly when exhausted", () =>
+    Effect.gen(function*() {
+      const scripted = yield* Scripted.make([
+        Scripted.reply("one", { chunks: ["o", "ne"] }),
+        Scripted.toolCall("add", { a: 1 })
+      ])
+      const first = yield* scripted.service.chat({ messages: [], model: "asked-model" })
+      assert.strictEqual(first.text, "one")
+      assert.strictEqual(first.provider.kind, "scripted")
+      assert.strictEqual(first.model, "asked-model")
+      const second = yield* scripted.service.chat({ messages: [] })
+      assert.strictEqual(second.finishReason, "tool_calls")
+      assert.deepStrictEqual(second.toolCalls[0]?.parsed, { a: 1 })
+      const error = yield* Effect.flip(scripted.service.chat({ messages: [] }))
+      assert.strictEqual(error.reason, "ScriptExhausted")
+      assert.match(error.message, /2 replies/)
+      assert.strictEqual((yield* scripted.requests).length, 3)
+      assert.strictEqual(yield* scripted.remaining, 0)
+    }))
+
+  it.effect("streams text in the scripted chunks", () =>
+    Effect.gen(function*() {
+      const scripted = yield* Scripted.make([Scripted.reply("Hello", { chunks: ["Hel", "lo"] })])
+      const parts = yield* Stream.runCollect(scripted.service.stream({ messages: [] }))
+      const deltas = Array.from(parts).flatMap((part) => part._tag === "TextDelta" ? [part.text] : [])
+      assert.deepStrictEqual(deltas, ["Hel", "lo"])
+    }))
+})
