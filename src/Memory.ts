@@ -295,6 +295,18 @@ const textOf = (entry: Entry.Message): string => {
   }
 }
 
+/**
+ * The author of the user-role entries that carry recalled memories to a model (see
+ * {@link hooks}). Commits skip them: a recalled memory is never stored again as a new one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const contextAuthor: Entry.Author = { kind: "system", name: "memory" }
+
+const isContextEntry = (entry: Entry.Entry): boolean =>
+  entry.author.kind === contextAuthor.kind && entry.author.name === contextAuthor.name
+
 const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>, options?: Options): Service => {
   const budget = options?.lexicalBudget ?? Index.DEFAULT_LEXICAL_BUDGET
   const embed = (texts: ReadonlyArray<string>, service: Embedder.Service) =>
@@ -395,7 +407,7 @@ const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>, o
   const commit = Effect.fn("Memory.commit")(function*(session: Session.Session, options: CommitOptions) {
     const kinds = new Set<string>(options.kinds ?? ["User", "Assistant", "Compression"])
     const candidates = Chunk.toReadonlyArray(Session.transcript(session))
-      .filter((entry) => kinds.has(entry._tag))
+      .filter((entry) => kinds.has(entry._tag) && !isContextEntry(entry))
       .map((entry) => ({ entry, text: textOf(entry) }))
       .filter(({ text }) => text.trim().length > 0)
     if (options.namespace.length === 0) return yield* Effect.fail(invalid("a commit needs a non-empty namespace"))
@@ -1102,6 +1114,60 @@ export const forgetInto = Effect.fn("Memory.forgetInto")(function*(
   )
   return { session: next, removed }
 })
+
+/**
+ * Memory for an agent run, in the shape of `Agent.Hooks` (pass it as `hooks` to `Agent.make`):
+ *
+ * - `beforeRun` recalls with the latest user message ({@link recallInto}: a `Memory` entry with
+ *   the query, hit ids and scores) and, when there are hits, appends them as a `User` entry
+ *   holding {@link renderUntrusted}'s block, authored `{ kind: "system", name: "memory" }`: the
+ *   model sees them as delimited, untrusted data, never as system instructions. A session
+ *   without a user message is left as it is.
+ * - `afterRun` (with `commitTo`) commits the session to that namespace ({@link commitSession});
+ *   commits are idempotent, so committing after every run stores each entry once.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Agent, Memory } from "rath"
+ *
+ * const agent = Agent.make({
+ *   name: "helper",
+ *   instructions: "Be brief.",
+ *   hooks: Memory.hooks({ namespace: "user:ada", k: 5, commitTo: "user:ada" })
+ * })
+ * ```
+ */
+export const hooks = (options: {
+  readonly namespace: string | ReadonlyArray<string>
+  readonly k?: number | undefined
+  readonly minScore?: number | undefined
+  readonly commitTo?: string | undefined
+}): {
+  readonly beforeRun: (session: Session.Session) => Effect.Effect<Session.Session, MemoryError, Memory>
+  readonly afterRun: ((session: Session.Session) => Effect.Effect<Session.Session, MemoryError, Memory>) | undefined
+} => {
+  const commitTo = options.commitTo
+  return {
+    beforeRun: Effect.fnUntraced(function*(session: Session.Session) {
+      if (Option.isNone(Session.lastOf(session, "User"))) return session
+      const recalled = yield* recallInto(session, {
+        namespace: options.namespace,
+        k: options.k,
+        minScore: options.minScore
+      })
+      if (recalled.hits.length === 0) return recalled.session
+      return yield* Session.append(
+        recalled.session,
+        Entry.user(renderUntrusted(recalled.hits), { author: contextAuthor })
+      )
+    }),
+    afterRun: commitTo === undefined
+      ? undefined
+      : (session) => Effect.map(commitSession(session, { namespace: commitTo }), (out) => out.session)
+  }
+}
 
 const OPEN = "<untrusted-memory>"
 const CLOSE = "</untrusted-memory>"
