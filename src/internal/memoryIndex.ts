@@ -360,3 +360,13 @@ export const fuse = (
   return Array.from(scores, ([id, score]) => ({ id, score: score / max }))
     .sort((a, b) => b.score - a.score || order.get(a.id)! - order.get(b.id)!)
 }
+
+/** FNV-1a, 32 bits: a small stable hash for table names and the fake embedder. @internal */
+export const fnv1a = (text: string): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return hash >>> 0
+}
