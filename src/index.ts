@@ -7,12 +7,37 @@
 /**
  * @since 0.1.0
  */
+export * as Agent from "./Agent.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Anthropic from "./providers/Anthropic.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Approval from "./Approval.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Budget from "./Budget.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Builtin from "./Builtin.js"
 
 /**
  * @since 0.1.0
  */
 export * as BwrapSandbox from "./sandboxes/Bwrap.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Compressor from "./Compressor.js"
 
 /**
  * @since 0.1.0
@@ -42,12 +67,27 @@ export * as Mcp from "./Mcp.js"
 /**
  * @since 0.1.0
  */
+export * as Memory from "./Memory.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OpenAi from "./providers/OpenAi.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Placement from "./Placement.js"
 
 /**
  * @since 0.1.0
  */
 export * as Provider from "./Provider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProviderConfig from "./ProviderConfig.js"
 
 /**
  * @since 0.1.0
@@ -67,6 +107,11 @@ export * as Scripted from "./providers/Scripted.js"
 /**
  * @since 0.1.0
  */
+export * as Selector from "./Selector.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Session from "./Session.js"
 
 /**
@@ -77,4 +122,14 @@ export * as SessionGraph from "./SessionGraph.js"
 /**
  * @since 0.1.0
  */
+export * as SessionStore from "./SessionStore.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Tool from "./Tool.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Workflow from "./Workflow.js"
