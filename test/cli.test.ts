@@ -1,0 +1,317 @@
+import { FileSystem, Path } from "@effect/platform"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect, Equal } from "effect"
+import { execFile } from "node:child_process"
+import { Session } from "rath"
+import { rath, writeRun } from "./cli-fixture.js"
+
+const lines = (text: string) => text.split("\n")
+
+layer(NodeContext.layer)("rath CLI", (it) => {
+  describe("graph", () => {
+    it.scoped("draws the lineage of a directory as a tree: forks, the merge once in full, check marks", () =>
+      Effect.gen(function*() {
+        const { dir, run } = yield* writeRun
+        const out = yield* rath("graph", dir)
+        assert.strictEqual(out.code, 0, out.stderr)
+        const text = out.stdout
+        for (const session of run.all) assert.include(text, session.id)
+        assert.strictEqual(lines(text)[0]!.startsWith(`${run.root.id}  root`), true)
+        assert.include(text, `${run.merged.id}  merge of ${run.a.id} + ${run.review.id} by workflow:join`)
+        assert.include(text, `${run.merged.id}  (merge, shown above)`)
+        assert.include(text, "✗ tests")
+        assert.include(text, "✓ review")
+        assert.strictEqual(lines(text).length, 7)
+      }))
+
+    it.scoped("prints JSON, Mermaid and DOT, and narrows to one run when given an id in --store", () =>
+      Effect.gen(function*() {
+        const { dir, run } = yield* writeRun
+        const json = yield* rath("graph", dir, "--format", "json")
+        assert.strictEqual(json.code, 0, json.stderr)
+        const parsed = JSON.parse(json.stdout) as {
+          sessions: Array<{ id: string }>
+          edges: Array<{ from: string; to: string; operation: string }>
+        }
+        assert.strictEqual(parsed.sessions.length, 6)
+        assert.deepStrictEqual(parsed.edges.map((edge) => edge.operation).sort(), [
+          "fork",
+          "fork",
+          "fork",
+          "merge",
+          "merge",
+          "step"
+        ])
+        const mermaid = yield* rath("graph", dir, "-f", "mermaid")
+        assert.strictEqual(mermaid.stdout.startsWith("flowchart TD"), true)
+        assert.strictEqual((mermaid.stdout.match(/-->\|/g) ?? []).length, 6)
+        const dot = yield* rath("graph", dir, "--format", "dot")
+        assert.strictEqual(dot.stdout.startsWith("digraph lineage {"), true)
+        const byId = yield* rath("graph", run.b.id, "--store", dir, "--format", "json")
+        assert.strictEqual(byId.code, 0, byId.stderr)
+        assert.strictEqual((JSON.parse(byId.stdout) as { sessions: Array<unknown> }).sessions.length, 6)
+      }))
+
+    it.scoped("writes the self-contained HTML viewer", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir, run } = yield* writeRun
+        const file = path.join(dir, "view.html")
+        const out = yield* rath("graph", dir, "--format", "html", "--out", file)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, "6 sessions")
+        const page = yield* fs.readFileString(file)
+        assert.strictEqual((page.match(/<g class="node /g) ?? []).length, 6)
+        assert.include(page, `data-id="${run.merged.id}"`)
+        // self-contained: nothing is fetched
+        assert.notMatch(page, /<link|<img|\bsrc=|@import|url\(http/)
+      }))
+  })
+
+  describe("show", () => {
+    it.scoped("prints entries with authors, tool evidence and usage", () =>
+      Effect.gen(function*() {
+        const { files, run } = yield* writeRun
+        const out = yield* rath("show", files[run.a.id]!)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, `session ${run.a.id}`)
+        assert.include(out.stdout, "fork of")
+        assert.include(out.stdout, "7 (4 inherited, 3 own)")
+        assert.include(out.stdout, "own 240 tok (in 200, out 40); with history 390 tok")
+        assert.include(out.stdout, "tool:write_file")
+        assert.include(out.stdout, "ran on local:sbx_1 (/tmp/ws) in 12 ms")
+        assert.include(out.stdout, "effect: write src/greet.ts (88 B, sha256 ab12cd34ef56)")
+        assert.include(out.stdout, "hit m_1 score 0.820: use effect/cli")
+      }))
+
+    it.scoped("--json gives every entry in wire form and the usage", () =>
+      Effect.gen(function*() {
+        const { files, run } = yield* writeRun
+        const out = yield* rath("show", files[run.merged.id]!, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        const parsed = JSON.parse(out.stdout) as {
+          id: string
+          base: number
+          entries: Array<{ _tag: string }>
+          usage: { inclusive: { totalTokens: number } }
+        }
+        assert.strictEqual(parsed.id, run.merged.id)
+        assert.strictEqual(parsed.entries.length, run.merged.length)
+        assert.deepStrictEqual(parsed.entries.slice(-3).map((entry) => entry._tag), ["Merge", "Compression", "Memory"])
+        assert.strictEqual(parsed.usage.inclusive.totalTokens, Session.usage(run.merged).inclusive!.totalTokens)
+      }))
+  })
+
+  describe("diff", () => {
+    it.scoped("shows the entries each side added since the common ancestor", () =>
+      Effect.gen(function*() {
+        const { files, run } = yield* writeRun
+        const out = yield* rath("diff", files[run.a.id]!, files[run.b.id]!, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        const parsed = JSON.parse(out.stdout) as {
+          common: string
+          shared: number
+          onlyA: Array<{ _tag: string }>
+          onlyB: Array<{ _tag: string; passed?: boolean }>
+        }
+        assert.strictEqual(parsed.shared, run.plan.length)
+        assert.strictEqual(
+          parsed.common,
+          Session.head(run.plan).pipe((head) => head._tag === "Some" ? head.value.id : "")
+        )
+        assert.deepStrictEqual(parsed.onlyA.map((entry) => entry._tag), ["Assistant", "ToolResult", "Check"])
+        assert.strictEqual(parsed.onlyB[2]!.passed, false)
+        const text = yield* rath("diff", run.a.id, run.b.id, "--store", files[run.a.id]!.replace(/\/[^/]+$/, ""))
+        assert.strictEqual(text.code, 0, text.stderr)
+        assert.include(text.stdout, "common ancestor: entry")
+        assert.include(text.stdout, "exec failed (tool_failed): exit 1")
+      }))
+  })
+
+  describe("explain", () => {
+    it.scoped("answers the five questions, tracing the lineage through the store", () =>
+      Effect.gen(function*() {
+        const { dir, files, run } = yield* writeRun
+        const out = yield* rath("explain", files[run.merged.id]!, "--store", dir)
+        assert.strictEqual(out.code, 0, out.stderr)
+        const text = out.stdout
+        for (
+          const heading of [
+            "1. What the model saw at each call",
+            "2. Which provider and model answered",
+            "3. Where each tool ran",
+            "4. What changed",
+            "5. Where the final state came from"
+          ]
+        ) assert.include(text, heading)
+        assert.match(text, /call 2 -> e_\d+ \(agent:coder\): sent 3 messages/)
+        assert.include(text, "[assistant] Plan: write src/greet.ts, then test it.")
+        assert.include(text, "scripted@localhost, model scripted-1, finish tool_calls, 240 tok")
+        assert.match(text, /write_file: local:sbx_1 \(\/tmp\/ws\), 12 ms, ok/)
+        assert.match(text, /write_file: write src\/greet\.ts \(88 B/)
+        assert.include(text, `<- ${run.a.id}: fork of ${run.plan.id} by agent:coder, added 3 of the 11 entries`)
+        assert.include(text, `<- ${run.root.id}: root, added 2 of the 11 entries`)
+      }))
+
+    it.scoped("--json: the transcript sent at each call and the tool evidence", () =>
+      Effect.gen(function*() {
+        const { dir, run } = yield* writeRun
+        const out = yield* rath("explain", run.b.id, "--store", dir, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        const parsed = JSON.parse(out.stdout) as {
+          calls: Array<{ sent: Array<{ _tag: string }>; model: string }>
+          tools: Array<{ tool: string; sandbox: { id: string }; error: { kind: string }; effects: Array<unknown> }>
+          ancestry: Array<{ id: string; contributed: number }>
+        }
+        assert.deepStrictEqual(parsed.calls.map((call) => call.sent.map((entry) => entry._tag)), [
+          ["System", "User"],
+          ["System", "User", "Assistant"]
+        ])
+        assert.strictEqual(parsed.tools[0]!.sandbox.id, "sbx_1")
+        assert.strictEqual(parsed.tools[0]!.error.kind, "tool_failed")
+        assert.deepStrictEqual(parsed.ancestry.map((step) => [step.id, step.contributed]), [
+          [run.b.id, 3],
+          [run.plan.id, 2],
+          [run.root.id, 2]
+        ])
+      }))
+  })
+
+  describe("sessions list and export", () => {
+    it.scoped("lists with filters, and exports JSONL that reads back as the same session", () =>
+      Effect.gen(function*() {
+        const { dir, run } = yield* writeRun
+        const forks = yield* rath("sessions", "list", dir, "--operation", "fork", "--json")
+        assert.strictEqual(forks.code, 0, forks.stderr)
+        assert.deepStrictEqual((JSON.parse(forks.stdout) as Array<{ id: string }>).map((row) => row.id), [
+          run.a.id,
+          run.b.id,
+          run.review.id
+        ])
+        const byReviewer = yield* rath("sessions", "list", "--store", dir, "--by", "reviewer")
+        assert.strictEqual(lines(byReviewer.stdout).length, 1)
+        assert.include(byReviewer.stdout, run.review.id)
+        const exported = yield* rath("export", run.merged.id, "--store", dir)
+        assert.strictEqual(exported.code, 0, exported.stderr)
+        const decoded = yield* Session.fromJsonl(exported.stdout + "\n")
+        assert.strictEqual(decoded.closed, true)
+        assert.isTrue(Equal.equals(decoded.session, run.merged))
+      }))
+  })
+
+  describe("errors", () => {
+    it.scoped("one line that says what to do, and the exit code for the kind of failure", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir, files, run } = yield* writeRun
+        const missing = yield* rath("show", path.join(dir, "nope.jsonl"))
+        assert.strictEqual(missing.code, 3)
+        assert.strictEqual(lines(missing.stderr).length, 1)
+        assert.match(missing.stderr, /^rath: .*nope\.jsonl does not exist: pass a JSONL file/)
+
+        const unknownId = yield* rath("show", "s_unknown", "--store", dir)
+        assert.strictEqual(unknownId.code, 3)
+        assert.include(unknownId.stderr, "no session s_unknown in directory")
+
+        const noStore = yield* rath("show", "s_unknown", "--store", path.join(dir, "absent.db"))
+        assert.strictEqual(noStore.code, 3)
+        assert.include(noStore.stderr, "no store at")
+
+        const many = yield* rath("show", dir)
+        assert.strictEqual(many.code, 2)
+        assert.include(many.stderr, "holds 6 sessions: pass one of its files")
+
+        const corrupt = path.join(dir, "corrupt")
+        yield* fs.makeDirectory(corrupt)
+        const text = Session.toJsonl(run.a).split("\n")
+        text[2] = "{\"not\": \"an entry\"}"
+        yield* fs.writeFileString(path.join(corrupt, "bad.jsonl"), text.join("\n"))
+        const bad = yield* rath("show", path.join(corrupt, "bad.jsonl"))
+        assert.strictEqual(bad.code, 4)
+        assert.strictEqual(lines(bad.stderr).length, 1)
+        assert.include(bad.stderr, "is not a valid rath session file")
+        assert.notInclude(bad.stderr, "    at ")
+
+        const verbose = yield* rath("show", path.join(corrupt, "bad.jsonl"), "--verbose")
+        assert.strictEqual(verbose.code, 4)
+        assert.isAbove(lines(verbose.stderr).length, 1)
+
+        const usage = yield* rath("graph", dir, "--format", "png")
+        assert.strictEqual(usage.code, 2)
+        const unknown = yield* rath("bogus")
+        assert.strictEqual(unknown.code, 2)
+        const missingArg = yield* rath("diff", files[run.a.id]!)
+        assert.strictEqual(missingArg.code, 2)
+      }))
+
+    it.scoped("a torn file loads its intact prefix with a warning", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir, run } = yield* writeRun
+        const text = Session.toJsonl(run.a)
+        const torn = path.join(dir, "torn.jsonl.partial")
+        // cut in the middle of the last entry line: the trailer and half an entry are lost
+        const cut = text.lastIndexOf("\n", text.length - 2)
+        yield* fs.writeFileString(torn, text.slice(0, cut - 10))
+        const out = yield* rath("show", torn, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stderr, "was not closed")
+        assert.strictEqual((JSON.parse(out.stdout) as { entries: Array<unknown> }).entries.length, run.a.length - 1)
+      }))
+
+    it.scoped("a SQLite store path is refused with a clear message until the store is wired", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir } = yield* writeRun
+        const db = path.join(dir, "rath.db")
+        yield* fs.writeFileString(db, "")
+        const out = yield* rath("sessions", "list", "--store", db)
+        assert.strictEqual(out.code, 5)
+        assert.include(out.stderr, "SQLite store")
+      }))
+  })
+
+  describe("help", () => {
+    it.effect("--help works on every command", () =>
+      Effect.gen(function*() {
+        for (
+          const command of [[], ["show"], ["graph"], ["diff"], ["explain"], ["export"], ["sessions"], [
+            "sessions",
+            "list"
+          ]]
+        ) {
+          const out = yield* rath(...command, "--help")
+          assert.strictEqual(out.code, 0, `${command.join(" ")}: ${out.stderr}`)
+          assert.include(out.stdout, "USAGE", command.join(" "))
+        }
+      }))
+  })
+})
+
+describe("rath executable", () => {
+  const bin = (args: ReadonlyArray<string>) =>
+    Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
+      const child = execFile(
+        process.execPath,
+        ["--import", "tsx", "src/cli/bin.ts", ...args],
+        { cwd: process.cwd(), env: { ...process.env, NO_COLOR: "1" } },
+        (error, stdout, stderr) =>
+          resume(Effect.succeed({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }))
+      )
+      return Effect.sync(() => child.kill())
+    })
+
+  it.live("runs as a process: output on stdout, one error line on stderr, exit codes", () =>
+    Effect.gen(function*() {
+      const missing = yield* bin(["explain", "/nonexistent/run.jsonl"])
+      assert.strictEqual(missing.code, 3)
+      assert.strictEqual(missing.stdout, "")
+      assert.strictEqual(missing.stderr.trim().split("\n").length, 1)
+      assert.match(missing.stderr, /^rath: \/nonexistent\/run\.jsonl does not exist/)
+    }), 60_000)
+})
