@@ -236,6 +236,9 @@ interface SessionData {
   }>
 }
 
+const authorLine = (author: Entry.Author): string =>
+  author.kind === author.name ? author.kind : `${author.kind}:${author.name}`
+
 const sessionData = (session: Session.Session): SessionData => {
   const all = Chunk.toReadonlyArray(Session.entries(session))
   const own = all.slice(session.base)
@@ -245,7 +248,7 @@ const sessionData = (session: Session.Session): SessionData => {
     id: session.id,
     operation: session.lineage.operation,
     parents: session.lineage.parents,
-    by: session.lineage.by === undefined ? null : `${session.lineage.by.kind}:${session.lineage.by.name}`,
+    by: session.lineage.by === undefined ? null : authorLine(session.lineage.by),
     createdAt: session.lineage.createdAt,
     placement: Option.match(session.placement, { onNone: () => null, onSome: placementLine }),
     length: session.length,
@@ -259,7 +262,7 @@ const sessionData = (session: Session.Session): SessionData => {
     entries: all.map((entry) => ({
       id: entry.id,
       tag: entry._tag,
-      author: `${entry.author.kind}:${entry.author.name}`,
+      author: authorLine(entry.author),
       time: entry.timestamp,
       summary: Entry.summary(entry),
       evidence: evidenceOf(entry),

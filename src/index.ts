@@ -48,3 +48,8 @@ export * as SessionGraph from "./SessionGraph.js"
  * @since 0.1.0
  */
 export * as Tool from "./Tool.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Viewer from "./Viewer.js"

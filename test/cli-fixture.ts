@@ -31,7 +31,14 @@ export interface Run {
 }
 
 /** Six sessions, six lineage edges: root -step-> plan -fork-> a, b, review; a + review -merge-> merged. */
-export const buildRun: Effect.Effect<Run> = Effect.gen(function*() {
+export const buildRun: Effect.Effect<Run> = Effect.suspend(() =>
+  build.pipe(
+    // a fresh generator per run: the same ids every time
+    Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
+  )
+)
+
+const build: Effect.Effect<Run> = Effect.gen(function*() {
   const root = yield* Session.fromAgentPrompt({
     instructions: "You are the planner.",
     message: "Add a greet command",
@@ -138,7 +145,7 @@ export const buildRun: Effect.Effect<Run> = Effect.gen(function*() {
     })
   ])
   return { root, plan, a, b, review, merged, all: [root, plan, a, b, review, merged] }
-}).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential()))
+})
 
 /** Writes every session as `NN-<id>.jsonl` into a fresh temp directory (removed with the scope). */
 export const writeRun = Effect.gen(function*() {

@@ -99,7 +99,9 @@ export const readFile = (
       Effect.mapError((cause) =>
         new CliError({
           reason: "InvalidData",
-          detail: `${file} is not a valid rath session file (${cause.message}): re-export it with \`rath export\``,
+          detail: `${file} is not a valid rath session file (${cause.reason}${
+            cause.line === undefined ? "" : ` at line ${cause.line}`
+          }): re-export it with \`rath export\`, or run with --verbose for the details`,
           cause
         })
       )
