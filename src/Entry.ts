@@ -323,7 +323,9 @@ export class Assistant extends Schema.TaggedClass<Assistant>("rath/Entry/Assista
   provider: Schema.optional(ProviderInfo),
   model: Schema.optional(Schema.String),
   finishReason: Schema.optional(FinishReason),
-  usage: Schema.optional(Usage)
+  usage: Schema.optional(Usage),
+  /** A content hash of the request that produced this answer (see `Provider.fingerprint`). */
+  requestFingerprint: Schema.optional(Schema.String)
 }) {}
 
 /**
@@ -481,7 +483,7 @@ type Assigned = "id" | "timestamp" | "parents" | "author" | "_tag"
 
 type DraftOf<E extends Entry> = E extends Entry ?
     & { readonly _tag: E["_tag"]; readonly author?: Author | undefined }
-    & { readonly [K in Exclude<keyof E, Assigned>]: E[K] }
+    & Omit<E, Assigned>
   : never
 
 /**

@@ -13,6 +13,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
 import * as Entry from "./Entry.js"
 
 // -----------------------------------------------------------------------------
@@ -347,7 +348,7 @@ export const accumulate = <E>(
  * @since 0.1.0
  * @category combinators
  */
-export const toDraft = (response: Response, author?: Entry.Author): Entry.DraftFor<"Assistant"> =>
+export const toDraft = (response: Response, author?: Entry.Author, request?: Request): Entry.DraftFor<"Assistant"> =>
   Entry.assistant({
     text: response.text,
     reasoning: response.reasoning,
@@ -356,8 +357,45 @@ export const toDraft = (response: Response, author?: Entry.Author): Entry.DraftF
     model: response.model,
     finishReason: response.finishReason,
     usage: response.usage,
+    requestFingerprint: request === undefined ? undefined : fingerprint(request),
     author
   })
+
+const messageContent = (message: Entry.Message): unknown => {
+  switch (message._tag) {
+    case "System":
+    case "User":
+      return [message._tag, message.text]
+    case "Assistant":
+      return [
+        message._tag,
+        message.text,
+        message.reasoning ?? null,
+        message.toolCalls.map((call) => [call.id, call.name, call.arguments])
+      ]
+    case "ToolResult":
+      return [message._tag, message.callId, message.toolName, message.output ?? null, message.error ?? null]
+    case "Compression":
+      return [message._tag, message.text]
+  }
+}
+
+/**
+ * A content hash of a request: the messages (without ids, timestamps or authors), the tool
+ * definitions, the tool choice and the response format. Two runs that send a model the same
+ * thing get the same fingerprint; replay uses it to check that a re-run asks what the recording
+ * asked.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const fingerprint = (request: Request): string =>
+  "sha256:" + createHash("sha256").update(JSON.stringify([
+    request.messages.map(messageContent),
+    (request.tools ?? []).map((tool) => [tool.name, tool.description, tool.parameters]),
+    request.toolChoice ?? "auto",
+    request.responseFormat ?? null
+  ])).digest("hex").slice(0, 32)
 
 /**
  * Calls the current provider.

@@ -10,6 +10,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context_ from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -358,3 +359,59 @@ export const run = <R>(
  */
 export const requiresApproval = (tool: Tool, args: unknown): boolean =>
   typeof tool.needsApproval === "function" ? tool.needsApproval(args) : tool.needsApproval
+
+// -----------------------------------------------------------------------------
+// execution
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of one tool execution.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions {
+  readonly session: Session.Session
+  readonly timeout?: Duration.DurationInput | undefined
+  readonly maxOutputChars?: number | undefined
+  /** Replaces the call's arguments (an approver's edit). */
+  readonly arguments?: unknown
+}
+
+/**
+ * How tool calls are executed. The default runs the tool ({@link run}); `Replay` swaps in an
+ * executor that returns recorded results without running anything.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecutorService {
+  readonly execute: <R>(
+    toolkit: Toolkit<R>,
+    call: Entry.ToolCall,
+    options: RunOptions
+  ) => Effect.Effect<Outcome, never, R>
+}
+
+/**
+ * The current tool executor: a `Context.Reference`, so nothing needs providing for the default.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Executor extends Context_.Reference<Executor>()("rath/Tool/Executor", {
+  defaultValue: (): ExecutorService => ({ execute: run })
+}) {}
+
+/**
+ * Executes a tool call with the current {@link Executor}. The agent loop calls this, never
+ * {@link run} directly, so that replays can stand in for real execution.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const execute = <R>(
+  toolkit: Toolkit<R>,
+  call: Entry.ToolCall,
+  options: RunOptions
+): Effect.Effect<Outcome, never, R> => Effect.flatMap(Executor, (executor) => executor.execute(toolkit, call, options))

@@ -32,6 +32,11 @@ export * as Provider from "./Provider.js"
 /**
  * @since 0.1.0
  */
+export * as Replay from "./Replay.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Scripted from "./providers/Scripted.js"
 
 /**
