@@ -1,7 +1,7 @@
 /**
  * The `rath` command line: inspect sessions stored as JSONL files, directories of them, or a
  * store. `rath show`, `rath graph`, `rath diff`, `rath explain`, `rath export`, `rath sessions
- * list`. Every command has `--help`; errors are one line that says what to do, with the exit
+ * list`, `rath serve`. Every command has `--help`; errors are one line that says what to do, with the exit
  * codes of {@link CliError.ExitCode}.
  *
  * @since 0.1.0
@@ -17,12 +17,14 @@ import * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Session from "../Session.js"
 import * as SessionGraph from "../SessionGraph.js"
 import * as Viewer from "../Viewer.js"
 import { CliError, ExitCode, exitCodeOf } from "./CliError.js"
 import * as Render from "./Render.js"
+import * as Serve from "./Serve.js"
 import * as Source from "./Source.js"
 
 /**
@@ -267,6 +269,35 @@ const exportCommand = Command.make(
     })
 ).pipe(Command.withDescription("write a session as JSONL (header, one entry per line, checksummed trailer)"))
 
+const serve = Command.make(
+  "serve",
+  {
+    target: Args.text({ name: "source" }).pipe(
+      Args.withDescription("a JSONL file or directory to serve (default: the --store)"),
+      Args.optional
+    ),
+    store,
+    host: Options.text("host").pipe(
+      Options.withDefault("127.0.0.1"),
+      Options.withDescription("the address to listen on (keep 127.0.0.1 unless you mean to share the sessions)")
+    ),
+    port: Options.integer("port").pipe(
+      Options.withAlias("p"),
+      Options.withDefault(7777),
+      Options.withDescription("the port to listen on (0 picks a free one)")
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      // open once up front, so a wrong path fails now rather than on the first request
+      const { source } = yield* resolve(args.target, args.store)
+      const open = Effect.flatMap(StoreOpener, (opener) => Source.resolve(args.target, args.store, opener)).pipe(
+        Effect.map((resolved) => resolved.source)
+      )
+      return yield* Layer.launch(Serve.layer({ open, label: source.label, host: args.host, port: args.port }))
+    })
+).pipe(Command.withDescription("serve the viewer page and a JSON API over the sessions, on 127.0.0.1"))
+
 /**
  * The `rath` command with all its subcommands.
  *
@@ -277,7 +308,7 @@ export const command = Command.make("rath", {
   verbose: Options.boolean("verbose").pipe(Options.withDescription("print stack traces and causes with errors"))
 }).pipe(
   Command.withDescription("inspect rath sessions: what ran, where, at what cost, and what changed"),
-  Command.withSubcommands([sessions, show, graph, diff, explain, exportCommand])
+  Command.withSubcommands([sessions, show, graph, diff, explain, exportCommand, serve])
 )
 
 /**
