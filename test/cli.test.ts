@@ -283,7 +283,7 @@ layer(NodeContext.layer)("rath CLI", (it) => {
     it.effect("--help works on every command", () =>
       Effect.gen(function*() {
         for (
-          const command of [[], ["show"], ["graph"], ["diff"], ["explain"], ["export"], ["sessions"], [
+          const command of [[], ["show"], ["graph"], ["diff"], ["explain"], ["export"], ["serve"], ["sessions"], [
             "sessions",
             "list"
           ]]
