@@ -291,10 +291,9 @@ const serve = Command.make(
     Effect.gen(function*() {
       // open once up front, so a wrong path fails now rather than on the first request
       const { source } = yield* resolve(args.target, args.store)
-      const open = Effect.flatMap(StoreOpener, (opener) => Source.resolve(args.target, args.store, opener)).pipe(
-        Effect.map((resolved) => resolved.source)
+      return yield* Layer.launch(
+        Serve.layer({ open: source.reload, label: source.label, host: args.host, port: args.port })
       )
-      return yield* Layer.launch(Serve.layer({ open, label: source.label, host: args.host, port: args.port }))
     })
 ).pipe(Command.withDescription("serve the viewer page and a JSON API over the sessions, on 127.0.0.1"))
 
@@ -318,12 +317,11 @@ export const command = Command.make("rath", {
  * @since 0.1.0
  * @category constructors
  */
-export const run: (
+export const run = (
   argv: ReadonlyArray<string>
-) => Effect.Effect<void, CliError | ValidationError.ValidationError, CliApp.CliApp.Environment> = Command.run(
-  command,
-  { name: "rath", version }
-)
+): Effect.Effect<void, CliError | ValidationError.ValidationError, CliApp.CliApp.Environment> =>
+  // stores opened by a command stay open until the command is done
+  Effect.scoped(Command.run(command, { name: "rath", version })(argv))
 
 const errorLine = (error: CliError, verbose: boolean): string => {
   const line = error.message.replace(/\s*\n\s*/g, " ")

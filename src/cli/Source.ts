@@ -9,6 +9,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Session from "../Session.js"
 import * as SessionGraph from "../SessionGraph.js"
 import { CliError } from "./CliError.js"
@@ -28,6 +29,11 @@ export interface SessionSource {
   readonly load: (id: string) => Effect.Effect<Session.Session, CliError>
   /** Warnings found while reading (torn files whose intact prefix was loaded). */
   readonly warnings: ReadonlyArray<string>
+  /**
+   * The source as it is now: files are read again; a live store returns itself. `rath serve`
+   * uses it on every request.
+   */
+  readonly reload: Effect.Effect<SessionSource, CliError, FileSystem.FileSystem | Path.Path>
 }
 
 /**
@@ -41,12 +47,23 @@ export const fromSessions = (
   sessions: Iterable<Session.Session>,
   warnings: ReadonlyArray<string> = []
 ): SessionSource => {
+  const self: SessionSource = {
+    label,
+    warnings,
+    reload: Effect.sync(() => self),
+    ...lookup(label, sessions)
+  }
+  return self
+}
+
+const lookup = (
+  label: string,
+  sessions: Iterable<Session.Session>
+): Pick<SessionSource, "list" | "load"> => {
   const byId = new Map<string, Session.Session>()
   for (const session of sessions) byId.set(session.id, session)
   const rows = Array.from(byId.values(), SessionGraph.rowOf).sort((a, b) => a.createdAt - b.createdAt)
   return {
-    label,
-    warnings,
     list: Effect.succeed(rows),
     load: (id) => {
       const session = byId.get(id)
@@ -157,17 +174,20 @@ export const fromPath = (
       if (Option.isSome(warning)) warnings.push(warning.value)
     }
     const label = info.type === "Directory" ? `directory ${path}` : `file ${path}`
-    return fromSessions(label, sessions, warnings)
+    return { label, warnings, reload: fromPath(path), ...lookup(label, sessions) }
   })
 
 /**
  * Opens a store path as a source: a directory of JSONL files, or a SQLite store file. Kept as a
- * function that callers can replace, so that the SQLite `SessionStore` plugs in here.
+ * function that callers can replace, so that the SQLite `SessionStore` plugs in here. A store
+ * that holds a connection keeps it open until the scope closes.
  *
  * @since 0.1.0
  * @category models
  */
-export type StoreOpener = (path: string) => Effect.Effect<SessionSource, CliError, FileSystem.FileSystem | Path.Path>
+export type StoreOpener = (
+  path: string
+) => Effect.Effect<SessionSource, CliError, FileSystem.FileSystem | Path.Path | Scope.Scope>
 
 /**
  * The default store opener: a directory of JSONL files works; a SQLite file needs the
@@ -216,7 +236,7 @@ export const resolve = (
   target: Option.Option<string>,
   store: string,
   open: StoreOpener = openStore
-): Effect.Effect<Resolved, CliError, FileSystem.FileSystem | Path.Path> =>
+): Effect.Effect<Resolved, CliError, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
   Effect.gen(function*() {
     if (Option.isNone(target)) return { source: yield* open(store), selected: Option.none() }
     const fs = yield* FileSystem.FileSystem
