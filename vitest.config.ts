@@ -13,6 +13,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // the JSON report lets .ci/run print one plain "N passed, N failed" closing line
+    reporters: ["default", ["json", { outputFile: "test-output/vitest.json" }]],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

@@ -25,26 +25,25 @@ export interface Service {
 
 const RANDOM_SPAN = 2 ** 31 - 1
 
+// a process-wide counter makes ids unique within a process even when Random is seeded alike
+let counter = 0
+
 /**
- * The default generator: `<prefix>_<time><random>` where time is the `Clock`'s milliseconds in
- * base 36 (so ids sort by creation time) and random is 62 bits from `Random`.
+ * The default generator: `<prefix>_<time><count><random>`: the `Clock`'s milliseconds in base 36
+ * (so ids sort by creation time), a process-wide counter, and 31 bits from `Random`.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const defaultService: Service = {
   generate: (prefix) =>
-    Effect.map(
-      Effect.all([
-        Clock.currentTimeMillis,
-        Random.nextIntBetween(0, RANDOM_SPAN),
-        Random.nextIntBetween(0, RANDOM_SPAN)
-      ]),
-      ([millis, a, b]) =>
-        `${prefix}_${millis.toString(36).padStart(9, "0")}${a.toString(36).padStart(6, "0")}${
-          b.toString(36).padStart(6, "0")
+    Effect.flatMap(Clock.currentTimeMillis, (millis) =>
+      Effect.map(Random.nextIntBetween(0, RANDOM_SPAN), (random) => {
+        counter = (counter + 1) % 1_679_616 // 36^4
+        return `${prefix}_${millis.toString(36).padStart(9, "0")}${counter.toString(36).padStart(4, "0")}${
+          random.toString(36).padStart(6, "0")
         }`
-    )
+      }))
 }
 
 /**

@@ -315,35 +315,42 @@ export const appendEntry: {
 const newSessionId = Effect.map(IdGenerator.generate("s"), (id) => id as SessionId)
 const newEntryId = Effect.map(IdGenerator.generate("e"), (id) => id as Entry.EntryId)
 
-const makeLineage = (
+/** A new session id and lineage over the given history, without a generator (fork is hot). */
+const derive = (
   operation: Operation,
   parents: ReadonlyArray<SessionId>,
-  by?: Entry.Author | undefined
-): Effect.Effect<Lineage> =>
-  Effect.map(Clock.currentTimeMillis, (createdAt) =>
-    by === undefined ? { operation, parents, createdAt } : {
-      operation,
-      parents,
-      by,
-      createdAt
-    })
+  by: Entry.Author | undefined,
+  placement: Option.Option<Placement.Placement>,
+  base: number,
+  node: Node | undefined
+): Effect.Effect<Session> =>
+  Effect.flatMap(newSessionId, (id) =>
+    Effect.map(Clock.currentTimeMillis, (createdAt) =>
+      unsafeMake({
+        id,
+        lineage: by === undefined ? { operation, parents, createdAt } : { operation, parents, by, createdAt },
+        placement,
+        base,
+        node
+      })))
 
 const mint = (
   node: Node | undefined,
   draft: Entry.Draft | Entry.DraftFor<"Merge">,
   parents?: ReadonlyArray<Entry.EntryId>
 ): Effect.Effect<Entry.Entry> =>
-  Effect.gen(function*() {
-    const id = yield* newEntryId
-    const timestamp = yield* Clock.currentTimeMillis
-    const author = draft.author ?? (yield* Entry.CurrentAuthor)
-    return Entry.fromDraft(draft, {
-      id,
-      timestamp,
-      author,
-      parents: parents ?? (node === undefined ? [] : [node.entry.id])
-    })
-  })
+  // nested flatMaps rather than a generator: this runs on every append
+  Effect.flatMap(newEntryId, (id) =>
+    Effect.flatMap(Clock.currentTimeMillis, (timestamp) => {
+      const make = (author: Entry.Author) =>
+        Entry.fromDraft(draft, {
+          id,
+          timestamp,
+          author,
+          parents: parents ?? (node === undefined ? [] : [node.entry.id])
+        })
+      return draft.author === undefined ? Effect.map(Entry.CurrentAuthor, make) : Effect.succeed(make(draft.author))
+    }))
 
 // -----------------------------------------------------------------------------
 // guards
@@ -376,11 +383,7 @@ export const isSession = (u: unknown): u is Session => typeof u === "object" && 
  * ```
  */
 export const empty = (options?: { readonly placement?: Placement.Placement | undefined }): Effect.Effect<Session> =>
-  Effect.gen(function*() {
-    const id = yield* newSessionId
-    const lineage = yield* makeLineage("root", [])
-    return unsafeMake({ id, lineage, placement: Option.fromNullable(options?.placement), base: 0, node: undefined })
-  })
+  derive("root", [], undefined, Option.fromNullable(options?.placement), 0, undefined)
 
 /**
  * A root session holding the given drafts, in order.
@@ -722,11 +725,7 @@ export const appendAll: {
  * ```
  */
 export const fork = (self: Session, options?: { readonly by?: Entry.Author | undefined }): Effect.Effect<Session> =>
-  Effect.gen(function*() {
-    const id = yield* newSessionId
-    const lineage = yield* makeLineage("fork", [self.id], options?.by)
-    return unsafeMake({ id, lineage, placement: self.placement, base: self.length, node: self.node })
-  })
+  derive("fork", [self.id], options?.by, self.placement, self.length, self.node)
 
 /**
  * A new session that records one step of work by an agent or workflow: like {@link fork} but
@@ -738,12 +737,11 @@ export const fork = (self: Session, options?: { readonly by?: Entry.Author | und
 export const step: {
   (by: Entry.Author): (self: Session) => Effect.Effect<Session>
   (self: Session, by: Entry.Author): Effect.Effect<Session>
-} = dual(2, (self: Session, by: Entry.Author): Effect.Effect<Session> =>
-  Effect.gen(function*() {
-    const id = yield* newSessionId
-    const lineage = yield* makeLineage("step", [self.id], by)
-    return unsafeMake({ id, lineage, placement: self.placement, base: self.length, node: self.node })
-  }))
+} = dual(
+  2,
+  (self: Session, by: Entry.Author): Effect.Effect<Session> =>
+    derive("step", [self.id], by, self.placement, self.length, self.node)
+)
 
 /**
  * A new root session with the same entries and no parent lineage: a copy that forgets where it
@@ -753,11 +751,7 @@ export const step: {
  * @category combinators
  */
 export const detach = (self: Session): Effect.Effect<Session> =>
-  Effect.gen(function*() {
-    const id = yield* newSessionId
-    const lineage = yield* makeLineage("detach", [])
-    return unsafeMake({ id, lineage, placement: self.placement, base: 0, node: self.node })
-  })
+  derive("detach", [], undefined, self.placement, 0, self.node)
 
 const resolvePlacement = (
   self: Session,
@@ -825,9 +819,14 @@ export const merge: {
         ? { _tag: "Merge", sessions: [self.id, that.id] }
         : { _tag: "Merge", sessions: [self.id, that.id], author: options.author }
       const mergeEntry = yield* mint(node, draft, heads)
-      const id = yield* newSessionId
-      const lineage = yield* makeLineage("merge", [self.id, that.id], options?.author)
-      return unsafeMake({ id, lineage, placement, base: commonLength, node: link(node, mergeEntry) })
+      return yield* derive(
+        "merge",
+        [self.id, that.id],
+        options?.author,
+        placement,
+        commonLength,
+        link(node, mergeEntry)
+      )
     })
 )
 

@@ -89,19 +89,24 @@ export type Requirements<T> = T extends Tool<any, infer R> ? R : never
 
 /**
  * Makes the JSON Schema that models are shown for a parameters schema: plain, inline JSON Schema
- * (no `$ref`/`$defs`), right for OpenAI, Anthropic and MCP.
+ * (no `$ref`/`$defs`), right for OpenAI, Anthropic and MCP. Only a recursive schema, which cannot
+ * be inlined, keeps `$defs` for the `$ref`s that point into it.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const jsonSchemaOf = (schema: Schema.Schema.Any): Record<string, unknown> => {
+  const definitions: Record<string, JSONSchema.JsonSchema7> = {}
   const json = JSONSchema.fromAST(schema.ast, {
-    definitions: {},
+    definitions,
     topLevelReferenceStrategy: "skip",
     target: "jsonSchema2020-12"
   }) as unknown as Record<string, unknown>
   const { $schema: _, ...rest } = json
-  return rest
+  // A recursive schema cannot be inlined: keep the definitions its `$ref`s point to.
+  return JSON.stringify(rest).includes("\"$ref\"") && Object.keys(definitions).length > 0
+    ? { ...rest, $defs: definitions }
+    : rest
 }
 
 /**

@@ -7,6 +7,16 @@
 /**
  * @since 0.1.0
  */
+export * as Builtin from "./Builtin.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as BwrapSandbox from "./sandboxes/Bwrap.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Embedder from "./Embedder.js"
 
 /**
@@ -22,6 +32,16 @@ export * as IdGenerator from "./IdGenerator.js"
 /**
  * @since 0.1.0
  */
+export * as LocalSandbox from "./sandboxes/Local.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Mcp from "./Mcp.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Placement from "./Placement.js"
 
 /**
@@ -33,6 +53,11 @@ export * as Provider from "./Provider.js"
  * @since 0.1.0
  */
 export * as Replay from "./Replay.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Sandbox from "./Sandbox.js"
 
 /**
  * @since 0.1.0

@@ -1,0 +1,458 @@
+/**
+ * Tools from MCP servers (`@modelcontextprotocol/sdk`), over stdio or Streamable HTTP.
+ *
+ * A server is connected once per scope (one long-lived client, never a process per call) and
+ * closed with the scope; its tools become `Tool`s whose JSON Schema is the server's own. Text
+ * parts of a result are joined, `structuredContent` is used when present, `isError: true` is a
+ * tool failure, and a server that dies mid-call fails that call with a typed `McpError` (reason
+ * `Disconnected`) while the agent loop goes on.
+ *
+ * Servers are given in code (`Mcp.stdio`, `Mcp.http`) or by name from `~/.rath/config.json`
+ * (`RATH_HOME` moves the directory):
+ *
+ * ```json
+ * { "mcpServers": {
+ *     "files": { "command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "."] },
+ *     "remote": { "url": "http://127.0.0.1:3000/mcp", "headers": { "authorization": "Bearer ..." } } } }
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import * as McpTypes from "@modelcontextprotocol/sdk/types.js"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Tool from "./Tool.js"
+
+// -----------------------------------------------------------------------------
+// errors
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class McpError extends Schema.TaggedError<McpError>("rath/McpError")("McpError", {
+  reason: Schema.Literal(
+    /** The server could not be started or the MCP handshake failed. */
+    "ConnectFailed",
+    /** The server went away (it died, or closed the connection). */
+    "Disconnected",
+    /** The server did not answer in time. */
+    "Timeout",
+    /** The tool answered with `isError: true`. */
+    "ToolError",
+    /** Any other failed request (a JSON-RPC error, an invalid answer). */
+    "RequestFailed",
+    /** A server name not found in the configuration. */
+    "ServerNotFound",
+    /** The configuration file could not be read or is invalid. */
+    "ConfigInvalid",
+    /** Two tools of the given servers have one name. */
+    "DuplicateTool"
+  ),
+  server: Schema.String,
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `${this.reason} (${this.server}): ${this.detail}`
+  }
+}
+
+// -----------------------------------------------------------------------------
+// servers
+// -----------------------------------------------------------------------------
+
+interface Common {
+  /** Names the server in errors and spans. */
+  readonly name: string
+  /** Prepended to every tool name of the server (to keep names unique across servers). */
+  readonly prefix?: string | undefined
+  /** How long one call may take (default 60 seconds). */
+  readonly timeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * A server started as a child process, spoken to over its stdin/stdout.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StdioServer extends Common {
+  readonly _tag: "Stdio"
+  readonly command: string
+  readonly args?: ReadonlyArray<string> | undefined
+  /** Added to a minimal safe environment (`PATH`, `HOME`, ...), not to this process's one. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  readonly cwd?: string | undefined
+  /** What to do with the server's stderr (default `"inherit"`). */
+  readonly stderr?: "inherit" | "ignore" | undefined
+}
+
+/**
+ * A server reached over Streamable HTTP.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface HttpServer extends Common {
+  readonly _tag: "Http"
+  readonly url: string
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Server = StdioServer | HttpServer
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Mcp } from "rath"
+ *
+ * const files = Mcp.stdio({ name: "files", command: "node", args: ["server.mjs"] })
+ * ```
+ */
+export const stdio = (options: Omit<StdioServer, "_tag">): StdioServer => ({ _tag: "Stdio", ...options })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Mcp } from "rath"
+ *
+ * const remote = Mcp.http({ name: "remote", url: "http://127.0.0.1:3000/mcp" })
+ * ```
+ */
+export const http = (options: Omit<HttpServer, "_tag">): HttpServer => ({ _tag: "Http", ...options })
+
+// -----------------------------------------------------------------------------
+// configuration
+// -----------------------------------------------------------------------------
+
+const Strings = Schema.Record({ key: Schema.String, value: Schema.String })
+
+const StdioEntry = Schema.Struct({
+  command: Schema.String,
+  args: Schema.optional(Schema.Array(Schema.String)),
+  env: Schema.optional(Strings),
+  cwd: Schema.optional(Schema.String),
+  prefix: Schema.optional(Schema.String)
+})
+
+const HttpEntry = Schema.Struct({
+  url: Schema.String,
+  headers: Schema.optional(Strings),
+  prefix: Schema.optional(Schema.String)
+})
+
+const ConfigFile = Schema.Struct({
+  mcpServers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(StdioEntry, HttpEntry) }))
+})
+
+/**
+ * The directory of rath's user configuration: `RATH_HOME`, or `~/.rath`.
+ *
+ * @since 0.1.0
+ * @category configuration
+ */
+export const rathHome: Effect.Effect<string> = Config.option(Config.string("RATH_HOME")).pipe(
+  Effect.map(Option.getOrElse(() => Path.join(Os.homedir(), ".rath"))),
+  Effect.orElseSucceed(() => Path.join(Os.homedir(), ".rath"))
+)
+
+/**
+ * The MCP servers named in `<rath home>/config.json` (`mcpServers`). A missing file names none.
+ *
+ * @since 0.1.0
+ * @category configuration
+ */
+export const loadConfig: Effect.Effect<Readonly<Record<string, Server>>, McpError> = Effect.gen(function*() {
+  const file = Path.join(yield* rathHome, "config.json")
+  const text = yield* Effect.tryPromise({
+    try: () =>
+      Fs.readFile(file, "utf8").catch((cause: unknown) => isMissing(cause) ? undefined : Promise.reject(cause)),
+    catch: (cause) => new McpError({ reason: "ConfigInvalid", server: "config", detail: `cannot read ${file}`, cause })
+  })
+  if (text === undefined) return {}
+  const config = yield* Schema.decodeUnknown(Schema.parseJson(ConfigFile))(text).pipe(
+    Effect.mapError((cause) =>
+      new McpError({ reason: "ConfigInvalid", server: "config", detail: `${file}: ${cause.message}`, cause })
+    )
+  )
+  const servers: Record<string, Server> = {}
+  for (const [name, entry] of Object.entries(config.mcpServers ?? {})) {
+    servers[name] = "command" in entry ? stdio({ name, ...entry }) : http({ name, ...entry })
+  }
+  return servers
+})
+
+const isMissing = (cause: unknown): boolean =>
+  typeof cause === "object" && cause !== null && "code" in cause && cause.code === "ENOENT"
+
+/**
+ * The server of that name in the configuration (reason `ServerNotFound` if there is none).
+ *
+ * @since 0.1.0
+ * @category configuration
+ */
+export const fromConfig = (name: string): Effect.Effect<Server, McpError> =>
+  Effect.flatMap(loadConfig, (servers) => {
+    const server = servers[name]
+    return server !== undefined
+      ? Effect.succeed(server)
+      : Effect.flatMap(rathHome, (home) =>
+        Effect.fail(
+          new McpError({
+            reason: "ServerNotFound",
+            server: name,
+            detail: `no MCP server named "${name}" in ${Path.join(home, "config.json")} (mcpServers)`
+          })
+        ))
+  })
+
+// -----------------------------------------------------------------------------
+// results
+// -----------------------------------------------------------------------------
+
+/**
+ * The JSON Schema a model is shown for a server's input schema: passed through as it is, with
+ * `type: "object"` and an empty `properties` filled in when the server leaves them out.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const inputSchemaOf = (schema: unknown): Record<string, unknown> => {
+  const given = typeof schema === "object" && schema !== null ? schema as Record<string, unknown> : {}
+  return { ...given, type: "object", properties: given.properties ?? {} }
+}
+
+const partText = (part: McpTypes.ContentBlock): string => {
+  switch (part.type) {
+    case "text":
+      return part.text
+    case "image":
+    case "audio":
+      return `[${part.type}: ${part.mimeType}]`
+    case "resource":
+      return "text" in part.resource ? part.resource.text : `[resource: ${part.resource.uri}]`
+    case "resource_link":
+      return `[resource: ${part.uri}]`
+  }
+}
+
+/**
+ * What a tool result becomes: `structuredContent` when present, else its parts joined as text
+ * (non-text parts as placeholders such as `[image: image/png]`).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const outputOf = (result: {
+  readonly content?: ReadonlyArray<McpTypes.ContentBlock> | undefined
+  readonly structuredContent?: Record<string, unknown> | undefined
+}): unknown =>
+  result.structuredContent !== undefined
+    ? result.structuredContent
+    : (result.content ?? []).map(partText).join("\n")
+
+const requestError = (server: string, action: string) => (cause: unknown): McpError => {
+  if (cause instanceof McpTypes.McpError) {
+    if (cause.code === McpTypes.ErrorCode.ConnectionClosed) {
+      return new McpError({
+        reason: "Disconnected",
+        server,
+        detail: `${action}: the server closed the connection`,
+        cause
+      })
+    }
+    if (cause.code === McpTypes.ErrorCode.RequestTimeout) {
+      return new McpError({ reason: "Timeout", server, detail: `${action}: no answer in time`, cause })
+    }
+  }
+  const message = cause instanceof Error ? cause.message : String(cause)
+  if (/not connected|closed/i.test(message)) {
+    return new McpError({ reason: "Disconnected", server, detail: `${action}: ${message}`, cause })
+  }
+  return new McpError({ reason: "RequestFailed", server, detail: `${action}: ${message}`, cause })
+}
+
+// -----------------------------------------------------------------------------
+// connecting
+// -----------------------------------------------------------------------------
+
+const DEFAULT_TIMEOUT = Duration.seconds(60)
+
+const transportOf = (server: Server) =>
+  server._tag === "Stdio"
+    ? new StdioClientTransport({
+      command: server.command,
+      args: server.args === undefined ? [] : [...server.args],
+      ...(server.env === undefined ? {} : { env: { ...server.env } }),
+      ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
+      stderr: server.stderr ?? "inherit"
+    })
+    : new StreamableHTTPClientTransport(new URL(server.url), {
+      ...(server.headers === undefined ? {} : { requestInit: { headers: { ...server.headers } } })
+    })
+
+const listAll = (client: Client, server: string) =>
+  Effect.tryPromise({
+    try: async () => {
+      const tools: Array<McpTypes.Tool> = []
+      let cursor: string | undefined
+      do {
+        const page = await client.listTools(cursor === undefined ? {} : { cursor })
+        tools.push(...page.tools)
+        cursor = page.nextCursor
+      } while (cursor !== undefined)
+      return tools
+    },
+    catch: requestError(server, "tools/list")
+  })
+
+const Arguments = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+/**
+ * Connects to a server for the scope and returns its tools as a toolkit. The client (and a stdio
+ * server's process) is closed when the scope closes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Mcp } from "rath"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const tools = yield* Mcp.toolkit(Mcp.stdio({ name: "files", command: "node", args: ["server.mjs"] }))
+ *   return tools.definitions.map((definition) => definition.name)
+ * }))
+ * ```
+ */
+export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const client = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const client = new Client({ name: "rath", version: "0.1.0" })
+          await client.connect(transportOf(server))
+          return client
+        },
+        catch: (cause) =>
+          new McpError({
+            reason: "ConnectFailed",
+            server: server.name,
+            detail: `cannot connect: ${cause instanceof Error ? cause.message : String(cause)}`,
+            cause
+          })
+      }),
+      (client) =>
+        Effect.tryPromise(() => client.close()).pipe(
+          Effect.catchAll((cause) => Effect.logWarning(`closing MCP server ${server.name} failed`, cause))
+        )
+    )
+    const timeout = Duration.toMillis(server.timeout === undefined ? DEFAULT_TIMEOUT : Duration.decode(server.timeout))
+    const listed = yield* listAll(client, server.name)
+    const tools = listed.map((tool) =>
+      Tool.make({
+        name: `${server.prefix ?? ""}${tool.name}`,
+        description: tool.description ?? tool.title ?? tool.name,
+        parameters: Arguments,
+        jsonSchema: inputSchemaOf(tool.inputSchema),
+        idempotent: tool.annotations?.idempotentHint ?? false,
+        handler: (args) =>
+          Effect.tryPromise({
+            try: (signal) => client.callTool({ name: tool.name, arguments: args }, undefined, { signal, timeout }),
+            catch: requestError(server.name, `tools/call ${tool.name}`)
+          }).pipe(
+            Effect.flatMap((result) => {
+              const output = outputOf(result as Parameters<typeof outputOf>[0])
+              return result.isError === true
+                ? Effect.fail(
+                  new McpError({
+                    reason: "ToolError",
+                    server: server.name,
+                    detail: typeof output === "string" ? output : JSON.stringify(output)
+                  })
+                )
+                : Effect.succeed(output)
+            }),
+            Effect.withSpan("Mcp.callTool", {
+              attributes: { "rath.mcp.server": server.name, "rath.tool.name": tool.name }
+            })
+          )
+      })
+    )
+    return yield* Either.match(Tool.toolkit(...tools), {
+      onLeft: (error) =>
+        Effect.fail(new McpError({ reason: "DuplicateTool", server: server.name, detail: error.detail })),
+      onRight: Effect.succeed
+    })
+  }).pipe(Effect.withSpan("Mcp.connect", { attributes: { "rath.mcp.server": server.name } }))
+
+/**
+ * Connects to several servers (in code, or named in the configuration) and combines their tools;
+ * two tools with one name is reason `DuplicateTool` (give a server a `prefix`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toolkitAll = (
+  servers: ReadonlyArray<Server | string>
+): Effect.Effect<Tool.Toolkit<never>, McpError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const resolved = yield* Effect.forEach(servers, (server) =>
+      typeof server === "string" ? fromConfig(server) : Effect.succeed(server))
+    const toolkits = yield* Effect.forEach(resolved, toolkit, { concurrency: "unbounded" })
+    return yield* Either.match(Tool.toolkit(...toolkits), {
+      onLeft: (error) =>
+        Effect.fail(new McpError({ reason: "DuplicateTool", server: "*", detail: error.detail })),
+      onRight: Effect.succeed
+    })
+  })
+
+/**
+ * The tools of the MCP servers of a layer.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class McpTools extends Context.Tag("rath/Mcp/McpTools")<McpTools, Tool.Toolkit<never>>() {}
+
+/**
+ * A scoped layer: the servers are connected when the layer is built, stay connected while it
+ * lives and are closed with it.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { Mcp } from "rath"
+ *
+ * const McpLive = Mcp.layer([Mcp.http({ name: "remote", url: "http://127.0.0.1:3000/mcp" }), "files"])
+ * ```
+ */
+export const layer = (servers: ReadonlyArray<Server | string>): Layer.Layer<McpTools, McpError> =>
+  Layer.scoped(McpTools, toolkitAll(servers))

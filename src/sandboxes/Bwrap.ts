@@ -1,0 +1,169 @@
+/**
+ * The `bwrap` sandbox backend: commands run under bubblewrap with a read-only view of the
+ * system (`/usr`, `/etc`), a private `/tmp`, the workspace mounted at `/ws` as the only writable
+ * place, no network unless the placement sets `network: true`, every capability dropped, uid
+ * 1000, and the whole sandbox killed when its command is (`--die-with-parent`, its own PID
+ * namespace).
+ *
+ * Files are read and written from the host side with the same confinement as the local backend,
+ * so a symlink planted by a command cannot lead a file operation outside the workspace.
+ *
+ * Needs bubblewrap: `apt-get install -y bubblewrap`. Opening a handle when it is missing (or
+ * cannot create namespaces here) fails with reason `Unavailable` and says so.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Workspace from "../internal/workspace.js"
+import * as Sandbox from "../Sandbox.js"
+
+/**
+ * Where the workspace is mounted inside the sandbox.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const MOUNT = "/ws"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const INSTALL_HINT = "install bubblewrap: apt-get install -y bubblewrap"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The backend name placements use (default `"bwrap"`). */
+  readonly name?: string | undefined
+  /** The bubblewrap executable (default `"bwrap"` on the PATH). */
+  readonly executable?: string | undefined
+  /** `PATH` inside the sandbox. */
+  readonly path?: string | undefined
+}
+
+const systemBinds = (): Array<string> => {
+  const args = ["--ro-bind", "/usr", "/usr"]
+  for (const dir of ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]) {
+    const host = `/${dir}`
+    let stat: Fs.Stats | undefined
+    try {
+      stat = Fs.lstatSync(host)
+    } catch (_) {
+      continue
+    }
+    if (stat.isSymbolicLink()) args.push("--symlink", Fs.readlinkSync(host), host)
+    else if (stat.isDirectory()) args.push("--ro-bind", host, host)
+  }
+  args.push("--ro-bind", "/etc", "/etc")
+  // as root, uid 0 outside is the sandbox's own uid: hide what only root may read
+  for (const secret of ["/etc/shadow", "/etc/gshadow", "/etc/sudoers"]) {
+    if (Fs.existsSync(secret)) args.push("--ro-bind", "/dev/null", secret)
+  }
+  args.push("--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp")
+  return args
+}
+
+/**
+ * Whether bubblewrap is installed (on the PATH, or at the given executable).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const isInstalled = (executable = "bwrap"): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    const child = ChildProcess.spawn(executable, ["--version"], { stdio: "ignore" })
+    child.on("error", () => resume(Effect.succeed(false)))
+    child.on("close", (code) => resume(Effect.succeed(code === 0)))
+  })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const backend = (options: Options = {}): Sandbox.Backend => {
+  const name = options.name ?? "bwrap"
+  const executable = options.executable ?? "bwrap"
+  const path = options.path ?? "/usr/local/bin:/usr/bin:/bin"
+  return {
+    name,
+    open: (placement) =>
+      Effect.gen(function*() {
+        const { given, root } = yield* Workspace.acquireWorkspace(placement)
+        const system = systemBinds()
+        const handle = Workspace.makeHandle({
+          placement: Workspace.withWorkspace(placement, given ?? root),
+          root,
+          aliases: given === undefined ? [MOUNT] : [given, MOUNT],
+          launch: ({ argv, cwd, env }) => {
+            const args = [
+              ...system,
+              "--bind",
+              root,
+              MOUNT,
+              "--chdir",
+              cwd === "." ? MOUNT : Path.posix.join(MOUNT, cwd),
+              "--unshare-all",
+              ...(placement.network === true ? ["--share-net"] : []),
+              "--cap-drop",
+              "ALL",
+              "--uid",
+              "1000",
+              "--gid",
+              "1000",
+              "--hostname",
+              "sandbox",
+              "--die-with-parent",
+              "--new-session",
+              "--clearenv",
+              "--setenv",
+              "PATH",
+              path,
+              "--setenv",
+              "HOME",
+              MOUNT
+            ]
+            for (const [key, value] of Object.entries(env)) args.push("--setenv", key, value)
+            args.push("--", ...argv)
+            return { file: executable, args, env: { PATH: path }, cwd: root }
+          }
+        })
+        // a probe: bubblewrap present and able to build its namespaces here
+        const probe = yield* handle.exec({ command: ["true"], timeout: "10 seconds" }).pipe(
+          Effect.mapError((cause) =>
+            new Sandbox.SandboxError({
+              reason: "Unavailable",
+              detail: cause.reason === "SpawnFailed"
+                ? `bubblewrap (${executable}) is not installed; ${INSTALL_HINT}`
+                : `bubblewrap did not start: ${cause.message}`,
+              cause
+            })
+          )
+        )
+        if (probe.exitCode !== 0) {
+          return yield* new Sandbox.SandboxError({
+            reason: "Unavailable",
+            detail: `bubblewrap cannot create a sandbox here (exit ${probe.exitCode}): ${probe.stderr.trim()}`
+          })
+        }
+        return handle
+      })
+  }
+}
+
+/**
+ * The `Sandbox` service with the bubblewrap backend only.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options & { readonly idleTimeToLive?: Sandbox.Options["idleTimeToLive"] } = {}
+): Layer.Layer<Sandbox.Sandbox> =>
+  Sandbox.layer({ backends: [backend(options)], idleTimeToLive: options.idleTimeToLive })

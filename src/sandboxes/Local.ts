@@ -1,0 +1,96 @@
+/**
+ * The `local` sandbox backend: a directory on the host. Every path is confined to it (`..`,
+ * absolute paths outside it and symlinks that resolve outside are refused), but commands run as
+ * the current user with the host's view of the system: it confines file operations, not
+ * processes. Use `BwrapSandbox` to isolate commands. Commands inherit only a few variables of
+ * this process's environment (`PATH`, `HOME`, locale, ...; see {@link INHERITED_ENV}).
+ *
+ * A placement that names a workspace uses that directory (created when missing, kept on
+ * release), so a persisted session reopens the same files after a restart; a placement without
+ * one gets a temporary directory, removed when its handle is released.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Path from "node:path"
+import * as Workspace from "../internal/workspace.js"
+import * as Sandbox from "../Sandbox.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The backend name placements use (default `"local"`). */
+  readonly name?: string | undefined
+  /**
+   * The environment commands start from; the `env` of each command is added on top. Default:
+   * only {@link INHERITED_ENV} of this process's environment, so that commands a model asks for
+   * never see the host's API keys and tokens.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+}
+
+/**
+ * The variables of this process's environment that commands inherit by default.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const INHERITED_ENV: ReadonlyArray<string> = [
+  "PATH",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "LANG",
+  "LC_ALL",
+  "LC_CTYPE",
+  "TERM",
+  "TZ",
+  "TMPDIR"
+]
+
+const inherited = (): Record<string, string | undefined> =>
+  Object.fromEntries(INHERITED_ENV.map((key) => [key, process.env[key]]))
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const backend = (options: Options = {}): Sandbox.Backend => {
+  const name = options.name ?? "local"
+  return {
+    name,
+    open: (placement) =>
+      Effect.map(Workspace.acquireWorkspace(placement), ({ given, root }) => {
+        const baseEnv: Record<string, string> = {}
+        for (const [key, value] of Object.entries(options.env ?? inherited())) {
+          if (value !== undefined) baseEnv[key] = value
+        }
+        return Workspace.makeHandle({
+          placement: Workspace.withWorkspace(placement, given ?? root),
+          root,
+          aliases: given === undefined ? [] : [given],
+          launch: ({ argv, cwd, env }) => ({
+            file: argv[0]!,
+            args: argv.slice(1),
+            env: { ...baseEnv, ...env },
+            cwd: cwd === "." ? root : Path.join(root, cwd)
+          })
+        })
+      })
+  }
+}
+
+/**
+ * The `Sandbox` service with the local backend only.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: Options & { readonly idleTimeToLive?: Sandbox.Options["idleTimeToLive"] } = {}
+): Layer.Layer<Sandbox.Sandbox> =>
+  Sandbox.layer({ backends: [backend(options)], idleTimeToLive: options.idleTimeToLive })
