@@ -4,7 +4,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Equal, Layer, TestContext } from "effect"
 import { execFile } from "node:child_process"
-import { Session } from "rath"
+import { Entry, Session } from "rath"
 import * as Serve from "../src/cli/Serve.js"
 import * as Source from "../src/cli/Source.js"
 import { rath, writeRun } from "./cli-fixture.js"
@@ -54,6 +54,20 @@ layer(NodeContext.layer)("rath CLI", (it) => {
         const byId = yield* rath("graph", run.b.id, "--store", dir, "--format", "json")
         assert.strictEqual(byId.code, 0, byId.stderr)
         assert.strictEqual((JSON.parse(byId.stdout) as { sessions: Array<unknown> }).sessions.length, 6)
+      }))
+
+    it.scoped("a single file: its parents are named but not loaded", () =>
+      Effect.gen(function*() {
+        const { files, run } = yield* writeRun
+        const out = yield* rath("graph", files[run.merged.id]!)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.deepStrictEqual(lines(out.stdout).map((line) => line.split("  ")[0]), [
+          run.a.id,
+          `└─ ${run.merged.id}`,
+          run.review.id,
+          `└─ ${run.merged.id}`
+        ])
+        assert.include(out.stdout, `${run.a.id}  (not loaded)`)
       }))
 
     it.scoped("writes the self-contained HTML viewer", () =>
@@ -156,6 +170,26 @@ layer(NodeContext.layer)("rath CLI", (it) => {
         assert.match(text, /write_file: write src\/greet\.ts \(88 B/)
         assert.include(text, `<- ${run.a.id}: fork of ${run.plan.id} by agent:coder, added 3 of the 11 entries`)
         assert.include(text, `<- ${run.root.id}: root, added 2 of the 11 entries`)
+      }))
+
+    it.scoped("clips messages to one line unless --full", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir, run } = yield* writeRun
+        const long = "word ".repeat(60).trim()
+        const session = yield* Session.fork(run.plan).pipe(
+          Effect.flatMap(Session.appendAll([Entry.user(long), Entry.assistant({ text: "ok", model: "m" })])),
+          Effect.provide(TestContext.TestContext)
+        )
+        const file = path.join(dir, "long.jsonl")
+        yield* fs.writeFileString(file, Session.toJsonl(session))
+        const clipped = yield* rath("explain", file)
+        assert.include(clipped.stdout, "[user] word word")
+        assert.notInclude(clipped.stdout, long)
+        assert.include(clipped.stdout, "…")
+        const full = yield* rath("explain", file, "--full")
+        assert.include(full.stdout, `[user] ${long}`)
       }))
 
     it.scoped("--json: the transcript sent at each call and the tool evidence", () =>
