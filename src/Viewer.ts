@@ -210,6 +210,9 @@ const evidenceOf = (entry: Entry.Entry): ReadonlyArray<readonly [string, string]
   return out
 }
 
+const authorLine = (author: Entry.Author): string =>
+  author.kind === author.name ? author.kind : `${author.kind}:${author.name}`
+
 interface SessionData {
   readonly id: string
   readonly operation: string
@@ -225,19 +228,29 @@ interface SessionData {
   readonly toolFailures: number
   readonly memory: number
   readonly checks: ReadonlyArray<{ readonly name: string; readonly passed: boolean }>
-  readonly entries: ReadonlyArray<{
-    readonly id: string
-    readonly tag: string
-    readonly author: string
-    readonly time: number
-    readonly summary: string
-    readonly evidence: ReadonlyArray<readonly [string, string]>
-    readonly raw: unknown
-  }>
+  /** The session's entries, oldest first, as keys of the page's shared entry table. */
+  readonly entries: ReadonlyArray<string>
 }
 
-const authorLine = (author: Entry.Author): string =>
-  author.kind === author.name ? author.kind : `${author.kind}:${author.name}`
+interface EntryData {
+  readonly id: string
+  readonly tag: string
+  readonly author: string
+  readonly time: number
+  readonly summary: string
+  readonly evidence: ReadonlyArray<readonly [string, string]>
+  readonly raw: unknown
+}
+
+const entryData = (entry: Entry.Entry): EntryData => ({
+  id: entry.id,
+  tag: entry._tag,
+  author: authorLine(entry.author),
+  time: entry.timestamp,
+  summary: Entry.summary(entry),
+  evidence: evidenceOf(entry),
+  raw: encodeEntry(entry)
+})
 
 const sessionData = (session: Session.Session): SessionData => {
   const all = Chunk.toReadonlyArray(Session.entries(session))
@@ -259,15 +272,7 @@ const sessionData = (session: Session.Session): SessionData => {
     toolFailures: tools.filter((tool) => tool.error !== undefined).length,
     memory: own.filter(Entry.is("Memory")).length,
     checks: own.filter(Entry.is("Check")).map((check) => ({ name: check.name, passed: check.passed })),
-    entries: all.map((entry) => ({
-      id: entry.id,
-      tag: entry._tag,
-      author: authorLine(entry.author),
-      time: entry.timestamp,
-      summary: Entry.summary(entry),
-      evidence: evidenceOf(entry),
-      raw: encodeEntry(entry)
-    }))
+    entries: all.map((entry) => entry.id)
   }
 }
 
@@ -399,10 +404,10 @@ const script = `
     if (s.base > 0) details.appendChild(el("label", {"class": "toggle"}, [toggle, document.createTextNode(" show the " + s.base + " inherited entries")]));
     function render(){
       list.textContent = "";
-      s.entries.forEach(function(entry, i){
+      s.entries.forEach(function(id, i){
         var inherited = i < s.base;
         if (inherited && !toggle.checked) return;
-        list.appendChild(entryView(entry, i, inherited));
+        list.appendChild(entryView(data.entries[id], i, inherited));
       });
     }
     toggle.addEventListener("change", render);
@@ -451,10 +456,18 @@ export const html = (sessions: Iterable<Session.Session>, options?: Options): st
     undefined
   )
   const title = options?.title ?? "rath sessions"
+  // entries are shared between sessions (a fork holds its parent's history): each is sent once
+  const table = new Map<string, EntryData>()
+  for (const session of list) {
+    for (let node = session.node; node !== undefined; node = node.prev) {
+      if (!table.has(node.entry.id)) table.set(node.entry.id, entryData(node.entry))
+    }
+  }
   const payload = {
     title,
     selected: options?.selected ?? newest?.id ?? null,
-    sessions: Object.fromEntries(data)
+    sessions: Object.fromEntries(data),
+    entries: Object.fromEntries(table)
   }
   const entries = list.reduce((sum, session) => sum + session.length - session.base, 0)
   return `<!doctype html>
