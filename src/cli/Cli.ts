@@ -174,8 +174,11 @@ const graph = Command.make(
       const resolved = yield* resolve(args.target, args.store)
       const rows = yield* resolved.source.list
       const whole = SessionGraph.fromRows(rows)
-      const isId = Option.isSome(args.target) && Option.isSome(resolved.selected) && rows.length > 1
-      const lineage = isId ? Render.component(whole, Option.getOrThrow(resolved.selected)) : whole
+      // a session id names one run: the sessions connected to it
+      const lineage = Option.match(resolved.selected, {
+        onNone: () => whole,
+        onSome: (id) => Render.component(whole, id)
+      })
       const sessionsOf = Effect.forEach(lineage.rows.keys(), (id) => resolved.source.load(id))
       switch (args.format) {
         case "tree": {
