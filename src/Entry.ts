@@ -230,7 +230,8 @@ export const ToolEffect = Schema.Struct({
   path: Schema.optional(Schema.String),
   bytes: Schema.optional(Schema.Number),
   exitCode: Schema.optional(Schema.Number),
-  sha256: Schema.optional(Schema.String)
+  sha256: Schema.optional(Schema.String),
+  elapsedMs: Schema.optional(Schema.Number)
 })
 
 /**

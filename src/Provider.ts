@@ -10,7 +10,13 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as Intervals from "effect/ScheduleIntervals"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
@@ -414,3 +420,181 @@ export const chat = (request: Request): Effect.Effect<Response, ProviderError, P
  */
 export const stream = (request: Request): Stream.Stream<StreamPart, ProviderError, Provider> =>
   Stream.unwrap(Effect.map(Provider, (provider) => provider.stream(request)))
+
+// -----------------------------------------------------------------------------
+// rendering helpers shared by the adapters
+// -----------------------------------------------------------------------------
+
+/**
+ * The text a tool result is sent to a model as: a string output as it is, any other output as
+ * JSON, and a failure as `Error (kind): message` (followed by the output when there is one).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const toolResultText = (entry: Entry.ToolResult): string => {
+  const output = entry.output === undefined || entry.output === null
+    ? ""
+    : typeof entry.output === "string"
+    ? entry.output
+    : JSON.stringify(entry.output)
+  if (entry.error === undefined) return output
+  const head = `Error (${entry.error.kind}): ${entry.error.message}`
+  return output === "" ? head : `${head}\n${output}`
+}
+
+/**
+ * How a `Compression` entry is shown to a model: a user message that starts with this prefix and
+ * carries the summary. A user message (rather than a system one) because every vendor accepts it
+ * at any position of the conversation.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const summaryText = (entry: Entry.Compression): string => `Summary of earlier conversation:\n${entry.text}`
+
+// -----------------------------------------------------------------------------
+// retries
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions {
+  /**
+   * The retry policy, fed the failure of every attempt. Default {@link defaultRetrySchedule}:
+   * exponential from 500 ms, at most 3 retries. The wait is never shorter than the vendor's
+   * `Retry-After` (`ProviderError.retryAfterMillis`).
+   */
+  readonly schedule?: Schedule.Schedule<unknown, ProviderError> | undefined
+  /** Which failures to retry; default `error.retryable` (rate limits, 5xx, timeouts, transport). */
+  readonly while?: ((error: ProviderError) => boolean) | undefined
+}
+
+/**
+ * Exponential backoff from 500 ms (factor 2), at most 3 retries.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultRetrySchedule: Schedule.Schedule<unknown, ProviderError> = Schedule.exponential("500 millis", 2)
+  .pipe(Schedule.intersect(Schedule.recurs(3)))
+
+const isContent = (part: StreamPart): boolean => part._tag !== "Metadata" && part._tag !== "Retry"
+
+/**
+ * Steps the schedule once for a failure: the delay in milliseconds, or none when the policy gives
+ * up. The delay is the schedule's, raised to the vendor's `Retry-After` when that is longer.
+ */
+const makeDecider = (options: RetryOptions | undefined) =>
+  Effect.gen(function*() {
+    const schedule = options?.schedule ?? defaultRetrySchedule
+    const shouldRetry = options?.while ?? ((error: ProviderError) => error.retryable)
+    const state = yield* Ref.make<unknown>(schedule.initial)
+    return (error: ProviderError): Effect.Effect<Option.Option<number>> =>
+      shouldRetry(error)
+        ? Effect.gen(function*() {
+          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+          const [next, , decision] = yield* schedule.step(now, error, yield* Ref.get(state))
+          yield* Ref.set(state, next)
+          if (ScheduleDecision.isDone(decision)) return Option.none()
+          const scheduled = Math.max(Intervals.start(decision.intervals) - now, 0)
+          return Option.some(Math.max(scheduled, error.retryAfterMillis ?? 0))
+        })
+        : Effect.succeedNone
+  })
+
+/**
+ * Retries a provider's calls with a `Schedule`, honouring `Retry-After`.
+ *
+ * `chat` is retried as a whole. A `stream` is retried only while it has not yet emitted content
+ * (text, reasoning, tool calls, usage or finish): before each retry it emits a `Retry` part with
+ * the attempt number, the wait and the error, so a UI can show "rate limited, retrying in 2 s".
+ * A failure after content has streamed is not retried (the consumer has already seen part of an
+ * answer); it fails the stream.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect, Schedule } from "effect"
+ * import { Provider, Scripted } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const scripted = yield* Scripted.make([Scripted.fail("RateLimited"), Scripted.reply("hi")])
+ *   const robust = Provider.withRetry(scripted.service, {
+ *     schedule: Schedule.exponential("1 second").pipe(Schedule.intersect(Schedule.recurs(5)))
+ *   })
+ *   return yield* robust.chat({ messages: [] }) // waits 1 s, then answers "hi"
+ * })
+ * ```
+ */
+export const withRetry = (service: Service, options?: RetryOptions): Service => {
+  const chat = (request: Request): Effect.Effect<Response, ProviderError> =>
+    Effect.gen(function*() {
+      const decide = yield* makeDecider(options)
+      const attempt: Effect.Effect<Response, ProviderError> = Effect.catchAll(
+        service.chat(request),
+        (error) =>
+          Effect.flatMap(decide(error), (delay) =>
+            Option.match(delay, {
+              onNone: () => Effect.fail(error),
+              onSome: (millis) => Effect.zipRight(Effect.sleep(Duration.millis(millis)), attempt)
+            }))
+      )
+      return yield* attempt
+    })
+  const stream = (request: Request): Stream.Stream<StreamPart, ProviderError> =>
+    Stream.unwrap(Effect.gen(function*() {
+      const decide = yield* makeDecider(options)
+      const loop = (attempt: number): Stream.Stream<StreamPart, ProviderError> =>
+        Stream.suspend(() => {
+          let started = false
+          return service.stream(request).pipe(
+            Stream.tap((part) =>
+              Effect.sync(() => {
+                if (isContent(part)) started = true
+              })
+            ),
+            Stream.catchAll((error) =>
+              started
+                ? Stream.fail(error)
+                : Stream.unwrap(Effect.map(decide(error), (delay) =>
+                  Option.match(delay, {
+                    onNone: () => Stream.fail(error),
+                    onSome: (delayMillis): Stream.Stream<StreamPart, ProviderError> =>
+                      Stream.succeed<StreamPart>({ _tag: "Retry", attempt, delayMillis, error }).pipe(
+                        Stream.concat(Stream.drain(Stream.fromEffect(Effect.sleep(Duration.millis(delayMillis))))),
+                        Stream.concat(loop(attempt + 1))
+                      )
+                  })))
+            )
+          )
+        })
+      return loop(1)
+    }))
+  return Provider.of({ info: service.info, chat, stream })
+}
+
+/**
+ * Parses a `Retry-After` header (seconds or an HTTP date) or the `retry-after-ms` header some
+ * vendors send, relative to `now` (milliseconds). Undefined when absent or unreadable.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const retryAfterMillis = (
+  headers: { readonly get: (name: string) => string | null } | undefined,
+  now: number
+): number | undefined => {
+  if (headers === undefined) return undefined
+  const ms = headers.get("retry-after-ms")
+  if (ms !== null && ms.trim() !== "" && Number.isFinite(Number(ms))) return Math.max(Number(ms), 0)
+  const value = headers.get("retry-after")
+  if (value === null || value.trim() === "") return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(seconds * 1000, 0)
+  const date = globalThis.Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(date - now, 0)
+}

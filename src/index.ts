@@ -7,6 +7,11 @@
 /**
  * @since 0.1.0
  */
+export * as Anthropic from "./providers/Anthropic.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Builtin from "./Builtin.js"
 
 /**
@@ -42,12 +47,22 @@ export * as Mcp from "./Mcp.js"
 /**
  * @since 0.1.0
  */
+export * as OpenAi from "./providers/OpenAi.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Placement from "./Placement.js"
 
 /**
  * @since 0.1.0
  */
 export * as Provider from "./Provider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ProviderConfig from "./ProviderConfig.js"
 
 /**
  * @since 0.1.0

@@ -42,6 +42,12 @@ export interface Reply {
   readonly chunks?: ReadonlyArray<string> | undefined
   /** Wait this long (on Effect's clock) before answering. */
   readonly delay?: Duration.DurationInput | undefined
+  /**
+   * Stream the reasoning, text and tool-call parts, then fail with this error instead of
+   * finishing: a connection cut in the middle of an answer (`Provider.withRetry` does not retry
+   * it, because content was already streamed).
+   */
+  readonly cut?: Provider.ProviderError | undefined
 }
 
 /**
@@ -217,7 +223,12 @@ export const make = (
         Effect.gen(function*() {
           const [answer, index] = yield* pick(request)
           if (answer.delay !== undefined) yield* Effect.sleep(answer.delay)
-          return Stream.fromIterable(toParts(answer, request, info, index, nextCallId))
+          const parts = toParts(answer, request, info, index, nextCallId)
+          return answer.cut === undefined
+            ? Stream.fromIterable(parts)
+            : Stream.fromIterable(parts.filter((part) => part._tag !== "Usage" && part._tag !== "Finish")).pipe(
+              Stream.concat(Stream.fail(answer.cut))
+            )
         })
       )
     return {

@@ -1,0 +1,541 @@
+/**
+ * The Anthropic adapter: the Messages API on `@anthropic-ai/sdk`.
+ *
+ * System entries are joined into `system`; consecutive tool results (and any user text that
+ * follows them) are grouped into one user message with several `tool_result` blocks; tool choice
+ * maps to `auto`/`none`/`any`/`tool`; stop reasons are mapped (unknown ones are `"other"`);
+ * usage comes from `message_start` and `message_delta`; thinking blocks become reasoning;
+ * `max_tokens` is the request's or the configured default. The SDK's retries are off.
+ *
+ * @since 0.1.0
+ */
+import Anthropic from "@anthropic-ai/sdk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import type * as Entry from "../Entry.js"
+import * as Http from "../internal/providerHttp.js"
+import * as Provider from "../Provider.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly apiKey: Redacted.Redacted<string>
+  /** Default `https://api.anthropic.com`. */
+  readonly baseUrl?: string | undefined
+  readonly model: string
+  /** `max_tokens` when a request sets none (the Messages API requires one). */
+  readonly maxTokens: number
+  readonly headers?: Record<string, string> | undefined
+  /**
+   * Request timeout in milliseconds (default 10 minutes, the SDK's): the wait for the response,
+   * and for streams also the longest silence between two events.
+   */
+  readonly timeoutMillis?: number | undefined
+  /** The kind recorded in entries (default `"anthropic"`). */
+  readonly kind?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const DEFAULT_BASE_URL = "https://api.anthropic.com"
+
+/**
+ * The `max_tokens` that `ProviderConfig` uses for an Anthropic provider whose configuration sets
+ * none (`maxTokens` in the config file overrides it; a request's `maxTokens` overrides both).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const DEFAULT_MAX_TOKENS = 4096
+
+// -----------------------------------------------------------------------------
+// request rendering
+// -----------------------------------------------------------------------------
+
+type Block = Record<string, unknown>
+interface Message {
+  role: "user" | "assistant"
+  content: Array<Block>
+}
+
+/**
+ * Renders transcript entries as Messages API `system` text and messages.
+ *
+ * Reasoning of earlier assistant turns is not sent back (Anthropic needs the signature of a
+ * thinking block to accept it, and rath keeps only its text). A `Compression` is a user text
+ * block carrying the summary (`Provider.summaryText`). Consecutive user-side blocks (tool results,
+ * user text, summaries) form one user message, tool results first, as the API requires.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const renderMessages = (
+  messages: ReadonlyArray<Entry.Message>
+): { readonly system: string | undefined; readonly messages: Array<Message> } => {
+  const system: Array<string> = []
+  const out: Array<Message> = []
+  const push = (role: Message["role"], blocks: Array<Block>) => {
+    if (blocks.length === 0) return
+    const last = out[out.length - 1]
+    if (last !== undefined && last.role === role) {
+      // tool_result blocks go before any text in a user message
+      last.content = role === "user"
+        ? [
+          ...last.content.filter((b) => b.type === "tool_result"),
+          ...blocks.filter((b) => b.type === "tool_result"),
+          ...last.content.filter((b) => b.type !== "tool_result"),
+          ...blocks.filter((b) => b.type !== "tool_result")
+        ]
+        : [...last.content, ...blocks]
+    } else {
+      out.push({ role, content: blocks })
+    }
+  }
+  for (const message of messages) {
+    switch (message._tag) {
+      case "System":
+        system.push(message.text)
+        break
+      case "User":
+        push("user", [{ type: "text", text: message.text }])
+        break
+      case "Compression":
+        push("user", [{ type: "text", text: Provider.summaryText(message) }])
+        break
+      case "Assistant":
+        push("assistant", [
+          ...(message.text === "" ? [] : [{ type: "text", text: message.text }]),
+          ...message.toolCalls.map((call) => ({
+            type: "tool_use",
+            id: call.id,
+            name: call.name,
+            input: typeof call.parsed === "object" && call.parsed !== null ? call.parsed : {}
+          }))
+        ])
+        break
+      case "ToolResult":
+        push("user", [{
+          type: "tool_result",
+          tool_use_id: message.callId,
+          content: Provider.toolResultText(message),
+          ...(message.error === undefined ? {} : { is_error: true })
+        }])
+        break
+    }
+  }
+  return { system: system.length === 0 ? undefined : system.join("\n\n"), messages: out }
+}
+
+/**
+ * The Messages API body for a request (without `stream`).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const renderRequest = (
+  request: Provider.Request,
+  options: Pick<Options, "model" | "maxTokens">
+): Record<string, unknown> => {
+  const rendered = renderMessages(request.messages)
+  const body: Record<string, unknown> = {
+    model: request.model ?? options.model,
+    max_tokens: request.maxTokens ?? options.maxTokens,
+    messages: rendered.messages
+  }
+  if (rendered.system !== undefined) body.system = rendered.system
+  if (request.tools !== undefined && request.tools.length > 0) {
+    body.tools = request.tools.map((tool) => ({
+      name: tool.name,
+      description: tool.description,
+      input_schema: tool.parameters
+    }))
+  }
+  if (request.toolChoice !== undefined) {
+    const choice = request.toolChoice
+    body.tool_choice = choice === "auto"
+      ? { type: "auto" }
+      : choice === "none"
+      ? { type: "none" }
+      : choice === "required"
+      ? { type: "any" }
+      : { type: "tool", name: choice.tool }
+  }
+  if (request.temperature !== undefined) body.temperature = request.temperature
+  if (request.topP !== undefined) body.top_p = request.topP
+  if (request.stop !== undefined && request.stop.length > 0) body.stop_sequences = [...request.stop]
+  if (request.responseFormat?.type === "json_schema") {
+    body.output_config = { format: { type: "json_schema", schema: request.responseFormat.schema } }
+  }
+  return { ...body, ...request.extra }
+}
+
+// -----------------------------------------------------------------------------
+// response normalisation
+// -----------------------------------------------------------------------------
+
+/**
+ * Maps a Messages API stop reason; unknown reasons are `"other"`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const finishReason = (reason: unknown): Entry.FinishReason => {
+  switch (reason) {
+    case "end_turn":
+    case "stop_sequence":
+      return "stop"
+    case "max_tokens":
+    case "model_context_window_exceeded":
+      return "length"
+    case "tool_use":
+      return "tool_calls"
+    case "refusal":
+      return "content_filter"
+    default:
+      return "other"
+  }
+}
+
+const isObject = (u: unknown): u is Record<string, any> => typeof u === "object" && u !== null
+const num = (u: unknown): number | undefined => typeof u === "number" && Number.isFinite(u) ? u : undefined
+
+interface RawUsage {
+  input: number | undefined
+  cacheRead: number | undefined
+  cacheWrite: number | undefined
+  output: number | undefined
+  reasoning: number | undefined
+}
+
+const mergeUsage = (into: RawUsage, raw: unknown): void => {
+  if (!isObject(raw)) return
+  into.input = num(raw.input_tokens) ?? into.input
+  into.cacheRead = num(raw.cache_read_input_tokens) ?? into.cacheRead
+  into.cacheWrite = num(raw.cache_creation_input_tokens) ?? into.cacheWrite
+  into.output = num(raw.output_tokens) ?? into.output
+  into.reasoning = num(raw.output_tokens_details?.reasoning_tokens) ?? into.reasoning
+}
+
+/**
+ * Normalised usage: `inputTokens` counts every input token (uncached + cache reads + cache
+ * writes, which Anthropic reports apart); `cachedInputTokens` are the cache reads.
+ */
+const normaliseUsage = (raw: RawUsage): Entry.Usage | undefined => {
+  if (raw.input === undefined && raw.output === undefined) return undefined
+  const input = (raw.input ?? 0) + (raw.cacheRead ?? 0) + (raw.cacheWrite ?? 0)
+  const output = raw.output ?? 0
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    totalTokens: input + output,
+    ...(raw.cacheRead === undefined ? {} : { cachedInputTokens: raw.cacheRead }),
+    ...(raw.reasoning === undefined ? {} : { reasoningTokens: raw.reasoning })
+  }
+}
+
+/**
+ * Normalises a Messages API `usage` object.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const usage = (raw: unknown): Entry.Usage | undefined => {
+  const into: RawUsage = {
+    input: undefined,
+    cacheRead: undefined,
+    cacheWrite: undefined,
+    output: undefined,
+    reasoning: undefined
+  }
+  mergeUsage(into, raw)
+  return normaliseUsage(into)
+}
+
+interface EventState {
+  events: number
+  model: string | undefined
+  messageId: string | undefined
+  stopped: boolean
+  finish: Entry.FinishReason | undefined
+  usage: RawUsage
+  /** content block index -> tool call index */
+  tools: Map<number, number>
+}
+
+const eventParts = (state: EventState, event: unknown): Array<Provider.StreamPart> => {
+  const parts: Array<Provider.StreamPart> = []
+  if (!isObject(event)) return parts
+  state.events++
+  switch (event.type) {
+    case "message_start": {
+      const message: Record<string, any> = isObject(event.message) ? event.message : {}
+      if (typeof message.id === "string") state.messageId = message.id
+      if (typeof message.model === "string" && message.model !== "") {
+        state.model = message.model
+        parts.push({ _tag: "Metadata", model: message.model })
+      }
+      mergeUsage(state.usage, message.usage)
+      break
+    }
+    case "content_block_start": {
+      const block: Record<string, any> = isObject(event.content_block) ? event.content_block : {}
+      const index = num(event.index) ?? 0
+      if (block.type === "tool_use" || block.type === "server_tool_use") {
+        const toolIndex = state.tools.size
+        state.tools.set(index, toolIndex)
+        parts.push({
+          _tag: "ToolCallStart",
+          index: toolIndex,
+          id: typeof block.id === "string" ? block.id : `toolu_${toolIndex}`,
+          name: typeof block.name === "string" ? block.name : ""
+        })
+        // a non-empty input in the start block (non-streamed tools) is the whole argument text
+        if (isObject(block.input) && Object.keys(block.input).length > 0) {
+          parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: JSON.stringify(block.input) })
+        }
+      } else if (block.type === "text" && typeof block.text === "string" && block.text !== "") {
+        parts.push({ _tag: "TextDelta", text: block.text })
+      } else if (block.type === "thinking" && typeof block.thinking === "string" && block.thinking !== "") {
+        parts.push({ _tag: "ReasoningDelta", text: block.thinking })
+      }
+      break
+    }
+    case "content_block_delta": {
+      const delta: Record<string, any> = isObject(event.delta) ? event.delta : {}
+      const index = num(event.index) ?? 0
+      if (delta.type === "text_delta" && typeof delta.text === "string") {
+        if (delta.text !== "") parts.push({ _tag: "TextDelta", text: delta.text })
+      } else if (delta.type === "thinking_delta" && typeof delta.thinking === "string") {
+        if (delta.thinking !== "") parts.push({ _tag: "ReasoningDelta", text: delta.thinking })
+      } else if (delta.type === "input_json_delta" && typeof delta.partial_json === "string") {
+        const toolIndex = state.tools.get(index)
+        if (toolIndex !== undefined) {
+          parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: delta.partial_json })
+        }
+      }
+      break
+    }
+    case "message_delta": {
+      const delta: Record<string, any> = isObject(event.delta) ? event.delta : {}
+      if (delta.stop_reason !== undefined && delta.stop_reason !== null) {
+        state.finish = finishReason(delta.stop_reason)
+      }
+      mergeUsage(state.usage, event.usage)
+      break
+    }
+    case "message_stop":
+      state.stopped = true
+      break
+  }
+  return parts
+}
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+/**
+ * The SDK client rath uses for these options (retries off).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const client = (options: Omit<Options, "model" | "maxTokens">): Anthropic =>
+  new Anthropic({
+    apiKey: Redacted.value(options.apiKey),
+    baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
+    maxRetries: 0,
+    ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
+    ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
+  })
+
+/**
+ * An Anthropic Messages provider.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { Anthropic } from "rath"
+ *
+ * const provider = Anthropic.make({
+ *   apiKey: Redacted.make("sk-ant-..."),
+ *   model: "claude-sonnet-4-5",
+ *   maxTokens: 4096
+ * })
+ * ```
+ */
+export const make = (options: Options): Provider.Service => {
+  const sdk = client(options)
+  const kind = options.kind ?? "anthropic"
+  const host = Http.hostOf(options.baseUrl ?? DEFAULT_BASE_URL)
+  const info = { kind, model: options.model, host }
+  const context = (request: Provider.Request) => ({ provider: kind, model: request.model ?? options.model })
+  const fail = (request: Provider.Request) => (cause: unknown) =>
+    Effect.flatMap(
+      Effect.clockWith((clock) => clock.currentTimeMillis),
+      (now) => Effect.fail(Http.toProviderError(cause, { ...context(request), now }))
+    )
+  // the SDK's timeout covers the wait for the response headers; a stream that then stalls for
+  // as long is a Timeout too
+  const idleTimeout =
+    (millis: number | undefined, request: Provider.Request) =>
+    <A>(self: Stream.Stream<A, Provider.ProviderError>): Stream.Stream<A, Provider.ProviderError> =>
+      millis === undefined ? self : Stream.timeoutFail(self, () =>
+        new Provider.ProviderError({
+          ...context(request),
+          reason: "Timeout",
+          detail: `the stream sent nothing for ${millis} ms`
+        }), Duration.millis(millis))
+  const providerInfo = (requestId: string | undefined): Entry.ProviderInfo => ({
+    kind,
+    host,
+    ...(requestId === undefined ? {} : { requestId })
+  })
+  const unsupported = (request: Provider.Request) =>
+    request.responseFormat?.type === "json_object"
+      ? Effect.fail(
+        new Provider.ProviderError({
+          ...context(request),
+          reason: "BadRequest",
+          detail: "the Messages API has no json_object mode: use a json_schema response format or a forced tool"
+        })
+      )
+      : Effect.void
+
+  const chat = (request: Provider.Request): Effect.Effect<Provider.Response, Provider.ProviderError> =>
+    Effect.gen(function*() {
+      yield* unsupported(request)
+      const body = { ...renderRequest(request, options), stream: false }
+      const { data, response } = yield* Effect.tryPromise({
+        try: (signal) =>
+          sdk.messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, { signal })
+            .withResponse(),
+        catch: (cause) => cause
+      }).pipe(Effect.catchAll(fail(request)))
+      const raw: unknown = data
+      if (!isObject(raw) || !Array.isArray(raw.content)) {
+        return yield* new Provider.ProviderError({
+          ...context(request),
+          reason: "InvalidResponse",
+          status: response.status,
+          detail: `expected a message object, got ${
+            typeof raw === "string" ? JSON.stringify(raw.slice(0, 120)) : typeof raw
+          }`
+        })
+      }
+      let text = ""
+      let reasoning = ""
+      const toolCalls: Array<Entry.ToolCall> = []
+      for (const block of raw.content) {
+        if (!isObject(block)) continue
+        if (block.type === "text" && typeof block.text === "string") text += block.text
+        else if (block.type === "thinking" && typeof block.thinking === "string") reasoning += block.thinking
+        else if (block.type === "tool_use" || block.type === "server_tool_use") {
+          toolCalls.push(
+            Provider.toolCall(
+              typeof block.id === "string" ? block.id : `toolu_${toolCalls.length}`,
+              typeof block.name === "string" ? block.name : "",
+              JSON.stringify(block.input ?? {})
+            )
+          )
+        }
+      }
+      const normalised = usage(raw.usage)
+      const requestId = response.headers.get("request-id") ??
+        (typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined)
+      return {
+        text,
+        ...(reasoning === "" ? {} : { reasoning }),
+        toolCalls,
+        finishReason: finishReason(raw.stop_reason),
+        ...(normalised === undefined ? {} : { usage: normalised }),
+        model: typeof raw.model === "string" && raw.model !== "" ? raw.model : request.model ?? options.model,
+        provider: providerInfo(requestId)
+      } satisfies Provider.Response
+    })
+
+  const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> =>
+    Stream.unwrapScoped(Effect.gen(function*() {
+      yield* unsupported(request)
+      const controller = yield* Effect.acquireRelease(
+        Effect.sync(() => new AbortController()),
+        (controller) => Effect.sync(() => controller.abort())
+      )
+      const body = { ...renderRequest(request, options), stream: true }
+      const { data, response } = yield* Effect.tryPromise({
+        try: () =>
+          sdk.messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, {
+            signal: controller.signal
+          }).withResponse(),
+        catch: (cause) => cause
+      }).pipe(Effect.catchAll(fail(request)))
+      const state: EventState = {
+        events: 0,
+        model: undefined,
+        messageId: undefined,
+        stopped: false,
+        finish: undefined,
+        usage: {
+          input: undefined,
+          cacheRead: undefined,
+          cacheWrite: undefined,
+          output: undefined,
+          reasoning: undefined
+        },
+        tools: new Map()
+      }
+      const headerId = response.headers.get("request-id") ?? undefined
+      const head: Array<Provider.StreamPart> = headerId === undefined ? [] : [{ _tag: "Metadata", requestId: headerId }]
+      const end = Effect.suspend(() => {
+        if (state.events === 0) {
+          return Effect.fail(
+            new Provider.ProviderError({
+              ...context(request),
+              reason: "InvalidResponse",
+              status: response.status,
+              detail: `no Messages API events in the response (content-type ${
+                response.headers.get("content-type") ?? "none"
+              })`
+            })
+          )
+        }
+        if (!state.stopped || state.finish === undefined) return Effect.fail(Http.truncated(context(request)))
+        const tail: Array<Provider.StreamPart> = []
+        const normalised = normaliseUsage(state.usage)
+        if (normalised !== undefined) tail.push({ _tag: "Usage", usage: normalised })
+        tail.push({ _tag: "Finish", finishReason: state.finish, provider: providerInfo(headerId ?? state.messageId) })
+        return Effect.succeed(tail)
+      })
+      return Stream.fromIterable(head).pipe(
+        Stream.concat(
+          Http.iterate(data).pipe(
+            Stream.catchAll((cause) => Stream.fromEffect(fail(request)(cause))),
+            idleTimeout(options.timeoutMillis, request),
+            Stream.mapConcat((event) => eventParts(state, event))
+          )
+        ),
+        Stream.concat(Stream.flattenIterables(Stream.fromEffect(end)))
+      )
+    }))
+
+  return Provider.make({ info, chat, stream })
+}
+
+/**
+ * A layer providing an Anthropic provider (no retries: wrap with `Provider.withRetry`, or use
+ * `ProviderConfig.layer`, which does).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Provider.Provider> =>
+  Layer.sync(Provider.Provider, () => make(options))

@@ -1,0 +1,554 @@
+/**
+ * The OpenAI-compatible adapter: Chat Completions on the `openai` SDK, so every gateway that
+ * speaks that wire format works (OpenAI, Azure-style proxies, vLLM, Ollama, OpenRouter, ...) by
+ * its base URL.
+ *
+ * The SDK's own retries are off (`maxRetries: 0`): `Provider.withRetry` is the one retry policy.
+ * Streams ask for `include_usage`; tool-call deltas are joined by index; unknown finish reasons
+ * are kept as `"other"`; `reasoning_content` (or `reasoning`) deltas become reasoning. Every
+ * response records the kind (`"openai"`), the endpoint host, the model the server reported and
+ * the request id (`x-request-id`, or the completion id). Interrupting a call aborts its HTTP
+ * request.
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import OpenAI from "openai"
+import * as Embedder from "../Embedder.js"
+import type * as Entry from "../Entry.js"
+import * as Http from "../internal/providerHttp.js"
+import * as Provider from "../Provider.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The API key; some local gateways accept any value. */
+  readonly apiKey: Redacted.Redacted<string>
+  /** Default `https://api.openai.com/v1`. */
+  readonly baseUrl?: string | undefined
+  /** The model used when a request names none. */
+  readonly model: string
+  readonly organization?: string | undefined
+  readonly project?: string | undefined
+  /** Extra HTTP headers sent with every request (gateway routing, tracing, ...). */
+  readonly headers?: Record<string, string> | undefined
+  /**
+   * Request timeout in milliseconds (default 10 minutes, the SDK's): the wait for the response,
+   * and for streams also the longest silence between two events.
+   */
+  readonly timeoutMillis?: number | undefined
+  /**
+   * The field that carries `maxTokens`: `max_tokens` (default; what most compatible gateways
+   * read) or `max_completion_tokens` (what OpenAI's reasoning models require).
+   */
+  readonly maxTokensField?: "max_tokens" | "max_completion_tokens" | undefined
+  /** The kind recorded in entries (default `"openai"`). */
+  readonly kind?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+// -----------------------------------------------------------------------------
+// request rendering
+// -----------------------------------------------------------------------------
+
+/**
+ * Renders transcript entries as Chat Completions messages. System entries stay system messages
+ * in place; a `Compression` becomes a user message carrying the summary
+ * (`Provider.summaryText`); tool results become `tool` messages.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const renderMessages = (messages: ReadonlyArray<Entry.Message>): Array<Record<string, unknown>> =>
+  messages.map((message): Record<string, unknown> => {
+    switch (message._tag) {
+      case "System":
+        return { role: "system", content: message.text }
+      case "User":
+        return { role: "user", content: message.text }
+      case "Compression":
+        return { role: "user", content: Provider.summaryText(message) }
+      case "Assistant":
+        return message.toolCalls.length === 0
+          ? { role: "assistant", content: message.text }
+          : {
+            role: "assistant",
+            content: message.text === "" ? null : message.text,
+            tool_calls: message.toolCalls.map((call) => ({
+              id: call.id,
+              type: "function",
+              function: { name: call.name, arguments: call.arguments.trim() === "" ? "{}" : call.arguments }
+            }))
+          }
+      case "ToolResult":
+        return { role: "tool", tool_call_id: message.callId, content: Provider.toolResultText(message) }
+    }
+  })
+
+/**
+ * The Chat Completions body for a request (without `stream`).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const renderRequest = (
+  request: Provider.Request,
+  options: Pick<Options, "model" | "maxTokensField">
+): Record<string, unknown> => {
+  const body: Record<string, unknown> = {
+    model: request.model ?? options.model,
+    messages: renderMessages(request.messages)
+  }
+  if (request.tools !== undefined && request.tools.length > 0) {
+    body.tools = request.tools.map((tool) => ({
+      type: "function",
+      function: { name: tool.name, description: tool.description, parameters: tool.parameters }
+    }))
+  }
+  if (request.toolChoice !== undefined) {
+    body.tool_choice = typeof request.toolChoice === "string"
+      ? request.toolChoice
+      : { type: "function", function: { name: request.toolChoice.tool } }
+  }
+  if (request.temperature !== undefined) body.temperature = request.temperature
+  if (request.topP !== undefined) body.top_p = request.topP
+  if (request.maxTokens !== undefined) body[options.maxTokensField ?? "max_tokens"] = request.maxTokens
+  if (request.stop !== undefined && request.stop.length > 0) body.stop = [...request.stop]
+  if (request.seed !== undefined) body.seed = request.seed
+  if (request.responseFormat !== undefined) {
+    const format = request.responseFormat
+    body.response_format = format.type === "json_schema"
+      ? {
+        type: "json_schema",
+        json_schema: {
+          name: format.name,
+          schema: format.schema,
+          ...(format.strict === undefined ? {} : { strict: format.strict })
+        }
+      }
+      : { type: format.type }
+  }
+  return { ...body, ...request.extra }
+}
+
+// -----------------------------------------------------------------------------
+// response normalisation
+// -----------------------------------------------------------------------------
+
+/**
+ * Maps a Chat Completions finish reason; unknown reasons are `"other"`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const finishReason = (reason: unknown): Entry.FinishReason => {
+  switch (reason) {
+    case "stop":
+      return "stop"
+    case "length":
+      return "length"
+    case "tool_calls":
+    case "function_call":
+      return "tool_calls"
+    case "content_filter":
+      return "content_filter"
+    default:
+      return "other"
+  }
+}
+
+const isObject = (u: unknown): u is Record<string, any> => typeof u === "object" && u !== null
+const num = (u: unknown): number | undefined => typeof u === "number" && Number.isFinite(u) ? u : undefined
+
+/**
+ * Normalises a Chat Completions `usage` object.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const usage = (raw: unknown): Entry.Usage | undefined => {
+  if (!isObject(raw)) return undefined
+  const input = num(raw.prompt_tokens) ?? 0
+  const output = num(raw.completion_tokens) ?? 0
+  const cached = num(raw.prompt_tokens_details?.cached_tokens)
+  const reasoning = num(raw.completion_tokens_details?.reasoning_tokens)
+  return {
+    inputTokens: input,
+    outputTokens: output,
+    totalTokens: num(raw.total_tokens) ?? input + output,
+    ...(cached === undefined ? {} : { cachedInputTokens: cached }),
+    ...(reasoning === undefined ? {} : { reasoningTokens: reasoning })
+  }
+}
+
+const reasoningOf = (delta: Record<string, any>): string | undefined =>
+  typeof delta.reasoning_content === "string"
+    ? delta.reasoning_content
+    : typeof delta.reasoning === "string"
+    ? delta.reasoning
+    : undefined
+
+/**
+ * The state of one streamed completion being turned into parts: tool calls are announced once
+ * their id and name are known (some gateways send the name before the id, or arguments first).
+ */
+interface ChunkState {
+  chunks: number
+  model: string | undefined
+  bodyId: string | undefined
+  finish: Entry.FinishReason | undefined
+  usage: Entry.Usage | undefined
+  calls: Map<number, { id: string | undefined; name: string | undefined; started: boolean; pending: string }>
+}
+
+const chunkParts = (state: ChunkState, chunk: unknown): Array<Provider.StreamPart> => {
+  const parts: Array<Provider.StreamPart> = []
+  if (!isObject(chunk)) return parts
+  state.chunks++
+  if (typeof chunk.model === "string" && chunk.model !== "" && chunk.model !== state.model) {
+    state.model = chunk.model
+    parts.push({ _tag: "Metadata", model: chunk.model })
+  }
+  if (state.bodyId === undefined && typeof chunk.id === "string" && chunk.id !== "") state.bodyId = chunk.id
+  if (chunk.usage !== undefined && chunk.usage !== null) state.usage = usage(chunk.usage)
+  const choices: Array<unknown> = Array.isArray(chunk.choices) ? chunk.choices : []
+  for (const choice of choices) {
+    if (!isObject(choice) || (choice.index !== undefined && choice.index !== 0)) continue
+    const delta: Record<string, any> = isObject(choice.delta) ? choice.delta : {}
+    const reasoning = reasoningOf(delta)
+    if (reasoning !== undefined && reasoning !== "") parts.push({ _tag: "ReasoningDelta", text: reasoning })
+    if (typeof delta.content === "string" && delta.content !== "") {
+      parts.push({ _tag: "TextDelta", text: delta.content })
+    }
+    if (Array.isArray(delta.tool_calls)) {
+      for (const call of delta.tool_calls) {
+        if (!isObject(call)) continue
+        const index = num(call.index) ?? 0
+        const slot = state.calls.get(index) ?? { id: undefined, name: undefined, started: false, pending: "" }
+        state.calls.set(index, slot)
+        if (typeof call.id === "string" && call.id !== "") slot.id ??= call.id
+        const fn: Record<string, any> = isObject(call.function) ? call.function : {}
+        if (typeof fn.name === "string" && fn.name !== "") slot.name ??= fn.name
+        const args = typeof fn.arguments === "string" ? fn.arguments : undefined
+        if (!slot.started && slot.id !== undefined && slot.name !== undefined) {
+          slot.started = true
+          parts.push({ _tag: "ToolCallStart", index, id: slot.id, name: slot.name })
+          if (slot.pending !== "") parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: slot.pending })
+          slot.pending = ""
+        }
+        if (args !== undefined) {
+          if (slot.started) parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: args })
+          else slot.pending += args
+        }
+      }
+    }
+    if (typeof choice.finish_reason === "string") state.finish = finishReason(choice.finish_reason)
+  }
+  return parts
+}
+
+/** Parts for tool calls that never got both an id and a name: announced with fallbacks. */
+const flushCalls = (state: ChunkState): Array<Provider.StreamPart> => {
+  const parts: Array<Provider.StreamPart> = []
+  for (const [index, slot] of state.calls) {
+    if (slot.started) continue
+    parts.push({ _tag: "ToolCallStart", index, id: slot.id ?? `call_${index}`, name: slot.name ?? "" })
+    if (slot.pending !== "") parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: slot.pending })
+  }
+  return parts
+}
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+/**
+ * The SDK client rath uses for these options (retries off).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const client = (options: Omit<Options, "model">): OpenAI =>
+  new OpenAI({
+    apiKey: Redacted.value(options.apiKey),
+    baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
+    maxRetries: 0,
+    ...(options.organization === undefined ? {} : { organization: options.organization }),
+    ...(options.project === undefined ? {} : { project: options.project }),
+    ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
+    ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
+  })
+
+/**
+ * An OpenAI-compatible provider.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { OpenAi } from "rath"
+ *
+ * const provider = OpenAi.make({
+ *   apiKey: Redacted.make("sk-..."),
+ *   baseUrl: "http://127.0.0.1:11434/v1",
+ *   model: "llama3.2"
+ * })
+ * ```
+ */
+export const make = (options: Options): Provider.Service => {
+  const sdk = client(options)
+  const kind = options.kind ?? "openai"
+  const host = Http.hostOf(options.baseUrl ?? DEFAULT_BASE_URL)
+  const info = { kind, model: options.model, host }
+  const context = (request: Provider.Request) => ({ provider: kind, model: request.model ?? options.model })
+  const fail = (request: Provider.Request) => (cause: unknown) =>
+    Effect.flatMap(
+      Effect.clockWith((clock) => clock.currentTimeMillis),
+      (now) => Effect.fail(Http.toProviderError(cause, { ...context(request), now }))
+    )
+  // the SDK's timeout covers the wait for the response headers; a stream that then stalls for
+  // as long is a Timeout too
+  const idleTimeout =
+    (millis: number | undefined, request: Provider.Request) =>
+    <A>(self: Stream.Stream<A, Provider.ProviderError>): Stream.Stream<A, Provider.ProviderError> =>
+      millis === undefined ? self : Stream.timeoutFail(self, () =>
+        new Provider.ProviderError({
+          ...context(request),
+          reason: "Timeout",
+          detail: `the stream sent nothing for ${millis} ms`
+        }), Duration.millis(millis))
+  const providerInfo = (requestId: string | undefined): Entry.ProviderInfo => ({
+    kind,
+    host,
+    ...(requestId === undefined ? {} : { requestId })
+  })
+
+  const chat = (request: Provider.Request): Effect.Effect<Provider.Response, Provider.ProviderError> =>
+    Effect.gen(function*() {
+      const body = { ...renderRequest(request, options), stream: false }
+      const { data, response } = yield* Effect.tryPromise({
+        try: (signal) =>
+          sdk.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal })
+            .withResponse(),
+        catch: (cause) => cause
+      }).pipe(Effect.catchAll(fail(request)))
+      const raw: unknown = data
+      if (!isObject(raw) || !Array.isArray(raw.choices)) {
+        return yield* new Provider.ProviderError({
+          ...context(request),
+          reason: "InvalidResponse",
+          status: response.status,
+          detail: `expected a chat.completion object, got ${
+            typeof raw === "string" ? JSON.stringify(raw.slice(0, 120)) : typeof raw
+          }`
+        })
+      }
+      const choice = raw.choices[0]
+      if (!isObject(choice) || !isObject(choice.message)) {
+        return yield* new Provider.ProviderError({
+          ...context(request),
+          reason: "InvalidResponse",
+          status: response.status,
+          detail: "the completion has no choices"
+        })
+      }
+      const message: Record<string, any> = choice.message
+      const calls: Array<unknown> = Array.isArray(message.tool_calls) ? message.tool_calls : []
+      const reasoning = reasoningOf(message)
+      const normalised = usage(raw.usage)
+      const requestId = response.headers.get("x-request-id") ??
+        (typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined)
+      return {
+        text: typeof message.content === "string" ? message.content : "",
+        ...(reasoning === undefined || reasoning === "" ? {} : { reasoning }),
+        toolCalls: calls.filter(isObject).map((call, i) =>
+          Provider.toolCall(
+            typeof call.id === "string" ? call.id : `call_${i}`,
+            typeof call.function?.name === "string" ? call.function.name : "",
+            typeof call.function?.arguments === "string" ? call.function.arguments : ""
+          )
+        ),
+        finishReason: finishReason(choice.finish_reason),
+        ...(normalised === undefined ? {} : { usage: normalised }),
+        model: typeof raw.model === "string" && raw.model !== "" ? raw.model : request.model ?? options.model,
+        provider: providerInfo(requestId)
+      } satisfies Provider.Response
+    })
+
+  const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> =>
+    Stream.unwrapScoped(Effect.gen(function*() {
+      // the controller lives as long as the stream: closing it (end, failure, interruption)
+      // aborts the HTTP request if it is still open
+      const controller = yield* Effect.acquireRelease(
+        Effect.sync(() => new AbortController()),
+        (controller) => Effect.sync(() => controller.abort())
+      )
+      const body = { ...renderRequest(request, options), stream: true, stream_options: { include_usage: true } }
+      const { data, response } = yield* Effect.tryPromise({
+        try: () =>
+          sdk.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
+            signal: controller.signal
+          }).withResponse(),
+        catch: (cause) => cause
+      }).pipe(Effect.catchAll(fail(request)))
+      const state: ChunkState = {
+        chunks: 0,
+        model: undefined,
+        bodyId: undefined,
+        finish: undefined,
+        usage: undefined,
+        calls: new Map()
+      }
+      const headerId = response.headers.get("x-request-id") ?? undefined
+      const head: Array<Provider.StreamPart> = headerId === undefined ? [] : [{ _tag: "Metadata", requestId: headerId }]
+      const end = Effect.suspend(() => {
+        if (state.chunks === 0) {
+          return Effect.fail(
+            new Provider.ProviderError({
+              ...context(request),
+              reason: "InvalidResponse",
+              status: response.status,
+              detail: `no chat.completion.chunk events in the response (content-type ${
+                response.headers.get("content-type") ?? "none"
+              })`
+            })
+          )
+        }
+        if (state.finish === undefined) return Effect.fail(Http.truncated(context(request)))
+        const tail: Array<Provider.StreamPart> = flushCalls(state)
+        if (state.usage !== undefined) tail.push({ _tag: "Usage", usage: state.usage })
+        tail.push({ _tag: "Finish", finishReason: state.finish, provider: providerInfo(headerId ?? state.bodyId) })
+        return Effect.succeed(tail)
+      })
+      return Stream.fromIterable(head).pipe(
+        Stream.concat(
+          Http.iterate(data).pipe(
+            Stream.catchAll((cause) => Stream.fromEffect(fail(request)(cause))),
+            idleTimeout(options.timeoutMillis, request),
+            Stream.mapConcat((chunk) => chunkParts(state, chunk))
+          )
+        ),
+        Stream.concat(Stream.flattenIterables(Stream.fromEffect(end)))
+      )
+    }))
+
+  return Provider.make({ info, chat, stream })
+}
+
+/**
+ * A layer providing an OpenAI-compatible provider (no retries: wrap with `Provider.withRetry`,
+ * or use `ProviderConfig.layer`, which does).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Provider.Provider> =>
+  Layer.sync(Provider.Provider, () => make(options))
+
+// -----------------------------------------------------------------------------
+// embeddings
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface EmbedderOptions extends Omit<Options, "model" | "maxTokensField" | "kind"> {
+  /** The embedding model, e.g. `text-embedding-3-small`. */
+  readonly model: string
+  /**
+   * The vector length. When set it is also sent as `dimensions` (models that can shorten their
+   * vectors do so); when absent it is learned from one probe call when the embedder is made.
+   */
+  readonly dimensions?: number | undefined
+  /** Texts per HTTP request (default 256). */
+  readonly batchSize?: number | undefined
+}
+
+/**
+ * An OpenAI-compatible embedder (`POST /embeddings`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeEmbedder = (options: EmbedderOptions): Effect.Effect<Embedder.Service, Embedder.EmbedderError> =>
+  Effect.gen(function*() {
+    const sdk = client(options)
+    const batchSize = Math.max(1, options.batchSize ?? 256)
+    const request = (texts: ReadonlyArray<string>, expected: number | undefined) =>
+      Effect.gen(function*() {
+        const response = yield* Effect.tryPromise({
+          try: (signal) =>
+            sdk.embeddings.create({
+              model: options.model,
+              input: [...texts],
+              encoding_format: "float",
+              ...(options.dimensions === undefined ? {} : { dimensions: options.dimensions })
+            }, { signal }),
+          catch: (cause) =>
+            new Embedder.EmbedderError({
+              reason: "RequestFailed",
+              detail: cause instanceof Error ? cause.message : String(cause),
+              cause
+            })
+        })
+        const raw: unknown = response
+        if (!isObject(raw) || !Array.isArray(raw.data) || raw.data.length !== texts.length) {
+          return yield* new Embedder.EmbedderError({
+            reason: "InvalidResponse",
+            detail: `expected ${texts.length} embeddings from ${options.model}`
+          })
+        }
+        const rows = [...raw.data].sort((a, b) => (num(a?.index) ?? 0) - (num(b?.index) ?? 0))
+        const vectors: Array<ReadonlyArray<number>> = []
+        for (const row of rows) {
+          const vector: unknown = isObject(row) ? row.embedding : undefined
+          if (!Array.isArray(vector) || !vector.every((x) => typeof x === "number")) {
+            return yield* new Embedder.EmbedderError({
+              reason: "InvalidResponse",
+              detail: "an embedding is not a vector"
+            })
+          }
+          if (expected !== undefined && vector.length !== expected) {
+            return yield* new Embedder.EmbedderError({
+              reason: "DimensionMismatch",
+              detail: `${options.model} returned ${vector.length} dimensions, expected ${expected}`
+            })
+          }
+          vectors.push(vector)
+        }
+        return vectors
+      })
+    const dimensions = options.dimensions ??
+      (yield* Effect.map(request(["dimension probe"], undefined), (vectors) => vectors[0]?.length ?? 0))
+    const embed = (texts: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        const out: Array<ReadonlyArray<number>> = []
+        for (let i = 0; i < texts.length; i += batchSize) {
+          out.push(...(yield* request(texts.slice(i, i + batchSize), dimensions)))
+        }
+        return out
+      })
+    return Embedder.Embedder.of({ model: options.model, dimensions, embed })
+  })
+
+/**
+ * A layer providing an OpenAI-compatible embedder.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerEmbedder = (options: EmbedderOptions): Layer.Layer<Embedder.Embedder, Embedder.EmbedderError> =>
+  Layer.effect(Embedder.Embedder, makeEmbedder(options))
