@@ -92,6 +92,11 @@ export * as SessionGraph from "./SessionGraph.js"
 /**
  * @since 0.1.0
  */
+export * as SessionStore from "./SessionStore.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Tool from "./Tool.js"
 
 /**

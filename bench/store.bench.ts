@@ -1,0 +1,184 @@
+/**
+ * SessionStore benchmarks (BENCH.md W1, W2, W3 for rath's SQLite store), one JSON line each:
+ *
+ * - `append-persist`: append + save 10,000 messages one at a time (each save commits before the
+ *   next append starts).
+ * - `fork-fanout`: 1,000 forks of a saved 1,000-message session, one new message each, saved.
+ * - `resume-load`: load of a 10,000-entry session in a fresh process (a child is spawned).
+ *
+ * Durability: SQLite WAL with synchronous=NORMAL (a committed save survives a process crash; it
+ * is not fsynced, so an OS crash may lose the last commits). `SQLITE_SYNC=FULL` fsyncs every
+ * commit. Run: `npm run bench -- store` or `node --import tsx bench/store.bench.ts`.
+ */
+import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
+import { loadavg, tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { Entry, Session, SessionStore } from "rath"
+
+const LOREM = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore " +
+  "et dolore magna aliqua. ut enim ad minim veniam, quis nostrud exercitation ullamco laboris"
+const msgText = (i: number): string => `message ${i}: ${LOREM}`.slice(0, 100)
+const msg = (i: number): Entry.Draft => i % 2 === 0 ? Entry.user(msgText(i)) : Entry.assistant({ text: msgText(i) })
+
+const synchronous = process.env.SQLITE_SYNC === "FULL" ? "FULL" : "NORMAL"
+const durability = synchronous === "FULL"
+  ? "WAL, synchronous=FULL: every commit fsynced"
+  : "WAL, synchronous=NORMAL: committed (survives a process crash), not fsynced"
+const common = { peer: "rath", store: "sqlite", version: "0.1.0", durability }
+
+const dirBytes = (dir: string): number =>
+  readdirSync(dir).reduce((sum, name) => {
+    const stat = statSync(join(dir, name))
+    return stat.isFile() ? sum + stat.size : sum
+  }, 0)
+
+const print = (line: Record<string, unknown>) => process.stdout.write(JSON.stringify(line) + "\n")
+const maxRssKiBInProcess = () => process.resourceUsage().maxRSS
+/** CPU time (user + system) in µs since `from`: less distorted than wall time on a busy machine. */
+const cpuUs = (from: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(from)
+  return used.user + used.system
+}
+const loadAverage = () => +loadavg()[0]!.toFixed(2)
+
+const appendPersist = (n: number) =>
+  Effect.gen(function*() {
+    const dir = mkdtempSync(join(tmpdir(), "rath-bench-w1-"))
+    const filename = join(dir, "rath.db")
+    let before = 0
+    let after = 0
+    let totalMs = 0
+    let cpuTotalUs = 0
+    let id = ""
+    yield* Effect.scoped(Effect.gen(function*() {
+      const store = yield* SessionStore.makeSqlite({ filename, synchronous })
+      let session = yield* Session.empty()
+      id = session.id
+      yield* store.save(session)
+      before = dirBytes(dir)
+      const cpu = process.cpuUsage()
+      const start = performance.now()
+      for (let i = 0; i < n; i++) {
+        session = yield* Session.append(session, msg(i))
+        yield* store.save(session)
+      }
+      totalMs = performance.now() - start
+      cpuTotalUs = cpuUs(cpu)
+      after = dirBytes(dir)
+      const check = yield* store.load(id)
+      if (check.length !== n) throw new Error(`expected ${n} messages, found ${check.length}`)
+    }))
+    const bytesOnDisk = dirBytes(dir)
+    print({
+      ...common,
+      workload: "W1",
+      name: "append-persist",
+      n,
+      prefill: 0,
+      totalMs: +totalMs.toFixed(1),
+      perAppendUs: +(totalMs * 1000 / n).toFixed(1),
+      cpuPerAppendUs: +(cpuTotalUs / n).toFixed(1),
+      bytesOnDisk,
+      bytesPerAppend: +((after - before) / n).toFixed(1),
+      bytesPerAppendClosed: +(bytesOnDisk / n).toFixed(1),
+      maxRssKiBInProcess: maxRssKiBInProcess(),
+      loadAverage: loadAverage()
+    })
+    return { dir, filename, id }
+  })
+
+const forkFanout = (base: number, branches: number) =>
+  Effect.gen(function*() {
+    const dir = mkdtempSync(join(tmpdir(), "rath-bench-w2-"))
+    const filename = join(dir, "rath.db")
+    let before = 0
+    let after = 0
+    let totalMs = 0
+    let cpuTotalUs = 0
+    yield* Effect.scoped(Effect.gen(function*() {
+      const store = yield* SessionStore.makeSqlite({ filename, synchronous })
+      const drafts = Array.from({ length: base }, (_, i) => msg(i))
+      const source = yield* Session.make(drafts)
+      yield* store.save(source)
+      before = dirBytes(dir)
+      const cpu = process.cpuUsage()
+      const start = performance.now()
+      for (let b = 0; b < branches; b++) {
+        const fork = yield* Session.fork(source)
+        yield* store.save(yield* Session.append(fork, msg(base + b)))
+      }
+      totalMs = performance.now() - start
+      cpuTotalUs = cpuUs(cpu)
+      after = dirBytes(dir)
+      const check = yield* store.load(source.id)
+      if (check.length !== base) throw new Error(`the source changed: ${check.length} entries`)
+      const branchesStored = yield* store.list({ parent: source.id })
+      if (branchesStored.length !== branches) throw new Error(`expected ${branches} branches`)
+    }))
+    const bytesOnDisk = dirBytes(dir)
+    print({
+      ...common,
+      workload: "W2",
+      name: "fork-fanout",
+      base,
+      branches,
+      totalMs: +totalMs.toFixed(1),
+      perBranchUs: +(totalMs * 1000 / branches).toFixed(1),
+      cpuPerBranchUs: +(cpuTotalUs / branches).toFixed(1),
+      bytesPerBranch: +((after - before) / branches).toFixed(1),
+      bytesOnDisk,
+      maxRssKiBInProcess: maxRssKiBInProcess(),
+      loadAverage: loadAverage()
+    })
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+/** The child side of W3: open the store and load the session, timed. */
+const loadChild = (filename: string, id: string, importMs: number) =>
+  Effect.gen(function*() {
+    const cpu = process.cpuUsage()
+    const start = performance.now()
+    const session = yield* Effect.scoped(Effect.gen(function*() {
+      const store = yield* SessionStore.makeSqlite({ filename, synchronous })
+      const loaded = yield* store.load(id)
+      // usable: the messages are in hand as rath's own values
+      const entries = Session.entries(loaded)
+      const last = Session.head(loaded)
+      if (last._tag === "None" || (last.value as Entry.User).text !== msgText(entries.length - 1)) {
+        throw new Error("unexpected last message")
+      }
+      return loaded
+    }))
+    const loadMs = performance.now() - start
+    const cpuLoadMs = cpuUs(cpu) / 1000
+    print({
+      ...common,
+      workload: "W3",
+      name: "resume-load",
+      n: session.length,
+      loadMs: +loadMs.toFixed(1),
+      cpuLoadMs: +cpuLoadMs.toFixed(1),
+      importMs: +importMs.toFixed(1),
+      sinceProcessStartMs: +performance.now().toFixed(1),
+      maxRssKiBInProcess: maxRssKiBInProcess(),
+      loadAverage: loadAverage()
+    })
+  })
+
+const [mode, childFile, childId] = process.argv.slice(2)
+if (mode === "--load" && childFile !== undefined && childId !== undefined) {
+  const importMs = performance.now()
+  await Effect.runPromise(loadChild(childFile, childId, importMs))
+} else {
+  const w1 = await Effect.runPromise(appendPersist(10_000))
+  await Effect.runPromise(forkFanout(1_000, 1_000))
+  const self = fileURLToPath(import.meta.url)
+  const child = spawnSync(process.execPath, ["--import", "tsx", self, "--load", w1.filename, w1.id], {
+    stdio: ["ignore", "inherit", "inherit"]
+  })
+  rmSync(w1.dir, { recursive: true, force: true })
+  if (child.status !== 0) process.exit(1)
+}

@@ -1,0 +1,256 @@
+/**
+ * What only the SQLite store has: a file that outlives the process (reopen, storage growth,
+ * schema versions, corruption) and real crashes (SIGKILL) and concurrent writer processes.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Arbitrary, Chunk, Effect, Either, Equal, FastCheck } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Entry, IdGenerator, Session, SessionStore } from "rath"
+import { type Ack, buildWriter, runWriter } from "./fixtures/store-crash-harness.js"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-store-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+/** Opens a store on `filename` for the duration of `body` (its own connection and cache). */
+const withStore = <A, E>(
+  filename: string,
+  body: (store: SessionStore.Service) => Effect.Effect<A, E>
+): Effect.Effect<A, E | SessionStore.SessionStoreError> =>
+  Effect.scoped(Effect.flatMap(SessionStore.makeSqlite({ filename }), body))
+
+const count = (filename: string, table: string): number => {
+  const db = new Database(filename, { readonly: true })
+  try {
+    return (db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n
+  } finally {
+    db.close()
+  }
+}
+
+const grow = (session: Session.Session, n: number) =>
+  Effect.reduce(Array.from({ length: n }, (_, i) => i), session, (s, i) => Session.append(s, Entry.user(`m ${i}`)))
+
+const deterministic = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
+
+describe("SessionStore (sqlite)", () => {
+  it.scoped("storage grows with new entries only: forks share history, also after a reopen", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const base = yield* grow(yield* Session.fromUserMessage("root"), 199)
+      yield* withStore(filename, (store) =>
+        Effect.gen(function*() {
+          yield* store.save(base)
+          for (let i = 0; i < 20; i++) {
+            yield* store.save(yield* Session.append(yield* Session.fork(base), Entry.user(`fork ${i}`)))
+          }
+        }))
+      assert.strictEqual(count(filename, "rath_entries"), 220)
+      assert.strictEqual(count(filename, "rath_nodes"), 220)
+      assert.strictEqual(count(filename, "rath_sessions"), 21)
+      // a new process (a fresh store) forks the loaded session: one more entry, one more node
+      yield* withStore(filename, (store) =>
+        Effect.gen(function*() {
+          const loaded = yield* store.load(base.id)
+          assert.isTrue(Equal.equals(loaded, base))
+          const fork = yield* Session.append(yield* Session.fork(loaded), Entry.user("after reopen"))
+          yield* store.save(fork)
+          assert.isTrue(Equal.equals(yield* store.load(fork.id), fork))
+        }))
+      assert.strictEqual(count(filename, "rath_entries"), 221)
+      assert.strictEqual(count(filename, "rath_nodes"), 221)
+    })))
+
+  it.scoped("two stores on one file: a stale cache never overwrites, and a delete elsewhere is noticed", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const a = yield* SessionStore.makeSqlite({ filename })
+      const b = yield* SessionStore.makeSqlite({ filename })
+      const base = yield* grow(yield* Session.fromUserMessage("root"), 3)
+      yield* a.save(base)
+      // b continues the session; a still believes the stored head is base's
+      const theirs = yield* Session.append(yield* b.load(base.id), Entry.user("theirs"))
+      yield* b.save(theirs)
+      const ours = yield* Session.append(base, Entry.user("ours"))
+      const conflict = yield* Effect.either(a.save(ours))
+      assert.isTrue(Either.isLeft(conflict) && conflict.left.reason === "Conflict")
+      assert.isTrue(Equal.equals(yield* a.load(base.id), theirs))
+      // a fast-forward on top of what b wrote goes through a's cache refresh
+      const more = yield* Session.append(theirs, Entry.user("more"))
+      yield* a.save(more)
+      assert.isTrue(Equal.equals(yield* b.load(base.id), more))
+      // b deletes the session; a forks the value it has and saves: written whole, loads exactly
+      yield* b.delete(base.id)
+      assert.strictEqual(count(filename, "rath_nodes"), 0)
+      const fork = yield* Session.append(yield* Session.fork(more), Entry.user("fork"))
+      yield* a.save(fork)
+      assert.isTrue(Equal.equals(yield* b.load(fork.id), fork))
+      assert.strictEqual(count(filename, "rath_nodes"), fork.length)
+    })))
+
+  it.scoped("random sessions round-trip through a reopened file", () =>
+    Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const sessions = FastCheck.sample(Arbitrary.make(Session.SessionFromSelf), { numRuns: 40, seed: 7 })
+      const unique = Array.from(new Map(sessions.map((s) => [s.id, s])).values())
+      yield* withStore(filename, (store) => Effect.forEach(unique, (s) => store.save(s)))
+      yield* withStore(filename, (store) =>
+        Effect.forEach(unique, (s) =>
+          Effect.map(store.load(s.id), (loaded) =>
+            assert.isTrue(Equal.equals(loaded, s), `round trip of ${s.id}`))))
+    }))
+
+  it.scoped("a store written by a newer schema is refused with a clear message, untouched", () =>
+    Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      yield* withStore(filename, () => Effect.void)
+      const db = new Database(filename)
+      db.prepare("INSERT INTO rath_migrations (migration_id, name) VALUES (?, ?)").run(
+        SessionStore.SCHEMA_VERSION + 1,
+        "from_the_future"
+      )
+      db.close()
+      const refused = yield* Effect.either(withStore(filename, () => Effect.void))
+      assert.isTrue(Either.isLeft(refused))
+      if (Either.isLeft(refused)) {
+        assert.strictEqual(refused.left.reason, "NewerSchema")
+        assert.match(refused.left.message, /newer rath.*Upgrade rath/)
+      }
+      assert.strictEqual(count(filename, "rath_migrations"), 2)
+    }))
+
+  it.scoped("a damaged chain is reported as Corrupt, not loaded short", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const session = yield* grow(yield* Session.fromUserMessage("root"), 5)
+      yield* withStore(filename, (store) => store.save(session))
+      const db = new Database(filename)
+      db.prepare("DELETE FROM rath_nodes WHERE pos = 3").run()
+      db.close()
+      const loaded = yield* Effect.either(withStore(filename, (store) => store.load(session.id)))
+      assert.isTrue(Either.isLeft(loaded) && loaded.left.reason === "Corrupt")
+    })))
+
+  it.scoped("an unopenable file is Unavailable", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const opened = yield* Effect.either(withStore(dir, () => Effect.void))
+      assert.isTrue(Either.isLeft(opened) && opened.left.reason === "Unavailable")
+    }))
+
+  /** Every acknowledged entry is in the store, and every session the run touched loads whole. */
+  const verify = (store: SessionStore.Service, root: string, acks: ReadonlyArray<Ack>) =>
+    Effect.gen(function*() {
+      const bySession = new Map<string, Array<Ack>>()
+      for (const ack of acks) bySession.set(ack.session, [...(bySession.get(ack.session) ?? []), ack])
+      const touched = new Set([root, ...bySession.keys()])
+      for (const row of yield* store.list({ parent: root as Session.SessionId })) touched.add(row.id)
+      let loads = 0
+      for (const id of touched) {
+        const loaded = yield* store.load(id).pipe(
+          Effect.catchTag("SessionStoreError", (error) =>
+            // a run killed before its first save leaves no session: fine, it acknowledged nothing
+            error.reason === "NotFound" && !bySession.has(id) ? Effect.succeed(undefined) : Effect.fail(error))
+        )
+        if (loaded === undefined) continue
+        loads++
+        const entries = Chunk.toReadonlyArray(Session.entries(loaded))
+        for (const ack of bySession.get(id) ?? []) {
+          assert.isAtLeast(loaded.length, ack.length, `${id} lost acknowledged entries`)
+          assert.strictEqual(entries[ack.length - 1]?.id, ack.entry, `${id} entry #${ack.length}`)
+        }
+      }
+      return loads
+    })
+
+  it.scopedLive(
+    "SIGKILL at random points (50 kills, two writers at once): nothing acknowledged is lost",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const filename = join(dir, "rath.db")
+        const writer = yield* Effect.promise(buildWriter)
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(writer, { force: true })))
+        const kills = 50
+        const lanes = 2
+        let acked = 0
+        let killedMidRun = 0
+        yield* withStore(filename, (store) =>
+          Effect.forEach(
+            Array.from({ length: lanes }, (_, lane) => lane),
+            (lane) =>
+              Effect.gen(function*() {
+                for (let i = 0; i < kills / lanes; i++) {
+                  const root = `s_lane${lane}_${i}`
+                  // most kills land while the child saves (a few ms to 120 ms after it is ready),
+                  // every fifth at a random moment of its start-up
+                  const early = i % 5 === 2
+                  const run = yield* Effect.promise(() =>
+                    runWriter({
+                      writer,
+                      db: filename,
+                      session: root,
+                      killAfterMs: early ? Math.random() * 400 : 2 + Math.random() * 120,
+                      fromStart: early
+                    })
+                  )
+                  assert.isTrue(run.killed, `child exited on its own: ${run.code} ${run.stderr}`)
+                  if (run.acks.length > 0) killedMidRun++
+                  acked += run.acks.length
+                  yield* verify(store, root, run.acks)
+                  // the next run continues a killed session, as a resumed run would
+                  if (i % 10 === 9) {
+                    const again = yield* Effect.promise(() =>
+                      runWriter({ writer, db: filename, session: root, turns: 3 })
+                    )
+                    assert.strictEqual(again.code, 0, again.stderr)
+                    yield* verify(store, root, [...run.acks, ...again.acks])
+                  }
+                }
+              }),
+            { concurrency: lanes, discard: true }
+          ))
+        assert.isAtLeast(killedMidRun, kills / 2, "most kills should land while the child is saving")
+        assert.isAbove(acked, 1000)
+        const db = new Database(filename, { readonly: true })
+        const integrity = db.pragma("integrity_check", { simple: true })
+        db.close()
+        assert.strictEqual(integrity, "ok")
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "two processes writing different sessions to one store at once lose nothing",
+    () =>
+      Effect.gen(function*() {
+        const filename = join(yield* tempDir, "rath.db")
+        const writer = yield* Effect.promise(buildWriter)
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(writer, { force: true })))
+        // both children open the new file at once: one migrates, the other waits for it
+        const runs = yield* Effect.all(
+          ["s_left", "s_right"].map((session) =>
+            Effect.promise(() => runWriter({ writer, db: filename, session, turns: 1500 }))
+          ),
+          { concurrency: "unbounded" }
+        )
+        for (const run of runs) assert.strictEqual(run.code, 0, run.stderr)
+        yield* withStore(filename, (store) =>
+          Effect.gen(function*() {
+            for (const [i, session] of ["s_left", "s_right"].entries()) {
+              const acks = runs[i]!.acks
+              yield* verify(store, session, acks)
+              const last = acks.filter((ack) => ack.session === session).at(-1)!
+              assert.strictEqual((yield* store.load(session)).length, last.length)
+              assert.strictEqual(last.length, 2000)
+            }
+          }))
+      }),
+    60_000
+  )
+})
