@@ -300,16 +300,51 @@ layer(NodeContext.layer)("rath CLI", (it) => {
         assert.strictEqual((JSON.parse(out.stdout) as { entries: Array<unknown> }).entries.length, run.a.length - 1)
       }))
 
-    it.scoped("a SQLite store path is refused with a clear message until the store is wired", () =>
+    it.scoped("a store file that is not a rath SQLite store is refused in one line", () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
         const { dir } = yield* writeRun
-        const db = path.join(dir, "rath.db")
-        yield* fs.writeFileString(db, "")
+        const db = path.join(dir, "garbage.db")
+        yield* fs.writeFileString(db, "this is not a database, it is a text file of some length\n".repeat(20))
         const out = yield* rath("sessions", "list", "--store", db)
         assert.strictEqual(out.code, 5)
-        assert.include(out.stderr, "SQLite store")
+        assert.strictEqual(lines(out.stderr).length, 1)
+        assert.include(out.stderr, "cannot open store")
+      }))
+  })
+
+  describe("a SQLite store", () => {
+    it.scoped("import files into it, then look sessions up by id: list, graph, show, explain, diff, export", () =>
+      Effect.gen(function*() {
+        const path = yield* Path.Path
+        const { dir, files, run } = yield* writeRun
+        const db = path.join(dir, "store", "rath.db")
+        for (const session of run.all) {
+          const imported = yield* rath("import", files[session.id]!, "--store", db)
+          assert.strictEqual(imported.code, 0, imported.stderr)
+          assert.include(imported.stdout, `imported ${session.id} (${session.length} entries)`)
+        }
+        const list = yield* rath("sessions", "list", "--store", db, "--json")
+        assert.deepStrictEqual(
+          (JSON.parse(list.stdout) as Array<{ id: string }>).map((row) => row.id),
+          run.all.map((s) => s.id)
+        )
+        const tree = yield* rath("graph", "--store", db)
+        assert.strictEqual(tree.code, 0, tree.stderr)
+        assert.include(tree.stdout, `${run.merged.id}  (merge, shown above)`)
+        const shown = yield* rath("show", run.b.id, "--store", db, "--json")
+        assert.strictEqual((JSON.parse(shown.stdout) as { entries: Array<unknown> }).entries.length, run.b.length)
+        const explained = yield* rath("explain", run.merged.id, "--store", db)
+        assert.include(explained.stdout, `<- ${run.root.id}: root, added 2 of the 11 entries`)
+        const diffed = yield* rath("diff", run.a.id, run.b.id, "--store", db, "--json")
+        assert.strictEqual((JSON.parse(diffed.stdout) as { shared: number }).shared, run.plan.length)
+        const exported = yield* rath("export", run.merged.id, "--store", db)
+        const decoded = yield* Session.fromJsonl(exported.stdout + "\n")
+        assert.isTrue(Equal.equals(decoded.session, run.merged))
+        const unknown = yield* rath("show", "s_nope", "--store", db)
+        assert.strictEqual(unknown.code, 3)
+        assert.include(unknown.stderr, `no session s_nope in store ${db}`)
       }))
   })
 
@@ -317,7 +352,9 @@ layer(NodeContext.layer)("rath CLI", (it) => {
     it.effect("--help works on every command", () =>
       Effect.gen(function*() {
         for (
-          const command of [[], ["show"], ["graph"], ["diff"], ["explain"], ["export"], ["serve"], ["sessions"], [
+          const command of [[], ["show"], ["graph"], ["diff"], ["explain"], ["export"], ["import"], ["serve"], [
+            "sessions"
+          ], [
             "sessions",
             "list"
           ]]

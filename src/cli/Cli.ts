@@ -1,7 +1,7 @@
 /**
  * The `rath` command line: inspect sessions stored as JSONL files, directories of them, or a
  * store. `rath show`, `rath graph`, `rath diff`, `rath explain`, `rath export`, `rath sessions
- * list`, `rath serve`. Every command has `--help`; errors are one line that says what to do, with the exit
+ * list`, `rath import`, `rath serve`. Every command has `--help`; errors are one line that says what to do, with the exit
  * codes of {@link CliError.ExitCode}.
  *
  * @since 0.1.0
@@ -11,6 +11,7 @@ import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
+import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -272,6 +273,41 @@ const exportCommand = Command.make(
     })
 ).pipe(Command.withDescription("write a session as JSONL (header, one entry per line, checksummed trailer)"))
 
+const importCommand = Command.make(
+  "import",
+  {
+    file: Args.text({ name: "file" }).pipe(Args.withDescription("a JSONL session file")),
+    store: Options.text("store").pipe(
+      Options.withDefault(defaultStore),
+      Options.withDescription("the store to import into: a SQLite store (created if missing) or a directory")
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const { session, warning } = yield* Source.readFile(args.file)
+      if (Option.isSome(warning)) yield* Console.error(`rath: warning: ${warning.value}`)
+      const ioError = (path: string) => (cause: PlatformError.PlatformError) =>
+        new CliError({ reason: "Io", detail: `cannot read ${path}: ${cause.message}`, cause })
+      const isDirectory = (yield* fs.exists(args.store).pipe(Effect.mapError(ioError(args.store)))) &&
+        (yield* fs.stat(args.store).pipe(Effect.mapError(ioError(args.store)))).type === "Directory"
+      if (isDirectory) {
+        const target = `${args.store.replace(/\/+$/, "")}/${session.id}.jsonl`
+        if (yield* fs.exists(target).pipe(Effect.mapError(ioError(target)))) {
+          return yield* new CliError({
+            reason: "InvalidData",
+            detail: `${args.store} already holds ${target}: remove it first to replace it`
+          })
+        }
+        yield* writeOut(target, Session.toJsonl(session))
+      } else {
+        const store = yield* Source.openSqlite(args.store, { create: true })
+        yield* store.save(session).pipe(Effect.mapError(Source.fromStoreError(args.store)))
+      }
+      return yield* print(`imported ${session.id} (${session.length} entries) into ${args.store}`)
+    })
+).pipe(Command.withDescription("copy a JSONL session file into a store"))
+
 const serve = Command.make(
   "serve",
   {
@@ -310,7 +346,7 @@ export const command = Command.make("rath", {
   verbose: Options.boolean("verbose").pipe(Options.withDescription("print stack traces and causes with errors"))
 }).pipe(
   Command.withDescription("inspect rath sessions: what ran, where, at what cost, and what changed"),
-  Command.withSubcommands([sessions, show, graph, diff, explain, exportCommand, serve])
+  Command.withSubcommands([sessions, show, graph, diff, explain, exportCommand, importCommand, serve])
 )
 
 /**

@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Session from "../Session.js"
 import * as SessionGraph from "../SessionGraph.js"
+import * as SessionStore from "../SessionStore.js"
 import { CliError } from "./CliError.js"
 
 /**
@@ -111,7 +112,11 @@ export const readFile = (
 > =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(file).pipe(Effect.mapError((cause) => ioError(file, cause)))
+    const text = yield* fs.readFileString(file).pipe(Effect.mapError((cause) =>
+      cause._tag === "SystemError" && cause.reason === "NotFound"
+        ? new CliError({ reason: "NotFound", detail: `${file} does not exist: pass a JSONL session file` })
+        : ioError(file, cause)
+    ))
     const decoded = yield* Session.fromJsonl(text).pipe(
       Effect.mapError((cause) =>
         new CliError({
@@ -190,8 +195,95 @@ export type StoreOpener = (
 ) => Effect.Effect<SessionSource, CliError, FileSystem.FileSystem | Path.Path | Scope.Scope>
 
 /**
- * The default store opener: a directory of JSONL files works; a SQLite file needs the
- * `SessionStore` module.
+ * A store error as the command line reports it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const fromStoreError = (path: string) => (error: SessionStore.SessionStoreError): CliError => {
+  switch (error.reason) {
+    case "NotFound":
+      return new CliError({
+        reason: "NotFound",
+        detail: `no session ${error.sessionId ?? ""} in store ${path}: run \`rath sessions list --store ${path}\``,
+        cause: error
+      })
+    case "NewerSchema":
+      return new CliError({
+        reason: "Unavailable",
+        detail: `store ${path} was written by a newer rath: upgrade rath to read it`,
+        cause: error
+      })
+    case "Unavailable":
+      return new CliError({
+        reason: "Io",
+        detail: `cannot open store ${path} (${error.detail}): check that it is a rath SQLite store and readable`,
+        cause: error
+      })
+    default:
+      return new CliError({ reason: "InvalidData", detail: `store ${path}: ${error.message}`, cause: error })
+  }
+}
+
+/**
+ * A source over a `SessionStore` service (any backend).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromStore = (path: string, store: SessionStore.Service): SessionSource => {
+  const toCli = fromStoreError(path)
+  const self: SessionSource = {
+    label: `store ${path}`,
+    warnings: [],
+    reload: Effect.sync(() => self),
+    list: store.list().pipe(
+      Effect.map((summaries) =>
+        summaries.map((summary): SessionGraph.Row => ({
+          id: summary.id,
+          parents: summary.lineage.parents,
+          operation: summary.lineage.operation,
+          ...(summary.lineage.by === undefined ? {} : { by: summary.lineage.by }),
+          createdAt: summary.lineage.createdAt,
+          length: summary.length,
+          ...Option.match(summary.head, { onNone: () => ({}), onSome: (head) => ({ head }) })
+        }))
+      ),
+      Effect.mapError(toCli)
+    ),
+    load: (id) => store.load(id).pipe(Effect.mapError(toCli))
+  }
+  return self
+}
+
+/**
+ * Opens the SQLite store at `path` (the connection closes with the scope). `create: false` (the
+ * default) refuses a path that does not exist instead of making a new, empty store there.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const openSqlite = (
+  path: string,
+  options?: { readonly create?: boolean }
+): Effect.Effect<SessionStore.Service, CliError, FileSystem.FileSystem | Scope.Scope> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    if (options?.create !== true) {
+      const exists = yield* fs.exists(path).pipe(Effect.mapError((cause) => ioError(path, cause)))
+      if (!exists) {
+        return yield* new CliError({
+          reason: "NotFound",
+          detail: `store ${path} does not exist: pass a JSONL file or directory, or --store PATH`
+        })
+      }
+    }
+    return yield* SessionStore.makeSqlite({ filename: path }).pipe(Effect.mapError(fromStoreError(path)))
+  })
+
+/**
+ * The default store opener: a directory is read as JSONL files; a file is opened as the SQLite
+ * `SessionStore`.
  *
  * @since 0.1.0
  * @category constructors
@@ -208,10 +300,7 @@ export const openStore: StoreOpener = (path) =>
     }
     const info = yield* fs.stat(path).pipe(Effect.mapError((cause) => ioError(path, cause)))
     if (info.type === "Directory") return yield* fromPath(path)
-    return yield* new CliError({
-      reason: "Unavailable",
-      detail: `${path} is a SQLite store, which this build of rath cannot open yet: export sessions as JSONL`
-    })
+    return fromStore(path, yield* openSqlite(path))
   })
 
 /**
