@@ -7,7 +7,22 @@
 /**
  * @since 0.1.0
  */
+export * as Agent from "./Agent.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Anthropic from "./providers/Anthropic.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Approval from "./Approval.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Budget from "./Budget.js"
 
 /**
  * @since 0.1.0
@@ -18,6 +33,11 @@ export * as Builtin from "./Builtin.js"
  * @since 0.1.0
  */
 export * as BwrapSandbox from "./sandboxes/Bwrap.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Compressor from "./Compressor.js"
 
 /**
  * @since 0.1.0
@@ -82,6 +102,11 @@ export * as Scripted from "./providers/Scripted.js"
 /**
  * @since 0.1.0
  */
+export * as Selector from "./Selector.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Session from "./Session.js"
 
 /**
@@ -103,3 +128,8 @@ export * as Tool from "./Tool.js"
  * @since 0.1.0
  */
 export * as Viewer from "./Viewer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Workflow from "./Workflow.js"

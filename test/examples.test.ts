@@ -12,6 +12,16 @@ const examples = readdirSync(join(root, "examples"))
   .filter((name) => /^\d\d-.*\.ts$/.test(name))
   .sort()
 
+// what some rungs must print, beyond exiting 0 (a rung without an entry only has to run)
+const expected: Record<string, ReadonlyArray<RegExp>> = {
+  "01-hello-agent.ts": [/run ended: stop/, /answered by: scripted/],
+  "05-custom-tool.ts": [/ToolResult word_count -> \{"words":5/, /There are 5 words/],
+  "07-streaming.ts": [/\[tool\] add -> 42/, /\[text\] " = "/, /-- done \(stop\)/],
+  "08-compression.ts": [/all entries \(the record\) \(9\)/, /transcript \(what a model is sent\) \(3\)/],
+  "11-selector-loop.ts": [/selector chose writer/, /selector chose done/, /3 decisions recorded/],
+  "12-parallel-fork-join.ts": [/1 user message, 3 reviews/]
+}
+
 const run = (file: string) =>
   Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
     const env = { ...process.env }
@@ -37,6 +47,7 @@ describe("examples", () => {
         const result = yield* run(file)
         assert.strictEqual(result.code, 0, `${file} failed:\n${result.stderr}`)
         assert.isAbove(result.stdout.trim().length, 0, `${file} printed nothing`)
+        for (const pattern of expected[file] ?? []) assert.match(result.stdout, pattern)
       }), 90_000)
   }
 })

@@ -1,0 +1,352 @@
+/**
+ * Workflows: named, self-describing steps over a session, and the combinators that compose them.
+ *
+ * A workflow is a function `Session => Effect<Session>` (like `nn.Module`) with a `name` and a
+ * `description`; agents are workflows too. Control flow stays plain code (`Effect.gen`, `if`,
+ * `while`); the combinators here cover the shapes that need care: sequence ({@link andThen}),
+ * fork-join ({@link parallel}), bounded loops ({@link loop}), {@link withTimeout}, {@link retry}
+ * and {@link done}, the identity a selector returns when the work is finished.
+ *
+ * Each run of a workflow made with {@link make} is a `step` in the session lineage authored by
+ * the workflow, and each branch of {@link parallel} is a `fork` named after its branch, so the
+ * session graph shows which workflow and which branch produced each entry.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Agent from "./Agent.js"
+import * as Entry from "./Entry.js"
+import * as Session from "./Session.js"
+
+/**
+ * A step over a session.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Step<E = never, R = never> {
+  (session: Session.Session): Effect.Effect<Session.Session, E, R>
+}
+
+/**
+ * A named, self-describing step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Workflow<E = never, R = never> extends Step<E, R> {
+  readonly name: string
+  readonly description: string
+}
+
+/**
+ * The error of a step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorOf<S> = S extends Step<infer E, any> ? E : never
+
+/**
+ * The requirements of a step.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ContextOf<S> = S extends Step<any, infer R> ? R : never
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowError extends Schema.TaggedError<WorkflowError>("rath/WorkflowError")("WorkflowError", {
+  reason: Schema.Literal("Timeout", "MergeFailed"),
+  workflow: Schema.String,
+  detail: Schema.String,
+  /** What the workflow had produced when it stopped (for a timeout: the latest session reported). */
+  session: Schema.optional(Session.SessionFromSelf),
+  cause: Schema.optional(Schema.Defect)
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `${this.reason} in workflow ${this.workflow}: ${this.detail}`
+  }
+}
+
+const named = <E, R>(name: string, description: string, step: Step<E, R>): Workflow<E, R> => {
+  const fn = (session: Session.Session) => step(session)
+  Object.defineProperty(fn, "name", { value: name })
+  return Object.assign(fn, { description }) as Workflow<E, R>
+}
+
+/**
+ * The name of a step: a workflow's or agent's name, otherwise the function's name or `"step"`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const nameOf = (step: Step<any, any>): string =>
+  typeof step.name === "string" && step.name !== "" && step.name !== "fn" ? step.name : "step"
+
+/**
+ * The description of a step (empty when it has none).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const descriptionOf = (step: Step<any, any>): string => {
+  const description = (step as { readonly description?: unknown }).description
+  return typeof description === "string" ? description : ""
+}
+
+/**
+ * Names a step. Each run is recorded as a `step` in the session lineage by `{ kind: "workflow",
+ * name }`, which is also the author of entries appended without one.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Entry, Session, Workflow } from "rath"
+ *
+ * const greet = Workflow.make({ name: "greet", description: "Says hello" }, (session) =>
+ *   Session.append(session, Entry.assistant({ text: "hello" })))
+ *
+ * const program = Session.fromUserMessage("hi").pipe(Effect.flatMap(greet))
+ * ```
+ */
+export const make = <E, R>(
+  info: { readonly name: string; readonly description?: string | undefined },
+  step: Step<E, R>
+): Workflow<E, R> => {
+  const author: Entry.Author = { kind: "workflow", name: info.name }
+  return named(info.name, info.description ?? "", (session) =>
+    Session.step(session, author).pipe(
+      Effect.flatMap(step),
+      Effect.provideService(Entry.CurrentAuthor, author),
+      Effect.withSpan("Workflow.run", {
+        captureStackTrace: false,
+        attributes: { "rath.workflow.name": info.name, "rath.session.id": session.id }
+      })
+    ))
+}
+
+/**
+ * The identity: the workflow a selector returns when the work is finished.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const done: Workflow = named(
+  "done",
+  "The work is finished: change nothing.",
+  (session) => Effect.succeed(session)
+)
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isDone = (step: Step<any, any>): boolean => step === done
+
+/**
+ * Runs steps one after another, each on the session the previous one returned.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const andThen = <const S extends ReadonlyArray<Step<any, any>>>(
+  ...steps: S
+): Workflow<ErrorOf<S[number]>, ContextOf<S[number]>> =>
+  named(
+    steps.map(nameOf).join(" -> "),
+    steps.map(descriptionOf).filter((text) => text !== "").join(" Then: "),
+    (session) =>
+      Effect.reduce(steps, session, (current, step) => step(current)) as Effect.Effect<
+        Session.Session,
+        ErrorOf<S[number]>,
+        ContextOf<S[number]>
+      >
+  )
+
+/**
+ * Fork-join: forks the input once per branch (a `fork` named `<name>/<branch>`), runs the
+ * branches concurrently (bounded by `concurrency`, default unbounded) and merges the results in
+ * branch order with `Session.merge`: the input once, then each branch's own entries once, with a
+ * `Merge` entry per join.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Entry, Session, Workflow } from "rath"
+ *
+ * const say = (text: string) =>
+ *   Workflow.make({ name: text }, (session) => Session.append(session, Entry.assistant({ text })))
+ * const both = Workflow.parallel([say("a"), say("b")], { name: "review" })
+ * const program = Session.fromUserMessage("go").pipe(Effect.flatMap(both))
+ * ```
+ */
+export const parallel = <const S extends ReadonlyArray<Step<any, any>>>(
+  branches: S,
+  options?: {
+    readonly name?: string | undefined
+    readonly description?: string | undefined
+    readonly concurrency?: number | "unbounded" | undefined
+  }
+): Workflow<ErrorOf<S[number]> | WorkflowError, ContextOf<S[number]>> => {
+  const name = options?.name ?? "parallel"
+  const author: Entry.Author = { kind: "workflow", name }
+  return named(
+    name,
+    options?.description ?? `In parallel: ${branches.map(nameOf).join(", ")}`,
+    (session) =>
+      Effect.gen(function*() {
+        // where each branch got to, so that an interrupted fork-join still reports (merged)
+        // everything its branches produced to whoever watches `Agent.Progress`
+        const outer = yield* Agent.Progress
+        const latest: Array<Session.Session | undefined> = new Array(branches.length)
+        const mergeAll = (sessions: ReadonlyArray<Session.Session>) =>
+          Effect.gen(function*() {
+            let merged = sessions[0]!
+            for (let i = 1; i < sessions.length; i++) {
+              merged = yield* Session.merge(merged, sessions[i]!, { author }).pipe(
+                Effect.mapError((cause) =>
+                  new WorkflowError({
+                    reason: "MergeFailed",
+                    workflow: name,
+                    detail: `branch ${branchName(branches[i]!, i)} cannot be merged: ${cause.message}`,
+                    session: merged,
+                    cause
+                  })
+                )
+              )
+            }
+            return merged
+          })
+        const runBranch = (branch: Step<any, any>, i: number) =>
+          Effect.gen(function*() {
+            const fork = yield* Session.fork(session, {
+              by: { kind: "workflow", name: `${name}/${branchName(branch, i)}` }
+            })
+            latest[i] = fork
+            return yield* outer === undefined
+              ? branch(fork)
+              : Effect.provideService(
+                branch(fork),
+                Agent.Progress,
+                (next) => Effect.sync(() => void (latest[i] = next))
+              )
+          })
+        const results = yield* Effect.forEach(branches, runBranch, {
+          concurrency: options?.concurrency ?? "unbounded"
+        }).pipe(
+          Effect.onInterrupt(() => {
+            const reached = latest.filter((s): s is Session.Session => s !== undefined)
+            return outer === undefined || reached.length === 0
+              ? Effect.void
+              : mergeAll(reached).pipe(Effect.flatMap(outer), Effect.ignore)
+          })
+        )
+        if (results.length === 0) return session
+        return yield* mergeAll(results)
+      }).pipe(Effect.withSpan("Workflow.parallel", {
+        captureStackTrace: false,
+        attributes: { "rath.workflow.name": name, "rath.session.id": session.id, "rath.branches": branches.length }
+      })) as Effect.Effect<Session.Session, ErrorOf<S[number]> | WorkflowError, ContextOf<S[number]>>
+  )
+}
+
+const branchName = (step: Step<any, any>, index: number): string => {
+  const name = nameOf(step)
+  return name === "step" ? `branch-${index}` : name
+}
+
+/**
+ * Runs `body` while `while` holds, at most `maxIterations` times (a required bound: a loop that
+ * reaches it stops there).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const loop = <E, R, E2 = never, R2 = never>(
+  options: {
+    readonly while: (
+      session: Session.Session,
+      iteration: number
+    ) => boolean | Effect.Effect<boolean, E2, R2>
+    readonly maxIterations: number
+    readonly name?: string | undefined
+  },
+  body: Step<E, R>
+): Workflow<E | E2, R | R2> =>
+  named(options.name ?? `loop ${nameOf(body)}`, descriptionOf(body), (session) =>
+    Effect.gen(function*() {
+      let current = session
+      for (let i = 0; i < options.maxIterations; i++) {
+        const test = options.while(current, i)
+        const go = typeof test === "boolean" ? test : yield* test
+        if (!go) break
+        current = yield* body(current)
+      }
+      return current
+    }))
+
+/**
+ * Fails with a `WorkflowError` (reason `Timeout`) when the step takes longer than `duration`.
+ * The step is interrupted; the error carries the latest session it reported (agents report every
+ * entry they append through `Agent.Progress`, and an interrupted agent records `rath.run.end`
+ * with reason `"interrupted"`), so nothing it produced is lost.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withTimeout = <E, R>(
+  step: Step<E, R>,
+  duration: Duration.DurationInput
+): Workflow<E | WorkflowError, R> =>
+  named(nameOf(step), descriptionOf(step), (session) =>
+    Effect.gen(function*() {
+      let latest = session
+      const outer = yield* Agent.Progress
+      const report = (next: Session.Session) =>
+        Effect.suspend(() => {
+          latest = next
+          return outer === undefined ? Effect.void : outer(next)
+        })
+      const result = yield* step(session).pipe(
+        Effect.provideService(Agent.Progress, report),
+        Effect.timeoutOption(duration)
+      )
+      if (Option.isSome(result)) return result.value
+      return yield* new WorkflowError({
+        reason: "Timeout",
+        workflow: nameOf(step),
+        detail: `did not finish in time`,
+        session: latest
+      })
+    }))
+
+/**
+ * Re-runs a failing step on the same input session, up to `times` more times (optionally only
+ * while `while` holds for the error).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const retry = <E, R>(
+  step: Step<E, R>,
+  options: { readonly times: number; readonly while?: ((error: E) => boolean) | undefined }
+): Workflow<E, R> =>
+  named(nameOf(step), descriptionOf(step), (session) =>
+    Effect.retry(
+      step(session),
+      options.while === undefined ? { times: options.times } : { times: options.times, while: options.while }
+    ))
