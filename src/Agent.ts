@@ -568,7 +568,7 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
           }
           const response = answer.right
           yield* budget.settle(reservation, response.usage?.totalTokens ?? estimate)
-          yield* append(Provider.toDraft(response, author))
+          yield* append(Provider.toDraft(response, author, request))
           if (emit !== undefined) {
             if (response.usage !== undefined) yield* emit({ _tag: "Usage", turn, usage: response.usage })
             yield* emit({ _tag: "TurnFinished", turn, entry: session.node!.entry as Entry.Assistant })
@@ -637,7 +637,7 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
                   approval: record
                 }
               } else {
-                const outcome = yield* Tool.run(toolkit as Tool.Toolkit<R>, item.call, {
+                const outcome = yield* Tool.execute(toolkit as Tool.Toolkit<R>, item.call, {
                   session: at,
                   timeout: options.toolTimeout,
                   ...(decision._tag === "Edit" ? { arguments: decision.arguments } : {})
@@ -646,7 +646,7 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
               }
             } else {
               ran = {
-                outcome: yield* Tool.run(toolkit as Tool.Toolkit<R>, item.call, {
+                outcome: yield* Tool.execute(toolkit as Tool.Toolkit<R>, item.call, {
                   session: at,
                   timeout: options.toolTimeout
                 })

@@ -354,7 +354,12 @@ export const run = <R>(
       ? errorMessage(failure.value)
       : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
     return yield* fail("tool_failed", message)
-  }).pipe(Effect.withSpan("Tool.run", { attributes: { "rath.tool.name": call.name, "rath.tool.call_id": call.id } }))
+  }).pipe(
+    Effect.withSpan("Tool.run", {
+      captureStackTrace: false,
+      attributes: { "rath.tool.name": call.name, "rath.tool.call_id": call.id }
+    })
+  )
 
 /**
  * Whether a call needs approval.
