@@ -204,6 +204,10 @@ const evidenceOf = (entry: Entry.Entry): ReadonlyArray<readonly [string, string]
     case "Merge":
       out.push(["sessions", entry.sessions.join(" + ")])
       break
+    case "Custom":
+      out.push(["type", entry.type])
+      if (entry.usage !== undefined) out.push(["usage", usageLine(entry.usage)])
+      break
     default:
       break
   }

@@ -120,6 +120,8 @@ export const evidence = (entry: Entry.Entry): ReadonlyArray<string> => {
       ]
     case "Check":
       return entry.details === undefined ? [] : [`details: ${clip(JSON.stringify(entry.details) ?? "", 100)}`]
+    case "Custom":
+      return entry.usage === undefined ? [] : [usageText(entry.usage)]
     case "Compression":
       return [`covers ${entry.covers.length} entries${entry.covers.length === 0 ? "" : `: ${entry.covers.join(", ")}`}`]
     default:
