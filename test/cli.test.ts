@@ -2,9 +2,10 @@ import { FileSystem, Path } from "@effect/platform"
 import { HttpServer } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Effect, Equal, Layer, TestContext } from "effect"
+import { Context, Effect, Equal, Layer, Schema, TestContext } from "effect"
 import { execFile } from "node:child_process"
-import { Entry, Session } from "rath"
+import type { Provider } from "rath"
+import { Agent, Entry, Scripted, Session, Tool } from "rath"
 import * as Serve from "../src/cli/Serve.js"
 import * as Source from "../src/cli/Source.js"
 import { rath, writeRun } from "./cli-fixture.js"
@@ -170,6 +171,52 @@ layer(NodeContext.layer)("rath CLI", (it) => {
         assert.match(text, /write_file: write src\/greet\.ts \(88 B/)
         assert.include(text, `<- ${run.a.id}: fork of ${run.plan.id} by agent:coder, added 3 of the 11 entries`)
         assert.include(text, `<- ${run.root.id}: root, added 2 of the 11 entries`)
+      }))
+
+    it.scoped("rebuilds what real agents were sent and checks it against the recorded request fingerprints", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-agent-" })
+        const wordCount = Tool.make({
+          name: "word_count",
+          description: "Counts words",
+          parameters: Schema.Struct({ text: Schema.String }),
+          handler: ({ text }) => Effect.succeed({ words: text.split(" ").length })
+        })
+        const planner = Agent.make({ name: "planner", instructions: "Plan in one line." })
+        const counter = Agent.make({ name: "counter", instructions: "Count with word_count.", tools: [wordCount] })
+        const script = (request: Provider.Request) =>
+          request.tools === undefined
+            ? Scripted.reply("Plan: count the words.")
+            : request.messages.some((message) => message._tag === "ToolResult")
+            ? Scripted.reply("Three words.")
+            : Scripted.toolCall("word_count", { text: "one two three" })
+        const session = yield* Session.fromUserMessage("How many words in 'one two three'?").pipe(
+          Effect.flatMap((s) => planner(s)),
+          Effect.flatMap((s) => counter(s)),
+          Effect.provide(Scripted.layer(script))
+        )
+        const file = path.join(dir, "agents.jsonl")
+        yield* fs.writeFileString(file, Session.toJsonl(session))
+        const out = yield* rath("explain", file, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        const parsed = JSON.parse(out.stdout) as {
+          calls: Array<
+            { author: { name: string }; verified: boolean | null; sent: Array<{ _tag: string; text?: string }> }
+          >
+        }
+        assert.deepStrictEqual(parsed.calls.map((call) => [call.author.name, call.verified]), [
+          ["planner", true],
+          ["counter", true],
+          ["counter", true]
+        ])
+        // the counter was sent its own instructions first, not the planner's
+        assert.strictEqual(parsed.calls[1]!.sent[0]!.text, "Count with word_count.")
+        assert.isFalse(parsed.calls[1]!.sent.some((message) => message.text === "Plan in one line."))
+        const text = yield* rath("explain", file)
+        assert.include(text.stdout, "(matches the recorded request fingerprint)")
+        assert.notInclude(text.stdout, "does NOT match")
       }))
 
     it.scoped("clips messages to one line unless --full", () =>

@@ -8,8 +8,10 @@ import * as Chunk from "effect/Chunk"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Agent from "../Agent.js"
 import * as Entry from "../Entry.js"
 import * as Placement from "../Placement.js"
+import * as Provider from "../Provider.js"
 import * as Session from "../Session.js"
 import * as SessionGraph from "../SessionGraph.js"
 
@@ -410,11 +412,16 @@ export const diffJson = (self: Diff): unknown => ({
  */
 export interface Explanation {
   readonly session: Session.Session
-  /** 1. What the model saw at each call: the transcript sent before each assistant entry. */
+  /** 1. What the model saw at each call: the messages sent before each assistant entry. */
   readonly calls: ReadonlyArray<{
     readonly index: number
     readonly answer: Entry.Assistant
     readonly sent: ReadonlyArray<Entry.Message>
+    /**
+     * Whether the request rebuilt from the entries (messages, and the tools of the agent's
+     * recorded spec) has the fingerprint the answer recorded; `undefined` when none was recorded.
+     */
+    readonly verified: boolean | undefined
   }>
   /** 3. Where each tool ran, and 4. what it changed. */
   readonly tools: ReadonlyArray<Entry.ToolResult>
@@ -426,6 +433,35 @@ export interface Explanation {
     /** How many of the explained session's entries this ancestor added itself (when loaded). */
     readonly contributed: number | undefined
   }>
+}
+
+/**
+ * The request a model call was sent, rebuilt from the entries before its answer: an agent's
+ * answer was sent `Agent.messagesFor` (its own instructions first, other agents' left out) and
+ * the tools of the spec it recorded at the start of its run; any other answer the transcript.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const rebuildRequest = (
+  answer: Entry.Assistant,
+  before: Session.Session,
+  entries: ReadonlyArray<Entry.Entry>
+): Provider.Request => {
+  if (answer.author.kind !== "agent") return { messages: Chunk.toReadonlyArray(Session.transcript(before)) }
+  const name = answer.author.name
+  let spec: Agent.Spec | undefined
+  for (let i = entries.length - 1; i >= 0 && spec === undefined; i--) {
+    const entry = entries[i]!
+    if (entry._tag === "Custom" && entry.type === Agent.SPEC_ENTRY && (entry.data as Agent.Spec).name === name) {
+      spec = entry.data as Agent.Spec
+    }
+  }
+  const tools = spec?.tools ?? []
+  return {
+    messages: Agent.messagesFor(name, before),
+    ...(tools.length === 0 ? {} : { tools, toolChoice: "auto" as const })
+  }
 }
 
 /**
@@ -445,8 +481,12 @@ export const explain = (
   all.forEach((entry, index) => {
     if (entry._tag !== "Assistant") return
     const prefix = Session.fromEntries({ id: session.id, lineage: session.lineage }, all.slice(0, index))
-    const sent = Either.isRight(prefix) ? Chunk.toReadonlyArray(Session.transcript(prefix.right)) : []
-    calls.push({ index, answer: entry, sent })
+    if (Either.isLeft(prefix)) return calls.push({ index, answer: entry, sent: [], verified: undefined })
+    const request = rebuildRequest(entry, prefix.right, all.slice(0, index))
+    const verified = entry.requestFingerprint === undefined
+      ? undefined
+      : Provider.fingerprint(request) === entry.requestFingerprint
+    calls.push({ index, answer: entry, sent: request.messages, verified })
   })
   const present = new Set(all.map((entry) => entry.id))
   const found: Array<{ readonly id: string; readonly depth: number; readonly row: SessionGraph.Row | undefined }> = []
@@ -512,10 +552,15 @@ export const explainText = (self: Explanation, options?: { readonly full?: boole
   ]
   if (self.calls.length === 0) lines.push("   no model call in this session")
   self.calls.forEach((call, i) => {
+    const check = call.verified === undefined
+      ? ""
+      : call.verified
+      ? " (matches the recorded request fingerprint)"
+      : " (does NOT match the recorded request fingerprint: the request held more than these entries show)"
     lines.push(
       `   call ${i + 1} -> ${call.answer.id} (${authorText(call.answer.author)}): sent ${call.sent.length} message${
         call.sent.length === 1 ? "" : "s"
-      }`
+      }${check}`
     )
     for (const message of call.sent) {
       lines.push(`      [${roleOf(message)}] ${clip(Entry.summary(message), width)}`)
@@ -582,6 +627,8 @@ export const explainJson = (self: Explanation): unknown => ({
     model: call.answer.model,
     finishReason: call.answer.finishReason,
     usage: call.answer.usage,
+    requestFingerprint: call.answer.requestFingerprint,
+    verified: call.verified ?? null,
     sent: call.sent.map(entryJson)
   })),
   tools: self.tools.map((tool) => ({
