@@ -159,6 +159,7 @@ const evidenceOf = (entry: Entry.Entry): ReadonlyArray<readonly [string, string]
       if (entry.finishReason !== undefined) out.push(["finish", entry.finishReason])
       if (entry.usage !== undefined) out.push(["usage", usageLine(entry.usage)])
       for (const call of entry.toolCalls) out.push(["tool call", `${call.name}(${call.arguments}) [${call.id}]`])
+      if (entry.requestFingerprint !== undefined) out.push(["request", entry.requestFingerprint])
       break
     case "ToolResult":
       out.push(["sandbox", placementLine(entry.sandbox)])
