@@ -252,7 +252,8 @@ const entryData = (entry: Entry.Entry): EntryData => ({
   tag: entry._tag,
   author: authorLine(entry.author),
   time: entry.timestamp,
-  summary: Entry.summary(entry),
+  // the whole entry is one click away (its raw JSON); the list line stays short
+  summary: clip(Entry.summary(entry), 240),
   evidence: evidenceOf(entry),
   raw: encodeEntry(entry)
 })
