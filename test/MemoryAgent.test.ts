@@ -73,4 +73,37 @@ describe("Memory with an agent", () => {
       const recall = Option.getOrThrow(Session.lastOf(out, "Memory"))
       assert.deepStrictEqual([recall.operation, recall.hits], ["recall", []])
     }).pipe(Effect.provide(Memory.layerMemory), ids))
+
+  it.effect("the memory: option recalls before the run and commits after it; agent.remember/recall/commit", () =>
+    Effect.gen(function*() {
+      const scripted = yield* Scripted.make([Scripted.reply("Earl grey."), Scripted.reply("Still earl grey.")])
+      const agent = Agent.make({
+        name: "butler",
+        instructions: "Answer from what you know about the user.",
+        memory: { namespace: "user:ada", commitOnForward: true }
+      })
+      assert.deepStrictEqual(agent.memory, { namespace: "user:ada", commitOnForward: true })
+      const start = yield* Session.fromUserMessage("Which tea does Ada drink?")
+      // agent.remember: written to the agent's namespace and recorded, authored by the agent
+      const remembered = yield* agent.remember(start, "Ada drinks earl grey every morning")
+      const written = Option.getOrThrow(Session.lastOf(remembered, "Memory"))
+      assert.deepStrictEqual([written.operation, written.namespace, written.author], [
+        "remember",
+        "user:ada",
+        { kind: "agent", name: "butler" }
+      ])
+      const out = yield* agent(remembered).pipe(Effect.provideService(Provider.Provider, scripted.service))
+      const memories = Chunk.toReadonlyArray(Session.entries(out)).filter(Entry.is("Memory"))
+      assert.deepStrictEqual(memories.map((entry) => entry.operation), ["remember", "recall", "commit"])
+      assert.strictEqual(memories[1]!.hits?.length, 1)
+      assert.deepStrictEqual(memories[1]!.author, { kind: "agent", name: "butler" })
+      const [request] = yield* scripted.requests
+      assert.include((request!.messages.at(-1) as Entry.User).text, "earl grey every morning")
+      // agent.recall and agent.commit delegate to the service and record what they did
+      const { hits, session: recalled } = yield* agent.recall(out, { query: "earl grey" })
+      assert.isAbove(hits.length, 0)
+      assert.strictEqual(Option.getOrThrow(Session.lastOf(recalled, "Memory")).operation, "recall")
+      const committed = yield* agent.commit(recalled)
+      assert.strictEqual(Option.getOrThrow(Session.lastOf(committed, "Memory")).operation, "commit")
+    }).pipe(Effect.provide(Memory.layerMemory), ids))
 })
