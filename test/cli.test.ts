@@ -400,12 +400,24 @@ layer(NodeContext.layer)("rath CLI", (it) => {
     it.effect("--help works on every command", () =>
       Effect.gen(function*() {
         for (
-          const command of [[], ["show"], ["graph"], ["diff"], ["explain"], ["export"], ["import"], ["serve"], [
-            "sessions"
-          ], [
-            "sessions",
-            "list"
-          ]]
+          const command of [
+            [],
+            ["show"],
+            ["graph"],
+            ["diff"],
+            ["explain"],
+            ["export"],
+            ["import"],
+            ["serve"],
+            ["demo"],
+            [
+              "sessions"
+            ],
+            [
+              "sessions",
+              "list"
+            ]
+          ]
         ) {
           const out = yield* rath(...command, "--help")
           assert.strictEqual(out.code, 0, `${command.join(" ")}: ${out.stderr}`)
@@ -457,6 +469,45 @@ describe("rath serve", () => {
       const after = yield* get("/api/sessions")
       assert.strictEqual((JSON.parse(after.body) as Array<unknown>).length, 7)
     }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("rath demo", () => {
+  it.scopedLive(
+    "runs the scripted workflow, saves to the store, writes the viewer and explains itself",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-" })
+        // never the real model in tests, even on a machine with a key
+        const previous = process.env.RATH_DEMO_SCRIPTED
+        process.env.RATH_DEMO_SCRIPTED = "1"
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (previous === undefined) delete process.env.RATH_DEMO_SCRIPTED
+            else process.env.RATH_DEMO_SCRIPTED = previous
+          })
+        )
+        const out = yield* rath("demo", "--dir", dir)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, "a SCRIPTED model")
+        assert.include(out.stdout, "(merge, shown above)")
+        assert.include(out.stdout, "✗ ")
+        const count = Number(/(\d+) sessions saved to/.exec(out.stdout)?.[1])
+        const page = yield* fs.readFileString(path.join(dir, "demo.html"))
+        assert.strictEqual((page.match(/<g class="node /g) ?? []).length, count)
+        const store = path.join(dir, "rath.db")
+        const list = yield* rath("sessions", "list", "--store", store, "--json")
+        assert.strictEqual((JSON.parse(list.stdout) as Array<unknown>).length, count)
+        const final = /rath -- explain (\S+)/.exec(out.stdout)?.[1] ?? ""
+        const explained = yield* rath("explain", final, "--store", store, "--json")
+        assert.strictEqual(explained.code, 0, explained.stderr)
+        const calls = (JSON.parse(explained.stdout) as { calls: Array<{ verified: boolean | null }> }).calls
+        assert.isAbove(calls.length, 1)
+        assert.isTrue(calls.every((call) => call.verified === true))
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
 })
 
 describe("rath executable", () => {

@@ -13,6 +13,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
@@ -24,6 +25,7 @@ import * as Session from "../Session.js"
 import * as SessionGraph from "../SessionGraph.js"
 import * as Viewer from "../Viewer.js"
 import { CliError, ExitCode, exitCodeOf } from "./CliError.js"
+import * as Demo from "./demo.js"
 import * as Render from "./Render.js"
 import * as Serve from "./Serve.js"
 import * as Source from "./Source.js"
@@ -308,6 +310,53 @@ const importCommand = Command.make(
     })
 ).pipe(Command.withDescription("copy a JSONL session file into a store"))
 
+const demoCommand = Command.make(
+  "demo",
+  {
+    dir: Options.directory("dir").pipe(
+      Options.withDefault(".rath"),
+      Options.withDescription("where the demo keeps its store, memory, sandboxes and viewer page")
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const path = yield* Path.Path
+      const result = yield* Demo.run({ dir: args.dir }).pipe(
+        Effect.mapError((cause) =>
+          new CliError({
+            reason: "Io",
+            detail: `the demo failed: ${cause.message.replace(/\s*\n\s*/g, " ")}`,
+            cause
+          })
+        )
+      )
+      const store = path.join(args.dir, "rath.db")
+      const page = path.join(args.dir, "demo.html")
+      yield* writeOut(page, Viewer.html(result.sessions, { title: "rath demo", selected: result.final.id }))
+      const facts = new Map(result.sessions.map((session) => [session.id as string, Render.facts(session)]))
+      const usage = Session.usage(result.final).inclusive
+      const accepted = result.accepted.id
+      const storeFlag = store === defaultStore ? "" : ` --store ${store}`
+      return yield* print([
+        `rath demo: ${result.scripted ? "a SCRIPTED model (no API key set)" : "the real model from your API key"}`,
+        `${result.sessions.length} sessions saved to ${store}; ${
+          Render.usageText(usage)
+        }; ${result.recalled} memories recalled`,
+        `accepted ${accepted}; rejected ${result.rejected.map((session) => session.id).join(", ") || "none"}`,
+        "",
+        Render.tree(SessionGraph.fromSessions(result.sessions), facts).trimEnd(),
+        "",
+        `viewer: ${page} (open it in a browser)`,
+        "look further:",
+        `  npm run rath -- explain ${result.final.id}${storeFlag}`,
+        `  npm run rath -- diff ${accepted} ${result.rejected[0]?.id ?? accepted}${storeFlag}`,
+        `  npm run rath -- show ${accepted}${storeFlag}`,
+        `  npm run rath -- graph${storeFlag}`,
+        `  npm run rath -- serve${storeFlag}`
+      ].join("\n"))
+    })
+).pipe(Command.withDescription("run a multi-agent, multi-session workflow (scripted model without an API key)"))
+
 const serve = Command.make(
   "serve",
   {
@@ -346,7 +395,7 @@ export const command = Command.make("rath", {
   verbose: Options.boolean("verbose").pipe(Options.withDescription("print stack traces and causes with errors"))
 }).pipe(
   Command.withDescription("inspect rath sessions: what ran, where, at what cost, and what changed"),
-  Command.withSubcommands([sessions, show, graph, diff, explain, exportCommand, importCommand, serve])
+  Command.withSubcommands([sessions, show, graph, diff, explain, exportCommand, importCommand, serve, demoCommand])
 )
 
 /**
