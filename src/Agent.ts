@@ -226,6 +226,22 @@ const CoreId = Symbol.for("rath/Agent/core")
 type Sink = (event: Event) => Effect.Effect<unknown>
 
 /**
+ * Where an interrupted run picks up again (see `Resume`): the model calls it already made, and the
+ * tool calls of its last answer that have no result in the session it continues, each with the
+ * result recorded after the cut (appended again, not re-run) or `undefined` (run now).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Continuation {
+  readonly turns: number
+  readonly calls: ReadonlyArray<Entry.ToolCall>
+  readonly recorded: ReadonlyArray<Entry.ToolResult | undefined>
+  /** The last answer called no tools: the run had finished its model calls. */
+  readonly stopped: boolean
+}
+
+/**
  * An agent: a step over a session that describes itself.
  *
  * @since 0.1.0
@@ -240,10 +256,13 @@ export interface Agent<E = never, R = never> {
   readonly definitions: ReadonlyArray<Provider.ToolDefinition>
   readonly maxTurns: number
   readonly model: string | undefined
+  /** The agent's tools. */
+  readonly toolkit: Tool.Toolkit<any>
   /** @internal */
   readonly [CoreId]: (
     session: Session.Session,
-    sink: Sink | undefined
+    sink: Sink | undefined,
+    resumed?: Continuation | undefined
   ) => Effect.Effect<Session.Session, AgentError | E, R | Provider.Provider>
 }
 
@@ -400,6 +419,19 @@ const resultDraft = ({ approval, outcome }: Ran, author: Entry.Author): Entry.Dr
     author
   })
 
+const recordedRan = (result: Entry.ToolResult): Ran => ({
+  outcome: {
+    callId: result.callId,
+    toolName: result.toolName,
+    output: result.output,
+    error: result.error,
+    sandbox: result.sandbox,
+    durationMs: result.durationMs,
+    effects: result.effects ?? []
+  },
+  approval: result.approval
+})
+
 const interruptedDraft = (call: Entry.ToolCall, author: Entry.Author): Entry.Draft =>
   Entry.toolResult({
     callId: call.id,
@@ -454,7 +486,7 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
   const definitions = toolkit.definitions
   const hooks = options.hooks
 
-  const core = (input: Session.Session, sink: Sink | undefined) =>
+  const core = (input: Session.Session, sink: Sink | undefined, resumed?: Continuation | undefined) =>
     Effect.gen(function*() {
       if (Either.isLeft(built)) {
         return yield* new AgentError({
@@ -506,7 +538,25 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
           yield* append(Entry.system(instructions, { author }))
         }
         if (emit !== undefined) yield* emit({ _tag: "RunStarted", agent: name, sessionId: session.id })
-        if (hooks?.beforeRun !== undefined) yield* Effect.flatMap(hooks.beforeRun(session), advance)
+        if (resumed !== undefined) {
+          // a resumed run: answer the last answer's open calls (recorded results first), then go on
+          turns = resumed.turns
+          if (resumed.calls.length > 0) {
+            const pending: Pending = {
+              calls: resumed.calls,
+              results: resumed.recorded.map((result) => result === undefined ? undefined : recordedRan(result)),
+              appended: 0
+            }
+            inflight = pending
+            const open = pending.results.flatMap((ran, i) => ran === undefined ? [i] : [])
+            yield* runTools(open.map((i) => resumed.calls[i]!), turns - 1, emit, approval, pending.results, open)
+            yield* appendResults(pending)
+            inflight = undefined
+          }
+          if (resumed.stopped) return "stop" as const
+        } else if (hooks?.beforeRun !== undefined) {
+          yield* Effect.flatMap(hooks.beforeRun(session), advance)
+        }
 
         while (true) {
           if (turns >= maxTurns) return "max_turns" as const
@@ -606,7 +656,9 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
         turn: number,
         emit: Sink | undefined,
         approver: Approval.Service,
-        results: Array<Ran | undefined>
+        results: Array<Ran | undefined>,
+        /** Where the result of `calls[i]` goes in `results` (default `i`). */
+        slots?: ReadonlyArray<number>
       ): Effect.Effect<void, never, R> => {
         const at = session
         const runOne = (item: Planned): Effect.Effect<Ran, never, R> =>
@@ -673,15 +725,20 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
             })
           )
         const planned = plan(toolkit, calls, at)
-        if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[0] = ran))
+        const slot = (index: number) => slots === undefined ? index : slots[index]!
+        if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[slot(0)] = ran))
         return Effect.gen(function*() {
           for (const lanes of schedule(planned)) {
             yield* Effect.forEach(
               lanes,
               (lane) =>
-                Effect.forEach(lane, (item) => Effect.map(runOne(item), (ran) => void (results[item.index] = ran)), {
-                  discard: true
-                }),
+                Effect.forEach(
+                  lane,
+                  (item) => Effect.map(runOne(item), (ran) => void (results[slot(item.index)] = ran)),
+                  {
+                    discard: true
+                  }
+                ),
               { concurrency, discard: true }
             )
           }
@@ -720,6 +777,7 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
     definitions,
     maxTurns,
     model: options.model,
+    toolkit,
     [CoreId]: core
   }) as unknown as Agent<HE, R>
 }
@@ -843,6 +901,20 @@ export const stream = <E, R>(agent: Agent<E, R>) =>
       return Mailbox.toStream(mailbox)
     })
   )
+
+/**
+ * Continues an interrupted run of `agent` on `session` (the run's entries up to where it stopped).
+ * `Resume.resume` works out the continuation from the session and checks it; use that.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const continueRun = <E, R>(
+  agent: Agent<E, R>,
+  session: Session.Session,
+  continuation: Continuation
+): Effect.Effect<Session.Session, AgentError | E, R | Provider.Provider> =>
+  agent[CoreId](session, undefined, continuation)
 
 /**
  * The spec an agent recorded at the start of the latest run in a session, if any.
