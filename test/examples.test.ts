@@ -19,7 +19,12 @@ const expected: Record<string, ReadonlyArray<RegExp>> = {
   "07-streaming.ts": [/\[tool\] add -> 42/, /\[text\] " = "/, /-- done \(stop\)/],
   "08-compression.ts": [/all entries \(the record\) \(9\)/, /transcript \(what a model is sent\) \(3\)/],
   "11-selector-loop.ts": [/selector chose writer/, /selector chose done/, /3 decisions recorded/],
-  "12-parallel-fork-join.ts": [/1 user message, 3 reviews/]
+  "12-parallel-fork-join.ts": [/1 user message, 3 reviews/],
+  "13-persistence-resume.ts": [
+    /in flight: status interrupted, 1 model call\(s\) made, open calls: forecast/,
+    /tool runs in all: clock 1, forecast 2/,
+    /resumed run ended: stop after 2 model calls/
+  ]
 }
 
 const run = (file: string) =>
