@@ -62,8 +62,9 @@ class SaveFailed {
 
 /**
  * Runs `self` (an agent, a workflow) saving every session value its agents report to the
- * `SessionStore` in context, each before the run goes on. A session is saved with its run's
- * spec as the agent record. A failed save stops the run and fails with the `SessionStoreError`.
+ * `SessionStore` in context, each before the run goes on, and the result when it is a session.
+ * A session is saved with its run's spec as the agent record. A failed save stops the run and
+ * fails with the `SessionStoreError`.
  * Whoever watched `Agent.Progress` outside still hears every value.
  *
  * @since 0.1.0
@@ -101,8 +102,14 @@ export const persist = <A, E, R>(
       const save = Effect.catchAll(store.save(session, options), (error) => Effect.die(new SaveFailed(error)))
       return outer === undefined ? Effect.asVoid(save) : Effect.zipRight(save, outer(session))
     }
+    const saveResult = (a: A): Effect.Effect<void> =>
+      Session.isSession(a)
+        ? Effect.catchAll(Effect.asVoid(store.save(a)), (error) => Effect.die(new SaveFailed(error)))
+        : Effect.void
     return yield* self.pipe(
       Effect.provideService(Agent.Progress, report),
+      // a result that is a session (a workflow's merge, say) is saved too
+      Effect.tap(saveResult),
       Effect.catchSomeDefect((defect) =>
         defect instanceof SaveFailed ? Option.some(Effect.fail(defect.error)) : Option.none()
       )

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Equal, Fiber, Option, Ref, Schema, TestClock } from "effect"
-import { Agent, Entry, IdGenerator, Provider, Resume, Scripted, Session, SessionStore, Tool } from "rath"
+import { Agent, Entry, IdGenerator, Provider, Resume, Scripted, Session, SessionStore, Tool, Workflow } from "rath"
 
 const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
@@ -77,6 +77,19 @@ describe("Resume.persist", () => {
       assert.isTrue(Equal.equals(stored, out))
       const row = (yield* store.list()).find((r) => r.id === out.id)!
       assert.strictEqual((Option.getOrThrow(row.agent) as Agent.Spec).name, "adder")
+    }).pipe(Effect.provide(SessionStore.layerMemory), ids))
+
+  it.effect("a workflow's result (a fork-join merge) is saved too", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore.SessionStore
+      const provider = yield* scripted(() => Scripted.reply("fine"))
+      const review = Workflow.parallel([Agent.make({ name: "a" }), Agent.make({ name: "b" })], { name: "review" })
+      const merged = yield* on(
+        provider,
+        Effect.flatMap(Session.fromUserMessage("go"), (s) => Resume.persist(review(s)))
+      )
+      assert.strictEqual(merged.lineage.operation, "merge")
+      assert.isTrue(Equal.equals(yield* store.load(merged.id), merged))
     }).pipe(Effect.provide(SessionStore.layerMemory), ids))
 
   it.effect("a failed save stops the run with the SessionStoreError, before any model call", () =>
