@@ -4,6 +4,10 @@
  * again, and only the call that was in flight (an idempotent tool) re-runs.
  *
  *   node --import tsx examples/13-persistence-resume.ts
+ *
+ * @expect in flight: status interrupted, 1 model call\(s\) made, open calls: forecast
+ * @expect tool runs in all: clock 1, forecast 2
+ * @expect resumed run ended: stop after 2 model calls
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Chunk, Effect, Fiber, Option, Schema } from "effect"

@@ -7,6 +7,9 @@
  *
  *   node --import tsx examples/14-replay-test.ts            # replay the committed recording
  *   node --import tsx examples/14-replay-test.ts --record   # record it again (real model if a key is set)
+ *
+ * @expect replay matches the recording: 11 entries, tools really run: 0
+ * @expect differs at messages\[0\]:\n  expected "System: Check the solver's answer
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect } from "effect"
