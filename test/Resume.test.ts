@@ -198,6 +198,24 @@ describe("Resume.resume", () => {
       assert.strictEqual(Agent.lastEnd(ended)?.turns, 2)
     }).pipe(ids))
 
+  it.effect("fromStore loads a cut run, resumes it and saves the continuation", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore.SessionStore
+      const add = yield* counted("add", { idempotent: true })
+      const agent = Agent.make({ name: "adder", tools: [add.tool] })
+      const first = yield* scripted([Scripted.toolCall("add", { a: 2, b: 3 }, { id: "c1" }), Scripted.reply("5")])
+      const full = yield* on(first, Effect.flatMap(Session.fromUserMessage("2+3?"), agent))
+      const crashed = cutAt(full, entriesOf(full).findIndex((e) => e._tag === "ToolResult") + 1)
+      yield* store.save(crashed)
+      const second = yield* scripted([Scripted.reply("5")])
+      const resumed = yield* on(second, Resume.fromStore(agent)(crashed.id))
+      assert.strictEqual(yield* Ref.get(add.runs), 1, "the stored result is not re-run")
+      assert.strictEqual((yield* second.requests).length, 1)
+      assert.isTrue(Equal.equals(yield* store.load(resumed.id), resumed))
+      const missing = yield* on(second, Resume.fromStore(agent)("s_missing")).pipe(Effect.flip)
+      assert.strictEqual((missing as SessionStore.SessionStoreError).reason, "NotFound")
+    }).pipe(Effect.provide(SessionStore.layerMemory), ids))
+
   it.effect("a missing result of a non-idempotent tool stops the resume with a typed error naming it", () =>
     Effect.gen(function*() {
       const pay = yield* counted("pay", { idempotent: false })
