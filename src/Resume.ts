@@ -136,7 +136,7 @@ export interface InFlight {
    * ended as interrupted or by an error. `"cut"`: no end recorded (the process died).
    */
   readonly status: "finished" | "interrupted" | "cut"
-  /** Model calls the run made (its assistant entries). */
+  /** Model calls the run made (its assistant entries), with those of the unfinished run it resumed. */
   readonly turns: number
   /** Whether a model call was in flight: the run's next step is a model call. */
   readonly awaitingModel: boolean
@@ -148,29 +148,42 @@ export interface InFlight {
   readonly recorded: ReadonlyArray<Entry.ToolResult | undefined>
 }
 
+/** Whether the entries up to `node` end in an unfinished run of agent `name` (a resume's prefix). */
+const continues = (node: Session.Node | undefined, name: string): boolean => {
+  for (; node !== undefined; node = node.prev) {
+    const entry = node.entry
+    if (entry._tag !== "Custom") continue
+    if (entry.type === Agent.END_ENTRY) return false
+    if (entry.type === Agent.SPEC_ENTRY) return (entry.data as Agent.Spec).name === name
+  }
+  return false
+}
+
 const isInterruptedResult = (entry: Entry.Entry): boolean =>
   entry._tag === "ToolResult" && entry.error?.kind === "interrupted"
 
 const isEnd = (entry: Entry.Entry): boolean => entry._tag === "Custom" && entry.type === Agent.END_ENTRY
 
 /**
- * Reads a session's latest agent run: what ended it, and what was in flight. `None` when the
- * session has no run.
+ * Reads a session's latest agent run: what ended it, and what was in flight. A resumed run counts
+ * as one run with the unfinished run it continued (a resume can itself be cut and resumed). `None`
+ * when the session has no run.
  *
  * @since 0.1.0
  * @category getters
  */
 export const inspect = (session: Session.Session): Option.Option<InFlight> => {
-  // the run: the entries from its rath.agent entry on (newest first while walking)
+  // the run: the entries from its rath.agent entry on (newest first while walking), and, when it
+  // was itself a resume, the unfinished run of the same agent it continued
   const run: Array<Entry.Entry> = []
   let spec: Agent.Spec | undefined
   for (let node = session.node; node !== undefined; node = node.prev) {
     const entry = node.entry
-    if (entry._tag === "Custom" && entry.type === Agent.SPEC_ENTRY) {
-      spec = entry.data as Agent.Spec
-      break
-    }
     run.push(entry)
+    if (entry._tag === "Custom" && entry.type === Agent.SPEC_ENTRY) {
+      spec ??= entry.data as Agent.Spec
+      if (!continues(node.prev, spec.name)) break
+    }
   }
   if (spec === undefined) return Option.none()
   run.reverse()

@@ -163,6 +163,42 @@ describe("Resume.resume", () => {
       assert.isTrue(Equal.equals(yield* store.load(resumed.id), resumed))
     }).pipe(Effect.provide(SessionStore.layerMemory), ids))
 
+  it.effect("a resumed run interrupted again resumes again: the open call is still the first answer's", () =>
+    Effect.gen(function*() {
+      const slow = yield* counted("slow", { idempotent: true, sleep: 10_000 })
+      const agent = Agent.make({ name: "worker", tools: [slow.tool] })
+      const interruptAfter = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.fork(effect).pipe(
+          Effect.tap(() => TestClock.adjust("1 second")),
+          Effect.flatMap(Fiber.interrupt)
+        )
+      const first = yield* scripted([Scripted.toolCall("slow", { a: 1, b: 2 }, { id: "s1" })])
+      yield* on(first, interruptAfter(Effect.flatMap(Session.fromUserMessage("go"), (s) => Resume.persist(agent(s)))))
+      const store = yield* SessionStore.SessionStore
+      const once = yield* storedRun
+      // the resume is interrupted too, while it re-runs the open call
+      const second = yield* scripted([])
+      yield* on(second, interruptAfter(Resume.persist(Resume.resume(agent)(once))))
+      const [twice] = yield* store.list({ parent: once.id })
+      const interruptedTwice = yield* store.load(twice!.id)
+      const state = Option.getOrThrow(Resume.inspect(interruptedTwice))
+      assert.strictEqual(state.status, "interrupted")
+      assert.strictEqual(state.turns, 1)
+      assert.deepStrictEqual(state.openCalls.map((call) => call.id), ["s1"])
+
+      const third = yield* scripted([Scripted.reply("3")])
+      const done = yield* on(third, Resume.resume(agent)(interruptedTwice)).pipe(
+        Effect.fork,
+        Effect.tap(() => TestClock.adjust("10 seconds")),
+        Effect.flatMap(Fiber.join)
+      )
+      assert.strictEqual((yield* second.requests).length, 0)
+      assert.strictEqual((yield* third.requests).length, 1)
+      assert.strictEqual(yield* Ref.get(slow.runs), 3)
+      assert.deepStrictEqual(results(done).map((r) => [r.callId, r.output]), [["s1", 3]])
+      assert.strictEqual(Agent.lastEnd(done)?.turns, 2)
+    }).pipe(Effect.provide(SessionStore.layerMemory), ids))
+
   it.effect("a run cut after an answer with a tool call (no result) resumes without a new call for that answer", () =>
     Effect.gen(function*() {
       const add = yield* counted("add", { idempotent: true })
