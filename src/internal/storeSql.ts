@@ -43,7 +43,7 @@ import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
 import type { ErrorFields } from "./storeCodec.js"
-import { decodeEntry, divergence, encodeEntry, link, nodesAfter } from "./storeCodec.js"
+import { decodeEntry, divergence, encodeEntry, link, nodeAt, nodesAfter } from "./storeCodec.js"
 
 export const SCHEMA_VERSION = 1
 const MIGRATIONS_TABLE = "rath_migrations"
@@ -145,6 +145,9 @@ const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(Schema.Unknown))
 class Abort {
   constructor(readonly error: E) {}
 }
+
+/** Thrown out of the fast save when the row is not what this process last saw (rolls it back). */
+class Stale {}
 
 const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
@@ -273,6 +276,10 @@ export const make = (
     const updateSession = statement(
       "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ?"
     )
+    // compare-and-set: moves the head only if the row still holds the head this process last saw
+    const updateSessionIf = statement(
+      "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ? AND id = ? AND head IS ? AND head_entry IS ? AND length = ?"
+    )
     const insertSession = statement(
       "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
@@ -289,6 +296,57 @@ export const make = (
       Option.match(session.placement, { onNone: () => null, onSome: (p) => JSON.stringify(p) })
     const agentJson = (options?: SessionStore.SaveOptions) =>
       options?.agent === undefined ? null : JSON.stringify(options.agent)
+
+    /**
+     * What this process last saw of each session row it saved or loaded: a shortcut for the common
+     * save (such a session, a few entries longer), which then skips reading the row and the node
+     * counter and moves the head with a compare-and-set. When the row changed meanwhile (another
+     * process, or a store on another connection), that save rolls back and {@link saveBody} runs
+     * on what the database holds.
+     */
+    const heads = new Map<
+      string,
+      { readonly key: number; readonly head: number | null; readonly headEntry: string | null; readonly length: number }
+    >()
+    const remember = (session: Session.Session, key: number, head: number | null) =>
+      heads.set(session.id, { key, head, headEntry: session.node?.entry.id ?? null, length: session.length })
+
+    /** The fast save, inside one `BEGIN IMMEDIATE` transaction; throws `Stale` to roll back. */
+    const saveCached = (
+      session: Session.Session,
+      options: SessionStore.SaveOptions | undefined,
+      now: number,
+      cached: {
+        readonly key: number
+        readonly head: number | null
+        readonly headEntry: string | null
+        readonly length: number
+      },
+      assigned: Array<readonly [Session.Node, number]>
+    ): SessionStore.SaveResult => {
+      let prev = cached.head
+      for (const node of nodesAfter(session.node, cached.length)) {
+        insertEntry.run(node.entry.id, encodeEntry(node.entry))
+        prev = Number(insertNode.run(null, node.entry.id, prev, node.length, cached.key).lastInsertRowid)
+        assigned.push([node, prev])
+      }
+      const moved = updateSessionIf.run(
+        prev,
+        session.node === undefined ? null : session.node.entry.id,
+        session.length,
+        now,
+        placementJson(session),
+        agentJson(options),
+        cached.key,
+        session.id,
+        cached.head,
+        cached.headEntry,
+        cached.length
+      )
+      if (moved.changes !== 1) throw new Stale()
+      remember(session, cached.key, prev)
+      return { appended: session.length - cached.length, created: false }
+    }
 
     /** The whole save, inside one `BEGIN IMMEDIATE` transaction. */
     const saveBody = (
@@ -359,29 +417,56 @@ export const make = (
         insertNode.run(id, node.entry.id, i === 0 ? boundaryId : id - 1, node.length, key)
         assigned.push([node, id])
       }
+      remember(session, key, head)
       return { appended: session.length - (row?.length ?? 0), created: row === undefined }
     }
 
+    /** One save, synchronous: the fast save when this process knows the row, else the full one. */
+    const saveSync = (session: Session.Session, options: SessionStore.SaveOptions | undefined, now: number) => {
+      const assigned: Array<readonly [Session.Node, number]> = []
+      const cached = heads.get(session.id)
+      let result: SessionStore.SaveResult | undefined = undefined
+      if (
+        cached !== undefined && session.length >= cached.length &&
+        (cached.length === 0 || nodeAt(session.node, cached.length)?.entry.id === cached.headEntry)
+      ) {
+        try {
+          result = inTransaction.immediate(() =>
+            saveCached(session, options, now, cached, assigned)
+          ) as SessionStore.SaveResult
+        } catch (cause) {
+          heads.delete(session.id)
+          if (!(cause instanceof Stale)) throw cause
+          assigned.length = 0
+        }
+      }
+      if (result === undefined) {
+        result = inTransaction.immediate(() => saveBody(session, options, now, assigned)) as SessionStore.SaveResult
+      }
+      // only once committed: a rolled-back save must not teach this process node ids
+      for (const [node, id] of assigned) nodeIds.set(node, id)
+      return result
+    }
+
     const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const assigned: Array<readonly [Session.Node, number]> = []
-        return Effect.map(write(`cannot save ${session.id}`, () => saveBody(session, options, now, assigned)), (result) => {
-          // only once committed: a rolled-back save must not teach this process node ids
-          for (const [node, id] of assigned) nodeIds.set(node, id)
-          return result
-        })
-      })
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        run(`cannot save ${session.id}`, () => saveSync(session, options, now)))
 
     const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
       const parents = decodeJson(row.parents)
-      if (Either.isLeft(parents)) return Either.left("invalid lineage parents")
+      if (Either.isLeft(parents)) {
+        return Either.left("invalid lineage parents")
+      }
       const raw: Record<string, unknown> = {
         operation: row.operation,
         parents: parents.right,
         createdAt: row.created_at
       }
-      if (row.by_kind !== null) raw.by = { kind: row.by_kind, name: row.by_name ?? "" }
-      return Either.mapLeft(decodeLineage(raw), (error) => error.message)
+      if (row.by_kind !== null) {
+        raw.by = { kind: row.by_kind, name: row.by_name ?? "" }
+      }
+      return Either.mapLeft(decodeLineage(raw), (error) =>
+        error.message)
     }
 
     const toSummary = (row: SessionRow): Either.Either<SessionStore.Summary, E> => {
@@ -459,6 +544,7 @@ export const make = (
         const summary = yield* toSummary(row)
         const { ids, node } = yield* rebuild(id, row, chain)
         for (let n = node, i = ids.length - 1; n !== undefined; n = n.prev, i--) nodeIds.set(n, ids[i]!)
+        heads.set(id, { key: row.key, head: row.head, headEntry: row.head_entry, length: row.length })
         return Session.unsafeMake({
           id: summary.id,
           lineage: summary.lineage,
@@ -537,6 +623,7 @@ export const make = (
 
     const forget = Effect.sync(() => {
       nodeIds = new WeakMap()
+      heads.clear()
     })
 
     const remove = (id: string) =>
