@@ -265,6 +265,9 @@ export const make = (
       // it holds instead of carrying a 4 MB WAL
       db.pragma("wal_autocheckpoint = 256")
       db.pragma("journal_size_limit = 1048576")
+      // reads through a memory map instead of a read() per page: a 10,000-entry load reads ~1,000
+      // pages (writes still go through the WAL)
+      db.pragma("mmap_size = 268435456")
     })
 
     const selectHead = statement("SELECT key, head, head_entry, length FROM rath_sessions WHERE id = ?")
