@@ -31,6 +31,7 @@ import { createHash } from "node:crypto"
 import * as Approval from "./Approval.js"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
+import * as Memory from "./Memory.js"
 import * as Provider from "./Provider.js"
 import * as Session from "./Session.js"
 import * as Tool from "./Tool.js"
@@ -221,6 +222,53 @@ export interface Options<T extends Tools = [], HE = never, HR = never> {
   readonly hooks?: Hooks<HE, HR> | undefined
 }
 
+/**
+ * An agent's memory: recalled (with the latest user text) before its first model call and given
+ * to the model as untrusted context (a delimited user-role block, never system instructions),
+ * and, with `commitOnForward`, the session committed after the run. Every interaction is a
+ * `Memory` entry of the session. Needs the `Memory` service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MemoryOptions {
+  /** The namespace recalled from and committed to (e.g. `user:ada` or `agent:planner`). */
+  readonly namespace: string
+  /** More namespaces to recall from. */
+  readonly recallFrom?: ReadonlyArray<string> | undefined
+  readonly k?: number | undefined
+  readonly minScore?: number | undefined
+  /** Commit the session to `namespace` after each run that ends by itself. */
+  readonly commitOnForward?: boolean | undefined
+}
+
+type MemoryError<M> = [M] extends [undefined] ? never : Memory.MemoryError
+type MemoryRequirement<M> = [M] extends [undefined] ? never : Memory.Memory
+
+/**
+ * Runs two sets of hooks as one: `first`'s `beforeRun` then `second`'s; `second`'s `afterRun`
+ * then `first`'s (so memory recalls first and commits last).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const composeHooks = <E1, R1, E2, R2>(
+  first: Hooks<E1, R1> | undefined,
+  second: Hooks<E2, R2> | undefined
+): Hooks<E1 | E2, R1 | R2> | undefined => {
+  if (first === undefined) return second
+  if (second === undefined) return first
+  const chain = (
+    a: Hooks<E1 | E2, R1 | R2>["beforeRun"],
+    b: Hooks<E1 | E2, R1 | R2>["beforeRun"]
+  ): Hooks<E1 | E2, R1 | R2>["beforeRun"] =>
+    a === undefined ? b : b === undefined ? a : (session) => Effect.flatMap(a(session), b)
+  return {
+    beforeRun: chain(first.beforeRun, second.beforeRun),
+    afterRun: chain(second.afterRun, first.afterRun)
+  }
+}
+
 const CoreId = Symbol.for("rath/Agent/core")
 
 type Sink = (event: Event) => Effect.Effect<unknown>
@@ -240,6 +288,25 @@ export interface Agent<E = never, R = never> {
   readonly definitions: ReadonlyArray<Provider.ToolDefinition>
   readonly maxTurns: number
   readonly model: string | undefined
+  /** The agent's memory options, if it has memory. */
+  readonly memory: MemoryOptions | undefined
+  /** Remembers a fact in the agent's memory namespace (default `agent:<name>`), recorded in the session. */
+  readonly remember: (
+    session: Session.Session,
+    text: string,
+    options?: Omit<Memory.RememberInput, "namespace" | "text">
+  ) => Effect.Effect<Session.Session, Memory.MemoryError, Memory.Memory>
+  /** Recalls from the agent's namespaces (query: the latest user text by default), recorded in the session. */
+  readonly recall: (
+    session: Session.Session,
+    options?: { readonly query?: string | undefined; readonly k?: number | undefined }
+  ) => Effect.Effect<
+    { readonly session: Session.Session; readonly hits: ReadonlyArray<Memory.Hit> },
+    Memory.MemoryError,
+    Memory.Memory
+  >
+  /** Commits the session to the agent's namespace, recorded in the session. */
+  readonly commit: (session: Session.Session) => Effect.Effect<Session.Session, Memory.MemoryError, Memory.Memory>
   /** @internal */
   readonly [CoreId]: (
     session: Session.Session,
@@ -437,10 +504,16 @@ const interruptedDraft = (call: Entry.ToolCall, author: Entry.Author): Entry.Dra
  * )
  * ```
  */
-export const make = <const T extends Tools = [], HE = never, HR = never>(
-  options: Options<T, HE, HR>
-): Agent<HE, Tool.ToolkitRequirements<T[number]> | HR> => {
-  type R = Tool.ToolkitRequirements<T[number]> | HR
+export const make = <
+  const T extends Tools = [],
+  HE = never,
+  HR = never,
+  const M extends MemoryOptions | undefined = undefined
+>(
+  options: Options<T, HE, HR> & { readonly memory?: M }
+): Agent<HE | MemoryError<M>, Tool.ToolkitRequirements<T[number]> | HR | MemoryRequirement<M>> => {
+  type R = Tool.ToolkitRequirements<T[number]> | HR | MemoryRequirement<M>
+  type HE_ = HE | MemoryError<M>
   const name = options.name
   const author: Entry.Author = { kind: "agent", name }
   const description = options.description ?? ""
@@ -452,7 +525,17 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
   const built = Tool.toolkit(...(options.tools ?? []))
   const toolkit: Tool.Toolkit<any> = Either.isRight(built) ? built.right : Tool.emptyToolkit
   const definitions = toolkit.definitions
-  const hooks = options.hooks
+  const memory: MemoryOptions | undefined = options.memory
+  const memoryNamespace = memory?.namespace ?? `agent:${name}`
+  const hooks = composeHooks(
+    memory === undefined ? undefined : Memory.hooks({
+      namespace: memory.recallFrom === undefined ? memory.namespace : [memory.namespace, ...memory.recallFrom],
+      k: memory.k,
+      minScore: memory.minScore,
+      commitTo: memory.commitOnForward === true ? memory.namespace : undefined
+    }),
+    options.hooks
+  ) as Hooks<HE_, R> | undefined
 
   const core = (input: Session.Session, sink: Sink | undefined) =>
     Effect.gen(function*() {
@@ -506,7 +589,10 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
           yield* append(Entry.system(instructions, { author }))
         }
         if (emit !== undefined) yield* emit({ _tag: "RunStarted", agent: name, sessionId: session.id })
-        if (hooks?.beforeRun !== undefined) yield* Effect.flatMap(hooks.beforeRun(session), advance)
+        if (hooks?.beforeRun !== undefined) {
+          // what a hook appends (a memory recall, say) is authored by the agent
+          yield* Effect.flatMap(Effect.provideService(hooks.beforeRun(session), Entry.CurrentAuthor, author), advance)
+        }
 
         while (true) {
           if (turns >= maxTurns) return "max_turns" as const
@@ -690,7 +776,9 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
 
       const run = Effect.gen(function*() {
         const reason = yield* loop
-        if (hooks?.afterRun !== undefined) yield* Effect.flatMap(hooks.afterRun(session), advance)
+        if (hooks?.afterRun !== undefined) {
+          yield* Effect.flatMap(Effect.provideService(hooks.afterRun(session), Entry.CurrentAuthor, author), advance)
+        }
         yield* end(reason)
         if (emit !== undefined) yield* emit({ _tag: "Done", reason, session })
         return session
@@ -708,7 +796,7 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
         captureStackTrace: false,
         attributes: { "rath.agent.name": name, "rath.session.id": input.id }
       })
-    ) as Effect.Effect<Session.Session, AgentError | HE, R | Provider.Provider>
+    ) as Effect.Effect<Session.Session, AgentError | HE_, R | Provider.Provider>
 
   const step = (session: Session.Session) => core(session, undefined)
   // a function's own `name` is read-only: define it
@@ -720,8 +808,41 @@ export const make = <const T extends Tools = [], HE = never, HR = never>(
     definitions,
     maxTurns,
     model: options.model,
+    memory,
+    remember: (session: Session.Session, text: string, input?: Omit<Memory.RememberInput, "namespace" | "text">) =>
+      Effect.map(
+        Effect.provideService(
+          Memory.rememberInto(session, { ...input, namespace: memoryNamespace, text }),
+          Entry.CurrentAuthor,
+          author
+        ),
+        (out) => out.session
+      ),
+    recall: (
+      session: Session.Session,
+      input?: { readonly query?: string | undefined; readonly k?: number | undefined }
+    ) =>
+      Effect.provideService(
+        Memory.recallInto(session, {
+          namespace: memory?.recallFrom === undefined ? memoryNamespace : [memoryNamespace, ...memory.recallFrom],
+          query: input?.query,
+          k: input?.k ?? memory?.k,
+          minScore: memory?.minScore
+        }),
+        Entry.CurrentAuthor,
+        author
+      ),
+    commit: (session: Session.Session) =>
+      Effect.map(
+        Effect.provideService(
+          Memory.commitSession(session, { namespace: memoryNamespace }),
+          Entry.CurrentAuthor,
+          author
+        ),
+        (out) => out.session
+      ),
     [CoreId]: core
-  }) as unknown as Agent<HE, R>
+  }) as unknown as Agent<HE_, R>
 }
 
 /**

@@ -67,6 +67,11 @@ export * as Mcp from "./Mcp.js"
 /**
  * @since 0.1.0
  */
+export * as Memory from "./Memory.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as OpenAi from "./providers/OpenAi.js"
 
 /**

@@ -4,7 +4,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { readdirSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 
 const root = join(import.meta.dirname, "..")
@@ -21,6 +21,13 @@ const expected: Record<string, ReadonlyArray<RegExp>> = {
   "11-selector-loop.ts": [/selector chose writer/, /selector chose done/, /3 decisions recorded/],
   "12-parallel-fork-join.ts": [/1 user message, 3 reviews/]
 }
+
+// a rung can also state what it must print in its own header: ` * @expect <regular expression>`
+const declared = (file: string): ReadonlyArray<RegExp> =>
+  Array.from(
+    readFileSync(join(root, "examples", file), "utf8").matchAll(/^\s*\*\s*@expect\s+(.+?)\s*$/gm),
+    (match) => new RegExp(match[1]!)
+  )
 
 const run = (file: string) =>
   Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
@@ -47,7 +54,7 @@ describe("examples", () => {
         const result = yield* run(file)
         assert.strictEqual(result.code, 0, `${file} failed:\n${result.stderr}`)
         assert.isAbove(result.stdout.trim().length, 0, `${file} printed nothing`)
-        for (const pattern of expected[file] ?? []) assert.match(result.stdout, pattern)
+        for (const pattern of [...(expected[file] ?? []), ...declared(file)]) assert.match(result.stdout, pattern)
       }), 90_000)
   }
 })

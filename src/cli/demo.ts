@@ -1,0 +1,266 @@
+/**
+ * `rath demo`: a real multi-agent, multi-session workflow on the embedded defaults.
+ *
+ * A planner writes a plan; two coders fork from it and each writes and checks code in its own
+ * local sandbox; a reviewer runs the check again in each sandbox and records a `Check` entry,
+ * which rejects one branch; the accepted branch is merged back and compressed; the run is
+ * committed to memory. Every session is saved to the SQLite store and memory lives under the
+ * same directory, so `rath explain`, `rath graph` and `rath show` can look further.
+ *
+ * With no API key the model is scripted (and labelled as such in every answer); with
+ * `OPENAI_API_KEY` or `ANTHROPIC_API_KEY` the same workflow runs on the real model.
+ *
+ * @internal
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Path from "@effect/platform/Path"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Agent from "../Agent.js"
+import * as Builtin from "../Builtin.js"
+import * as Compressor from "../Compressor.js"
+import * as Entry from "../Entry.js"
+import * as Memory from "../Memory.js"
+import * as Placement from "../Placement.js"
+import type * as Provider from "../Provider.js"
+import * as ProviderConfig from "../ProviderConfig.js"
+import * as Scripted from "../providers/Scripted.js"
+import * as Sandbox from "../Sandbox.js"
+import * as LocalSandbox from "../sandboxes/Local.js"
+import * as Session from "../Session.js"
+import * as SessionGraph from "../SessionGraph.js"
+import * as SessionStore from "../SessionStore.js"
+
+/**
+ * The task every demo run starts from.
+ */
+export const TASK = "Write slugify(text) in slugify.mjs: lower case, words joined by single dashes, " +
+  "punctuation dropped. Add check.mjs that tests it and exits non-zero on failure."
+
+const PLANNER = "You are the planner. Answer with a short numbered plan (at most 4 steps) for the task. No code."
+
+const coderInstructions = (variant: "A" | "B") =>
+  `You are coder ${variant}. Implement the plan in your sandbox with the tools: write slugify.mjs ` +
+  `(export function slugify(text)) and check.mjs (import it, compare slugify("Hello, World!") with ` +
+  `"hello-world" and slugify("  Effect  is   great ") with "effect-is-great", print the result and ` +
+  `exit 1 on a mismatch). Then run "node check.mjs" with run_shell and report the outcome in one sentence. ` +
+  (variant === "A" ? "Prefer a regular expression." : "Prefer splitting on spaces.")
+
+// -----------------------------------------------------------------------------
+// the scripted model: answers from what the request holds, like a (very) small model
+// -----------------------------------------------------------------------------
+
+const CHECK = `import { slugify } from "./slugify.mjs"
+const cases = [["Hello, World!", "hello-world"], ["  Effect  is   great ", "effect-is-great"]]
+let failed = 0
+for (const [input, expected] of cases) {
+  const actual = slugify(input)
+  const ok = actual === expected
+  if (!ok) failed++
+  console.log(\`\${ok ? "ok  " : "FAIL"} slugify(\${JSON.stringify(input)}) = \${JSON.stringify(actual)}\`)
+}
+process.exit(failed === 0 ? 0 : 1)
+`
+
+const SLUGIFY_A = `export function slugify(text) {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "")
+}
+`
+
+// attempt B forgets the punctuation and the repeated spaces: its check fails, for real
+const SLUGIFY_B = `export function slugify(text) {
+  return text.trim().toLowerCase().split(" ").join("-")
+}
+`
+
+const lastOutput = (request: Provider.Request): Entry.ToolResult | undefined => {
+  const last = request.messages[request.messages.length - 1]
+  return last?._tag === "ToolResult" ? last : undefined
+}
+
+const scriptFor = (request: Provider.Request): Scripted.Reply => {
+  const system = request.messages.find((message) => message._tag === "System")
+  const text = system?._tag === "System" ? system.text : ""
+  if (request.toolChoice === "none") {
+    return Scripted.reply(
+      "The planner split the slugify task into four steps; coder A's regular-expression version passed " +
+        "check.mjs, coder B's space-splitting version failed it and was rejected; A's branch was merged."
+    )
+  }
+  if (text.startsWith("You are the planner")) {
+    return Scripted.reply(
+      "1. Lower-case the text.\n2. Replace every run of non-alphanumerics with one dash.\n" +
+        "3. Trim dashes at both ends.\n4. Check with two cases in check.mjs.",
+      {
+        chunks: [
+          "1. Lower-case the text.\n",
+          "2. Replace every run of non-alphanumerics with one dash.\n",
+          "3. Trim dashes at both ends.\n4. Check with two cases in check.mjs."
+        ]
+      }
+    )
+  }
+  const variant = text.startsWith("You are coder A") ? "A" : "B"
+  const results = request.messages.filter((message) => message._tag === "ToolResult").length
+  if (results === 0) {
+    return {
+      text: `Writing the ${variant === "A" ? "regular-expression" : "split-based"} version and its check.`,
+      toolCalls: [
+        { name: "write_file", arguments: { path: "slugify.mjs", content: variant === "A" ? SLUGIFY_A : SLUGIFY_B } },
+        { name: "write_file", arguments: { path: "check.mjs", content: CHECK } }
+      ]
+    }
+  }
+  if (results === 2) return Scripted.toolCall("run_shell", { command: "node check.mjs" })
+  const output = lastOutput(request)?.output as { exitCode?: number } | undefined
+  return Scripted.reply(
+    output?.exitCode === 0 ? "check.mjs passes: both cases are right." : "check.mjs fails: a case is wrong."
+  )
+}
+
+// -----------------------------------------------------------------------------
+// the workflow
+// -----------------------------------------------------------------------------
+
+const planner = Agent.make({ name: "planner", description: "Plans the task", instructions: PLANNER })
+
+const coder = (variant: "A" | "B") =>
+  Agent.make({
+    name: `coder-${variant.toLowerCase()}`,
+    description: `Implements the plan (attempt ${variant})`,
+    instructions: coderInstructions(variant),
+    tools: [Builtin.writeFile, Builtin.readFile, Builtin.runShell],
+    maxTurns: 8
+  })
+
+const reviewer: Entry.Author = { kind: "workflow", name: "reviewer" }
+
+/** The reviewer is plain code: it runs the check again in the branch's own sandbox. */
+const review = (session: Session.Session) =>
+  Effect.scoped(Effect.gen(function*() {
+    const handle = yield* Sandbox.handleFor(session)
+    const result = yield* handle.exec({ command: "node check.mjs", timeout: "20 seconds" }).pipe(
+      Effect.map((out) => ({ exitCode: out.exitCode, output: (out.stdout + out.stderr).trim() })),
+      Effect.catchAll((error) => Effect.succeed({ exitCode: -1, output: error.message }))
+    )
+    return yield* Session.append(
+      session,
+      Entry.check("node check.mjs", result.exitCode === 0, {
+        details: { exitCode: result.exitCode, output: result.output, sandbox: Placement.label(handle.placement) },
+        author: reviewer
+      })
+    )
+  }))
+
+/**
+ * What a demo run produced.
+ */
+export interface Result {
+  readonly sessions: ReadonlyArray<Session.Session>
+  readonly final: Session.Session
+  readonly accepted: Session.Session
+  readonly rejected: ReadonlyArray<Session.Session>
+  readonly recalled: number
+  readonly scripted: boolean
+}
+
+const workflow = (workspaces: string) =>
+  Effect.gen(function*() {
+    const store = yield* SessionStore.SessionStore
+    const saved: Array<Session.Session> = []
+    const save = (session: Session.Session) =>
+      Effect.as(Effect.tap(store.save(session), () => Effect.sync(() => saved.push(session))), session)
+
+    const task = yield* Session.fromUserMessage(TASK, { author: { kind: "user", name: "user" } }).pipe(
+      Effect.flatMap(save)
+    )
+    // earlier demo runs are in memory: recall them (recorded as a Memory entry)
+    const { hits, session: recalled } = yield* Memory.recallInto(task, { namespace: "demo", k: 3, query: "slugify" })
+    const planned = yield* planner(recalled).pipe(Effect.flatMap(save))
+
+    // two attempts, each a fork placed in its own local sandbox, run concurrently
+    const attempts = yield* Effect.forEach(["A", "B"] as const, (variant) =>
+      Effect.gen(function*() {
+        const fork = yield* Session.fork(planned, { by: { kind: "workflow", name: `attempt-${variant}` } })
+        // a workspace under the demo directory is kept after the run, for a person to look at
+        const workspace = `${workspaces}/${fork.id}`
+        const placed = yield* Sandbox.place(fork, Placement.make({ backend: "local", workspace })).pipe(
+          Effect.flatMap(save)
+        )
+        const coded = yield* coder(variant)(placed)
+        return yield* review(coded).pipe(Effect.flatMap(save))
+      }), { concurrency: 2 })
+
+    const passed = (session: Session.Session) =>
+      Option.match(Session.lastOf(session, "Check"), { onNone: () => false, onSome: (check) => check.passed })
+    const accepted = attempts.find(passed) ?? attempts[0]!
+    const rejected = attempts.filter((attempt) => attempt !== accepted)
+
+    const merged = yield* Session.merge(planned, accepted).pipe(Effect.flatMap(save))
+    const compressed = yield* Compressor.make({ keepLast: 2 })(merged)
+    const { session: final } = yield* Memory.commitSession(compressed, { namespace: "demo" })
+    yield* save(final)
+    return { sessions: saved, final, accepted, rejected, recalled: hits.length } as const
+  })
+
+/**
+ * Runs the demo with its data under `dir` (the store at `dir/rath.db`, memory at
+ * `dir/memory.db`), on the real model when a key is set and on the scripted one otherwise.
+ */
+export const run = (options: { readonly dir: string }) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    yield* fs.makeDirectory(options.dir, { recursive: true })
+    const scripted = !realModel()
+    const provider = scripted
+      ? Scripted.layer((request) => scriptFor(request), { model: "scripted-demo" })
+      : ProviderConfig.layerFromEnv()
+    const layers = Layer.mergeAll(
+      provider,
+      Sandbox.layer({ backends: [LocalSandbox.backend()] }),
+      SessionStore.layer({ filename: path.join(options.dir, "rath.db") }),
+      Memory.layerSqlite({ filename: path.join(options.dir, "memory.db") })
+    )
+    const result = yield* workflow(path.join(options.dir, "workspaces")).pipe(
+      // what the workflow itself appends (memory events, merges) is authored by the demo
+      Effect.provideService(Entry.CurrentAuthor, { kind: "workflow", name: "demo" }),
+      Effect.provide(layers)
+    )
+    return { ...result, scripted } satisfies Result
+  })
+
+/** Whether a real model is configured (an API key in the environment). */
+export const realModel = (): boolean =>
+  process.env.RATH_DEMO_SCRIPTED !== "1" &&
+  ((process.env.OPENAI_API_KEY ?? "") !== "" || (process.env.ANTHROPIC_API_KEY ?? "") !== "")
+
+/**
+ * The lineage of the demo's sessions as an indented tree, with what each session holds.
+ */
+export const tree = (sessions: ReadonlyArray<Session.Session>): string => {
+  const graph = SessionGraph.fromSessions(sessions)
+  const byId = new Map(sessions.map((session) => [session.id as string, session]))
+  const lines: Array<string> = []
+  const describe = (session: Session.Session | undefined): string => {
+    if (session === undefined) return ""
+    const check = Option.getOrUndefined(Session.lastOf(session, "Check"))
+    const by = session.lineage.by === undefined ? "" : ` by ${session.lineage.by.name}`
+    const verdict = check === undefined ? "" : check.passed ? "  [check passed]" : "  [check failed: rejected]"
+    const own = Chunk.toReadonlyArray(Session.ownEntries(session))
+      .filter((entry) => entry._tag !== "Custom")
+      .map((entry) => entry._tag)
+    return `${session.lineage.operation}${by}, ${session.length} entries (+${own.join(", ")})${verdict}`
+  }
+  const visit = (id: string, depth: number, seen: Set<string>) => {
+    if (seen.has(id)) return
+    seen.add(id)
+    lines.push(`${"  ".repeat(depth)}${depth === 0 ? "" : "└─ "}${id}  ${describe(byId.get(id))}`)
+    for (const child of graph.children.get(id as Session.SessionId) ?? []) visit(child, depth + 1, seen)
+  }
+  const seen = new Set<string>()
+  for (const root of SessionGraph.roots(graph)) visit(root, 0, seen)
+  return lines.join("\n")
+}
