@@ -507,32 +507,43 @@ export const make = (
       id: string,
       row: SessionRow,
       chain: ReadonlyArray<ReadonlyArray<unknown>>
-    ): Either.Either<{ node: Session.Node | undefined; ids: Array<number> }, E> => {
-      if (chain.length !== row.length) {
-        return Either.left(corrupt(id, `the chain has ${chain.length} nodes, the row says ${row.length}`))
+    ): Either.Either<Session.Node | undefined, E> => {
+      const length = chain.length
+      if (length !== row.length) {
+        return Either.left(corrupt(id, `the chain has ${length} nodes, the row says ${row.length}`))
       }
-      // the recursive query yields the chain from its head backwards: place each row by position
-      const byPos: Array<ReadonlyArray<unknown> | undefined> = new Array(chain.length)
-      for (const item of chain) {
-        const pos = item[1] as number
-        if (!Number.isInteger(pos) || pos < 1 || pos > chain.length || byPos[pos - 1] !== undefined) {
-          return Either.left(corrupt(id, `node ${item[0]} is at position ${pos}, which is out of place`))
+      // the recursive query yields the chain from its head backwards; rows are placed by their
+      // position only when they come in another order
+      let ordered: ReadonlyArray<ReadonlyArray<unknown> | undefined> = chain
+      let backwards = true
+      for (let k = 0; k < length; k++) {
+        if (chain[k]![1] !== length - k) {
+          backwards = false
+          break
         }
-        byPos[pos - 1] = item
+      }
+      if (!backwards) {
+        const byPos: Array<ReadonlyArray<unknown> | undefined> = new Array(length)
+        for (const item of chain) {
+          const pos = item[1] as number
+          if (!Number.isInteger(pos) || pos < 1 || pos > length || byPos[pos - 1] !== undefined) {
+            return Either.left(corrupt(id, `node ${item[0]} is at position ${pos}, which is out of place`))
+          }
+          byPos[pos - 1] = item
+        }
+        ordered = byPos
       }
       let node: Session.Node | undefined = undefined
-      const ids: Array<number> = new Array(chain.length)
-      for (let i = 0; i < byPos.length; i++) {
-        const item = byPos[i]!
+      for (let i = 0; i < length; i++) {
+        const item = ordered[backwards ? length - 1 - i : i]!
         const entry = decodeEntry(item[2] as string)
         if (Either.isLeft(entry)) return Either.left(corrupt(id, `entry #${i + 1}: ${entry.left}`))
         node = link(node, entry.right)
-        ids[i] = item[0] as number
       }
       if ((node?.entry.id ?? null) !== row.head_entry) {
         return Either.left(corrupt(id, `the chain ends at ${node?.entry.id}, the row says ${row.head_entry}`))
       }
-      return Either.right({ node, ids })
+      return Either.right(node)
     }
 
     const load = (id: string) =>
@@ -545,8 +556,12 @@ export const make = (
         })
         const { chain, row } = loaded
         const summary = yield* toSummary(row)
-        const { ids, node } = yield* rebuild(id, row, chain)
-        for (let n = node, i = ids.length - 1; n !== undefined; n = n.prev, i--) nodeIds.set(n, ids[i]!)
+        const node = yield* rebuild(id, row, chain)
+        // the head only: forks and continuations of the loaded session extend it. Recording every
+        // node of a 10,000-entry chain in the WeakMap costs milliseconds; a session built on an
+        // inner node of the loaded chain (not a head) is still saved correctly, with that chain's
+        // nodes written again (its entries are shared)
+        if (node !== undefined && row.head !== null) nodeIds.set(node, row.head)
         heads.set(id, { key: row.key, head: row.head, headEntry: row.head_entry, length: row.length })
         return Session.unsafeMake({
           id: summary.id,
