@@ -132,4 +132,9 @@ export * as Tool from "./Tool.js"
 /**
  * @since 0.1.0
  */
+export * as Viewer from "./Viewer.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Workflow from "./Workflow.js"
