@@ -561,6 +561,11 @@ layer(NodeContext.layer)("rath CLI", (it) => {
         assert.strictEqual(lines(divergent.stderr).length, 1)
         assert.include(divergent.stderr, "diverged from the recording")
 
+        // the module's own input is used instead of the recorded first message
+        const ownInput = yield* rath("replay", file, "--workflow", fixture("replay-input.ts"))
+        assert.strictEqual(ownInput.code, 4)
+        assert.include(ownInput.stdout, "model request #0")
+
         // a recording that goes further than the workflow: the entries differ
         const longer = yield* Session.append(recorded, Entry.user("and now?"))
         const longerFile = path.join(dir, "longer.jsonl")
@@ -751,4 +756,25 @@ describe("rath executable", () => {
       assert.strictEqual(missing.stderr.trim().split("\n").length, 1)
       assert.match(missing.stderr, /^rath: \/nonexistent\/run\.jsonl does not exist/)
     }), 60_000)
+
+  it.live("replays a .ts workflow module when the CLI runs under tsx", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-replay-bin-" })
+      const { workflow } = yield* Effect.promise(() => import("./fixtures/replay-workflow.js"))
+      const recorded = yield* Session.fromUserMessage("How many words in 'a b c d'?").pipe(
+        Effect.flatMap((s) => workflow(s)),
+        Effect.provide(Scripted.layer((request) =>
+          request.messages.some((message) => message._tag === "ToolResult")
+            ? Scripted.reply("Four words.")
+            : Scripted.toolCall("word_count", { text: "a b c d" })
+        ))
+      )
+      const file = path.join(dir, "run.jsonl")
+      yield* fs.writeFileString(file, Session.toJsonl(recorded))
+      const out = yield* bin(["replay", file, "--workflow", "test/fixtures/replay-workflow.ts"])
+      assert.strictEqual(out.code, 0, out.stderr)
+      assert.include(out.stdout, `replay matches: ${recorded.length} entries`)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 60_000)
 })

@@ -829,9 +829,9 @@ const replay = Command.make(
           print(`replay diverged from ${recorded.id}:\n${report}`),
           new CliError({
             reason: "InvalidData",
-            detail: `the replay of ${recorded.id} diverged from the recording (${
-              report.split("\n")[0]
-            }): fix the workflow, or record the run again`
+            detail: `the replay of ${recorded.id} diverged from the recording: ${
+              report.split("\n")[0]!.replace(/:$/, "")
+            }; fix the workflow, or record the run again`
           })
         )
       const replayed = yield* Effect.suspend(() => asEffect(module.workflow(input), "workflow")).pipe(
