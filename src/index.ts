@@ -97,6 +97,11 @@ export * as Replay from "./Replay.js"
 /**
  * @since 0.1.0
  */
+export * as Resume from "./Resume.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Sandbox from "./Sandbox.js"
 
 /**
