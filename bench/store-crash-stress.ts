@@ -4,7 +4,10 @@
  * acknowledged must be in the store and every session the run touched must load whole; at the
  * end the file must pass `PRAGMA integrity_check`.
  *
- *     node --import tsx bench/store-crash-stress.ts [kills=500] [lanes=2]
+ *     node --import tsx bench/store-crash-stress.ts [kills=500] [lanes=2] [plain|agent]
+ *
+ * `plain` (default): the child appends to sessions and forks them; `agent`: the child runs an agent
+ * loop with `Resume.persist` (test/fixtures/agent-writer.ts).
  *
  * Not a `.bench.ts` file, so `npm run bench` does not run it. Prints one JSON line.
  */
@@ -14,10 +17,11 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Session, SessionStore } from "rath"
-import { type Ack, buildWriter, runWriter } from "../test/fixtures/store-crash-harness.js"
+import { type Ack, buildFixture, runWriter } from "../test/fixtures/store-crash-harness.js"
 
 const kills = Number(process.argv[2] ?? 500)
 const lanes = Number(process.argv[3] ?? 2)
+const fixture = process.argv[4] === "agent" ? "agent-writer" : "store-writer"
 
 const verify = (store: SessionStore.Service, root: string, acks: ReadonlyArray<Ack>) =>
   Effect.gen(function*() {
@@ -45,7 +49,7 @@ const verify = (store: SessionStore.Service, root: string, acks: ReadonlyArray<A
 const main = Effect.gen(function*() {
   const dir = mkdtempSync(join(tmpdir(), "rath-crash-"))
   const filename = join(dir, "rath.db")
-  const writer = yield* Effect.promise(buildWriter)
+  const writer = yield* Effect.promise(() => buildFixture(fixture))
   const start = performance.now()
   let acked = 0
   let midRun = 0
@@ -85,6 +89,7 @@ const main = Effect.gen(function*() {
   process.stdout.write(
     JSON.stringify({
       name: "store-crash-stress",
+      writer: fixture,
       kills,
       lanes,
       killedWhileSaving: midRun,

@@ -274,6 +274,22 @@ const CoreId = Symbol.for("rath/Agent/core")
 type Sink = (event: Event) => Effect.Effect<unknown>
 
 /**
+ * Where an interrupted run picks up again (see `Resume`): the model calls it already made, and the
+ * tool calls of its last answer that have no result in the session it continues, each with the
+ * result recorded after the cut (appended again, not re-run) or `undefined` (run now).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Continuation {
+  readonly turns: number
+  readonly calls: ReadonlyArray<Entry.ToolCall>
+  readonly recorded: ReadonlyArray<Entry.ToolResult | undefined>
+  /** The last answer called no tools: the run had finished its model calls. */
+  readonly stopped: boolean
+}
+
+/**
  * An agent: a step over a session that describes itself.
  *
  * @since 0.1.0
@@ -288,6 +304,8 @@ export interface Agent<E = never, R = never> {
   readonly definitions: ReadonlyArray<Provider.ToolDefinition>
   readonly maxTurns: number
   readonly model: string | undefined
+  /** The agent's tools. */
+  readonly toolkit: Tool.Toolkit<any>
   /** The agent's memory options, if it has memory. */
   readonly memory: MemoryOptions | undefined
   /** Remembers a fact in the agent's memory namespace (default `agent:<name>`), recorded in the session. */
@@ -310,7 +328,8 @@ export interface Agent<E = never, R = never> {
   /** @internal */
   readonly [CoreId]: (
     session: Session.Session,
-    sink: Sink | undefined
+    sink: Sink | undefined,
+    resumed?: Continuation | undefined
   ) => Effect.Effect<Session.Session, AgentError | E, R | Provider.Provider>
 }
 
@@ -467,6 +486,19 @@ const resultDraft = ({ approval, outcome }: Ran, author: Entry.Author): Entry.Dr
     author
   })
 
+const recordedRan = (result: Entry.ToolResult): Ran => ({
+  outcome: {
+    callId: result.callId,
+    toolName: result.toolName,
+    output: result.output,
+    error: result.error,
+    sandbox: result.sandbox,
+    durationMs: result.durationMs,
+    effects: result.effects ?? []
+  },
+  approval: result.approval
+})
+
 const interruptedDraft = (call: Entry.ToolCall, author: Entry.Author): Entry.Draft =>
   Entry.toolResult({
     callId: call.id,
@@ -537,7 +569,7 @@ export const make = <
     options.hooks
   ) as Hooks<HE_, R> | undefined
 
-  const core = (input: Session.Session, sink: Sink | undefined) =>
+  const core = (input: Session.Session, sink: Sink | undefined, resumed?: Continuation | undefined) =>
     Effect.gen(function*() {
       if (Either.isLeft(built)) {
         return yield* new AgentError({
@@ -589,7 +621,23 @@ export const make = <
           yield* append(Entry.system(instructions, { author }))
         }
         if (emit !== undefined) yield* emit({ _tag: "RunStarted", agent: name, sessionId: session.id })
-        if (hooks?.beforeRun !== undefined) {
+        if (resumed !== undefined) {
+          // a resumed run: answer the last answer's open calls (recorded results first), then go on
+          turns = resumed.turns
+          if (resumed.calls.length > 0) {
+            const pending: Pending = {
+              calls: resumed.calls,
+              results: resumed.recorded.map((result) => result === undefined ? undefined : recordedRan(result)),
+              appended: 0
+            }
+            inflight = pending
+            const open = pending.results.flatMap((ran, i) => ran === undefined ? [i] : [])
+            yield* runTools(open.map((i) => resumed.calls[i]!), turns - 1, emit, approval, pending.results, open)
+            yield* appendResults(pending)
+            inflight = undefined
+          }
+          if (resumed.stopped) return "stop" as const
+        } else if (hooks?.beforeRun !== undefined) {
           // what a hook appends (a memory recall, say) is authored by the agent
           yield* Effect.flatMap(Effect.provideService(hooks.beforeRun(session), Entry.CurrentAuthor, author), advance)
         }
@@ -692,7 +740,9 @@ export const make = <
         turn: number,
         emit: Sink | undefined,
         approver: Approval.Service,
-        results: Array<Ran | undefined>
+        results: Array<Ran | undefined>,
+        /** Where the result of `calls[i]` goes in `results` (default `i`). */
+        slots?: ReadonlyArray<number>
       ): Effect.Effect<void, never, R> => {
         const at = session
         const runOne = (item: Planned): Effect.Effect<Ran, never, R> =>
@@ -759,15 +809,20 @@ export const make = <
             })
           )
         const planned = plan(toolkit, calls, at)
-        if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[0] = ran))
+        const slot = (index: number) => slots === undefined ? index : slots[index]!
+        if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[slot(0)] = ran))
         return Effect.gen(function*() {
           for (const lanes of schedule(planned)) {
             yield* Effect.forEach(
               lanes,
               (lane) =>
-                Effect.forEach(lane, (item) => Effect.map(runOne(item), (ran) => void (results[item.index] = ran)), {
-                  discard: true
-                }),
+                Effect.forEach(
+                  lane,
+                  (item) => Effect.map(runOne(item), (ran) => void (results[slot(item.index)] = ran)),
+                  {
+                    discard: true
+                  }
+                ),
               { concurrency, discard: true }
             )
           }
@@ -808,6 +863,7 @@ export const make = <
     definitions,
     maxTurns,
     model: options.model,
+    toolkit,
     memory,
     remember: (session: Session.Session, text: string, input?: Omit<Memory.RememberInput, "namespace" | "text">) =>
       Effect.map(
@@ -964,6 +1020,20 @@ export const stream = <E, R>(agent: Agent<E, R>) =>
       return Mailbox.toStream(mailbox)
     })
   )
+
+/**
+ * Continues an interrupted run of `agent` on `session` (the run's entries up to where it stopped).
+ * `Resume.resume` works out the continuation from the session and checks it; use that.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const continueRun = <E, R>(
+  agent: Agent<E, R>,
+  session: Session.Session,
+  continuation: Continuation
+): Effect.Effect<Session.Session, AgentError | E, R | Provider.Provider> =>
+  agent[CoreId](session, undefined, continuation)
 
 /**
  * The spec an agent recorded at the start of the latest run in a session, if any.

@@ -19,6 +19,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Agent from "./Agent.js"
 import * as Entry from "./Entry.js"
 import * as Provider from "./Provider.js"
 import * as Session from "./Session.js"
@@ -260,7 +261,10 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
             diverged(index, "(call)", `the recording has ${calls.length} model calls`, "one more model call")
           )
         }
-        const expectedMessages = Chunk.toReadonlyArray(Session.transcript(call.before))
+        // what was sent: an agent's request is its own view of the transcript (Agent.messagesFor)
+        const expectedMessages = call.answer.author.kind === "agent"
+          ? Agent.messagesFor(call.answer.author.name, call.before)
+          : Chunk.toReadonlyArray(Session.transcript(call.before))
         const recordedFingerprint = call.answer.requestFingerprint
         const matches = recordedFingerprint === undefined
           ? expectedMessages.length === request.messages.length &&

@@ -97,6 +97,11 @@ export * as Replay from "./Replay.js"
 /**
  * @since 0.1.0
  */
+export * as Resume from "./Resume.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Sandbox from "./Sandbox.js"
 
 /**
@@ -128,6 +133,11 @@ export * as SessionStore from "./SessionStore.js"
  * @since 0.1.0
  */
 export * as Tool from "./Tool.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Viewer from "./Viewer.js"
 
 /**
  * @since 0.1.0

@@ -4,12 +4,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Arbitrary, Chunk, Effect, Either, Equal, FastCheck } from "effect"
+import { Arbitrary, Chunk, Effect, Either, Equal, FastCheck, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Entry, IdGenerator, Session, SessionStore } from "rath"
-import { type Ack, buildWriter, runWriter } from "./fixtures/store-crash-harness.js"
+import { Agent, Entry, IdGenerator, Provider, Resume, Scripted, Session, SessionStore } from "rath"
+import * as counting from "./fixtures/counting-agent.js"
+import { type Ack, buildFixture, buildWriter, runWriter } from "./fixtures/store-crash-harness.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-store-"))),
@@ -168,24 +169,61 @@ describe("SessionStore (sqlite)", () => {
       return loads
     })
 
+  /**
+   * Resumes the agent run a killed agent-writer left under `root` (if it saved anything): one
+   * model call, only the open tool call re-runs, every call is answered once, and the resumed run
+   * is stored whole.
+   */
+  const resumeRun = (store: SessionStore.Service, root: string) =>
+    Effect.gen(function*() {
+      const rows = yield* store.list({ parent: root as Session.SessionId })
+      if (rows.length === 0) return undefined
+      assert.strictEqual(rows.length, 1)
+      const run = yield* store.load(rows[0]!.id)
+      const state = Option.getOrThrow(Resume.inspect(run))
+      assert.strictEqual(state.status, "cut")
+      const provider = yield* Scripted.make([Scripted.reply("done")])
+      const before = counting.runs.add
+      const resumed = yield* Resume.persist(Resume.resume(counting.counter)(run)).pipe(
+        Effect.provideService(Provider.Provider, provider.service),
+        Effect.provideService(SessionStore.SessionStore, store)
+      )
+      const requests = yield* provider.requests
+      assert.strictEqual(requests.length, 1, "one model call, none repeated")
+      assert.strictEqual(counting.runs.add - before, state.openCalls.length, "only the open call re-runs")
+      assert.isAtMost(state.openCalls.length, 1)
+      const sent = requests[0]!.messages
+      const calls = sent.flatMap((m) => m._tag === "Assistant" ? m.toolCalls.map((c) => c.id) : [])
+      const answered = sent.flatMap((m) => m._tag === "ToolResult" && m.error === undefined ? [m.callId] : [])
+      assert.deepStrictEqual(answered, calls, "every call answered once, in order")
+      assert.strictEqual(Agent.lastEnd(resumed)?.reason, "stop")
+      assert.strictEqual(Agent.lastEnd(resumed)?.turns, state.turns + 1)
+      assert.isTrue(Equal.equals(yield* store.load(resumed.id), resumed))
+      return state.openCalls.length
+    })
+
   it.scopedLive(
-    "SIGKILL at random points (50 kills, two writers at once): nothing acknowledged is lost",
+    "SIGKILL of an agent loop at random points (50 kills, two at once): nothing acknowledged is lost, runs resume",
     () =>
       Effect.gen(function*() {
         const dir = yield* tempDir
         const filename = join(dir, "rath.db")
-        const writer = yield* Effect.promise(buildWriter)
+        // the child runs an agent loop with Resume.persist (plain session writers are killed in
+        // bench/store-crash-stress.ts, and run side by side in the next test)
+        const writer = yield* Effect.promise(() => buildFixture("agent-writer"))
         yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(writer, { force: true })))
-        const kills = 50
+        const rounds = 25
         const lanes = 2
         let acked = 0
         let killedMidRun = 0
+        let resumed = 0
+        let reran = 0
         yield* withStore(filename, (store) =>
           Effect.forEach(
             Array.from({ length: lanes }, (_, lane) => lane),
             (lane) =>
               Effect.gen(function*() {
-                for (let i = 0; i < kills / lanes; i++) {
+                for (let i = 0; i < rounds; i++) {
                   const root = `s_lane${lane}_${i}`
                   // most kills land while the child saves (a few ms to 120 ms after it is ready),
                   // every fifth at a random moment of its start-up
@@ -203,20 +241,22 @@ describe("SessionStore (sqlite)", () => {
                   if (run.acks.length > 0) killedMidRun++
                   acked += run.acks.length
                   yield* verify(store, root, run.acks)
-                  // the next run continues a killed session, as a resumed run would
-                  if (i % 10 === 9) {
-                    const again = yield* Effect.promise(() =>
-                      runWriter({ writer, db: filename, session: root, turns: 3 })
-                    )
-                    assert.strictEqual(again.code, 0, again.stderr)
-                    yield* verify(store, root, [...run.acks, ...again.acks])
+                  // the store opens (it is open), every session loads whole, and the run resumes
+                  const open = yield* resumeRun(store, root)
+                  if (open === undefined) assert.strictEqual(run.acks.length, 0)
+                  else {
+                    resumed++
+                    reran += open
                   }
                 }
               }),
             { concurrency: lanes, discard: true }
           ))
-        assert.isAtLeast(killedMidRun, kills / 2, "most kills should land while the child is saving")
-        assert.isAbove(acked, 1000)
+        assert.isAtLeast(killedMidRun, rounds * lanes / 2, "most kills should land while the child is saving")
+        assert.isAtLeast(resumed, 25, "most agent runs were resumed")
+        assert.isAbove(reran, 0, "some kills left a tool call open (answered, not yet run)")
+        assert.isBelow(reran, resumed, "some kills left a model call in flight")
+        assert.isAbove(acked, 300)
         const db = new Database(filename, { readonly: true })
         const integrity = db.pragma("integrity_check", { simple: true })
         db.close()

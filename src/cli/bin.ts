@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+/**
+ * The `rath` executable.
+ *
+ * @since 0.1.0
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Cli from "./Cli.js"
+import { ExitCode } from "./CliError.js"
+
+Cli.main(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({
+    disableErrorReporting: true,
+    disablePrettyLogger: true,
+    // the exit code is main's result; an interrupt (Ctrl-C, e.g. to stop `rath serve`) exits 0
+    teardown: (exit, onExit) =>
+      onExit(Exit.isSuccess(exit) ? Number(exit.value) : Cause.isInterruptedOnly(exit.cause) ? 0 : ExitCode.Internal)
+  })
+)

@@ -1,0 +1,780 @@
+import { FileSystem, Path } from "@effect/platform"
+import { HttpServer } from "@effect/platform"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Context, Effect, Equal, Layer, Schema, TestClock, TestContext } from "effect"
+import { execFile } from "node:child_process"
+import type { Provider } from "rath"
+import { Agent, Entry, Scripted, Session, Tool } from "rath"
+import * as Cli from "../src/cli/Cli.js"
+import * as Serve from "../src/cli/Serve.js"
+import * as Source from "../src/cli/Source.js"
+import { rath, writeRun } from "./cli-fixture.js"
+
+const lines = (text: string) => text.split("\n")
+
+layer(NodeContext.layer)("rath CLI", (it) => {
+  describe("graph", () => {
+    it.scoped("draws the lineage of a directory as a tree: forks, the merge once in full, check marks", () =>
+      Effect.gen(function*() {
+        const { dir, run } = yield* writeRun
+        const out = yield* rath("graph", dir)
+        assert.strictEqual(out.code, 0, out.stderr)
+        const text = out.stdout
+        for (const session of run.all) assert.include(text, session.id)
+        assert.strictEqual(lines(text)[0]!.startsWith(`${run.root.id}  root`), true)
+        assert.include(text, `${run.merged.id}  merge of ${run.a.id} + ${run.review.id} by workflow:join`)
+        assert.include(text, `${run.merged.id}  (merge, shown above)`)
+        assert.include(text, "✗ tests")
+        assert.include(text, "✓ review")
+        assert.strictEqual(lines(text).length, 7)
+      }))
+
+    it.scoped("prints JSON, Mermaid and DOT, and narrows to one run when given an id in --store", () =>
+      Effect.gen(function*() {
+        const { dir, run } = yield* writeRun
+        const json = yield* rath("graph", dir, "--format", "json")
+        assert.strictEqual(json.code, 0, json.stderr)
+        const parsed = JSON.parse(json.stdout) as {
+          sessions: Array<{ id: string }>
+          edges: Array<{ from: string; to: string; operation: string }>
+        }
+        assert.strictEqual(parsed.sessions.length, 6)
+        assert.deepStrictEqual(parsed.edges.map((edge) => edge.operation).sort(), [
+          "fork",
+          "fork",
+          "fork",
+          "merge",
+          "merge",
+          "step"
+        ])
+        const mermaid = yield* rath("graph", dir, "-f", "mermaid")
+        assert.strictEqual(mermaid.stdout.startsWith("flowchart TD"), true)
+        assert.strictEqual((mermaid.stdout.match(/-->\|/g) ?? []).length, 6)
+        const dot = yield* rath("graph", dir, "--format", "dot")
+        assert.strictEqual(dot.stdout.startsWith("digraph lineage {"), true)
+        const byId = yield* rath("graph", run.b.id, "--store", dir, "--format", "json")
+        assert.strictEqual(byId.code, 0, byId.stderr)
+        assert.strictEqual((JSON.parse(byId.stdout) as { sessions: Array<unknown> }).sessions.length, 6)
+      }))
+
+    it.scoped("a single file: its parents are named but not loaded", () =>
+      Effect.gen(function*() {
+        const { files, run } = yield* writeRun
+        const out = yield* rath("graph", files[run.merged.id]!)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.deepStrictEqual(lines(out.stdout).map((line) => line.split("  ")[0]), [
+          run.a.id,
+          `└─ ${run.merged.id}`,
+          run.review.id,
+          `└─ ${run.merged.id}`
+        ])
+        assert.include(out.stdout, `${run.a.id}  (not loaded)`)
+      }))
+
+    it.scoped("writes the self-contained HTML viewer", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir, run } = yield* writeRun
+        const file = path.join(dir, "view.html")
+        const out = yield* rath("graph", dir, "--format", "html", "--out", file)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, "6 sessions")
+        const page = yield* fs.readFileString(file)
+        assert.strictEqual((page.match(/<g class="node /g) ?? []).length, 6)
+        assert.include(page, `data-id="${run.merged.id}"`)
+        // self-contained: nothing is fetched
+        assert.notMatch(page, /<link|<img|\bsrc=|@import|url\(http/)
+      }))
+  })
+
+  describe("show", () => {
+    it.scoped("prints entries with authors, tool evidence and usage", () =>
+      Effect.gen(function*() {
+        const { files, run } = yield* writeRun
+        const out = yield* rath("show", files[run.a.id]!)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, `session ${run.a.id}`)
+        assert.include(out.stdout, "fork of")
+        assert.include(out.stdout, "7 (4 inherited, 3 own)")
+        assert.include(out.stdout, "own 240 tok (in 200, out 40); with history 390 tok")
+        assert.include(out.stdout, "tool:write_file")
+        assert.include(out.stdout, "ran on local:sbx_1 (/tmp/ws) in 12 ms")
+        assert.include(out.stdout, "effect: write src/greet.ts (88 B, sha256 ab12cd34ef56)")
+        assert.include(out.stdout, "hit m_1 score 0.820: use effect/cli")
+      }))
+
+    it.scoped("--json gives every entry in wire form and the usage", () =>
+      Effect.gen(function*() {
+        const { files, run } = yield* writeRun
+        const out = yield* rath("show", files[run.merged.id]!, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        const parsed = JSON.parse(out.stdout) as {
+          id: string
+          base: number
+          entries: Array<{ _tag: string }>
+          usage: { inclusive: { totalTokens: number } }
+        }
+        assert.strictEqual(parsed.id, run.merged.id)
+        assert.strictEqual(parsed.entries.length, run.merged.length)
+        assert.deepStrictEqual(parsed.entries.slice(-3).map((entry) => entry._tag), ["Merge", "Compression", "Memory"])
+        assert.strictEqual(parsed.usage.inclusive.totalTokens, Session.usage(run.merged).inclusive!.totalTokens)
+      }))
+  })
+
+  describe("diff", () => {
+    it.scoped("shows the entries each side added since the common ancestor", () =>
+      Effect.gen(function*() {
+        const { files, run } = yield* writeRun
+        const out = yield* rath("diff", files[run.a.id]!, files[run.b.id]!, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        const parsed = JSON.parse(out.stdout) as {
+          common: string
+          shared: number
+          onlyA: Array<{ _tag: string }>
+          onlyB: Array<{ _tag: string; passed?: boolean }>
+        }
+        assert.strictEqual(parsed.shared, run.plan.length)
+        assert.strictEqual(
+          parsed.common,
+          Session.head(run.plan).pipe((head) => head._tag === "Some" ? head.value.id : "")
+        )
+        assert.deepStrictEqual(parsed.onlyA.map((entry) => entry._tag), ["Assistant", "ToolResult", "Check"])
+        assert.strictEqual(parsed.onlyB[2]!.passed, false)
+        const text = yield* rath("diff", run.a.id, run.b.id, "--store", files[run.a.id]!.replace(/\/[^/]+$/, ""))
+        assert.strictEqual(text.code, 0, text.stderr)
+        assert.include(text.stdout, "common ancestor: entry")
+        assert.include(text.stdout, "exec failed (tool_failed): exit 1")
+      }))
+  })
+
+  describe("explain", () => {
+    it.scoped("answers the five questions, tracing the lineage through the store", () =>
+      Effect.gen(function*() {
+        const { dir, files, run } = yield* writeRun
+        const out = yield* rath("explain", files[run.merged.id]!, "--store", dir)
+        assert.strictEqual(out.code, 0, out.stderr)
+        const text = out.stdout
+        for (
+          const heading of [
+            "1. What the model saw at each call",
+            "2. Which provider and model answered",
+            "3. Where each tool ran",
+            "4. What changed",
+            "5. Where the final state came from"
+          ]
+        ) assert.include(text, heading)
+        // an agent is sent its own instructions, not the planner's
+        assert.match(text, /call 2 -> e_\d+ \(agent:coder\): sent 2 messages\n/)
+        assert.include(text, "[assistant] Plan: write src/greet.ts, then test it.")
+        assert.include(text, "scripted@localhost, model scripted-1, finish tool_calls, 240 tok")
+        assert.match(text, /write_file: local:sbx_1 \(\/tmp\/ws\), 12 ms, ok/)
+        assert.match(text, /write_file: write src\/greet\.ts \(88 B/)
+        assert.include(text, `<- ${run.a.id}: fork of ${run.plan.id} by agent:coder, added 3 of the 11 entries`)
+        assert.include(text, `<- ${run.root.id}: root, added 2 of the 11 entries`)
+      }))
+
+    it.scoped("rebuilds what real agents were sent and checks it against the recorded request fingerprints", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-agent-" })
+        const wordCount = Tool.make({
+          name: "word_count",
+          description: "Counts words",
+          parameters: Schema.Struct({ text: Schema.String }),
+          handler: ({ text }) => Effect.succeed({ words: text.split(" ").length })
+        })
+        const planner = Agent.make({ name: "planner", instructions: "Plan in one line." })
+        const counter = Agent.make({ name: "counter", instructions: "Count with word_count.", tools: [wordCount] })
+        const script = (request: Provider.Request) =>
+          request.tools === undefined
+            ? Scripted.reply("Plan: count the words.")
+            : request.messages.some((message) => message._tag === "ToolResult")
+            ? Scripted.reply("Three words.")
+            : Scripted.toolCall("word_count", { text: "one two three" })
+        const session = yield* Session.fromUserMessage("How many words in 'one two three'?").pipe(
+          Effect.flatMap((s) => planner(s)),
+          Effect.flatMap((s) => counter(s)),
+          Effect.provide(Scripted.layer(script))
+        )
+        const file = path.join(dir, "agents.jsonl")
+        yield* fs.writeFileString(file, Session.toJsonl(session))
+        const out = yield* rath("explain", file, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        const parsed = JSON.parse(out.stdout) as {
+          calls: Array<
+            { author: { name: string }; verified: boolean | null; sent: Array<{ _tag: string; text?: string }> }
+          >
+        }
+        assert.deepStrictEqual(parsed.calls.map((call) => [call.author.name, call.verified]), [
+          ["planner", true],
+          ["counter", true],
+          ["counter", true]
+        ])
+        // the counter was sent its own instructions first, not the planner's
+        assert.strictEqual(parsed.calls[1]!.sent[0]!.text, "Count with word_count.")
+        assert.isFalse(parsed.calls[1]!.sent.some((message) => message.text === "Plan in one line."))
+        const text = yield* rath("explain", file)
+        assert.include(text.stdout, "(matches the recorded request fingerprint)")
+        assert.notInclude(text.stdout, "does NOT match")
+      }))
+
+    it.scoped("clips messages to one line unless --full", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir, run } = yield* writeRun
+        const long = "word ".repeat(60).trim()
+        const session = yield* Session.fork(run.plan).pipe(
+          Effect.flatMap(Session.appendAll([Entry.user(long), Entry.assistant({ text: "ok", model: "m" })])),
+          Effect.provide(TestContext.TestContext)
+        )
+        const file = path.join(dir, "long.jsonl")
+        yield* fs.writeFileString(file, Session.toJsonl(session))
+        const clipped = yield* rath("explain", file)
+        assert.include(clipped.stdout, "[user] word word")
+        assert.notInclude(clipped.stdout, long)
+        assert.include(clipped.stdout, "…")
+        const full = yield* rath("explain", file, "--full")
+        assert.include(full.stdout, `[user] ${long}`)
+      }))
+
+    it.scoped("--json: the transcript sent at each call and the tool evidence", () =>
+      Effect.gen(function*() {
+        const { dir, run } = yield* writeRun
+        const out = yield* rath("explain", run.b.id, "--store", dir, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        const parsed = JSON.parse(out.stdout) as {
+          calls: Array<{ sent: Array<{ _tag: string }>; model: string }>
+          tools: Array<{ tool: string; sandbox: { id: string }; error: { kind: string }; effects: Array<unknown> }>
+          ancestry: Array<{ id: string; contributed: number }>
+        }
+        assert.deepStrictEqual(parsed.calls.map((call) => call.sent.map((entry) => entry._tag)), [
+          ["System", "User"],
+          ["User", "Assistant"]
+        ])
+        assert.strictEqual(parsed.tools[0]!.sandbox.id, "sbx_1")
+        assert.strictEqual(parsed.tools[0]!.error.kind, "tool_failed")
+        assert.deepStrictEqual(parsed.ancestry.map((step) => [step.id, step.contributed]), [
+          [run.b.id, 3],
+          [run.plan.id, 2],
+          [run.root.id, 2]
+        ])
+      }))
+  })
+
+  describe("sessions list and export", () => {
+    it.scoped("lists with filters, and exports JSONL that reads back as the same session", () =>
+      Effect.gen(function*() {
+        const { dir, run } = yield* writeRun
+        const forks = yield* rath("sessions", "list", dir, "--operation", "fork", "--json")
+        assert.strictEqual(forks.code, 0, forks.stderr)
+        assert.deepStrictEqual((JSON.parse(forks.stdout) as Array<{ id: string }>).map((row) => row.id), [
+          run.a.id,
+          run.b.id,
+          run.review.id
+        ])
+        const byReviewer = yield* rath("sessions", "list", "--store", dir, "--by", "reviewer")
+        assert.strictEqual(lines(byReviewer.stdout).length, 1)
+        assert.include(byReviewer.stdout, run.review.id)
+        const exported = yield* rath("export", run.merged.id, "--store", dir)
+        assert.strictEqual(exported.code, 0, exported.stderr)
+        const decoded = yield* Session.fromJsonl(exported.stdout + "\n")
+        assert.strictEqual(decoded.closed, true)
+        assert.isTrue(Equal.equals(decoded.session, run.merged))
+      }))
+  })
+
+  describe("errors", () => {
+    it.scoped("one line that says what to do, and the exit code for the kind of failure", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir, files, run } = yield* writeRun
+        const missing = yield* rath("show", path.join(dir, "nope.jsonl"))
+        assert.strictEqual(missing.code, 3)
+        assert.strictEqual(lines(missing.stderr).length, 1)
+        assert.match(missing.stderr, /^rath: .*nope\.jsonl does not exist: pass a JSONL file/)
+
+        const unknownId = yield* rath("show", "s_unknown", "--store", dir)
+        assert.strictEqual(unknownId.code, 3)
+        assert.include(unknownId.stderr, "no session s_unknown in directory")
+
+        const noStore = yield* rath("show", "s_unknown", "--store", path.join(dir, "absent.db"))
+        assert.strictEqual(noStore.code, 3)
+        assert.include(noStore.stderr, "no store at")
+
+        const many = yield* rath("show", dir)
+        assert.strictEqual(many.code, 2)
+        assert.include(many.stderr, "holds 6 sessions: pass one of its files")
+
+        const corrupt = path.join(dir, "corrupt")
+        yield* fs.makeDirectory(corrupt)
+        const text = Session.toJsonl(run.a).split("\n")
+        text[2] = "{\"not\": \"an entry\"}"
+        yield* fs.writeFileString(path.join(corrupt, "bad.jsonl"), text.join("\n"))
+        const bad = yield* rath("show", path.join(corrupt, "bad.jsonl"))
+        assert.strictEqual(bad.code, 4)
+        assert.strictEqual(lines(bad.stderr).length, 1)
+        assert.include(bad.stderr, "is not a valid rath session file")
+        assert.notInclude(bad.stderr, "    at ")
+
+        const verbose = yield* rath("show", path.join(corrupt, "bad.jsonl"), "--verbose")
+        assert.strictEqual(verbose.code, 4)
+        assert.isAbove(lines(verbose.stderr).length, 1)
+
+        const usage = yield* rath("graph", dir, "--format", "png")
+        assert.strictEqual(usage.code, 2)
+        const unknown = yield* rath("bogus")
+        assert.strictEqual(unknown.code, 2)
+        const missingArg = yield* rath("diff", files[run.a.id]!)
+        assert.strictEqual(missingArg.code, 2)
+      }))
+
+    it.scoped("a torn file loads its intact prefix with a warning", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir, run } = yield* writeRun
+        const text = Session.toJsonl(run.a)
+        const torn = path.join(dir, "torn.jsonl.partial")
+        // cut in the middle of the last entry line: the trailer and half an entry are lost
+        const cut = text.lastIndexOf("\n", text.length - 2)
+        yield* fs.writeFileString(torn, text.slice(0, cut - 10))
+        const out = yield* rath("show", torn, "--json")
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stderr, "was not closed")
+        assert.strictEqual((JSON.parse(out.stdout) as { entries: Array<unknown> }).entries.length, run.a.length - 1)
+      }))
+
+    it.scoped("a store file that is not a rath SQLite store is refused in one line", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const { dir } = yield* writeRun
+        const db = path.join(dir, "garbage.db")
+        yield* fs.writeFileString(db, "this is not a database, it is a text file of some length\n".repeat(20))
+        const out = yield* rath("sessions", "list", "--store", db)
+        assert.strictEqual(out.code, 5)
+        assert.strictEqual(lines(out.stderr).length, 1)
+        assert.include(out.stderr, "cannot open store")
+      }))
+  })
+
+  describe("a SQLite store", () => {
+    it.scoped("import files into it, then look sessions up by id: list, graph, show, explain, diff, export", () =>
+      Effect.gen(function*() {
+        const path = yield* Path.Path
+        const { dir, files, run } = yield* writeRun
+        const db = path.join(dir, "store", "rath.db")
+        for (const session of run.all) {
+          const imported = yield* rath("import", files[session.id]!, "--store", db)
+          assert.strictEqual(imported.code, 0, imported.stderr)
+          assert.include(imported.stdout, `imported ${session.id} (${session.length} entries)`)
+        }
+        const list = yield* rath("sessions", "list", "--store", db, "--json")
+        assert.deepStrictEqual(
+          (JSON.parse(list.stdout) as Array<{ id: string }>).map((row) => row.id),
+          run.all.map((s) => s.id)
+        )
+        const tree = yield* rath("graph", "--store", db)
+        assert.strictEqual(tree.code, 0, tree.stderr)
+        assert.include(tree.stdout, `${run.merged.id}  (merge, shown above)`)
+        const shown = yield* rath("show", run.b.id, "--store", db, "--json")
+        assert.strictEqual((JSON.parse(shown.stdout) as { entries: Array<unknown> }).entries.length, run.b.length)
+        const explained = yield* rath("explain", run.merged.id, "--store", db)
+        assert.include(explained.stdout, `<- ${run.root.id}: root, added 2 of the 11 entries`)
+        const diffed = yield* rath("diff", run.a.id, run.b.id, "--store", db, "--json")
+        assert.strictEqual((JSON.parse(diffed.stdout) as { shared: number }).shared, run.plan.length)
+        const exported = yield* rath("export", run.merged.id, "--store", db)
+        const decoded = yield* Session.fromJsonl(exported.stdout + "\n")
+        assert.isTrue(Equal.equals(decoded.session, run.merged))
+        const unknown = yield* rath("show", "s_nope", "--store", db)
+        assert.strictEqual(unknown.code, 3)
+        assert.include(unknown.stderr, `no session s_nope in store ${db}`)
+      }))
+  })
+
+  describe("memory", () => {
+    it.scoped("remember, recall (text and --json), list, forget by id and by namespace", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-memory-" })
+        const db = path.join(dir, "memory.db")
+        const missing = yield* rath("memory", "recall", "tea", "--memory", db)
+        assert.strictEqual(missing.code, 3)
+        assert.include(missing.stderr, "remember something first")
+        const ids: Array<string> = []
+        for (
+          const [ns, text, source] of [
+            ["user:ada", "Ada prefers tea to coffee", "chat"],
+            ["user:ada", "Ada works on the analytical engine", undefined],
+            ["project", "The build uses tsx and vitest", undefined]
+          ] as const
+        ) {
+          const out = yield* rath(
+            "memory",
+            "remember",
+            text,
+            "--namespace",
+            ns,
+            ...(source === undefined ? [] : ["--source", source]),
+            "--memory",
+            db
+          )
+          assert.strictEqual(out.code, 0, out.stderr)
+          const id = /remembered (\S+) in (\S+)/.exec(out.stdout)
+          assert.strictEqual(id?.[2], ns)
+          ids.push(id![1]!)
+        }
+        const recalled = yield* rath("memory", "recall", "what does Ada drink, tea?", "--memory", db)
+        assert.strictEqual(recalled.code, 0, recalled.stderr)
+        const first = lines(recalled.stdout)[0]!
+        assert.match(
+          first,
+          new RegExp(`^${ids[0]}  0\\.\\d{3}  user:ada  Ada prefers tea to coffee  \\(source: chat\\)$`)
+        )
+        const json = yield* rath(
+          "memory",
+          "recall",
+          "tea",
+          "-k",
+          "1",
+          "--namespace",
+          "project",
+          "--memory",
+          db,
+          "--json"
+        )
+        assert.strictEqual(json.code, 0, json.stderr)
+        assert.deepStrictEqual(JSON.parse(json.stdout), [])
+        const scored = yield* rath("memory", "recall", "tea or engine", "--memory", db, "--json", "--min-score", "0.01")
+        const hits = JSON.parse(scored.stdout) as Array<{ id: string; score: number; namespace: string }>
+        assert.deepStrictEqual(hits.map((hit) => hit.id).sort(), [ids[0], ids[1]].sort())
+        assert.isTrue(hits.every((hit) => hit.score > 0.01 && hit.score <= 1))
+        const high = yield* rath("memory", "recall", "tea", "--memory", db, "--min-score", "0.999")
+        assert.include(high.stdout, "no memory matches")
+
+        const listed = yield* rath("memory", "list", "--memory", db, "--json")
+        assert.deepStrictEqual((JSON.parse(listed.stdout) as Array<{ id: string }>).map((item) => item.id), ids)
+        const ada = yield* rath("memory", "list", "--namespace", "user:ada", "--memory", db)
+        assert.strictEqual(lines(ada.stdout).length, 2)
+
+        const neither = yield* rath("memory", "forget", "--memory", db)
+        assert.strictEqual(neither.code, 2)
+        assert.include(neither.stderr, "pass either --id ID")
+        const byId = yield* rath("memory", "forget", "--id", ids[1]!, "--memory", db)
+        assert.strictEqual(byId.code, 0, byId.stderr)
+        assert.include(byId.stdout, "forgot 1 memory")
+        const byNs = yield* rath("memory", "forget", "--namespace", "user:ada", "--memory", db)
+        assert.include(byNs.stdout, "forgot 1 memory")
+        const left = yield* rath("memory", "list", "--memory", db, "--json")
+        assert.deepStrictEqual((JSON.parse(left.stdout) as Array<{ id: string }>).map((item) => item.id), [ids[2]])
+        const noNs = yield* rath("memory", "remember", "x", "--memory", db)
+        assert.strictEqual(noNs.code, 2)
+      }))
+  })
+
+  describe("prune", () => {
+    it.scoped("removes sessions last saved before the age, with a dry run first", () =>
+      Effect.gen(function*() {
+        const path = yield* Path.Path
+        const { dir, files, run } = yield* writeRun
+        const db = path.join(dir, "store", "rath.db")
+        const old = [run.root, run.plan, run.a]
+        for (const session of old) yield* rath("import", files[session.id]!, "--store", db)
+        yield* TestClock.adjust("3 days")
+        for (const session of [run.b, run.review]) yield* rath("import", files[session.id]!, "--store", db)
+        yield* TestClock.adjust("1 hour")
+
+        const dry = yield* rath("prune", "--older-than", "2d", "--dry-run", "--store", db)
+        assert.strictEqual(dry.code, 0, dry.stderr)
+        for (const session of old) assert.include(dry.stdout, `would remove ${session.id}`)
+        assert.notInclude(dry.stdout, run.b.id)
+        assert.include(dry.stdout, "3 sessions older than 2d would be removed")
+        const before = yield* rath("sessions", "list", "--store", db, "--json")
+        assert.strictEqual((JSON.parse(before.stdout) as Array<unknown>).length, 5)
+
+        const pruned = yield* rath("prune", "--older-than", "2d", "--store", db)
+        assert.strictEqual(pruned.code, 0, pruned.stderr)
+        assert.include(pruned.stdout, `removed 3 sessions older than 2d from ${db}`)
+        const after = yield* rath("sessions", "list", "--store", db, "--json")
+        assert.deepStrictEqual((JSON.parse(after.stdout) as Array<{ id: string }>).map((row) => row.id), [
+          run.b.id,
+          run.review.id
+        ])
+        const none = yield* rath("prune", "--older-than", "12h", "--store", db)
+        assert.include(none.stdout, "removed 0 sessions")
+
+        const bad = yield* rath("prune", "--older-than", "soon", "--store", db)
+        assert.strictEqual(bad.code, 2)
+        assert.include(bad.stderr, "is not a duration: pass a number and a unit")
+        const directory = yield* rath("prune", "--older-than", "1d", "--store", dir)
+        assert.strictEqual(directory.code, 2)
+        const absent = yield* rath("prune", "--older-than", "1d", "--store", path.join(dir, "absent.db"))
+        assert.strictEqual(absent.code, 3)
+      }))
+  })
+
+  describe("replay", () => {
+    const fixture = (name: string) => `test/fixtures/${name}`
+
+    it.scoped("re-runs a workflow module against a recorded run, and reports a divergence with exit code 4", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-replay-" })
+        const { workflow } = yield* Effect.promise(() => import("./fixtures/replay-workflow.js"))
+        const script = (request: Provider.Request) =>
+          request.messages.some((message) => message._tag === "ToolResult")
+            ? Scripted.reply("There are three words.")
+            : Scripted.toolCall("word_count", { text: "one two three" })
+        const recorded = yield* Session.fromUserMessage("How many words in 'one two three'?").pipe(
+          Effect.flatMap((s) => workflow(s)),
+          Effect.provide(Scripted.layer(script))
+        )
+        const file = path.join(dir, "run.jsonl")
+        yield* fs.writeFileString(file, Session.toJsonl(recorded))
+
+        const same = yield* rath("replay", file, "--workflow", fixture("replay-workflow.ts"))
+        assert.strictEqual(same.code, 0, same.stderr)
+        assert.strictEqual(
+          same.stdout,
+          `replay matches: ${recorded.length} entries (2 model calls and 1 tool call answered from the recording)`
+        )
+
+        // by id, from a store
+        const db = path.join(dir, "rath.db")
+        yield* rath("import", file, "--store", db)
+        const byId = yield* rath("replay", recorded.id, "--store", db, "-w", fixture("replay-workflow.ts"))
+        assert.strictEqual(byId.code, 0, byId.stderr)
+        assert.include(byId.stdout, "replay matches")
+
+        const divergent = yield* rath("replay", file, "--workflow", fixture("replay-divergent.ts"))
+        assert.strictEqual(divergent.code, 4)
+        assert.include(divergent.stdout, `replay diverged from ${recorded.id}:`)
+        assert.include(divergent.stdout, "model request #0")
+        assert.include(divergent.stdout, "expected")
+        assert.strictEqual(lines(divergent.stderr).length, 1)
+        assert.include(divergent.stderr, "diverged from the recording")
+
+        // the module's own input is used instead of the recorded first message
+        const ownInput = yield* rath("replay", file, "--workflow", fixture("replay-input.ts"))
+        assert.strictEqual(ownInput.code, 4)
+        assert.include(ownInput.stdout, "model request #0")
+
+        // a recording that goes further than the workflow: the entries differ
+        const longer = yield* Session.append(recorded, Entry.user("and now?"))
+        const longerFile = path.join(dir, "longer.jsonl")
+        yield* fs.writeFileString(longerFile, Session.toJsonl(longer))
+        const short = yield* rath("replay", longerFile, "--workflow", fixture("replay-workflow.ts"))
+        assert.strictEqual(short.code, 4)
+        assert.include(short.stdout, `entry #${recorded.length} (User) differs`)
+
+        const noModule = yield* rath("replay", file, "--workflow", path.join(dir, "nope.ts"))
+        assert.strictEqual(noModule.code, 3)
+        const notWorkflow = path.join(dir, "empty.mjs")
+        yield* fs.writeFileString(notWorkflow, "export const x = 1\n")
+        const noExport = yield* rath("replay", file, "--workflow", notWorkflow)
+        assert.strictEqual(noExport.code, 2)
+        assert.include(noExport.stderr, "exports no workflow")
+      }))
+  })
+
+  describe("progress", () => {
+    it.scoped("import prints progress lines on stderr for a big session, and saves all of it", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-import-" })
+        const total = Cli.importChunk * 2 + 500
+        const big = yield* Session.make(Array.from({ length: total }, (_, i) => Entry.user(`message ${i}`)))
+        const file = path.join(dir, "big.jsonl")
+        yield* fs.writeFileString(file, Session.toJsonl(big))
+        const db = path.join(dir, "rath.db")
+        const out = yield* rath("import", file, "--store", db)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.deepStrictEqual(lines(out.stderr), [
+          `importing: ${Cli.importChunk}/${total} entries`,
+          `importing: ${Cli.importChunk * 2}/${total} entries`,
+          `importing: ${total}/${total} entries`
+        ])
+        const exported = yield* rath("export", big.id, "--store", db)
+        const decoded = yield* Session.fromJsonl(exported.stdout + "\n")
+        assert.isTrue(Equal.equals(decoded.session, big))
+        // importing it again changes nothing
+        const again = yield* rath("import", file, "--store", db)
+        assert.strictEqual(again.code, 0, again.stderr)
+        assert.strictEqual(again.stderr, "")
+      }))
+  })
+
+  describe("help", () => {
+    it.effect("--help works on every command", () =>
+      Effect.gen(function*() {
+        for (
+          const command of [
+            [],
+            ["show"],
+            ["graph"],
+            ["diff"],
+            ["explain"],
+            ["export"],
+            ["import"],
+            ["serve"],
+            ["demo"],
+            ["replay"],
+            ["prune"],
+            ["memory"],
+            ["memory", "remember"],
+            ["memory", "recall"],
+            ["memory", "list"],
+            ["memory", "forget"],
+            [
+              "sessions"
+            ],
+            [
+              "sessions",
+              "list"
+            ]
+          ]
+        ) {
+          const out = yield* rath(...command, "--help")
+          assert.strictEqual(out.code, 0, `${command.join(" ")}: ${out.stderr}`)
+          assert.include(out.stdout, "USAGE", command.join(" "))
+        }
+      }))
+  })
+})
+
+describe("rath serve", () => {
+  it.scopedLive("serves the viewer page and a JSON API on 127.0.0.1, reading the source on every request", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { dir, run } = yield* writeRun.pipe(Effect.provide(TestContext.TestContext))
+      const context = yield* Layer.build(
+        Serve.layer({ open: Source.fromPath(dir), label: dir, host: "127.0.0.1", port: 0 })
+      )
+      const address = Context.get(context, HttpServer.HttpServer).address
+      assert.strictEqual(address._tag, "TcpAddress")
+      const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
+      const get = (route: string) =>
+        Effect.promise(async () => {
+          const response = await fetch(base + route)
+          return { status: response.status, type: response.headers.get("content-type"), body: await response.text() }
+        })
+      const page = yield* get("/")
+      assert.strictEqual(page.status, 200)
+      assert.include(page.type, "text/html")
+      assert.strictEqual((page.body.match(/<g class="node /g) ?? []).length, 6)
+      const list = yield* get("/api/sessions")
+      assert.deepStrictEqual(
+        (JSON.parse(list.body) as Array<{ id: string }>).map((row) => row.id),
+        run.all.map((s) => s.id)
+      )
+      const one = yield* get(`/api/sessions/${run.b.id}`)
+      assert.strictEqual((JSON.parse(one.body) as { entries: Array<unknown> }).entries.length, run.b.length)
+      const jsonl = yield* get(`/api/sessions/${run.b.id}/jsonl`)
+      const decoded = yield* Session.fromJsonl(jsonl.body)
+      assert.isTrue(Equal.equals(decoded.session, run.b))
+      const graph = yield* get("/api/graph")
+      assert.strictEqual((JSON.parse(graph.body) as { edges: Array<unknown> }).edges.length, 6)
+      const missing = yield* get("/api/sessions/s_nope")
+      assert.strictEqual(missing.status, 404)
+      assert.include((JSON.parse(missing.body) as { error: string }).error, "no session s_nope")
+      // a session written while the server runs shows up
+      const extra = yield* Session.fork(run.merged).pipe(Effect.provide(TestContext.TestContext))
+      yield* fs.writeFileString(path.join(dir, "99-extra.jsonl"), Session.toJsonl(extra))
+      const after = yield* get("/api/sessions")
+      assert.strictEqual((JSON.parse(after.body) as Array<unknown>).length, 7)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("rath demo", () => {
+  it.scopedLive(
+    "runs the scripted workflow, saves to the store, writes the viewer and explains itself",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-" })
+        // never the real model in tests, even on a machine with a key
+        const previous = process.env.RATH_DEMO_SCRIPTED
+        process.env.RATH_DEMO_SCRIPTED = "1"
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (previous === undefined) delete process.env.RATH_DEMO_SCRIPTED
+            else process.env.RATH_DEMO_SCRIPTED = previous
+          })
+        )
+        const out = yield* rath("demo", "--dir", dir)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, "a SCRIPTED model")
+        assert.include(out.stderr, "demo: 1/5 task saved")
+        assert.include(out.stderr, "demo: 5/5 done")
+        assert.include(out.stdout, "(merge, shown above)")
+        assert.include(out.stdout, "✗ ")
+        const count = Number(/(\d+) sessions saved to/.exec(out.stdout)?.[1])
+        const page = yield* fs.readFileString(path.join(dir, "demo.html"))
+        assert.strictEqual((page.match(/<g class="node /g) ?? []).length, count)
+        const store = path.join(dir, "rath.db")
+        const list = yield* rath("sessions", "list", "--store", store, "--json")
+        assert.strictEqual((JSON.parse(list.stdout) as Array<unknown>).length, count)
+        const final = /rath -- explain (\S+)/.exec(out.stdout)?.[1] ?? ""
+        const explained = yield* rath("explain", final, "--store", store, "--json")
+        assert.strictEqual(explained.code, 0, explained.stderr)
+        const calls = (JSON.parse(explained.stdout) as { calls: Array<{ verified: boolean | null }> }).calls
+        assert.isAbove(calls.length, 1)
+        assert.isTrue(calls.every((call) => call.verified === true))
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+})
+
+describe("rath executable", () => {
+  const bin = (args: ReadonlyArray<string>) =>
+    Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
+      const child = execFile(
+        process.execPath,
+        ["--import", "tsx", "src/cli/bin.ts", ...args],
+        { cwd: process.cwd(), env: { ...process.env, NO_COLOR: "1" } },
+        (error, stdout, stderr) =>
+          resume(Effect.succeed({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }))
+      )
+      return Effect.sync(() => child.kill())
+    })
+
+  it.live("runs as a process: output on stdout, one error line on stderr, exit codes", () =>
+    Effect.gen(function*() {
+      const missing = yield* bin(["explain", "/nonexistent/run.jsonl"])
+      assert.strictEqual(missing.code, 3)
+      assert.strictEqual(missing.stdout, "")
+      assert.strictEqual(missing.stderr.trim().split("\n").length, 1)
+      assert.match(missing.stderr, /^rath: \/nonexistent\/run\.jsonl does not exist/)
+    }), 60_000)
+
+  it.live("replays a .ts workflow module when the CLI runs under tsx", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-replay-bin-" })
+      const { workflow } = yield* Effect.promise(() => import("./fixtures/replay-workflow.js"))
+      const recorded = yield* Session.fromUserMessage("How many words in 'a b c d'?").pipe(
+        Effect.flatMap((s) => workflow(s)),
+        Effect.provide(Scripted.layer((request) =>
+          request.messages.some((message) => message._tag === "ToolResult")
+            ? Scripted.reply("Four words.")
+            : Scripted.toolCall("word_count", { text: "a b c d" })
+        ))
+      )
+      const file = path.join(dir, "run.jsonl")
+      yield* fs.writeFileString(file, Session.toJsonl(recorded))
+      const out = yield* bin(["replay", file, "--workflow", "test/fixtures/replay-workflow.ts"])
+      assert.strictEqual(out.code, 0, out.stderr)
+      assert.include(out.stdout, `replay matches: ${recorded.length} entries`)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 60_000)
+})

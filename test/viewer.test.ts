@@ -1,0 +1,155 @@
+import { FileSystem, Path } from "@effect/platform"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, TestContext } from "effect"
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import { Entry, IdGenerator, Session, SessionGraph, Viewer } from "rath"
+import { buildRun } from "./cli-fixture.js"
+
+describe("Viewer.layout", () => {
+  it.effect("puts each session one layer below its deepest parent, a merge between its parents", () =>
+    Effect.gen(function*() {
+      const run = yield* buildRun
+      const laid = Viewer.layout(SessionGraph.fromSessions(run.all))
+      const at = new Map(laid.nodes.map((node) => [node.id, node]))
+      assert.strictEqual(laid.nodes.length, 6)
+      assert.strictEqual(laid.edges.length, 6)
+      assert.deepStrictEqual(run.all.map((session) => at.get(session.id)!.layer), [0, 1, 2, 2, 2, 3])
+      const merged = at.get(run.merged.id)!
+      assert.isTrue(merged.x > at.get(run.a.id)!.x && merged.x < at.get(run.review.id)!.x)
+      for (const node of laid.nodes) {
+        assert.isTrue(node.x >= 0 && node.x + Viewer.geometry.width <= laid.width)
+        assert.isTrue(node.y >= 0 && node.y + Viewer.geometry.height <= laid.height)
+      }
+    }))
+
+  it.effect("draws a parent that is not in the set as a missing node", () =>
+    Effect.gen(function*() {
+      const run = yield* buildRun
+      const laid = Viewer.layout(SessionGraph.fromSessions([run.a]))
+      assert.deepStrictEqual(laid.nodes.map((node) => [node.id, node.missing, node.layer]), [
+        [run.plan.id, true, 0],
+        [run.a.id, false, 1]
+      ])
+    }))
+})
+
+describe("Viewer.html", () => {
+  it.effect("escapes what sessions hold: no markup from entries reaches the page unescaped", () =>
+    Effect.gen(function*() {
+      const hostile = "</script><script>alert(1)</script><b>"
+      const session = yield* Session.fromUserMessage(hostile, { author: { kind: "agent", name: "<img src=x>" } }).pipe(
+        Effect.flatMap(Session.append(Entry.custom("x", { html: hostile })))
+      )
+      const page = Viewer.html([session], { title: "<title>" })
+      assert.notInclude(page, "<script>alert(1)")
+      assert.notInclude(page, "<img src=x>")
+      assert.strictEqual(page.match(/<script/g)?.length, 2)
+      assert.include(page, "&lt;title&gt;")
+    }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
+})
+
+// -----------------------------------------------------------------------------
+// in a real browser
+// -----------------------------------------------------------------------------
+
+const chromiumPath = "/usr/bin/chromium"
+const flags = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync"
+]
+
+const hasPlaywright = (() => {
+  try {
+    createRequire(import.meta.url).resolve("playwright-core")
+    return true
+  } catch {
+    return false
+  }
+})()
+const missing = [
+  ...(hasPlaywright ? [] : ["the playwright-core package (npm ci installs it)"]),
+  ...(existsSync(chromiumPath) ? [] : [`${chromiumPath} (apt-get install -y chromium)`])
+]
+const skip = missing.length > 0 && process.env.CI === undefined
+if (skip) console.warn(`viewer browser test skipped: missing ${missing.join(" and ")}`)
+
+describe("the viewer in headless Chromium", () => {
+  it.scopedLive.skipIf(skip)(
+    "loads offline, draws one node per session, and shows a session's entries when its node is clicked",
+    () =>
+      Effect.gen(function*() {
+        if (missing.length > 0) {
+          return assert.fail(`CI must provide ${missing.join(" and ")}`)
+        }
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const run = yield* buildRun.pipe(Effect.provide(TestContext.TestContext))
+        const outDir = path.resolve("test-output")
+        yield* fs.makeDirectory(outDir, { recursive: true })
+        const file = path.join(outDir, "viewer.html")
+        yield* fs.writeFileString(file, Viewer.html(run.all, { title: "viewer test", selected: run.root.id }))
+
+        const { chromium } = yield* Effect.promise(() => import("playwright-core"))
+        const browser = yield* Effect.acquireRelease(
+          Effect.promise(() => chromium.launch({ executablePath: chromiumPath, headless: true, args: flags })),
+          (browser) => Effect.promise(() => browser.close())
+        )
+        const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
+        const errors: Array<string> = []
+        const requests: Array<string> = []
+        page.on("pageerror", (error) => errors.push(String(error)))
+        page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
+        page.on("request", (request) => requests.push(request.url()))
+        const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+
+        yield* call(() => page.goto(`file://${file}`))
+        assert.strictEqual(yield* call(() => page.title()), "viewer test")
+        assert.strictEqual(yield* call(() => page.locator("svg .node").count()), run.all.length)
+        assert.strictEqual(yield* call(() => page.locator("svg .edge").count()), 6)
+        assert.strictEqual(yield* call(() => page.locator("svg .edge.op-merge").count()), 2)
+        assert.strictEqual(yield* call(() => page.locator("svg .node.failed").count()), 1)
+        // the initially selected session is shown
+        assert.strictEqual(yield* call(() => page.locator("#details h2").textContent()), run.root.id)
+
+        // the failed coder attempt: its own three entries, with the tool evidence
+        yield* call(() => page.locator(`.node[data-id="${run.b.id}"]`).click())
+        assert.strictEqual(yield* call(() => page.locator("#details h2").textContent()), run.b.id)
+        assert.strictEqual(yield* call(() => page.locator("#entries .entry").count()), 3)
+        const tags = yield* call(() => page.locator("#entries .entry .tag").allTextContents())
+        assert.deepStrictEqual(tags, ["5. Assistant", "6. ToolResult", "7. Check"])
+        yield* call(() => page.locator("#entries .entry summary").nth(1).click())
+        const tool = yield* call(() => page.locator("#entries .entry").nth(1).innerText())
+        assert.include(tool, "local:sbx_1 (/tmp/ws)")
+        assert.include(tool, "340 ms")
+        assert.include(tool, "failed: tool_failed: exit 1")
+        assert.include(yield* call(() => page.locator("#details .chips").innerText()), "✗ tests")
+        assert.include(yield* call(() => page.locator("#details dl.facts").innerText()), "230 tok (in 210, out 20)")
+
+        // inherited entries appear on demand
+        yield* call(() => page.locator("#show-inherited").check())
+        assert.strictEqual(yield* call(() => page.locator("#entries .entry").count()), run.b.length)
+
+        // the merge: memory commit and checks from both sides
+        yield* call(() => page.locator(`.node[data-id="${run.merged.id}"]`).click())
+        assert.strictEqual(
+          yield* call(() => page.locator("#entries .entry").count()),
+          run.merged.length - run.merged.base
+        )
+        const memory = page.locator("#entries .entry.tag-Memory")
+        yield* call(() => memory.locator("summary").click())
+        assert.include(yield* call(() => memory.innerText()), "wrote")
+        assert.include(yield* call(() => memory.innerText()), "m_2: greet lives in src/greet.ts")
+
+        yield* call(() => page.screenshot({ path: path.join(outDir, "viewer.png"), fullPage: true }))
+        assert.deepStrictEqual(errors, [])
+        assert.deepStrictEqual(requests.filter((url) => !url.startsWith("file://")), [])
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+})
