@@ -17,13 +17,13 @@
  *
  * @since 0.1.0
  */
+import * as Channel from "effect/Channel"
 import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Mailbox from "effect/Mailbox"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -912,13 +912,13 @@ const consume = <A, E>(
   Effect.acquireUseRelease(
     Scope.make(),
     (scope) =>
-      Effect.flatMap(Scope.extend(Stream.toPull(stream), scope), (pull) => {
-        const loop: Effect.Effect<void, E> = Effect.matchEffect(pull, {
-          onFailure: Option.match({ onNone: () => Effect.void, onSome: Effect.fail }),
-          onSuccess: (chunk) => {
-            const effect = onChunk(chunk)
-            return effect === undefined ? loop : Effect.zipRight(effect, loop)
-          }
+      // the channel's own pull (a chunk, or the stream's end as `Left`) skips the `Option`
+      // wrapping of each pull that `Stream.toPull` adds
+      Effect.flatMap(Scope.extend(Channel.toPull(Stream.toChannel(stream)), scope), (pull) => {
+        const loop: Effect.Effect<void, E> = Effect.flatMap(pull, (next) => {
+          if (next._tag === "Left") return Effect.void
+          const effect = onChunk(next.right)
+          return effect === undefined ? loop : Effect.zipRight(effect, loop)
         })
         return loop
       }),
