@@ -730,6 +730,7 @@ export const make = <
             const ran = pending.results[i]
             drafts.push(ran === undefined ? interruptedDraft(pending.calls[i]!, author) : resultDraft(ran, author))
           }
+          if (drafts.length === 1) return Effect.map(append(drafts[0]!), () => void pending.appended++)
           return Effect.forEach(drafts, (draft) => Effect.tap(append(draft), () => void pending.appended++), {
             discard: true
           })
@@ -745,7 +746,31 @@ export const make = <
         slots?: ReadonlyArray<number>
       ): Effect.Effect<void, never, R> => {
         const at = session
+        const spanOf = (item: Planned) => ({
+          captureStackTrace: false,
+          attributes: {
+            "rath.agent.name": name,
+            "rath.session.id": at.id,
+            "rath.tool.name": item.call.name,
+            "rath.tool.call_id": item.call.id
+          }
+        })
         const runOne = (item: Planned): Effect.Effect<Ran, never, R> =>
+          emit === undefined && !(
+              item.tool !== undefined && Either.isRight(item.decoded) &&
+              Tool.requiresApproval(item.tool, item.decoded.right)
+            )
+            // the common case (no events, no approval) without a generator
+            ? Effect.withSpan(
+              Effect.map(
+                Tool.execute(toolkit as Tool.Toolkit<R>, item.call, { session: at, timeout: options.toolTimeout }),
+                (outcome): Ran => ({ outcome })
+              ),
+              "Agent.tool",
+              spanOf(item)
+            )
+            : runTraced(item)
+        const runTraced = (item: Planned): Effect.Effect<Ran, never, R> =>
           Effect.gen(function*() {
             if (emit !== undefined) yield* emit({ _tag: "ToolStarted", turn, call: item.call })
             let ran: Ran
@@ -797,17 +822,7 @@ export const make = <
               })
             }
             return ran
-          }).pipe(
-            Effect.withSpan("Agent.tool", {
-              captureStackTrace: false,
-              attributes: {
-                "rath.agent.name": name,
-                "rath.session.id": at.id,
-                "rath.tool.name": item.call.name,
-                "rath.tool.call_id": item.call.id
-              }
-            })
-          )
+          }).pipe(Effect.withSpan("Agent.tool", spanOf(item)))
         const planned = plan(toolkit, calls, at)
         const slot = (index: number) => slots === undefined ? index : slots[index]!
         if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[slot(0)] = ran))
