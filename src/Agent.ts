@@ -927,9 +927,9 @@ const consume = <A, E>(
   Effect.acquireUseRelease(
     Scope.make(),
     (scope) =>
-      // the channel's own pull (a chunk, or the stream's end as `Left`) skips the `Option`
-      // wrapping of each pull that `Stream.toPull` adds
-      Effect.flatMap(Scope.extend(Channel.toPull(Stream.toChannel(stream)), scope), (pull) => {
+      // the channel's own pull in this scope (a chunk, or the stream's end as `Left`) skips the
+      // `Option` wrapping of each pull that `Stream.toPull` adds and providing the scope
+      Effect.flatMap(Channel.toPullIn(Stream.toChannel(stream), scope), (pull) => {
         const loop: Effect.Effect<void, E> = Effect.flatMap(pull, (next) => {
           if (next._tag === "Left") return Effect.void
           const effect = onChunk(next.right)
