@@ -2,7 +2,9 @@
  * SessionStore benchmarks (BENCH.md W1, W2, W3 for rath's SQLite store), one JSON line each:
  *
  * - `append-persist`: append + save 10,000 messages one at a time (each save commits before the
- *   next append starts).
+ *   next append starts); then the fsync figure beside it: synchronous=FULL, 2,000 appends timed
+ *   after an 8,000-message prefill (`prefill` in its line; its `bytesPerAppend` is null: the
+ *   growth is read from the first line).
  * - `fork-fanout`: 1,000 forks of a saved 1,000-message session, one new message each, saved.
  * - `resume-load`: load of a 10,000-entry session in a fresh process (a child is spawned).
  *
@@ -23,11 +25,13 @@ const LOREM = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do e
 const msgText = (i: number): string => `message ${i}: ${LOREM}`.slice(0, 100)
 const msg = (i: number): Entry.Draft => i % 2 === 0 ? Entry.user(msgText(i)) : Entry.assistant({ text: msgText(i) })
 
-const synchronous = process.env.SQLITE_SYNC === "FULL" ? "FULL" : "NORMAL"
-const durability = synchronous === "FULL"
-  ? "WAL, synchronous=FULL: every commit fsynced"
-  : "WAL, synchronous=NORMAL: committed (survives a process crash), not fsynced"
-const common = { peer: "rath", store: "sqlite", version: "0.1.0", durability }
+type Sync = "NORMAL" | "FULL"
+const synchronous: Sync = process.env.SQLITE_SYNC === "FULL" ? "FULL" : "NORMAL"
+const durabilityOf = (sync: Sync) =>
+  sync === "FULL"
+    ? "WAL, synchronous=FULL: every commit fsynced"
+    : "WAL, synchronous=NORMAL: committed (survives a process crash), not fsynced"
+const common = { peer: "rath", store: "sqlite", version: "0.1.0", durability: durabilityOf(synchronous) }
 
 const dirBytes = (dir: string): number =>
   readdirSync(dir).reduce((sum, name) => {
@@ -44,8 +48,14 @@ const cpuUs = (from: NodeJS.CpuUsage) => {
 }
 const loadAverage = () => +loadavg()[0]!.toFixed(2)
 
-const appendPersist = (n: number) =>
+/**
+ * W1. `prefill` messages are saved first in one untimed save (BENCH.md `--prefill`), then `n`
+ * appends are timed: the marginal cost of an append at a long history.
+ */
+const appendPersist = (n: number, options?: { readonly prefill?: number; readonly sync?: Sync }) =>
   Effect.gen(function*() {
+    const prefill = options?.prefill ?? 0
+    const sync = options?.sync ?? synchronous
     const dir = mkdtempSync(join(tmpdir(), "rath-bench-w1-"))
     const filename = join(dir, "rath.db")
     let before = 0
@@ -54,14 +64,14 @@ const appendPersist = (n: number) =>
     let cpuTotalUs = 0
     let id = ""
     yield* Effect.scoped(Effect.gen(function*() {
-      const store = yield* SessionStore.makeSqlite({ filename, synchronous })
-      let session = yield* Session.empty()
+      const store = yield* SessionStore.makeSqlite({ filename, synchronous: sync })
+      let session = yield* Session.make(Array.from({ length: prefill }, (_, i) => msg(i)))
       id = session.id
       yield* store.save(session)
       before = dirBytes(dir)
       const cpu = process.cpuUsage()
       const start = performance.now()
-      for (let i = 0; i < n; i++) {
+      for (let i = prefill; i < prefill + n; i++) {
         session = yield* Session.append(session, msg(i))
         yield* store.save(session)
       }
@@ -69,21 +79,24 @@ const appendPersist = (n: number) =>
       cpuTotalUs = cpuUs(cpu)
       after = dirBytes(dir)
       const check = yield* store.load(id)
-      if (check.length !== n) throw new Error(`expected ${n} messages, found ${check.length}`)
+      if (check.length !== prefill + n) throw new Error(`expected ${prefill + n} messages, found ${check.length}`)
     }))
     const bytesOnDisk = dirBytes(dir)
     print({
       ...common,
+      durability: durabilityOf(sync),
       workload: "W1",
       name: "append-persist",
       n,
-      prefill: 0,
+      prefill,
       totalMs: +totalMs.toFixed(1),
       perAppendUs: +(totalMs * 1000 / n).toFixed(1),
       cpuPerAppendUs: +(cpuTotalUs / n).toFixed(1),
       bytesOnDisk,
-      bytesPerAppend: +((after - before) / n).toFixed(1),
-      bytesPerAppendClosed: +(bytesOnDisk / n).toFixed(1),
+      // after a prefill the WAL it left is truncated during the timed appends, so the growth
+      // says nothing: bytes come from the run without a prefill
+      bytesPerAppend: prefill === 0 ? +((after - before) / n).toFixed(1) : null,
+      bytesPerAppendClosed: +(bytesOnDisk / (prefill + n)).toFixed(1),
       maxRssKiBInProcess: maxRssKiBInProcess(),
       loadAverage: loadAverage()
     })
@@ -174,6 +187,12 @@ if (mode === "--load" && childFile !== undefined && childId !== undefined) {
   await Effect.runPromise(loadChild(childFile, childId, importMs))
 } else {
   const w1 = await Effect.runPromise(appendPersist(10_000))
+  if (synchronous === "NORMAL") {
+    // the fsync figure beside it: every commit fsynced costs ~0.25 ms here, so 2,000 appends
+    // timed after an 8,000-message prefill (the same 10,000-message history) keep the run short
+    const full = await Effect.runPromise(appendPersist(2_000, { prefill: 8_000, sync: "FULL" }))
+    rmSync(full.dir, { recursive: true, force: true })
+  }
   await Effect.runPromise(forkFanout(1_000, 1_000))
   const self = fileURLToPath(import.meta.url)
   const child = spawnSync(process.execPath, ["--import", "tsx", self, "--load", w1.filename, w1.id], {

@@ -202,7 +202,12 @@ export const runShell = Tool.make({
           timeout: timeout_seconds === undefined ? undefined : timeout_seconds * 1000,
           maxOutputBytes: MAX_TOOL_OUTPUT_BYTES
         })
-        yield* context.recordEffect({ op: "exec", path: cwd ?? ".", exitCode: result.exitCode })
+        yield* context.recordEffect({
+          op: "exec",
+          path: cwd ?? ".",
+          exitCode: result.exitCode,
+          elapsedMs: result.elapsedMs
+        })
         return execOutput(result)
       }))
 })
@@ -229,7 +234,7 @@ export const runCode = Tool.make({
           timeout: timeout_seconds === undefined ? undefined : timeout_seconds * 1000,
           maxOutputBytes: MAX_TOOL_OUTPUT_BYTES
         })
-        yield* context.recordEffect({ op: "exec", exitCode: result.exitCode })
+        yield* context.recordEffect({ op: "exec", exitCode: result.exitCode, elapsedMs: result.elapsedMs })
         return execOutput(result)
       }))
 })

@@ -104,11 +104,17 @@ describe("Builtin tools", () => {
         { ...(shell.output as Record<string, unknown>), elapsedMs: 0 },
         { exitCode: 3, stdout: "in sub", stderr: "", elapsedMs: 0 }
       )
-      assert.deepStrictEqual(shell.effects, [{ op: "exec", path: "sub", exitCode: 3 }])
+      assert.deepStrictEqual(shell.effects.map((effect) => ({ ...effect, elapsedMs: 0 })), [
+        { op: "exec", path: "sub", exitCode: 3, elapsedMs: 0 }
+      ])
+      assert.isAtLeast(shell.effects[0]!.elapsedMs!, 0)
       assert.isDefined(shell.sandbox)
       const code = yield* run("run_code", { language: "node", code: "console.log(require('fs').readdirSync('.'))" })
       assert.strictEqual((code.output as { stdout: string }).stdout, "[ 'sub' ]\n")
-      assert.deepStrictEqual(code.effects, [{ op: "exec", exitCode: 0 }])
+      assert.deepStrictEqual(code.effects.map((effect) => ({ ...effect, elapsedMs: 0 })), [
+        { op: "exec", exitCode: 0, elapsedMs: 0 }
+      ])
+      assert.isNumber(code.effects[0]!.elapsedMs)
       const slow = yield* run("run_shell", { command: "sleep 5", timeout_seconds: 0.2 })
       assert.strictEqual(slow.error?.kind, "tool_failed")
       assert.include(slow.error?.message, "Timeout")

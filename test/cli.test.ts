@@ -2,10 +2,11 @@ import { FileSystem, Path } from "@effect/platform"
 import { HttpServer } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Effect, Equal, Layer, Schema, TestContext } from "effect"
+import { Context, Effect, Equal, Layer, Schema, TestClock, TestContext } from "effect"
 import { execFile } from "node:child_process"
 import type { Provider } from "rath"
 import { Agent, Entry, Scripted, Session, Tool } from "rath"
+import * as Cli from "../src/cli/Cli.js"
 import * as Serve from "../src/cli/Serve.js"
 import * as Source from "../src/cli/Source.js"
 import { rath, writeRun } from "./cli-fixture.js"
@@ -396,6 +397,221 @@ layer(NodeContext.layer)("rath CLI", (it) => {
       }))
   })
 
+  describe("memory", () => {
+    it.scoped("remember, recall (text and --json), list, forget by id and by namespace", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-memory-" })
+        const db = path.join(dir, "memory.db")
+        const missing = yield* rath("memory", "recall", "tea", "--memory", db)
+        assert.strictEqual(missing.code, 3)
+        assert.include(missing.stderr, "remember something first")
+        const ids: Array<string> = []
+        for (
+          const [ns, text, source] of [
+            ["user:ada", "Ada prefers tea to coffee", "chat"],
+            ["user:ada", "Ada works on the analytical engine", undefined],
+            ["project", "The build uses tsx and vitest", undefined]
+          ] as const
+        ) {
+          const out = yield* rath(
+            "memory",
+            "remember",
+            text,
+            "--namespace",
+            ns,
+            ...(source === undefined ? [] : ["--source", source]),
+            "--memory",
+            db
+          )
+          assert.strictEqual(out.code, 0, out.stderr)
+          const id = /remembered (\S+) in (\S+)/.exec(out.stdout)
+          assert.strictEqual(id?.[2], ns)
+          ids.push(id![1]!)
+        }
+        const recalled = yield* rath("memory", "recall", "what does Ada drink, tea?", "--memory", db)
+        assert.strictEqual(recalled.code, 0, recalled.stderr)
+        const first = lines(recalled.stdout)[0]!
+        assert.match(
+          first,
+          new RegExp(`^${ids[0]}  0\\.\\d{3}  user:ada  Ada prefers tea to coffee  \\(source: chat\\)$`)
+        )
+        const json = yield* rath(
+          "memory",
+          "recall",
+          "tea",
+          "-k",
+          "1",
+          "--namespace",
+          "project",
+          "--memory",
+          db,
+          "--json"
+        )
+        assert.strictEqual(json.code, 0, json.stderr)
+        assert.deepStrictEqual(JSON.parse(json.stdout), [])
+        const scored = yield* rath("memory", "recall", "tea or engine", "--memory", db, "--json", "--min-score", "0.01")
+        const hits = JSON.parse(scored.stdout) as Array<{ id: string; score: number; namespace: string }>
+        assert.deepStrictEqual(hits.map((hit) => hit.id).sort(), [ids[0], ids[1]].sort())
+        assert.isTrue(hits.every((hit) => hit.score > 0.01 && hit.score <= 1))
+        const high = yield* rath("memory", "recall", "tea", "--memory", db, "--min-score", "0.999")
+        assert.include(high.stdout, "no memory matches")
+
+        const listed = yield* rath("memory", "list", "--memory", db, "--json")
+        assert.deepStrictEqual((JSON.parse(listed.stdout) as Array<{ id: string }>).map((item) => item.id), ids)
+        const ada = yield* rath("memory", "list", "--namespace", "user:ada", "--memory", db)
+        assert.strictEqual(lines(ada.stdout).length, 2)
+
+        const neither = yield* rath("memory", "forget", "--memory", db)
+        assert.strictEqual(neither.code, 2)
+        assert.include(neither.stderr, "pass either --id ID")
+        const byId = yield* rath("memory", "forget", "--id", ids[1]!, "--memory", db)
+        assert.strictEqual(byId.code, 0, byId.stderr)
+        assert.include(byId.stdout, "forgot 1 memory")
+        const byNs = yield* rath("memory", "forget", "--namespace", "user:ada", "--memory", db)
+        assert.include(byNs.stdout, "forgot 1 memory")
+        const left = yield* rath("memory", "list", "--memory", db, "--json")
+        assert.deepStrictEqual((JSON.parse(left.stdout) as Array<{ id: string }>).map((item) => item.id), [ids[2]])
+        const noNs = yield* rath("memory", "remember", "x", "--memory", db)
+        assert.strictEqual(noNs.code, 2)
+      }))
+  })
+
+  describe("prune", () => {
+    it.scoped("removes sessions last saved before the age, with a dry run first", () =>
+      Effect.gen(function*() {
+        const path = yield* Path.Path
+        const { dir, files, run } = yield* writeRun
+        const db = path.join(dir, "store", "rath.db")
+        const old = [run.root, run.plan, run.a]
+        for (const session of old) yield* rath("import", files[session.id]!, "--store", db)
+        yield* TestClock.adjust("3 days")
+        for (const session of [run.b, run.review]) yield* rath("import", files[session.id]!, "--store", db)
+        yield* TestClock.adjust("1 hour")
+
+        const dry = yield* rath("prune", "--older-than", "2d", "--dry-run", "--store", db)
+        assert.strictEqual(dry.code, 0, dry.stderr)
+        for (const session of old) assert.include(dry.stdout, `would remove ${session.id}`)
+        assert.notInclude(dry.stdout, run.b.id)
+        assert.include(dry.stdout, "3 sessions older than 2d would be removed")
+        const before = yield* rath("sessions", "list", "--store", db, "--json")
+        assert.strictEqual((JSON.parse(before.stdout) as Array<unknown>).length, 5)
+
+        const pruned = yield* rath("prune", "--older-than", "2d", "--store", db)
+        assert.strictEqual(pruned.code, 0, pruned.stderr)
+        assert.include(pruned.stdout, `removed 3 sessions older than 2d from ${db}`)
+        const after = yield* rath("sessions", "list", "--store", db, "--json")
+        assert.deepStrictEqual((JSON.parse(after.stdout) as Array<{ id: string }>).map((row) => row.id), [
+          run.b.id,
+          run.review.id
+        ])
+        const none = yield* rath("prune", "--older-than", "12h", "--store", db)
+        assert.include(none.stdout, "removed 0 sessions")
+
+        const bad = yield* rath("prune", "--older-than", "soon", "--store", db)
+        assert.strictEqual(bad.code, 2)
+        assert.include(bad.stderr, "is not a duration: pass a number and a unit")
+        const directory = yield* rath("prune", "--older-than", "1d", "--store", dir)
+        assert.strictEqual(directory.code, 2)
+        const absent = yield* rath("prune", "--older-than", "1d", "--store", path.join(dir, "absent.db"))
+        assert.strictEqual(absent.code, 3)
+      }))
+  })
+
+  describe("replay", () => {
+    const fixture = (name: string) => `test/fixtures/${name}`
+
+    it.scoped("re-runs a workflow module against a recorded run, and reports a divergence with exit code 4", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-replay-" })
+        const { workflow } = yield* Effect.promise(() => import("./fixtures/replay-workflow.js"))
+        const script = (request: Provider.Request) =>
+          request.messages.some((message) => message._tag === "ToolResult")
+            ? Scripted.reply("There are three words.")
+            : Scripted.toolCall("word_count", { text: "one two three" })
+        const recorded = yield* Session.fromUserMessage("How many words in 'one two three'?").pipe(
+          Effect.flatMap((s) => workflow(s)),
+          Effect.provide(Scripted.layer(script))
+        )
+        const file = path.join(dir, "run.jsonl")
+        yield* fs.writeFileString(file, Session.toJsonl(recorded))
+
+        const same = yield* rath("replay", file, "--workflow", fixture("replay-workflow.ts"))
+        assert.strictEqual(same.code, 0, same.stderr)
+        assert.strictEqual(
+          same.stdout,
+          `replay matches: ${recorded.length} entries (2 model calls and 1 tool call answered from the recording)`
+        )
+
+        // by id, from a store
+        const db = path.join(dir, "rath.db")
+        yield* rath("import", file, "--store", db)
+        const byId = yield* rath("replay", recorded.id, "--store", db, "-w", fixture("replay-workflow.ts"))
+        assert.strictEqual(byId.code, 0, byId.stderr)
+        assert.include(byId.stdout, "replay matches")
+
+        const divergent = yield* rath("replay", file, "--workflow", fixture("replay-divergent.ts"))
+        assert.strictEqual(divergent.code, 4)
+        assert.include(divergent.stdout, `replay diverged from ${recorded.id}:`)
+        assert.include(divergent.stdout, "model request #0")
+        assert.include(divergent.stdout, "expected")
+        assert.strictEqual(lines(divergent.stderr).length, 1)
+        assert.include(divergent.stderr, "diverged from the recording")
+
+        // the module's own input is used instead of the recorded first message
+        const ownInput = yield* rath("replay", file, "--workflow", fixture("replay-input.ts"))
+        assert.strictEqual(ownInput.code, 4)
+        assert.include(ownInput.stdout, "model request #0")
+
+        // a recording that goes further than the workflow: the entries differ
+        const longer = yield* Session.append(recorded, Entry.user("and now?"))
+        const longerFile = path.join(dir, "longer.jsonl")
+        yield* fs.writeFileString(longerFile, Session.toJsonl(longer))
+        const short = yield* rath("replay", longerFile, "--workflow", fixture("replay-workflow.ts"))
+        assert.strictEqual(short.code, 4)
+        assert.include(short.stdout, `entry #${recorded.length} (User) differs`)
+
+        const noModule = yield* rath("replay", file, "--workflow", path.join(dir, "nope.ts"))
+        assert.strictEqual(noModule.code, 3)
+        const notWorkflow = path.join(dir, "empty.mjs")
+        yield* fs.writeFileString(notWorkflow, "export const x = 1\n")
+        const noExport = yield* rath("replay", file, "--workflow", notWorkflow)
+        assert.strictEqual(noExport.code, 2)
+        assert.include(noExport.stderr, "exports no workflow")
+      }))
+  })
+
+  describe("progress", () => {
+    it.scoped("import prints progress lines on stderr for a big session, and saves all of it", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-import-" })
+        const total = Cli.importChunk * 2 + 500
+        const big = yield* Session.make(Array.from({ length: total }, (_, i) => Entry.user(`message ${i}`)))
+        const file = path.join(dir, "big.jsonl")
+        yield* fs.writeFileString(file, Session.toJsonl(big))
+        const db = path.join(dir, "rath.db")
+        const out = yield* rath("import", file, "--store", db)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.deepStrictEqual(lines(out.stderr), [
+          `importing: ${Cli.importChunk}/${total} entries`,
+          `importing: ${Cli.importChunk * 2}/${total} entries`,
+          `importing: ${total}/${total} entries`
+        ])
+        const exported = yield* rath("export", big.id, "--store", db)
+        const decoded = yield* Session.fromJsonl(exported.stdout + "\n")
+        assert.isTrue(Equal.equals(decoded.session, big))
+        // importing it again changes nothing
+        const again = yield* rath("import", file, "--store", db)
+        assert.strictEqual(again.code, 0, again.stderr)
+        assert.strictEqual(again.stderr, "")
+      }))
+  })
+
   describe("help", () => {
     it.effect("--help works on every command", () =>
       Effect.gen(function*() {
@@ -410,6 +626,13 @@ layer(NodeContext.layer)("rath CLI", (it) => {
             ["import"],
             ["serve"],
             ["demo"],
+            ["replay"],
+            ["prune"],
+            ["memory"],
+            ["memory", "remember"],
+            ["memory", "recall"],
+            ["memory", "list"],
+            ["memory", "forget"],
             [
               "sessions"
             ],
@@ -491,6 +714,8 @@ describe("rath demo", () => {
         const out = yield* rath("demo", "--dir", dir)
         assert.strictEqual(out.code, 0, out.stderr)
         assert.include(out.stdout, "a SCRIPTED model")
+        assert.include(out.stderr, "demo: 1/5 task saved")
+        assert.include(out.stderr, "demo: 5/5 done")
         assert.include(out.stdout, "(merge, shown above)")
         assert.include(out.stdout, "✗ ")
         const count = Number(/(\d+) sessions saved to/.exec(out.stdout)?.[1])
@@ -531,4 +756,25 @@ describe("rath executable", () => {
       assert.strictEqual(missing.stderr.trim().split("\n").length, 1)
       assert.match(missing.stderr, /^rath: \/nonexistent\/run\.jsonl does not exist/)
     }), 60_000)
+
+  it.live("replays a .ts workflow module when the CLI runs under tsx", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-replay-bin-" })
+      const { workflow } = yield* Effect.promise(() => import("./fixtures/replay-workflow.js"))
+      const recorded = yield* Session.fromUserMessage("How many words in 'a b c d'?").pipe(
+        Effect.flatMap((s) => workflow(s)),
+        Effect.provide(Scripted.layer((request) =>
+          request.messages.some((message) => message._tag === "ToolResult")
+            ? Scripted.reply("Four words.")
+            : Scripted.toolCall("word_count", { text: "a b c d" })
+        ))
+      )
+      const file = path.join(dir, "run.jsonl")
+      yield* fs.writeFileString(file, Session.toJsonl(recorded))
+      const out = yield* bin(["replay", file, "--workflow", "test/fixtures/replay-workflow.ts"])
+      assert.strictEqual(out.code, 0, out.stderr)
+      assert.include(out.stdout, `replay matches: ${recorded.length} entries`)
+    }).pipe(Effect.scoped, Effect.provide(NodeContext.layer)), 60_000)
 })

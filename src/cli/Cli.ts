@@ -1,8 +1,9 @@
 /**
  * The `rath` command line: inspect sessions stored as JSONL files, directories of them, or a
  * store. `rath show`, `rath graph`, `rath diff`, `rath explain`, `rath export`, `rath sessions
- * list`, `rath import`, `rath serve`. Every command has `--help`; errors are one line that says what to do, with the exit
- * codes of {@link CliError.ExitCode}.
+ * list`, `rath import`, `rath replay`, `rath memory`, `rath prune`, `rath serve`, `rath demo`.
+ * Every command has `--help`; errors are one line that says what to do, with the exit codes of
+ * {@link CliError.ExitCode}; long work prints progress lines on stderr.
  *
  * @since 0.1.0
  */
@@ -16,13 +17,20 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Entry from "../Entry.js"
+import * as Memory from "../Memory.js"
+import * as Provider from "../Provider.js"
+import * as Replay from "../Replay.js"
 import * as Session from "../Session.js"
 import * as SessionGraph from "../SessionGraph.js"
+import type * as SessionStore from "../SessionStore.js"
+import * as Tool from "../Tool.js"
 import * as Viewer from "../Viewer.js"
 import { CliError, ExitCode, exitCodeOf } from "./CliError.js"
 import * as Demo from "./demo.js"
@@ -275,6 +283,44 @@ const exportCommand = Command.make(
     })
 ).pipe(Command.withDescription("write a session as JSONL (header, one entry per line, checksummed trailer)"))
 
+/**
+ * How many entries `rath import` saves at a time into a SQLite store; a bigger session is saved in
+ * steps (each save appends to the last) with a progress line on stderr after each.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const importChunk = 2000
+
+const saveWithProgress = (store: SessionStore.Service, session: Session.Session) =>
+  Effect.gen(function*() {
+    const total = session.length
+    if (total - session.base <= importChunk) return yield* store.save(session)
+    // already stored (a re-import): one save, which is a no-op or refuses a different history
+    const stored = yield* store.load(session.id).pipe(
+      Effect.as(true),
+      Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeed(false))
+    )
+    if (stored) return yield* store.save(session)
+    const nodes: Array<Session.Node> = []
+    for (let node = session.node; node !== undefined && node.length > session.base; node = node.prev) nodes.push(node)
+    for (let end = session.base + importChunk; end < total; end += importChunk) {
+      // the session as it was after `end` entries: saving it appends the next chunk
+      const prefix = Session.unsafeMake({
+        id: session.id,
+        lineage: session.lineage,
+        placement: session.placement,
+        base: session.base,
+        node: nodes[total - end]
+      })
+      yield* store.save(prefix)
+      yield* Console.error(`importing: ${end}/${total} entries`)
+    }
+    const result = yield* store.save(session)
+    yield* Console.error(`importing: ${total}/${total} entries`)
+    return result
+  })
+
 const importCommand = Command.make(
   "import",
   {
@@ -304,7 +350,7 @@ const importCommand = Command.make(
         yield* writeOut(target, Session.toJsonl(session))
       } else {
         const store = yield* Source.openSqlite(args.store, { create: true })
-        yield* store.save(session).pipe(Effect.mapError(Source.fromStoreError(args.store)))
+        yield* saveWithProgress(store, session).pipe(Effect.mapError(Source.fromStoreError(args.store)))
       }
       return yield* print(`imported ${session.id} (${session.length} entries) into ${args.store}`)
     })
@@ -321,7 +367,7 @@ const demoCommand = Command.make(
   (args) =>
     Effect.gen(function*() {
       const path = yield* Path.Path
-      const result = yield* Demo.run({ dir: args.dir }).pipe(
+      const result = yield* Demo.run({ dir: args.dir, onProgress: (line) => Console.error(`demo: ${line}`) }).pipe(
         Effect.mapError((cause) =>
           new CliError({
             reason: "Io",
@@ -385,6 +431,454 @@ const serve = Command.make(
     })
 ).pipe(Command.withDescription("serve the viewer page and a JSON API over the sessions, on 127.0.0.1"))
 
+// -----------------------------------------------------------------------------
+// memory
+// -----------------------------------------------------------------------------
+
+const memoryFile = Options.text("memory").pipe(
+  Options.withDefault(Memory.DEFAULT_FILENAME),
+  Options.withDescription("the memory file (SQLite)")
+)
+
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ")
+
+const fromMemoryError = (file: string) => (error: Memory.MemoryError): CliError =>
+  error.reason === "InvalidRequest"
+    ? new CliError({ reason: "Usage", detail: `${error.detail}: see \`rath memory --help\``, cause: error })
+    : new CliError({
+      reason: "Io",
+      detail: `memory ${file}: ${error.message}: check that it is a rath memory file and writable`,
+      cause: error
+    })
+
+/** Runs `use` with the memory at `file`; a file that does not exist is refused unless `create`. */
+const withMemory = <A>(
+  file: string,
+  create: boolean,
+  use: (memory: Memory.Service) => Effect.Effect<A, CliError | Memory.MemoryError>
+): Effect.Effect<A, CliError, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    if (!create && file !== ":memory:") {
+      const exists = yield* fs.exists(file).pipe(
+        Effect.mapError((cause) =>
+          new CliError({ reason: "Io", detail: `cannot read ${file}: ${cause.message}`, cause })
+        )
+      )
+      if (!exists) {
+        return yield* new CliError({
+          reason: "NotFound",
+          detail:
+            `memory ${file} does not exist: remember something first (rath memory remember TEXT --namespace NS), or pass --memory FILE`
+        })
+      }
+    }
+    return yield* Effect.flatMap(Memory.Memory, use).pipe(
+      Effect.provide(Memory.layerSqlite({ filename: file })),
+      Effect.mapError((error) => error._tag === "CliError" ? error : fromMemoryError(file)(error))
+    )
+  })
+
+const memoryRemember = Command.make(
+  "remember",
+  {
+    text: Args.text({ name: "text" }).pipe(Args.withDescription("what to remember")),
+    namespace: Options.text("namespace").pipe(
+      Options.withAlias("n"),
+      Options.withDescription("the namespace to store it in (e.g. user:ada, project)")
+    ),
+    source: Options.text("source").pipe(
+      Options.optional,
+      Options.withDescription("where the memory comes from (shown with recall hits)")
+    ),
+    memory: memoryFile
+  },
+  (args) =>
+    withMemory(args.memory, true, (memory) =>
+      Effect.flatMap(
+        memory.remember({
+          namespace: args.namespace,
+          text: args.text,
+          source: Option.getOrUndefined(args.source)
+        }),
+        (item) => print(`remembered ${item.id} in ${item.namespace} (${args.memory})`)
+      ))
+).pipe(Command.withDescription("store one memory in a namespace"))
+
+const memoryRecall = Command.make(
+  "recall",
+  {
+    query: Args.text({ name: "query" }).pipe(Args.withDescription("what to look for")),
+    namespace: Options.text("namespace").pipe(
+      Options.withAlias("n"),
+      Options.optional,
+      Options.withDescription("only this namespace (default: every namespace)")
+    ),
+    k: Options.integer("k").pipe(Options.withDefault(5), Options.withDescription("how many hits at most")),
+    minScore: Options.float("min-score").pipe(
+      Options.withDefault(0),
+      Options.withDescription("drop hits scoring below this (scores are in (0, 1], larger is better)")
+    ),
+    memory: memoryFile,
+    json
+  },
+  (args) =>
+    withMemory(args.memory, false, (memory) =>
+      Effect.gen(function*() {
+        if (args.k < 1) {
+          return yield* new CliError({ reason: "Usage", detail: `-k ${args.k}: pass a number of hits of 1 or more` })
+        }
+        const hits = yield* memory.recall({
+          query: args.query,
+          k: args.k,
+          minScore: args.minScore,
+          namespace: Option.getOrUndefined(args.namespace)
+        })
+        if (args.json) return yield* printJson(hits)
+        if (hits.length === 0) return yield* print(`no memory matches "${args.query}" in ${args.memory}`)
+        return yield* print(
+          hits.map((hit) =>
+            `${hit.id}  ${hit.score.toFixed(3)}  ${hit.namespace}  ${oneLine(hit.text)}${
+              hit.source === undefined ? "" : `  (source: ${hit.source})`
+            }`
+          ).join("\n")
+        )
+      }))
+).pipe(Command.withDescription("find the memories that best match a query, best first, with their scores"))
+
+const memoryList = Command.make(
+  "list",
+  {
+    namespace: Options.text("namespace").pipe(
+      Options.withAlias("n"),
+      Options.optional,
+      Options.withDescription("only this namespace")
+    ),
+    memory: memoryFile,
+    json
+  },
+  (args) =>
+    withMemory(args.memory, false, (memory) =>
+      Effect.gen(function*() {
+        const items = yield* memory.list({ namespace: Option.getOrUndefined(args.namespace) })
+        if (args.json) return yield* printJson(items)
+        if (items.length === 0) return yield* print(`no memories in ${args.memory}`)
+        return yield* print(
+          items.map((item) =>
+            `${item.id}  ${item.namespace}  ${new Date(item.createdAt).toISOString()}  ${oneLine(item.text)}${
+              item.source === undefined ? "" : `  (source: ${item.source})`
+            }`
+          ).join("\n")
+        )
+      }))
+).pipe(Command.withDescription("list stored memories, oldest first"))
+
+const memoryForget = Command.make(
+  "forget",
+  {
+    id: Options.text("id").pipe(Options.repeated, Options.withDescription("a memory id to remove (repeatable)")),
+    namespace: Options.text("namespace").pipe(
+      Options.withAlias("n"),
+      Options.optional,
+      Options.withDescription("remove every memory of this namespace")
+    ),
+    memory: memoryFile
+  },
+  (args) =>
+    withMemory(args.memory, false, (memory) =>
+      Effect.gen(function*() {
+        if ((args.id.length > 0) === Option.isSome(args.namespace)) {
+          return yield* new CliError({
+            reason: "Usage",
+            detail: "pass either --id ID (one or more) or --namespace NS to say what to forget"
+          })
+        }
+        const removed = yield* memory.forget(
+          Option.isSome(args.namespace) ? { namespace: args.namespace.value } : { ids: args.id }
+        )
+        return yield* print(`forgot ${removed} memor${removed === 1 ? "y" : "ies"} in ${args.memory}`)
+      }))
+).pipe(Command.withDescription("remove memories by id or a whole namespace"))
+
+const memoryCommand = Command.make("memory").pipe(
+  Command.withDescription(`remember, recall, list and forget memories (default file ${Memory.DEFAULT_FILENAME})`),
+  Command.withSubcommands([memoryRemember, memoryRecall, memoryList, memoryForget])
+)
+
+// -----------------------------------------------------------------------------
+// prune
+// -----------------------------------------------------------------------------
+
+const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+/**
+ * Parses a duration like `30d`, `12h`, `45m`, `90s`, `2w` or `500ms` into milliseconds.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parseDuration = (text: string): Option.Option<number> => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$/.exec(text)
+  return match === null ? Option.none() : Option.some(Number(match[1]) * units[match[2]!]!)
+}
+
+const prune = Command.make(
+  "prune",
+  {
+    olderThan: Options.text("older-than").pipe(
+      Options.withDescription("remove sessions last saved longer ago than this: 30d, 12h, 45m, 90s, 2w")
+    ),
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("list what would be removed, remove nothing")),
+    store: Options.text("store").pipe(
+      Options.withDefault(defaultStore),
+      Options.withDescription("the SQLite store to prune")
+    )
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const millis = yield* Option.match(parseDuration(args.olderThan), {
+        onNone: () =>
+          new CliError({
+            reason: "Usage",
+            detail: `--older-than ${args.olderThan} is not a duration: pass a number and a unit, like 30d, 12h or 45m`
+          }),
+        onSome: Effect.succeed
+      })
+      const fs = yield* FileSystem.FileSystem
+      const isDirectory = yield* fs.stat(args.store).pipe(
+        Effect.map((info) => info.type === "Directory"),
+        Effect.orElseSucceed(() => false)
+      )
+      if (isDirectory) {
+        return yield* new CliError({
+          reason: "Usage",
+          detail: `${args.store} is a directory of JSONL files: prune works on a SQLite store; delete the files instead`
+        })
+      }
+      const store = yield* Source.openSqlite(args.store)
+      const toCli = Source.fromStoreError(args.store)
+      const label = args.olderThan
+      if (args.dryRun) {
+        const cutoff = (yield* Clock.currentTimeMillis) - millis
+        const old = (yield* store.list().pipe(Effect.mapError(toCli))).filter((summary) => summary.updatedAt < cutoff)
+        const lines = old.map((summary) =>
+          `would remove ${summary.id}  ${summary.lineage.operation}  ${summary.length} entries  last saved ${
+            new Date(summary.updatedAt).toISOString()
+          }`
+        )
+        lines.push(
+          `${old.length} session${
+            old.length === 1 ? "" : "s"
+          } older than ${label} would be removed from ${args.store} (dry run: nothing removed)`
+        )
+        return yield* print(lines.join("\n"))
+      }
+      const removed = yield* store.prune(millis).pipe(Effect.mapError(toCli))
+      return yield* print(
+        `removed ${removed} session${removed === 1 ? "" : "s"} older than ${label} from ${args.store}`
+      )
+    })
+).pipe(Command.withDescription("remove the sessions of a store that were last saved before a given age"))
+
+// -----------------------------------------------------------------------------
+// replay
+// -----------------------------------------------------------------------------
+
+type Step = (session: Session.Session) => unknown
+
+const tsxHint = "a .ts module needs the CLI to run under tsx (npm run rath -- replay ...)"
+
+const loadWorkflow = (file: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const absolute = path.resolve(file)
+    const exists = yield* fs.exists(absolute).pipe(
+      Effect.mapError((cause) => new CliError({ reason: "Io", detail: `cannot read ${file}: ${cause.message}`, cause }))
+    )
+    if (!exists) {
+      return yield* new CliError({
+        reason: "NotFound",
+        detail:
+          `workflow module ${file} does not exist: pass the path of a .ts, .mjs or .js file that exports \`workflow\``
+      })
+    }
+    const url = yield* path.toFileUrl(absolute).pipe(
+      Effect.mapError((cause) => new CliError({ reason: "Usage", detail: `${file}: ${cause.message}`, cause }))
+    )
+    const module = yield* Effect.tryPromise({
+      try: () => import(url.href) as Promise<Record<string, unknown>>,
+      catch: (cause) =>
+        new CliError({
+          reason: "InvalidData",
+          detail: `cannot load ${file}: ${cause instanceof Error ? cause.message : String(cause)}${
+            /\.[cm]?tsx?$/.test(file) ? ` (${tsxHint})` : ""
+          }`,
+          cause
+        })
+    })
+    const workflow = module.workflow ?? module.default
+    if (typeof workflow !== "function") {
+      return yield* new CliError({
+        reason: "Usage",
+        detail:
+          `${file} exports no workflow: export a function (session) => Effect<Session> as \`workflow\` or as the default export`
+      })
+    }
+    if (module.input !== undefined && typeof module.input !== "function") {
+      return yield* new CliError({
+        reason: "Usage",
+        detail: `${file} exports an \`input\` that is not a function: export (recorded) => Session, or remove it`
+      })
+    }
+    return { workflow: workflow as Step, input: module.input as Step | undefined }
+  })
+
+/**
+ * The default input of a replay: the recorded entries up to and including the first user message,
+ * rebuilt as a new root session.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultReplayInput = (recorded: Session.Session): Effect.Effect<Session.Session, CliError> =>
+  Effect.suspend(() => {
+    const entries = Chunk.toReadonlyArray(Session.entries(recorded))
+    const firstUser = entries.findIndex((entry) => entry._tag === "User")
+    if (firstUser === -1) {
+      return new CliError({
+        reason: "InvalidData",
+        detail:
+          `session ${recorded.id} has no user message to start from: export an \`input\` function from the workflow module`
+      })
+    }
+    const drafts: Array<Entry.Draft> = []
+    for (const entry of entries.slice(0, firstUser + 1)) {
+      if (entry._tag === "Merge") {
+        return new CliError({
+          reason: "InvalidData",
+          detail: `session ${recorded.id} starts with a merge: export an \`input\` function from the workflow module`
+        })
+      }
+      const { id: _id, parents: _parents, timestamp: _timestamp, ...draft } = entry
+      drafts.push(draft as Entry.Draft)
+    }
+    return Session.make(drafts, { placement: Option.getOrUndefined(recorded.placement) })
+  })
+
+const asEffect = (value: unknown, what: string): Effect.Effect<unknown, unknown, never> =>
+  Effect.isEffect(value)
+    ? value as Effect.Effect<unknown, unknown, never>
+    : new CliError({
+      reason: "Usage",
+      detail: `${what} did not return an Effect: it must be (session) => Effect<Session>`
+    })
+
+const asSession = (value: unknown, what: string): Effect.Effect<Session.Session, CliError> =>
+  Session.isSession(value)
+    ? Effect.succeed(value)
+    : new CliError({ reason: "Usage", detail: `${what} did not produce a Session` })
+
+/** The replay divergence a failure carries, looked for through `cause` (an agent wraps it). */
+const divergenceIn = (error: unknown): Option.Option<string> => {
+  let current: unknown = error
+  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
+    const value = current as { _tag?: unknown; reason?: unknown; detail?: unknown; cause?: unknown }
+    if (value._tag === "ProviderError" && value.reason === "ReplayDiverged" && typeof value.detail === "string") {
+      return Option.some(value.detail)
+    }
+    current = value.cause
+  }
+  return Option.none()
+}
+
+const errorText = (error: unknown) => error instanceof Error ? error.message : String(error)
+
+const replay = Command.make(
+  "replay",
+  {
+    target: target(targetDescription),
+    workflow: Options.file("workflow").pipe(
+      Options.withAlias("w"),
+      Options.withDescription(
+        `the module to replay: exports \`workflow\` (or default), (session) => Effect<Session>, and optionally \`input\`, (recorded) => Session; ${tsxHint}`
+      )
+    ),
+    store
+  },
+  (args) =>
+    Effect.gen(function*() {
+      const recorded = yield* Effect.flatMap(resolve(Option.some(args.target), args.store), Source.single)
+      const module = yield* loadWorkflow(args.workflow)
+      const input = module.input === undefined
+        ? yield* defaultReplayInput(recorded)
+        : yield* Effect.suspend(() => {
+          const value = module.input!(recorded)
+          return Effect.isEffect(value) ? asEffect(value, "input") : Effect.succeed(value)
+        }).pipe(
+          Effect.mapError((error) =>
+            error instanceof CliError
+              ? error
+              : new CliError({ reason: "InvalidData", detail: `input failed: ${errorText(error)}`, cause: error })
+          ),
+          Effect.flatMap((value) => asSession(value, "input"))
+        )
+      const replayer = yield* Replay.make(recorded)
+      const diverged = (report: string) =>
+        Effect.zipRight(
+          print(`replay diverged from ${recorded.id}:\n${report}`),
+          new CliError({
+            reason: "InvalidData",
+            detail: `the replay of ${recorded.id} diverged from the recording: ${
+              report.split("\n")[0]!.replace(/:$/, "")
+            }; fix the workflow, or record the run again`
+          })
+        )
+      const replayed = yield* Effect.suspend(() => asEffect(module.workflow(input), "workflow")).pipe(
+        Effect.provideService(Provider.Provider, replayer.provider),
+        Effect.provideService(Tool.Executor, replayer.executor),
+        Effect.catchAllDefect((defect) =>
+          new CliError({
+            reason: "InvalidData",
+            detail: `the workflow died during the replay: ${
+              oneLine(errorText(defect))
+            } (run with --verbose for the stack trace)`,
+            cause: defect
+          })
+        ),
+        Effect.catchAll((error) =>
+          error instanceof CliError ? Effect.fail(error) : Option.match(divergenceIn(error), {
+            onSome: diverged,
+            onNone: () =>
+              new CliError({
+                reason: "InvalidData",
+                detail: `the workflow failed during the replay: ${oneLine(errorText(error))}`,
+                cause: error
+              })
+          })
+        ),
+        Effect.flatMap((value) => asSession(value, "workflow"))
+      )
+      return yield* Option.match(Replay.diff(recorded, replayed), {
+        onSome: (divergence) => diverged(Replay.describe(divergence)),
+        onNone: () =>
+          Effect.gen(function*() {
+            const models = yield* replayer.modelCalls
+            const tools = yield* replayer.toolCalls
+            return yield* print(
+              `replay matches: ${replayed.length} entries (${models} model call${
+                models === 1 ? "" : "s"
+              } and ${tools} tool call${tools === 1 ? "" : "s"} answered from the recording)`
+            )
+          })
+      })
+    })
+).pipe(
+  Command.withDescription(
+    `re-run a workflow module against a recorded session (no model, no tools run) and check it does the same; ${tsxHint}`
+  )
+)
+
 /**
  * The `rath` command with all its subcommands.
  *
@@ -395,7 +889,20 @@ export const command = Command.make("rath", {
   verbose: Options.boolean("verbose").pipe(Options.withDescription("print stack traces and causes with errors"))
 }).pipe(
   Command.withDescription("inspect rath sessions: what ran, where, at what cost, and what changed"),
-  Command.withSubcommands([sessions, show, graph, diff, explain, exportCommand, importCommand, serve, demoCommand])
+  Command.withSubcommands([
+    sessions,
+    show,
+    graph,
+    diff,
+    explain,
+    exportCommand,
+    importCommand,
+    replay,
+    memoryCommand,
+    prune,
+    serve,
+    demoCommand
+  ])
 )
 
 /**

@@ -166,7 +166,7 @@ export interface Result {
   readonly scripted: boolean
 }
 
-const workflow = (workspaces: string) =>
+const workflow = (workspaces: string, progress: (line: string) => Effect.Effect<void>) =>
   Effect.gen(function*() {
     const store = yield* SessionStore.SessionStore
     const saved: Array<Session.Session> = []
@@ -178,8 +178,12 @@ const workflow = (workspaces: string) =>
     )
     // earlier demo runs are in memory: recall them (recorded as a Memory entry)
     const { hits, session: recalled } = yield* Memory.recallInto(task, { namespace: "demo", k: 3, query: "slugify" })
+    yield* progress(`1/5 task saved; ${hits.length} memories recalled`)
     const planned = yield* planner(recalled).pipe(Effect.flatMap(save))
+    yield* progress("2/5 the planner wrote a plan; two coders start in their own sandboxes")
 
+    const passed = (session: Session.Session) =>
+      Option.match(Session.lastOf(session, "Check"), { onNone: () => false, onSome: (check) => check.passed })
     // two attempts, each a fork placed in its own local sandbox, run concurrently
     const attempts = yield* Effect.forEach(["A", "B"] as const, (variant) =>
       Effect.gen(function*() {
@@ -190,26 +194,32 @@ const workflow = (workspaces: string) =>
           Effect.flatMap(save)
         )
         const coded = yield* coder(variant)(placed)
-        return yield* review(coded).pipe(Effect.flatMap(save))
+        const reviewed = yield* review(coded).pipe(Effect.flatMap(save))
+        yield* progress(`3/5 coder ${variant} done; the reviewer's check ${passed(reviewed) ? "passed" : "failed"}`)
+        return reviewed
       }), { concurrency: 2 })
 
-    const passed = (session: Session.Session) =>
-      Option.match(Session.lastOf(session, "Check"), { onNone: () => false, onSome: (check) => check.passed })
     const accepted = attempts.find(passed) ?? attempts[0]!
     const rejected = attempts.filter((attempt) => attempt !== accepted)
 
     const merged = yield* Session.merge(planned, accepted).pipe(Effect.flatMap(save))
+    yield* progress(`4/5 merged ${accepted.id}; compressing and committing to memory`)
     const compressed = yield* Compressor.make({ keepLast: 2 })(merged)
     const { session: final } = yield* Memory.commitSession(compressed, { namespace: "demo" })
     yield* save(final)
+    yield* progress(`5/5 done: ${saved.length} sessions saved`)
     return { sessions: saved, final, accepted, rejected, recalled: hits.length } as const
   })
 
 /**
  * Runs the demo with its data under `dir` (the store at `dir/rath.db`, memory at
  * `dir/memory.db`), on the real model when a key is set and on the scripted one otherwise.
+ * `onProgress` hears one line at each step of the workflow.
  */
-export const run = (options: { readonly dir: string }) =>
+export const run = (options: {
+  readonly dir: string
+  readonly onProgress?: ((line: string) => Effect.Effect<void>) | undefined
+}) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -224,11 +234,12 @@ export const run = (options: { readonly dir: string }) =>
       SessionStore.layer({ filename: path.join(options.dir, "rath.db") }),
       Memory.layerSqlite({ filename: path.join(options.dir, "memory.db") })
     )
-    const result = yield* workflow(path.join(options.dir, "workspaces")).pipe(
-      // what the workflow itself appends (memory events, merges) is authored by the demo
-      Effect.provideService(Entry.CurrentAuthor, { kind: "workflow", name: "demo" }),
-      Effect.provide(layers)
-    )
+    const result = yield* workflow(path.join(options.dir, "workspaces"), options.onProgress ?? (() => Effect.void))
+      .pipe(
+        // what the workflow itself appends (memory events, merges) is authored by the demo
+        Effect.provideService(Entry.CurrentAuthor, { kind: "workflow", name: "demo" }),
+        Effect.provide(layers)
+      )
     return { ...result, scripted } satisfies Result
   })
 

@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
@@ -139,3 +140,89 @@ export const truncated = (context: { readonly provider: string; readonly model: 
     reason: "Transport",
     detail: "the stream ended before the model finished (connection cut?)"
   })
+
+/** What an HTTP response gives an adapter: its status and headers. */
+export interface ResponseLike {
+  readonly status: number
+  readonly headers: HeadersLike
+}
+
+/**
+ * The scaffolding both HTTP adapters share: the request context of their errors, SDK failures
+ * mapped to `ProviderError`s (with the clock's time, for `Retry-After` dates), the provider
+ * evidence, and a vendor event stream turned into stream parts with an idle timeout, abort on
+ * close, and the end-of-stream checks.
+ */
+export const adapter = (options: {
+  readonly kind: string
+  readonly model: string
+  readonly baseUrl: string
+  readonly timeoutMillis?: number | undefined
+}) => {
+  const host = hostOf(options.baseUrl)
+  const info = { kind: options.kind, model: options.model, host }
+  const context = (request: Provider.Request) => ({ provider: options.kind, model: request.model ?? options.model })
+  const fail = (request: Provider.Request) => (cause: unknown) =>
+    Effect.flatMap(
+      Effect.clockWith((clock) => clock.currentTimeMillis),
+      (now) => Effect.fail(toProviderError(cause, { ...context(request), now }))
+    )
+  const providerInfo = (requestId: string | undefined) => ({
+    kind: options.kind,
+    host,
+    ...(requestId === undefined ? {} : { requestId })
+  })
+  const invalid = (request: Provider.Request, status: number, detail: string) =>
+    new Provider.ProviderError({ ...context(request), reason: "InvalidResponse", status, detail })
+
+  /** One SDK call, interruptible (the signal aborts the request), its failure mapped. */
+  const call = <A>(request: Provider.Request, run: (signal: AbortSignal) => Promise<A>) =>
+    Effect.tryPromise({ try: run, catch: (cause) => cause }).pipe(Effect.catchAll(fail(request)))
+
+  /**
+   * A streamed call: `open` starts it with a signal that is aborted when the stream's scope
+   * closes (end, failure, interruption); `decoder` makes, for each run of the stream (a retry
+   * runs it again), the fold that turns vendor events into stream parts (`parts`) and checks at
+   * the end that the vendor finished (`end`). A request id from the response headers comes
+   * first, as a `Metadata` part.
+   */
+  const stream = <Event>(request: Provider.Request, spec: {
+    readonly open: (
+      signal: AbortSignal
+    ) => Promise<{ readonly data: AsyncIterable<Event>; readonly response: ResponseLike }>
+    readonly requestIdHeader: string
+    readonly decoder: () => {
+      readonly parts: (event: Event) => Iterable<Provider.StreamPart>
+      readonly end: (
+        response: ResponseLike,
+        headerId: string | undefined
+      ) => Effect.Effect<Iterable<Provider.StreamPart>, Provider.ProviderError>
+    }
+  }): Stream.Stream<Provider.StreamPart, Provider.ProviderError> =>
+    Stream.unwrapScoped(Effect.gen(function*() {
+      const controller = yield* Effect.acquireRelease(
+        Effect.sync(() => new AbortController()),
+        (controller) => Effect.sync(() => controller.abort())
+      )
+      const { data, response } = yield* call(request, () => spec.open(controller.signal))
+      const decoder = spec.decoder()
+      const headerId = response.headers.get(spec.requestIdHeader) ?? undefined
+      const head: Array<Provider.StreamPart> = headerId === undefined ? [] : [{ _tag: "Metadata", requestId: headerId }]
+      const millis = options.timeoutMillis
+      const events = iterate(data).pipe(Stream.catchAll((cause) => Stream.fromEffect(fail(request)(cause))))
+      // the SDK's timeout covers the wait for the response headers; a stream that then stalls
+      // for as long is a Timeout too
+      const timed = millis === undefined ? events : Stream.timeoutFail(events, () =>
+        new Provider.ProviderError({
+          ...context(request),
+          reason: "Timeout",
+          detail: `the stream sent nothing for ${millis} ms`
+        }), Duration.millis(millis))
+      return Stream.fromIterable(head).pipe(
+        Stream.concat(Stream.mapConcat(timed, decoder.parts)),
+        Stream.concat(Stream.flattenIterables(Stream.fromEffect(Effect.suspend(() => decoder.end(response, headerId)))))
+      )
+    }))
+
+  return { info, host, context, fail, providerInfo, invalid, call, stream }
+}

@@ -13,27 +13,25 @@
  *   agent record.
  * - `rath_session_parents(child, parent, ord)`: lineage edges, for recursive CTEs.
  *
- * The store keeps its connection reserved and runs prepared statements on it (effect-sql's
- * statement builder costs ~15 µs a statement; a prepared statement on the reserved connection
- * ~3 µs). The common save (a session this process saved or loaded, a few entries longer) is ONE
- * statement: an INSERT into the `rath_append` view, whose trigger stores the entries and nodes
- * and moves the head only if the row still holds the head this process expects. Any other save
- * runs in one `BEGIN IMMEDIATE` transaction that reads the row first, with inserts batched by
- * 500 rows.
+ * The store owns one better-sqlite3 connection (closed with its scope) and runs cached prepared
+ * statements on it, each operation one synchronous call (better-sqlite3 is synchronous, as
+ * effect-sql's SQLite client itself calls it): a save is one `BEGIN IMMEDIATE` transaction that
+ * reads the session row, checks that the stored history is a prefix of the one being saved,
+ * writes the new entries and nodes and moves the head; a load is one read transaction. effect-sql
+ * costs ~15-35 µs a statement (statement cache lookup, fibers), more than SQLite's own work here,
+ * so it is used only for the Migrator, and only when the file's schema is not current: opening a
+ * current store is one version query.
  *
  * @internal
  */
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { Connection } from "@effect/sql/SqlConnection"
-import type { SqlError } from "@effect/sql/SqlError"
+import Database from "better-sqlite3"
 import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -49,7 +47,6 @@ import { decodeEntry, divergence, encodeEntry, link, nodeAt, nodesAfter } from "
 
 export const SCHEMA_VERSION = 1
 const MIGRATIONS_TABLE = "rath_migrations"
-const BATCH = 500
 
 type E = SessionStore.SessionStoreError
 
@@ -144,24 +141,30 @@ const decodeLineage = Schema.decodeUnknownEither(Session.Lineage)
 const decodePlacement = Schema.decodeUnknownEither(Schema.parseJson(Placement.Placement))
 const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(Schema.Unknown))
 
-const placeholders = new Map<string, string>()
-const valuesList = (rows: number, columns: number): string => {
-  const key = `${rows}x${columns}`
-  let text = placeholders.get(key)
-  if (text === undefined) {
-    const row = `(${Array.from({ length: columns }, () => "?").join(", ")})`
-    text = Array.from({ length: rows }, () => row).join(", ")
-    placeholders.set(key, text)
-  }
-  return text
+/** A typed failure thrown out of a synchronous transaction body (which then rolls back). */
+class Abort {
+  constructor(readonly error: E) {}
 }
+
+/** Thrown out of the fast save when the row is not what this process last saw (rolls it back). */
+class Stale {}
+
+const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+const CHAIN = `WITH RECURSIVE chain(id, entry, prev, pos) AS (
+    SELECT id, entry, prev, pos FROM rath_nodes WHERE id = ?
+    UNION ALL
+    SELECT n.id, n.entry, n.prev, n.pos FROM rath_nodes n JOIN chain c ON n.id = c.prev
+  )
+  SELECT c.id, c.pos, e.data FROM chain c JOIN rath_entries e ON e.id = c.entry`
 
 export const make = (
   config: Config,
   fail: (fields: ErrorFields) => E
 ): Effect.Effect<SessionStore.Service, E, Scope.Scope> =>
   Effect.gen(function*() {
-    const unavailable = (detail: string) => (cause: unknown) => fail({ reason: "Unavailable", detail, cause })
+    const unavailable = (detail: string) => (cause: unknown) =>
+      fail({ reason: "Unavailable", detail: cause === undefined ? detail : `${detail}: ${causeMessage(cause)}`, cause })
     const corrupt = (sessionId: string, detail: string, cause?: unknown) =>
       fail(
         cause === undefined
@@ -175,27 +178,47 @@ export const make = (
         catch: unavailable(`cannot create the folder of ${config.filename}`)
       })
     }
-    // better-sqlite3 throws from its constructor when the file cannot be opened: that is a
-    // defect inside SqliteClient.make, turned into a typed error here, at the boundary
-    const context = yield* Layer.build(SqliteClient.layer({ filename: config.filename })).pipe(
-      Effect.catchAllDefect((cause) => Effect.fail(unavailable(`cannot open ${config.filename}`)(cause))),
-      Effect.mapError((cause) =>
-        cause._tag === "SessionStoreError" ? cause : unavailable(`cannot open ${config.filename}`)(cause)
-      )
-    )
-    const sql = Context.get(context, SqlClient.SqlClient)
     const busyMs = Math.max(0, Math.round(Duration.toMillis(Duration.decode(config.busyTimeout))))
-    yield* sql.unsafe(`PRAGMA busy_timeout = ${busyMs}`).pipe(Effect.mapError(unavailable("cannot configure")))
+    const db = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () => new Database(config.filename, { timeout: busyMs }),
+        catch: unavailable(`cannot open ${config.filename}`)
+      }),
+      (db) => Effect.sync(() => db.close())
+    )
+
+    /** Runs one synchronous database call; SQLite errors are `Unavailable`, an `Abort` its error. */
+    const run = <A>(detail: string, body: () => A): Effect.Effect<A, E> =>
+      Effect.try({
+        try: body,
+        catch: (cause) => cause instanceof Abort ? cause.error : unavailable(detail)(cause)
+      })
+    const statements = new Map<string, Database.Statement>()
+    const statement = (text: string): Database.Statement => {
+      let prepared = statements.get(text)
+      if (prepared === undefined) {
+        prepared = db.prepare(text)
+        statements.set(text, prepared)
+      }
+      return prepared
+    }
+    // one wrapper each for write (BEGIN IMMEDIATE: the write lock is taken before the first read,
+    // so a read-then-write never fails on another writer's commit) and read transactions
+    const inTransaction = db.transaction(<A>(body: () => A): A => body())
+    const write = <A>(detail: string, body: () => A): Effect.Effect<A, E> =>
+      run(detail, () => inTransaction.immediate(body) as A)
+    const read = <A>(detail: string, body: () => A): Effect.Effect<A, E> =>
+      run(detail, () => inTransaction.deferred(body) as A)
+
+    yield* run(`cannot open ${config.filename}`, () => db.pragma("journal_mode = WAL"))
 
     // refuse a store written by a newer schema before touching it
-    const schemaVersion = Effect.gen(function*() {
-      const tables = yield* sql<
-        { name: string }
-      >`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ${MIGRATIONS_TABLE}`
-      if (tables.length === 0) return 0
-      const rows = yield* sql<{ v: number | null }>`SELECT max(migration_id) AS v FROM ${sql(MIGRATIONS_TABLE)}`
-      return rows[0]?.v ?? 0
-    }).pipe(Effect.mapError(unavailable(`cannot read the schema version of ${config.filename}`)))
+    const schemaVersion = run(`cannot read the schema version of ${config.filename}`, () => {
+      const table = statement("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(MIGRATIONS_TABLE)
+      if (table === undefined) return 0
+      const version = statement(`SELECT max(migration_id) FROM ${MIGRATIONS_TABLE}`).pluck().get()
+      return typeof version === "number" ? version : 0
+    })
     const refuseNewer = (version: number) =>
       version > SCHEMA_VERSION
         ? Effect.fail(fail({
@@ -204,62 +227,67 @@ export const make = (
             `${config.filename} has schema version ${version}, written by a newer rath; this rath knows versions up to ${SCHEMA_VERSION}. Upgrade rath to open it (the store was not changed).`
         }))
         : Effect.void
-    yield* Effect.flatMap(schemaVersion, refuseNewer)
-    // two processes may open a new store at once: the loser of the migration lock waits for the
-    // winner's migrations to commit
-    const migrate = Migrator.make({})({ loader: migrations, table: MIGRATIONS_TABLE }).pipe(
-      Effect.provideService(SqlClient.SqlClient, sql),
-      Effect.mapError(unavailable(`cannot migrate ${config.filename}`)),
-      Effect.zipRight(schemaVersion),
-      Effect.tap(refuseNewer),
-      Effect.filterOrFail(
-        (version) => version === SCHEMA_VERSION,
-        () => unavailable(`migrations of ${config.filename} did not complete`)(undefined)
+    const current = yield* Effect.tap(schemaVersion, refuseNewer)
+    if (current < SCHEMA_VERSION) {
+      // effect-sql's Migrator on a connection of its own, closed once the schema is current. Two
+      // processes may open a new store at once: the loser of the migration lock waits for the
+      // winner's migrations to commit.
+      const migrate = Effect.scoped(Effect.gen(function*() {
+        // better-sqlite3 throws from its constructor when the file cannot be opened: a defect
+        // inside SqliteClient.make, turned into a typed error here, at the boundary
+        const context = yield* Layer.build(SqliteClient.layer({ filename: config.filename })).pipe(
+          Effect.catchAllDefect((cause) => Effect.fail(unavailable(`cannot open ${config.filename}`)(cause))),
+          Effect.mapError((cause) =>
+            cause._tag === "SessionStoreError" ? cause : unavailable(`cannot open ${config.filename}`)(cause)
+          )
+        )
+        const sql = yield* Effect.provide(SqlClient.SqlClient, context)
+        yield* sql.unsafe(`PRAGMA busy_timeout = ${busyMs}`).pipe(Effect.mapError(unavailable("cannot configure")))
+        yield* Migrator.make({})({ loader: migrations, table: MIGRATIONS_TABLE }).pipe(
+          Effect.provideService(SqlClient.SqlClient, sql),
+          Effect.mapError(unavailable(`cannot migrate ${config.filename}`))
+        )
+      })).pipe(
+        Effect.zipRight(schemaVersion),
+        Effect.tap(refuseNewer),
+        Effect.filterOrFail(
+          (version) => version === SCHEMA_VERSION,
+          () => unavailable(`migrations of ${config.filename} did not complete`)(undefined)
+        )
       )
-    )
-    yield* migrate.pipe(Effect.retry({ times: 100, while: (error) => error.reason === "Unavailable" }))
+      yield* migrate.pipe(Effect.retry({ times: 100, while: (error) => error.reason === "Unavailable" }))
+    }
 
-    // from here on the store owns the connection
-    const conn: Connection = yield* sql.reserve.pipe(Effect.mapError(unavailable("cannot reserve the connection")))
-    const exec = (text: string, params: ReadonlyArray<unknown> = []): Effect.Effect<ReadonlyArray<any>, E> =>
-      Effect.mapError(conn.execute(text, params, undefined), (cause: SqlError) =>
-        fail({ reason: "Unavailable", detail: `${cause.message}: ${text.slice(0, 80)}`, cause }))
-    const values = (
-      text: string,
-      params: ReadonlyArray<unknown> = []
-    ): Effect.Effect<ReadonlyArray<ReadonlyArray<any>>, E> =>
-      Effect.mapError(conn.executeValues(text, params), (cause: SqlError) =>
-        fail({ reason: "Unavailable", detail: `${cause.message}: ${text.slice(0, 80)}`, cause }))
-    yield* exec(`PRAGMA synchronous = ${config.synchronous}`)
-    // a smaller WAL than SQLite's default (1,000 pages, 4 MB): checkpoints come 4x as often and
-    // the WAL file is truncated back to 1 MB after each, so the store's size on disk tracks what
-    // it holds instead of carrying a 4 MB WAL
-    yield* exec("PRAGMA wal_autocheckpoint = 256")
-    yield* exec("PRAGMA journal_size_limit = 1048576")
+    yield* run("cannot configure", () => {
+      db.pragma(`synchronous = ${config.synchronous}`)
+      // a smaller WAL than SQLite's default (1,000 pages, 4 MB): checkpoints come 4x as often and
+      // the WAL file is truncated back to 1 MB after each, so the store's size on disk tracks what
+      // it holds instead of carrying a 4 MB WAL
+      db.pragma("wal_autocheckpoint = 256")
+      db.pragma("journal_size_limit = 1048576")
+      // reads through a memory map instead of a read() per page: a 10,000-entry load reads ~1,000
+      // pages (writes still go through the WAL)
+      db.pragma("mmap_size = 268435456")
+    })
 
-    const lock = yield* Effect.makeSemaphore(1)
-    const rollback = exec("ROLLBACK").pipe(
-      Effect.catchAll((error) =>
-        Effect.logWarning("SessionStore: rollback failed", error)
-      )
+    const selectHead = statement("SELECT key, head, head_entry, length FROM rath_sessions WHERE id = ?")
+    const selectSession = statement(`SELECT ${SESSION_COLUMNS} FROM rath_sessions s WHERE s.id = ?`)
+    const selectNode = statement("SELECT entry, pos FROM rath_nodes WHERE id = ?")
+    const maxNode = statement("SELECT max(id) FROM rath_nodes").pluck()
+    const insertEntry = statement("INSERT OR IGNORE INTO rath_entries (id, data) VALUES (?, ?)")
+    const insertNode = statement("INSERT INTO rath_nodes (id, entry, prev, pos, owner) VALUES (?, ?, ?, ?, ?)")
+    const updateSession = statement(
+      "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ?"
     )
-    const transaction = <A>(body: Effect.Effect<A, E>, begin = "BEGIN IMMEDIATE"): Effect.Effect<A, E> =>
-      lock.withPermits(1)(Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          yield* exec(begin)
-          const exit = yield* Effect.exit(restore(body))
-          if (Exit.isFailure(exit)) {
-            yield* rollback
-            return yield* exit
-          }
-          const committed = yield* Effect.exit(exec("COMMIT"))
-          if (Exit.isFailure(committed)) {
-            yield* rollback
-            return yield* Effect.failCause(committed.cause)
-          }
-          return exit.value
-        })
-      ))
+    // compare-and-set: moves the head only if the row still holds the head this process last saw
+    const updateSessionIf = statement(
+      "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ? AND id = ? AND head IS ? AND head_entry IS ? AND length = ?"
+    )
+    const insertSession = statement(
+      "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    const insertParent = statement("INSERT INTO rath_session_parents (child, ord, parent) VALUES (?, ?, ?)")
+    const selectChain = statement(CHAIN).raw(true)
 
     /**
      * Which stored node holds each in-memory node this process saved or loaded. Only a shortcut
@@ -267,303 +295,274 @@ export const make = (
      */
     let nodeIds = new WeakMap<Session.Node, number>()
 
-    const selectSession = (id: string) =>
-      Effect.map(
-        exec(`SELECT ${SESSION_COLUMNS} FROM rath_sessions s WHERE s.id = ?`, [id]),
-        (rows) =>
-          rows[0] as SessionRow | undefined
-      )
-
-    /**
-     * What this process last saw of each session row, and the next free node id. Shortcuts for
-     * the common save (a session this process saved or loaded, a few entries longer): the save
-     * then skips reading the row and the node counter, and its UPDATE checks that the row is
-     * still what was cached (compare-and-set). When it is not, or a node id is taken, the
-     * transaction rolls back and the save runs again on what the database holds.
-     */
-    const heads = new Map<string, { readonly key: number; readonly length: number; readonly head: number | null }>()
-    let nextNodeId: number | undefined = undefined
-
-    const insertNodes = (
-      fresh: ReadonlyArray<Session.Node>,
-      first: number,
-      boundaryId: number | null,
-      key: number,
-      assigned: Array<readonly [Session.Node, number]>
-    ) =>
-      Effect.gen(function*() {
-        for (let start = 0; start < fresh.length; start += BATCH) {
-          const batch = fresh.slice(start, start + BATCH)
-          const entryParams: Array<unknown> = []
-          const nodeParams: Array<unknown> = []
-          batch.forEach((node, i) => {
-            const id = first + start + i
-            entryParams.push(node.entry.id, encodeEntry(node.entry))
-            nodeParams.push(id, node.entry.id, start + i === 0 ? boundaryId : id - 1, node.length, key)
-            assigned.push([node, id])
-          })
-          yield* exec(
-            `INSERT OR IGNORE INTO rath_entries (id, data) VALUES ${valuesList(batch.length, 2)}`,
-            entryParams
-          )
-          yield* exec(
-            `INSERT INTO rath_nodes (id, entry, prev, pos, owner) VALUES ${valuesList(batch.length, 5)}`,
-            nodeParams
-          )
-        }
-      })
-
     const placementJson = (session: Session.Session) =>
       Option.match(session.placement, { onNone: () => null, onSome: (p) => JSON.stringify(p) })
     const agentJson = (options?: SessionStore.SaveOptions) =>
       options?.agent === undefined ? null : JSON.stringify(options.agent)
 
-    interface Saved {
-      readonly result: SessionStore.SaveResult
-      readonly key: number
-      readonly head: number | null
-      readonly next: number | undefined
-      readonly assigned: ReadonlyArray<readonly [Session.Node, number]>
+    /**
+     * What this process last saw of each session row it saved or loaded: a shortcut for the common
+     * save (such a session, a few entries longer), which then skips reading the row and the node
+     * counter and moves the head with a compare-and-set. When the row changed meanwhile (another
+     * process, or a store on another connection), that save rolls back and {@link saveBody} runs
+     * on what the database holds.
+     */
+    const heads = new Map<
+      string,
+      { readonly key: number; readonly head: number | null; readonly headEntry: string | null; readonly length: number }
+    >()
+    const remember = (session: Session.Session, key: number, head: number | null) =>
+      heads.set(session.id, { key, head, headEntry: session.node?.entry.id ?? null, length: session.length })
+
+    /** The fast save, inside one `BEGIN IMMEDIATE` transaction; throws `Stale` to roll back. */
+    const saveCached = (
+      session: Session.Session,
+      options: SessionStore.SaveOptions | undefined,
+      now: number,
+      cached: {
+        readonly key: number
+        readonly head: number | null
+        readonly headEntry: string | null
+        readonly length: number
+      },
+      assigned: Array<readonly [Session.Node, number]>
+    ): SessionStore.SaveResult => {
+      let prev = cached.head
+      for (const node of nodesAfter(session.node, cached.length)) {
+        insertEntry.run(node.entry.id, encodeEntry(node.entry))
+        prev = Number(insertNode.run(null, node.entry.id, prev, node.length, cached.key).lastInsertRowid)
+        assigned.push([node, prev])
+      }
+      const moved = updateSessionIf.run(
+        prev,
+        session.node === undefined ? null : session.node.entry.id,
+        session.length,
+        now,
+        placementJson(session),
+        agentJson(options),
+        cached.key,
+        session.id,
+        cached.head,
+        cached.headEntry,
+        cached.length
+      )
+      if (moved.changes !== 1) throw new Stale()
+      remember(session, cached.key, prev)
+      return { appended: session.length - cached.length, created: false }
     }
 
-    /** The common case: a cached row, a chain that extends it. `None` when the cache is stale. */
-    const saveFast = (session: Session.Session, options: SessionStore.SaveOptions | undefined, now: number) =>
-      Effect.suspend((): Effect.Effect<Option.Option<Saved>, E> => {
-        const cached = heads.get(session.id)
-        if (cached === undefined || session.length < cached.length) return Effect.succeed(Option.none())
-        const boundary = nodeAt(session.node, cached.length)
-        if (cached.length > 0 && (boundary === undefined || nodeIds.get(boundary) !== cached.head)) {
-          return Effect.succeed(Option.none())
+    /** The whole save, inside one `BEGIN IMMEDIATE` transaction. */
+    const saveBody = (
+      session: Session.Session,
+      options: SessionStore.SaveOptions | undefined,
+      now: number,
+      assigned: Array<readonly [Session.Node, number]>
+    ): SessionStore.SaveResult => {
+      const row = selectHead.get(session.id) as
+        | { key: number; head: number | null; head_entry: string | null; length: number }
+        | undefined
+      let boundaryLength = 0
+      let boundaryId: number | null = null
+      if (row !== undefined) {
+        const detail = divergence({ length: row.length, head: row.head_entry ?? undefined }, session)
+        if (detail !== undefined) throw new Abort(fail({ reason: "Conflict", detail, sessionId: session.id }))
+        boundaryLength = row.length
+        boundaryId = row.head
+      } else {
+        // the newest node of this chain the store already holds, as far as this process knows
+        for (let node = session.node; node !== undefined; node = node.prev) {
+          const known = nodeIds.get(node)
+          if (known === undefined) continue
+          const found = selectNode.get(known) as { entry: string; pos: number } | undefined
+          if (found?.entry === node.entry.id && found.pos === node.length) {
+            boundaryLength = node.length
+            boundaryId = known
+          } else {
+            // the store changed under this process (a delete or prune): forget what it knew
+            nodeIds = new WeakMap()
+          }
+          break
         }
-        const fresh = nodesAfter(session.node, cached.length)
-        if (fresh.length > 0 && nextNodeId === undefined || fresh.length > BATCH) return Effect.succeed(Option.none())
-        const first = nextNodeId ?? 0
-        const head = fresh.length > 0 ? first + fresh.length - 1 : cached.head
-        const assigned: Array<readonly [Session.Node, number]> = []
-        const headEntry = session.node?.entry.id ?? null
-        const placement = placementJson(session)
-        const agent = agentJson(options)
-        const params: Array<unknown> = []
-        const row = (node: Session.Node | undefined, id: number | null, prev: number | null, last: boolean) =>
-          params.push(
-            id,
-            node === undefined ? null : node.entry.id,
-            node === undefined ? null : encodeEntry(node.entry),
-            prev,
-            node === undefined ? null : node.length,
-            cached.key,
-            last ? 1 : 0,
-            cached.head,
-            cached.length,
+      }
+      const fresh = nodesAfter(session.node, boundaryLength)
+      const first = fresh.length > 0 ? Number(maxNode.get() ?? 0) + 1 : 0
+      const head = fresh.length > 0 ? first + fresh.length - 1 : boundaryId
+      const headEntry = session.node === undefined ? null : session.node.entry.id
+      let key: number
+      if (row !== undefined) {
+        key = row.key
+        updateSession.run(head, headEntry, session.length, now, placementJson(session), agentJson(options), key)
+      } else {
+        const { lineage } = session
+        key = Number(
+          insertSession.run(
+            session.id,
             head,
             headEntry,
             session.length,
+            session.base,
+            lineage.operation,
+            JSON.stringify(lineage.parents),
+            lineage.by?.kind ?? null,
+            lineage.by?.name ?? null,
+            lineage.createdAt,
             now,
-            placement,
-            agent
-          )
-        if (fresh.length === 0) row(undefined, null, null, true)
-        fresh.forEach((node, i) => {
-          row(node, first + i, i === 0 ? cached.head : first + i - 1, i === fresh.length - 1)
-          assigned.push([node, first + i])
-        })
-        return lock.withPermits(1)(Effect.mapError(
-          conn.executeRaw(`INSERT INTO rath_append VALUES ${valuesList(Math.max(fresh.length, 1), 15)}`, params),
-          (cause) => fail({ reason: "Unavailable", detail: cause.message, cause })
-        )).pipe(
-          Effect.as(Option.some<Saved>({
-            result: { appended: fresh.length, created: false },
-            key: cached.key,
-            head,
-            next: fresh.length > 0 ? head! + 1 : nextNodeId,
-            assigned
-          })),
-          // a stale cache or a taken node id: the full save below decides, on what the database holds
-          Effect.catchIf(
-            (error) => error.reason === "Unavailable",
-            (error) => Effect.as(Effect.logDebug("SessionStore: fast save fell back", error.detail), Option.none())
-          )
+            placementJson(session),
+            agentJson(options)
+          ).lastInsertRowid
         )
-      })
+        lineage.parents.forEach((parent, ord) => insertParent.run(session.id, ord, parent))
+      }
+      for (let i = 0; i < fresh.length; i++) {
+        const node = fresh[i]!
+        const id = first + i
+        insertEntry.run(node.entry.id, encodeEntry(node.entry))
+        insertNode.run(id, node.entry.id, i === 0 ? boundaryId : id - 1, node.length, key)
+        assigned.push([node, id])
+      }
+      remember(session, key, head)
+      return { appended: session.length - (row?.length ?? 0), created: row === undefined }
+    }
 
-    /** Any save: reads the row and the node counter first. */
-    const saveFull = (session: Session.Session, options: SessionStore.SaveOptions | undefined, now: number) => {
+    /** One save, synchronous: the fast save when this process knows the row, else the full one. */
+    const saveSync = (session: Session.Session, options: SessionStore.SaveOptions | undefined, now: number) => {
       const assigned: Array<readonly [Session.Node, number]> = []
-      return transaction(Effect.gen(function*() {
-        const row = yield* selectSession(session.id)
-        let boundaryLength = 0
-        let boundaryId: number | null = null
-        if (row !== undefined) {
-          const detail = divergence({ length: row.length, head: row.head_entry ?? undefined }, session)
-          if (detail !== undefined) {
-            return yield* Effect.fail(fail({ reason: "Conflict", detail, sessionId: session.id }))
-          }
-          boundaryLength = row.length
-          boundaryId = row.head
-        } else {
-          // the newest node of this chain the store already holds, as far as this process knows
-          for (let node = session.node; node !== undefined; node = node.prev) {
-            const known = nodeIds.get(node)
-            if (known === undefined) continue
-            const found = yield* exec("SELECT entry, pos FROM rath_nodes WHERE id = ?", [known])
-            if (found[0]?.entry === node.entry.id && found[0]?.pos === node.length) {
-              boundaryLength = node.length
-              boundaryId = known
-            } else {
-              // the store changed under this process (a delete or prune): forget what it knew
-              nodeIds = new WeakMap()
-            }
-            break
-          }
+      const cached = heads.get(session.id)
+      let result: SessionStore.SaveResult | undefined = undefined
+      if (
+        cached !== undefined && session.length >= cached.length &&
+        (cached.length === 0 || nodeAt(session.node, cached.length)?.entry.id === cached.headEntry)
+      ) {
+        try {
+          result = inTransaction.immediate(() =>
+            saveCached(session, options, now, cached, assigned)
+          ) as SessionStore.SaveResult
+        } catch (cause) {
+          heads.delete(session.id)
+          if (!(cause instanceof Stale)) throw cause
+          assigned.length = 0
         }
-        const fresh = nodesAfter(session.node, boundaryLength)
-        let first = 0
-        if (fresh.length > 0) {
-          const max = yield* values("SELECT coalesce(max(id), 0) FROM rath_nodes")
-          first = Number(max[0]![0]) + 1
-        }
-        const head = fresh.length > 0 ? first + fresh.length - 1 : boundaryId
-        const headEntry = session.node === undefined ? null : session.node.entry.id
-        let key: number
-        if (row !== undefined) {
-          key = row.key
-          yield* exec(
-            "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ?",
-            [head, headEntry, session.length, now, placementJson(session), agentJson(options), key]
-          )
-        } else {
-          const { lineage } = session
-          const inserted = yield* exec(
-            "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING key",
-            [
-              session.id,
-              head,
-              headEntry,
-              session.length,
-              session.base,
-              lineage.operation,
-              JSON.stringify(lineage.parents),
-              lineage.by?.kind ?? null,
-              lineage.by?.name ?? null,
-              lineage.createdAt,
-              now,
-              placementJson(session),
-              agentJson(options)
-            ]
-          )
-          key = Number(inserted[0]!.key)
-          if (lineage.parents.length > 0) {
-            yield* exec(
-              `INSERT INTO rath_session_parents (child, ord, parent) VALUES ${valuesList(lineage.parents.length, 3)}`,
-              lineage.parents.flatMap((parent, ord) => [session.id, ord, parent])
-            )
-          }
-        }
-        yield* insertNodes(fresh, first, boundaryId, key, assigned)
-        return {
-          result: { appended: session.length - (row?.length ?? 0), created: row === undefined },
-          key,
-          head,
-          next: fresh.length > 0 ? head! + 1 : undefined,
-          assigned
-        } satisfies Saved
-      }))
+      }
+      if (result === undefined) {
+        result = inTransaction.immediate(() => saveBody(session, options, now, assigned)) as SessionStore.SaveResult
+      }
+      // only once committed: a rolled-back save must not teach this process node ids
+      for (const [node, id] of assigned) nodeIds.set(node, id)
+      return result
     }
 
     const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const fast = yield* saveFast(session, options, now)
-        const saved = Option.isSome(fast) ? fast.value : yield* saveFull(session, options, now)
-        for (const [node, id] of saved.assigned) nodeIds.set(node, id)
-        heads.set(session.id, { key: saved.key, length: session.length, head: saved.head })
-        if (saved.next !== undefined) nextNodeId = saved.next
-        return saved.result
-      })
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        run(`cannot save ${session.id}`, () => saveSync(session, options, now)))
 
     const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
       const parents = decodeJson(row.parents)
-      if (Either.isLeft(parents)) return Either.left("invalid lineage parents")
+      if (Either.isLeft(parents)) {
+        return Either.left("invalid lineage parents")
+      }
       const raw: Record<string, unknown> = {
         operation: row.operation,
         parents: parents.right,
         createdAt: row.created_at
       }
-      if (row.by_kind !== null) raw.by = { kind: row.by_kind, name: row.by_name ?? "" }
-      return Either.mapLeft(decodeLineage(raw), (error) => error.message)
+      if (row.by_kind !== null) {
+        raw.by = { kind: row.by_kind, name: row.by_name ?? "" }
+      }
+      return Either.mapLeft(decodeLineage(raw), (error) =>
+        error.message)
     }
 
-    const toSummary = (row: SessionRow): Effect.Effect<SessionStore.Summary, E> =>
-      Effect.gen(function*() {
-        const lineage = toLineage(row)
-        if (Either.isLeft(lineage)) return yield* Effect.fail(corrupt(row.id, lineage.left))
-        let placement = Option.none<Placement.Placement>()
-        if (row.placement !== null) {
-          const decoded = decodePlacement(row.placement)
-          if (Either.isLeft(decoded)) return yield* Effect.fail(corrupt(row.id, "invalid placement", decoded.left))
-          placement = Option.some(decoded.right)
-        }
-        let agent = Option.none<unknown>()
-        if (row.agent !== null) {
-          const decoded = decodeJson(row.agent)
-          if (Either.isLeft(decoded)) return yield* Effect.fail(corrupt(row.id, "invalid agent record", decoded.left))
-          agent = Option.some(decoded.right)
-        }
-        return {
-          id: row.id as Session.SessionId,
-          head: Option.fromNullable(row.head_entry as Entry.EntryId | null),
-          length: row.length,
-          base: row.base,
-          lineage: lineage.right,
-          placement,
-          agent,
-          updatedAt: row.updated_at
-        }
+    const toSummary = (row: SessionRow): Either.Either<SessionStore.Summary, E> => {
+      const lineage = toLineage(row)
+      if (Either.isLeft(lineage)) return Either.left(corrupt(row.id, lineage.left))
+      let placement = Option.none<Placement.Placement>()
+      if (row.placement !== null) {
+        const decoded = decodePlacement(row.placement)
+        if (Either.isLeft(decoded)) return Either.left(corrupt(row.id, "invalid placement", decoded.left))
+        placement = Option.some(decoded.right)
+      }
+      let agent = Option.none<unknown>()
+      if (row.agent !== null) {
+        const decoded = decodeJson(row.agent)
+        if (Either.isLeft(decoded)) return Either.left(corrupt(row.id, "invalid agent record", decoded.left))
+        agent = Option.some(decoded.right)
+      }
+      return Either.right({
+        id: row.id as Session.SessionId,
+        head: Option.fromNullable(row.head_entry as Entry.EntryId | null),
+        length: row.length,
+        base: row.base,
+        lineage: lineage.right,
+        placement,
+        agent,
+        updatedAt: row.updated_at
       })
+    }
 
     const notFound = (id: string) =>
       fail({ reason: "NotFound", detail: `no session ${id} in the store`, sessionId: id })
 
-    const CHAIN = `WITH RECURSIVE chain(id, entry, prev, pos) AS (
-        SELECT id, entry, prev, pos FROM rath_nodes WHERE id = ?
-        UNION ALL
-        SELECT n.id, n.entry, n.prev, n.pos FROM rath_nodes n JOIN chain c ON n.id = c.prev
-      )
-      SELECT c.id, c.pos, e.data FROM chain c JOIN rath_entries e ON e.id = c.entry ORDER BY c.pos`
+    /** Rebuilds the chain from its rows, which may come in any order; each position exactly once. */
+    const rebuild = (
+      id: string,
+      row: SessionRow,
+      chain: ReadonlyArray<ReadonlyArray<unknown>>
+    ): Either.Either<Session.Node | undefined, E> => {
+      const length = chain.length
+      if (length !== row.length) {
+        return Either.left(corrupt(id, `the chain has ${length} nodes, the row says ${row.length}`))
+      }
+      // the recursive query yields the chain from its head backwards; rows are placed by their
+      // position only when they come in another order
+      let ordered: ReadonlyArray<ReadonlyArray<unknown> | undefined> = chain
+      let backwards = true
+      for (let k = 0; k < length; k++) {
+        if (chain[k]![1] !== length - k) {
+          backwards = false
+          break
+        }
+      }
+      if (!backwards) {
+        const byPos: Array<ReadonlyArray<unknown> | undefined> = new Array(length)
+        for (const item of chain) {
+          const pos = item[1] as number
+          if (!Number.isInteger(pos) || pos < 1 || pos > length || byPos[pos - 1] !== undefined) {
+            return Either.left(corrupt(id, `node ${item[0]} is at position ${pos}, which is out of place`))
+          }
+          byPos[pos - 1] = item
+        }
+        ordered = byPos
+      }
+      let node: Session.Node | undefined = undefined
+      for (let i = 0; i < length; i++) {
+        const item = ordered[backwards ? length - 1 - i : i]!
+        const entry = decodeEntry(item[2] as string)
+        if (Either.isLeft(entry)) return Either.left(corrupt(id, `entry #${i + 1}: ${entry.left}`))
+        node = link(node, entry.right)
+      }
+      if ((node?.entry.id ?? null) !== row.head_entry) {
+        return Either.left(corrupt(id, `the chain ends at ${node?.entry.id}, the row says ${row.head_entry}`))
+      }
+      return Either.right(node)
+    }
 
     const load = (id: string) =>
       Effect.gen(function*() {
-        const loaded = yield* transaction(
-          Effect.gen(function*() {
-            const row = yield* selectSession(id)
-            if (row === undefined) return yield* Effect.fail(notFound(id))
-            const chain = row.head === null ? [] : yield* values(CHAIN, [row.head])
-            return { row, chain }
-          }),
-          "BEGIN"
-        )
+        const loaded = yield* read(`cannot load ${id}`, () => {
+          const row = selectSession.get(id) as SessionRow | undefined
+          if (row === undefined) throw new Abort(notFound(id))
+          const chain = row.head === null ? [] : selectChain.all(row.head) as Array<ReadonlyArray<unknown>>
+          return { row, chain }
+        })
         const { chain, row } = loaded
         const summary = yield* toSummary(row)
-        if (chain.length !== row.length) {
-          return yield* Effect.fail(corrupt(id, `the chain has ${chain.length} nodes, the row says ${row.length}`))
-        }
-        let node: Session.Node | undefined = undefined
-        const seen: Array<readonly [Session.Node, number]> = []
-        for (let i = 0; i < chain.length; i++) {
-          const [nodeId, pos, data] = chain[i]!
-          if (pos !== i + 1) {
-            return yield* Effect.fail(corrupt(id, `node ${nodeId} is at position ${pos}, not ${i + 1}`))
-          }
-          const entry = decodeEntry(data as string)
-          if (Either.isLeft(entry)) return yield* Effect.fail(corrupt(id, `entry #${i + 1}: ${entry.left}`))
-          node = link(node, entry.right)
-          seen.push([node, Number(nodeId)])
-        }
-        if ((node?.entry.id ?? null) !== row.head_entry) {
-          return yield* Effect.fail(corrupt(id, `the chain ends at ${node?.entry.id}, the row says ${row.head_entry}`))
-        }
-        for (const [n, nodeId] of seen) nodeIds.set(n, nodeId)
-        heads.set(id, { key: row.key, length: row.length, head: row.head })
+        const node = yield* rebuild(id, row, chain)
+        // the head only: forks and continuations of the loaded session extend it. Recording every
+        // node of a 10,000-entry chain in the WeakMap costs milliseconds; a session built on an
+        // inner node of the loaded chain (not a head) is still saved correctly, with that chain's
+        // nodes written again (its entries are shared)
+        if (node !== undefined && row.head !== null) nodeIds.set(node, row.head)
+        heads.set(id, { key: row.key, head: row.head, headEntry: row.head_entry, length: row.length })
         return Session.unsafeMake({
           id: summary.id,
           lineage: summary.lineage,
@@ -573,8 +572,7 @@ export const make = (
         })
       })
 
-    const summaries = (rows: ReadonlyArray<any>) => Effect.forEach(rows as ReadonlyArray<SessionRow>, toSummary)
-    const read = <A>(body: Effect.Effect<A, E>) => lock.withPermits(1)(body)
+    const summaries = (rows: ReadonlyArray<unknown>) => Effect.forEach(rows as ReadonlyArray<SessionRow>, toSummary)
 
     const list = (options?: SessionStore.ListOptions) => {
       const where: Array<string> = []
@@ -606,10 +604,11 @@ export const make = (
         where.push("EXISTS (SELECT 1 FROM rath_session_parents p WHERE p.child = s.id AND p.parent = ?)")
         params.push(options.parent)
       }
+      if (options?.limit !== undefined) params.push(Math.max(0, Math.floor(options.limit)))
       const text = `${prefix}SELECT ${SESSION_COLUMNS} FROM rath_sessions s${
         where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`
-      } ORDER BY s.created_at, s.id${options?.limit === undefined ? "" : ` LIMIT ${Math.max(0, options.limit)}`}`
-      return read(Effect.flatMap(exec(text, params), summaries))
+      } ORDER BY s.created_at, s.id${options?.limit === undefined ? "" : " LIMIT ?"}`
+      return Effect.flatMap(read("cannot list sessions", () => statement(text).all(...params)), summaries)
     }
 
     const graph = (id: string, direction: "up" | "down") => {
@@ -621,48 +620,49 @@ export const make = (
         )
         SELECT ${SESSION_COLUMNS}, min(w.depth) AS depth FROM walk w JOIN rath_sessions s ON s.id = w.id
         WHERE s.id <> ? GROUP BY s.key ORDER BY depth, s.created_at, s.id`
-      return read(Effect.gen(function*() {
-        const row = yield* selectSession(id)
-        if (row === undefined) return yield* Effect.fail(notFound(id))
-        return yield* Effect.flatMap(exec(text, [id, id]), summaries)
-      }))
+      return Effect.flatMap(
+        read(`cannot walk the lineage of ${id}`, () => {
+          if (selectHead.get(id) === undefined) throw new Abort(notFound(id))
+          return statement(text).all(id, id)
+        }),
+        summaries
+      )
     }
 
-    const collectGarbage = Effect.gen(function*() {
-      yield* exec(`DELETE FROM rath_nodes WHERE id NOT IN (
+    const collectGarbage = () => {
+      statement(`DELETE FROM rath_nodes WHERE id NOT IN (
         WITH RECURSIVE live(id) AS (
           SELECT head FROM rath_sessions WHERE head IS NOT NULL
           UNION
           SELECT n.prev FROM rath_nodes n JOIN live l ON n.id = l.id WHERE n.prev IS NOT NULL
-        ) SELECT id FROM live)`)
-      yield* exec("DELETE FROM rath_entries WHERE id NOT IN (SELECT entry FROM rath_nodes)")
-    })
+        ) SELECT id FROM live)`).run()
+      statement("DELETE FROM rath_entries WHERE id NOT IN (SELECT entry FROM rath_nodes)").run()
+    }
 
     const forget = Effect.sync(() => {
       nodeIds = new WeakMap()
       heads.clear()
-      nextNodeId = undefined
     })
 
     const remove = (id: string) =>
-      transaction(Effect.gen(function*() {
-        const row = yield* selectSession(id)
-        if (row === undefined) return yield* Effect.fail(notFound(id))
-        yield* exec("DELETE FROM rath_sessions WHERE key = ?", [row.key])
-        yield* exec("DELETE FROM rath_session_parents WHERE child = ?", [id])
-        yield* collectGarbage
-      })).pipe(Effect.zipLeft(forget))
+      write(`cannot delete ${id}`, () => {
+        const row = selectHead.get(id) as { key: number } | undefined
+        if (row === undefined) throw new Abort(notFound(id))
+        statement("DELETE FROM rath_sessions WHERE key = ?").run(row.key)
+        statement("DELETE FROM rath_session_parents WHERE child = ?").run(id)
+        collectGarbage()
+      }).pipe(Effect.zipLeft(forget))
 
     const prune = (olderThan: Duration.DurationInput) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        transaction(Effect.gen(function*() {
+        write("cannot prune", () => {
           const cutoff = now - Duration.toMillis(Duration.decode(olderThan))
-          const removed = yield* exec("DELETE FROM rath_sessions WHERE updated_at < ? RETURNING id", [cutoff])
+          const removed = statement("DELETE FROM rath_sessions WHERE updated_at < ? RETURNING id").all(cutoff)
           if (removed.length === 0) return 0
-          yield* exec("DELETE FROM rath_session_parents WHERE child NOT IN (SELECT id FROM rath_sessions)")
-          yield* collectGarbage
+          statement("DELETE FROM rath_session_parents WHERE child NOT IN (SELECT id FROM rath_sessions)").run()
+          collectGarbage()
           return removed.length
-        })).pipe(Effect.zipLeft(forget)))
+        }).pipe(Effect.zipLeft(forget)))
 
     const exportJsonl = (id: string) => Effect.map(load(id), Session.toJsonl)
 

@@ -10,7 +10,6 @@
  * @since 0.1.0
  */
 import Anthropic from "@anthropic-ai/sdk"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -375,36 +374,17 @@ export const client = (options: Omit<Options, "model" | "maxTokens">): Anthropic
  */
 export const make = (options: Options): Provider.Service => {
   const sdk = client(options)
-  const kind = options.kind ?? "anthropic"
-  const host = Http.hostOf(options.baseUrl ?? DEFAULT_BASE_URL)
-  const info = { kind, model: options.model, host }
-  const context = (request: Provider.Request) => ({ provider: kind, model: request.model ?? options.model })
-  const fail = (request: Provider.Request) => (cause: unknown) =>
-    Effect.flatMap(
-      Effect.clockWith((clock) => clock.currentTimeMillis),
-      (now) => Effect.fail(Http.toProviderError(cause, { ...context(request), now }))
-    )
-  // the SDK's timeout covers the wait for the response headers; a stream that then stalls for
-  // as long is a Timeout too
-  const idleTimeout =
-    (millis: number | undefined, request: Provider.Request) =>
-    <A>(self: Stream.Stream<A, Provider.ProviderError>): Stream.Stream<A, Provider.ProviderError> =>
-      millis === undefined ? self : Stream.timeoutFail(self, () =>
-        new Provider.ProviderError({
-          ...context(request),
-          reason: "Timeout",
-          detail: `the stream sent nothing for ${millis} ms`
-        }), Duration.millis(millis))
-  const providerInfo = (requestId: string | undefined): Entry.ProviderInfo => ({
-    kind,
-    host,
-    ...(requestId === undefined ? {} : { requestId })
+  const http = Http.adapter({
+    kind: options.kind ?? "anthropic",
+    model: options.model,
+    baseUrl: options.baseUrl ?? DEFAULT_BASE_URL,
+    timeoutMillis: options.timeoutMillis
   })
   const unsupported = (request: Provider.Request) =>
     request.responseFormat?.type === "json_object"
       ? Effect.fail(
         new Provider.ProviderError({
-          ...context(request),
+          ...http.context(request),
           reason: "BadRequest",
           detail: "the Messages API has no json_object mode: use a json_schema response format or a forced tool"
         })
@@ -415,22 +395,18 @@ export const make = (options: Options): Provider.Service => {
     Effect.gen(function*() {
       yield* unsupported(request)
       const body = { ...renderRequest(request, options), stream: false }
-      const { data, response } = yield* Effect.tryPromise({
-        try: (signal) =>
-          sdk.messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, { signal })
-            .withResponse(),
-        catch: (cause) => cause
-      }).pipe(Effect.catchAll(fail(request)))
+      const { data, response } = yield* http.call(
+        request,
+        (signal) =>
+          sdk.messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, { signal }).withResponse()
+      )
       const raw: unknown = data
       if (!isObject(raw) || !Array.isArray(raw.content)) {
-        return yield* new Provider.ProviderError({
-          ...context(request),
-          reason: "InvalidResponse",
-          status: response.status,
-          detail: `expected a message object, got ${
-            typeof raw === "string" ? JSON.stringify(raw.slice(0, 120)) : typeof raw
-          }`
-        })
+        return yield* http.invalid(
+          request,
+          response.status,
+          `expected a message object, got ${typeof raw === "string" ? JSON.stringify(raw.slice(0, 120)) : typeof raw}`
+        )
       }
       let text = ""
       let reasoning = ""
@@ -459,75 +435,66 @@ export const make = (options: Options): Provider.Service => {
         finishReason: finishReason(raw.stop_reason),
         ...(normalised === undefined ? {} : { usage: normalised }),
         model: typeof raw.model === "string" && raw.model !== "" ? raw.model : request.model ?? options.model,
-        provider: providerInfo(requestId)
+        provider: http.providerInfo(requestId)
       } satisfies Provider.Response
     })
 
-  const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> =>
-    Stream.unwrapScoped(Effect.gen(function*() {
-      yield* unsupported(request)
-      const controller = yield* Effect.acquireRelease(
-        Effect.sync(() => new AbortController()),
-        (controller) => Effect.sync(() => controller.abort())
-      )
-      const body = { ...renderRequest(request, options), stream: true }
-      const { data, response } = yield* Effect.tryPromise({
-        try: () =>
-          sdk.messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, {
-            signal: controller.signal
-          }).withResponse(),
-        catch: (cause) => cause
-      }).pipe(Effect.catchAll(fail(request)))
-      const state: EventState = {
-        events: 0,
-        model: undefined,
-        messageId: undefined,
-        stopped: false,
-        finish: undefined,
-        usage: {
-          input: undefined,
-          cacheRead: undefined,
-          cacheWrite: undefined,
-          output: undefined,
-          reasoning: undefined
-        },
-        tools: new Map()
-      }
-      const headerId = response.headers.get("request-id") ?? undefined
-      const head: Array<Provider.StreamPart> = headerId === undefined ? [] : [{ _tag: "Metadata", requestId: headerId }]
-      const end = Effect.suspend(() => {
-        if (state.events === 0) {
-          return Effect.fail(
-            new Provider.ProviderError({
-              ...context(request),
-              reason: "InvalidResponse",
-              status: response.status,
-              detail: `no Messages API events in the response (content-type ${
-                response.headers.get("content-type") ?? "none"
-              })`
-            })
-          )
+  const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> => {
+    const body = { ...renderRequest(request, options), stream: true }
+    return Stream.unwrap(Effect.as(
+      unsupported(request),
+      http.stream(request, {
+        open: (signal) =>
+          sdk.messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, { signal }).withResponse(),
+        requestIdHeader: "request-id",
+        decoder: () => {
+          const state: EventState = {
+            events: 0,
+            model: undefined,
+            messageId: undefined,
+            stopped: false,
+            finish: undefined,
+            usage: {
+              input: undefined,
+              cacheRead: undefined,
+              cacheWrite: undefined,
+              output: undefined,
+              reasoning: undefined
+            },
+            tools: new Map()
+          }
+          return {
+            parts: (event) => eventParts(state, event),
+            end: (response, headerId) => {
+              if (state.events === 0) {
+                return Effect.fail(http.invalid(
+                  request,
+                  response.status,
+                  `no Messages API events in the response (content-type ${
+                    response.headers.get("content-type") ?? "none"
+                  })`
+                ))
+              }
+              if (!state.stopped || state.finish === undefined) {
+                return Effect.fail(Http.truncated(http.context(request)))
+              }
+              const tail: Array<Provider.StreamPart> = []
+              const normalised = normaliseUsage(state.usage)
+              if (normalised !== undefined) tail.push({ _tag: "Usage", usage: normalised })
+              tail.push({
+                _tag: "Finish",
+                finishReason: state.finish,
+                provider: http.providerInfo(headerId ?? state.messageId)
+              })
+              return Effect.succeed(tail)
+            }
+          }
         }
-        if (!state.stopped || state.finish === undefined) return Effect.fail(Http.truncated(context(request)))
-        const tail: Array<Provider.StreamPart> = []
-        const normalised = normaliseUsage(state.usage)
-        if (normalised !== undefined) tail.push({ _tag: "Usage", usage: normalised })
-        tail.push({ _tag: "Finish", finishReason: state.finish, provider: providerInfo(headerId ?? state.messageId) })
-        return Effect.succeed(tail)
       })
-      return Stream.fromIterable(head).pipe(
-        Stream.concat(
-          Http.iterate(data).pipe(
-            Stream.catchAll((cause) => Stream.fromEffect(fail(request)(cause))),
-            idleTimeout(options.timeoutMillis, request),
-            Stream.mapConcat((event) => eventParts(state, event))
-          )
-        ),
-        Stream.concat(Stream.flattenIterables(Stream.fromEffect(end)))
-      )
-    }))
+    ))
+  }
 
-  return Provider.make({ info, chat, stream })
+  return Provider.make({ info: http.info, chat, stream })
 }
 
 /**

@@ -12,11 +12,10 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
+import type * as Stream from "effect/Stream"
 import OpenAI from "openai"
 import * as Embedder from "../Embedder.js"
 import type * as Entry from "../Entry.js"
@@ -309,60 +308,35 @@ export const client = (options: Omit<Options, "model">): OpenAI =>
  */
 export const make = (options: Options): Provider.Service => {
   const sdk = client(options)
-  const kind = options.kind ?? "openai"
-  const host = Http.hostOf(options.baseUrl ?? DEFAULT_BASE_URL)
-  const info = { kind, model: options.model, host }
-  const context = (request: Provider.Request) => ({ provider: kind, model: request.model ?? options.model })
-  const fail = (request: Provider.Request) => (cause: unknown) =>
-    Effect.flatMap(
-      Effect.clockWith((clock) => clock.currentTimeMillis),
-      (now) => Effect.fail(Http.toProviderError(cause, { ...context(request), now }))
-    )
-  // the SDK's timeout covers the wait for the response headers; a stream that then stalls for
-  // as long is a Timeout too
-  const idleTimeout =
-    (millis: number | undefined, request: Provider.Request) =>
-    <A>(self: Stream.Stream<A, Provider.ProviderError>): Stream.Stream<A, Provider.ProviderError> =>
-      millis === undefined ? self : Stream.timeoutFail(self, () =>
-        new Provider.ProviderError({
-          ...context(request),
-          reason: "Timeout",
-          detail: `the stream sent nothing for ${millis} ms`
-        }), Duration.millis(millis))
-  const providerInfo = (requestId: string | undefined): Entry.ProviderInfo => ({
-    kind,
-    host,
-    ...(requestId === undefined ? {} : { requestId })
+  const http = Http.adapter({
+    kind: options.kind ?? "openai",
+    model: options.model,
+    baseUrl: options.baseUrl ?? DEFAULT_BASE_URL,
+    timeoutMillis: options.timeoutMillis
   })
 
   const chat = (request: Provider.Request): Effect.Effect<Provider.Response, Provider.ProviderError> =>
     Effect.gen(function*() {
       const body = { ...renderRequest(request, options), stream: false }
-      const { data, response } = yield* Effect.tryPromise({
-        try: (signal) =>
+      const { data, response } = yield* http.call(
+        request,
+        (signal) =>
           sdk.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal })
-            .withResponse(),
-        catch: (cause) => cause
-      }).pipe(Effect.catchAll(fail(request)))
+            .withResponse()
+      )
       const raw: unknown = data
       if (!isObject(raw) || !Array.isArray(raw.choices)) {
-        return yield* new Provider.ProviderError({
-          ...context(request),
-          reason: "InvalidResponse",
-          status: response.status,
-          detail: `expected a chat.completion object, got ${
+        return yield* http.invalid(
+          request,
+          response.status,
+          `expected a chat.completion object, got ${
             typeof raw === "string" ? JSON.stringify(raw.slice(0, 120)) : typeof raw
           }`
-        })
+        )
       }
       const choice = raw.choices[0]
       if (!isObject(choice) || !isObject(choice.message)) {
-        return yield* new Provider.ProviderError({
-          ...context(request),
-          reason: "InvalidResponse",
-          status: response.status,
-          detail: "the completion has no choices"
-        })
+        return yield* http.invalid(request, response.status, "the completion has no choices")
       }
       const message: Record<string, any> = choice.message
       const calls: Array<unknown> = Array.isArray(message.tool_calls) ? message.tool_calls : []
@@ -383,68 +357,54 @@ export const make = (options: Options): Provider.Service => {
         finishReason: finishReason(choice.finish_reason),
         ...(normalised === undefined ? {} : { usage: normalised }),
         model: typeof raw.model === "string" && raw.model !== "" ? raw.model : request.model ?? options.model,
-        provider: providerInfo(requestId)
+        provider: http.providerInfo(requestId)
       } satisfies Provider.Response
     })
 
-  const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> =>
-    Stream.unwrapScoped(Effect.gen(function*() {
-      // the controller lives as long as the stream: closing it (end, failure, interruption)
-      // aborts the HTTP request if it is still open
-      const controller = yield* Effect.acquireRelease(
-        Effect.sync(() => new AbortController()),
-        (controller) => Effect.sync(() => controller.abort())
-      )
-      const body = { ...renderRequest(request, options), stream: true, stream_options: { include_usage: true } }
-      const { data, response } = yield* Effect.tryPromise({
-        try: () =>
-          sdk.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, {
-            signal: controller.signal
-          }).withResponse(),
-        catch: (cause) => cause
-      }).pipe(Effect.catchAll(fail(request)))
-      const state: ChunkState = {
-        chunks: 0,
-        model: undefined,
-        bodyId: undefined,
-        finish: undefined,
-        usage: undefined,
-        calls: new Map()
-      }
-      const headerId = response.headers.get("x-request-id") ?? undefined
-      const head: Array<Provider.StreamPart> = headerId === undefined ? [] : [{ _tag: "Metadata", requestId: headerId }]
-      const end = Effect.suspend(() => {
-        if (state.chunks === 0) {
-          return Effect.fail(
-            new Provider.ProviderError({
-              ...context(request),
-              reason: "InvalidResponse",
-              status: response.status,
-              detail: `no chat.completion.chunk events in the response (content-type ${
-                response.headers.get("content-type") ?? "none"
-              })`
-            })
-          )
+  const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> => {
+    const body = { ...renderRequest(request, options), stream: true, stream_options: { include_usage: true } }
+    return http.stream(request, {
+      open: (signal) =>
+        sdk.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, { signal })
+          .withResponse(),
+      requestIdHeader: "x-request-id",
+      decoder: () => {
+        const state: ChunkState = {
+          chunks: 0,
+          model: undefined,
+          bodyId: undefined,
+          finish: undefined,
+          usage: undefined,
+          calls: new Map()
         }
-        if (state.finish === undefined) return Effect.fail(Http.truncated(context(request)))
-        const tail: Array<Provider.StreamPart> = flushCalls(state)
-        if (state.usage !== undefined) tail.push({ _tag: "Usage", usage: state.usage })
-        tail.push({ _tag: "Finish", finishReason: state.finish, provider: providerInfo(headerId ?? state.bodyId) })
-        return Effect.succeed(tail)
-      })
-      return Stream.fromIterable(head).pipe(
-        Stream.concat(
-          Http.iterate(data).pipe(
-            Stream.catchAll((cause) => Stream.fromEffect(fail(request)(cause))),
-            idleTimeout(options.timeoutMillis, request),
-            Stream.mapConcat((chunk) => chunkParts(state, chunk))
-          )
-        ),
-        Stream.concat(Stream.flattenIterables(Stream.fromEffect(end)))
-      )
-    }))
+        return {
+          parts: (chunk) => chunkParts(state, chunk),
+          end: (response, headerId) => {
+            if (state.chunks === 0) {
+              return Effect.fail(http.invalid(
+                request,
+                response.status,
+                `no chat.completion.chunk events in the response (content-type ${
+                  response.headers.get("content-type") ?? "none"
+                })`
+              ))
+            }
+            if (state.finish === undefined) return Effect.fail(Http.truncated(http.context(request)))
+            const tail: Array<Provider.StreamPart> = flushCalls(state)
+            if (state.usage !== undefined) tail.push({ _tag: "Usage", usage: state.usage })
+            tail.push({
+              _tag: "Finish",
+              finishReason: state.finish,
+              provider: http.providerInfo(headerId ?? state.bodyId)
+            })
+            return Effect.succeed(tail)
+          }
+        }
+      }
+    })
+  }
 
-  return Provider.make({ info, chat, stream })
+  return Provider.make({ info: http.info, chat, stream })
 }
 
 /**

@@ -1,0 +1,63 @@
+// W1 append + persist, rath: Session.append(session, draft) then store.save(session) (an
+// incremental save: only the new entry and the session's head row are written), one message at a
+// time; --store sqlite (SessionStore.layer, WAL) or memory (SessionStore.layerMemory).
+import { check, dataDir, dirBytes, emit, parseArgs, round } from "../lib/common.mjs"
+import { draft, loadEffect, loadRath, rathDurability, version } from "./lib.mjs"
+
+const { Entry, Session, SessionStore } = await loadRath("W1", ["SessionStore"])
+const { Chunk, Effect, Layer } = await loadEffect()
+const { n = 10000, prefill = 0, store = "sqlite" } = parseArgs()
+const dir = dataDir(`rath-w1-${store}`)
+const synchronous = process.env.SQLITE_SYNC === "FULL" ? "FULL" : "NORMAL"
+
+const layer = () =>
+  store === "sqlite" ? SessionStore.layer({ filename: `${dir}/rath.db`, synchronous }) : memoryLayer
+// one memory store for both phases; a SQLite store is closed after the prefill and opened again,
+// so the prefill's WAL is checkpointed before the timed region (as for the peers)
+const memoryLayer = store === "sqlite" ? undefined : await Effect.runPromise(Layer.memoize(SessionStore.layerMemory).pipe(Effect.scoped))
+
+let session = await Effect.runPromise(Session.empty())
+if (prefill > 0) {
+  session = await Effect.runPromise(
+    Effect.gen(function*() {
+      const sessions = yield* SessionStore.SessionStore
+      const full = yield* Session.appendAll(session, Array.from({ length: prefill }, (_, i) => draft(Entry, i)))
+      yield* sessions.save(full)
+      return full
+    }).pipe(Effect.provide(layer()))
+  )
+}
+
+const program = Effect.gen(function*() {
+  const sessions = yield* SessionStore.SessionStore
+  const before = store === "sqlite" ? dirBytes(dir) : 0
+  const start = performance.now()
+  for (let i = prefill; i < prefill + n; i++) {
+    session = yield* Session.append(session, draft(Entry, i))
+    yield* sessions.save(session)
+  }
+  const totalMs = performance.now() - start
+  const grown = store === "sqlite" ? dirBytes(dir) - before : null
+  const loaded = yield* sessions.load(session.id)
+  const entries = Session.entries(loaded)
+  check(Chunk.size(entries) === prefill + n, `expected ${prefill + n} entries`)
+  const last = Chunk.unsafeLast(entries)
+  check(last.text === draft(Entry, prefill + n - 1).text && last._tag === draft(Entry, prefill + n - 1)._tag, "last entry")
+  return { totalMs, grown }
+})
+
+const { totalMs, grown } = await Effect.runPromise(program.pipe(Effect.provide(layer())))
+
+emit({
+  workload: "W1",
+  peer: "rath",
+  store,
+  version: version(),
+  durability: rathDurability(store),
+  n,
+  prefill,
+  totalMs: round(totalMs, 2),
+  perAppendUs: round((totalMs * 1000) / n, 1),
+  bytesOnDisk: store === "sqlite" ? dirBytes(dir) : null,
+  bytesPerAppend: grown === null ? null : round(grown / n, 1)
+})
