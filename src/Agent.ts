@@ -17,13 +17,13 @@
  *
  * @since 0.1.0
  */
+import * as Channel from "effect/Channel"
 import type * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Mailbox from "effect/Mailbox"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -730,6 +730,7 @@ export const make = <
             const ran = pending.results[i]
             drafts.push(ran === undefined ? interruptedDraft(pending.calls[i]!, author) : resultDraft(ran, author))
           }
+          if (drafts.length === 1) return Effect.map(append(drafts[0]!), () => void pending.appended++)
           return Effect.forEach(drafts, (draft) => Effect.tap(append(draft), () => void pending.appended++), {
             discard: true
           })
@@ -745,7 +746,31 @@ export const make = <
         slots?: ReadonlyArray<number>
       ): Effect.Effect<void, never, R> => {
         const at = session
+        const spanOf = (item: Planned) => ({
+          captureStackTrace: false,
+          attributes: {
+            "rath.agent.name": name,
+            "rath.session.id": at.id,
+            "rath.tool.name": item.call.name,
+            "rath.tool.call_id": item.call.id
+          }
+        })
         const runOne = (item: Planned): Effect.Effect<Ran, never, R> =>
+          emit === undefined && !(
+              item.tool !== undefined && Either.isRight(item.decoded) &&
+              Tool.requiresApproval(item.tool, item.decoded.right)
+            )
+            // the common case (no events, no approval) without a generator
+            ? Effect.withSpan(
+              Effect.map(
+                Tool.execute(toolkit as Tool.Toolkit<R>, item.call, { session: at, timeout: options.toolTimeout }),
+                (outcome): Ran => ({ outcome })
+              ),
+              "Agent.tool",
+              spanOf(item)
+            )
+            : runTraced(item)
+        const runTraced = (item: Planned): Effect.Effect<Ran, never, R> =>
           Effect.gen(function*() {
             if (emit !== undefined) yield* emit({ _tag: "ToolStarted", turn, call: item.call })
             let ran: Ran
@@ -797,17 +822,7 @@ export const make = <
               })
             }
             return ran
-          }).pipe(
-            Effect.withSpan("Agent.tool", {
-              captureStackTrace: false,
-              attributes: {
-                "rath.agent.name": name,
-                "rath.session.id": at.id,
-                "rath.tool.name": item.call.name,
-                "rath.tool.call_id": item.call.id
-              }
-            })
-          )
+          }).pipe(Effect.withSpan("Agent.tool", spanOf(item)))
         const planned = plan(toolkit, calls, at)
         const slot = (index: number) => slots === undefined ? index : slots[index]!
         if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[slot(0)] = ran))
@@ -912,13 +927,13 @@ const consume = <A, E>(
   Effect.acquireUseRelease(
     Scope.make(),
     (scope) =>
-      Effect.flatMap(Scope.extend(Stream.toPull(stream), scope), (pull) => {
-        const loop: Effect.Effect<void, E> = Effect.matchEffect(pull, {
-          onFailure: Option.match({ onNone: () => Effect.void, onSome: Effect.fail }),
-          onSuccess: (chunk) => {
-            const effect = onChunk(chunk)
-            return effect === undefined ? loop : Effect.zipRight(effect, loop)
-          }
+      // the channel's own pull in this scope (a chunk, or the stream's end as `Left`) skips the
+      // `Option` wrapping of each pull that `Stream.toPull` adds and providing the scope
+      Effect.flatMap(Channel.toPullIn(Stream.toChannel(stream), scope), (pull) => {
+        const loop: Effect.Effect<void, E> = Effect.flatMap(pull, (next) => {
+          if (next._tag === "Left") return Effect.void
+          const effect = onChunk(next.right)
+          return effect === undefined ? loop : Effect.zipRight(effect, loop)
         })
         return loop
       }),

@@ -289,17 +289,10 @@ export const run = <R>(
     readonly arguments?: unknown
   }
 ): Effect.Effect<Outcome, never, R> =>
-  Effect.gen(function*() {
-    const started = yield* Clock.currentTimeMillis
+  // nested flatMaps rather than a generator: this runs on every tool call
+  Effect.flatMap(Clock.currentTimeMillis, (started): Effect.Effect<Outcome, never, R> => {
     const effects: Array<Entry.ToolEffect> = []
     let sandbox: Placement.Placement | undefined
-    const context: Context = {
-      session: options.session,
-      callId: call.id,
-      toolName: call.name,
-      recordEffect: (effect) => Effect.sync(() => void effects.push(effect)),
-      recordSandbox: (placement) => Effect.sync(() => void (sandbox = placement))
-    }
     const done = (result: { readonly output: unknown; readonly error?: Entry.ToolError }) =>
       Effect.map(Clock.currentTimeMillis, (now): Outcome => ({
         callId: call.id,
@@ -315,7 +308,7 @@ export const run = <R>(
     const tool = toolkit.tools.get(call.name)
     if (tool === undefined) {
       const known = Array.from(toolkit.tools.keys()).join(", ")
-      return yield* fail(
+      return fail(
         "unknown_tool",
         `no tool named "${call.name}"; the tools are: ${known === "" ? "none" : known}`
       )
@@ -330,30 +323,38 @@ export const run = <R>(
     } else {
       const parsed = Either.try(() => JSON.parse(call.arguments) as unknown)
       if (Either.isLeft(parsed)) {
-        return yield* fail("invalid_arguments", `the arguments are not valid JSON: ${errorMessage(parsed.left)}`)
+        return fail("invalid_arguments", `the arguments are not valid JSON: ${errorMessage(parsed.left)}`)
       }
       raw = parsed.right
     }
     const decoded = Schema.decodeUnknownEither(tool.parameters)(raw, { errors: "all", onExcessProperty: "ignore" })
     if (Either.isLeft(decoded)) {
-      return yield* fail("invalid_arguments", ParseResult.TreeFormatter.formatErrorSync(decoded.left))
+      return fail("invalid_arguments", ParseResult.TreeFormatter.formatErrorSync(decoded.left))
+    }
+    const context: Context = {
+      session: options.session,
+      callId: call.id,
+      toolName: call.name,
+      recordEffect: (effect) => Effect.sync(() => void effects.push(effect)),
+      recordSandbox: (placement) => Effect.sync(() => void (sandbox = placement))
     }
     const timeout = options.timeout === undefined ? tool.timeout : Duration.decode(options.timeout)
     const handled = tool.handler(decoded.right, context)
     const timed = timeout === undefined ? Effect.asSome(handled) : Effect.timeoutOption(handled, timeout)
-    const exit = yield* Effect.exit(timed)
-    if (exit._tag === "Success") {
-      return yield* Option.match(exit.value, {
-        onNone: () => fail("timeout", `the tool did not finish within ${Duration.format(timeout!)}`),
-        onSome: (value) => done({ output: toJsonOutput(value, options.maxOutputChars) })
-      })
-    }
-    if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-    const failure = Cause.failureOption(exit.cause)
-    const message = Option.isSome(failure)
-      ? errorMessage(failure.value)
-      : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
-    return yield* fail("tool_failed", message)
+    return Effect.flatMap(Effect.exit(timed), (exit): Effect.Effect<Outcome> => {
+      if (exit._tag === "Success") {
+        return Option.match(exit.value, {
+          onNone: () => fail("timeout", `the tool did not finish within ${Duration.format(timeout!)}`),
+          onSome: (value) => done({ output: toJsonOutput(value, options.maxOutputChars) })
+        })
+      }
+      if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
+      const failure = Cause.failureOption(exit.cause)
+      const message = Option.isSome(failure)
+        ? errorMessage(failure.value)
+        : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
+      return fail("tool_failed", message)
+    })
   }).pipe(
     Effect.withSpan("Tool.run", {
       captureStackTrace: false,
