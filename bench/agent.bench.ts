@@ -55,11 +55,16 @@ const scriptedModel = (toolCalls: number, sleepMs: number): Provider.Service => 
       { _tag: "Finish", finishReason: "stop", provider: { kind: "scripted", host: "bench.local" } }
     ]
   }
+  // the whole answer at once, as the peers' models give it: the agent asks for it when nobody
+  // watches the deltas (Agent.stream uses `stream`)
+  const whole = (request: Provider.Request) =>
+    Effect.sync(() => Provider.finish(answer(request).reduce(Provider.step, Provider.emptyAccumulator), info))
   return Provider.make({
     info,
     stream: sleepMs === 0
       ? (request) => Stream.fromIterable(answer(request))
-      : (request) => Stream.unwrap(Effect.as(Effect.sleep(sleepMs), Stream.fromIterable(answer(request))))
+      : (request) => Stream.unwrap(Effect.as(Effect.sleep(sleepMs), Stream.fromIterable(answer(request)))),
+    chat: sleepMs === 0 ? whole : (request) => Effect.zipRight(Effect.sleep(sleepMs), whole(request))
   })
 }
 

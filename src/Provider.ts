@@ -21,6 +21,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as Entry from "./Entry.js"
+import { consume } from "./internal/stream.js"
 
 // -----------------------------------------------------------------------------
 // request
@@ -345,7 +346,16 @@ export const accumulate = <E>(
   parts: Stream.Stream<StreamPart, E>,
   fallback: Service["info"]
 ): Effect.Effect<Response, E> =>
-  Effect.map(Stream.runFold(parts, emptyAccumulator, step), (acc) => finish(acc, fallback))
+  Effect.suspend(() => {
+    let acc = emptyAccumulator
+    return Effect.zipRight(
+      consume(parts, (chunk) => {
+        for (const part of chunk) acc = step(acc, part)
+        return undefined
+      }),
+      Effect.sync(() => finish(acc, fallback))
+    )
+  })
 
 /**
  * The assistant entry draft that records a response, with the evidence of which provider and

@@ -231,8 +231,19 @@ export const make = (
             )
         })
       )
+    // the whole answer without a stream: what the agent asks for when nobody watches the deltas
+    const chat = (request: Provider.Request): Effect.Effect<Provider.Response, Provider.ProviderError> =>
+      Effect.flatMap(pick(request), ([answer, index]) => {
+        const respond = Effect.suspend(() => {
+          if (answer.cut !== undefined) return Effect.fail(answer.cut)
+          let acc = Provider.emptyAccumulator
+          for (const part of toParts(answer, request, info, index, nextCallId)) acc = Provider.step(acc, part)
+          return Effect.succeed(Provider.finish(acc, info))
+        })
+        return answer.delay === undefined ? respond : Effect.zipRight(Effect.sleep(answer.delay), respond)
+      })
     return {
-      service: Provider.make({ info, stream }),
+      service: Provider.make({ info, stream, chat }),
       requests: Ref.get(requests),
       remaining: typeof script === "function"
         ? Effect.succeed(Infinity)

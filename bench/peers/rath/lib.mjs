@@ -48,7 +48,7 @@ export const rathDurability = (store) =>
 
 /**
  * The scripted model through rath's extension point: a `Provider` service (Provider.make with a
- * `stream`), deciding from the request's messages exactly as the peers' scripted models do.
+ * `stream` and a non-streaming `chat`), deciding from the request's messages exactly as the peers' scripted models do.
  */
 export const scriptedProvider = ({ Provider, Effect, Stream, decide, toolCalls, sleepMs }) => {
   const info = { kind: "scripted", model: "scripted-model", host: "scripted.local" }
@@ -80,7 +80,12 @@ export const scriptedProvider = ({ Provider, Effect, Stream, decide, toolCalls, 
     sleepMs > 0
       ? Stream.unwrap(Effect.as(Effect.sleep(sleepMs), Stream.suspend(() => Stream.fromIterable(parts(request)))))
       : Stream.suspend(() => Stream.fromIterable(parts(request)))
-  return Provider.make({ info, stream })
+  // the whole answer at once, as the peers' models give it (LangGraph `_generate`, Agents SDK
+  // `getResponse`): the agent asks for it when nobody watches the deltas
+  const whole = (request) =>
+    Effect.sync(() => Provider.finish(parts(request).reduce(Provider.step, Provider.emptyAccumulator), info))
+  const chat = (request) => sleepMs > 0 ? Effect.zipRight(Effect.sleep(sleepMs), whole(request)) : whole(request)
+  return Provider.make({ info, stream, chat })
 }
 
 /** The add tool as a rath Tool. */
