@@ -15,6 +15,7 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Chunk from "effect/Chunk"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -224,7 +225,7 @@ export const run = (options: {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     yield* fs.makeDirectory(options.dir, { recursive: true })
-    const scripted = !realModel()
+    const scripted = !(yield* realModel)
     const provider = scripted
       ? Scripted.layer((request) => scriptFor(request), { model: "scripted-demo" })
       : ProviderConfig.layerFromEnv()
@@ -243,10 +244,19 @@ export const run = (options: {
     return { ...result, scripted } satisfies Result
   })
 
-/** Whether a real model is configured (an API key in the environment). */
-export const realModel = (): boolean =>
-  process.env.RATH_DEMO_SCRIPTED !== "1" &&
-  ((process.env.OPENAI_API_KEY ?? "") !== "" || (process.env.ANTHROPIC_API_KEY ?? "") !== "")
+const isSet = (name: string) => Config.map(Config.withDefault(Config.string(name), ""), (value) => value !== "")
+
+/**
+ * Whether a real model is configured (an API key in the environment, read through `Config`), and
+ * `RATH_DEMO_SCRIPTED=1` does not force the scripted one.
+ */
+export const realModel: Effect.Effect<boolean> = Effect.orDie(
+  Config.all([
+    isSet("OPENAI_API_KEY"),
+    isSet("ANTHROPIC_API_KEY"),
+    Config.withDefault(Config.string("RATH_DEMO_SCRIPTED"), "")
+  ])
+).pipe(Effect.map(([openai, anthropic, forced]) => forced !== "1" && (openai || anthropic)))
 
 /**
  * The lineage of the demo's sessions as an indented tree, with what each session holds.

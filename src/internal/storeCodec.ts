@@ -4,12 +4,13 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Entry from "../Entry.js"
 import * as Placement from "../Placement.js"
-import type * as Session from "../Session.js"
+import * as Session from "../Session.js"
 
 /**
  * The stored text of an entry. Every entry field is plain JSON (the only nested class is
@@ -80,6 +81,26 @@ export interface ErrorFields {
   readonly sessionId?: string
   readonly cause?: unknown
 }
+
+/**
+ * JSONL export and import, the same for every backend: export is `Session.toJsonl` of a load;
+ * import decodes (a torn file keeps its intact prefix and says so) and saves.
+ */
+export const jsonlOps = <E, F>(
+  save: (session: Session.Session) => Effect.Effect<unknown, F>,
+  load: (id: string) => Effect.Effect<Session.Session, F>,
+  fail: (fields: ErrorFields) => E
+) => ({
+  exportJsonl: (id: string) => Effect.map(load(id), Session.toJsonl),
+  importJsonl: (text: string) =>
+    Effect.gen(function*() {
+      const decoded = yield* Session.fromJsonl(text).pipe(
+        Effect.mapError((cause) => fail({ reason: "InvalidJsonl", detail: cause.message, cause }))
+      )
+      yield* save(decoded.session)
+      return { session: decoded.session, closed: decoded.closed, droppedLines: decoded.droppedLines }
+    })
+})
 
 /** Checks that `stored` is a prefix of `next` (same id); the detail of a conflict otherwise. */
 export const divergence = (

@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
 import type { ErrorFields } from "./storeCodec.js"
-import { chainHasText, divergence } from "./storeCodec.js"
+import { chainHasText, divergence, jsonlOps } from "./storeCodec.js"
 
 const toSummary = (row: Row): SessionStore.Summary => ({
   id: row.session.id,
@@ -137,16 +137,7 @@ export const make = (fail: (fields: ErrorFields) => E): SessionStore.Service => 
 
   const load = (id: string) => Effect.map(get(id), (row) => row.session)
 
-  const exportJsonl = (id: string) => Effect.map(load(id), Session.toJsonl)
-
-  const importJsonl = (text: string) =>
-    Effect.gen(function*() {
-      const decoded = yield* Session.fromJsonl(text).pipe(
-        Effect.mapError((cause) => fail({ reason: "InvalidJsonl", detail: cause.message, cause }))
-      )
-      yield* save(decoded.session)
-      return { session: decoded.session, closed: decoded.closed, droppedLines: decoded.droppedLines }
-    })
+  const { exportJsonl, importJsonl } = jsonlOps(save, load, fail)
 
   return {
     save,

@@ -43,7 +43,7 @@ import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
 import type { ErrorFields } from "./storeCodec.js"
-import { decodeEntry, divergence, encodeEntry, link, nodeAt, nodesAfter } from "./storeCodec.js"
+import { decodeEntry, divergence, encodeEntry, jsonlOps, link, nodeAt, nodesAfter } from "./storeCodec.js"
 
 export const SCHEMA_VERSION = 1
 const MIGRATIONS_TABLE = "rath_migrations"
@@ -664,16 +664,7 @@ export const make = (
           return removed.length
         }).pipe(Effect.zipLeft(forget)))
 
-    const exportJsonl = (id: string) => Effect.map(load(id), Session.toJsonl)
-
-    const importJsonl = (text: string) =>
-      Effect.gen(function*() {
-        const decoded = yield* Session.fromJsonl(text).pipe(
-          Effect.mapError((cause) => fail({ reason: "InvalidJsonl", detail: cause.message, cause }))
-        )
-        yield* save(decoded.session)
-        return { session: decoded.session, closed: decoded.closed, droppedLines: decoded.droppedLines }
-      })
+    const { exportJsonl, importJsonl } = jsonlOps(save, load, fail)
 
     return {
       save,

@@ -11,8 +11,10 @@
  *
  * @since 0.1.0
  */
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Path from "node:path"
 import * as Workspace from "../internal/workspace.js"
 import * as Sandbox from "../Sandbox.js"
@@ -52,8 +54,12 @@ export const INHERITED_ENV: ReadonlyArray<string> = [
   "TMPDIR"
 ]
 
-const inherited = (): Record<string, string | undefined> =>
-  Object.fromEntries(INHERITED_ENV.map((key) => [key, process.env[key]]))
+// read through Effect's `Config` (so a test's ConfigProvider decides what commands inherit)
+const inherited: Effect.Effect<Record<string, string | undefined>> = Effect.orDie(
+  Config.all(INHERITED_ENV.map((key) => Config.option(Config.string(key))))
+).pipe(
+  Effect.map((values) => Object.fromEntries(INHERITED_ENV.map((key, i) => [key, Option.getOrUndefined(values[i]!)])))
+)
 
 /**
  * @since 0.1.0
@@ -64,23 +70,29 @@ export const backend = (options: Options = {}): Sandbox.Backend => {
   return {
     name,
     open: (placement) =>
-      Effect.map(Workspace.acquireWorkspace(placement), ({ given, root }) => {
-        const baseEnv: Record<string, string> = {}
-        for (const [key, value] of Object.entries(options.env ?? inherited())) {
-          if (value !== undefined) baseEnv[key] = value
-        }
-        return Workspace.makeHandle({
-          placement: Workspace.withWorkspace(placement, given ?? root),
-          root,
-          aliases: given === undefined ? [] : [given],
-          launch: ({ argv, cwd, env }) => ({
-            file: argv[0]!,
-            args: argv.slice(1),
-            env: { ...baseEnv, ...env },
-            cwd: cwd === "." ? root : Path.join(root, cwd)
+      Effect.map(
+        Effect.zip(
+          Workspace.acquireWorkspace(placement),
+          options.env === undefined ? inherited : Effect.succeed(options.env)
+        ),
+        ([{ given, root }, env]) => {
+          const baseEnv: Record<string, string> = {}
+          for (const [key, value] of Object.entries(env)) {
+            if (value !== undefined) baseEnv[key] = value
+          }
+          return Workspace.makeHandle({
+            placement: Workspace.withWorkspace(placement, given ?? root),
+            root,
+            aliases: given === undefined ? [] : [given],
+            launch: ({ argv, cwd, env }) => ({
+              file: argv[0]!,
+              args: argv.slice(1),
+              env: { ...baseEnv, ...env },
+              cwd: cwd === "." ? root : Path.join(root, cwd)
+            })
           })
-        })
-      })
+        }
+      )
   }
 }
 
