@@ -34,6 +34,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { mkdirSync } from "node:fs"
@@ -210,7 +211,18 @@ export const make = (
     const read = <A>(detail: string, body: () => A): Effect.Effect<A, E> =>
       run(detail, () => inTransaction.deferred(body) as A)
 
-    yield* run(`cannot open ${config.filename}`, () => db.pragma("journal_mode = WAL"))
+    // Switching a new file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once
+    // (without its busy handler) when another process is switching it at the same moment: retry
+    // for up to the busy timeout. A file already in WAL needs no switch.
+    yield* run(`cannot open ${config.filename}`, () => {
+      if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL")
+    }).pipe(
+      Effect.retry({
+        schedule: Schedule.spaced("20 millis"),
+        times: Math.max(1, Math.ceil(busyMs / 20)),
+        while: (error) => error.reason === "Unavailable"
+      })
+    )
 
     // refuse a store written by a newer schema before touching it
     const schemaVersion = run(`cannot read the schema version of ${config.filename}`, () => {
@@ -255,7 +267,13 @@ export const make = (
           () => unavailable(`migrations of ${config.filename} did not complete`)(undefined)
         )
       )
-      yield* migrate.pipe(Effect.retry({ times: 100, while: (error) => error.reason === "Unavailable" }))
+      yield* migrate.pipe(
+        Effect.retry({
+          schedule: Schedule.spaced("20 millis"),
+          times: Math.max(1, Math.ceil(busyMs / 20)),
+          while: (error) => error.reason === "Unavailable"
+        })
+      )
     }
 
     yield* run("cannot configure", () => {
