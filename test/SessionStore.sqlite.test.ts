@@ -144,6 +144,25 @@ describe("SessionStore (sqlite)", () => {
       assert.isTrue(Either.isLeft(opened) && opened.left.reason === "Unavailable")
     }))
 
+  it.scopedLive("opening a new file that another connection holds locked waits for it, then opens", () =>
+    Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      // another connection holds an exclusive lock on the (rollback-journal) file for 300 ms
+      const other = new Database(filename)
+      other.exec("CREATE TABLE other (x); BEGIN EXCLUSIVE; INSERT INTO other VALUES (1)")
+      const release = setTimeout(() => {
+        other.exec("COMMIT")
+        other.close()
+      }, 300)
+      yield* Effect.addFinalizer(() => Effect.sync(() => clearTimeout(release)))
+      const started = performance.now()
+      const session = yield* Session.fromUserMessage("after the lock")
+      yield* withStore(filename, (store) => store.save(session))
+      assert.isAtLeast(performance.now() - started, 250, "the open waited for the lock")
+      const loaded = yield* withStore(filename, (store) => store.load(session.id))
+      assert.isTrue(Equal.equals(loaded, session))
+    }))
+
   /** Every acknowledged entry is in the store, and every session the run touched loads whole. */
   const verify = (store: SessionStore.Service, root: string, acks: ReadonlyArray<Ack>) =>
     Effect.gen(function*() {

@@ -142,6 +142,16 @@ const decodeLineage = Schema.decodeUnknownEither(Session.Lineage)
 const decodePlacement = Schema.decodeUnknownEither(Schema.parseJson(Placement.Placement))
 const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(Schema.Unknown))
 
+/** Whether an error comes from SQLite's lock (SQLITE_BUSY / SQLITE_LOCKED), anywhere in its causes. */
+const isBusy = (error: unknown): boolean => {
+  for (let cause = error, depth = 0; typeof cause === "object" && cause !== null && depth < 8; depth++) {
+    const code = (cause as { readonly code?: unknown }).code
+    if (typeof code === "string" && (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED"))) return true
+    cause = (cause as { readonly cause?: unknown }).cause
+  }
+  return false
+}
+
 /** A typed failure thrown out of a synchronous transaction body (which then rolls back). */
 class Abort {
   constructor(readonly error: E) {}
@@ -220,7 +230,7 @@ export const make = (
       Effect.retry({
         schedule: Schedule.spaced("20 millis"),
         times: Math.max(1, Math.ceil(busyMs / 20)),
-        while: (error) => error.reason === "Unavailable"
+        while: isBusy
       })
     )
 
@@ -271,7 +281,7 @@ export const make = (
         Effect.retry({
           schedule: Schedule.spaced("20 millis"),
           times: Math.max(1, Math.ceil(busyMs / 20)),
-          while: (error) => error.reason === "Unavailable"
+          while: isBusy
         })
       )
     }
