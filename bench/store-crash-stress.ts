@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Session, SessionStore } from "rath"
-import { type Ack, buildFixture, runWriter } from "../test/fixtures/store-crash-harness.js"
+import { type Ack, buildFixture, killPoint, runWriter } from "../test/fixtures/store-crash-harness.js"
 
 const kills = Number(process.argv[2] ?? 500)
 const lanes = Number(process.argv[3] ?? 2)
@@ -61,16 +61,7 @@ const main = Effect.gen(function*() {
         Effect.gen(function*() {
           for (let i = lane; i < kills; i += lanes) {
             const root = `s_stress${lane}_${i}`
-            const early = i % 5 === 2
-            const run = yield* Effect.promise(() =>
-              runWriter({
-                writer,
-                db: filename,
-                session: root,
-                killAfterMs: early ? Math.random() * 400 : 2 + Math.random() * 120,
-                fromStart: early
-              })
-            )
+            const run = yield* Effect.promise(() => runWriter({ writer, db: filename, session: root, ...killPoint(i) }))
             if (!run.killed) return yield* Effect.dieMessage(`child exited on its own: ${run.code} ${run.stderr}`)
             if (run.acks.length > 0) midRun++
             acked += run.acks.length

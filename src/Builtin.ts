@@ -174,6 +174,26 @@ const execOutput = (result: Sandbox.ExecResult) => ({
   elapsedMs: result.elapsedMs
 })
 
+const timeoutOf = (seconds: number | undefined) => seconds === undefined ? undefined : seconds * 1000
+
+/** Runs a process in the session's sandbox and records it as an `exec` effect. */
+const runProcess = (
+  context: Tool.Context,
+  path: string | undefined,
+  start: (handle: Sandbox.Handle) => Effect.Effect<Sandbox.ExecResult, Sandbox.SandboxError>
+) =>
+  withHandle(context, (handle) =>
+    Effect.flatMap(start(handle), (result) =>
+      Effect.as(
+        context.recordEffect({
+          op: "exec",
+          ...(path === undefined ? {} : { path }),
+          exitCode: result.exitCode,
+          elapsedMs: result.elapsedMs
+        }),
+        execOutput(result)
+      )))
+
 const TimeoutParam = Schema.optional(
   Schema.Number.pipe(Schema.positive(), Schema.lessThanOrEqualTo(600)).annotations({
     description: "Seconds before the command is killed (default 60)"
@@ -194,22 +214,12 @@ export const runShell = Tool.make({
   }),
   parallel: false,
   handler: ({ command, cwd, timeout_seconds }, context) =>
-    withHandle(context, (handle) =>
-      Effect.gen(function*() {
-        const result = yield* handle.exec({
-          command,
-          cwd,
-          timeout: timeout_seconds === undefined ? undefined : timeout_seconds * 1000,
-          maxOutputBytes: MAX_TOOL_OUTPUT_BYTES
-        })
-        yield* context.recordEffect({
-          op: "exec",
-          path: cwd ?? ".",
-          exitCode: result.exitCode,
-          elapsedMs: result.elapsedMs
-        })
-        return execOutput(result)
-      }))
+    runProcess(
+      context,
+      cwd ?? ".",
+      (handle) =>
+        handle.exec({ command, cwd, timeout: timeoutOf(timeout_seconds), maxOutputBytes: MAX_TOOL_OUTPUT_BYTES })
+    )
 })
 
 /**
@@ -226,17 +236,12 @@ export const runCode = Tool.make({
   }),
   parallel: false,
   handler: ({ code, language, timeout_seconds }, context) =>
-    withHandle(context, (handle) =>
-      Effect.gen(function*() {
-        const result = yield* handle.runCode({
-          language,
-          code,
-          timeout: timeout_seconds === undefined ? undefined : timeout_seconds * 1000,
-          maxOutputBytes: MAX_TOOL_OUTPUT_BYTES
-        })
-        yield* context.recordEffect({ op: "exec", exitCode: result.exitCode, elapsedMs: result.elapsedMs })
-        return execOutput(result)
-      }))
+    runProcess(
+      context,
+      undefined,
+      (handle) =>
+        handle.runCode({ language, code, timeout: timeoutOf(timeout_seconds), maxOutputBytes: MAX_TOOL_OUTPUT_BYTES })
+    )
 })
 
 /**

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Agent, Entry, IdGenerator, Provider, Resume, Scripted, Session, SessionStore } from "rath"
 import * as counting from "./fixtures/counting-agent.js"
-import { type Ack, buildFixture, buildWriter, runWriter } from "./fixtures/store-crash-harness.js"
+import { type Ack, buildFixture, buildWriter, killPoint, runWriter } from "./fixtures/store-crash-harness.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-store-"))),
@@ -244,17 +244,8 @@ describe("SessionStore (sqlite)", () => {
               Effect.gen(function*() {
                 for (let i = 0; i < rounds; i++) {
                   const root = `s_lane${lane}_${i}`
-                  // most kills land while the child saves (a few ms to 120 ms after it is ready),
-                  // every fifth at a random moment of its start-up
-                  const early = i % 5 === 2
                   const run = yield* Effect.promise(() =>
-                    runWriter({
-                      writer,
-                      db: filename,
-                      session: root,
-                      killAfterMs: early ? Math.random() * 400 : 2 + Math.random() * 120,
-                      fromStart: early
-                    })
+                    runWriter({ writer, db: filename, session: root, ...killPoint(i) })
                   )
                   assert.isTrue(run.killed, `child exited on its own: ${run.code} ${run.stderr}`)
                   if (run.acks.length > 0) killedMidRun++

@@ -140,6 +140,68 @@ export const phaseStats = (turnMs) => ({
   p99Us: round(percentile(turnMs, 99) * 1000, 1)
 })
 
+/**
+ * W4's two timed phases for an async turn: cold (the process's first `turns` turns) and warm
+ * (`turns` turns after `turns` more untimed ones). `turn(i)` runs and checks turn `i`.
+ */
+export const timedPhases = async (turns, turn) => {
+  const phase = async (offset) => {
+    const times = []
+    for (let t = 0; t < turns; t++) {
+      const start = performance.now()
+      await turn(offset + t)
+      times.push(performance.now() - start)
+    }
+    return times
+  }
+  const cold = phaseStats(await phase(0))
+  await phase(turns)
+  return { cold, warm: phaseStats(await phase(2 * turns)) }
+}
+
+/** W5's timed region for async conversations: all started at once, each one's completion time. */
+export const timedConcurrently = async (conversations, runOne) => {
+  const done = new Float64Array(conversations)
+  const start = performance.now()
+  await Promise.all(Array.from({ length: conversations }, async (_, i) => {
+    await runOne(i)
+    done[i] = performance.now() - start
+  }))
+  return { wallMs: performance.now() - start, done }
+}
+
+/** The W4 line. */
+export const emitW4 = ({ peer, version, turns, cold, warm }) =>
+  emit({
+    workload: "W4",
+    peer,
+    store: "none",
+    version,
+    turns,
+    coldPerTurnUs: cold.perTurnUs,
+    coldP50Us: cold.p50Us,
+    coldP99Us: cold.p99Us,
+    warmPerTurnUs: warm.perTurnUs,
+    warmP50Us: warm.p50Us,
+    warmP99Us: warm.p99Us
+  })
+
+/** The W5 line. */
+export const emitW5 = ({ peer, version, conversations, toolCalls, sleepMs, wallMs, done }) =>
+  emit({
+    workload: "W5",
+    peer,
+    store: "none",
+    version,
+    conversations,
+    modelCalls: toolCalls + 1,
+    sleepMs,
+    wallMs: round(wallMs, 1),
+    p50DoneMs: round(percentile(done, 50), 1),
+    p99DoneMs: round(percentile(done, 99), 1),
+    idealMs: (toolCalls + 1) * sleepMs
+  })
+
 /** Prints the one JSON line; adds the in-process peak RSS cross-check. */
 export const emit = (fields) => {
   process.stdout.write(

@@ -1,7 +1,7 @@
 // W4 loop overhead, rath: 1,000 agent runs (scripted Provider, one add call, final answer), no
 // store. cold = the process's first 1,000 turns; warm = 1,000 turns after 1,000 more. The loop
 // runs inside one Effect program (how rath is used); each turn is timed around `agent(session)`.
-import { add, check, decide, emit, parseArgs, phaseStats } from "../lib/common.mjs"
+import { add, check, decide, emitW4, parseArgs, phaseStats } from "../lib/common.mjs"
 import { addTool, loadEffect, loadRath, scriptedProvider, version } from "./lib.mjs"
 
 const { Agent, Provider, Session, Tool } = await loadRath("W4", ["Agent", "Provider", "Tool"])
@@ -34,16 +34,4 @@ const { cold, warm } = await Effect.runPromise(
   }).pipe(Effect.provide(Layer.succeed(Provider.Provider, provider)))
 )
 
-emit({
-  workload: "W4",
-  peer: "rath",
-  store: "none",
-  version: version(),
-  turns,
-  coldPerTurnUs: cold.perTurnUs,
-  coldP50Us: cold.p50Us,
-  coldP99Us: cold.p99Us,
-  warmPerTurnUs: warm.perTurnUs,
-  warmP50Us: warm.p50Us,
-  warmP99Us: warm.p99Us
-})
+emitW4({ peer: "rath", version: version(), turns, cold, warm })

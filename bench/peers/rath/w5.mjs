@@ -1,7 +1,7 @@
 // W5 concurrency, rath: N agent runs started at once (Effect.forEach, unbounded concurrency: one
 // fiber each, the equivalent of Promise.all); the scripted Provider sleeps 20 ms per call and
 // makes 5 calls (4 add calls, then the answer). No store.
-import { add, check, decide, emit, parseArgs, percentile, round } from "../lib/common.mjs"
+import { add, check, decide, emitW5, parseArgs } from "../lib/common.mjs"
 import { addTool, loadEffect, loadRath, scriptedProvider, version } from "./lib.mjs"
 
 const { Agent, Provider, Session, Tool } = await loadRath("W5", ["Agent", "Provider", "Tool"])
@@ -36,16 +36,4 @@ const { wallMs, done } = await Effect.runPromise(
   }).pipe(Effect.provide(Layer.succeed(Provider.Provider, provider)))
 )
 
-emit({
-  workload: "W5",
-  peer: "rath",
-  store: "none",
-  version: version(),
-  conversations,
-  modelCalls: toolCalls + 1,
-  sleepMs,
-  wallMs: round(wallMs, 1),
-  p50DoneMs: round(percentile(done, 50), 1),
-  p99DoneMs: round(percentile(done, 99), 1),
-  idealMs: (toolCalls + 1) * sleepMs
-})
+emitW5({ peer: "rath", version: version(), conversations, toolCalls, sleepMs, wallMs, done })
