@@ -276,6 +276,34 @@ describe("SessionStore (sqlite)", () => {
   )
 
   it.scopedLive(
+    "six processes opening one new store at once all open it: the losers of the migration wait for the winner",
+    () =>
+      Effect.gen(function*() {
+        const writer = yield* Effect.promise(buildWriter)
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(writer, { force: true })))
+        const dir = yield* tempDir
+        for (let round = 0; round < 4; round++) {
+          const filename = join(dir, `race-${round}.db`)
+          const sessions = Array.from({ length: 6 }, (_, i) => `s_${round}_${i}`)
+          // one start line for all six, far enough ahead for each child to have started
+          const startAt = Date.now() + 1500
+          const runs = yield* Effect.all(
+            sessions.map((session) =>
+              Effect.promise(() => runWriter({ writer, db: filename, session, turns: 2, startAt }))
+            ),
+            { concurrency: "unbounded" }
+          )
+          for (const run of runs) assert.strictEqual(run.code, 0, run.stderr)
+          yield* withStore(filename, (store) =>
+            Effect.forEach(sessions, (session) =>
+              Effect.map(store.load(session), (loaded) =>
+                assert.strictEqual(loaded.length, 3))))
+        }
+      }),
+    60_000
+  )
+
+  it.scopedLive(
     "two processes writing different sessions to one store at once lose nothing",
     () =>
       Effect.gen(function*() {

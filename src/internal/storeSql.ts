@@ -157,6 +157,9 @@ class Abort {
   constructor(readonly error: E) {}
 }
 
+/** The schema is still short of current after a migration run (another process is migrating). */
+class Incomplete {}
+
 /** Thrown out of the fast save when the row is not what this process last saw (rolls it back). */
 class Stale {}
 
@@ -253,7 +256,9 @@ export const make = (
     if (current < SCHEMA_VERSION) {
       // effect-sql's Migrator on a connection of its own, closed once the schema is current. Two
       // processes may open a new store at once: the loser of the migration lock waits for the
-      // winner's migrations to commit.
+      // winner's migrations to commit. The Migrator reports the lost race as success ("Migrations
+      // already running") before the winner has committed, so a version still short of current is
+      // retried like a busy lock, for up to the busy timeout.
       const migrate = Effect.scoped(Effect.gen(function*() {
         // better-sqlite3 throws from its constructor when the file cannot be opened: a defect
         // inside SqliteClient.make, turned into a typed error here, at the boundary
@@ -274,15 +279,20 @@ export const make = (
         Effect.tap(refuseNewer),
         Effect.filterOrFail(
           (version) => version === SCHEMA_VERSION,
-          () => unavailable(`migrations of ${config.filename} did not complete`)(undefined)
+          (): E | Incomplete => new Incomplete()
         )
       )
       yield* migrate.pipe(
         Effect.retry({
           schedule: Schedule.spaced("20 millis"),
           times: Math.max(1, Math.ceil(busyMs / 20)),
-          while: isBusy
-        })
+          while: (error) => error instanceof Incomplete || isBusy(error)
+        }),
+        Effect.mapError((error) =>
+          error instanceof Incomplete
+            ? unavailable(`migrations of ${config.filename} did not complete`)(undefined)
+            : error
+        )
       )
     }
 
