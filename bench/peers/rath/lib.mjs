@@ -25,10 +25,15 @@ export const loadRath = async (workload, needs) => {
   return rath
 }
 
-/** `effect` exactly as rath's dist resolves it (one copy: Context tags must match). */
+/**
+ * `effect` exactly as rath's dist imports it: the same copy and its ESM build (`require.resolve`
+ * would give the CommonJS build, a second runtime beside the one rath's modules use).
+ */
 export const loadEffect = async () => {
   const require = createRequire(join(dirname(dist), "package.json"))
-  return import(pathToFileURL(require.resolve("effect")).href)
+  const root = dirname(require.resolve("effect/package.json"))
+  const manifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
+  return import(pathToFileURL(join(root, manifest.exports["."].import)).href)
 }
 
 /** rath's version, from the package.json next to dist/. */
