@@ -8,7 +8,7 @@ import { Arbitrary, Chunk, Effect, Either, Equal, FastCheck, Option } from "effe
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Agent, Entry, IdGenerator, Provider, Resume, Scripted, Session, SessionStore } from "rath"
+import { Agent, Entry, IdGenerator, Placement, Provider, Resume, Scripted, Session, SessionStore } from "rath"
 import * as counting from "./fixtures/counting-agent.js"
 import { type Ack, buildFixture, buildWriter, killPoint, runWriter } from "./fixtures/store-crash-harness.js"
 
@@ -39,6 +39,75 @@ const grow = (session: Session.Session, n: number) =>
 const deterministic = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
 
+/**
+ * Writes `sessions` into a new file exactly as rath's schema version 1 stored them (its DDL and
+ * row layout, frozen here): entries once by id, chain nodes shared between forks, session rows,
+ * lineage edges, and the Migrator's record of migration 1. Returns the number of nodes written.
+ */
+const writeV1 = (filename: string, sessions: ReadonlyArray<Session.Session>): number => {
+  const db = new Database(filename)
+  db.pragma("journal_mode = WAL")
+  db.exec(`
+    CREATE TABLE rath_migrations (migration_id integer PRIMARY KEY NOT NULL,
+      created_at datetime NOT NULL DEFAULT current_timestamp, name VARCHAR(255) NOT NULL);
+    INSERT INTO rath_migrations (migration_id, name) VALUES (1, 'sessions');
+    CREATE TABLE rath_entries (id TEXT PRIMARY KEY NOT NULL, data TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE rath_nodes (id INTEGER PRIMARY KEY, entry TEXT NOT NULL, prev INTEGER, pos INTEGER NOT NULL,
+      owner INTEGER NOT NULL);
+    CREATE INDEX rath_nodes_prev ON rath_nodes (prev);
+    CREATE TABLE rath_sessions (key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, head INTEGER, head_entry TEXT,
+      length INTEGER NOT NULL, base INTEGER NOT NULL, operation TEXT NOT NULL, parents TEXT NOT NULL, by_kind TEXT,
+      by_name TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, placement TEXT, agent TEXT);
+    CREATE INDEX rath_sessions_created ON rath_sessions (created_at);
+    CREATE TABLE rath_session_parents (child TEXT NOT NULL, ord INTEGER NOT NULL, parent TEXT NOT NULL,
+      PRIMARY KEY (child, ord)) WITHOUT ROWID;
+    CREATE INDEX rath_session_parents_parent ON rath_session_parents (parent);
+    CREATE VIEW rath_append (node, entry, data, prev, pos, owner, last, expect_head, expect_length,
+      head, head_entry, length, updated_at, placement, agent) AS
+      SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
+    CREATE TRIGGER rath_append_row INSTEAD OF INSERT ON rath_append
+    BEGIN
+      INSERT OR IGNORE INTO rath_entries (id, data) SELECT NEW.entry, NEW.data WHERE NEW.entry IS NOT NULL;
+    END;`)
+  const insertEntry = db.prepare("INSERT OR IGNORE INTO rath_entries (id, data) VALUES (?, ?)")
+  const insertNode = db.prepare("INSERT INTO rath_nodes (id, entry, prev, pos, owner) VALUES (?, ?, ?, ?, ?)")
+  const insertSession = db.prepare(
+    "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+  )
+  const insertParent = db.prepare("INSERT INTO rath_session_parents (child, ord, parent) VALUES (?, ?, ?)")
+  const ids = new Map<Session.Node, number>()
+  let next = 1
+  sessions.forEach((session, index) => {
+    const chain: Array<Session.Node> = []
+    for (let node = session.node; node !== undefined; node = node.prev) chain.unshift(node)
+    for (const node of chain) {
+      if (ids.has(node)) continue
+      insertEntry.run(node.entry.id, JSON.stringify(node.entry))
+      insertNode.run(next, node.entry.id, node.prev === undefined ? null : ids.get(node.prev)!, node.length, index + 1)
+      ids.set(node, next++)
+    }
+    const { lineage } = session
+    insertSession.run(
+      session.id,
+      session.node === undefined ? null : ids.get(session.node)!,
+      session.node?.entry.id ?? null,
+      session.length,
+      session.base,
+      lineage.operation,
+      JSON.stringify(lineage.parents),
+      lineage.by?.kind ?? null,
+      lineage.by?.name ?? null,
+      lineage.createdAt,
+      lineage.createdAt,
+      Option.match(session.placement, { onNone: () => null, onSome: (p) => JSON.stringify(p) }),
+      null
+    )
+    lineage.parents.forEach((parent, ord) => insertParent.run(session.id, ord, parent))
+  })
+  db.close()
+  return next - 1
+}
+
 describe("SessionStore (sqlite)", () => {
   it.scoped("storage grows with new entries only: forks share history, also after a reopen", () =>
     deterministic(Effect.gen(function*() {
@@ -51,7 +120,6 @@ describe("SessionStore (sqlite)", () => {
             yield* store.save(yield* Session.append(yield* Session.fork(base), Entry.user(`fork ${i}`)))
           }
         }))
-      assert.strictEqual(count(filename, "rath_entries"), 220)
       assert.strictEqual(count(filename, "rath_nodes"), 220)
       assert.strictEqual(count(filename, "rath_sessions"), 21)
       // a new process (a fresh store) forks the loaded session: one more entry, one more node
@@ -63,7 +131,6 @@ describe("SessionStore (sqlite)", () => {
           yield* store.save(fork)
           assert.isTrue(Equal.equals(yield* store.load(fork.id), fork))
         }))
-      assert.strictEqual(count(filename, "rath_entries"), 221)
       assert.strictEqual(count(filename, "rath_nodes"), 221)
     })))
 
@@ -122,7 +189,7 @@ describe("SessionStore (sqlite)", () => {
         assert.strictEqual(refused.left.reason, "NewerSchema")
         assert.match(refused.left.message, /newer rath.*Upgrade rath/)
       }
-      assert.strictEqual(count(filename, "rath_migrations"), 2)
+      assert.strictEqual(count(filename, "rath_migrations"), SessionStore.SCHEMA_VERSION + 1)
     }))
 
   it.scoped("a damaged chain is reported as Corrupt, not loaded short", () =>
@@ -135,6 +202,66 @@ describe("SessionStore (sqlite)", () => {
       db.close()
       const loaded = yield* Effect.either(withStore(filename, (store) => store.load(session.id)))
       assert.isTrue(Either.isLeft(loaded) && loaded.left.reason === "Corrupt")
+    })))
+
+  it.scoped("a version-1 store opens, migrates to the current schema without loss, and keeps working", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const local = Placement.make({ backend: "local", id: "ws-1", workspace: "/tmp/ws" })
+      const base = yield* Session.appendAll(yield* Session.fromUserMessage("find the needle"), [
+        Entry.placed(local),
+        Entry.assistant({
+          text: "",
+          toolCalls: [{ id: "c1", name: "add", arguments: "{\"a\":2}", parsed: { a: 2 } }],
+          usage: { inputTokens: 3, outputTokens: 2, totalTokens: 5 }
+        }),
+        Entry.toolResult({ callId: "c1", toolName: "add", output: 4, durationMs: 1, sandbox: local }),
+        Entry.custom("note", { nested: [1, "two", null] })
+      ])
+      const left = yield* Session.append(yield* Session.fork(base), Entry.user("left"))
+      const right = yield* grow(yield* Session.fork(base), 3)
+      const merged = yield* Session.merge(left, right)
+      const placed = yield* Session.to(yield* Session.fork(merged), Placement.make({ backend: "bwrap" }))
+      const sessions = [base, left, right, merged, placed]
+      const nodes = writeV1(filename, sessions)
+      yield* withStore(filename, (store) =>
+        Effect.gen(function*() {
+          for (const session of sessions) {
+            const loaded = yield* store.load(session.id)
+            assert.isTrue(Equal.equals(loaded, session), `round trip of ${session.id}`)
+            assert.strictEqual(Session.toJsonl(loaded), Session.toJsonl(session))
+          }
+          const found = yield* store.list({ text: "NEEDLE" })
+          assert.deepStrictEqual(found.map((row) => row.id).sort(), sessions.map((s) => s.id).sort())
+          assert.deepStrictEqual(
+            (yield* store.list({ text: "left" })).map((row) => row.id).sort(),
+            [left.id, merged.id, placed.id].sort()
+          )
+          const more = yield* Session.append(merged, Entry.user("after the migration"))
+          yield* store.save(more)
+          assert.isTrue(Equal.equals(yield* store.load(merged.id), more))
+        }))
+      assert.strictEqual(count(filename, "rath_nodes"), nodes + 1)
+      assert.strictEqual(count(filename, "rath_migrations"), SessionStore.SCHEMA_VERSION)
+      const db = new Database(filename, { readonly: true })
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')").pluck().all()
+      db.close()
+      assert.isFalse(tables.includes("rath_entries"))
+      assert.isFalse(tables.includes("rath_append"))
+    })))
+
+  it.scoped("a version-1 store with a node whose entry is missing is not migrated (nothing dropped)", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const session = yield* grow(yield* Session.fromUserMessage("root"), 3)
+      writeV1(filename, [session])
+      const db = new Database(filename)
+      db.prepare("DELETE FROM rath_entries WHERE id = ?").run(Chunk.unsafeGet(Session.entries(session), 1).id)
+      db.close()
+      const opened = yield* Effect.either(withStore(filename, () => Effect.void))
+      assert.isTrue(Either.isLeft(opened) && opened.left.reason === "Unavailable")
+      assert.strictEqual(count(filename, "rath_migrations"), 1)
+      assert.strictEqual(count(filename, "rath_nodes"), 4)
     })))
 
   it.scoped("an unopenable file is Unavailable", () =>

@@ -1,14 +1,15 @@
 /**
  * The SQLite SessionStore backend.
  *
- * Layout (schema version 1):
+ * Layout (schema version 2):
  *
- * - `rath_entries(id, data)`: each entry's content, once, by entry id.
- * - `rath_nodes(id, entry, prev, pos, owner)`: the links of the entry chains, mirroring the
- *   in-memory `Session.Node` chain: a node is one position of a chain, pointing at its entry and
- *   at the node before it. Forks share nodes, so a fork adds nodes only for its new entries. A
- *   merge adds a node (not an entry) for each entry it takes from the other side, because in the
- *   merged chain that entry follows a different node than in its own chain.
+ * - `rath_nodes(id, prev, pos, entry, data)`: the entry chains, mirroring the in-memory
+ *   `Session.Node` chain, one rowid table: a node is one position of a chain (`pos`, 1-based),
+ *   the node before it (`prev`), the entry's id (`entry`) and its content (`data`, the entry's
+ *   JSON without its id and, when they are the chain's previous entry, without its parents; see
+ *   `encodeStored`). Forks share nodes, so a fork adds nodes only for its new entries. A merge
+ *   adds a node for each entry it takes from the other side (with that entry's content again),
+ *   because in the merged chain that entry follows a different node than in its own chain.
  * - `rath_sessions`: one small row per session: head node, length, base, lineage, placement,
  *   agent record.
  * - `rath_session_parents(child, parent, ord)`: lineage edges, for recursive CTEs.
@@ -17,7 +18,13 @@
  * statements on it, each operation one synchronous call (better-sqlite3 is synchronous, as
  * effect-sql's SQLite client itself calls it): a save is one `BEGIN IMMEDIATE` transaction that
  * reads the session row, checks that the stored history is a prefix of the one being saved,
- * writes the new entries and nodes and moves the head; a load is one read transaction. effect-sql
+ * writes the new nodes and moves the head; a load is one read transaction. An append and save
+ * writes one row and updates one: two B-tree pages per commit.
+ *
+ * Version 1 kept entries in a table of their own (`rath_entries(id, data)`, keyed by entry id)
+ * beside `rath_nodes(id, entry, prev, pos, owner)` with an index on `prev`: three B-trees and the
+ * session row per append, the id stored three times. Migration 2 folds the entries into the
+ * nodes; a version-1 store opens and is converted in one transaction, without loss. effect-sql
  * costs ~15-35 µs a statement (statement cache lookup, fibers), more than SQLite's own work here,
  * so it is used only for the Migrator, and only when the file's schema is not current: opening a
  * current store is one version query.
@@ -44,10 +51,12 @@ import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
 import type { ErrorFields } from "./storeCodec.js"
-import { decodeEntry, divergence, encodeEntry, jsonlOps, link, nodeAt, nodesAfter } from "./storeCodec.js"
+import { asciiLower, decodeStored, divergence, encodeStored, jsonlOps, link, nodeAt, nodesAfter } from "./storeCodec.js"
 
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 const MIGRATIONS_TABLE = "rath_migrations"
+const PAGE_SIZE = 1024
+const WAL_BYTES = 1_048_576
 
 type E = SessionStore.SessionStoreError
 
@@ -115,6 +124,33 @@ const migrations = Migrator.fromRecord({
         updated_at = NEW.updated_at, placement = NEW.placement, agent = coalesce(NEW.agent, agent)
         WHERE NEW.last = 1 AND key = NEW.owner;
     END`
+  }),
+  // entries folded into the nodes: one rowid table, the entry id stored once (not in the JSON),
+  // parents left out where the chain implies them (as `storeCodec.encodeStored` writes them), no
+  // index on `prev`. A node whose entry row is missing fails the NOT NULL (the migration rolls
+  // back) instead of being dropped.
+  "2_entries_in_nodes": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`CREATE TABLE rath_nodes_v2 (
+      id INTEGER PRIMARY KEY,
+      prev INTEGER,
+      pos INTEGER NOT NULL,
+      entry TEXT NOT NULL,
+      data TEXT NOT NULL
+    )`
+    yield* sql`INSERT INTO rath_nodes_v2 (id, prev, pos, entry, data)
+      SELECT n.id, n.prev, n.pos, n.entry,
+        CASE WHEN json_extract(e.data, '$.parents') = CASE WHEN n.prev IS NULL THEN '[]' ELSE json_array(p.entry) END
+          THEN json_remove(e.data, '$.id', '$.parents')
+          ELSE json_remove(e.data, '$.id') END
+      FROM rath_nodes n
+      LEFT JOIN rath_entries e ON e.id = n.entry
+      LEFT JOIN rath_nodes p ON p.id = n.prev
+      ORDER BY n.id`
+    yield* sql`DROP VIEW rath_append`
+    yield* sql`DROP TABLE rath_nodes`
+    yield* sql`DROP TABLE rath_entries`
+    yield* sql`ALTER TABLE rath_nodes_v2 RENAME TO rath_nodes`
   })
 })
 
@@ -165,12 +201,12 @@ class Stale {}
 
 const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
-const CHAIN = `WITH RECURSIVE chain(id, entry, prev, pos) AS (
-    SELECT id, entry, prev, pos FROM rath_nodes WHERE id = ?
+const CHAIN = `WITH RECURSIVE chain(id, prev, pos, entry, data) AS (
+    SELECT id, prev, pos, entry, data FROM rath_nodes WHERE id = ?
     UNION ALL
-    SELECT n.id, n.entry, n.prev, n.pos FROM rath_nodes n JOIN chain c ON n.id = c.prev
+    SELECT n.id, n.prev, n.pos, n.entry, n.data FROM rath_nodes n JOIN chain c ON n.id = c.prev
   )
-  SELECT c.id, c.pos, e.data FROM chain c JOIN rath_entries e ON e.id = c.entry`
+  SELECT id, pos, entry, data FROM chain`
 
 export const make = (
   config: Config,
@@ -228,6 +264,11 @@ export const make = (
     // (without its busy handler) when another process is switching it at the same moment: retry
     // for up to the busy timeout. A file already in WAL needs no switch.
     yield* run(`cannot open ${config.filename}`, () => {
+      // a new file gets small pages (a no-op on a file that has its pages already; set before the
+      // WAL switch, which writes the file's first page): every commit writes each page it changes
+      // whole into the WAL, and a checkpoint fsyncs those bytes, so an append's cost tracks the
+      // page size. An append changes two pages (its node's and the session row's)
+      db.pragma(`page_size = ${PAGE_SIZE}`)
       if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL")
     }).pipe(
       Effect.retry({
@@ -270,9 +311,11 @@ export const make = (
         )
         const sql = yield* Effect.provide(SqlClient.SqlClient, context)
         yield* sql.unsafe(`PRAGMA busy_timeout = ${busyMs}`).pipe(Effect.mapError(unavailable("cannot configure")))
+        // a migration that fails is a defect of the Migrator (it rolls back): typed here
         yield* Migrator.make({})({ loader: migrations, table: MIGRATIONS_TABLE }).pipe(
           Effect.provideService(SqlClient.SqlClient, sql),
-          Effect.mapError(unavailable(`cannot migrate ${config.filename}`))
+          Effect.mapError(unavailable(`cannot migrate ${config.filename}`)),
+          Effect.catchAllDefect((cause) => Effect.fail(unavailable(`cannot migrate ${config.filename}`)(cause)))
         )
       })).pipe(
         Effect.zipRight(schemaVersion),
@@ -298,11 +341,13 @@ export const make = (
 
     yield* run("cannot configure", () => {
       db.pragma(`synchronous = ${config.synchronous}`)
-      // a smaller WAL than SQLite's default (1,000 pages, 4 MB): checkpoints come 4x as often and
-      // the WAL file is truncated back to 1 MB after each, so the store's size on disk tracks what
-      // it holds instead of carrying a 4 MB WAL
-      db.pragma("wal_autocheckpoint = 256")
-      db.pragma("journal_size_limit = 1048576")
+      // a checkpoint once the WAL holds about 1 MB (SQLite's default of 1,000 pages, at this
+      // store's page size; a version-1 file keeps its 4 KB pages): each checkpoint costs two
+      // fsyncs, so a smaller WAL makes them too frequent, and a larger one makes the store
+      // carry more than it holds. The WAL file is truncated back to 1 MB after each.
+      const pageSize = db.pragma("page_size", { simple: true }) as number
+      db.pragma(`wal_autocheckpoint = ${Math.max(64, Math.floor(WAL_BYTES / pageSize))}`)
+      db.pragma(`journal_size_limit = ${WAL_BYTES}`)
       // reads through a memory map instead of a read() per page: a 10,000-entry load reads ~1,000
       // pages (writes still go through the WAL)
       db.pragma("mmap_size = 268435456")
@@ -312,8 +357,7 @@ export const make = (
     const selectSession = statement(`SELECT ${SESSION_COLUMNS} FROM rath_sessions s WHERE s.id = ?`)
     const selectNode = statement("SELECT entry, pos FROM rath_nodes WHERE id = ?")
     const maxNode = statement("SELECT max(id) FROM rath_nodes").pluck()
-    const insertEntry = statement("INSERT OR IGNORE INTO rath_entries (id, data) VALUES (?, ?)")
-    const insertNode = statement("INSERT INTO rath_nodes (id, entry, prev, pos, owner) VALUES (?, ?, ?, ?, ?)")
+    const insertNode = statement("INSERT INTO rath_nodes (id, prev, pos, entry, data) VALUES (?, ?, ?, ?, ?)")
     const updateSession = statement(
       "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ?"
     )
@@ -367,8 +411,10 @@ export const make = (
     ): SessionStore.SaveResult => {
       let prev = cached.head
       for (const node of nodesAfter(session.node, cached.length)) {
-        insertEntry.run(node.entry.id, encodeEntry(node.entry))
-        prev = Number(insertNode.run(null, node.entry.id, prev, node.length, cached.key).lastInsertRowid)
+        prev = Number(
+          insertNode.run(null, prev, node.length, node.entry.id, encodeStored(node.entry, node.prev?.entry.id))
+            .lastInsertRowid
+        )
         assigned.push([node, prev])
       }
       const moved = updateSessionIf.run(
@@ -454,8 +500,13 @@ export const make = (
       for (let i = 0; i < fresh.length; i++) {
         const node = fresh[i]!
         const id = first + i
-        insertEntry.run(node.entry.id, encodeEntry(node.entry))
-        insertNode.run(id, node.entry.id, i === 0 ? boundaryId : id - 1, node.length, key)
+        insertNode.run(
+          id,
+          i === 0 ? boundaryId : id - 1,
+          node.length,
+          node.entry.id,
+          encodeStored(node.entry, node.prev?.entry.id)
+        )
         assigned.push([node, id])
       }
       remember(session, key, head)
@@ -574,7 +625,7 @@ export const make = (
       let node: Session.Node | undefined = undefined
       for (let i = 0; i < length; i++) {
         const item = ordered[backwards ? length - 1 - i : i]!
-        const entry = decodeEntry(item[2] as string)
+        const entry = decodeStored(item[2] as string, item[3] as string, node?.entry.id)
         if (Either.isLeft(entry)) return Either.left(corrupt(id, `entry #${i + 1}: ${entry.left}`))
         node = link(node, entry.right)
       }
@@ -615,17 +666,7 @@ export const make = (
     const list = (options?: SessionStore.ListOptions) => {
       const where: Array<string> = []
       const params: Array<unknown> = []
-      let prefix = ""
-      if (options?.text !== undefined) {
-        prefix = `WITH RECURSIVE hit(id) AS (
-          SELECT n.id FROM rath_nodes n JOIN rath_entries e ON e.id = n.entry
-          WHERE instr(lower(json_extract(e.data, '$.text')), lower(?)) > 0
-          UNION
-          SELECT n.id FROM rath_nodes n JOIN hit h ON n.prev = h.id
-        ) `
-        params.push(options.text)
-        where.push("s.head IN (SELECT id FROM hit)")
-      }
+      const needle = options?.text
       if (options?.since !== undefined) {
         where.push("s.created_at >= ?")
         params.push(options.since)
@@ -642,11 +683,39 @@ export const make = (
         where.push("EXISTS (SELECT 1 FROM rath_session_parents p WHERE p.child = s.id AND p.parent = ?)")
         params.push(options.parent)
       }
-      if (options?.limit !== undefined) params.push(Math.max(0, Math.floor(options.limit)))
-      const text = `${prefix}SELECT ${SESSION_COLUMNS} FROM rath_sessions s${
+      // with a text filter the limit applies after it, to the sessions that pass
+      const limit = options?.limit === undefined ? undefined : Math.max(0, Math.floor(options.limit))
+      if (limit !== undefined && needle === undefined) params.push(limit)
+      const text = `SELECT ${SESSION_COLUMNS} FROM rath_sessions s${
         where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`
-      } ORDER BY s.created_at, s.id${options?.limit === undefined ? "" : " LIMIT ?"}`
-      return Effect.flatMap(read("cannot list sessions", () => statement(text).all(...params)), summaries)
+      } ORDER BY s.created_at, s.id${limit === undefined || needle !== undefined ? "" : " LIMIT ?"}`
+      return Effect.flatMap(
+        read("cannot list sessions", () => {
+          const rows = statement(text).all(...params) as Array<SessionRow>
+          if (needle === undefined) return rows
+          const reached = reachedByText(needle)
+          const passed = rows.filter((row) => row.head !== null && reached.has(row.head))
+          return limit === undefined ? passed : passed.slice(0, limit)
+        }),
+        summaries
+      )
+    }
+
+    /**
+     * The nodes whose chain holds an entry whose `text` contains `needle` (ASCII
+     * case-insensitive): one pass over the nodes in id order, a node is reached when its entry
+     * matches or its `prev` was reached. A node's `prev` is always an older row (smaller id: a
+     * save links new nodes onto stored ones), so one pass is enough, without an index on `prev`.
+     */
+    const reachedByText = (needle: string): Set<number> => {
+      const scan = statement(
+        "SELECT id, prev, instr(lower(json_extract(data, '$.text')), ?) > 0 FROM rath_nodes ORDER BY id"
+      ).raw(true)
+      const reached = new Set<number>()
+      for (const row of scan.iterate(asciiLower(needle)) as IterableIterator<[number, number | null, number | null]>) {
+        if (row[2] === 1 || (row[1] !== null && reached.has(row[1]))) reached.add(row[0])
+      }
+      return reached
     }
 
     const graph = (id: string, direction: "up" | "down") => {
@@ -674,7 +743,6 @@ export const make = (
           UNION
           SELECT n.prev FROM rath_nodes n JOIN live l ON n.id = l.id WHERE n.prev IS NOT NULL
         ) SELECT id FROM live)`).run()
-      statement("DELETE FROM rath_entries WHERE id NOT IN (SELECT entry FROM rath_nodes)").run()
     }
 
     const forget = Effect.sync(() => {
