@@ -264,6 +264,52 @@ describe("SessionStore (sqlite)", () => {
       assert.strictEqual(count(filename, "rath_nodes"), 4)
     })))
 
+  it.scoped("sessions saved in turns (their rows interleaved) and forks load exactly", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      let sessions = [
+        yield* Session.fromUserMessage("a"),
+        yield* Session.fromUserMessage("b"),
+        yield* Session.fromUserMessage("c")
+      ]
+      yield* withStore(filename, (store) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < 400; i++) {
+            // the first session alone for a while (consecutive rows), then all three in turns
+            const turn = i < 100 ? [0] : [0, 1, 2]
+            for (const k of turn) {
+              sessions[k] = yield* Session.append(sessions[k]!, Entry.user(`${k}:${i}`))
+              yield* store.save(sessions[k]!)
+            }
+          }
+          const fork = yield* Session.append(yield* Session.fork(sessions[1]!), Entry.user("fork"))
+          yield* store.save(fork)
+          sessions = [...sessions, fork]
+        }))
+      yield* withStore(
+        filename,
+        (store) =>
+          Effect.forEach(
+            sessions,
+            (session) =>
+              Effect.map(store.load(session.id), (loaded) =>
+                assert.isTrue(Equal.equals(loaded, session), `round trip of ${session.id}`))
+          )
+      )
+    })))
+
+  it.scoped("a chain whose links form a cycle is Corrupt, not an endless walk", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const session = yield* grow(yield* Session.fromUserMessage("root"), 5)
+      yield* withStore(filename, (store) => store.save(session))
+      const db = new Database(filename)
+      db.prepare("UPDATE rath_nodes SET prev = (SELECT max(id) FROM rath_nodes) WHERE pos = 1").run()
+      db.close()
+      const loaded = yield* Effect.either(withStore(filename, (store) => store.load(session.id)))
+      assert.isTrue(Either.isLeft(loaded) && loaded.left.reason === "Corrupt")
+    })))
+
   it.scoped("an unopenable file is Unavailable", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
