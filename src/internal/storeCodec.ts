@@ -126,15 +126,20 @@ const checkedRaw = (raw: unknown): Entry.Entry | string =>
     onRight: (entry) => entry
   })
 
-/** One value per distinct `{ kind, name }` author (anything else is kept as it is). */
-const shared = (authors: Map<string, unknown>, author: unknown): unknown => {
+/**
+ * One value per distinct `{ kind, name }` author, from `authors` (the few a session has; a linear
+ * scan, no key to build). An author with other fields is kept as it is and never shared; one that
+ * matches a known author is replaced by it (the schema would drop other fields too).
+ */
+const shared = (authors: Array<{ readonly kind: string; readonly name: string }>, author: unknown): unknown => {
   if (typeof author !== "object" || author === null) return author
   const { kind, name } = author as { readonly kind?: unknown; readonly name?: unknown }
-  if (typeof kind !== "string" || typeof name !== "string" || Object.keys(author).length !== 2) return author
-  const key = `${kind}\u0000${name}`
-  const known = authors.get(key)
-  if (known !== undefined) return known
-  authors.set(key, author)
+  if (typeof kind !== "string" || typeof name !== "string") return author
+  for (let k = 0; k < authors.length; k++) {
+    const known = authors[k]!
+    if (known.kind === kind && known.name === name) return known
+  }
+  if (authors.length < 64 && Object.keys(author).length === 2) authors.push(author as { kind: string; name: string })
   return author
 }
 
@@ -159,7 +164,7 @@ export const decodeStored = (
   data: string,
   prevId: string | undefined,
   verify = false,
-  authors?: Map<string, unknown>
+  authors?: Array<{ readonly kind: string; readonly name: string }>
 ): Either.Either<Entry.Entry, string> => {
   const decoded = decodeStoredRaw(id, data, prevId, verify, authors)
   return typeof decoded === "string" ? Either.left(decoded) : Either.right(decoded)
@@ -174,7 +179,7 @@ export const decodeStoredRaw = (
   data: string,
   prevId: string | undefined,
   verify = false,
-  authors?: Map<string, unknown>
+  authors?: Array<{ readonly kind: string; readonly name: string }>
 ): Entry.Entry | string => {
   let raw: unknown
   try {

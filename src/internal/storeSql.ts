@@ -683,7 +683,7 @@ export const make = (
         ordered = byPos
       }
       let node: Session.Node | undefined = undefined
-      const authors = new Map<string, unknown>()
+      const authors: Array<{ readonly kind: string; readonly name: string }> = []
       for (let i = 0; i < length; i++) {
         const at = backwards ? length - 1 - i : i
         const item = ordered[at]!
