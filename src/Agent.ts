@@ -161,8 +161,14 @@ export class AgentError extends Schema.TaggedError<AgentError>("rath/AgentError"
 }
 
 /**
- * Where a running agent reports every session value it produces, so that whoever interrupts it
- * (a timeout, a race) can still read what it made. `Workflow.withTimeout` uses it. Default: none.
+ * Where a running agent reports the session as it goes, so that whoever interrupts it (a timeout,
+ * a race) can still read what it made, and `Resume.persist` / `Resume.layer` can save it. A run
+ * reports after its start-up (spec, instructions, what `beforeRun` added), after each answer that
+ * calls tools (before they run), after each turn's tool results (once for all of them), and with
+ * its `rath.run.end`: everything it appended is reported before its next model call starts, and
+ * the caller waits for the watcher before the run goes on. Workflows report the sessions they make
+ * (a `Workflow.make` step, the forks, results and merges of `Workflow.parallel`).
+ * `Workflow.withTimeout` uses it. Default: none.
  *
  * @since 0.1.0
  * @category tags
@@ -588,16 +594,20 @@ export const make = <
 
       let session = yield* Session.step(input, author)
       let turns = 0
-      const advance = (next: Session.Session): Effect.Effect<void> => {
+      const set = (next: Session.Session): void => {
         session = next
-        return progress === undefined ? Effect.void : progress(next)
       }
-      const append = (draft: Entry.Draft) => Effect.flatMap(Session.append(session, draft), advance)
+      // appending does not report: the run reports (a save under `Resume.persist`) at a few points
+      // only, each covering everything appended since: after start-up, after an answer that calls
+      // tools, after the turn's tool results, and with `rath.run.end`. Everything is reported
+      // before the next model call starts.
+      const append = (draft: Entry.Draft) => Effect.map(Session.append(session, draft), set)
       const end = (reason: EndReason, detail?: string) => {
         const data: RunEnd = detail === undefined
           ? { agent: name, reason, turns }
           : { agent: name, reason, turns, detail }
-        return append(Entry.custom(END_ENTRY, data, { author }))
+        const appended = append(Entry.custom(END_ENTRY, data, { author }))
+        return progress === undefined ? appended : Effect.zipRight(appended, Effect.suspend(() => progress(session)))
       }
       const emit = sink === undefined ? undefined : sink
 
@@ -637,8 +647,10 @@ export const make = <
           if (resumed.stopped) return "stop" as const
         } else if (hooks?.beforeRun !== undefined) {
           // what a hook appends (a memory recall, say) is authored by the agent
-          yield* Effect.flatMap(Effect.provideService(hooks.beforeRun(session), Entry.CurrentAuthor, author), advance)
+          yield* Effect.map(Effect.provideService(hooks.beforeRun(session), Entry.CurrentAuthor, author), set)
         }
+        // start-up (spec, instructions, what the hook or the resumed calls added): one report
+        if (progress !== undefined) yield* progress(session)
 
         while (true) {
           if (turns >= maxTurns) return "max_turns" as const
@@ -705,7 +717,9 @@ export const make = <
             if (response.usage !== undefined) yield* emit({ _tag: "Usage", turn, usage: response.usage })
             yield* emit({ _tag: "TurnFinished", turn, entry: session.node!.entry as Entry.Assistant })
           }
+          // a final answer is reported with the run's end; one that calls tools before they run
           if (response.toolCalls.length === 0) return "stop" as const
+          if (progress !== undefined) yield* progress(session)
           // the turn's calls, their results as they finish, and how many are appended: an
           // interrupted run answers every call (finished, or "interrupted") before it ends
           const pending: Pending = {
@@ -717,6 +731,8 @@ export const make = <
           yield* runTools(response.toolCalls, turn, emit, approval, pending.results)
           yield* appendResults(pending)
           inflight = undefined
+          // the turn's results: one report for all of them
+          if (progress !== undefined) yield* progress(session)
         }
       })
 
@@ -728,10 +744,13 @@ export const make = <
             const ran = pending.results[i]
             drafts.push(ran === undefined ? interruptedDraft(pending.calls[i]!, author) : resultDraft(ran, author))
           }
-          if (drafts.length === 1) return Effect.map(append(drafts[0]!), () => void pending.appended++)
-          return Effect.forEach(drafts, (draft) => Effect.tap(append(draft), () => void pending.appended++), {
-            discard: true
-          })
+          const appendOne = (draft: Entry.Draft) =>
+            Effect.map(Session.append(session, draft), (next) => {
+              session = next
+              pending.appended++
+            })
+          if (drafts.length === 1) return appendOne(drafts[0]!)
+          return Effect.forEach(drafts, appendOne, { discard: true })
         })
 
       const runTools = (
@@ -845,7 +864,8 @@ export const make = <
       const run = Effect.gen(function*() {
         const reason = yield* loop
         if (hooks?.afterRun !== undefined) {
-          yield* Effect.flatMap(Effect.provideService(hooks.afterRun(session), Entry.CurrentAuthor, author), advance)
+          // reported with the run's end
+          yield* Effect.map(Effect.provideService(hooks.afterRun(session), Entry.CurrentAuthor, author), set)
         }
         yield* end(reason)
         if (emit !== undefined) yield* emit({ _tag: "Done", reason, session })
