@@ -679,13 +679,19 @@ export const make = <
           const turn = turns++
           if (emit !== undefined) yield* emit({ _tag: "TurnStarted", turn })
           const answer = yield* callModel(provider, request, turn, emit).pipe(
-            Effect.tap((response) =>
-              response.usage === undefined ? Effect.void : Effect.annotateCurrentSpan({
-                "rath.usage.input_tokens": response.usage.inputTokens,
-                "rath.usage.output_tokens": response.usage.outputTokens,
-                "rath.usage.total_tokens": response.usage.totalTokens
-              })
-            ),
+            Effect.tap((response) => {
+              const usage = response.usage
+              if (usage === undefined && response.model === undefined) return Effect.void
+              const attributes: Record<string, unknown> = {}
+              // the model that answered (a gateway may route to another than the one asked)
+              if (response.model !== undefined) attributes["rath.response.model"] = response.model
+              if (usage !== undefined) {
+                attributes["rath.usage.input_tokens"] = usage.inputTokens
+                attributes["rath.usage.output_tokens"] = usage.outputTokens
+                attributes["rath.usage.total_tokens"] = usage.totalTokens
+              }
+              return Effect.annotateCurrentSpan(attributes)
+            }),
             Effect.withSpan("Agent.model", {
               captureStackTrace: false,
               attributes: {

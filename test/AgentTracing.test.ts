@@ -55,7 +55,12 @@ describe("Agent tracing", () => {
       })
       const input = yield* Session.fromUserMessage("1+2?")
       yield* Agent.make({ name: "calc", tools: [add] })(input).pipe(
-        Effect.provide(Scripted.layer([Scripted.toolCall("add", { a: 1, b: 2 }), Scripted.reply("3")])),
+        Effect.provide(
+          Scripted.layer([
+            Scripted.toolCall("add", { a: 1, b: 2 }),
+            Scripted.reply("3", { model: "scripted-model-0613" })
+          ])
+        ),
         Effect.withTracer(recordingTracer(spans))
       )
       const run = spans.find((s) => s.name === "Agent.run")!
@@ -63,6 +68,11 @@ describe("Agent tracing", () => {
       assert.strictEqual(run.attributes.get("rath.session.id"), input.id)
       const models = spans.filter((s) => s.name === "Agent.model")
       assert.strictEqual(models.length, 2)
+      // the model asked for, and the one that answered (a gateway may answer with another)
+      assert.deepStrictEqual(models.map((model) => model.attributes.get("rath.response.model")), [
+        "scripted-model",
+        "scripted-model-0613"
+      ])
       for (const model of models) {
         assert.strictEqual(model.parentId, run.spanId)
         assert.strictEqual(model.attributes.get("rath.model"), "scripted-model")
