@@ -3,8 +3,8 @@
  * real wire format. Everything asserted here is the normalised contract of `Provider`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Clock, Effect, Either, Fiber, Option, Schedule, Stream } from "effect"
-import { Entry, IdGenerator, Provider, Replay, Session } from "rath"
+import { Chunk, Clock, Effect, Either, Fiber, Option, Schedule, Schema, Stream } from "effect"
+import { Agent, Entry, IdGenerator, Provider, Replay, Session, Tool } from "rath"
 import * as Server from "./server.js"
 import type { Scenario } from "./wires.js"
 import { wires } from "./wires.js"
@@ -222,6 +222,40 @@ for (const wire of wires) {
           }
         }))
     }
+
+    it.scopedLive("a plain agent run (chat) and a watched one (stream) record the same session", () =>
+      Effect.gen(function*() {
+        // every run asks twice: a tool call whose arguments arrive in pieces, then the answer
+        const call: Scenario = {
+          ...toolScenario,
+          toolCalls: [{ id: "call_add", name: "add", args: ["{ \"a\" : 4", "0,\n \"b\": 2 }"] }]
+        }
+        const server = yield* Server.start((r, i) => ok(i % 2 === 0 ? call : textScenario)(r))
+        const provider = wire.make(server.url)
+        const agent = Agent.make({
+          name: "calc",
+          instructions: "Add with the tool.",
+          tools: [Tool.make({
+            name: "add",
+            description: "adds",
+            parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+            handler: ({ a, b }) => Effect.succeed(a + b)
+          })]
+        })
+        const plain = yield* Session.fromUserMessage("40 + 2?").pipe(
+          Effect.flatMap(agent),
+          Effect.provideService(Provider.Provider, provider)
+        )
+        const watched = yield* Session.fromUserMessage("40 + 2?").pipe(
+          Effect.flatMap((session) => Stream.runLast(Agent.stream(agent)(session))),
+          Effect.map((last) => (Option.getOrThrow(last) as Extract<Agent.Event, { _tag: "Done" }>).session),
+          Effect.provideService(Provider.Provider, provider)
+        )
+        assert.deepStrictEqual(server.received.map((r) => r.body.stream === true), [false, false, true, true])
+        assert.strictEqual(Option.getOrThrow(Session.lastOf(plain, "ToolResult")).output, 42)
+        assert.strictEqual(Option.getOrThrow(Session.lastOf(plain, "Assistant")).text, "Hello world")
+        yield* Replay.verify(plain, watched, { ignore: ["durationMs"] })
+      }))
 
     it.scopedLive("the request carries model, tools, forced tool choice, max tokens, stop, and the key", () =>
       Effect.gen(function*() {
