@@ -26,6 +26,7 @@ import * as Embedder from "./Embedder.js"
 import * as Entry from "./Entry.js"
 import * as IdGenerator from "./IdGenerator.js"
 import * as Index from "./internal/memoryIndex.js"
+import * as Model from "./internal/memoryModel.js"
 import * as Sqlite from "./internal/memorySqlite.js"
 import * as Session from "./Session.js"
 
@@ -40,22 +41,13 @@ import * as Session from "./Session.js"
  * @since 0.1.0
  * @category schemas
  */
-export const Item = Schema.Struct({
-  id: Schema.String,
-  namespace: Schema.String,
-  text: Schema.String,
-  source: Schema.optional(Schema.String),
-  sessionId: Schema.optional(Schema.String),
-  entryIds: Schema.Array(Schema.String),
-  metadata: Schema.Record({ key: Schema.String, value: Entry.Json }),
-  createdAt: Schema.Number
-})
+export const Item: typeof Model.Item = Model.Item
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface Item extends Schema.Schema.Type<typeof Item> {}
+export interface Item extends Model.Item {}
 
 /**
  * A recalled memory with its score: in (0, 1], larger is better. Lexical scores are BM25 mapped by
@@ -157,18 +149,13 @@ export interface ListOptions {
  * @since 0.1.0
  * @category errors
  */
-export class MemoryError extends Schema.TaggedError<MemoryError>("rath/MemoryError")("MemoryError", {
-  reason: Schema.Literal("StoreFailed", "EmbedFailed", "InvalidRequest"),
-  detail: Schema.String,
-  cause: Schema.optional(Schema.Defect)
-}) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `${this.reason}: ${this.detail}`
-  }
-}
+export const MemoryError: typeof Model.MemoryError = Model.MemoryError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type MemoryError = Model.MemoryError
 
 const invalid = (detail: string) => new MemoryError({ reason: "InvalidRequest", detail })
 
