@@ -351,7 +351,8 @@ export const hashText = (text: string): string => `sha256:${createHash("sha256")
 
 /**
  * What an agent named `name` is sent for a session: the transcript (compression applied) without
- * other agents' instructions, with this agent's latest instructions first.
+ * other agents' instructions and without memories recalled for other agents (see
+ * `Memory.visibleTo`), with this agent's latest instructions first.
  *
  * @since 0.1.0
  * @category getters
@@ -364,6 +365,7 @@ export const messagesFor = (name: string, session: Session.Session): ReadonlyArr
       if (message.author.name === name) own = message
       continue
     }
+    if (!Memory.visibleTo(message, name)) continue
     out.push(message)
   }
   if (own !== undefined) out.unshift(own)
