@@ -29,6 +29,7 @@ import * as Approval from "./Approval.js"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
 import { consume } from "./internal/stream.js"
+import * as Trace from "./internal/trace.js"
 import * as Memory from "./Memory.js"
 import * as Provider from "./Provider.js"
 import * as Session from "./Session.js"
@@ -680,21 +681,10 @@ export const make = <
           }
           const turn = turns++
           if (emit !== undefined) yield* emit({ _tag: "TurnStarted", turn })
-          const answer = yield* callModel(provider, request, turn, emit).pipe(
-            Effect.tap((response) => {
-              const usage = response.usage
-              if (usage === undefined && response.model === undefined) return Effect.void
-              const attributes: Record<string, unknown> = {}
-              // the model that answered (a gateway may route to another than the one asked)
-              if (response.model !== undefined) attributes["rath.response.model"] = response.model
-              if (usage !== undefined) {
-                attributes["rath.usage.input_tokens"] = usage.inputTokens
-                attributes["rath.usage.output_tokens"] = usage.outputTokens
-                attributes["rath.usage.total_tokens"] = usage.totalTokens
-              }
-              return Effect.annotateCurrentSpan(attributes)
-            }),
-            Effect.withSpan("Agent.model", {
+          const answer = yield* Effect.either(Trace.withSpan(
+            callModel(provider, request, turn, emit),
+            "Agent.model",
+            () => ({
               captureStackTrace: false,
               attributes: {
                 "rath.agent.name": name,
@@ -704,8 +694,20 @@ export const make = <
                 "rath.turn": turn
               }
             }),
-            Effect.either
-          )
+            (response) => {
+              const usage = response.usage
+              if (usage === undefined && response.model === undefined) return undefined
+              const attributes: Record<string, unknown> = {}
+              // the model that answered (a gateway may route to another than the one asked)
+              if (response.model !== undefined) attributes["rath.response.model"] = response.model
+              if (usage !== undefined) {
+                attributes["rath.usage.input_tokens"] = usage.inputTokens
+                attributes["rath.usage.output_tokens"] = usage.outputTokens
+                attributes["rath.usage.total_tokens"] = usage.totalTokens
+              }
+              return attributes
+            }
+          ))
           if (Either.isLeft(answer)) {
             yield* budget.settle(reservation, 0)
             const error = answer.left
@@ -771,7 +773,7 @@ export const make = <
         slots?: ReadonlyArray<number>
       ): Effect.Effect<void, never, R> => {
         const at = session
-        const spanOf = (item: Planned) => ({
+        const spanOf = (item: Planned) => () => ({
           captureStackTrace: false,
           attributes: {
             "rath.agent.name": name,
@@ -786,7 +788,7 @@ export const make = <
               Tool.requiresApproval(item.tool, item.decoded.right)
             )
             // the common case (no events, no approval) without a generator
-            ? Effect.withSpan(
+            ? Trace.withSpan(
               Effect.map(
                 Tool.execute(toolkit as Tool.Toolkit<R>, item.call, { session: at, timeout: options.toolTimeout }),
                 (outcome): Ran => ({ outcome })
@@ -847,7 +849,7 @@ export const make = <
               })
             }
             return ran
-          }).pipe(Effect.withSpan("Agent.tool", spanOf(item)))
+          }).pipe((traced) => Trace.withSpan(traced, "Agent.tool", spanOf(item)))
         const planned = plan(toolkit, calls, at)
         const slot = (index: number) => slots === undefined ? index : slots[index]!
         if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[slot(0)] = ran))
@@ -887,11 +889,11 @@ export const make = <
         )
       )
       return yield* (options.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
-    }).pipe(
-      Effect.withSpan("Agent.run", {
+    }).pipe((run) =>
+      Trace.withSpan(run, "Agent.run", () => ({
         captureStackTrace: false,
         attributes: { "rath.agent.name": name, "rath.session.id": input.id }
-      })
+      }))
     ) as Effect.Effect<Session.Session, AgentError | HE_, R | Provider.Provider>
 
   const step = (session: Session.Session) => core(session, undefined)

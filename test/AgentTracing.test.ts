@@ -83,4 +83,27 @@ describe("Agent tracing", () => {
       assert.strictEqual(tool.parentId, run.spanId)
       assert.strictEqual(tool.attributes.get("rath.tool.name"), "add")
     }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
+
+  it.effect("with Effect's default tracer (which records nowhere) a run makes no spans; with any other it does", () =>
+    Effect.gen(function*() {
+      const seen: Array<Option.Option<string>> = []
+      const probe = Tool.make({
+        name: "probe",
+        description: "Reports the span it runs in",
+        parameters: Schema.Struct({}),
+        handler: () =>
+          Effect.map(Effect.option(Effect.currentSpan), (span) => {
+            seen.push(Option.map(span, (s) => s.name))
+            return "ok"
+          })
+      })
+      const agent = Agent.make({ name: "probe", tools: [probe] })
+      const script = () => Scripted.layer([Scripted.toolCall("probe", {}), Scripted.reply("done")])
+      const input = yield* Session.fromUserMessage("go")
+      yield* agent(input).pipe(Effect.provide(script()))
+      const spans: Array<Recorded> = []
+      yield* agent(input).pipe(Effect.provide(script()), Effect.withTracer(recordingTracer(spans)))
+      assert.deepStrictEqual(seen, [Option.none(), Option.some("Agent.tool")])
+      assert.deepStrictEqual(spans.map((s) => s.name).sort(), ["Agent.model", "Agent.model", "Agent.run", "Agent.tool"])
+    }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
 })

@@ -21,15 +21,20 @@ const isTracing = (fiber: { readonly currentDefaultServices: Context.Context<Def
 
 /**
  * `Effect.withSpan(self, name, options())` when a tracer is installed; `self` as it is otherwise.
- * `options` is a function so that the attributes are not built when no span is made.
+ * `options` is a function so that the attributes are not built when no span is made; `result`,
+ * when given, adds attributes read from the value `self` succeeds with (usage, say) to the span.
  */
 export const withSpan = <A, E, R>(
   self: Effect.Effect<A, E, R>,
   name: string,
-  options: () => Tracer.SpanOptions
+  options: () => Tracer.SpanOptions,
+  result?: (value: A) => Record<string, unknown> | undefined
 ): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) => isTracing(fiber) ? Effect.withSpan(self, name, options()) : self)
-
-/** `Effect.annotateCurrentSpan(values())` when a tracer is installed; nothing otherwise. */
-export const annotate = (values: () => Record<string, unknown>): Effect.Effect<void> =>
-  Effect.withFiberRuntime((fiber) => isTracing(fiber) ? Effect.annotateCurrentSpan(values()) : Effect.void)
+  Effect.withFiberRuntime((fiber) => {
+    if (!isTracing(fiber)) return self
+    const annotated = result === undefined ? self : Effect.tap(self, (value) => {
+      const attributes = result(value)
+      return attributes === undefined ? Effect.void : Effect.annotateCurrentSpan(attributes)
+    })
+    return Effect.withSpan(annotated, name, options())
+  })
