@@ -405,13 +405,34 @@ const messageContent = (message: Entry.Message): unknown => {
  * @since 0.1.0
  * @category combinators
  */
-export const fingerprint = (request: Request): string =>
-  "sha256:" + createHash("sha256").update(JSON.stringify([
-    request.messages.map(messageContent),
-    (request.tools ?? []).map((tool) => [tool.name, tool.description, tool.parameters]),
-    request.toolChoice ?? "auto",
-    request.responseFormat ?? null
-  ])).digest("hex").slice(0, 32)
+export const fingerprint = (request: Request): string => {
+  // the JSON text of `[messages, tools, toolChoice, responseFormat]`, built from pieces cached per
+  // (immutable) entry and per tool list: an agent fingerprints every call, and its transcript
+  // grows by a few entries a turn, so each entry is serialised once, not once per call
+  const messages = request.messages
+  let text = "[["
+  for (let i = 0; i < messages.length; i++) {
+    if (i > 0) text += ","
+    text += cachedJson(messages[i]!, messageContent)
+  }
+  text += "]," + (request.tools === undefined ? "[]" : cachedJson(request.tools, toolsContent)) + "," +
+    JSON.stringify(request.toolChoice ?? "auto") + "," + JSON.stringify(request.responseFormat ?? null) + "]"
+  return "sha256:" + createHash("sha256").update(text).digest("hex").slice(0, 32)
+}
+
+const jsonCache = new WeakMap<object, string>()
+
+const cachedJson = <A extends object>(value: A, content: (value: A) => unknown): string => {
+  let text = jsonCache.get(value)
+  if (text === undefined) {
+    text = JSON.stringify(content(value))
+    jsonCache.set(value, text)
+  }
+  return text
+}
+
+const toolsContent = (tools: ReadonlyArray<ToolDefinition>): unknown =>
+  tools.map((tool) => [tool.name, tool.description, tool.parameters])
 
 /**
  * Calls the current provider.

@@ -273,7 +273,8 @@ export const toJsonOutput = (value: unknown, maxChars: number = DEFAULT_MAX_OUTP
  * Runs one tool call from a toolkit: parses the raw argument text (empty means `{}`), decodes it
  * with the tool's schema, runs the handler (with the tool's or the given timeout) and encodes the
  * result. Never fails: every problem is an `Outcome` with an `error` of kind `unknown_tool`,
- * `invalid_arguments`, `tool_failed` or `timeout`. Interruption propagates.
+ * `invalid_arguments`, `tool_failed` or `timeout`. Interruption propagates. The call is a
+ * `Tool.run` span (in an agent, the executor runs it inside the agent's `Agent.tool` span instead).
  *
  * @since 0.1.0
  * @category combinators
@@ -288,6 +289,17 @@ export const run = <R>(
     /** Replaces the call's arguments (an approver's edit). */
     readonly arguments?: unknown
   }
+): Effect.Effect<Outcome, never, R> =>
+  Effect.withSpan(runUntraced(toolkit, call, options), "Tool.run", {
+    captureStackTrace: false,
+    attributes: { "rath.tool.name": call.name, "rath.tool.call_id": call.id }
+  })
+
+// the default executor runs a call without a span of its own: an agent's `Agent.tool` span is it
+const runUntraced = <R>(
+  toolkit: Toolkit<R>,
+  call: Entry.ToolCall,
+  options: RunOptions
 ): Effect.Effect<Outcome, never, R> =>
   // nested flatMaps rather than a generator: this runs on every tool call
   Effect.flatMap(Clock.currentTimeMillis, (started): Effect.Effect<Outcome, never, R> => {
@@ -355,12 +367,7 @@ export const run = <R>(
         : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
       return fail("tool_failed", message)
     })
-  }).pipe(
-    Effect.withSpan("Tool.run", {
-      captureStackTrace: false,
-      attributes: { "rath.tool.name": call.name, "rath.tool.call_id": call.id }
-    })
-  )
+  })
 
 /**
  * Whether a call needs approval.
@@ -411,7 +418,7 @@ export interface ExecutorService {
  * @category tags
  */
 export class Executor extends Context_.Reference<Executor>()("rath/Tool/Executor", {
-  defaultValue: (): ExecutorService => ({ execute: run })
+  defaultValue: (): ExecutorService => ({ execute: runUntraced })
 }) {}
 
 /**

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
-import { Provider, Scripted } from "rath"
+import { Chunk, Effect, Stream } from "effect"
+import { createHash } from "node:crypto"
+import { Entry, Provider, Scripted, Session } from "rath"
 
 describe("Provider.accumulate", () => {
   it.effect("joins text and tool-call argument deltas by index, an empty argument string is {}", () =>
@@ -63,5 +64,47 @@ describe("Scripted", () => {
       const parts = yield* Stream.runCollect(scripted.service.stream({ messages: [] }))
       const deltas = Array.from(parts).flatMap((part) => part._tag === "TextDelta" ? [part.text] : [])
       assert.deepStrictEqual(deltas, ["Hel", "lo"])
+    }))
+})
+
+describe("Provider.fingerprint", () => {
+  it.effect("is the hash of the request's content, whatever was fingerprinted before it", () =>
+    Effect.gen(function*() {
+      const session = yield* Session.fromUserMessage("what is 2 + 2?").pipe(
+        Effect.flatMap(Session.append(Entry.system("be brief"))),
+        Effect.flatMap(
+          Session.append(Entry.assistant({ text: "", toolCalls: [Provider.toolCall("c1", "add", "{\"a\":2}")] }))
+        ),
+        Effect.flatMap(Session.append(Entry.toolResult({ callId: "c1", toolName: "add", output: { sum: 4 } }))),
+        Effect.flatMap(Session.append(Entry.assistant({ text: "4", reasoning: "adding" })))
+      )
+      const messages = Chunk.toReadonlyArray(Session.transcript(session))
+      const tools = [{ name: "add", description: "Adds.", parameters: { type: "object" } }]
+      // the definition: sha256 of the JSON of [messages without ids/times/authors, tools, choice, format]
+      const reference = (request: Provider.Request) =>
+        "sha256:" + createHash("sha256").update(JSON.stringify([
+          request.messages.map((m) =>
+            m._tag === "Assistant"
+              ? [m._tag, m.text, m.reasoning ?? null, m.toolCalls.map((c) => [c.id, c.name, c.arguments])]
+              : m._tag === "ToolResult"
+              ? [m._tag, m.callId, m.toolName, m.output ?? null, m.error ?? null]
+              : [m._tag, m.text]
+          ),
+          (request.tools ?? []).map((t) => [t.name, t.description, t.parameters]),
+          request.toolChoice ?? "auto",
+          request.responseFormat ?? null
+        ])).digest("hex").slice(0, 32)
+      const requests: Array<Provider.Request> = [
+        { messages },
+        { messages: messages.slice(0, 2), tools, toolChoice: "auto" },
+        { messages, tools, toolChoice: { tool: "add" } },
+        { messages, tools: [], responseFormat: { type: "json_object" } }
+      ]
+      for (const request of requests) {
+        // twice: the second call reads the cached pieces
+        assert.strictEqual(Provider.fingerprint(request), reference(request))
+        assert.strictEqual(Provider.fingerprint(request), reference(request))
+      }
+      assert.notStrictEqual(Provider.fingerprint(requests[0]!), Provider.fingerprint(requests[1]!))
     }))
 })

@@ -536,7 +536,20 @@ const tables = {
   },
   W5: {
     title: "W5 — concurrency (conversations started at once; 5 model calls of 20 ms each; ideal 100 ms)",
-    head: ["runtime", "store", "durability", "conversations", "wall", "× rath", "p50 done", "p99 done", "wall / ideal", "peak RSS", "× rath"],
+    head: [
+      "runtime",
+      "store",
+      "durability",
+      "conversations",
+      "wall",
+      "× rath",
+      "p50 done",
+      "p99 done",
+      "wall / ideal",
+      "Effect floor",
+      "peak RSS",
+      "× rath"
+    ],
     row: (o, m) => [
       m.conversations,
       ms(m.wallMs),
@@ -544,6 +557,7 @@ const tables = {
       ms(m.p50DoneMs),
       ms(m.p99DoneMs),
       `${fmt(m.wallMs / m.idealMs, 1)}×`,
+      m.effectFloorMs === undefined ? "—" : ms(m.effectFloorMs),
       mib(rssOf(m)),
       ratio(o.config, "rss")
     ]

@@ -187,7 +187,7 @@ export const emitW4 = ({ peer, version, turns, cold, warm }) =>
   })
 
 /** The W5 line. */
-export const emitW5 = ({ peer, version, conversations, toolCalls, sleepMs, wallMs, done }) =>
+export const emitW5 = ({ peer, version, conversations, toolCalls, sleepMs, wallMs, done, effectFloorMs }) =>
   emit({
     workload: "W5",
     peer,
@@ -199,7 +199,8 @@ export const emitW5 = ({ peer, version, conversations, toolCalls, sleepMs, wallM
     wallMs: round(wallMs, 1),
     p50DoneMs: round(percentile(done, 50), 1),
     p99DoneMs: round(percentile(done, 99), 1),
-    idealMs: (toolCalls + 1) * sleepMs
+    idealMs: (toolCalls + 1) * sleepMs,
+    ...(effectFloorMs === undefined ? {} : { effectFloorMs: round(effectFloorMs, 1) })
   })
 
 /** Prints the one JSON line; adds the in-process peak RSS cross-check. */

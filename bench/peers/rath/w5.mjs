@@ -22,8 +22,19 @@ const runOne = (i) =>
     check(Option.isSome(answer) && answer.value.text === expected, `conversation ${i}`)
   })
 
-const { wallMs, done } = await Effect.runPromise(
+// The floor under any Effect program of this shape, measured in the same process just before:
+// N fibers started at once, each only sleeping 5 × sleepMs (no model, no tool, no session).
+const floor = Effect.gen(function*() {
+  const bare = Effect.forEach(Array.from({ length: toolCalls + 1 }), () => Effect.sleep(sleepMs), { discard: true })
+  yield* bare
+  const start = performance.now()
+  yield* Effect.forEach(Array.from({ length: conversations }), () => bare, { concurrency: "unbounded", discard: true })
+  return performance.now() - start
+})
+
+const { wallMs, done, effectFloorMs } = await Effect.runPromise(
   Effect.gen(function*() {
+    const effectFloorMs = yield* floor
     yield* runOne(-1)
     const done = new Float64Array(conversations)
     const start = performance.now()
@@ -32,8 +43,8 @@ const { wallMs, done } = await Effect.runPromise(
       (i) => Effect.map(runOne(i), () => (done[i] = performance.now() - start)),
       { concurrency: "unbounded", discard: true }
     )
-    return { wallMs: performance.now() - start, done }
+    return { wallMs: performance.now() - start, done, effectFloorMs }
   }).pipe(Effect.provide(Layer.succeed(Provider.Provider, provider)))
 )
 
-emitW5({ peer: "rath", version: version(), conversations, toolCalls, sleepMs, wallMs, done })
+emitW5({ peer: "rath", version: version(), conversations, toolCalls, sleepMs, wallMs, done, effectFloorMs })
