@@ -1,6 +1,6 @@
 /**
- * The SQLite store's entry codec: the stored text is the entry's schema encoding (minus the id and
- * the parents the chain implies), and decoding it gives back the very entry, or a typed failure.
+ * The SQLite store's entry codec: the stored text is the entry's schema encoding (minus the
+ * parents the chain implies), and decoding it gives back the very entry, or a typed failure.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Arbitrary, Either, FastCheck, Schema } from "effect"
@@ -39,18 +39,18 @@ describe("SessionStore codec", () => {
           const entry = imply ? chained(raw, prevId) : raw
           const stored = encodeStored(entry, prevId)
           const text = JSON.parse(stored) as Record<string, unknown>
-          assert.isFalse("id" in text, "the id lives in its own column")
+          assert.strictEqual(text.id, entry.id)
           const implied = prevId === undefined ? entry.parents.length === 0 : entry.parents.length === 1 &&
             entry.parents[0] === prevId
           assert.strictEqual("parents" in text, !implied)
-          const decoded = decodeStored(entry.id, stored, prevId)
+          const decoded = decodeStored(stored, prevId)
           assert.isTrue(Either.isRight(decoded))
           if (Either.isRight(decoded)) {
             // the same fields in the same order, on the same class (a field set to undefined is not
             // stored: JSON has no undefined; the conformance suite checks such sessions load equal)
             assert.strictEqual(JSON.stringify(decoded.right), JSON.stringify(entry))
             assert.strictEqual(Object.getPrototypeOf(decoded.right), Object.getPrototypeOf(entry))
-            assert.isTrue(Either.isRight(decodeStored(entry.id, stored, prevId, true)), "the schema accepts it too")
+            assert.isTrue(Either.isRight(decodeStored(stored, prevId, true)), "the schema accepts it too")
           }
         }
       ),
@@ -60,15 +60,16 @@ describe("SessionStore codec", () => {
   it("damaged stored text is a Left that says what is wrong, never an entry", () => {
     const damaged = [
       "not json",
+      "{\"_tag\":\"User\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"text\":\"x\"}",
       "[1,2]",
       "null",
-      "{\"_tag\":\"Nope\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"text\":\"x\"}",
-      "{\"_tag\":\"User\",\"timestamp\":\"soon\",\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"text\":\"x\"}",
-      "{\"_tag\":\"User\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"}}",
-      "{\"_tag\":\"User\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"parents\":\"p\",\"text\":\"x\"}"
+      "{\"id\":\"e_1\",\"_tag\":\"Nope\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"text\":\"x\"}",
+      "{\"id\":\"e_1\",\"_tag\":\"User\",\"timestamp\":\"soon\",\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"text\":\"x\"}",
+      "{\"id\":\"e_1\",\"_tag\":\"User\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"}}",
+      "{\"id\":\"e_1\",\"_tag\":\"User\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"parents\":\"p\",\"text\":\"x\"}"
     ]
     for (const text of damaged) {
-      const decoded = decodeStored("e_1", text, undefined)
+      const decoded = decodeStored(text, undefined)
       assert.isTrue(Either.isLeft(decoded), text)
       if (Either.isLeft(decoded)) assert.isAbove(String(decoded.left).length, 0)
     }

@@ -25,17 +25,17 @@ const impliedParents = (parents: ReadonlyArray<string>, prevId: string | undefin
 
 /**
  * The stored text of an entry at a position of a chain whose previous entry is `prevId`: its
- * encoded JSON without `id` (the store keeps the id in a column of its own) and without `parents`
- * when they are the ones the chain implies (`[prevId]`, or `[]` at the start of a chain), which is
- * every entry but a merge's and those a merge takes from the other side. About 60 bytes less per
- * entry than the whole JSON; {@link decodeStored} puts both fields back, in their place.
+ * encoded JSON ({@link encodeEntry}) without `parents` when they are the ones the chain implies
+ * (`[prevId]`, or `[]` at the start of a chain), which is every entry but a merge's and those a
+ * merge takes from the other side: about 30 bytes less per entry. {@link decodeStored} puts them
+ * back, in their place.
  */
 export const encodeStored = (entry: Entry.Entry, prevId: string | undefined): string => {
-  const implied = impliedParents(entry.parents, prevId)
+  if (!impliedParents(entry.parents, prevId)) return JSON.stringify(entry)
   const fields = entry as unknown as Record<string, unknown>
   const out: Record<string, unknown> = {}
   for (const key of Object.keys(fields)) {
-    if (key !== "id" && (key !== "parents" || !implied)) out[key] = fields[key]
+    if (key !== "parents") out[key] = fields[key]
   }
   return JSON.stringify(out)
 }
@@ -67,6 +67,7 @@ const requiredFields: Record<string, ReadonlyArray<readonly [string, Kind]>> = O
     Object.entries(Ctor.fields).flatMap(([key, field]): Array<readonly [string, Kind]> => {
       // a field is a schema (its `ast` an AST node) or a property signature (`optional`)
       const ast = (field as { readonly ast?: { readonly _tag: string; readonly isOptional?: boolean } }).ast
+      if (key === "id") return [[key, "string"]]
       if (key === "_tag" || ast === undefined || ast._tag === "UnknownKeyword") return []
       if (ast._tag === "PropertySignatureDeclaration" && ast.isOptional === true) return []
       switch (ast._tag) {
@@ -144,8 +145,7 @@ const shared = (authors: Array<{ readonly kind: string; readonly name: string }>
 }
 
 /**
- * Decodes what {@link encodeStored} wrote, given the entry's id and the id of the entry before it
- * in the chain. The fields come back in the order an entry has them (id, timestamp, author,
+ * Decodes what {@link encodeStored} wrote, given the id of the entry before it in the chain. The fields come back in the order an entry has them (id, timestamp, author,
  * parents, then its own), so the rebuilt entry is the saved one, down to `JSON.stringify`.
  *
  * Rows are trusted (the store encoded them from valid entries), so the entry is rebuilt on its
@@ -160,13 +160,12 @@ const shared = (authors: Array<{ readonly kind: string; readonly name: string }>
  * and a load keeps every entry, so this is thousands of objects fewer to allocate and to keep.
  */
 export const decodeStored = (
-  id: string,
   data: string,
   prevId: string | undefined,
   verify = false,
   authors?: Array<{ readonly kind: string; readonly name: string }>
 ): Either.Either<Entry.Entry, string> => {
-  const decoded = decodeStoredRaw(id, data, prevId, verify, authors)
+  const decoded = decodeStoredRaw(data, prevId, verify, authors)
   return typeof decoded === "string" ? Either.left(decoded) : Either.right(decoded)
 }
 
@@ -175,7 +174,6 @@ export const decodeStored = (
  * entry is never a string), without an `Either` per entry.
  */
 export const decodeStoredRaw = (
-  id: string,
   data: string,
   prevId: string | undefined,
   verify = false,
@@ -192,12 +190,11 @@ export const decodeStoredRaw = (
   const tag = stored._tag
   const Ctor = verify || typeof tag !== "string" ? undefined : classes[tag]
   const fields: Record<string, unknown> = Ctor === undefined ? {} : Object.create(Ctor.prototype)
-  fields.id = id
+  fields.id = stored.id
   fields.timestamp = stored.timestamp
   fields.author = authors === undefined ? stored.author : shared(authors, stored.author)
   fields.parents = stored.parents === undefined ? (prevId === undefined ? [] : [prevId]) : stored.parents
   Object.assign(fields, stored)
-  fields.id = id
   if (Ctor === undefined) return checkedRaw(fields)
   const { keys, kinds } = required[tag as string]!
   for (let k = 0; k < keys.length; k++) {

@@ -3,11 +3,10 @@
  *
  * Layout (schema version 2):
  *
- * - `rath_nodes(id, prev, pos, entry, data)`: the entry chains, mirroring the in-memory
- *   `Session.Node` chain, one rowid table: a node is one position of a chain (`pos`, 1-based),
- *   the node before it (`prev`), the entry's id (`entry`) and its content (`data`, the entry's
- *   JSON without its id and, when they are the chain's previous entry, without its parents; see
- *   `encodeStored`). Forks share nodes, so a fork adds nodes only for its new entries. A merge
+ * - `rath_nodes(id, prev, pos, data)`: the entry chains, mirroring the in-memory `Session.Node`
+ *   chain, one rowid table: a node is one position of a chain (`pos`, 1-based), the node before
+ *   it (`prev`) and its entry (`data`, the entry's JSON, without its parents when they are the
+ *   chain's previous entry; see `encodeStored`). Forks share nodes, so a fork adds nodes only for its new entries. A merge
  *   adds a node for each entry it takes from the other side (with that entry's content again),
  *   because in the merged chain that entry follows a different node than in its own chain.
  * - `rath_sessions`: one small row per session: head node, length, base, lineage, placement,
@@ -24,7 +23,8 @@
  * Version 1 kept entries in a table of their own (`rath_entries(id, data)`, keyed by entry id)
  * beside `rath_nodes(id, entry, prev, pos, owner)` with an index on `prev`: three B-trees and the
  * session row per append, the id stored three times. Migration 2 folds the entries into the
- * nodes; a version-1 store opens and is converted in one transaction, without loss. effect-sql
+ * nodes (the entry id only in the entry's JSON); a version-1 store opens and is converted in one
+ * transaction, without loss. effect-sql
  * costs ~15-35 µs a statement (statement cache lookup, fibers), more than SQLite's own work here,
  * so it is used only for the Migrator, and only when the file's schema is not current: opening a
  * current store is one version query.
@@ -134,9 +134,9 @@ const migrations = Migrator.fromRecord({
         WHERE NEW.last = 1 AND key = NEW.owner;
     END`
   }),
-  // entries folded into the nodes: one rowid table, the entry id stored once (not in the JSON),
-  // parents left out where the chain implies them (as `storeCodec.encodeStored` writes them), no
-  // index on `prev`. A node whose entry row is missing fails the NOT NULL (the migration rolls
+  // entries folded into the nodes: one rowid table, the entry id stored once (in the entry's
+  // JSON), parents left out where the chain implies them (as `storeCodec.encodeStored` writes
+  // them), no index on `prev`. A node whose entry row is missing fails the NOT NULL (the migration rolls
   // back) instead of being dropped.
   "2_entries_in_nodes": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -144,14 +144,13 @@ const migrations = Migrator.fromRecord({
       id INTEGER PRIMARY KEY,
       prev INTEGER,
       pos INTEGER NOT NULL,
-      entry TEXT NOT NULL,
       data TEXT NOT NULL
     )`
-    yield* sql`INSERT INTO rath_nodes_v2 (id, prev, pos, entry, data)
-      SELECT n.id, n.prev, n.pos, n.entry,
+    yield* sql`INSERT INTO rath_nodes_v2 (id, prev, pos, data)
+      SELECT n.id, n.prev, n.pos,
         CASE WHEN json_extract(e.data, '$.parents') = CASE WHEN n.prev IS NULL THEN '[]' ELSE json_array(p.entry) END
-          THEN json_remove(e.data, '$.id', '$.parents')
-          ELSE json_remove(e.data, '$.id') END
+          THEN json_remove(e.data, '$.parents')
+          ELSE e.data END
       FROM rath_nodes n
       LEFT JOIN rath_entries e ON e.id = n.entry
       LEFT JOIN rath_nodes p ON p.id = n.prev
@@ -211,12 +210,12 @@ class Stale {}
 const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 /** A chain from a node back to its start (at most `?` rows: a damaged `prev` may form a cycle). */
-const CHAIN = `WITH RECURSIVE chain(id, prev, pos, entry, data) AS (
-    SELECT id, prev, pos, entry, data FROM rath_nodes WHERE id = ?
+const CHAIN = `WITH RECURSIVE chain(id, prev, pos, data) AS (
+    SELECT id, prev, pos, data FROM rath_nodes WHERE id = ?
     UNION ALL
-    SELECT n.id, n.prev, n.pos, n.entry, n.data FROM rath_nodes n JOIN chain c ON n.id = c.prev
+    SELECT n.id, n.prev, n.pos, n.data FROM rath_nodes n JOIN chain c ON n.id = c.prev
   )
-  SELECT id, prev, pos, entry, data FROM chain LIMIT ?`
+  SELECT id, prev, pos, data FROM chain LIMIT ?`
 
 export const make = (
   config: Config,
@@ -367,9 +366,9 @@ export const make = (
 
     const selectHead = statement("SELECT key, head, head_entry, length FROM rath_sessions WHERE id = ?")
     const selectSession = statement(`SELECT ${SESSION_COLUMNS} FROM rath_sessions s WHERE s.id = ?`)
-    const selectNode = statement("SELECT entry, pos FROM rath_nodes WHERE id = ?")
+    const selectNode = statement("SELECT json_extract(data, '$.id') AS entry, pos FROM rath_nodes WHERE id = ?")
     const maxNode = statement("SELECT max(id) FROM rath_nodes").pluck()
-    const insertNode = statement("INSERT INTO rath_nodes (id, prev, pos, entry, data) VALUES (?, ?, ?, ?, ?)")
+    const insertNode = statement("INSERT INTO rath_nodes (id, prev, pos, data) VALUES (?, ?, ?, ?)")
     const updateSession = statement(
       "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ?"
     )
@@ -383,48 +382,75 @@ export const make = (
     const insertParent = statement("INSERT INTO rath_session_parents (child, ord, parent) VALUES (?, ?, ?)")
     const selectChain = statement(CHAIN).raw(true)
     const selectRange = statement(
-      "SELECT id, prev, pos, entry, data FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC"
+      "SELECT id, prev, pos, data FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC"
     ).raw(true)
+    // whether rows lo..hi are, exactly, the chain's next nodes down from `hi` at position `top`:
+    // every id present, each linked to the one below, each at its position; and the node below
+    const selectWindow = statement(`SELECT count(*), sum(id = @lo OR prev = id - 1), sum(pos = @top - (@hi - id)),
+      max(CASE WHEN id = @lo THEN prev END) FROM rath_nodes WHERE id BETWEEN @lo AND @hi`).raw(true)
+    const selectData = statement("SELECT data FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC").pluck()
 
     /**
-     * The rows of the chain that ends at node `head` (`length` nodes), head first: `[id, prev,
-     * pos, entry, data]`. A session's own nodes are mostly consecutive rows (a save appends them
-     * in order), so the chain is read in windows of consecutive ids, newest first, following
-     * `prev` and skipping rows of other chains; a window the chain fills doubles the next one. A
-     * recursive query costs a B-tree search and a queue row per node, the windows a sequential
-     * scan: a 10,000-entry load reads its rows in a third less time. When the windows keep
-     * holding mostly other chains' rows (sessions written in turns), the rest comes from the
-     * recursive query. A missing node ends the walk short, which the caller reports as Corrupt.
+     * The chain that ends at node `head` (`length` nodes), head first: each node's entry JSON and
+     * position, and whether the chain goes on below its `length` nodes (a damaged row).
+     *
+     * A session's own nodes are mostly consecutive rows (a save appends them in order), so the
+     * chain is read in windows of consecutive ids, newest first: one aggregate query checks that
+     * the window's rows are exactly the chain's next nodes (linked, at their positions), then only
+     * their entry JSON is read, with no per-row array: a 10,000-entry load reads its rows in half
+     * the time a recursive query takes (a B-tree search and a queue row per node). A window the
+     * chain fills doubles the next one. A window that is not all chain is walked row by row,
+     * following `prev` and skipping other chains' rows; when the windows keep holding mostly other
+     * chains' rows (sessions written in turns), the rest comes from the recursive query. A missing
+     * node ends the walk short, which the caller reports as Corrupt.
      */
-    const chainRows = (head: number, length: number): Array<ReadonlyArray<unknown>> => {
-      const out: Array<ReadonlyArray<unknown>> = []
+    const chainOf = (head: number, length: number) => {
+      const data: Array<string | undefined> = []
+      const positions: Array<unknown> = []
       let expected: number | null = head
       let window = 256
       let sparse = 0
-      while (expected !== null && out.length < length) {
-        const size = Math.min(window, length - out.length)
-        const rows = selectRange.all(expected - size + 1, expected) as Array<ReadonlyArray<unknown>>
+      const take = (row: ReadonlyArray<unknown>) => {
+        positions.push(row[2])
+        data.push(row[3] as string)
+        expected = row[1] as number | null
+      }
+      while (expected !== null && data.length < length) {
+        const top = length - data.length
+        const size = Math.min(window, top)
+        const lo: number = expected - size + 1
+        const [count, linked, placed, below] = selectWindow.get({ lo, hi: expected, top }) as [
+          number,
+          number | null,
+          number | null,
+          number | null
+        ]
+        if (count === size && linked === size && placed === size) {
+          for (const text of selectData.all(lo, expected) as Array<string>) {
+            positions.push(length - data.length)
+            data.push(text)
+          }
+          expected = below
+          window *= 2
+          continue
+        }
+        const rows = selectRange.all(lo, expected) as Array<ReadonlyArray<unknown>>
         let taken = 0
         for (const row of rows) {
           if (row[0] !== expected) continue
-          out.push(row)
+          take(row)
           taken++
-          expected = row[1] as number | null
-          if (expected === null || out.length >= length) break
+          if (expected === null || data.length >= length) break
         }
         if (taken === 0) break
-        if (taken === rows.length) {
-          window *= 2
-        } else if (taken * 2 < rows.length && ++sparse >= 3) {
-          if (expected !== null && out.length < length) {
-            for (const row of selectChain.all(expected, length - out.length + 1)) {
-              out.push(row as ReadonlyArray<unknown>)
-            }
+        if (taken * 2 < rows.length && ++sparse >= 3) {
+          if (expected !== null && data.length < length) {
+            for (const row of selectChain.all(expected, length - data.length + 1)) take(row as ReadonlyArray<unknown>)
           }
           break
         }
       }
-      return out
+      return { data, positions, more: expected !== null }
     }
 
     /**
@@ -468,7 +494,7 @@ export const make = (
       let prev = cached.head
       for (const node of nodesAfter(session.node, cached.length)) {
         prev = Number(
-          insertNode.run(null, prev, node.length, node.entry.id, encodeStored(node.entry, node.prev?.entry.id))
+          insertNode.run(null, prev, node.length, encodeStored(node.entry, node.prev?.entry.id))
             .lastInsertRowid
         )
         assigned.push([node, prev])
@@ -560,7 +586,6 @@ export const make = (
           id,
           i === 0 ? boundaryId : id - 1,
           node.length,
-          node.entry.id,
           encodeStored(node.entry, node.prev?.entry.id)
         )
         assigned.push([node, id])
@@ -652,44 +677,44 @@ export const make = (
     const rebuild = (
       id: string,
       row: SessionRow,
-      chain: Array<ReadonlyArray<unknown> | undefined>
+      chain: ReturnType<typeof chainOf>
     ): Either.Either<Session.Node | undefined, E> => {
-      const length = chain.length
+      const { data, positions } = chain
+      const length = data.length
       if (length !== row.length) {
         return Either.left(corrupt(id, `the chain has ${length} nodes, the row says ${row.length}`))
       }
-      if (length > 0 && chain[length - 1]![1] !== null) {
+      if (chain.more) {
         return Either.left(corrupt(id, `the chain goes on past its ${length} nodes, the row says ${row.length}`))
       }
-      // the walk yields the chain from its head backwards; rows are placed by their position only
-      // when their positions say another order
-      let ordered: Array<ReadonlyArray<unknown> | undefined> = chain
-      let backwards = true
+      // the walk yields the chain from its head backwards; nodes are placed by their position
+      // only when their positions say another order
+      let order: ((i: number) => number) | undefined = (i) => length - 1 - i
       for (let k = 0; k < length; k++) {
-        if (chain[k]![2] !== length - k) {
-          backwards = false
+        if (positions[k] !== length - k) {
+          order = undefined
           break
         }
       }
-      if (!backwards) {
-        const byPos: Array<ReadonlyArray<unknown> | undefined> = new Array(length)
-        for (const item of chain as ReadonlyArray<ReadonlyArray<unknown>>) {
-          const pos = item[2] as number
+      if (order === undefined) {
+        const byPos: Array<number> = new Array(length)
+        for (let k = 0; k < length; k++) {
+          const pos = positions[k] as number
           if (!Number.isInteger(pos) || pos < 1 || pos > length || byPos[pos - 1] !== undefined) {
-            return Either.left(corrupt(id, `node ${item[0]} is at position ${pos}, which is out of place`))
+            return Either.left(corrupt(id, `node #${length - k} is at position ${pos}, which is out of place`))
           }
-          byPos[pos - 1] = item
+          byPos[pos - 1] = k
         }
-        ordered = byPos
+        order = (i) => byPos[i]!
       }
       let node: Session.Node | undefined = undefined
       const authors: Array<{ readonly kind: string; readonly name: string }> = []
       for (let i = 0; i < length; i++) {
-        const at = backwards ? length - 1 - i : i
-        const item = ordered[at]!
+        const at = order(i)
+        const text = data[at]!
         // a decoded row is let go at once: the rows' text is garbage the collector need not copy
-        ordered[at] = undefined
-        const entry = decodeStoredRaw(item[3] as string, item[4] as string, node?.entry.id, false, authors)
+        data[at] = undefined
+        const entry = decodeStoredRaw(text, node?.entry.id, false, authors)
         if (typeof entry === "string") return Either.left(corrupt(id, `entry #${i + 1}: ${entry}`))
         node = link(node, entry)
       }
@@ -704,7 +729,9 @@ export const make = (
         const loaded = yield* read(`cannot load ${id}`, () => {
           const row = selectSession.get(id) as SessionRow | undefined
           if (row === undefined) throw new Abort(notFound(id))
-          const chain = row.head === null ? [] : chainRows(row.head, row.length)
+          const chain = row.head === null
+            ? { data: [], positions: [], more: false }
+            : chainOf(row.head, row.length)
           return { row, chain }
         })
         const { chain, row } = loaded
