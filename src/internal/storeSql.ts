@@ -6,28 +6,29 @@
  * - `rath_nodes(id, prev, pos, data)`: the entry chains, mirroring the in-memory `Session.Node`
  *   chain, one rowid table: a node is one position of a chain (`pos`, 1-based), the node before
  *   it (`prev`) and its entry (`data`, the entry's JSON, without its parents when they are the
- *   chain's previous entry; see `encodeStored`). Forks share nodes, so a fork adds nodes only for its new entries. A merge
- *   adds a node for each entry it takes from the other side (with that entry's content again),
- *   because in the merged chain that entry follows a different node than in its own chain.
+ *   chain's previous entry; see `encodeStored`). Forks share nodes, so a fork adds nodes only for
+ *   its new entries. A merge adds a node for each entry it takes from the other side (with that
+ *   entry's content again), because in the merged chain that entry follows a different node than
+ *   in its own chain. A node's `prev` is always an older row (a smaller id).
  * - `rath_sessions`: one small row per session: head node, length, base, lineage, placement,
  *   agent record.
  * - `rath_session_parents(child, parent, ord)`: lineage edges, for recursive CTEs.
+ *
+ * Version 1 kept entries in a table of their own (`rath_entries(id, data)`, keyed by entry id)
+ * beside `rath_nodes(id, entry, prev, pos, owner)` with an index on `prev`: three B-trees and the
+ * session row per append, the id stored three times. Migration 2 folds the entries into the
+ * nodes (the entry id only in the entry's JSON); a version-1 store opens and is converted in one
+ * transaction, without loss.
  *
  * The store owns one better-sqlite3 connection (closed with its scope) and runs cached prepared
  * statements on it, each operation one synchronous call (better-sqlite3 is synchronous, as
  * effect-sql's SQLite client itself calls it): a save is one `BEGIN IMMEDIATE` transaction that
  * reads the session row, checks that the stored history is a prefix of the one being saved,
  * writes the new nodes and moves the head; a load is one read transaction. An append and save
- * writes one row and updates one: two B-tree pages per commit.
- *
- * Version 1 kept entries in a table of their own (`rath_entries(id, data)`, keyed by entry id)
- * beside `rath_nodes(id, entry, prev, pos, owner)` with an index on `prev`: three B-trees and the
- * session row per append, the id stored three times. Migration 2 folds the entries into the
- * nodes (the entry id only in the entry's JSON); a version-1 store opens and is converted in one
- * transaction, without loss. effect-sql
- * costs ~15-35 µs a statement (statement cache lookup, fibers), more than SQLite's own work here,
- * so it is used only for the Migrator, and only when the file's schema is not current: opening a
- * current store is one version query.
+ * writes one row and updates one: two B-tree pages per commit. effect-sql costs ~15-35 µs a
+ * statement (statement cache lookup, fibers), more than SQLite's own work here, so it is used
+ * only for the Migrator, and only when the file's schema is not current: opening a current store
+ * is one version query.
  *
  * @internal
  */
