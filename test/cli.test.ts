@@ -2,11 +2,12 @@ import { FileSystem, Path } from "@effect/platform"
 import { HttpServer } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Effect, Equal, Layer, Schema, TestClock, TestContext } from "effect"
+import { Context, Effect, Equal, Layer, Option, Schema, TestClock, TestContext } from "effect"
 import { execFile } from "node:child_process"
 import type { Provider } from "rath"
 import { Agent, Entry, Scripted, Session, Tool } from "rath"
 import * as Cli from "../src/cli/Cli.js"
+import * as Demo from "../src/cli/demo.js"
 import * as Serve from "../src/cli/Serve.js"
 import * as Source from "../src/cli/Source.js"
 import { rath, writeRun } from "./cli-fixture.js"
@@ -730,6 +731,67 @@ describe("rath demo", () => {
         const calls = (JSON.parse(explained.stdout) as { calls: Array<{ verified: boolean | null }> }).calls
         assert.isAbove(calls.length, 1)
         assert.isTrue(calls.every((call) => call.verified === true))
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+})
+
+describe("rath demo, when every attempt fails its check", () => {
+  // the demo's own script, except that both coders write a slugify that gets both cases wrong
+  const BROKEN = "export function slugify(text) {\n  return text\n}\n"
+  const failing = Scripted.layer((request) => {
+    const reply = Demo.script(request)
+    return {
+      ...reply,
+      toolCalls: reply.toolCalls?.map((call) => {
+        const args = call.arguments as { path?: string; content?: string } | undefined
+        return call.name === "write_file" && args?.path === "slugify.mjs"
+          ? { ...call, arguments: { ...args, content: BROKEN } }
+          : call
+      })
+    }
+  }, { model: "scripted-failing" })
+
+  it.scopedLive(
+    "stops with exit 6 and one clear line, merges nothing, and keeps the failed attempts in the store",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-rejected-" })
+        const out = yield* rath("demo", "--dir", dir).pipe(
+          Effect.provideService(Demo.Model, Option.some({ layer: failing, scripted: true }))
+        )
+        assert.strictEqual(out.code, 6, out.stderr)
+        assert.include(out.stderr, "demo: 3/5 coder A done; the reviewer's check failed")
+        assert.include(out.stderr, "demo: 3/5 coder B done; the reviewer's check failed")
+        assert.include(out.stderr, "demo: 4/5 every attempt failed the reviewer's check")
+        assert.notInclude(out.stderr, "5/5")
+        const errorLine = out.stderr.split("\n").filter((line) => line.startsWith("rath: "))
+        assert.strictEqual(errorLine.length, 1)
+        assert.match(
+          errorLine[0]!,
+          /^rath: the demo stopped: every attempt failed the reviewer's check \(node check\.mjs\), so nothing was merged: s_\S+, s_\S+\. The attempts and their failed checks are saved in /
+        )
+        assert.include(out.stdout, "nothing merged")
+        assert.notInclude(out.stdout, "accepted")
+
+        // the evidence: task, plan, two placed forks and the two reviewed attempts, no merge
+        const store = path.join(dir, "rath.db")
+        const list = yield* rath("sessions", "list", "--store", store, "--json")
+        const rows = JSON.parse(list.stdout) as Array<{ id: string; operation: string }>
+        assert.notInclude(rows.map((row) => row.operation), "merge")
+        const attempts = Array.from(out.stdout.matchAll(/rath -- show (\S+)/g), (match) => match[1]!)
+        assert.strictEqual(attempts.length, 2)
+        for (const id of attempts) {
+          assert.include(rows.map((row) => row.id), id)
+          const shown = yield* rath("show", id, "--store", store, "--json")
+          const entries = (JSON.parse(shown.stdout) as { entries: Array<{ _tag: string; passed?: boolean }> }).entries
+          const checks = entries.filter((entry) => entry._tag === "Check")
+          assert.deepStrictEqual(checks.map((check) => check.passed), [false])
+        }
+        // the viewer page is written for the rejected run too
+        assert.isTrue(yield* fs.exists(path.join(dir, "demo.html")))
       }).pipe(Effect.provide(NodeContext.layer)),
     60_000
   )

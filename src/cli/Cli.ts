@@ -21,6 +21,7 @@ import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Entry from "../Entry.js"
@@ -367,7 +368,9 @@ const demoCommand = Command.make(
   (args) =>
     Effect.gen(function*() {
       const path = yield* Path.Path
-      const result = yield* Demo.run({ dir: args.dir, onProgress: (line) => Console.error(`demo: ${line}`) }).pipe(
+      const outcome = yield* Demo.run({ dir: args.dir, onProgress: (line) => Console.error(`demo: ${line}`) }).pipe(
+        Effect.map(Either.right),
+        Effect.catchTag("DemoRejected", (rejected) => Effect.succeed(Either.left(rejected))),
         Effect.mapError((cause) =>
           new CliError({
             reason: "Io",
@@ -378,19 +381,46 @@ const demoCommand = Command.make(
       )
       const store = path.join(args.dir, "rath.db")
       const page = path.join(args.dir, "demo.html")
-      yield* writeOut(page, Viewer.html(result.sessions, { title: "rath demo", selected: result.final.id }))
-      const facts = new Map(result.sessions.map((session) => [session.id as string, Render.facts(session)]))
+      const storeFlag = store === defaultStore ? "" : ` --store ${store}`
+      const sessions = Either.match(outcome, { onLeft: (rejected) => rejected.sessions, onRight: (r) => r.sessions })
+      const last = Either.match(outcome, {
+        onLeft: (rejected) => rejected.attempts[0]!,
+        onRight: (result) => result.final
+      })
+      yield* writeOut(page, Viewer.html(sessions, { title: "rath demo", selected: last.id }))
+      const facts = new Map(sessions.map((session) => [session.id as string, Render.facts(session)]))
+      const scripted = Either.match(outcome, { onLeft: (r) => r.scripted, onRight: (r) => r.scripted })
+      const header = `rath demo: ${scripted ? "a SCRIPTED model (no API key set)" : "the real model from your API key"}`
+      const tree = Render.tree(SessionGraph.fromSessions(sessions), facts).trimEnd()
+      if (Either.isLeft(outcome)) {
+        const attempts = outcome.left.attempts.map((session) => session.id)
+        yield* print([
+          header,
+          `${sessions.length} sessions saved to ${store}; rejected ${attempts.join(", ")}; nothing merged`,
+          "",
+          tree,
+          "",
+          `viewer: ${page} (open it in a browser)`,
+          "look at the failed checks:",
+          ...attempts.map((id) => `  npm run rath -- show ${id}${storeFlag}`)
+        ].join("\n"))
+        return yield* new CliError({
+          reason: "Rejected",
+          detail:
+            `the demo stopped: ${outcome.left.message}. The attempts and their failed checks are saved in ${store}`
+        })
+      }
+      const result = outcome.right
       const usage = Session.usage(result.final).inclusive
       const accepted = result.accepted.id
-      const storeFlag = store === defaultStore ? "" : ` --store ${store}`
       return yield* print([
-        `rath demo: ${result.scripted ? "a SCRIPTED model (no API key set)" : "the real model from your API key"}`,
+        header,
         `${result.sessions.length} sessions saved to ${store}; ${
           Render.usageText(usage)
         }; ${result.recalled} memories recalled`,
         `accepted ${accepted}; rejected ${result.rejected.map((session) => session.id).join(", ") || "none"}`,
         "",
-        Render.tree(SessionGraph.fromSessions(result.sessions), facts).trimEnd(),
+        tree,
         "",
         `viewer: ${page} (open it in a browser)`,
         "look further:",
