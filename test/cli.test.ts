@@ -4,7 +4,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Equal, Layer, Option, Schema, TestClock, TestContext } from "effect"
 import { execFile } from "node:child_process"
-import type { Provider } from "rath"
+import type { Provider, SessionStore } from "rath"
 import { Agent, Entry, Scripted, Session, Tool } from "rath"
 import * as Cli from "../src/cli/Cli.js"
 import * as Demo from "../src/cli/demo.js"
@@ -286,6 +286,102 @@ layer(NodeContext.layer)("rath CLI", (it) => {
         assert.strictEqual(decoded.closed, true)
         assert.isTrue(Equal.equals(decoded.session, run.merged))
       }))
+  })
+
+  describe("sessions list filters", () => {
+    const ids = (out: { stdout: string }) => (JSON.parse(out.stdout) as Array<{ id: string }>).map((row) => row.id)
+
+    it.scoped("--since/--until/--agent/--parent/--text/--limit go to the store's query; files answer alike", () =>
+      Effect.gen(function*() {
+        const path = yield* Path.Path
+        const { dir, files, run } = yield* writeRun
+        const db = path.join(dir, "store", "rath.db")
+        for (const session of run.all) yield* rath("import", files[session.id]!, "--store", db)
+        // a store that records the filters it is asked for
+        const asked: Array<SessionStore.ListOptions | undefined> = []
+        const spying = (...args: ReadonlyArray<string>) =>
+          rath(...args).pipe(
+            Effect.provideService(Cli.StoreOpener, (storePath) =>
+              Effect.map(Source.openSqlite(storePath), (store) =>
+                Source.fromStore(storePath, {
+                  ...store,
+                  list: (options) =>
+                    Effect.zipRight(
+                      Effect.sync(() =>
+                        void asked.push(options)
+                      ),
+                      store.list(options)
+                    )
+                })))
+          )
+        const iso = (millis: number) => new Date(millis).toISOString()
+        const expect = (keep: (session: Session.Session) => boolean) => run.all.filter(keep).map((s) => s.id)
+
+        const window = yield* spying(
+          "sessions",
+          "list",
+          "--store",
+          db,
+          "--json",
+          "--since",
+          iso(run.a.lineage.createdAt),
+          "--until",
+          iso(run.review.lineage.createdAt)
+        )
+        assert.strictEqual(window.code, 0, window.stderr)
+        assert.deepStrictEqual(ids(window), [run.a.id, run.b.id])
+        assert.deepStrictEqual(asked.at(-1), {
+          since: run.a.lineage.createdAt,
+          until: run.review.lineage.createdAt,
+          agent: undefined,
+          parent: undefined,
+          text: undefined,
+          limit: undefined
+        })
+
+        const coder = yield* spying("sessions", "list", "--store", db, "--json", "--agent", "coder")
+        assert.deepStrictEqual(ids(coder), expect((s) => s.lineage.by?.name === "coder"))
+        assert.deepStrictEqual(ids(coder), [run.a.id, run.b.id])
+        const children = yield* spying("sessions", "list", "--store", db, "--json", "--parent", run.plan.id)
+        assert.deepStrictEqual(ids(children), [run.a.id, run.b.id, run.review.id])
+        assert.strictEqual(asked.at(-1)?.parent, run.plan.id)
+        // text is searched in every entry of a session's history, case-insensitively
+        const text = yield* spying("sessions", "list", "--store", db, "--json", "--text", "PLAN: write")
+        assert.deepStrictEqual(ids(text), run.all.slice(1).map((s) => s.id))
+        const limited = yield* spying("sessions", "list", "--store", db, "--json", "--limit", "2")
+        assert.deepStrictEqual(ids(limited), [run.root.id, run.plan.id])
+        assert.strictEqual(asked.at(-1)?.limit, 2)
+        // --operation is applied after the query, so the limit is too
+        const forks = yield* spying("sessions", "list", "--store", db, "--json", "--operation", "fork", "--limit", "2")
+        assert.deepStrictEqual(ids(forks), [run.a.id, run.b.id])
+        assert.isUndefined(asked.at(-1)?.limit)
+
+        // a directory of files gives the same answers, filtered in memory
+        const fromFiles = yield* rath("sessions", "list", dir, "--json", "--parent", run.plan.id, "--agent", "coder")
+        assert.deepStrictEqual(ids(fromFiles), [run.a.id, run.b.id])
+        const none = yield* rath("sessions", "list", dir, "--text", "nowhere to be found")
+        assert.strictEqual(none.code, 0, none.stderr)
+        assert.include(none.stdout, "match these filters")
+
+        const bad = yield* rath("sessions", "list", "--store", db, "--since", "yesterday")
+        assert.strictEqual(bad.code, 2)
+        assert.include(bad.stderr, "--since yesterday is not a time")
+        const zero = yield* rath("sessions", "list", "--store", db, "--limit", "0")
+        assert.strictEqual(zero.code, 2)
+      }))
+
+    it("--since and --until take an age before now or an ISO date", () => {
+      const now = Date.UTC(2026, 10, 23, 12)
+      assert.deepStrictEqual(Cli.parseTime("12h", now), Option.some(now - 12 * 3_600_000))
+      assert.deepStrictEqual(Cli.parseTime("2w", now), Option.some(now - 14 * 86_400_000))
+      assert.deepStrictEqual(Cli.parseTime("2026-11-23", now), Option.some(Date.UTC(2026, 10, 23)))
+      assert.deepStrictEqual(
+        Cli.parseTime("2026-11-23T05:30:00Z", now),
+        Option.some(Date.UTC(2026, 10, 23, 5, 30))
+      )
+      assert.isTrue(Option.isNone(Cli.parseTime("yesterday", now)))
+      assert.isTrue(Option.isNone(Cli.parseTime("2026-13-45", now)))
+    })
   })
 
   describe("errors", () => {
