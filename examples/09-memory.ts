@@ -12,7 +12,7 @@
  * @expect recall in user:ada for "Where does Ada live, and what does Ada drink\?": \d hits
  * @expect \n {4}\d\.\d+(e-\d+)? Ada lives in Zürich\.\n
  * @expect commit to user:ada: 2 memories written
- * @expect the model saw an <untrusted-memory> block: true
+ * @expect the model saw an <untrusted-memory> block: true \(a User message by system:memory:assistant\)
  * @expect assistant: From memory: .*Ada lives in Zürich
  * @expect reopened .*memory\.db: 6 memories in user:ada
  * @expect recall "Zürich" -> Ada lives in Zürich
@@ -59,9 +59,8 @@ const firstRun = Effect.gen(function*() {
       console.log(`${entry.operation} to ${entry.namespace}: ${entry.written?.length ?? 0} memories written`)
     }
   }
-  const context = Chunk.toReadonlyArray(Session.transcript(answered)).filter(Entry.is("User")).find((entry) =>
-    entry.author.name === Memory.contextAuthor.name
-  )
+  // the block of recalled memories, addressed to the agent that recalled it: only that agent is sent it
+  const context = Chunk.toReadonlyArray(Session.transcript(answered)).filter(Entry.is("User")).find(Memory.isContext)
   console.log(
     `the model saw an <untrusted-memory> block: ${context?.text.startsWith("<untrusted-memory>") === true}`
       + ` (a ${context?._tag} message by ${context?.author.kind}:${context?.author.name})`

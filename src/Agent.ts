@@ -29,6 +29,7 @@ import * as Approval from "./Approval.js"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
 import { consume } from "./internal/stream.js"
+import * as Trace from "./internal/trace.js"
 import * as Memory from "./Memory.js"
 import * as Provider from "./Provider.js"
 import * as Session from "./Session.js"
@@ -161,8 +162,14 @@ export class AgentError extends Schema.TaggedError<AgentError>("rath/AgentError"
 }
 
 /**
- * Where a running agent reports every session value it produces, so that whoever interrupts it
- * (a timeout, a race) can still read what it made. `Workflow.withTimeout` uses it. Default: none.
+ * Where a running agent reports the session as it goes, so that whoever interrupts it (a timeout,
+ * a race) can still read what it made, and `Resume.persist` / `Resume.layer` can save it. A run
+ * reports after its start-up (spec, instructions, what `beforeRun` added), after each answer that
+ * calls tools (before they run), after each turn's tool results (once for all of them), and with
+ * its `rath.run.end`: everything it appended is reported before its next model call starts, and
+ * the caller waits for the watcher before the run goes on. Workflows report the sessions they make
+ * (a `Workflow.make` step, the forks, results and merges of `Workflow.parallel`).
+ * `Workflow.withTimeout` uses it. Default: none.
  *
  * @since 0.1.0
  * @category tags
@@ -345,7 +352,8 @@ export const hashText = (text: string): string => `sha256:${createHash("sha256")
 
 /**
  * What an agent named `name` is sent for a session: the transcript (compression applied) without
- * other agents' instructions, with this agent's latest instructions first.
+ * other agents' instructions and without memories recalled for other agents (see
+ * `Memory.visibleTo`), with this agent's latest instructions first.
  *
  * @since 0.1.0
  * @category getters
@@ -358,6 +366,7 @@ export const messagesFor = (name: string, session: Session.Session): ReadonlyArr
       if (message.author.name === name) own = message
       continue
     }
+    if (!Memory.visibleTo(message, name)) continue
     out.push(message)
   }
   if (own !== undefined) out.unshift(own)
@@ -588,16 +597,20 @@ export const make = <
 
       let session = yield* Session.step(input, author)
       let turns = 0
-      const advance = (next: Session.Session): Effect.Effect<void> => {
+      const set = (next: Session.Session): void => {
         session = next
-        return progress === undefined ? Effect.void : progress(next)
       }
-      const append = (draft: Entry.Draft) => Effect.flatMap(Session.append(session, draft), advance)
+      // appending does not report: the run reports (a save under `Resume.persist`) at a few points
+      // only, each covering everything appended since: after start-up, after an answer that calls
+      // tools, after the turn's tool results, and with `rath.run.end`. Everything is reported
+      // before the next model call starts.
+      const append = (draft: Entry.Draft) => Effect.map(Session.append(session, draft), set)
       const end = (reason: EndReason, detail?: string) => {
         const data: RunEnd = detail === undefined
           ? { agent: name, reason, turns }
           : { agent: name, reason, turns, detail }
-        return append(Entry.custom(END_ENTRY, data, { author }))
+        const appended = append(Entry.custom(END_ENTRY, data, { author }))
+        return progress === undefined ? appended : Effect.zipRight(appended, Effect.suspend(() => progress(session)))
       }
       const emit = sink === undefined ? undefined : sink
 
@@ -637,8 +650,10 @@ export const make = <
           if (resumed.stopped) return "stop" as const
         } else if (hooks?.beforeRun !== undefined) {
           // what a hook appends (a memory recall, say) is authored by the agent
-          yield* Effect.flatMap(Effect.provideService(hooks.beforeRun(session), Entry.CurrentAuthor, author), advance)
+          yield* Effect.map(Effect.provideService(hooks.beforeRun(session), Entry.CurrentAuthor, author), set)
         }
+        // start-up (spec, instructions, what the hook or the resumed calls added): one report
+        if (progress !== undefined) yield* progress(session)
 
         while (true) {
           if (turns >= maxTurns) return "max_turns" as const
@@ -666,15 +681,10 @@ export const make = <
           }
           const turn = turns++
           if (emit !== undefined) yield* emit({ _tag: "TurnStarted", turn })
-          const answer = yield* callModel(provider, request, turn, emit).pipe(
-            Effect.tap((response) =>
-              response.usage === undefined ? Effect.void : Effect.annotateCurrentSpan({
-                "rath.usage.input_tokens": response.usage.inputTokens,
-                "rath.usage.output_tokens": response.usage.outputTokens,
-                "rath.usage.total_tokens": response.usage.totalTokens
-              })
-            ),
-            Effect.withSpan("Agent.model", {
+          const answer = yield* Effect.either(Trace.withSpan(
+            callModel(provider, request, turn, emit),
+            "Agent.model",
+            () => ({
               captureStackTrace: false,
               attributes: {
                 "rath.agent.name": name,
@@ -684,8 +694,20 @@ export const make = <
                 "rath.turn": turn
               }
             }),
-            Effect.either
-          )
+            (response) => {
+              const usage = response.usage
+              if (usage === undefined && response.model === undefined) return undefined
+              const attributes: Record<string, unknown> = {}
+              // the model that answered (a gateway may route to another than the one asked)
+              if (response.model !== undefined) attributes["rath.response.model"] = response.model
+              if (usage !== undefined) {
+                attributes["rath.usage.input_tokens"] = usage.inputTokens
+                attributes["rath.usage.output_tokens"] = usage.outputTokens
+                attributes["rath.usage.total_tokens"] = usage.totalTokens
+              }
+              return attributes
+            }
+          ))
           if (Either.isLeft(answer)) {
             yield* budget.settle(reservation, 0)
             const error = answer.left
@@ -705,7 +727,9 @@ export const make = <
             if (response.usage !== undefined) yield* emit({ _tag: "Usage", turn, usage: response.usage })
             yield* emit({ _tag: "TurnFinished", turn, entry: session.node!.entry as Entry.Assistant })
           }
+          // a final answer is reported with the run's end; one that calls tools before they run
           if (response.toolCalls.length === 0) return "stop" as const
+          if (progress !== undefined) yield* progress(session)
           // the turn's calls, their results as they finish, and how many are appended: an
           // interrupted run answers every call (finished, or "interrupted") before it ends
           const pending: Pending = {
@@ -717,6 +741,8 @@ export const make = <
           yield* runTools(response.toolCalls, turn, emit, approval, pending.results)
           yield* appendResults(pending)
           inflight = undefined
+          // the turn's results: one report for all of them
+          if (progress !== undefined) yield* progress(session)
         }
       })
 
@@ -728,10 +754,13 @@ export const make = <
             const ran = pending.results[i]
             drafts.push(ran === undefined ? interruptedDraft(pending.calls[i]!, author) : resultDraft(ran, author))
           }
-          if (drafts.length === 1) return Effect.map(append(drafts[0]!), () => void pending.appended++)
-          return Effect.forEach(drafts, (draft) => Effect.tap(append(draft), () => void pending.appended++), {
-            discard: true
-          })
+          const appendOne = (draft: Entry.Draft) =>
+            Effect.map(Session.append(session, draft), (next) => {
+              session = next
+              pending.appended++
+            })
+          if (drafts.length === 1) return appendOne(drafts[0]!)
+          return Effect.forEach(drafts, appendOne, { discard: true })
         })
 
       const runTools = (
@@ -744,7 +773,7 @@ export const make = <
         slots?: ReadonlyArray<number>
       ): Effect.Effect<void, never, R> => {
         const at = session
-        const spanOf = (item: Planned) => ({
+        const spanOf = (item: Planned) => () => ({
           captureStackTrace: false,
           attributes: {
             "rath.agent.name": name,
@@ -759,7 +788,7 @@ export const make = <
               Tool.requiresApproval(item.tool, item.decoded.right)
             )
             // the common case (no events, no approval) without a generator
-            ? Effect.withSpan(
+            ? Trace.withSpan(
               Effect.map(
                 Tool.execute(toolkit as Tool.Toolkit<R>, item.call, { session: at, timeout: options.toolTimeout }),
                 (outcome): Ran => ({ outcome })
@@ -820,7 +849,7 @@ export const make = <
               })
             }
             return ran
-          }).pipe(Effect.withSpan("Agent.tool", spanOf(item)))
+          }).pipe((traced) => Trace.withSpan(traced, "Agent.tool", spanOf(item)))
         const planned = plan(toolkit, calls, at)
         const slot = (index: number) => slots === undefined ? index : slots[index]!
         if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[slot(0)] = ran))
@@ -845,7 +874,8 @@ export const make = <
       const run = Effect.gen(function*() {
         const reason = yield* loop
         if (hooks?.afterRun !== undefined) {
-          yield* Effect.flatMap(Effect.provideService(hooks.afterRun(session), Entry.CurrentAuthor, author), advance)
+          // reported with the run's end
+          yield* Effect.map(Effect.provideService(hooks.afterRun(session), Entry.CurrentAuthor, author), set)
         }
         yield* end(reason)
         if (emit !== undefined) yield* emit({ _tag: "Done", reason, session })
@@ -859,11 +889,11 @@ export const make = <
         )
       )
       return yield* (options.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
-    }).pipe(
-      Effect.withSpan("Agent.run", {
+    }).pipe((run) =>
+      Trace.withSpan(run, "Agent.run", () => ({
         captureStackTrace: false,
         attributes: { "rath.agent.name": name, "rath.session.id": input.id }
-      })
+      }))
     ) as Effect.Effect<Session.Session, AgentError | HE_, R | Provider.Provider>
 
   const step = (session: Session.Session) => core(session, undefined)

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
+import * as Memory from "./Memory.js"
 import * as Provider from "./Provider.js"
 import * as Session from "./Session.js"
 import * as Workflow from "./Workflow.js"
@@ -63,8 +64,8 @@ export interface Options {
 
 /**
  * Which transcript entries a compression would cover: every model-visible entry (previous
- * summaries included, system entries only with `includeSystem`) except the last `keepLast`; the
- * cut never leaves a tool result without the call that asked for it.
+ * summaries included, system entries only with `includeSystem`, recalled memories never) except
+ * the last `keepLast`; the cut never leaves a tool result without the call that asked for it.
  *
  * @since 0.1.0
  * @category getters
@@ -77,7 +78,12 @@ export const coverable = (
   let cut = Math.max(0, transcript.length - (options?.keepLast ?? 0))
   // keep a tool result together with the assistant entry that called it
   while (cut > 0 && cut < transcript.length && transcript[cut]!._tag === "ToolResult") cut--
-  return transcript.slice(0, cut).filter((entry) => options?.includeSystem === true || entry._tag !== "System")
+  return transcript.slice(0, cut).filter((entry) =>
+    (options?.includeSystem === true || entry._tag !== "System") &&
+    // recalled memories are untrusted context for one agent's run: a summary that took them in
+    // would send them to every agent, as trusted-looking text
+    !Memory.isContext(entry)
+  )
 }
 
 /**

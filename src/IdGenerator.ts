@@ -37,13 +37,17 @@ let counter = 0
  */
 export const defaultService: Service = {
   generate: (prefix) =>
-    Effect.flatMap(Clock.currentTimeMillis, (millis) =>
-      Effect.map(Random.nextIntBetween(0, RANDOM_SPAN), (random) => {
+    // the clock and random services read in one step from the fiber: this runs on every append
+    Effect.withFiberRuntime((fiber) => {
+      const services = fiber.currentDefaultServices
+      const millis = Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()
+      return Effect.map(Context.get(services, Random.Random).nextIntBetween(0, RANDOM_SPAN), (random) => {
         counter = (counter + 1) % 1_679_616 // 36^4
         return `${prefix}_${millis.toString(36).padStart(9, "0")}${counter.toString(36).padStart(4, "0")}${
           random.toString(36).padStart(6, "0")
         }`
-      }))
+      })
+    })
 }
 
 /**

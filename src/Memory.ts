@@ -26,6 +26,7 @@ import * as Embedder from "./Embedder.js"
 import * as Entry from "./Entry.js"
 import * as IdGenerator from "./IdGenerator.js"
 import * as Index from "./internal/memoryIndex.js"
+import * as Model from "./internal/memoryModel.js"
 import * as Sqlite from "./internal/memorySqlite.js"
 import * as Session from "./Session.js"
 
@@ -40,22 +41,13 @@ import * as Session from "./Session.js"
  * @since 0.1.0
  * @category schemas
  */
-export const Item = Schema.Struct({
-  id: Schema.String,
-  namespace: Schema.String,
-  text: Schema.String,
-  source: Schema.optional(Schema.String),
-  sessionId: Schema.optional(Schema.String),
-  entryIds: Schema.Array(Schema.String),
-  metadata: Schema.Record({ key: Schema.String, value: Entry.Json }),
-  createdAt: Schema.Number
-})
+export const Item: typeof Model.Item = Model.Item
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface Item extends Schema.Schema.Type<typeof Item> {}
+export interface Item extends Model.Item {}
 
 /**
  * A recalled memory with its score: in (0, 1], larger is better. Lexical scores are BM25 mapped by
@@ -157,18 +149,13 @@ export interface ListOptions {
  * @since 0.1.0
  * @category errors
  */
-export class MemoryError extends Schema.TaggedError<MemoryError>("rath/MemoryError")("MemoryError", {
-  reason: Schema.Literal("StoreFailed", "EmbedFailed", "InvalidRequest"),
-  detail: Schema.String,
-  cause: Schema.optional(Schema.Defect)
-}) {
-  /**
-   * @since 0.1.0
-   */
-  override get message(): string {
-    return `${this.reason}: ${this.detail}`
-  }
-}
+export const MemoryError: typeof Model.MemoryError = Model.MemoryError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type MemoryError = Model.MemoryError
 
 const invalid = (detail: string) => new MemoryError({ reason: "InvalidRequest", detail })
 
@@ -298,16 +285,68 @@ const textOf = (entry: Entry.Message): string => {
 }
 
 /**
- * The author of the user-role entries that carry recalled memories to a model (see
- * {@link hooks}). Commits skip them: a recalled memory is never stored again as a new one.
+ * The author of a user-role entry that carries recalled memories to a model (see {@link hooks})
+ * when no agent asked for them: such a block is sent to every agent that reads the session.
+ * Sessions recorded before recalls were addressed carry this author too. Commits skip every
+ * recalled-context entry: a recalled memory is never stored again as a new one.
  *
  * @since 0.1.0
  * @category models
  */
 export const contextAuthor: Entry.Author = { kind: "system", name: "memory" }
 
-const isContextEntry = (entry: Entry.Entry): boolean =>
-  entry.author.kind === contextAuthor.kind && entry.author.name === contextAuthor.name
+const CONTEXT_PREFIX = `${contextAuthor.name}:`
+
+/**
+ * The author of the recalled-context entry made for the agent named `agent`:
+ * `{ kind: "system", name: "memory:<agent>" }`. Only that agent is sent it (see
+ * {@link visibleTo}); the entry stays in the session as evidence of what the agent saw.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const contextAuthorFor = (agent: string): Entry.Author => ({
+  kind: contextAuthor.kind,
+  name: `${CONTEXT_PREFIX}${agent}`
+})
+
+/**
+ * Whether an entry carries recalled memories to a model: authored {@link contextAuthor} or
+ * {@link contextAuthorFor} some agent.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isContext = (entry: Entry.Entry): boolean =>
+  entry.author.kind === contextAuthor.kind
+  && (entry.author.name === contextAuthor.name || entry.author.name.startsWith(CONTEXT_PREFIX))
+
+/**
+ * Whether the agent named `agent` is sent this entry, as far as memory is concerned: a
+ * recalled-context entry made for another agent is not; every other entry (an unaddressed
+ * {@link contextAuthor} block included) is. `Agent.messagesFor` applies it.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const visibleTo = (entry: Entry.Entry, agent: string): boolean =>
+  !isContext(entry) || entry.author.name === contextAuthor.name
+  || entry.author.name.slice(CONTEXT_PREFIX.length) === agent
+
+/**
+ * The text of the session's latest user message that is not a recalled-context block: what a
+ * recall asks by default (so one agent's recalled memories never become the next agent's query).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const latestUserText = (session: Session.Session): Option.Option<string> => {
+  for (let node = session.node; node !== undefined; node = node.prev) {
+    const entry = node.entry
+    if (entry._tag === "User" && !isContext(entry)) return Option.some(entry.text)
+  }
+  return Option.none()
+}
 
 const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>, options?: Options): Service => {
   const budget = options?.lexicalBudget ?? Index.DEFAULT_LEXICAL_BUDGET
@@ -409,7 +448,7 @@ const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>, o
   const commit = Effect.fn("Memory.commit")(function*(session: Session.Session, options: CommitOptions) {
     const kinds = new Set<string>(options.kinds ?? ["User", "Assistant", "Compression"])
     const candidates = Chunk.toReadonlyArray(Session.transcript(session))
-      .filter((entry) => kinds.has(entry._tag) && !isContextEntry(entry))
+      .filter((entry) => kinds.has(entry._tag) && !isContext(entry))
       .map((entry) => ({ entry, text: textOf(entry) }))
       .filter(({ text }) => text.trim().length > 0)
     if (options.namespace.length === 0) return yield* Effect.fail(invalid("a commit needs a non-empty namespace"))
@@ -680,7 +719,8 @@ const memoryEntry = (fields: {
 /**
  * Recalls for a session and records it there: the result session has a new `Memory` entry with
  * operation `recall`, the store, namespace, query and every hit's id, score, text and source. The
- * query defaults to the latest user message.
+ * query defaults to the latest user message that is not a recalled-context block
+ * ({@link latestUserText}).
  *
  * @since 0.1.0
  * @category combinators
@@ -701,7 +741,7 @@ export const recallInto = Effect.fn("Memory.recallInto")(function*(
   options: Omit<RecallOptions, "query"> & { readonly query?: string | undefined }
 ) {
   const memory = yield* Memory
-  const query = options.query ?? Option.getOrUndefined(Session.lastOf(session, "User"))?.text
+  const query = options.query ?? Option.getOrUndefined(latestUserText(session))
   if (query === undefined) {
     return yield* Effect.fail(invalid("recall needs a query, and the session has no user message"))
   }
@@ -813,9 +853,12 @@ export const forgetInto = Effect.fn("Memory.forgetInto")(function*(
  *
  * - `beforeRun` recalls with the latest user message ({@link recallInto}: a `Memory` entry with
  *   the query, hit ids and scores) and, when there are hits, appends them as a `User` entry
- *   holding {@link renderUntrusted}'s block, authored `{ kind: "system", name: "memory" }`: the
- *   model sees them as delimited, untrusted data, never as system instructions. A session
- *   without a user message is left as it is.
+ *   holding {@link renderUntrusted}'s block: the model sees them as delimited, untrusted data,
+ *   never as system instructions. In an agent run the block is authored
+ *   {@link contextAuthorFor} the agent (`{ kind: "system", name: "memory:<agent>" }`) and only
+ *   that agent is sent it (`Agent.messagesFor`); run outside an agent it is authored
+ *   {@link contextAuthor} and every agent is sent it. A session without a user message (other
+ *   than recalled-context blocks) is left as it is.
  * - `afterRun` (with `commitTo`) commits the session to that namespace ({@link commitSession});
  *   commits are idempotent, so committing after every run stores each entry once.
  *
@@ -844,17 +887,18 @@ export const hooks = (options: {
   const commitTo = options.commitTo
   return {
     beforeRun: Effect.fnUntraced(function*(session: Session.Session) {
-      if (Option.isNone(Session.lastOf(session, "User"))) return session
+      if (Option.isNone(latestUserText(session))) return session
       const recalled = yield* recallInto(session, {
         namespace: options.namespace,
         k: options.k,
         minScore: options.minScore
       })
       if (recalled.hits.length === 0) return recalled.session
-      return yield* Session.append(
-        recalled.session,
-        Entry.user(renderUntrusted(recalled.hits), { author: contextAuthor })
-      )
+      // addressed to the running agent (an agent runs its hooks as its own author), so that
+      // only it is sent the block; outside an agent the block is unaddressed
+      const current = yield* Entry.CurrentAuthor
+      const author = current.kind === "agent" ? contextAuthorFor(current.name) : contextAuthor
+      return yield* Session.append(recalled.session, Entry.user(renderUntrusted(recalled.hits), { author }))
     }),
     afterRun: commitTo === undefined
       ? undefined

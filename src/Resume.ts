@@ -1,9 +1,10 @@
 /**
  * Persistence as a run goes, and resuming a run that a crash or an interruption cut short.
  *
- * - {@link persist} saves every session value an agent run produces (through `Agent.Progress`)
- *   to the `SessionStore` in context, before the run goes on: each entry is durable before the
- *   next model call starts.
+ * - {@link persist} saves every session an agent run (or a workflow) reports through
+ *   `Agent.Progress` to the `SessionStore` in context, before the run goes on: each entry is
+ *   durable before the next model call starts. {@link layer} does the same for every run of the
+ *   program it is provided to.
  * - {@link inspect} reads from a session's entries what its latest run left in flight: a model
  *   call with no answer, tool calls with no result.
  * - {@link resume} continues that run with the same agent, without repeating a model call or a
@@ -12,7 +13,9 @@
  *
  * @since 0.1.0
  */
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Agent from "./Agent.js"
@@ -56,16 +59,62 @@ export class ResumeError extends Schema.TaggedError<ResumeError>("rath/ResumeErr
 // persisting
 // -----------------------------------------------------------------------------
 
-class SaveFailed {
-  constructor(readonly error: SessionStore.SessionStoreError) {}
+/**
+ * A failed save, as the defect that stops the run (a `Progress` watcher cannot fail). `persist`
+ * turns it back into the `SessionStoreError`; under `layer` alone it is the defect.
+ */
+class SaveFailed extends Data.TaggedError("rath/Resume/SaveFailed")<{
+  readonly error: SessionStore.SessionStoreError
+}> {
+  override get message(): string {
+    return `a save of the run failed, so the run stopped: ${this.error.message}`
+  }
+}
+
+type Watcher = (session: Session.Session) => Effect.Effect<void>
+
+const SavesTo = Symbol.for("rath/Resume/savesTo")
+
+/** A watcher made by {@link saving}: it saves to this store. */
+interface Saving extends Watcher {
+  readonly [SavesTo]: SessionStore.Service
+}
+
+const savesTo = (watcher: Watcher | undefined, store: SessionStore.Service): watcher is Saving =>
+  watcher !== undefined && (watcher as Partial<Saving>)[SavesTo] === store
+
+/**
+ * A `Progress` watcher that saves each session it hears to `store`, then tells `outer`. The first
+ * save of an agent's run session (a `step` by the agent) records the run's spec as its agent
+ * record.
+ */
+const saving = (store: SessionStore.Service, outer: Watcher | undefined): Saving => {
+  // the agent record goes with the first save of each run
+  const recorded = new Set<string>()
+  const report = (session: Session.Session): Effect.Effect<void> => {
+    let options: SessionStore.SaveOptions | undefined
+    const by = session.lineage.by
+    if (by?.kind === "agent" && session.lineage.operation === "step" && !recorded.has(session.id)) {
+      const spec = Agent.lastSpec(session)
+      if (spec !== undefined && spec.name === by.name) {
+        recorded.add(session.id)
+        options = { agent: spec }
+      }
+    }
+    const save = Effect.catchAll(store.save(session, options), (error) => Effect.die(new SaveFailed({ error })))
+    return outer === undefined ? Effect.asVoid(save) : Effect.zipRight(save, outer(session))
+  }
+  return Object.assign(report, { [SavesTo]: store })
 }
 
 /**
- * Runs `self` (an agent, a workflow) saving every session value its agents report to the
- * `SessionStore` in context, each before the run goes on, and the result when it is a session.
- * A session is saved with its run's spec as the agent record. A failed save stops the run and
- * fails with the `SessionStoreError`.
- * Whoever watched `Agent.Progress` outside still hears every value.
+ * Runs `self` (an agent, a workflow) saving every session its agents and workflows report through
+ * `Agent.Progress` to the `SessionStore` in context, each before the run goes on, and the result
+ * when it is a session. An agent's run session is saved with its spec as the agent record. A
+ * failed save stops the run and fails with the `SessionStoreError`.
+ * Whoever watched `Agent.Progress` outside still hears every value, once it is saved. Under
+ * {@link layer} on the same store, `persist` adds the result's save and the typed error, not a
+ * second save of each value.
  *
  * @since 0.1.0
  * @category combinators
@@ -88,33 +137,58 @@ export const persist = <A, E, R>(
   Effect.gen(function*() {
     const store = yield* SessionStore.SessionStore
     const outer = yield* Agent.Progress
-    // the agent record goes with the first save of each session id
-    const recorded = new Set<string>()
-    const report = (session: Session.Session): Effect.Effect<void> => {
-      let options: SessionStore.SaveOptions | undefined
-      if (!recorded.has(session.id)) {
-        const spec = Agent.lastSpec(session)
-        if (spec !== undefined) {
-          recorded.add(session.id)
-          options = { agent: spec }
-        }
-      }
-      const save = Effect.catchAll(store.save(session, options), (error) => Effect.die(new SaveFailed(error)))
-      return outer === undefined ? Effect.asVoid(save) : Effect.zipRight(save, outer(session))
+    const report = savesTo(outer, store) ? outer : saving(store, outer)
+    let last: Session.Session | undefined
+    const watch = (session: Session.Session) => {
+      last = session
+      return report(session)
     }
-    const saveResult = (a: A): Effect.Effect<void> =>
-      Session.isSession(a)
-        ? Effect.catchAll(Effect.asVoid(store.save(a)), (error) => Effect.die(new SaveFailed(error)))
-        : Effect.void
     return yield* self.pipe(
-      Effect.provideService(Agent.Progress, report),
-      // a result that is a session (a workflow's merge, say) is saved too
-      Effect.tap(saveResult),
+      Effect.provideService(Agent.Progress, watch),
+      // a result that is a session (a workflow's merge, say) is saved too, unless it was just saved
+      Effect.tap((a) => Session.isSession(a) && a !== last ? watch(a) : Effect.void),
       Effect.catchSomeDefect((defect) =>
         defect instanceof SaveFailed ? Option.some(Effect.fail(defect.error)) : Option.none()
       )
     )
   })
+
+/**
+ * A layer that persists every agent run of the program it is provided to: it sets `Agent.Progress`
+ * to save each session the agents and workflows report to the `SessionStore`, before the run goes
+ * on (each entry is durable before the next model call starts), then tell the watcher that was in
+ * place, if any. The store is the one the layer is built with.
+ *
+ * Unlike {@link persist}, it cannot change the program's error type: a failed save stops the run
+ * with a defect (a `SaveFailed` carrying the `SessionStoreError`), and the program's result is not
+ * saved (only what the runs report: an agent's run, a workflow's steps, forks and merges). Wrap a
+ * part of the program in `persist` for a typed `SessionStoreError` and the result's save; under the
+ * layer it does not save twice.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Agent, Resume, Scripted, Session, SessionStore } from "rath"
+ *
+ * const writer = Agent.make({ name: "writer" })
+ * const program = Session.fromUserMessage("Say hello").pipe(Effect.flatMap(writer))
+ *
+ * const persisted = program.pipe(
+ *   Effect.provide(Resume.layer.pipe(Layer.provideMerge(SessionStore.layerMemory))),
+ *   Effect.provide(Scripted.layer([Scripted.reply("Hello")]))
+ * )
+ * ```
+ */
+export const layer: Layer.Layer<never, never, SessionStore.SessionStore> = Layer.effect(
+  Agent.Progress,
+  Effect.gen(function*() {
+    const store = yield* SessionStore.SessionStore
+    const outer = yield* Agent.Progress
+    return savesTo(outer, store) ? outer : saving(store, outer)
+  })
+)
 
 // -----------------------------------------------------------------------------
 // inspecting

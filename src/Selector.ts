@@ -34,7 +34,7 @@ import * as Workflow from "./Workflow.js"
  * @category errors
  */
 export class SelectorError extends Schema.TaggedError<SelectorError>("rath/SelectorError")("SelectorError", {
-  reason: Schema.Literal("InvalidChoice", "InvalidCandidates", "ProviderFailed"),
+  reason: Schema.Literal("InvalidChoice", "InvalidCandidates", "ProviderFailed", "BudgetExceeded"),
   selector: Schema.String,
   detail: Schema.String,
   session: Schema.optional(Session.SessionFromSelf),
@@ -134,6 +134,12 @@ export const make = <const W extends Workflow.Workflow<any, any>>(options: {
   readonly instructions?: string | undefined
   readonly name?: string | undefined
   readonly model?: string | undefined
+  /**
+   * When the budget in effect cannot cover the routing call, the model is not called: fail with
+   * `SelectorError` `BudgetExceeded` (default), or decide `"done"` and record that decision with
+   * the reason (`{ choice: "done", reason: "budget: ..." }`).
+   */
+  readonly onBudgetExceeded?: "fail" | "done" | undefined
 }): Selector<W> => {
   const name = options.name ?? "selector"
   const author: Entry.Author = { kind: "workflow", name }
@@ -184,8 +190,19 @@ export const make = <const W extends Workflow.Workflow<any, any>>(options: {
       }
       const estimate = Budget.estimate(request)
       const held = yield* budget.reserve(estimate)
+      if (held === undefined) {
+        // like an agent and the compressor: no model call the budget cannot cover
+        const detail = `the budget of ${budget.cap} tokens cannot cover the routing call (about ${estimate} tokens)`
+        if (options.onBudgetExceeded !== "done") {
+          return yield* new SelectorError({ reason: "BudgetExceeded", selector: name, detail, session })
+        }
+        const reason = `budget: ${detail}`
+        const record: Record = { selector: name, candidates: names, choice: "done", reason }
+        const recorded = yield* Session.append(session, Entry.custom(DECISION_ENTRY, record, { author }))
+        return { next: Workflow.done, choice: "done", reason, session: recorded } satisfies Decision<W>
+      }
       const response = yield* provider.chat(request).pipe(
-        Effect.tapError(() => held === undefined ? Effect.void : budget.settle(held, 0)),
+        Effect.tapError(() => budget.settle(held, 0)),
         Effect.mapError((cause) =>
           new SelectorError({ reason: "ProviderFailed", selector: name, detail: cause.message, session, cause })
         ),
@@ -194,7 +211,7 @@ export const make = <const W extends Workflow.Workflow<any, any>>(options: {
           attributes: { "rath.session.id": session.id, "rath.selector.name": name }
         })
       )
-      if (held !== undefined) yield* budget.settle(held, response.usage?.totalTokens ?? estimate)
+      yield* budget.settle(held, response.usage?.totalTokens ?? estimate)
       const call = response.toolCalls.find((c) => c.name === "select")
       if (call === undefined) {
         return yield* new SelectorError({

@@ -15,6 +15,7 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Equal from "effect/Equal"
@@ -312,8 +313,22 @@ export const appendEntry: {
   (self: Session, entry: Entry.Entry): Session
 } = dual(2, (self: Session, entry: Entry.Entry): Session => withNode(self, link(self.node, entry)))
 
-const newSessionId = Effect.map(IdGenerator.generate("s"), (id) => id as SessionId)
-const newEntryId = Effect.map(IdGenerator.generate("e"), (id) => id as Entry.EntryId)
+/**
+ * Runs `body` with the fiber's id generator, clock and current author, read in one step from the
+ * fiber (minting runs on every append and fork: a lookup effect per service would be several
+ * times its cost).
+ */
+const withMinting = <A>(
+  body: (generator: IdGenerator.Service, clock: Clock.Clock, author: Entry.Author) => Effect.Effect<A>
+): Effect.Effect<A> =>
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext
+    return body(
+      Context.get(context, IdGenerator.IdGenerator),
+      Context.get(fiber.currentDefaultServices, Clock.Clock),
+      Context.get(context, Entry.CurrentAuthor)
+    )
+  })
 
 /** A new session id and lineage over the given history, without a generator (fork is hot). */
 const derive = (
@@ -324,33 +339,33 @@ const derive = (
   base: number,
   node: Node | undefined
 ): Effect.Effect<Session> =>
-  Effect.flatMap(newSessionId, (id) =>
-    Effect.map(Clock.currentTimeMillis, (createdAt) =>
-      unsafeMake({
-        id,
+  withMinting((generator, clock) =>
+    Effect.map(generator.generate("s"), (id) => {
+      const createdAt = clock.unsafeCurrentTimeMillis()
+      return unsafeMake({
+        id: id as SessionId,
         lineage: by === undefined ? { operation, parents, createdAt } : { operation, parents, by, createdAt },
         placement,
         base,
         node
-      })))
+      })
+    })
+  )
 
 const mint = (
   node: Node | undefined,
   draft: Entry.Draft | Entry.DraftFor<"Merge">,
   parents?: ReadonlyArray<Entry.EntryId>
 ): Effect.Effect<Entry.Entry> =>
-  // nested flatMaps rather than a generator: this runs on every append
-  Effect.flatMap(newEntryId, (id) =>
-    Effect.flatMap(Clock.currentTimeMillis, (timestamp) => {
-      const make = (author: Entry.Author) =>
-        Entry.fromDraft(draft, {
-          id,
-          timestamp,
-          author,
-          parents: parents ?? (node === undefined ? [] : [node.entry.id])
-        })
-      return draft.author === undefined ? Effect.map(Entry.CurrentAuthor, make) : Effect.succeed(make(draft.author))
-    }))
+  withMinting((generator, clock, author) =>
+    Effect.map(generator.generate("e"), (id) =>
+      Entry.fromDraft(draft, {
+        id: id as Entry.EntryId,
+        timestamp: clock.unsafeCurrentTimeMillis(),
+        author: draft.author ?? author,
+        parents: parents ?? (node === undefined ? [] : [node.entry.id])
+      }))
+  )
 
 // -----------------------------------------------------------------------------
 // guards

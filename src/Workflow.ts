@@ -128,13 +128,37 @@ export const make = <E, R>(
   const author: Entry.Author = { kind: "workflow", name: info.name }
   return named(info.name, info.description ?? "", (session) =>
     Session.step(session, author).pipe(
-      Effect.flatMap(step),
+      Effect.flatMap((stepped) =>
+        Effect.flatMap(Agent.Progress, (progress) =>
+          progress === undefined ? step(stepped) : reportAround(progress, stepped, step))
+      ),
       Effect.provideService(Entry.CurrentAuthor, author),
       Effect.withSpan("Workflow.run", {
         captureStackTrace: false,
         attributes: { "rath.workflow.name": info.name, "rath.session.id": session.id }
       })
     ))
+}
+
+/**
+ * Runs `step` on `session` under a watcher of `Agent.Progress`: reports `session` first (a session
+ * this workflow made: the lineage parent of what the step makes), forwards what the step reports,
+ * and reports the result unless the step reported that very value last.
+ */
+const reportAround = <E, R>(
+  progress: (session: Session.Session) => Effect.Effect<void>,
+  session: Session.Session,
+  step: Step<E, R>
+): Effect.Effect<Session.Session, E, R> => {
+  let last: Session.Session | undefined = session
+  const forward = (next: Session.Session) => {
+    last = next
+    return progress(next)
+  }
+  return progress(session).pipe(
+    Effect.zipRight(Effect.provideService(step(session), Agent.Progress, forward)),
+    Effect.tap((result) => result === last ? Effect.void : forward(result))
+  )
 }
 
 /**
@@ -209,8 +233,10 @@ export const parallel = <const S extends ReadonlyArray<Step<any, any>>>(
     options?.description ?? `In parallel: ${branches.map(nameOf).join(", ")}`,
     (session) =>
       Effect.gen(function*() {
-        // where each branch got to, so that an interrupted fork-join still reports (merged)
-        // everything its branches produced to whoever watches `Agent.Progress`
+        // whoever watches `Agent.Progress` outside (`Resume.persist`, `withTimeout`) hears every
+        // session the fork-join makes as it goes: each fork, what each branch reports, each
+        // branch's result and each join. And where each branch got to is kept, so that an
+        // interrupted fork-join still reports (merged) everything its branches produced.
         const outer = yield* Agent.Progress
         const latest: Array<Session.Session | undefined> = new Array(branches.length)
         const mergeAll = (sessions: ReadonlyArray<Session.Session>) =>
@@ -228,6 +254,8 @@ export const parallel = <const S extends ReadonlyArray<Step<any, any>>>(
                   })
                 )
               )
+              // each join is a session of the lineage (the next join's parent)
+              if (outer !== undefined) yield* outer(merged)
             }
             return merged
           })
@@ -237,13 +265,18 @@ export const parallel = <const S extends ReadonlyArray<Step<any, any>>>(
               by: { kind: "workflow", name: `${name}/${branchName(branch, i)}` }
             })
             latest[i] = fork
-            return yield* outer === undefined
-              ? branch(fork)
-              : Effect.provideService(
-                branch(fork),
-                Agent.Progress,
-                (next) => Effect.sync(() => void (latest[i] = next))
-              )
+            if (outer === undefined) return yield* branch(fork)
+            yield* outer(fork)
+            const result = yield* Effect.provideService(branch(fork), Agent.Progress, (next) => {
+              latest[i] = next
+              return outer(next)
+            })
+            // a branch that is no agent (or ends with unreported entries) reports nothing itself
+            if (result !== latest[i]) {
+              latest[i] = result
+              yield* outer(result)
+            }
+            return result
           })
         const results = yield* Effect.forEach(branches, runBranch, {
           concurrency: options?.concurrency ?? "unbounded"
@@ -252,7 +285,8 @@ export const parallel = <const S extends ReadonlyArray<Step<any, any>>>(
             const reached = latest.filter((s): s is Session.Session => s !== undefined)
             return outer === undefined || reached.length === 0
               ? Effect.void
-              : mergeAll(reached).pipe(Effect.flatMap(outer), Effect.ignore)
+              // each join is reported by `mergeAll`, the last one last (a single branch's was already)
+              : Effect.ignore(mergeAll(reached))
           })
         )
         if (results.length === 0) return session

@@ -215,6 +215,75 @@ describe("Agent", () => {
       assert.deepStrictEqual(results(out).map((r) => r.callId), ["1", "2", "3"])
     }))
 
+  it.effect("toolConcurrency bounds the calls of a turn in flight at once", () =>
+    Effect.gen(function*() {
+      let inFlight = 0
+      let most = 0
+      const sleepy = Tool.make({
+        name: "sleepy",
+        description: "Sleeps",
+        parameters: Schema.Struct({ id: Schema.Number }),
+        handler: ({ id }) =>
+          Effect.sync(() => {
+            inFlight++
+            most = Math.max(most, inFlight)
+          }).pipe(
+            Effect.zipRight(Effect.sleep(100)),
+            Effect.ensuring(Effect.sync(() => void inFlight--)),
+            Effect.as(id)
+          )
+      })
+      const calls = [1, 2, 3, 4, 5].map((id) => ({ id: `c${id}`, name: "sleepy", arguments: { id } }))
+      const fiber = yield* withScript(
+        [{ toolCalls: calls }, Scripted.reply("ok")],
+        () =>
+          Effect.flatMap(Session.fromUserMessage("go"), Agent.make({ name: "a", tools: [sleepy], toolConcurrency: 2 }))
+      ).pipe(Effect.fork)
+      // five calls two at a time: three rounds of 100 ms
+      yield* TestClock.adjust(200)
+      assert.isNull(fiber.unsafePoll(), "not done after two rounds")
+      yield* TestClock.adjust(100)
+      const out = yield* Fiber.join(fiber)
+      assert.strictEqual(most, 2)
+      assert.deepStrictEqual(results(out).map((r) => r.output), [1, 2, 3, 4, 5])
+    }))
+
+  it.effect("a tool call that outlives toolTimeout becomes a timeout result and the loop goes on", () =>
+    Effect.gen(function*() {
+      const finished = yield* Ref.make(false)
+      const slow = Tool.make({
+        name: "slow",
+        description: "Takes a minute",
+        parameters: Schema.Struct({}),
+        handler: () => Effect.sleep("1 minute").pipe(Effect.zipRight(Ref.set(finished, true)), Effect.as("late"))
+      })
+      const fiber = yield* withScript(
+        [
+          {
+            toolCalls: [{ id: "s", name: "slow", arguments: {} }, { id: "q", name: "add", arguments: { a: 1, b: 2 } }]
+          },
+          Scripted.reply("gave up on slow")
+        ],
+        (scripted) =>
+          Effect.gen(function*() {
+            const agent = Agent.make({ name: "a", tools: [slow, add], toolTimeout: "1 second" })
+            const out = yield* Effect.flatMap(Session.fromUserMessage("go"), agent)
+            return { out, requests: yield* scripted.requests }
+          })
+      ).pipe(Effect.fork)
+      yield* TestClock.adjust("1 second")
+      const { out, requests } = yield* Fiber.join(fiber)
+      assert.deepStrictEqual(results(out).map((r) => [r.callId, r.error?.kind, r.output]), [
+        ["s", "timeout", null],
+        ["q", undefined, 3]
+      ])
+      assert.isFalse(yield* Ref.get(finished), "the slow call was stopped")
+      // the model read the timeout and answered: the loop went on
+      assert.strictEqual(requests.length, 2)
+      assert.strictEqual(requests[1]!.messages.filter((m) => m._tag === "ToolResult")[0]?.error?.kind, "timeout")
+      assert.strictEqual(Agent.lastEnd(out)?.reason, "stop")
+    }))
+
   it.effect("a tool that is not parallel-safe runs alone", () =>
     Effect.gen(function*() {
       const log = yield* Ref.make<ReadonlyArray<string>>([])

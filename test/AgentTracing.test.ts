@@ -55,7 +55,12 @@ describe("Agent tracing", () => {
       })
       const input = yield* Session.fromUserMessage("1+2?")
       yield* Agent.make({ name: "calc", tools: [add] })(input).pipe(
-        Effect.provide(Scripted.layer([Scripted.toolCall("add", { a: 1, b: 2 }), Scripted.reply("3")])),
+        Effect.provide(
+          Scripted.layer([
+            Scripted.toolCall("add", { a: 1, b: 2 }),
+            Scripted.reply("3", { model: "scripted-model-0613" })
+          ])
+        ),
         Effect.withTracer(recordingTracer(spans))
       )
       const run = spans.find((s) => s.name === "Agent.run")!
@@ -63,6 +68,11 @@ describe("Agent tracing", () => {
       assert.strictEqual(run.attributes.get("rath.session.id"), input.id)
       const models = spans.filter((s) => s.name === "Agent.model")
       assert.strictEqual(models.length, 2)
+      // the model asked for, and the one that answered (a gateway may answer with another)
+      assert.deepStrictEqual(models.map((model) => model.attributes.get("rath.response.model")), [
+        "scripted-model",
+        "scripted-model-0613"
+      ])
       for (const model of models) {
         assert.strictEqual(model.parentId, run.spanId)
         assert.strictEqual(model.attributes.get("rath.model"), "scripted-model")
@@ -72,5 +82,28 @@ describe("Agent tracing", () => {
       const tool = spans.find((s) => s.name === "Agent.tool")!
       assert.strictEqual(tool.parentId, run.spanId)
       assert.strictEqual(tool.attributes.get("rath.tool.name"), "add")
+    }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
+
+  it.effect("with Effect's default tracer (which records nowhere) a run makes no spans; with any other it does", () =>
+    Effect.gen(function*() {
+      const seen: Array<Option.Option<string>> = []
+      const probe = Tool.make({
+        name: "probe",
+        description: "Reports the span it runs in",
+        parameters: Schema.Struct({}),
+        handler: () =>
+          Effect.map(Effect.option(Effect.currentSpan), (span) => {
+            seen.push(Option.map(span, (s) => s.name))
+            return "ok"
+          })
+      })
+      const agent = Agent.make({ name: "probe", tools: [probe] })
+      const script = () => Scripted.layer([Scripted.toolCall("probe", {}), Scripted.reply("done")])
+      const input = yield* Session.fromUserMessage("go")
+      yield* agent(input).pipe(Effect.provide(script()))
+      const spans: Array<Recorded> = []
+      yield* agent(input).pipe(Effect.provide(script()), Effect.withTracer(recordingTracer(spans)))
+      assert.deepStrictEqual(seen, [Option.none(), Option.some("Agent.tool")])
+      assert.deepStrictEqual(spans.map((s) => s.name).sort(), ["Agent.model", "Agent.model", "Agent.run", "Agent.tool"])
     }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
 })

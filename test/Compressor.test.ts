@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect } from "effect"
-import { Agent, Compressor, Entry, IdGenerator, Provider, Scripted, Session } from "rath"
+import { Agent, Compressor, Entry, IdGenerator, Memory, Provider, Scripted, Session } from "rath"
 
 const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
@@ -70,5 +70,38 @@ describe("Compressor", () => {
         Effect.provide(Scripted.layer([]))
       )
       assert.strictEqual(untouched.length, session.length)
+    }).pipe(ids))
+
+  it.effect("never summarises recalled memories: they stay, sent only to the agent they were recalled for", () =>
+    Effect.gen(function*() {
+      const scripted = yield* Scripted.make([
+        Scripted.reply("Ada likes chess."),
+        Scripted.reply("ok"),
+        Scripted.reply("ok")
+      ])
+      const input = yield* Session.make([
+        Entry.user("My name is Ada."),
+        Entry.user("<untrusted-memory>Ada's password hint is 'rook'.</untrusted-memory>", {
+          author: Memory.contextAuthorFor("a")
+        }),
+        Entry.assistant({ text: "Hello Ada." }),
+        Entry.user("What do I like?")
+      ])
+      const out = yield* Compressor.make({ keepLast: 1 })(input).pipe(
+        Effect.provideService(Provider.Provider, scripted.service)
+      )
+      const summarised = (yield* scripted.requests)[0]!.messages.map((m) => m._tag === "User" ? m.text : m._tag)
+      assert.isFalse(summarised.some((text) => text.includes("rook")), "the block is not in the summary's request")
+      const compression = Session.lastOf(out, "Compression")
+      assert.isTrue(compression._tag === "Some" && compression.value.covers.length === 2)
+      // agent a is still sent its recall; agent b is sent neither the recall nor a summary of it
+      const sentTo = (name: string) =>
+        Effect.gen(function*() {
+          yield* Agent.make({ name })(out).pipe(Effect.provideService(Provider.Provider, scripted.service))
+          const requests = yield* scripted.requests
+          return requests[requests.length - 1]!.messages.map((m) => m._tag === "User" ? m.text : m._tag)
+        })
+      assert.isTrue((yield* sentTo("a")).some((text) => text.includes("rook")))
+      assert.isFalse((yield* sentTo("b")).some((text) => text.includes("rook")))
     }).pipe(ids))
 })

@@ -3,7 +3,7 @@
  * completed model or tool calls.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Equal, Fiber, Option, Ref, Schema, TestClock } from "effect"
+import { Cause, Chunk, Effect, Equal, Exit, Fiber, Layer, Option, Ref, Schema, TestClock } from "effect"
 import { Agent, Entry, IdGenerator, Provider, Resume, Scripted, Session, SessionStore, Tool, Workflow } from "rath"
 
 const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -52,6 +52,23 @@ const storedRun = Effect.gen(function*() {
   return yield* store.load(run!.id)
 })
 
+/** The store in context, with every save it is asked for recorded as `<session id>:<length>`. */
+const spied = Effect.map(SessionStore.SessionStore, (store) => {
+  const saves: Array<string> = []
+  const spy = SessionStore.SessionStore.of({
+    ...store,
+    save: (session, options) => {
+      saves.push(`${session.id}:${session.length}`)
+      return store.save(session, options)
+    }
+  })
+  return { store, spy, saves }
+})
+
+/** The lengths saved under one session id, in order. */
+const savedLengths = (saves: ReadonlyArray<string>, id: string) =>
+  saves.filter((save) => save.startsWith(`${id}:`)).map((save) => Number(save.slice(id.length + 1)))
+
 describe("Resume.persist", () => {
   it.effect("saves every entry before the next model call starts, with the spec as the agent record", () =>
     Effect.gen(function*() {
@@ -92,6 +109,80 @@ describe("Resume.persist", () => {
       assert.isTrue(Equal.equals(yield* store.load(merged.id), merged))
     }).pipe(Effect.provide(SessionStore.layerMemory), ids))
 
+  it.effect("a fork-join saves each branch as it goes; the merge's parents load and the lineage is whole", () =>
+    Effect.gen(function*() {
+      const { saves, spy, store } = yield* spied
+      // at each model call, the calling branch's run must already be stored up to its instructions
+      const seenAtCall: Array<string> = []
+      const provider = yield* scripted(() => (request) =>
+        Effect.gen(function*() {
+          const system = request.messages[0]
+          const name = system?._tag === "System" ? system.text : "?"
+          const rows = yield* store.list({ agent: name })
+          const stored = rows.length === 1 ? yield* store.load(rows[0]!.id) : undefined
+          const head = stored === undefined ? undefined : Option.getOrUndefined(Session.head(stored))
+          seenAtCall.push(`${name}:${head?._tag ?? "nothing"}`)
+          return Scripted.reply(`${name} says fine`)
+        }).pipe(Effect.orDie)
+      )
+      const review = Workflow.parallel([
+        Agent.make({ name: "a", instructions: "a" }),
+        Agent.make({ name: "b", instructions: "b" })
+      ], { name: "review" })
+      const input = yield* Session.fromUserMessage("go")
+      const merged = yield* on(provider, Resume.persist(review(input))).pipe(
+        Effect.provideService(SessionStore.SessionStore, spy)
+      )
+      assert.deepStrictEqual(seenAtCall.sort(), ["a:System", "b:System"])
+      const [left, right] = merged.lineage.parents
+      assert.isDefined(left)
+      assert.isDefined(right)
+      for (const parent of [left!, right!]) {
+        const branch = yield* store.load(parent)
+        // the branch's run: saved at its start-up (fork's user entry + spec + system) and at its end
+        assert.deepStrictEqual(savedLengths(saves, parent), [3, 5])
+        assert.strictEqual(Agent.lastEnd(branch)?.reason, "stop")
+        assert.strictEqual(branch.lineage.operation, "step")
+        // its fork is stored too
+        const [fork] = branch.lineage.parents
+        assert.strictEqual((yield* store.load(fork!)).lineage.operation, "fork")
+      }
+      assert.isTrue(Equal.equals(yield* store.load(merged.id), merged))
+      assert.deepStrictEqual(savedLengths(saves, merged.id), [10], "the merge is saved once")
+      // the stored lineage: both branch runs, then both forks (the input is the caller's)
+      const ancestors = (yield* store.ancestors(merged.id)).map((row) => [row.lineage.operation, row.lineage.by?.name])
+      assert.deepStrictEqual(ancestors, [
+        ["step", "a"],
+        ["step", "b"],
+        ["fork", "review/a"],
+        ["fork", "review/b"]
+      ])
+      const run = (yield* store.list({ agent: "a" })).find((row) => row.id === left)
+      assert.strictEqual((Option.getOrThrow(run!.agent) as Agent.Spec).name, "a")
+    }).pipe(Effect.provide(SessionStore.layerMemory), ids))
+
+  it.effect("writes are batched: start-up is one save, a turn's tool results are one save", () =>
+    Effect.gen(function*() {
+      const { saves, spy } = yield* spied
+      const { tool } = yield* counted("add", { idempotent: true })
+      const provider = yield* scripted([
+        {
+          toolCalls: [
+            { id: "c1", name: "add", arguments: { a: 1, b: 1 } },
+            { id: "c2", name: "add", arguments: { a: 2, b: 2 } },
+            { id: "c3", name: "add", arguments: { a: 3, b: 3 } }
+          ]
+        },
+        Scripted.reply("2, 4 and 6")
+      ])
+      const agent = Agent.make({ name: "adder", instructions: "Add.", tools: [tool] })
+      const out = yield* on(provider, Effect.flatMap(Session.fromUserMessage("go"), (s) => Resume.persist(agent(s))))
+        .pipe(Effect.provideService(SessionStore.SessionStore, spy))
+      // user + spec + system; the answer with three calls; its three results; the answer and the end
+      assert.deepStrictEqual(savedLengths(saves, out.id), [3, 4, 7, 9])
+      assert.strictEqual(saves.length, 4)
+    }).pipe(Effect.provide(SessionStore.layerMemory), ids))
+
   it.effect("a failed save stops the run with the SessionStoreError, before any model call", () =>
     Effect.gen(function*() {
       const memory = yield* SessionStore.makeMemory
@@ -109,6 +200,74 @@ describe("Resume.persist", () => {
       ).pipe(Effect.provideService(SessionStore.SessionStore, failing), Effect.flip)
       assert.strictEqual(error._tag, "SessionStoreError")
       assert.strictEqual((error as SessionStore.SessionStoreError).reason, "Unavailable")
+      assert.strictEqual((yield* provider.requests).length, 0, "no model call after a failed save")
+    }).pipe(ids))
+})
+
+describe("Resume.layer", () => {
+  it.effect("provided to a program, it persists every agent run in it as it goes", () =>
+    Effect.gen(function*() {
+      const store = yield* SessionStore.SessionStore
+      const { tool } = yield* counted("add", { idempotent: true })
+      // at each model call, the calling run is stored with everything it wrote so far
+      const stored: Array<number> = []
+      const provider = yield* scripted(() => (request, index) =>
+        Effect.gen(function*() {
+          const rows = yield* store.list()
+          const runs = rows.filter((row) => Option.isSome(row.agent))
+          const latest = runs.at(-1)
+          stored.push(latest === undefined ? 0 : (yield* store.load(latest.id)).length)
+          const answered = request.messages.at(-1)?._tag === "ToolResult"
+          return index === 0 && !answered ? Scripted.toolCall("add", { a: 1, b: 2 }) : Scripted.reply("3")
+        }).pipe(Effect.orDie)
+      )
+      const first = Agent.make({ name: "first", tools: [tool] })
+      const second = Agent.make({ name: "second" })
+      // plain code: two agents one after the other, nothing about persistence in it
+      const program = Effect.gen(function*() {
+        const input = yield* Session.fromUserMessage("1+2?")
+        const once = yield* first(input)
+        return yield* second(yield* Session.append(once, Entry.user("and again?")))
+      })
+      const out = yield* on(provider, program).pipe(Effect.provide(Resume.layer))
+      // first: user + spec at its first call, + answer + result at its second; second: its start-up
+      assert.deepStrictEqual(stored, [2, 4, 8])
+      assert.isTrue(Equal.equals(yield* store.load(out.id), out))
+      const records = (yield* store.list()).flatMap((row) =>
+        Option.isSome(row.agent) ? [(row.agent.value as Agent.Spec).name] : []
+      )
+      assert.deepStrictEqual(records, ["first", "second"])
+      // the first run is the second's lineage parent, both stored
+      assert.deepStrictEqual((yield* store.ancestors(out.id)).map((row) => row.lineage.by?.name), ["first"])
+    }).pipe(Effect.provide(SessionStore.layerMemory), ids))
+
+  it.effect("a failed save is a defect under the layer alone, and a typed error inside persist (saved once)", () =>
+    Effect.gen(function*() {
+      const memory = yield* SessionStore.makeMemory
+      let attempts = 0
+      const failing = SessionStore.SessionStore.of({
+        ...memory,
+        save: (session) => {
+          attempts++
+          return Effect.fail(
+            new SessionStore.SessionStoreError({ reason: "Unavailable", detail: "disk full", sessionId: session.id })
+          )
+        }
+      })
+      const provider = yield* scripted([Scripted.reply("never"), Scripted.reply("never")])
+      const run = Effect.flatMap(Session.fromUserMessage("go"), Agent.make({ name: "a" }))
+      const provided = Layer.provide(Resume.layer, Layer.succeed(SessionStore.SessionStore, failing))
+      const exit = yield* on(provider, run).pipe(Effect.provide(provided), Effect.exit)
+      assert.isTrue(Exit.isFailure(exit) && Cause.isDie(exit.cause))
+      assert.include(Cause.pretty((exit as Exit.Failure<unknown, unknown>).cause), "disk full")
+      assert.strictEqual(attempts, 1)
+      const error = yield* on(provider, Resume.persist(run)).pipe(
+        Effect.provide(provided),
+        Effect.provideService(SessionStore.SessionStore, failing),
+        Effect.flip
+      )
+      assert.strictEqual(error._tag, "SessionStoreError")
+      assert.strictEqual(attempts, 2, "persist under the layer does not save a second time")
       assert.strictEqual((yield* provider.requests).length, 0, "no model call after a failed save")
     }).pipe(ids))
 })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect } from "effect"
-import { Entry, IdGenerator, Provider, Scripted, Selector, Session, Workflow } from "rath"
+import { Budget, Entry, IdGenerator, Provider, Scripted, Selector, Session, Workflow } from "rath"
 
 const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
@@ -81,6 +81,31 @@ describe("Selector", () => {
       const out = yield* program.pipe(Effect.provide(layer))
       const texts = Chunk.toReadonlyArray(Session.entries(out)).filter(Entry.is("Assistant")).map((e) => e.text)
       assert.deepStrictEqual(texts, ["research", "write"])
+    }).pipe(ids))
+
+  it.effect("a spent budget: no model call, a typed error (or a recorded done, when asked)", () =>
+    Effect.gen(function*() {
+      const scripted = yield* Scripted.make([Scripted.toolCall("select", { choice: "write", reason: "ready" })])
+      const input = yield* Session.fromUserMessage("Write a report")
+      const tiny = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        effect.pipe(Budget.withBudget(5), Effect.provideService(Provider.Provider, scripted.service))
+      const error = yield* Effect.flip(tiny(selector(input)))
+      assert.strictEqual(error.reason, "BudgetExceeded")
+      assert.strictEqual(error.session, input)
+      const lenient = Selector.make({ candidates: [research, write], onBudgetExceeded: "done" })
+      const decision = yield* tiny(lenient(input))
+      assert.isTrue(Workflow.isDone(decision.next))
+      assert.match(decision.reason, /^budget: /)
+      const last = Chunk.toReadonlyArray(Session.entries(decision.session)).at(-1)!
+      assert.isTrue(last._tag === "Custom" && last.type === Selector.DECISION_ENTRY)
+      assert.strictEqual(last._tag === "Custom" ? (last.data as Selector.Record).choice : "", "done")
+      assert.strictEqual((yield* scripted.requests).length, 0, "the model was never called")
+      // a budget that covers the call: the model routes
+      const routed = yield* selector(input).pipe(
+        Budget.withBudget(10_000),
+        Effect.provideService(Provider.Provider, scripted.service)
+      )
+      assert.strictEqual(routed.next, write)
     }).pipe(ids))
 
   it.effect("duplicate or reserved candidate names are a typed error", () =>

@@ -71,6 +71,56 @@ describe("Workflow", () => {
       assert.deepStrictEqual([...log2.slice(2)].sort(), ["a:end", "b:end"])
     }).pipe(ids))
 
+  it.effect("parallel runs at most `concurrency` branches at once", () =>
+    Effect.gen(function*() {
+      let inFlight = 0
+      let most = 0
+      const slow = (name: string) =>
+        Workflow.make({ name }, (session) =>
+          Effect.sync(() => {
+            inFlight++
+            most = Math.max(most, inFlight)
+          }).pipe(
+            Effect.zipRight(Effect.sleep(100)),
+            Effect.ensuring(Effect.sync(() => void inFlight--)),
+            Effect.as(session)
+          ))
+      const five = Workflow.parallel(["a", "b", "c", "d", "e"].map(slow), { concurrency: 2 })
+      const fiber = yield* Effect.flatMap(Session.fromUserMessage("go"), five).pipe(Effect.fork)
+      // five branches two at a time: three rounds of 100 ms
+      yield* TestClock.adjust(200)
+      assert.isNull(fiber.unsafePoll(), "not done after two rounds")
+      yield* TestClock.adjust(100)
+      const out = yield* Fiber.join(fiber)
+      assert.strictEqual(most, 2)
+      assert.strictEqual(entriesOf(out).filter(Entry.is("Merge")).length, 4)
+    }).pipe(ids))
+
+  it.effect("parallel tells an outer Agent.Progress every session it makes, as the branches go", () =>
+    Effect.gen(function*() {
+      const heard: Array<Session.Session> = []
+      const watcher = (session: Session.Session) => Effect.sync(() => void heard.push(session))
+      const scripted = yield* Scripted.make(() => Scripted.reply("fine"))
+      const branches = [Agent.make({ name: "a" }), say("b", "plain")] as const
+      const out = yield* Effect.flatMap(
+        Session.fromUserMessage("go"),
+        Workflow.parallel(branches, { name: "review" })
+      ).pipe(Effect.provideService(Agent.Progress, watcher), Effect.provideService(Provider.Provider, scripted.service))
+      const label = (s: Session.Session) => `${s.lineage.operation}:${s.lineage.by?.name ?? ""}:${s.length}`
+      const of = (name: string) => heard.filter((s) => s.lineage.by?.name === name).map(label)
+      // the fork, then the agent's start-up and end (it reports them itself)
+      assert.deepStrictEqual(of("review/a"), ["fork:review/a:1"])
+      assert.deepStrictEqual(of("a"), ["step:a:2", "step:a:4"])
+      // a branch that is no agent: its fork, its step (Workflow.make) and its result
+      assert.deepStrictEqual(of("review/b"), ["fork:review/b:1"])
+      assert.deepStrictEqual(of("b"), ["step:b:1", "step:b:2"])
+      // the merge, last: the value the fork-join returns
+      assert.strictEqual(heard.at(-1), out)
+      const last = (name: string) => heard.filter((s) => s.lineage.by?.name === name).at(-1)!.id
+      assert.deepStrictEqual(out.lineage.parents, [last("a"), last("b")])
+      assert.deepStrictEqual(heard.map((s) => s.id).filter((id) => id === out.id), [out.id])
+    }).pipe(ids))
+
   it.effect("loop runs while the predicate holds, bounded by maxIterations", () =>
     Effect.gen(function*() {
       const input = yield* Session.fromUserMessage("go")

@@ -2,9 +2,6 @@
  * The SQLite backend of `Memory`: the tables, FTS5 and term statistics, and the vector search
  * (sqlite-vec's `vec0`, or a scan of an in-process matrix).
  *
- * It imports `Item` and `MemoryError` from `Memory.ts`, which imports it back: a cycle that is
- * safe because those values are only used inside functions, never while the modules load.
- *
  * @internal
  */
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
@@ -15,9 +12,9 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SqliteVec from "sqlite-vec"
 import type * as Embedder from "../Embedder.js"
-import { Item, MemoryError } from "../Memory.js"
 import type { Backend, Options, Ranked } from "../Memory.js"
 import * as Index from "./memoryIndex.js"
+import { Item, MemoryError } from "./memoryModel.js"
 
 const INSERT_BATCH = 500
 

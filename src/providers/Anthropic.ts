@@ -5,7 +5,9 @@
  * follows them) are grouped into one user message with several `tool_result` blocks; tool choice
  * maps to `auto`/`none`/`any`/`tool`; stop reasons are mapped (unknown ones are `"other"`);
  * usage comes from `message_start` and `message_delta`; thinking blocks become reasoning;
- * `max_tokens` is the request's or the configured default. The SDK's retries are off.
+ * `max_tokens` is the request's or the configured default. The SDK's retries are off. Streamed
+ * tool inputs are written as `JSON.stringify` writes the non-streaming `input` object, so `chat`
+ * and an accumulated `stream` record the same argument text.
  *
  * @since 0.1.0
  */
@@ -257,6 +259,116 @@ export const usage = (raw: unknown): Entry.Usage | undefined => {
   return normaliseUsage(into)
 }
 
+// -----------------------------------------------------------------------------
+// tool-call arguments
+// -----------------------------------------------------------------------------
+
+/**
+ * Writes a streamed tool input (`input_json_delta` pieces) in the form the non-streaming API's
+ * `input` object has once serialised (`JSON.stringify`), piece by piece, so that a plain run
+ * (`chat`) and a streamed one record the same argument text and watchers still see the
+ * arguments as they arrive: whitespace between tokens is dropped, and each number and string
+ * escape is rewritten the way `JSON.stringify` writes it once the token is complete (it is held
+ * back until then). What this cannot do is reorder keys: `JSON.stringify` puts integer-like keys
+ * (`"2"`) first and keeps the last of duplicate keys, so an object written otherwise keeps the
+ * model's order in the streamed text (the parsed arguments are the same).
+ */
+interface ArgumentWriter {
+  /** The canonical text for this piece (possibly empty while a token is incomplete). */
+  readonly write: (piece: string) => string
+  /** What is still held back, or `{}` for an input that never had any text. */
+  readonly end: () => string
+}
+
+const escapeOf = (char: string): string => JSON.stringify(char).slice(1, -1)
+
+const isHighSurrogate = (char: string) => char.length === 1 && char >= "\ud800" && char <= "\udbff"
+const isLowSurrogate = (char: string) => char.length === 1 && char >= "\udc00" && char <= "\udfff"
+
+const argumentWriter = (): ArgumentWriter => {
+  let mode: "value" | "number" | "string" = "value"
+  let token = "" // a number, or a string escape being read
+  let high = "" // a decoded high surrogate waiting for its low half
+  let written = false
+  const decode = (escape: string): string | undefined => {
+    try {
+      return JSON.parse(`"${escape}"`) as string
+    } catch {
+      return undefined
+    }
+  }
+  const flushHigh = () => {
+    const out = high === "" ? "" : escapeOf(high)
+    high = ""
+    return out
+  }
+  const number = () => {
+    const text = token
+    token = ""
+    mode = "value"
+    try {
+      return JSON.stringify(JSON.parse(text))
+    } catch {
+      return text
+    }
+  }
+  const write = (piece: string): string => {
+    let out = ""
+    for (const char of piece) {
+      if (mode === "number") {
+        if (/[0-9eE+\-.]/.test(char)) {
+          token += char
+          continue
+        }
+        out += number()
+      }
+      if (mode === "string") {
+        if (token !== "") {
+          token += char
+          if ((token[1] === "u" && token.length < 6) || token.length < 2) continue
+          const escape = token
+          const decoded = decode(escape)
+          token = ""
+          if (decoded === undefined) {
+            out += flushHigh() + escape
+          } else if (isLowSurrogate(decoded) && high !== "") {
+            out += high + decoded
+            high = ""
+          } else if (isHighSurrogate(decoded)) {
+            out += flushHigh()
+            high = decoded
+          } else {
+            out += flushHigh() + escapeOf(decoded)
+          }
+        } else if (char === "\\") {
+          token = char
+        } else {
+          out += flushHigh() + char
+          if (char === "\"") mode = "value"
+        }
+        continue
+      }
+      if (char === " " || char === "\n" || char === "\r" || char === "\t") continue
+      if (char === "-" || (char >= "0" && char <= "9")) {
+        mode = "number"
+        token = char
+        continue
+      }
+      if (char === "\"") mode = "string"
+      out += char
+    }
+    if (out !== "") written = true
+    return out
+  }
+  const end = (): string => {
+    const out = (mode === "number" ? number() : "") + flushHigh() + token
+    token = ""
+    if (out !== "") written = true
+    return written ? out : "{}"
+  }
+  return { write, end }
+}
+
 interface EventState {
   events: number
   model: string | undefined
@@ -266,6 +378,8 @@ interface EventState {
   usage: RawUsage
   /** content block index -> tool call index */
   tools: Map<number, number>
+  /** content block index -> the writer of its streamed input */
+  inputs: Map<number, ArgumentWriter>
 }
 
 const eventParts = (state: EventState, event: unknown): Array<Provider.StreamPart> => {
@@ -298,6 +412,8 @@ const eventParts = (state: EventState, event: unknown): Array<Provider.StreamPar
         // a non-empty input in the start block (non-streamed tools) is the whole argument text
         if (isObject(block.input) && Object.keys(block.input).length > 0) {
           parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: JSON.stringify(block.input) })
+        } else {
+          state.inputs.set(index, argumentWriter())
         }
       } else if (block.type === "text" && typeof block.text === "string" && block.text !== "") {
         parts.push({ _tag: "TextDelta", text: block.text })
@@ -315,9 +431,22 @@ const eventParts = (state: EventState, event: unknown): Array<Provider.StreamPar
         if (delta.thinking !== "") parts.push({ _tag: "ReasoningDelta", text: delta.thinking })
       } else if (delta.type === "input_json_delta" && typeof delta.partial_json === "string") {
         const toolIndex = state.tools.get(index)
-        if (toolIndex !== undefined) {
-          parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: delta.partial_json })
+        const writer = state.inputs.get(index)
+        if (toolIndex !== undefined && writer !== undefined) {
+          const text = writer.write(delta.partial_json)
+          if (text !== "") parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: text })
         }
+      }
+      break
+    }
+    case "content_block_stop": {
+      const index = num(event.index) ?? 0
+      const toolIndex = state.tools.get(index)
+      const writer = state.inputs.get(index)
+      if (toolIndex !== undefined && writer !== undefined) {
+        state.inputs.delete(index)
+        const text = writer.end()
+        if (text !== "") parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: text })
       }
       break
     }
@@ -461,7 +590,8 @@ export const make = (options: Options): Provider.Service => {
               output: undefined,
               reasoning: undefined
             },
-            tools: new Map()
+            tools: new Map(),
+            inputs: new Map()
           }
           return {
             parts: (event) => eventParts(state, event),

@@ -3,8 +3,8 @@
  * real wire format. Everything asserted here is the normalised contract of `Provider`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Clock, Effect, Either, Fiber, Schedule, Stream } from "effect"
-import { Entry, IdGenerator, Provider, Session } from "rath"
+import { Chunk, Clock, Effect, Either, Fiber, Option, Schedule, Schema, Stream } from "effect"
+import { Agent, Entry, IdGenerator, Provider, Replay, Session, Tool } from "rath"
 import * as Server from "./server.js"
 import type { Scenario } from "./wires.js"
 import { wires } from "./wires.js"
@@ -26,6 +26,32 @@ const toolScenario: Scenario = {
     { id: "call_b", name: "now", args: [] }
   ],
   usage: { input: 30, output: 12 },
+  finish: "tool_calls"
+}
+
+// tool arguments as a model may stream them: spaces and new lines between tokens, numbers and
+// escapes cut in the middle, a surrogate pair written as two escapes, non-canonical number forms
+const awkwardScenario: Scenario = {
+  id: "resp-awk",
+  model: "served-model-2026-02",
+  toolCalls: [
+    {
+      id: "call_w",
+      name: "write",
+      args: [
+        "{ \"path\" :\n \"a\\/b.txt\",",
+        " \"n\": -1",
+        "2.50, \"big\": 1E",
+        "2, \"ok\": tr",
+        "ue, \"none\": null , \"text\": \"caf\\u00",
+        "e9 \\ud83d",
+        "\\ude00 \\n\\t\\\"q\\\" é ✓\",",
+        "\n  \"list\": [ 1 , [ ], { \"k\" : false } ] }"
+      ]
+    },
+    { id: "call_e", name: "empty", args: [] }
+  ],
+  usage: { input: 10, output: 40 },
   finish: "tool_calls"
 }
 
@@ -134,6 +160,101 @@ for (const wire of wires) {
           p._tag === "ToolCallStart"
         )
         assert.deepStrictEqual(starts.map((p) => p._tag === "ToolCallStart" ? p.index : -1), [0, 1])
+      }))
+
+    // an agent run nobody watches calls `chat` (OpenAI: the non-streaming endpoint), a watched run
+    // `stream`: both must record the same evidence for the same answer
+    const plainAndStreamed: ReadonlyArray<[string, Scenario]> = [
+      ["text and reasoning", textScenario],
+      ["tool calls", toolScenario],
+      ["reasoning, text and tool calls with argument deltas", {
+        id: "resp-789",
+        model: "served-model-2026-02",
+        reasoning: "add them, then look at the clock",
+        text: ["Let me ", "compute."],
+        toolCalls: [
+          { id: "call_x", name: "add", args: ["", "{\"a\":", " 40, \"b\"", ": 2}"] },
+          { id: "call_y", name: "now", args: [] },
+          { id: "call_z", name: "echo", args: ["{\"text\": \"é ✓\"}"] }
+        ],
+        usage: { input: 1234, output: 56, cached: 1000, reasoning: 17 },
+        finish: "tool_calls"
+      }],
+      ["argument text split inside numbers, escapes and surrogate pairs", awkwardScenario],
+      ["a cut-off answer", { ...textScenario, text: ["trunc", "ated"], finish: "length" }],
+      ["an unknown finish reason", { ...textScenario, finish: "unknown" }]
+    ]
+    for (const [name, scenario] of plainAndStreamed) {
+      it.scopedLive(`chat and the accumulated stream give the same response: ${name}`, () =>
+        Effect.gen(function*() {
+          const server = yield* Server.start(ok(scenario))
+          const provider = wire.make(server.url)
+          const plain = yield* provider.chat(request)
+          const streamed = yield* Provider.accumulate(provider.stream(request), provider.info)
+          assert.deepStrictEqual(server.received.map((r) => r.body.stream === true), [false, true])
+          assert.deepStrictEqual(plain, streamed)
+          // and so the same assistant entry (ids and times aside)
+          const [a, b] = yield* Effect.forEach([plain, streamed], (response) =>
+            Session.empty().pipe(
+              Effect.flatMap(Session.append(Provider.toDraft(response, { kind: "agent", name: "a" }, request))),
+              Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
+            ))
+          assert.isTrue(Option.isSome(Session.lastOf(a!, "Assistant")))
+          yield* Replay.verify(a!, b!)
+          if (scenario === awkwardScenario) {
+            // the arguments still arrive piece by piece for whoever watches
+            const deltas = Chunk.toArray(yield* Stream.runCollect(provider.stream(request))).filter((p) =>
+              p._tag === "ToolCallDelta" && p.index === 0 && p.argumentsDelta !== ""
+            )
+            assert.isAbove(deltas.length, 4)
+            assert.deepStrictEqual(plain.toolCalls[0]?.parsed, {
+              path: "a/b.txt",
+              n: -12.5,
+              big: 100,
+              ok: true,
+              none: null,
+              text: "café 😀 \n\t\"q\" é ✓",
+              list: [1, [], { k: false }]
+            })
+          }
+          if (scenario.usage.reasoning !== undefined && wire.kind === "openai") {
+            assert.strictEqual(plain.usage?.reasoningTokens, scenario.usage.reasoning)
+          }
+        }))
+    }
+
+    it.scopedLive("a plain agent run (chat) and a watched one (stream) record the same session", () =>
+      Effect.gen(function*() {
+        // every run asks twice: a tool call whose arguments arrive in pieces, then the answer
+        const call: Scenario = {
+          ...toolScenario,
+          toolCalls: [{ id: "call_add", name: "add", args: ["{ \"a\" : 4", "0,\n \"b\": 2 }"] }]
+        }
+        const server = yield* Server.start((r, i) => ok(i % 2 === 0 ? call : textScenario)(r))
+        const provider = wire.make(server.url)
+        const agent = Agent.make({
+          name: "calc",
+          instructions: "Add with the tool.",
+          tools: [Tool.make({
+            name: "add",
+            description: "adds",
+            parameters: Schema.Struct({ a: Schema.Number, b: Schema.Number }),
+            handler: ({ a, b }) => Effect.succeed(a + b)
+          })]
+        })
+        const plain = yield* Session.fromUserMessage("40 + 2?").pipe(
+          Effect.flatMap(agent),
+          Effect.provideService(Provider.Provider, provider)
+        )
+        const watched = yield* Session.fromUserMessage("40 + 2?").pipe(
+          Effect.flatMap((session) => Stream.runLast(Agent.stream(agent)(session))),
+          Effect.map((last) => (Option.getOrThrow(last) as Extract<Agent.Event, { _tag: "Done" }>).session),
+          Effect.provideService(Provider.Provider, provider)
+        )
+        assert.deepStrictEqual(server.received.map((r) => r.body.stream === true), [false, false, true, true])
+        assert.strictEqual(Option.getOrThrow(Session.lastOf(plain, "ToolResult")).output, 42)
+        assert.strictEqual(Option.getOrThrow(Session.lastOf(plain, "Assistant")).text, "Hello world")
+        yield* Replay.verify(plain, watched, { ignore: ["durationMs"] })
       }))
 
     it.scopedLive("the request carries model, tools, forced tool choice, max tokens, stop, and the key", () =>

@@ -15,7 +15,13 @@ export interface Scenario {
   readonly toolCalls?: ReadonlyArray<
     { readonly id: string; readonly name: string; readonly args: ReadonlyArray<string> }
   >
-  readonly usage: { readonly input: number; readonly output: number; readonly cached?: number }
+  readonly usage: {
+    readonly input: number
+    readonly output: number
+    readonly cached?: number
+    /** Output tokens spent on reasoning (OpenAI's `completion_tokens_details`; Anthropic has none). */
+    readonly reasoning?: number
+  }
   readonly finish: "stop" | "tool_calls" | "length" | "unknown"
 }
 
@@ -52,7 +58,8 @@ const openAiUsage = (s: Scenario) => ({
   prompt_tokens: s.usage.input,
   completion_tokens: s.usage.output,
   total_tokens: s.usage.input + s.usage.output,
-  ...(s.usage.cached === undefined ? {} : { prompt_tokens_details: { cached_tokens: s.usage.cached } })
+  ...(s.usage.cached === undefined ? {} : { prompt_tokens_details: { cached_tokens: s.usage.cached } }),
+  ...(s.usage.reasoning === undefined ? {} : { completion_tokens_details: { reasoning_tokens: s.usage.reasoning } })
 })
 
 export const openAiWire: Wire = {

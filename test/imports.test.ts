@@ -1,0 +1,79 @@
+/**
+ * DESIGN: no import circles in `src/`. Value-level imports only (an `import type` loads nothing),
+ * parsed with the TypeScript compiler.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { readdirSync, readFileSync, statSync } from "node:fs"
+import { dirname, join, relative, resolve } from "node:path"
+import ts from "typescript"
+
+const root = resolve(import.meta.dirname, "..", "src")
+
+const sources = (dir: string): Array<string> =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith(".ts") ? [path] : []
+  })
+
+/** The files each file loads at run time (relative imports and re-exports, type-only ones skipped). */
+const valueImports = (file: string): Array<string> => {
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true)
+  const out: Array<string> = []
+  const add = (specifier: string) => {
+    if (specifier.startsWith(".")) out.push(resolve(dirname(file), specifier.replace(/\.js$/, ".ts")))
+  }
+  const visit = (node: ts.Node) => {
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      const clause = node.importClause
+      const named = clause?.namedBindings
+      const typeOnly = clause !== undefined && (clause.isTypeOnly || (
+        clause.name === undefined && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 &&
+        named.elements.every((element) => element.isTypeOnly)
+      ))
+      if (!typeOnly) add(node.moduleSpecifier.text)
+    } else if (
+      ts.isExportDeclaration(node) && node.moduleSpecifier !== undefined && ts.isStringLiteral(node.moduleSpecifier) &&
+      !node.isTypeOnly
+    ) {
+      add(node.moduleSpecifier.text)
+    }
+    ts.forEachChild(node, visit)
+  }
+  visit(source)
+  return out
+}
+
+/** Every cycle found by a depth-first walk, as `a.ts -> b.ts` paths relative to `src/`. */
+const cycles = (graph: ReadonlyMap<string, ReadonlyArray<string>>): Array<string> => {
+  const state = new Map<string, "open" | "done">()
+  const stack: Array<string> = []
+  const found: Array<string> = []
+  const walk = (node: string) => {
+    state.set(node, "open")
+    stack.push(node)
+    for (const next of graph.get(node) ?? []) {
+      if (state.get(next) === "open") {
+        found.push(stack.slice(stack.indexOf(next)).map((f) => relative(root, f)).join(" -> "))
+      } else if (!state.has(next)) walk(next)
+    }
+    stack.pop()
+    state.set(node, "done")
+  }
+  for (const node of graph.keys()) if (!state.has(node)) walk(node)
+  return found
+}
+
+describe("src/ imports", () => {
+  it("have no cycles", () => {
+    const graph = new Map(sources(root).map((file) => [file, valueImports(file)] as const))
+    assert.isAbove(graph.size, 40)
+    assert.isAbove([...graph.values()].flat().length, 100, "the import graph was read")
+    assert.deepStrictEqual(cycles(graph), [])
+  })
+
+  it("the cycle check finds a cycle when there is one", () => {
+    const a = join(root, "A.ts")
+    const b = join(root, "B.ts")
+    assert.deepStrictEqual(cycles(new Map([[a, [b]], [b, [a]]])), ["A.ts -> B.ts"])
+  })
+})
