@@ -3,8 +3,8 @@
  * `file_exists`, `edit_file`, `run_shell` and `run_code`. They are opt-in: an agent gets only the
  * tools it is given.
  *
- * Every tool resolves the calling session's placement through the `Sandbox` service, records the
- * sandbox it ran in, and records its effect (the canonical path, bytes, a SHA-256 of what was
+ * Every tool runs in the calling session's sandbox (`context.sandbox`, which also records the
+ * sandbox on the result) and records its effect (the canonical path, bytes, a SHA-256 of what was
  * written, the exit code) so the tool-result entry is evidence of what changed. Writes and edits
  * declare `<sandbox>:<path>` as their resource, so the agent loop runs calls on one file in order
  * and calls on different files concurrently.
@@ -18,7 +18,7 @@ import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import * as Placement from "./Placement.js"
-import * as Sandbox from "./Sandbox.js"
+import type * as Sandbox from "./Sandbox.js"
 import * as Tool from "./Tool.js"
 
 /** Per stream: tool outputs go back to a model, keep them small. */
@@ -31,14 +31,7 @@ const bytesOf = (text: string): number => Buffer.byteLength(text, "utf8")
 const withHandle = <A>(
   context: Tool.Context,
   f: (handle: Sandbox.Handle) => Effect.Effect<A, Sandbox.SandboxError>
-): Effect.Effect<A, Sandbox.SandboxError, Sandbox.Sandbox> =>
-  Effect.scoped(
-    Effect.gen(function*() {
-      const handle = yield* Sandbox.handleFor(context.session)
-      yield* context.recordSandbox(handle.placement)
-      return yield* f(handle)
-    })
-  )
+): Effect.Effect<A, Sandbox.SandboxError, Sandbox.Sandbox> => Effect.flatMap(context.sandbox, f)
 
 /**
  * The resource key of a path in a session's sandbox: `<sandbox label>:<normalized path>`. It is
@@ -48,7 +41,7 @@ const withHandle = <A>(
  * @since 0.1.0
  * @category getters
  */
-export const resourceOf = (context: Tool.Context, path: string): string => {
+export const resourceOf = (context: Tool.CallContext, path: string): string => {
   const sandbox = Option.match(context.session.placement, { onNone: () => "none", onSome: Placement.label })
   const normalized = Path.posix.normalize(path.replace(/\\/g, "/")).replace(/\/+$/, "")
   return `${sandbox}:${normalized === "" ? "." : normalized}`

@@ -27,6 +27,9 @@ const RANDOM_SPAN = 2 ** 31 - 1
 
 // a process-wide counter makes ids unique within a process even when Random is seeded alike
 let counter = 0
+// the time part of the last id (many ids are made within one millisecond)
+let lastMillis = -1
+let lastMillisText = ""
 
 /**
  * The default generator: `<prefix>_<time><count><random>`: the `Clock`'s milliseconds in base 36
@@ -41,11 +44,14 @@ export const defaultService: Service = {
     Effect.withFiberRuntime((fiber) => {
       const services = fiber.currentDefaultServices
       const millis = Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()
+      if (millis !== lastMillis) {
+        lastMillis = millis
+        lastMillisText = millis.toString(36).padStart(9, "0")
+      }
+      const time = lastMillisText
       return Effect.map(Context.get(services, Random.Random).nextIntBetween(0, RANDOM_SPAN), (random) => {
         counter = (counter + 1) % 1_679_616 // 36^4
-        return `${prefix}_${millis.toString(36).padStart(9, "0")}${counter.toString(36).padStart(4, "0")}${
-          random.toString(36).padStart(6, "0")
-        }`
+        return `${prefix}_${time}${counter.toString(36).padStart(4, "0")}${random.toString(36).padStart(6, "0")}`
       })
     })
 }

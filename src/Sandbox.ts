@@ -341,26 +341,24 @@ export const handle = (
 
 /**
  * The handle of a session's placement (reason `NoPlacement` when it has none), held for the
- * current scope. This is how a tool reaches its session's sandbox:
+ * current scope. A tool handler reaches its session's sandbox through `context.sandbox` instead
+ * (see `Tool.Context`), which calls this, holds the handle for the call and records the sandbox
+ * on the tool result.
  *
  * @since 0.1.0
  * @category accessors
  * @example
  * ```ts
- * import { Effect, Schema } from "effect"
- * import { Sandbox, Tool } from "rath"
+ * import { Effect } from "effect"
+ * import { Sandbox, Session } from "rath"
  *
- * const count = Tool.make({
- *   name: "count_files",
- *   description: "Counts the files at the workspace root",
- *   parameters: Schema.Struct({}),
- *   handler: (_, context) =>
- *     Effect.scoped(Effect.gen(function*() {
- *       const handle = yield* Sandbox.handleFor(context.session)
- *       yield* context.recordSandbox(handle.placement)
- *       return (yield* handle.list()).length
- *     }))
- * })
+ * // keep a session's (temporary) sandbox open for a whole run, and look at its files afterwards
+ * const pinned = (session: Session.Session) =>
+ *   Effect.scoped(Effect.gen(function*() {
+ *     const handle = yield* Sandbox.handleFor(session)
+ *     // ... run agents on the session ...
+ *     return yield* handle.list()
+ *   }))
  * ```
  */
 export const handleFor = (

@@ -14,13 +14,16 @@ import * as Context_ from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import type * as Entry from "./Entry.js"
 import type * as Placement from "./Placement.js"
 import type * as Provider from "./Provider.js"
+import * as Sandbox from "./Sandbox.js"
 import type * as Session from "./Session.js"
 
 /**
@@ -41,20 +44,41 @@ export class ToolError extends Schema.TaggedError<ToolError>("rath/ToolError")("
 }
 
 /**
- * What a handler gets besides its arguments: the calling session, the call id, and two recorders
- * whose contents go into the tool-result entry as evidence.
+ * What a tool's `resource` function gets: the calling session, the call id, and the two recorders
+ * (a `resource` function computes a key before the call runs, so it gets no sandbox).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Context {
+export interface CallContext {
   readonly session: Session.Session
   readonly callId: string
   readonly toolName: string
   /** Records an observable effect (a file written, a process run). */
   readonly recordEffect: (effect: Entry.ToolEffect) => Effect.Effect<void>
-  /** Records the sandbox the tool ran in. */
+  /**
+   * Records the sandbox the tool ran in. {@link Context.sandbox} does this by itself; call it only
+   * for a sandbox reached some other way.
+   */
   readonly recordSandbox: (placement: Placement.Placement) => Effect.Effect<void>
+}
+
+/**
+ * What a handler gets besides its arguments: the calling session, the call id, the session's
+ * sandbox, and two recorders whose contents go into the tool-result entry as evidence.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Context extends CallContext {
+  /**
+   * The handle of the calling session's sandbox (`Sandbox.handleFor(session)`), opened the first
+   * time a handler runs it and held until the call ends; later runs in the same call give the same
+   * handle. Running it records the sandbox's placement on the tool result, so the result says where
+   * the tool ran. A handler that never runs it opens nothing. Fails with reason `NoPlacement` when
+   * the session has no placement.
+   */
+  readonly sandbox: Effect.Effect<Sandbox.Handle, Sandbox.SandboxError, Sandbox.Sandbox>
 }
 
 /**
@@ -65,12 +89,12 @@ export interface Tool<in out Args = any, out R = any> {
   readonly name: string
   readonly description: string
   readonly parameters: Schema.Schema<Args, any>
-  /** The JSON Schema the model sees: inline, no `$ref`. */
+  /** The JSON Schema the model sees: inline, no `$ref` (a recursive schema keeps `$defs`, see {@link jsonSchemaOf}). */
   readonly jsonSchema: Record<string, unknown>
   /** Safe to run concurrently with other calls of the same turn (default true). */
   readonly parallel: boolean
   /** The resource a call touches; calls on one resource run in order. */
-  readonly resource?: ((args: Args, context: Context) => string | undefined) | undefined
+  readonly resource?: ((args: Args, context: CallContext) => string | undefined) | undefined
   /** Re-running a call gives the same result and no extra effect (resume may re-run it). */
   readonly idempotent: boolean
   /** The call needs approval before it runs. */
@@ -133,7 +157,7 @@ export const make = <Args, I, E, R>(options: {
   readonly parameters: Schema.Schema<Args, I>
   readonly handler: (args: Args, context: Context) => Effect.Effect<unknown, E, R>
   readonly parallel?: boolean | undefined
-  readonly resource?: ((args: Args, context: Context) => string | undefined) | undefined
+  readonly resource?: ((args: Args, context: CallContext) => string | undefined) | undefined
   readonly idempotent?: boolean | undefined
   readonly needsApproval?: boolean | ((args: Args) => boolean) | undefined
   readonly timeout?: Duration.DurationInput | undefined
@@ -343,21 +367,46 @@ const runUntraced = <R>(
     if (Either.isLeft(decoded)) {
       return fail("invalid_arguments", ParseResult.TreeFormatter.formatErrorSync(decoded.left))
     }
+    // the sandbox handle is opened on first use and held in `scope` until the call ends; a call
+    // that never asks for it runs no extra effect
+    let scope: Scope.CloseableScope | undefined
+    let handle: Sandbox.Handle | undefined
     const context: Context = {
       session: options.session,
       callId: call.id,
       toolName: call.name,
       recordEffect: (effect) => Effect.sync(() => void effects.push(effect)),
-      recordSandbox: (placement) => Effect.sync(() => void (sandbox = placement))
+      recordSandbox: (placement) => Effect.sync(() => void (sandbox = placement)),
+      get sandbox() {
+        return Effect.suspend((): Effect.Effect<Sandbox.Handle, Sandbox.SandboxError, Sandbox.Sandbox> => {
+          if (handle !== undefined) return Effect.succeed(handle)
+          const held = scope === undefined
+            ? Effect.flatMap(Scope.make(), (made) => {
+              if (scope === undefined) return Effect.succeed(scope = made)
+              // a concurrent first use made one already: keep that one
+              const kept = scope
+              return Effect.as(Scope.close(made, Exit.void), kept)
+            })
+            : Effect.succeed(scope)
+          return Effect.flatMap(held, (into) =>
+            Effect.map(Scope.extend(Sandbox.handleFor(options.session), into), (opened) => {
+              handle ??= opened
+              sandbox = opened.placement
+              return opened
+            }))
+        })
+      }
     }
     const timeout = options.timeout === undefined ? tool.timeout : Duration.decode(options.timeout)
     const handled = tool.handler(decoded.right, context)
     const timed = timeout === undefined ? Effect.asSome(handled) : Effect.timeoutOption(handled, timeout)
-    return Effect.flatMap(Effect.exit(timed), (exit): Effect.Effect<Outcome> => {
+    const settle = (exit: Exit.Exit<Option.Option<unknown>, unknown>): Effect.Effect<Outcome> => {
       if (exit._tag === "Success") {
         return Option.match(exit.value, {
-          onNone: () => fail("timeout", `the tool did not finish within ${Duration.format(timeout!)}`),
-          onSome: (value) => done({ output: toJsonOutput(value, options.maxOutputChars) })
+          onNone: () =>
+            fail("timeout", `the tool did not finish within ${Duration.format(timeout!)}`),
+          onSome: (value) =>
+            done({ output: toJsonOutput(value, options.maxOutputChars) })
         })
       }
       if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
@@ -366,6 +415,13 @@ const runUntraced = <R>(
         ? errorMessage(failure.value)
         : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
       return fail("tool_failed", message)
+    }
+    return Effect.flatMap(Effect.exit(timed), (exit): Effect.Effect<Outcome> => {
+      // release the sandbox the call held (a timed-out handler has been interrupted by now). An
+      // interruption from outside skips this: its reference is then released with the Sandbox
+      // layer, and the handle stays shared meanwhile
+      if (scope !== undefined) return Effect.zipRight(Scope.close(scope, exit), settle(exit))
+      return settle(exit)
     })
   })
 

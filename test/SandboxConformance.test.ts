@@ -87,7 +87,7 @@ for (const { backend, name, run } of backends) {
           handle.exec({ command: "(sleep 0.6; echo late > late.txt) & sleep 5", timeout: "150 millis" })
         )
         assert.strictEqual(errorOf(timedOut).reason, "Timeout")
-        assert.isBelow(performance.now() - started, 3000)
+        assert.isBelow(performance.now() - started, 4000, "the timeout did not end the 5 s command")
         const after = yield* handle.exec({ command: "echo still here" })
         assert.strictEqual(after.stdout, "still here\n")
         yield* Effect.sleep("900 millis")

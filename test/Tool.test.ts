@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Exit, Fiber, Schema, TestClock } from "effect"
-import { IdGenerator, Placement, Session, Tool } from "rath"
+import { Chunk, Effect, Either, Exit, Fiber, Option, Schema, TestClock } from "effect"
+import * as Fs from "node:fs"
+import { Agent, Entry, IdGenerator, LocalSandbox, Placement, Sandbox, Scripted, Session, Tool } from "rath"
 
 const add = Tool.make({
   name: "add",
@@ -268,5 +269,120 @@ describe("Tool.run", () => {
         assert.strictEqual(touch.resource?.({ path: "a" }, undefined as never), "sbx_1:a")
         assert.isFalse(touch.parallel)
       })
+    ))
+})
+
+/** The local backend, counting the handles it opens and how many are open now. */
+const countingLocal = () => {
+  const count = { opened: 0, open: 0 }
+  const local = LocalSandbox.backend()
+  const backend: Sandbox.Backend = {
+    name: "local",
+    open: (placement) =>
+      Effect.zipRight(
+        Effect.acquireRelease(Effect.sync(() => void (count.opened++, count.open++)), () =>
+          Effect.sync(() => void count.open--)),
+        local.open(placement)
+      )
+  }
+  // idle handles close at once, so "released" is observable as `open === 0`
+  return { count, layer: Sandbox.layer({ backends: [backend], idleTimeToLive: 0 }) }
+}
+
+const placedSession = Session.fromUserMessage("go").pipe(
+  Effect.flatMap((s) => Sandbox.place(s, Placement.make({ backend: "local" })))
+)
+
+describe("Tool context.sandbox", () => {
+  it.live("an agent's custom tool runs a command through context.sandbox: the result records where it ran", () => {
+    const { count, layer } = countingLocal()
+    const seen: Array<number> = []
+    const shell = Tool.make({
+      name: "shell",
+      description: "Runs a command in the session's sandbox",
+      parameters: Schema.Struct({ command: Schema.String }),
+      handler: ({ command }, context) =>
+        Effect.gen(function*() {
+          const sandbox = yield* context.sandbox
+          const again = yield* context.sandbox
+          seen.push(count.open)
+          const result = yield* sandbox.exec({ command })
+          return { same: sandbox === again, stdout: result.stdout, exitCode: result.exitCode }
+        })
+    })
+    return Effect.gen(function*() {
+      const placed = yield* placedSession
+      const agent = Agent.make({ name: "runner", tools: [shell] })
+      const out = yield* agent(placed).pipe(
+        Effect.provide(Scripted.layer([
+          { toolCalls: [{ id: "s1", name: "shell", arguments: { command: "echo hi > f.txt; cat f.txt; pwd" } }] },
+          Scripted.reply("Done.")
+        ]))
+      )
+      const [result] = Chunk.toReadonlyArray(Session.entries(out)).filter(Entry.is("ToolResult"))
+      const placement = Option.getOrThrow(placed.placement)
+      assert.isUndefined(result?.error)
+      const output = result?.output as { same: boolean; stdout: string; exitCode: number }
+      assert.isTrue(output.same)
+      assert.strictEqual(output.exitCode, 0)
+      // the recorded placement is the handle's: the session's id, and the workspace it really used
+      assert.strictEqual(result?.sandbox?.backend, "local")
+      assert.strictEqual(result?.sandbox?.id, placement.id)
+      const workspace = result?.sandbox?.workspace
+      assert.isString(workspace)
+      assert.strictEqual(output.stdout, `hi\n${workspace}\n`)
+      // one handle for the two uses, held while the call ran, released when it ended (its
+      // temporary workspace is gone with it)
+      assert.deepStrictEqual(seen, [1])
+      assert.deepStrictEqual(count, { opened: 1, open: 0 })
+      assert.isFalse(Fs.existsSync(workspace!))
+    }).pipe(
+      Effect.provide(layer),
+      Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
+    )
+  })
+
+  it.live("a tool that never asks opens nothing and records no sandbox; a timed-out one releases its handle", () => {
+    const { count, layer } = countingLocal()
+    const slow = Tool.make({
+      name: "slow",
+      description: "",
+      parameters: Schema.Struct({}),
+      timeout: "200 millis",
+      handler: (_, context) => Effect.flatMap(context.sandbox, (sandbox) => sandbox.exec({ command: "sleep 5" }))
+    })
+    return Effect.gen(function*() {
+      const session = yield* placedSession
+      const kit = Either.getOrThrow(Tool.toolkit(add, slow))
+      const plain = yield* Tool.run(kit, call("add", "{\"a\":1,\"b\":2}"), { session })
+      assert.strictEqual(plain.output, 3)
+      assert.isUndefined(plain.sandbox)
+      assert.strictEqual(count.opened, 0)
+      const timedOut = yield* Tool.run(kit, call("slow", "{}"), { session })
+      assert.strictEqual(timedOut.error?.kind, "timeout")
+      assert.strictEqual(timedOut.sandbox?.id, Option.getOrThrow(session.placement).id)
+      assert.deepStrictEqual(count, { opened: 1, open: 0 })
+    }).pipe(
+      Effect.provide(layer),
+      Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
+    )
+  })
+
+  it.live("a session without placement: context.sandbox fails with NoPlacement, a tool failure", () =>
+    Effect.gen(function*() {
+      const probe = Tool.make({
+        name: "probe",
+        description: "",
+        parameters: Schema.Struct({}),
+        handler: (_, context) => Effect.map(context.sandbox, (sandbox) => sandbox.workspace)
+      })
+      const session = yield* Session.fromUserMessage("hi")
+      const outcome = yield* Tool.run(Either.getOrThrow(Tool.toolkit(probe)), call("probe", ""), { session })
+      assert.strictEqual(outcome.error?.kind, "tool_failed")
+      assert.include(outcome.error?.message, "NoPlacement")
+      assert.isUndefined(outcome.sandbox)
+    }).pipe(
+      Effect.provide(countingLocal().layer),
+      Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
     ))
 })

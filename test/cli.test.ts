@@ -2,11 +2,12 @@ import { FileSystem, Path } from "@effect/platform"
 import { HttpServer } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Effect, Equal, Layer, Schema, TestClock, TestContext } from "effect"
+import { Context, Effect, Equal, Layer, Option, Schema, TestClock, TestContext } from "effect"
 import { execFile } from "node:child_process"
-import type { Provider } from "rath"
+import type { Provider, SessionStore } from "rath"
 import { Agent, Entry, Scripted, Session, Tool } from "rath"
 import * as Cli from "../src/cli/Cli.js"
+import * as Demo from "../src/cli/demo.js"
 import * as Serve from "../src/cli/Serve.js"
 import * as Source from "../src/cli/Source.js"
 import { rath, writeRun } from "./cli-fixture.js"
@@ -285,6 +286,102 @@ layer(NodeContext.layer)("rath CLI", (it) => {
         assert.strictEqual(decoded.closed, true)
         assert.isTrue(Equal.equals(decoded.session, run.merged))
       }))
+  })
+
+  describe("sessions list filters", () => {
+    const ids = (out: { stdout: string }) => (JSON.parse(out.stdout) as Array<{ id: string }>).map((row) => row.id)
+
+    it.scoped("--since/--until/--agent/--parent/--text/--limit go to the store's query; files answer alike", () =>
+      Effect.gen(function*() {
+        const path = yield* Path.Path
+        const { dir, files, run } = yield* writeRun
+        const db = path.join(dir, "store", "rath.db")
+        for (const session of run.all) yield* rath("import", files[session.id]!, "--store", db)
+        // a store that records the filters it is asked for
+        const asked: Array<SessionStore.ListOptions | undefined> = []
+        const spying = (...args: ReadonlyArray<string>) =>
+          rath(...args).pipe(
+            Effect.provideService(Cli.StoreOpener, (storePath) =>
+              Effect.map(Source.openSqlite(storePath), (store) =>
+                Source.fromStore(storePath, {
+                  ...store,
+                  list: (options) =>
+                    Effect.zipRight(
+                      Effect.sync(() =>
+                        void asked.push(options)
+                      ),
+                      store.list(options)
+                    )
+                })))
+          )
+        const iso = (millis: number) => new Date(millis).toISOString()
+        const expect = (keep: (session: Session.Session) => boolean) => run.all.filter(keep).map((s) => s.id)
+
+        const window = yield* spying(
+          "sessions",
+          "list",
+          "--store",
+          db,
+          "--json",
+          "--since",
+          iso(run.a.lineage.createdAt),
+          "--until",
+          iso(run.review.lineage.createdAt)
+        )
+        assert.strictEqual(window.code, 0, window.stderr)
+        assert.deepStrictEqual(ids(window), [run.a.id, run.b.id])
+        assert.deepStrictEqual(asked.at(-1), {
+          since: run.a.lineage.createdAt,
+          until: run.review.lineage.createdAt,
+          agent: undefined,
+          parent: undefined,
+          text: undefined,
+          limit: undefined
+        })
+
+        const coder = yield* spying("sessions", "list", "--store", db, "--json", "--agent", "coder")
+        assert.deepStrictEqual(ids(coder), expect((s) => s.lineage.by?.name === "coder"))
+        assert.deepStrictEqual(ids(coder), [run.a.id, run.b.id])
+        const children = yield* spying("sessions", "list", "--store", db, "--json", "--parent", run.plan.id)
+        assert.deepStrictEqual(ids(children), [run.a.id, run.b.id, run.review.id])
+        assert.strictEqual(asked.at(-1)?.parent, run.plan.id)
+        // text is searched in every entry of a session's history, case-insensitively
+        const text = yield* spying("sessions", "list", "--store", db, "--json", "--text", "PLAN: write")
+        assert.deepStrictEqual(ids(text), run.all.slice(1).map((s) => s.id))
+        const limited = yield* spying("sessions", "list", "--store", db, "--json", "--limit", "2")
+        assert.deepStrictEqual(ids(limited), [run.root.id, run.plan.id])
+        assert.strictEqual(asked.at(-1)?.limit, 2)
+        // --operation is applied after the query, so the limit is too
+        const forks = yield* spying("sessions", "list", "--store", db, "--json", "--operation", "fork", "--limit", "2")
+        assert.deepStrictEqual(ids(forks), [run.a.id, run.b.id])
+        assert.isUndefined(asked.at(-1)?.limit)
+
+        // a directory of files gives the same answers, filtered in memory
+        const fromFiles = yield* rath("sessions", "list", dir, "--json", "--parent", run.plan.id, "--agent", "coder")
+        assert.deepStrictEqual(ids(fromFiles), [run.a.id, run.b.id])
+        const none = yield* rath("sessions", "list", dir, "--text", "nowhere to be found")
+        assert.strictEqual(none.code, 0, none.stderr)
+        assert.include(none.stdout, "match these filters")
+
+        const bad = yield* rath("sessions", "list", "--store", db, "--since", "yesterday")
+        assert.strictEqual(bad.code, 2)
+        assert.include(bad.stderr, "--since yesterday is not a time")
+        const zero = yield* rath("sessions", "list", "--store", db, "--limit", "0")
+        assert.strictEqual(zero.code, 2)
+      }))
+
+    it("--since and --until take an age before now or an ISO date", () => {
+      const now = Date.UTC(2026, 10, 23, 12)
+      assert.deepStrictEqual(Cli.parseTime("12h", now), Option.some(now - 12 * 3_600_000))
+      assert.deepStrictEqual(Cli.parseTime("2w", now), Option.some(now - 14 * 86_400_000))
+      assert.deepStrictEqual(Cli.parseTime("2026-11-23", now), Option.some(Date.UTC(2026, 10, 23)))
+      assert.deepStrictEqual(
+        Cli.parseTime("2026-11-23T05:30:00Z", now),
+        Option.some(Date.UTC(2026, 10, 23, 5, 30))
+      )
+      assert.isTrue(Option.isNone(Cli.parseTime("yesterday", now)))
+      assert.isTrue(Option.isNone(Cli.parseTime("2026-13-45", now)))
+    })
   })
 
   describe("errors", () => {
@@ -730,6 +827,67 @@ describe("rath demo", () => {
         const calls = (JSON.parse(explained.stdout) as { calls: Array<{ verified: boolean | null }> }).calls
         assert.isAbove(calls.length, 1)
         assert.isTrue(calls.every((call) => call.verified === true))
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+})
+
+describe("rath demo, when every attempt fails its check", () => {
+  // the demo's own script, except that both coders write a slugify that gets both cases wrong
+  const BROKEN = "export function slugify(text) {\n  return text\n}\n"
+  const failing = Scripted.layer((request) => {
+    const reply = Demo.script(request)
+    return {
+      ...reply,
+      toolCalls: reply.toolCalls?.map((call) => {
+        const args = call.arguments as { path?: string; content?: string } | undefined
+        return call.name === "write_file" && args?.path === "slugify.mjs"
+          ? { ...call, arguments: { ...args, content: BROKEN } }
+          : call
+      })
+    }
+  }, { model: "scripted-failing" })
+
+  it.scopedLive(
+    "stops with exit 6 and one clear line, merges nothing, and keeps the failed attempts in the store",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-rejected-" })
+        const out = yield* rath("demo", "--dir", dir).pipe(
+          Effect.provideService(Demo.Model, Option.some({ layer: failing, scripted: true }))
+        )
+        assert.strictEqual(out.code, 6, out.stderr)
+        assert.include(out.stderr, "demo: 3/5 coder A done; the reviewer's check failed")
+        assert.include(out.stderr, "demo: 3/5 coder B done; the reviewer's check failed")
+        assert.include(out.stderr, "demo: 4/5 every attempt failed the reviewer's check")
+        assert.notInclude(out.stderr, "5/5")
+        const errorLine = out.stderr.split("\n").filter((line) => line.startsWith("rath: "))
+        assert.strictEqual(errorLine.length, 1)
+        assert.match(
+          errorLine[0]!,
+          /^rath: the demo stopped: every attempt failed the reviewer's check \(node check\.mjs\), so nothing was merged: s_\S+, s_\S+\. The attempts and their failed checks are saved in /
+        )
+        assert.include(out.stdout, "nothing merged")
+        assert.notInclude(out.stdout, "accepted")
+
+        // the evidence: task, plan, two placed forks and the two reviewed attempts, no merge
+        const store = path.join(dir, "rath.db")
+        const list = yield* rath("sessions", "list", "--store", store, "--json")
+        const rows = JSON.parse(list.stdout) as Array<{ id: string; operation: string }>
+        assert.notInclude(rows.map((row) => row.operation), "merge")
+        const attempts = Array.from(out.stdout.matchAll(/rath -- show (\S+)/g), (match) => match[1]!)
+        assert.strictEqual(attempts.length, 2)
+        for (const id of attempts) {
+          assert.include(rows.map((row) => row.id), id)
+          const shown = yield* rath("show", id, "--store", store, "--json")
+          const entries = (JSON.parse(shown.stdout) as { entries: Array<{ _tag: string; passed?: boolean }> }).entries
+          const checks = entries.filter((entry) => entry._tag === "Check")
+          assert.deepStrictEqual(checks.map((check) => check.passed), [false])
+        }
+        // the viewer page is written for the rejected run too
+        assert.isTrue(yield* fs.exists(path.join(dir, "demo.html")))
       }).pipe(Effect.provide(NodeContext.layer)),
     60_000
   )

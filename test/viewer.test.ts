@@ -1,11 +1,13 @@
 import { FileSystem, Path } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, TestContext } from "effect"
+import type { Console } from "effect"
+import { Deferred, Effect, Fiber, TestContext } from "effect"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import { Entry, IdGenerator, Session, SessionGraph, Viewer } from "rath"
-import { buildRun } from "./cli-fixture.js"
+import * as Cli from "../src/cli/Cli.js"
+import { buildRun, rath } from "./cli-fixture.js"
 
 describe("Viewer.layout", () => {
   it.effect("puts each session one layer below its deepest parent, a merge between its parents", () =>
@@ -149,6 +151,88 @@ describe("the viewer in headless Chromium", () => {
         yield* call(() => page.screenshot({ path: path.join(outDir, "viewer.png"), fullPage: true }))
         assert.deepStrictEqual(errors, [])
         assert.deepStrictEqual(requests.filter((url) => !url.startsWith("file://")), [])
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.scopedLive.skipIf(skip)(
+    "the page `rath serve` serves over a SQLite store loads, draws the graph and shows entries on click",
+    () =>
+      Effect.gen(function*() {
+        if (missing.length > 0) {
+          return assert.fail(`CI must provide ${missing.join(" and ")}`)
+        }
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        // (the TestContext's TestClock stays on this fiber afterwards: nothing below sleeps)
+        const run = yield* buildRun.pipe(Effect.provide(TestContext.TestContext))
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-serve-" })
+        const db = path.join(dir, "rath.db")
+        for (const session of run.all) {
+          const file = path.join(dir, `${session.id}.jsonl`)
+          yield* fs.writeFileString(file, Session.toJsonl(session))
+          const imported = yield* rath("import", file, "--store", db)
+          assert.strictEqual(imported.code, 0, imported.stderr)
+        }
+
+        // the real command, in this process, on a free port; it prints the address it serves at
+        const printed: Array<string> = []
+        const listening = yield* Deferred.make<string>()
+        const base = yield* Effect.console
+        const hear = (...parts: ReadonlyArray<unknown>) =>
+          Effect.suspend(() => {
+            const line = parts.join(" ")
+            printed.push(line)
+            const address = /serving .* at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1]
+            return address === undefined ? Effect.void : Deferred.succeed(listening, address)
+          })
+        const capture: Console.Console = { ...base, log: hear, error: hear }
+        const server = yield* Effect.forkScoped(
+          Cli.main(["node", "rath", "serve", "--store", db, "--port", "0"]).pipe(Effect.withConsole(capture))
+        )
+        // the address, or the exit code if the command ended instead
+        const url = yield* Effect.raceFirst(
+          Deferred.await(listening),
+          Effect.map(Fiber.join(server), (code) => `exited ${code}: ${printed.join("\n")}`)
+        )
+        assert.match(url, /^http:/)
+
+        const { chromium } = yield* Effect.promise(() => import("playwright-core"))
+        const browser = yield* Effect.acquireRelease(
+          Effect.promise(() => chromium.launch({ executablePath: chromiumPath, headless: true, args: flags })),
+          (browser) => Effect.promise(() => browser.close())
+        )
+        const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
+        const errors: Array<string> = []
+        const requests: Array<string> = []
+        page.on("pageerror", (error) => errors.push(String(error)))
+        page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
+        page.on("request", (request) => requests.push(request.url()))
+        const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+
+        const response = yield* call(() => page.goto(`${url}/`))
+        assert.strictEqual(response?.status(), 200)
+        assert.strictEqual(yield* call(() => page.title()), `rath: store ${db}`)
+        assert.strictEqual(yield* call(() => page.locator("svg .node").count()), run.all.length)
+        assert.strictEqual(yield* call(() => page.locator("svg .edge").count()), 6)
+        assert.strictEqual(yield* call(() => page.locator("svg .edge.op-merge").count()), 2)
+
+        // the failed coder attempt, as the store holds it: its three entries and the tool evidence
+        yield* call(() => page.locator(`.node[data-id="${run.b.id}"]`).click())
+        assert.strictEqual(yield* call(() => page.locator("#details h2").textContent()), run.b.id)
+        const tags = yield* call(() => page.locator("#entries .entry .tag").allTextContents())
+        assert.deepStrictEqual(tags, ["5. Assistant", "6. ToolResult", "7. Check"])
+        yield* call(() => page.locator("#entries .entry summary").nth(1).click())
+        const tool = yield* call(() => page.locator("#entries .entry").nth(1).innerText())
+        assert.include(tool, "local:sbx_1 (/tmp/ws)")
+        assert.include(tool, "failed: tool_failed: exit 1")
+
+        const outDir = path.resolve("test-output")
+        yield* fs.makeDirectory(outDir, { recursive: true })
+        yield* call(() => page.screenshot({ path: path.join(outDir, "viewer-serve.png"), fullPage: true }))
+        assert.deepStrictEqual(errors, [])
+        // the page asks nothing of anyone but the server it came from
+        assert.deepStrictEqual(requests.filter((request) => !request.startsWith(url)), [])
       }).pipe(Effect.provide(NodeContext.layer)),
     60_000
   )

@@ -21,6 +21,7 @@ import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Entry from "../Entry.js"
@@ -113,6 +114,26 @@ const emit = (output: Option.Option<string>, text: string) =>
 // commands
 // -----------------------------------------------------------------------------
 
+/**
+ * Parses a point in time for `--since`/`--until`: an age (`30d`, `12h`: that long before `now`)
+ * or an ISO 8601 date or date-time (`2026-11-23`, `2026-11-23T05:00:00Z`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parseTime = (text: string, now: number): Option.Option<number> =>
+  Option.match(parseDuration(text), {
+    onSome: (ago) => Option.some(now - ago),
+    onNone: () => {
+      if (!/^\d{4}-\d{2}-\d{2}/.test(text.trim())) return Option.none()
+      const millis = new Date(text.trim()).getTime()
+      return Number.isNaN(millis) ? Option.none() : Option.some(millis)
+    }
+  })
+
+const timeOption = (name: string, description: string) =>
+  Options.text(name).pipe(Options.optional, Options.withDescription(description))
+
 const sessionsList = Command.make(
   "list",
   {
@@ -128,18 +149,73 @@ const sessionsList = Command.make(
     ),
     by: Options.text("by").pipe(
       Options.optional,
-      Options.withDescription("only sessions made by this agent or workflow")
+      Options.withDescription("only sessions whose lineage names this agent or workflow as their maker")
+    ),
+    since: timeOption(
+      "since",
+      "only sessions created at or after this: an age (30d, 12h, 45m) or an ISO date or date-time"
+    ),
+    until: timeOption("until", "only sessions created before this: an age (30d, 12h) or an ISO date or date-time"),
+    agent: Options.text("agent").pipe(
+      Options.optional,
+      Options.withDescription("only sessions made by this agent or workflow, or saved with an agent record so named")
+    ),
+    parent: Options.text("parent").pipe(
+      Options.optional,
+      Options.withDescription("only sessions that have this session id as a lineage parent")
+    ),
+    text: Options.text("text").pipe(
+      Options.optional,
+      Options.withDescription("only sessions with an entry whose text contains this (case-insensitive)")
+    ),
+    limit: Options.integer("limit").pipe(
+      Options.optional,
+      Options.withDescription("at most this many sessions (the oldest first)")
     )
   },
   (args) =>
     Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const time = (flag: string, value: Option.Option<string>) =>
+        Option.match(value, {
+          onNone: () => Effect.succeed(undefined),
+          onSome: (text) =>
+            Option.match(parseTime(text, now), {
+              onSome: Effect.succeed,
+              onNone: () =>
+                new CliError({
+                  reason: "Usage",
+                  detail: `--${flag} ${text} is not a time: pass an age like 30d or 12h, or a date like 2026-11-23`
+                })
+            })
+        })
+      const since = yield* time("since", args.since)
+      const until = yield* time("until", args.until)
+      const limit = Option.getOrUndefined(args.limit)
+      if (limit !== undefined && limit < 1) {
+        return yield* new CliError({ reason: "Usage", detail: `--limit ${limit}: pass 1 or more` })
+      }
+      // --operation and --by are not store filters: with them, the limit applies after they do
+      const filtered = Option.isSome(args.operation) || Option.isSome(args.by)
       const { source } = yield* resolve(args.target, args.store)
-      const rows = (yield* source.list).filter((row) =>
+      const queried = yield* source.query({
+        since,
+        until,
+        agent: Option.getOrUndefined(args.agent),
+        parent: Option.getOrUndefined(args.parent) as Session.SessionId | undefined,
+        text: Option.getOrUndefined(args.text),
+        limit: filtered ? undefined : limit
+      })
+      const rows = queried.filter((row) =>
         Option.match(args.operation, { onNone: () => true, onSome: (op) => row.operation === op }) &&
         Option.match(args.by, { onNone: () => true, onSome: (name) => row.by?.name === name })
-      )
+      ).slice(0, limit)
       if (args.json) return yield* printJson(rows)
-      if (rows.length === 0) return yield* print(`no sessions in ${source.label}`)
+      if (rows.length === 0) {
+        const anyFilter = [args.operation, args.by, args.since, args.until, args.agent, args.parent, args.text]
+          .some(Option.isSome)
+        return yield* print(`no sessions in ${source.label}${anyFilter ? " match these filters" : ""}`)
+      }
       const lines = rows.map((row) =>
         `${row.id}  ${row.operation.padEnd(6)}  ${String(row.length ?? "?").padStart(5)} entries  ${
           new Date(row.createdAt).toISOString()
@@ -149,7 +225,7 @@ const sessionsList = Command.make(
       )
       return yield* print(lines.join("\n"))
     })
-).pipe(Command.withDescription("list the sessions of a store, file or directory"))
+).pipe(Command.withDescription("list the sessions of a store, file or directory, with filters"))
 
 const sessions = Command.make("sessions").pipe(
   Command.withDescription("work with the sessions of a store"),
@@ -367,7 +443,9 @@ const demoCommand = Command.make(
   (args) =>
     Effect.gen(function*() {
       const path = yield* Path.Path
-      const result = yield* Demo.run({ dir: args.dir, onProgress: (line) => Console.error(`demo: ${line}`) }).pipe(
+      const outcome = yield* Demo.run({ dir: args.dir, onProgress: (line) => Console.error(`demo: ${line}`) }).pipe(
+        Effect.map(Either.right),
+        Effect.catchTag("DemoRejected", (rejected) => Effect.succeed(Either.left(rejected))),
         Effect.mapError((cause) =>
           new CliError({
             reason: "Io",
@@ -378,19 +456,46 @@ const demoCommand = Command.make(
       )
       const store = path.join(args.dir, "rath.db")
       const page = path.join(args.dir, "demo.html")
-      yield* writeOut(page, Viewer.html(result.sessions, { title: "rath demo", selected: result.final.id }))
-      const facts = new Map(result.sessions.map((session) => [session.id as string, Render.facts(session)]))
+      const storeFlag = store === defaultStore ? "" : ` --store ${store}`
+      const sessions = Either.match(outcome, { onLeft: (rejected) => rejected.sessions, onRight: (r) => r.sessions })
+      const last = Either.match(outcome, {
+        onLeft: (rejected) => rejected.attempts[0]!,
+        onRight: (result) => result.final
+      })
+      yield* writeOut(page, Viewer.html(sessions, { title: "rath demo", selected: last.id }))
+      const facts = new Map(sessions.map((session) => [session.id as string, Render.facts(session)]))
+      const scripted = Either.match(outcome, { onLeft: (r) => r.scripted, onRight: (r) => r.scripted })
+      const header = `rath demo: ${scripted ? "a SCRIPTED model (no API key set)" : "the real model from your API key"}`
+      const tree = Render.tree(SessionGraph.fromSessions(sessions), facts).trimEnd()
+      if (Either.isLeft(outcome)) {
+        const attempts = outcome.left.attempts.map((session) => session.id)
+        yield* print([
+          header,
+          `${sessions.length} sessions saved to ${store}; rejected ${attempts.join(", ")}; nothing merged`,
+          "",
+          tree,
+          "",
+          `viewer: ${page} (open it in a browser)`,
+          "look at the failed checks:",
+          ...attempts.map((id) => `  npm run rath -- show ${id}${storeFlag}`)
+        ].join("\n"))
+        return yield* new CliError({
+          reason: "Rejected",
+          detail:
+            `the demo stopped: ${outcome.left.message}. The attempts and their failed checks are saved in ${store}`
+        })
+      }
+      const result = outcome.right
       const usage = Session.usage(result.final).inclusive
       const accepted = result.accepted.id
-      const storeFlag = store === defaultStore ? "" : ` --store ${store}`
       return yield* print([
-        `rath demo: ${result.scripted ? "a SCRIPTED model (no API key set)" : "the real model from your API key"}`,
+        header,
         `${result.sessions.length} sessions saved to ${store}; ${
           Render.usageText(usage)
         }; ${result.recalled} memories recalled`,
         `accepted ${accepted}; rejected ${result.rejected.map((session) => session.id).join(", ") || "none"}`,
         "",
-        Render.tree(SessionGraph.fromSessions(result.sessions), facts).trimEnd(),
+        tree,
         "",
         `viewer: ${page} (open it in a browser)`,
         "look further:",

@@ -11,7 +11,7 @@ import * as Schema from "effect/Schema"
  * @category errors
  */
 export class CliError extends Schema.TaggedError<CliError>("rath/CliError")("CliError", {
-  reason: Schema.Literal("Usage", "NotFound", "InvalidData", "Io", "Unavailable"),
+  reason: Schema.Literal("Usage", "NotFound", "InvalidData", "Io", "Unavailable", "Rejected"),
   detail: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {
@@ -41,7 +41,9 @@ export const ExitCode = {
   /** The input exists but is not valid (a corrupt JSONL line, an inconsistent history). */
   InvalidData: 4,
   /** Reading or writing failed, or a store could not be opened. */
-  Io: 5
+  Io: 5,
+  /** The work ran, but its checks rejected the result (the demo: every attempt failed its check). */
+  Rejected: 6
 } as const
 
 /**
@@ -61,5 +63,7 @@ export const exitCodeOf = (error: CliError): number => {
     case "Io":
     case "Unavailable":
       return ExitCode.Io
+    case "Rejected":
+      return ExitCode.Rejected
   }
 }

@@ -26,6 +26,12 @@ export interface SessionSource {
   readonly label: string
   /** The lineage row of every session the source holds, oldest first where known. */
   readonly list: Effect.Effect<ReadonlyArray<SessionGraph.Row>, CliError>
+  /**
+   * The rows that pass the store's filters (`SessionStore.ListOptions`: since, until, agent,
+   * parent, text, limit), oldest first. A store answers it with its own query; files are
+   * filtered in memory the same way.
+   */
+  readonly query: (options: SessionStore.ListOptions) => Effect.Effect<ReadonlyArray<SessionGraph.Row>, CliError>
   /** One session by id; `NotFound` when the source does not hold it. */
   readonly load: (id: string) => Effect.Effect<Session.Session, CliError>
   /** Warnings found while reading (torn files whose intact prefix was loaded). */
@@ -60,12 +66,20 @@ export const fromSessions = (
 const lookup = (
   label: string,
   sessions: Iterable<Session.Session>
-): Pick<SessionSource, "list" | "load"> => {
+): Pick<SessionSource, "list" | "load" | "query"> => {
   const byId = new Map<string, Session.Session>()
   for (const session of sessions) byId.set(session.id, session)
   const rows = Array.from(byId.values(), SessionGraph.rowOf).sort((a, b) => a.createdAt - b.createdAt)
   return {
     list: Effect.succeed(rows),
+    // filtered by an in-memory SessionStore, so that files and stores answer a query alike
+    query: (options) =>
+      SessionStore.makeMemory.pipe(
+        Effect.tap((store) => Effect.forEach(byId.values(), (session) => store.save(session), { discard: true })),
+        Effect.flatMap((store) => store.list(options)),
+        Effect.map((summaries) => summaries.map(rowOfSummary)),
+        Effect.mapError(fromStoreError(label))
+      ),
     load: (id) => {
       const session = byId.get(id)
       return session === undefined
@@ -225,6 +239,16 @@ export const fromStoreError = (path: string) => (error: SessionStore.SessionStor
   }
 }
 
+const rowOfSummary = (summary: SessionStore.Summary): SessionGraph.Row => ({
+  id: summary.id,
+  parents: summary.lineage.parents,
+  operation: summary.lineage.operation,
+  ...(summary.lineage.by === undefined ? {} : { by: summary.lineage.by }),
+  createdAt: summary.lineage.createdAt,
+  length: summary.length,
+  ...Option.match(summary.head, { onNone: () => ({}), onSome: (head) => ({ head }) })
+})
+
 /**
  * A source over a `SessionStore` service (any backend).
  *
@@ -238,19 +262,14 @@ export const fromStore = (path: string, store: SessionStore.Service): SessionSou
     warnings: [],
     reload: Effect.sync(() => self),
     list: store.list().pipe(
-      Effect.map((summaries) =>
-        summaries.map((summary): SessionGraph.Row => ({
-          id: summary.id,
-          parents: summary.lineage.parents,
-          operation: summary.lineage.operation,
-          ...(summary.lineage.by === undefined ? {} : { by: summary.lineage.by }),
-          createdAt: summary.lineage.createdAt,
-          length: summary.length,
-          ...Option.match(summary.head, { onNone: () => ({}), onSome: (head) => ({ head }) })
-        }))
-      ),
+      Effect.map((summaries) => summaries.map(rowOfSummary)),
       Effect.mapError(toCli)
     ),
+    query: (options) =>
+      store.list(options).pipe(
+        Effect.map((summaries) => summaries.map(rowOfSummary)),
+        Effect.mapError(toCli)
+      ),
     load: (id) => store.load(id).pipe(Effect.mapError(toCli))
   }
   return self

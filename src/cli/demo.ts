@@ -4,7 +4,8 @@
  * A planner writes a plan; two coders fork from it and each writes and checks code in its own
  * local sandbox; a reviewer runs the check again in each sandbox and records a `Check` entry,
  * which rejects one branch; the accepted branch is merged back and compressed; the run is
- * committed to memory. Every session is saved to the SQLite store and memory lives under the
+ * committed to memory. When every branch fails its check nothing is merged: the run stops with
+ * {@link Rejected}, and the saved branches (with their failed checks) are the evidence. Every session is saved to the SQLite store and memory lives under the
  * same directory, so `rath explain`, `rath graph` and `rath show` can look further.
  *
  * With no API key the model is scripted (and labelled as such in every answer); with
@@ -16,6 +17,8 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -81,7 +84,10 @@ const lastOutput = (request: Provider.Request): Entry.ToolResult | undefined => 
   return last?._tag === "ToolResult" ? last : undefined
 }
 
-const scriptFor = (request: Provider.Request): Scripted.Reply => {
+/**
+ * The scripted model's answer to a request: what the demo runs on without an API key.
+ */
+export const script = (request: Provider.Request): Scripted.Reply => {
   const system = request.messages.find((message) => message._tag === "System")
   const text = system?._tag === "System" ? system.text : ""
   if (request.toolChoice === "none") {
@@ -156,6 +162,31 @@ const review = (session: Session.Session) =>
   }))
 
 /**
+ * Every branch failed the reviewer's check, so nothing was merged. Every session up to the
+ * reviews was saved (`sessions`); `attempts` are the rejected branches, each ending in its failed
+ * `Check` entry.
+ */
+export class Rejected extends Data.TaggedError("DemoRejected")<{
+  readonly sessions: ReadonlyArray<Session.Session>
+  readonly attempts: ReadonlyArray<Session.Session>
+  readonly scripted: boolean
+}> {
+  override get message(): string {
+    return `every attempt failed the reviewer's check (node check.mjs), so nothing was merged: ${
+      this.attempts.map((attempt) => attempt.id).join(", ")
+    }`
+  }
+}
+
+/**
+ * The model the demo runs on instead of its own choice (the scripted model, or the one an API
+ * key selects); `scripted` is how the demo labels it. For tests.
+ */
+export class Model extends Context.Reference<Model>()("rath/cli/demo/Model", {
+  defaultValue: () => Option.none<{ readonly layer: Layer.Layer<Provider.Provider>; readonly scripted: boolean }>()
+}) {}
+
+/**
  * What a demo run produced.
  */
 export interface Result {
@@ -200,7 +231,11 @@ const workflow = (workspaces: string, progress: (line: string) => Effect.Effect<
         return reviewed
       }), { concurrency: 2 })
 
-    const accepted = attempts.find(passed) ?? attempts[0]!
+    const accepted = attempts.find(passed)
+    if (accepted === undefined) {
+      yield* progress("4/5 every attempt failed the reviewer's check: nothing to merge, stopping")
+      return yield* new Rejected({ sessions: saved, attempts, scripted: false })
+    }
     const rejected = attempts.filter((attempt) => attempt !== accepted)
 
     const merged = yield* Session.merge(planned, accepted).pipe(Effect.flatMap(save))
@@ -225,9 +260,12 @@ export const run = (options: {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
     yield* fs.makeDirectory(options.dir, { recursive: true })
-    const scripted = !(yield* realModel)
-    const provider = scripted
-      ? Scripted.layer((request) => scriptFor(request), { model: "scripted-demo" })
+    const chosen = yield* Model
+    const scripted = Option.isSome(chosen) ? chosen.value.scripted : !(yield* realModel)
+    const provider = Option.isSome(chosen)
+      ? chosen.value.layer
+      : scripted
+      ? Scripted.layer((request) => script(request), { model: "scripted-demo" })
       : ProviderConfig.layerFromEnv()
     const layers = Layer.mergeAll(
       provider,
@@ -239,7 +277,9 @@ export const run = (options: {
       .pipe(
         // what the workflow itself appends (memory events, merges) is authored by the demo
         Effect.provideService(Entry.CurrentAuthor, { kind: "workflow", name: "demo" }),
-        Effect.provide(layers)
+        Effect.provide(layers),
+        Effect.catchTag("DemoRejected", ({ attempts, sessions }) =>
+          Effect.fail(new Rejected({ sessions, attempts, scripted })))
       )
     return { ...result, scripted } satisfies Result
   })

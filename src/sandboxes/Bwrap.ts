@@ -2,8 +2,8 @@
  * The `bwrap` sandbox backend: commands run under bubblewrap with a read-only view of the
  * system (`/usr`, `/etc`), a private `/tmp`, the workspace mounted at `/ws` as the only writable
  * place, no network unless the placement sets `network: true`, every capability dropped, uid
- * 1000, and the whole sandbox killed when its command is (`--die-with-parent`, its own PID
- * namespace).
+ * 1000 inside a user namespace (it maps to the host uid rath runs as: under root, root outside),
+ * and the whole sandbox killed when its command is (`--die-with-parent`, its own PID namespace).
  *
  * Files are read and written from the host side with the same confinement as the local backend,
  * so a symlink planted by a command cannot lead a file operation outside the workspace.
