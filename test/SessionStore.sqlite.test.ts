@@ -298,6 +298,18 @@ describe("SessionStore (sqlite)", () => {
       )
     })))
 
+  it.scoped("a node whose position disagrees with its links is Corrupt, not reordered", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const session = yield* grow(yield* Session.fromUserMessage("root"), 5)
+      yield* withStore(filename, (store) => store.save(session))
+      const db = new Database(filename)
+      db.exec("UPDATE rath_nodes SET pos = CASE pos WHEN 2 THEN 3 WHEN 3 THEN 2 ELSE pos END")
+      db.close()
+      const loaded = yield* Effect.either(withStore(filename, (store) => store.load(session.id)))
+      assert.isTrue(Either.isLeft(loaded) && loaded.left.reason === "Corrupt")
+    })))
+
   it.scoped("a chain whose links form a cycle is Corrupt, not an endless walk", () =>
     deterministic(Effect.gen(function*() {
       const filename = join(yield* tempDir, "rath.db")

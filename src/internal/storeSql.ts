@@ -688,30 +688,17 @@ export const make = (
       if (chain.more) {
         return Either.left(corrupt(id, `the chain goes on past its ${length} nodes, the row says ${row.length}`))
       }
-      // the walk yields the chain from its head backwards; nodes are placed by their position
-      // only when their positions say another order
-      let order: ((i: number) => number) | undefined = (i) => length - 1 - i
+      // the walk follows the links from the head back, so node k (0-based) must be at position
+      // length - k: a position that says otherwise is a damaged row, never reordered silently
       for (let k = 0; k < length; k++) {
         if (positions[k] !== length - k) {
-          order = undefined
-          break
+          return Either.left(corrupt(id, `node #${length - k} of the chain says it is at position ${positions[k]}`))
         }
-      }
-      if (order === undefined) {
-        const byPos: Array<number> = new Array(length)
-        for (let k = 0; k < length; k++) {
-          const pos = positions[k] as number
-          if (!Number.isInteger(pos) || pos < 1 || pos > length || byPos[pos - 1] !== undefined) {
-            return Either.left(corrupt(id, `node #${length - k} is at position ${pos}, which is out of place`))
-          }
-          byPos[pos - 1] = k
-        }
-        order = (i) => byPos[i]!
       }
       let node: Session.Node | undefined = undefined
       const authors: Array<{ readonly kind: string; readonly name: string }> = []
       for (let i = 0; i < length; i++) {
-        const at = order(i)
+        const at = length - 1 - i
         const text = data[at]!
         // a decoded row is let go at once: the rows' text is garbage the collector need not copy
         data[at] = undefined
