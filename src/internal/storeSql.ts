@@ -674,7 +674,7 @@ export const make = (
     const notFound = (id: string) =>
       fail({ reason: "NotFound", detail: `no session ${id} in the store`, sessionId: id })
 
-    /** Rebuilds the chain from its rows, which may come in any order; each position exactly once. */
+    /** Rebuilds the chain from what {@link chainOf} read: every node at its position, linked to its row. */
     const rebuild = (
       id: string,
       row: SessionRow,
