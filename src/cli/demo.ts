@@ -28,7 +28,7 @@ import * as Compressor from "../Compressor.js"
 import * as Entry from "../Entry.js"
 import * as Memory from "../Memory.js"
 import * as Placement from "../Placement.js"
-import type * as Provider from "../Provider.js"
+import * as Provider from "../Provider.js"
 import * as ProviderConfig from "../ProviderConfig.js"
 import * as Scripted from "../providers/Scripted.js"
 import * as Sandbox from "../Sandbox.js"
@@ -179,6 +179,53 @@ export class Rejected extends Data.TaggedError("DemoRejected")<{
 }
 
 /**
+ * A model call failed (the provider refused the key, does not know the model, cannot be reached,
+ * ...): the message names the provider failure and what to set, ahead of the vendor's own words.
+ */
+export class ModelFailed extends Data.TaggedError("DemoModelFailed")<{
+  readonly error: Provider.ProviderError
+  /** Who made the call (`agent planner`, `compressor`), when known. */
+  readonly caller: string | undefined
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const { detail, model, provider, reason, status } = this.error
+    const env = provider === "anthropic" ? "ANTHROPIC" : provider === "openai" ? "OPENAI" : undefined
+    const setting = (name: string, fallback: string) => env === undefined ? fallback : `${env}_${name}`
+    const hint = reason === "Unauthorized"
+      ? `check the API key (${setting("API_KEY", "the provider's key")})`
+      : reason === "ModelNotFound"
+      ? `check the model name (${setting("DEFAULT_MODEL", "the provider's model")})`
+      : reason === "Transport" || reason === "Timeout" || reason === "Unavailable"
+      ? `check that the endpoint is up (${setting("BASE_URL", "the provider's base URL")})`
+      : reason === "RateLimited"
+      ? "wait and run it again"
+      : "check the provider's configuration"
+    const what = `${reason} from ${provider}${model === undefined ? "" : ` model ${model}`}${
+      status === undefined ? "" : ` (HTTP ${status})`
+    }`
+    return `the model provider failed${this.caller === undefined ? "" : ` in ${this.caller}`}: ${what}; ${hint}, ` +
+      `or set RATH_DEMO_SCRIPTED=1 for the scripted model. The provider said: ${detail}`
+  }
+}
+
+/** The provider failure behind an agent's or the compressor's error, looked for through `cause`. */
+const modelFailure = (error: unknown): Option.Option<ModelFailed> => {
+  let current: unknown = error
+  let caller: string | undefined
+  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
+    if (current instanceof Provider.ProviderError) {
+      return Option.some(new ModelFailed({ error: current, caller, cause: error }))
+    }
+    const value = current as { _tag?: unknown; agent?: unknown; compressor?: unknown; cause?: unknown }
+    if (caller === undefined && typeof value.agent === "string") caller = `agent ${value.agent}`
+    if (caller === undefined && typeof value.compressor === "string") caller = value.compressor
+    current = value.cause
+  }
+  return Option.none()
+}
+
+/**
  * The model the demo runs on instead of its own choice (the scripted model, or the one an API
  * key selects); `scripted` is how the demo labels it. For tests.
  */
@@ -279,7 +326,10 @@ export const run = (options: {
         Effect.provideService(Entry.CurrentAuthor, { kind: "workflow", name: "demo" }),
         Effect.provide(layers),
         Effect.catchTag("DemoRejected", ({ attempts, sessions }) =>
-          Effect.fail(new Rejected({ sessions, attempts, scripted })))
+          Effect.fail(new Rejected({ sessions, attempts, scripted }))),
+        Effect.mapError((error) =>
+          error instanceof Rejected ? error : Option.getOrElse(modelFailure(error), () => error)
+        )
       )
     return { ...result, scripted } satisfies Result
   })
