@@ -1096,25 +1096,43 @@ describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-c
     }))
 
   it.scopedLive(
-    "a key without a model: exit 5 and one line that names OPENAI_DEFAULT_MODEL, before any request",
+    "a key alone is enough: with no model configured the demo asks for its default model",
     () =>
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-nomodel-" })
         const home = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-home-" })
-        // pointed at a local endpoint all the same: nothing may leave 127.0.0.1 if it did call
         const server = yield* DemoServer.demoServer
         yield* withEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${server.url}/v1`, RATH_HOME: home })
         const out = yield* rath("demo", "--dir", dir)
-        assert.strictEqual(out.code, 5, out.stderr)
-        const errorLines = out.stderr.split("\n").filter((line) => line.startsWith("rath: "))
-        assert.strictEqual(errorLines.length, 1, out.stderr)
-        assert.match(
-          errorLines[0]!,
-          /^rath: the demo failed: MissingModel: no model for provider "openai": set OPENAI_DEFAULT_MODEL/
-        )
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, "rath demo: the real model from your API key")
+        const calls = server.received.filter((request) => request.path === "/v1/chat/completions")
+        assert.strictEqual(calls.length, 8)
+        for (const call of calls) assert.strictEqual(call.body.model, Demo.defaultModels.OPENAI_DEFAULT_MODEL)
         assert.notInclude(out.stdout + out.stderr, KEY)
-        assert.strictEqual(server.received.length, 0)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    30_000
+  )
+
+  it.scopedLive(
+    "a model in the configuration file wins over the demo's default",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-filemodel-" })
+        const home = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-home-" })
+        const server = yield* DemoServer.demoServer
+        yield* fs.writeFileString(
+          `${home}/config.json`,
+          JSON.stringify({ providers: { openai: { kind: "openai", model: "model-from-file" } } })
+        )
+        yield* withEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${server.url}/v1`, RATH_HOME: home })
+        const out = yield* rath("demo", "--dir", dir)
+        assert.strictEqual(out.code, 0, out.stderr)
+        const calls = server.received.filter((request) => request.path === "/v1/chat/completions")
+        assert.isAbove(calls.length, 0)
+        for (const call of calls) assert.strictEqual(call.body.model, "model-from-file")
       }).pipe(Effect.provide(NodeContext.layer)),
     30_000
   )

@@ -17,6 +17,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -313,7 +314,7 @@ export const run = (options: {
       ? chosen.value.layer
       : scripted
       ? Scripted.layer((request) => script(request), { model: "scripted-demo" })
-      : ProviderConfig.layerFromEnv()
+      : realLayer
     const layers = Layer.mergeAll(
       provider,
       Sandbox.layer({ backends: [LocalSandbox.backend()] }),
@@ -333,6 +334,33 @@ export const run = (options: {
       )
     return { ...result, scripted } satisfies Result
   })
+
+/**
+ * The models the demo runs on when a key is set and no model is configured (neither in the
+ * environment nor in `<RATH_HOME>/config.json`): issue 8 asks that a key alone is enough for the
+ * demo. The library itself never picks a model (`ProviderConfig` fails with `MissingModel`).
+ */
+export const defaultModels = {
+  OPENAI_DEFAULT_MODEL: "gpt-4.1-mini",
+  ANTHROPIC_DEFAULT_MODEL: "claude-haiku-4-5"
+} as const
+
+/**
+ * The provider from the configuration; when it names no model, the same configuration with the
+ * demo's {@link defaultModels} under the environment's own values.
+ */
+const realLayer = ProviderConfig.layerFromEnv().pipe(
+  Layer.catchAll((error) =>
+    error.reason === "MissingModel"
+      ? Layer.unwrapEffect(Effect.map(Effect.configProviderWith(Effect.succeed), (env) =>
+        ProviderConfig.layerFromEnv().pipe(
+          Layer.provide(Layer.setConfigProvider(
+            ConfigProvider.orElse(env, () => ConfigProvider.fromMap(new Map(Object.entries(defaultModels))))
+          ))
+        )))
+      : Layer.fail(error)
+  )
+)
 
 const isSet = (name: string) => Config.map(Config.withDefault(Config.string(name), ""), (value) => value !== "")
 
