@@ -928,6 +928,27 @@ describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-c
         })
     )
 
+  /**
+   * Runs `rath demo` on `server` (a local OpenAI-compatible endpoint) with the key set, in a temp
+   * data dir and a temp RATH_HOME (never the config of the machine running the tests); `env`
+   * adds variables, `config` is written as RATH_HOME/config.json first.
+   */
+  const demoOn = (
+    server: { readonly url: string },
+    options?: { readonly env?: Record<string, string>; readonly config?: unknown }
+  ) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-real-" })
+      const home = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-home-" })
+      if (options?.config !== undefined) {
+        yield* fs.writeFileString(`${home}/config.json`, JSON.stringify(options.config))
+      }
+      yield* withEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${server.url}/v1`, RATH_HOME: home, ...options?.env })
+      const out = yield* rath("demo", "--dir", dir)
+      return { out, dir }
+    })
+
   /** Every file under a directory, as text (the store, memory, the viewer page, the workspaces). */
   const everything = (
     dir: string
@@ -951,17 +972,8 @@ describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-c
       Effect.gen(function*() {
         const fs = yield* FileSystem.FileSystem
         const path = yield* Path.Path
-        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-openai-" })
-        const home = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-home-" })
         const server = yield* DemoServer.demoServer
-        yield* withEnv({
-          OPENAI_API_KEY: KEY,
-          OPENAI_BASE_URL: `${server.url}/v1`,
-          OPENAI_DEFAULT_MODEL: REQUESTED_MODEL,
-          // no ~/.rath/config.json of the machine running the tests
-          RATH_HOME: home
-        })
-        const out = yield* rath("demo", "--dir", dir)
+        const { dir, out } = yield* demoOn(server, { env: { OPENAI_DEFAULT_MODEL: REQUESTED_MODEL } })
         assert.strictEqual(out.code, 0, out.stderr)
         assert.include(out.stdout, "rath demo: the real model from your API key")
         assert.notInclude(out.stdout, "SCRIPTED")
@@ -1048,17 +1060,8 @@ describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-c
     "an endpoint that answers 401: exit 5 and one line naming the provider failure, without the key",
     () =>
       Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-401-" })
-        const home = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-home-" })
         const server = yield* DemoServer.unauthorizedServer
-        yield* withEnv({
-          OPENAI_API_KEY: KEY,
-          OPENAI_BASE_URL: `${server.url}/v1`,
-          OPENAI_DEFAULT_MODEL: REQUESTED_MODEL,
-          RATH_HOME: home
-        })
-        const out = yield* rath("demo", "--dir", dir)
+        const { out } = yield* demoOn(server, { env: { OPENAI_DEFAULT_MODEL: REQUESTED_MODEL } })
         assert.strictEqual(out.code, 5, out.stderr)
         const errorLines = out.stderr.split("\n").filter((line) => line.startsWith("rath: "))
         assert.strictEqual(errorLines.length, 1, out.stderr)
@@ -1099,12 +1102,8 @@ describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-c
     "a key alone is enough: with no model configured the demo asks for its default model",
     () =>
       Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-nomodel-" })
-        const home = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-home-" })
         const server = yield* DemoServer.demoServer
-        yield* withEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${server.url}/v1`, RATH_HOME: home })
-        const out = yield* rath("demo", "--dir", dir)
+        const { out } = yield* demoOn(server)
         assert.strictEqual(out.code, 0, out.stderr)
         assert.include(out.stdout, "rath demo: the real model from your API key")
         const calls = server.received.filter((request) => request.path === "/v1/chat/completions")
@@ -1119,16 +1118,10 @@ describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-c
     "a model in the configuration file wins over the demo's default",
     () =>
       Effect.gen(function*() {
-        const fs = yield* FileSystem.FileSystem
-        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-filemodel-" })
-        const home = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-home-" })
         const server = yield* DemoServer.demoServer
-        yield* fs.writeFileString(
-          `${home}/config.json`,
-          JSON.stringify({ providers: { openai: { kind: "openai", model: "model-from-file" } } })
-        )
-        yield* withEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${server.url}/v1`, RATH_HOME: home })
-        const out = yield* rath("demo", "--dir", dir)
+        const { out } = yield* demoOn(server, {
+          config: { providers: { openai: { kind: "openai", model: "model-from-file" } } }
+        })
         assert.strictEqual(out.code, 0, out.stderr)
         const calls = server.received.filter((request) => request.path === "/v1/chat/completions")
         assert.isAbove(calls.length, 0)
