@@ -4,13 +4,14 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Context, Effect, Equal, Layer, Option, Schema, TestClock, TestContext } from "effect"
 import { execFile } from "node:child_process"
-import type { Provider, SessionStore } from "rath"
-import { Agent, Entry, Scripted, Session, Tool } from "rath"
+import type { SessionStore } from "rath"
+import { Agent, Entry, Provider, Scripted, Session, Tool } from "rath"
 import * as Cli from "../src/cli/Cli.js"
 import * as Demo from "../src/cli/demo.js"
 import * as Serve from "../src/cli/Serve.js"
 import * as Source from "../src/cli/Source.js"
 import { rath, writeRun } from "./cli-fixture.js"
+import * as DemoServer from "./demo-server.js"
 
 const lines = (text: string) => text.split("\n")
 
@@ -890,6 +891,243 @@ describe("rath demo, when every attempt fails its check", () => {
         assert.isTrue(yield* fs.exists(path.join(dir, "demo.html")))
       }).pipe(Effect.provide(NodeContext.layer)),
     60_000
+  )
+})
+
+describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-compatible endpoint)", () => {
+  const KEY = "sk-demo-DUMMY-7f3a9c1e5b-NEVER-WRITTEN"
+  const REQUESTED_MODEL = "gpt-demo-requested"
+  // every variable the demo and ProviderConfig read; the rest of the environment is left alone
+  const VARS = [
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_DEFAULT_MODEL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_DEFAULT_MODEL",
+    "RATH_PROVIDER",
+    "RATH_HOME",
+    "RATH_DEMO_SCRIPTED"
+  ]
+
+  /** Sets the process environment the way a user's shell would, restored when the scope closes. */
+  const withEnv = (values: Record<string, string>) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        const saved = new Map(VARS.map((name) => [name, process.env[name]]))
+        for (const name of VARS) delete process.env[name]
+        Object.assign(process.env, values)
+        return saved
+      }),
+      (saved) =>
+        Effect.sync(() => {
+          for (const [name, value] of saved) {
+            if (value === undefined) delete process.env[name]
+            else process.env[name] = value
+          }
+        })
+    )
+
+  /**
+   * Runs `rath demo` on `server` (a local OpenAI-compatible endpoint) with the key set, in a temp
+   * data dir and a temp RATH_HOME (never the config of the machine running the tests); `env`
+   * adds variables, `config` is written as RATH_HOME/config.json first.
+   */
+  const demoOn = (
+    server: { readonly url: string },
+    options?: { readonly env?: Record<string, string>; readonly config?: unknown }
+  ) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-real-" })
+      const home = yield* fs.makeTempDirectoryScoped({ prefix: "rath-demo-home-" })
+      if (options?.config !== undefined) {
+        yield* fs.writeFileString(`${home}/config.json`, JSON.stringify(options.config))
+      }
+      yield* withEnv({ OPENAI_API_KEY: KEY, OPENAI_BASE_URL: `${server.url}/v1`, RATH_HOME: home, ...options?.env })
+      const out = yield* rath("demo", "--dir", dir)
+      return { out, dir }
+    })
+
+  /** Every file under a directory, as text (the store, memory, the viewer page, the workspaces). */
+  const everything = (
+    dir: string
+  ): Effect.Effect<Array<{ file: string; text: string }>, unknown, FileSystem.FileSystem | Path.Path> =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const files = yield* fs.readDirectory(dir, { recursive: true })
+      const out: Array<{ file: string; text: string }> = []
+      for (const name of files) {
+        const file = path.join(dir, name)
+        if ((yield* fs.stat(file)).type !== "File") continue
+        out.push({ file, text: Buffer.from(yield* fs.readFile(file)).toString("latin1") })
+      }
+      return out
+    })
+
+  it.scopedLive(
+    "runs on the endpoint: tool calls in the sandboxes, one branch merged, the evidence names openai, the host and the served model",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const server = yield* DemoServer.demoServer
+        const { dir, out } = yield* demoOn(server, { env: { OPENAI_DEFAULT_MODEL: REQUESTED_MODEL } })
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, "rath demo: the real model from your API key")
+        assert.notInclude(out.stdout, "SCRIPTED")
+        assert.include(out.stderr, "demo: 3/5 coder A done; the reviewer's check passed")
+        assert.include(out.stderr, "demo: 3/5 coder B done; the reviewer's check failed")
+        assert.include(out.stderr, "demo: 5/5 done")
+        const accepted = /accepted (\S+); rejected (\S+)/.exec(out.stdout)
+        assert.isNotNull(accepted)
+
+        // what the endpoint received: the planner, two coders (3 calls each), the compressor
+        const calls = server.received.filter((request) => request.path === "/v1/chat/completions")
+        assert.strictEqual(calls.length, server.received.length)
+        assert.strictEqual(calls.length, 8)
+        for (const call of calls) {
+          assert.strictEqual(call.method, "POST")
+          assert.strictEqual(call.headers.authorization, `Bearer ${KEY}`)
+          assert.strictEqual(call.body.model, REQUESTED_MODEL)
+        }
+        const toolNames = calls.flatMap((call) =>
+          (call.body.tools ?? []).map((tool: { function: { name: string } }) => tool.function.name)
+        )
+        assert.includeMembers(toolNames, ["write_file", "read_file", "run_shell"])
+        assert.isTrue(calls.some((call) => call.body.tool_choice === "none"))
+        // the tool results went back to the model as tool messages, keyed by the calls' ids
+        const replies = calls.flatMap((call) => call.body.messages as Array<{ role: string; tool_call_id?: string }>)
+        assert.includeMembers(replies.filter((m) => m.role === "tool").map((m) => m.tool_call_id), [
+          "call_A_slugify",
+          "call_A_check",
+          "call_A_run",
+          "call_B_slugify",
+          "call_B_check",
+          "call_B_run"
+        ])
+
+        // the sandboxes hold what the tool calls wrote
+        const workspaces = path.join(dir, "workspaces")
+        const written = (yield* fs.readDirectory(workspaces)).map((name) => path.join(workspaces, name, "slugify.mjs"))
+        const contents = yield* Effect.forEach(written, (file) => fs.readFileString(file))
+        assert.sameMembers(contents, [DemoServer.SLUGIFY_A, DemoServer.SLUGIFY_B])
+
+        // the saved sessions record which provider answered: kind, host, the model it reported
+        const store = path.join(dir, "rath.db")
+        const final = /rath -- explain (\S+)/.exec(out.stdout)?.[1] ?? ""
+        const shown = yield* rath("show", final, "--store", store, "--json")
+        assert.strictEqual(shown.code, 0, shown.stderr)
+        const entries = (JSON.parse(shown.stdout) as {
+          entries: Array<
+            { _tag: string; model?: string; provider?: { kind: string; host?: string; requestId?: string } }
+          >
+        }).entries
+        const answers = entries.filter((entry) => entry._tag === "Assistant" || entry._tag === "Compression")
+        assert.isAbove(answers.filter((entry) => entry._tag === "Assistant").length, 3)
+        for (const answer of answers.filter((entry) => entry._tag === "Assistant")) {
+          assert.deepInclude(answer.provider, { kind: "openai", host: `127.0.0.1:${server.port}` })
+          assert.match(answer.provider?.requestId ?? "", /^req_demo_\d+$/)
+          assert.strictEqual(answer.model, DemoServer.SERVED_MODEL)
+        }
+        const merged = (JSON.parse(shown.stdout) as { entries: Array<{ _tag: string }> }).entries
+        assert.include(merged.map((entry) => entry._tag), "Merge")
+        assert.include(merged.map((entry) => entry._tag), "Compression")
+        const checks = (JSON.parse(
+          (yield* rath("show", accepted![1]!, "--store", store, "--json")).stdout
+        ) as { entries: Array<{ _tag: string; passed?: boolean }> }).entries.filter((entry) => entry._tag === "Check")
+        assert.deepStrictEqual(checks.map((check) => check.passed), [true])
+        const explained = yield* rath("explain", final, "--store", store)
+        assert.strictEqual(explained.code, 0, explained.stderr)
+        assert.include(explained.stdout, `openai`)
+        assert.include(explained.stdout, DemoServer.SERVED_MODEL)
+
+        // the key is nowhere: not in the store, memory, viewer page, workspaces or what was printed
+        const files = yield* everything(dir)
+        assert.includeMembers(files.map((f) => path.basename(f.file)), ["rath.db", "memory.db", "demo.html"])
+        // (the sandboxes ran `env`: its output is in the sessions, without the key)
+        const envOutput = files.some((f) => f.text.includes("PATH=")) ||
+          entries.some((entry) => JSON.stringify(entry).includes("PATH="))
+        assert.isTrue(envOutput, "the coders' `env` output should be recorded")
+        for (const { file, text } of files) assert.notInclude(text, KEY, file)
+        assert.notInclude(out.stdout + out.stderr + shown.stdout + explained.stdout, KEY)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.scopedLive(
+    "an endpoint that answers 401: exit 5 and one line naming the provider failure, without the key",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* DemoServer.unauthorizedServer
+        const { out } = yield* demoOn(server, { env: { OPENAI_DEFAULT_MODEL: REQUESTED_MODEL } })
+        assert.strictEqual(out.code, 5, out.stderr)
+        const errorLines = out.stderr.split("\n").filter((line) => line.startsWith("rath: "))
+        assert.strictEqual(errorLines.length, 1, out.stderr)
+        assert.match(
+          errorLines[0]!,
+          /^rath: the demo failed: the model provider failed in agent planner: Unauthorized from openai model gpt-demo-requested \(HTTP 401\); check the API key \(OPENAI_API_KEY\), or set RATH_DEMO_SCRIPTED=1 for the scripted model\. The provider said: Incorrect API key provided/
+        )
+        assert.notInclude(out.stderr, "    at ")
+        assert.notInclude(out.stdout + out.stderr, KEY)
+        // the key was sent, once: a 401 is not retried
+        assert.strictEqual(server.received.length, 1)
+        assert.strictEqual(server.received[0]!.headers.authorization, `Bearer ${KEY}`)
+        assert.notInclude(out.stderr, "demo: 2/5")
+      }).pipe(Effect.provide(NodeContext.layer)),
+    30_000
+  )
+
+  it.effect("the provider failure's line says what to check, by reason and provider", () =>
+    Effect.sync(() => {
+      const failed = (fields: ConstructorParameters<typeof Provider.ProviderError>[0], caller?: string) =>
+        new Demo.ModelFailed({ error: new Provider.ProviderError(fields), caller, cause: undefined }).message
+      assert.strictEqual(
+        failed({ reason: "ModelNotFound", provider: "openai", model: "gpt-x", status: 404, detail: "no such model" }),
+        "the model provider failed: ModelNotFound from openai model gpt-x (HTTP 404); check the model name " +
+          "(OPENAI_DEFAULT_MODEL), or set RATH_DEMO_SCRIPTED=1 for the scripted model. The provider said: no such model"
+      )
+      assert.include(
+        failed({ reason: "Transport", provider: "anthropic", detail: "connect ECONNREFUSED" }, "compressor"),
+        "in compressor: Transport from anthropic; check that the endpoint is up (ANTHROPIC_BASE_URL)"
+      )
+      assert.include(
+        failed({ reason: "Unauthorized", provider: "router", status: 403, detail: "forbidden" }),
+        "check the API key (the provider's key)"
+      )
+    }))
+
+  it.scopedLive(
+    "a key alone is enough: with no model configured the demo asks for its default model",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* DemoServer.demoServer
+        const { out } = yield* demoOn(server)
+        assert.strictEqual(out.code, 0, out.stderr)
+        assert.include(out.stdout, "rath demo: the real model from your API key")
+        const calls = server.received.filter((request) => request.path === "/v1/chat/completions")
+        assert.strictEqual(calls.length, 8)
+        for (const call of calls) assert.strictEqual(call.body.model, Demo.defaultModels.OPENAI_DEFAULT_MODEL)
+        assert.notInclude(out.stdout + out.stderr, KEY)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    30_000
+  )
+
+  it.scopedLive(
+    "a model in the configuration file wins over the demo's default",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* DemoServer.demoServer
+        const { out } = yield* demoOn(server, {
+          config: { providers: { openai: { kind: "openai", model: "model-from-file" } } }
+        })
+        assert.strictEqual(out.code, 0, out.stderr)
+        const calls = server.received.filter((request) => request.path === "/v1/chat/completions")
+        assert.isAbove(calls.length, 0)
+        for (const call of calls) assert.strictEqual(call.body.model, "model-from-file")
+      }).pipe(Effect.provide(NodeContext.layer)),
+    30_000
   )
 })
 

@@ -66,6 +66,23 @@ const flags = [
   "--disable-sync"
 ]
 
+/** A page in headless Chromium (closed with the scope), with the errors it logs and the URLs it requests. */
+const openPage = Effect.gen(function*() {
+  const { chromium } = yield* Effect.promise(() => import("playwright-core"))
+  const browser = yield* Effect.acquireRelease(
+    Effect.promise(() => chromium.launch({ executablePath: chromiumPath, headless: true, args: flags })),
+    (browser) => Effect.promise(() => browser.close())
+  )
+  const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
+  const errors: Array<string> = []
+  const requests: Array<string> = []
+  page.on("pageerror", (error) => errors.push(String(error)))
+  page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
+  page.on("request", (request) => requests.push(request.url()))
+  const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+  return { page, errors, requests, call }
+})
+
 const hasPlaywright = (() => {
   try {
     createRequire(import.meta.url).resolve("playwright-core")
@@ -97,18 +114,7 @@ describe("the viewer in headless Chromium", () => {
         const file = path.join(outDir, "viewer.html")
         yield* fs.writeFileString(file, Viewer.html(run.all, { title: "viewer test", selected: run.root.id }))
 
-        const { chromium } = yield* Effect.promise(() => import("playwright-core"))
-        const browser = yield* Effect.acquireRelease(
-          Effect.promise(() => chromium.launch({ executablePath: chromiumPath, headless: true, args: flags })),
-          (browser) => Effect.promise(() => browser.close())
-        )
-        const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
-        const errors: Array<string> = []
-        const requests: Array<string> = []
-        page.on("pageerror", (error) => errors.push(String(error)))
-        page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
-        page.on("request", (request) => requests.push(request.url()))
-        const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+        const { call, errors, page, requests } = yield* openPage
 
         yield* call(() => page.goto(`file://${file}`))
         assert.strictEqual(yield* call(() => page.title()), "viewer test")
@@ -197,18 +203,7 @@ describe("the viewer in headless Chromium", () => {
         )
         assert.match(url, /^http:/)
 
-        const { chromium } = yield* Effect.promise(() => import("playwright-core"))
-        const browser = yield* Effect.acquireRelease(
-          Effect.promise(() => chromium.launch({ executablePath: chromiumPath, headless: true, args: flags })),
-          (browser) => Effect.promise(() => browser.close())
-        )
-        const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
-        const errors: Array<string> = []
-        const requests: Array<string> = []
-        page.on("pageerror", (error) => errors.push(String(error)))
-        page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
-        page.on("request", (request) => requests.push(request.url()))
-        const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+        const { call, errors, page, requests } = yield* openPage
 
         const response = yield* call(() => page.goto(`${url}/`))
         assert.strictEqual(response?.status(), 200)

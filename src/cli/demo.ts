@@ -17,6 +17,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Chunk from "effect/Chunk"
 import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -28,7 +29,7 @@ import * as Compressor from "../Compressor.js"
 import * as Entry from "../Entry.js"
 import * as Memory from "../Memory.js"
 import * as Placement from "../Placement.js"
-import type * as Provider from "../Provider.js"
+import * as Provider from "../Provider.js"
 import * as ProviderConfig from "../ProviderConfig.js"
 import * as Scripted from "../providers/Scripted.js"
 import * as Sandbox from "../Sandbox.js"
@@ -179,6 +180,53 @@ export class Rejected extends Data.TaggedError("DemoRejected")<{
 }
 
 /**
+ * A model call failed (the provider refused the key, does not know the model, cannot be reached,
+ * ...): the message names the provider failure and what to set, ahead of the vendor's own words.
+ */
+export class ModelFailed extends Data.TaggedError("DemoModelFailed")<{
+  readonly error: Provider.ProviderError
+  /** Who made the call (`agent planner`, `compressor`), when known. */
+  readonly caller: string | undefined
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    const { detail, model, provider, reason, status } = this.error
+    const env = provider === "anthropic" ? "ANTHROPIC" : provider === "openai" ? "OPENAI" : undefined
+    const setting = (name: string, fallback: string) => env === undefined ? fallback : `${env}_${name}`
+    const hint = reason === "Unauthorized"
+      ? `check the API key (${setting("API_KEY", "the provider's key")})`
+      : reason === "ModelNotFound"
+      ? `check the model name (${setting("DEFAULT_MODEL", "the provider's model")})`
+      : reason === "Transport" || reason === "Timeout" || reason === "Unavailable"
+      ? `check that the endpoint is up (${setting("BASE_URL", "the provider's base URL")})`
+      : reason === "RateLimited"
+      ? "wait and run it again"
+      : "check the provider's configuration"
+    const what = `${reason} from ${provider}${model === undefined ? "" : ` model ${model}`}${
+      status === undefined ? "" : ` (HTTP ${status})`
+    }`
+    return `the model provider failed${this.caller === undefined ? "" : ` in ${this.caller}`}: ${what}; ${hint}, ` +
+      `or set RATH_DEMO_SCRIPTED=1 for the scripted model. The provider said: ${detail}`
+  }
+}
+
+/** The provider failure behind an agent's or the compressor's error, looked for through `cause`. */
+const modelFailure = (error: unknown): Option.Option<ModelFailed> => {
+  let current: unknown = error
+  let caller: string | undefined
+  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
+    if (current instanceof Provider.ProviderError) {
+      return Option.some(new ModelFailed({ error: current, caller, cause: error }))
+    }
+    const value = current as { _tag?: unknown; agent?: unknown; compressor?: unknown; cause?: unknown }
+    if (caller === undefined && typeof value.agent === "string") caller = `agent ${value.agent}`
+    if (caller === undefined && typeof value.compressor === "string") caller = value.compressor
+    current = value.cause
+  }
+  return Option.none()
+}
+
+/**
  * The model the demo runs on instead of its own choice (the scripted model, or the one an API
  * key selects); `scripted` is how the demo labels it. For tests.
  */
@@ -266,7 +314,7 @@ export const run = (options: {
       ? chosen.value.layer
       : scripted
       ? Scripted.layer((request) => script(request), { model: "scripted-demo" })
-      : ProviderConfig.layerFromEnv()
+      : realLayer
     const layers = Layer.mergeAll(
       provider,
       Sandbox.layer({ backends: [LocalSandbox.backend()] }),
@@ -279,10 +327,40 @@ export const run = (options: {
         Effect.provideService(Entry.CurrentAuthor, { kind: "workflow", name: "demo" }),
         Effect.provide(layers),
         Effect.catchTag("DemoRejected", ({ attempts, sessions }) =>
-          Effect.fail(new Rejected({ sessions, attempts, scripted })))
+          Effect.fail(new Rejected({ sessions, attempts, scripted }))),
+        Effect.mapError((error) =>
+          error instanceof Rejected ? error : Option.getOrElse(modelFailure(error), () => error)
+        )
       )
     return { ...result, scripted } satisfies Result
   })
+
+/**
+ * The models the demo runs on when a key is set and no model is configured (neither in the
+ * environment nor in `<RATH_HOME>/config.json`): issue 8 asks that a key alone is enough for the
+ * demo. The library itself never picks a model (`ProviderConfig` fails with `MissingModel`).
+ */
+export const defaultModels = {
+  OPENAI_DEFAULT_MODEL: "gpt-4.1-mini",
+  ANTHROPIC_DEFAULT_MODEL: "claude-haiku-4-5"
+} as const
+
+/**
+ * The provider from the configuration; when it names no model, the same configuration with the
+ * demo's {@link defaultModels} under the environment's own values.
+ */
+const realLayer = ProviderConfig.layerFromEnv().pipe(
+  Layer.catchAll((error) =>
+    error.reason === "MissingModel"
+      ? Layer.unwrapEffect(Effect.map(Effect.configProviderWith(Effect.succeed), (env) =>
+        ProviderConfig.layerFromEnv().pipe(
+          Layer.provide(Layer.setConfigProvider(
+            ConfigProvider.orElse(env, () => ConfigProvider.fromMap(new Map(Object.entries(defaultModels))))
+          ))
+        )))
+      : Layer.fail(error)
+  )
+)
 
 const isSet = (name: string) => Config.map(Config.withDefault(Config.string(name), ""), (value) => value !== "")
 
