@@ -231,6 +231,14 @@ describe("SessionStore (sqlite)", () => {
             assert.isTrue(Equal.equals(loaded, session), `round trip of ${session.id}`)
             assert.strictEqual(Session.toJsonl(loaded), Session.toJsonl(session))
           }
+          // the entries of one author share one author value
+          const authors = new Set(
+            Chunk.toReadonlyArray(Session.entries(yield* store.load(placed.id))).map((e) => e.author)
+          )
+          assert.strictEqual(
+            authors.size,
+            new Set(Chunk.toReadonlyArray(Session.entries(placed)).map((e) => `${e.author.kind}/${e.author.name}`)).size
+          )
           const found = yield* store.list({ text: "NEEDLE" })
           assert.deepStrictEqual(found.map((row) => row.id).sort(), sessions.map((s) => s.id).sort())
           assert.deepStrictEqual(

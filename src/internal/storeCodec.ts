@@ -192,9 +192,11 @@ export const decodeStoredRaw = (
   const fields: Record<string, unknown> = Ctor === undefined ? {} : Object.create(Ctor.prototype)
   fields.id = stored.id
   fields.timestamp = stored.timestamp
-  fields.author = authors === undefined ? stored.author : shared(authors, stored.author)
+  const author = authors === undefined ? stored.author : shared(authors, stored.author)
+  fields.author = author
   fields.parents = stored.parents === undefined ? (prevId === undefined ? [] : [prevId]) : stored.parents
   Object.assign(fields, stored)
+  fields.author = author
   if (Ctor === undefined) return checkedRaw(fields)
   const { keys, kinds } = required[tag as string]!
   for (let k = 0; k < keys.length; k++) {
