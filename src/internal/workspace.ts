@@ -155,7 +155,8 @@ const RUN_CODE_SCRIPT =
 
 /**
  * Runs a launch as its own process group. On timeout or interruption the whole group is killed
- * with SIGKILL (and we wait for it to be gone); when the command exits, what it left running in
+ * with SIGKILL (we wait for the command itself to close; the rest of the group dies with the
+ * signal, a moment later under load); when the command exits, what it left running in
  * its group is killed too, so no process outlives its command.
  */
 const spawn = (
