@@ -97,6 +97,23 @@ for (const [name, backend] of backends) {
         assert.isTrue(Equal.equals(loaded.placement, session.placement))
       })))
 
+    it.effect("two sessions whose different entries share an id each load their own (ids are not content)", () =>
+      run(Effect.gen(function*() {
+        const store = yield* SessionStore.SessionStore
+        // two runs with their own sequential generators: both mint e_000001
+        const sequential = <A>(effect: Effect.Effect<A>) =>
+          Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
+        const a = yield* sequential(Session.fromUserMessage("hello from run A"))
+        const b = yield* sequential(Effect.flatMap(Session.fork(a), () => Session.fromUserMessage("secret from run B")))
+        assert.strictEqual(Session.entries(a).pipe(Chunk.unsafeHead).id, Session.entries(b).pipe(Chunk.unsafeHead).id)
+        yield* store.save(a)
+        yield* store.save(b)
+        for (const session of [a, b]) {
+          const loaded = yield* store.load(session.id)
+          assert.strictEqual(Session.toJsonl(loaded), Session.toJsonl(session))
+        }
+      })))
+
     it.effect("an empty session round-trips, and saves are incremental and idempotent", () =>
       run(Effect.gen(function*() {
         const store = yield* SessionStore.SessionStore
