@@ -18,10 +18,11 @@
  *
  * @since 0.1.0
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import * as McpTypes from "@modelcontextprotocol/sdk/types.js"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import type * as ClientModule from "@modelcontextprotocol/sdk/client/index.js"
+import type * as StdioModule from "@modelcontextprotocol/sdk/client/stdio.js"
+import type * as HttpModule from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import type * as McpTypes from "@modelcontextprotocol/sdk/types.js"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -277,7 +278,40 @@ export const outputOf = (result: {
     ? result.structuredContent
     : (result.content ?? []).map(partText).join("\n")
 
-const requestError = (server: string, action: string) => (cause: unknown): McpError => {
+// -----------------------------------------------------------------------------
+// the SDK, loaded on first use
+// -----------------------------------------------------------------------------
+
+/**
+ * The MCP SDK's client, transports and types. Importing them costs more than a tenth of a second
+ * (the SDK and its zod schemas), so they are loaded on the first connection, and a program that
+ * never uses MCP never pays it.
+ */
+const loadSdk = (() => {
+  let loading: Promise<Sdk> | undefined
+  return (): Promise<Sdk> =>
+    loading ??= Promise.all([
+      import("@modelcontextprotocol/sdk/client/index.js"),
+      import("@modelcontextprotocol/sdk/client/stdio.js"),
+      import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+      import("@modelcontextprotocol/sdk/types.js")
+    ]).then(([client, stdio, http, types]) => ({
+      Client: client.Client,
+      StdioClientTransport: stdio.StdioClientTransport,
+      StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
+      types
+    }))
+})()
+
+interface Sdk {
+  readonly Client: typeof ClientModule.Client
+  readonly StdioClientTransport: typeof StdioModule.StdioClientTransport
+  readonly StreamableHTTPClientTransport: typeof HttpModule.StreamableHTTPClientTransport
+  readonly types: typeof McpTypes
+}
+
+const requestError = (sdk: Sdk, server: string, action: string) => (cause: unknown): McpError => {
+  const McpTypes = sdk.types
   if (cause instanceof McpTypes.McpError) {
     if (cause.code === McpTypes.ErrorCode.ConnectionClosed) {
       return new McpError({
@@ -304,20 +338,20 @@ const requestError = (server: string, action: string) => (cause: unknown): McpEr
 
 const DEFAULT_TIMEOUT = Duration.seconds(60)
 
-const transportOf = (server: Server) =>
+const transportOf = (sdk: Sdk, server: Server) =>
   server._tag === "Stdio"
-    ? new StdioClientTransport({
+    ? new sdk.StdioClientTransport({
       command: server.command,
       args: server.args === undefined ? [] : [...server.args],
       ...(server.env === undefined ? {} : { env: { ...server.env } }),
       ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
       stderr: server.stderr ?? "inherit"
     })
-    : new StreamableHTTPClientTransport(new URL(server.url), {
+    : new sdk.StreamableHTTPClientTransport(new URL(server.url), {
       ...(server.headers === undefined ? {} : { requestInit: { headers: { ...server.headers } } })
     })
 
-const listAll = (client: Client, server: string) =>
+const listAll = (sdk: Sdk, client: Client, server: string) =>
   Effect.tryPromise({
     try: async () => {
       const tools: Array<McpTypes.Tool> = []
@@ -329,7 +363,7 @@ const listAll = (client: Client, server: string) =>
       } while (cursor !== undefined)
       return tools
     },
-    catch: requestError(server, "tools/list")
+    catch: requestError(sdk, server, "tools/list")
   })
 
 const Arguments = Schema.Record({ key: Schema.String, value: Schema.Unknown })
@@ -353,11 +387,21 @@ const Arguments = Schema.Record({ key: Schema.String, value: Schema.Unknown })
  */
 export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpError, Scope.Scope> =>
   Effect.gen(function*() {
+    const sdk = yield* Effect.tryPromise({
+      try: loadSdk,
+      catch: (cause) =>
+        new McpError({
+          reason: "ConnectFailed",
+          server: server.name,
+          detail: `cannot load the MCP SDK: ${cause instanceof Error ? cause.message : String(cause)}`,
+          cause
+        })
+    })
     const client = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
-          const client = new Client({ name: "rath", version: "0.1.0" })
-          await client.connect(transportOf(server))
+          const client = new sdk.Client({ name: "rath", version: "0.1.0" })
+          await client.connect(transportOf(sdk, server))
           return client
         },
         catch: (cause) =>
@@ -374,7 +418,7 @@ export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpE
         )
     )
     const timeout = Duration.toMillis(server.timeout === undefined ? DEFAULT_TIMEOUT : Duration.decode(server.timeout))
-    const listed = yield* listAll(client, server.name)
+    const listed = yield* listAll(sdk, client, server.name)
     const tools = listed.map((tool) =>
       Tool.make({
         name: `${server.prefix ?? ""}${tool.name}`,
@@ -385,7 +429,7 @@ export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpE
         handler: (args) =>
           Effect.tryPromise({
             try: (signal) => client.callTool({ name: tool.name, arguments: args }, undefined, { signal, timeout }),
-            catch: requestError(server.name, `tools/call ${tool.name}`)
+            catch: requestError(sdk, server.name, `tools/call ${tool.name}`)
           }).pipe(
             Effect.flatMap((result) => {
               const output = outputOf(result as Parameters<typeof outputOf>[0])

@@ -3,7 +3,10 @@
  * parsed with the TypeScript compiler.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { readdirSync, readFileSync, statSync } from "node:fs"
+import { Effect } from "effect"
+import { execFile } from "node:child_process"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { dirname, join, relative, resolve } from "node:path"
 import ts from "typescript"
 
@@ -76,4 +79,69 @@ describe("src/ imports", () => {
     const b = join(root, "B.ts")
     assert.deepStrictEqual(cycles(new Map([[a, [b]], [b, [a]]])), ["A.ts -> B.ts"])
   })
+})
+
+/**
+ * Runs `script` (an ES module body) in a child process that imports rath from source, and
+ * returns the provider and MCP SDK modules it loaded (a resolve hook reports them).
+ */
+const sdkModulesLoadedBy = (script: string) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-imports-"))),
+    (dir) =>
+      Effect.async<Array<string>, Error>((resume) => {
+        writeFileSync(
+          join(dir, "hooks.mjs"),
+          `export async function resolve(specifier, context, next) {
+            const resolved = await next(specifier, context)
+            if (/node_modules\\/(openai|@anthropic-ai\\/sdk|@modelcontextprotocol\\/sdk)\\//.test(resolved.url)) {
+              process.stderr.write("sdk " + resolved.url + "\\n")
+            }
+            return resolved
+          }`
+        )
+        writeFileSync(
+          join(dir, "register.mjs"),
+          `import { register } from "node:module"\nregister("./hooks.mjs", import.meta.url)\n`
+        )
+        const rath = JSON.stringify(join(root, "index.ts"))
+        execFile(
+          process.execPath,
+          [
+            "--import",
+            join(dir, "register.mjs"),
+            "--import",
+            "tsx",
+            "--input-type=module",
+            "-e",
+            `const rath = await import(${rath})\n${script}`
+          ],
+          { cwd: resolve(root, "..") },
+          (error, _stdout, stderr) =>
+            resume(
+              error === null
+                ? Effect.succeed(stderr.split("\n").filter((line) => line.startsWith("sdk ")))
+                : Effect.fail(new Error(`${error.message}\n${stderr}`))
+            )
+        )
+      }),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+
+describe("importing rath", () => {
+  it.live(
+    "loads no provider or MCP SDK until one is used (they are a third of the import time)",
+    () =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* sdkModulesLoadedBy(""), [])
+        // the check sees them when they do load
+        const used = yield* sdkModulesLoadedBy(
+          `const { Effect, Redacted } = await import("effect")
+        await Effect.runPromise(rath.OpenAi.client({ apiKey: Redacted.make("k") }))`
+        )
+        assert.isTrue(used.some((line) => line.includes("/node_modules/openai/")), used.join("\n"))
+        assert.isFalse(used.some((line) => line.includes("@anthropic-ai")))
+      }),
+    60_000
+  )
 })

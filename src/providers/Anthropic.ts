@@ -11,7 +11,7 @@
  *
  * @since 0.1.0
  */
-import Anthropic from "@anthropic-ai/sdk"
+import type Anthropic from "@anthropic-ai/sdk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -470,19 +470,33 @@ const eventParts = (state: EventState, event: unknown): Array<Provider.StreamPar
 // -----------------------------------------------------------------------------
 
 /**
- * The SDK client rath uses for these options (retries off).
+ * The SDK client for these options (retries off), made on first use: a function that gives the
+ * same client every time. `@anthropic-ai/sdk` itself is imported then too, so a program that never
+ * calls an Anthropic provider never loads it.
+ */
+const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promise<Anthropic> => {
+  let made: Promise<Anthropic> | undefined
+  return () =>
+    made ??= import("@anthropic-ai/sdk").then(({ default: Anthropic }) =>
+      new Anthropic({
+        apiKey: Redacted.value(options.apiKey),
+        baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
+        maxRetries: 0,
+        ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
+        ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
+      })
+    )
+}
+
+/**
+ * The SDK client rath uses for these options (retries off); `@anthropic-ai/sdk` is imported when
+ * this runs, not when rath is imported.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const client = (options: Omit<Options, "model" | "maxTokens">): Anthropic =>
-  new Anthropic({
-    apiKey: Redacted.value(options.apiKey),
-    baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
-    maxRetries: 0,
-    ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
-    ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
-  })
+export const client = (options: Omit<Options, "model" | "maxTokens">): Effect.Effect<Anthropic> =>
+  Effect.promise(lazyClient(options))
 
 /**
  * An Anthropic Messages provider.
@@ -502,7 +516,7 @@ export const client = (options: Omit<Options, "model" | "maxTokens">): Anthropic
  * ```
  */
 export const make = (options: Options): Provider.Service => {
-  const sdk = client(options)
+  const sdk = lazyClient(options)
   const http = Http.adapter({
     kind: options.kind ?? "anthropic",
     model: options.model,
@@ -526,8 +540,9 @@ export const make = (options: Options): Provider.Service => {
       const body = { ...renderRequest(request, options), stream: false }
       const { data, response } = yield* http.call(
         request,
-        (signal) =>
-          sdk.messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, { signal }).withResponse()
+        async (signal) =>
+          (await sdk()).messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, { signal })
+            .withResponse()
       )
       const raw: unknown = data
       if (!isObject(raw) || !Array.isArray(raw.content)) {
@@ -573,8 +588,9 @@ export const make = (options: Options): Provider.Service => {
     return Stream.unwrap(Effect.as(
       unsupported(request),
       http.stream(request, {
-        open: (signal) =>
-          sdk.messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, { signal }).withResponse(),
+        open: async (signal) =>
+          (await sdk()).messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, { signal })
+            .withResponse(),
         requestIdHeader: "request-id",
         decoder: () => {
           const state: EventState = {

@@ -16,7 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Stream from "effect/Stream"
-import OpenAI from "openai"
+import type OpenAI from "openai"
 import * as Embedder from "../Embedder.js"
 import type * as Entry from "../Entry.js"
 import * as Http from "../internal/providerHttp.js"
@@ -273,21 +273,34 @@ const flushCalls = (state: ChunkState): Array<Provider.StreamPart> => {
 // -----------------------------------------------------------------------------
 
 /**
- * The SDK client rath uses for these options (retries off).
+ * The SDK client for these options (retries off), made on first use: a function that gives the
+ * same client every time. The `openai` module itself is imported then too, so a program that
+ * never calls an OpenAI-compatible provider never loads it.
+ */
+const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> => {
+  let made: Promise<OpenAI> | undefined
+  return () =>
+    made ??= import("openai").then(({ default: OpenAI }) =>
+      new OpenAI({
+        apiKey: Redacted.value(options.apiKey),
+        baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
+        maxRetries: 0,
+        ...(options.organization === undefined ? {} : { organization: options.organization }),
+        ...(options.project === undefined ? {} : { project: options.project }),
+        ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
+        ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
+      })
+    )
+}
+
+/**
+ * The SDK client rath uses for these options (retries off); the `openai` module is imported when
+ * this runs, not when rath is imported.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const client = (options: Omit<Options, "model">): OpenAI =>
-  new OpenAI({
-    apiKey: Redacted.value(options.apiKey),
-    baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
-    maxRetries: 0,
-    ...(options.organization === undefined ? {} : { organization: options.organization }),
-    ...(options.project === undefined ? {} : { project: options.project }),
-    ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
-    ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
-  })
+export const client = (options: Omit<Options, "model">): Effect.Effect<OpenAI> => Effect.promise(lazyClient(options))
 
 /**
  * An OpenAI-compatible provider.
@@ -307,7 +320,7 @@ export const client = (options: Omit<Options, "model">): OpenAI =>
  * ```
  */
 export const make = (options: Options): Provider.Service => {
-  const sdk = client(options)
+  const sdk = lazyClient(options)
   const http = Http.adapter({
     kind: options.kind ?? "openai",
     model: options.model,
@@ -320,9 +333,11 @@ export const make = (options: Options): Provider.Service => {
       const body = { ...renderRequest(request, options), stream: false }
       const { data, response } = yield* http.call(
         request,
-        (signal) =>
-          sdk.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal })
-            .withResponse()
+        async (signal) =>
+          (await sdk()).chat.completions.create(
+            body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming,
+            { signal }
+          ).withResponse()
       )
       const raw: unknown = data
       if (!isObject(raw) || !Array.isArray(raw.choices)) {
@@ -364,8 +379,8 @@ export const make = (options: Options): Provider.Service => {
   const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> => {
     const body = { ...renderRequest(request, options), stream: true, stream_options: { include_usage: true } }
     return http.stream(request, {
-      open: (signal) =>
-        sdk.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, { signal })
+      open: async (signal) =>
+        (await sdk()).chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, { signal })
           .withResponse(),
       requestIdHeader: "x-request-id",
       decoder: () => {
@@ -445,7 +460,7 @@ export interface EmbedderOptions extends Omit<Options, "model" | "maxTokensField
  */
 export const makeEmbedder = (options: EmbedderOptions): Effect.Effect<Embedder.Service, Embedder.EmbedderError> =>
   Effect.gen(function*() {
-    const sdk = client(options)
+    const sdk = yield* client(options)
     const batchSize = Math.max(1, options.batchSize ?? 256)
     const request = (texts: ReadonlyArray<string>, expected: number | undefined) =>
       Effect.gen(function*() {
