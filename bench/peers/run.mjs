@@ -4,7 +4,7 @@
 // fresh process under `/usr/bin/time -v` (peak RSS), takes medians and writes
 // bench/peers/results/{raw.jsonl,medians.json,summary.md}.
 //
-//   npm run bench:peers                      everything (about 15-20 minutes on 2 cores)
+//   npm run bench:peers                      everything (about 10-15 minutes on 2 cores)
 //   npm run bench:peers -- W1 agents         only configs whose id contains every filter
 //   npm run bench:peers -- --runs 1          one run per config
 //   npm run bench:peers -- --no-install --no-build
