@@ -390,9 +390,10 @@ const runUntraced = <R>(
             : Effect.succeed(scope)
           return Effect.flatMap(held, (into) =>
             Effect.map(Scope.extend(Sandbox.handleFor(options.session), into), (opened) => {
+              // two concurrent first uses both open one (both held by the scope): both get the first
               handle ??= opened
-              sandbox = opened.placement
-              return opened
+              sandbox = handle.placement
+              return handle
             }))
         })
       }
@@ -416,13 +417,10 @@ const runUntraced = <R>(
         : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
       return fail("tool_failed", message)
     }
-    return Effect.flatMap(Effect.exit(timed), (exit): Effect.Effect<Outcome> => {
-      // release the sandbox the call held (a timed-out handler has been interrupted by now). An
-      // interruption from outside skips this: its reference is then released with the Sandbox
-      // layer, and the handle stays shared meanwhile
-      if (scope !== undefined) return Effect.zipRight(Scope.close(scope, exit), settle(exit))
-      return settle(exit)
-    })
+    // the sandbox the call held is released on every exit, an interruption from outside included
+    // (a timed-out handler has been interrupted by then)
+    const released = Effect.onExit(timed, (exit) => scope === undefined ? Effect.void : Scope.close(scope, exit))
+    return Effect.flatMap(Effect.exit(released), settle)
   })
 
 /**

@@ -368,6 +368,29 @@ describe("Tool context.sandbox", () => {
     )
   })
 
+  it.live("a call interrupted from outside releases the sandbox it held", () => {
+    const { count, layer } = countingLocal()
+    const holding = Tool.make({
+      name: "holding",
+      description: "",
+      parameters: Schema.Struct({}),
+      handler: (_, context) => Effect.zipRight(context.sandbox, Effect.never)
+    })
+    return Effect.gen(function*() {
+      const session = yield* placedSession
+      const fiber = yield* Effect.fork(
+        Tool.run(Either.getOrThrow(Tool.toolkit(holding)), call("holding", "{}"), { session })
+      )
+      while (count.opened === 0) yield* Effect.sleep("5 millis")
+      assert.strictEqual(count.open, 1)
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(count, { opened: 1, open: 0 })
+    }).pipe(
+      Effect.provide(layer),
+      Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
+    )
+  })
+
   it.live("a session without placement: context.sandbox fails with NoPlacement, a tool failure", () =>
     Effect.gen(function*() {
       const probe = Tool.make({
