@@ -874,7 +874,10 @@ export const make = <
       const run = Effect.gen(function*() {
         const reason = yield* loop
         if (hooks?.afterRun !== undefined) {
+          // the answer is reported before the hook runs: a hook that fails (a memory commit, say),
+          // or a crash meanwhile, loses no model call already paid for; what the hook appends is
           // reported with the run's end
+          if (progress !== undefined) yield* progress(session)
           yield* Effect.map(Effect.provideService(hooks.afterRun(session), Entry.CurrentAuthor, author), set)
         }
         yield* end(reason)

@@ -96,6 +96,23 @@ describe("Resume.persist", () => {
       assert.strictEqual((Option.getOrThrow(row.agent) as Agent.Spec).name, "adder")
     }).pipe(Effect.provide(SessionStore.layerMemory), ids))
 
+  it.effect("an afterRun hook that fails loses no answer: the answer was saved before the hook ran", () =>
+    Effect.gen(function*() {
+      const provider = yield* scripted([Scripted.reply("Hello")])
+      const writer = Agent.make({
+        name: "writer",
+        hooks: { afterRun: () => Effect.fail("the commit failed" as const) }
+      })
+      const exit = yield* on(
+        provider,
+        Effect.exit(Effect.flatMap(Session.fromUserMessage("Say hello"), (s) => Resume.persist(writer(s))))
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      const stored = yield* storedRun
+      const answer = Session.lastOf(stored, "Assistant")
+      assert.isTrue(Option.isSome(answer) && answer.value.text === "Hello", "the paid answer is in the store")
+    }).pipe(Effect.provide(SessionStore.layerMemory), ids))
+
   it.effect("a workflow's result (a fork-join merge) is saved too", () =>
     Effect.gen(function*() {
       const store = yield* SessionStore.SessionStore
