@@ -289,8 +289,8 @@ export const outputOf = (result: {
  */
 const loadSdk = (() => {
   let loading: Promise<Sdk> | undefined
-  return (): Promise<Sdk> =>
-    loading ??= Promise.all([
+  const load = (): Promise<Sdk> =>
+    Promise.all([
       import("@modelcontextprotocol/sdk/client/index.js"),
       import("@modelcontextprotocol/sdk/client/stdio.js"),
       import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
@@ -301,6 +301,12 @@ const loadSdk = (() => {
       StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
       types
     }))
+  // a load that failed is tried again by the next connection, not remembered
+  return (): Promise<Sdk> =>
+    loading ??= load().catch((cause: unknown) => {
+      loading = undefined
+      throw cause
+    })
 })()
 
 interface Sdk {

@@ -476,8 +476,8 @@ const eventParts = (state: EventState, event: unknown): Array<Provider.StreamPar
  */
 const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promise<Anthropic> => {
   let made: Promise<Anthropic> | undefined
-  return () =>
-    made ??= import("@anthropic-ai/sdk").then(({ default: Anthropic }) =>
+  const load = () =>
+    import("@anthropic-ai/sdk").then(({ default: Anthropic }) =>
       new Anthropic({
         apiKey: Redacted.value(options.apiKey),
         baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
@@ -486,6 +486,12 @@ const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promis
         ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
       })
     )
+  // a load that failed is tried again by the next call, not remembered
+  return () =>
+    made ??= load().catch((cause: unknown) => {
+      made = undefined
+      throw cause
+    })
 }
 
 /**
@@ -495,8 +501,19 @@ const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promis
  * @since 0.1.0
  * @category constructors
  */
-export const client = (options: Omit<Options, "model" | "maxTokens">): Effect.Effect<Anthropic> =>
-  Effect.promise(lazyClient(options))
+export const client = (
+  options: Omit<Options, "model" | "maxTokens">
+): Effect.Effect<Anthropic, Provider.ProviderError> =>
+  Effect.tryPromise({
+    try: lazyClient(options),
+    catch: (cause) =>
+      new Provider.ProviderError({
+        reason: "Unavailable",
+        provider: options.kind ?? "anthropic",
+        detail: `cannot load the Anthropic SDK: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause
+      })
+  })
 
 /**
  * An Anthropic Messages provider.

@@ -279,8 +279,8 @@ const flushCalls = (state: ChunkState): Array<Provider.StreamPart> => {
  */
 const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> => {
   let made: Promise<OpenAI> | undefined
-  return () =>
-    made ??= import("openai").then(({ default: OpenAI }) =>
+  const load = () =>
+    import("openai").then(({ default: OpenAI }) =>
       new OpenAI({
         apiKey: Redacted.value(options.apiKey),
         baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
@@ -291,6 +291,12 @@ const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> => {
         ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
       })
     )
+  // a load that failed is tried again by the next call, not remembered
+  return () =>
+    made ??= load().catch((cause: unknown) => {
+      made = undefined
+      throw cause
+    })
 }
 
 /**
@@ -300,7 +306,17 @@ const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> => {
  * @since 0.1.0
  * @category constructors
  */
-export const client = (options: Omit<Options, "model">): Effect.Effect<OpenAI> => Effect.promise(lazyClient(options))
+export const client = (options: Omit<Options, "model">): Effect.Effect<OpenAI, Provider.ProviderError> =>
+  Effect.tryPromise({
+    try: lazyClient(options),
+    catch: (cause) =>
+      new Provider.ProviderError({
+        reason: "Unavailable",
+        provider: options.kind ?? "openai",
+        detail: `cannot load the openai SDK: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause
+      })
+  })
 
 /**
  * An OpenAI-compatible provider.
@@ -460,7 +476,10 @@ export interface EmbedderOptions extends Omit<Options, "model" | "maxTokensField
  */
 export const makeEmbedder = (options: EmbedderOptions): Effect.Effect<Embedder.Service, Embedder.EmbedderError> =>
   Effect.gen(function*() {
-    const sdk = yield* client(options)
+    const sdk = yield* Effect.mapError(
+      client(options),
+      (error) => new Embedder.EmbedderError({ reason: "RequestFailed", detail: error.detail, cause: error })
+    )
     const batchSize = Math.max(1, options.batchSize ?? 256)
     const request = (texts: ReadonlyArray<string>, expected: number | undefined) =>
       Effect.gen(function*() {
