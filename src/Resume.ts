@@ -89,17 +89,22 @@ const savesTo = (watcher: Watcher | undefined, store: SessionStore.Service): wat
  * record.
  */
 const saving = (store: SessionStore.Service, outer: Watcher | undefined): Saving => {
-  // the agent record goes with the first save of each run
+  // the agent record goes with the first save of each run; a run is forgotten once it has ended,
+  // so a long-lived watcher (Resume.layer) holds only the runs in flight
   const recorded = new Set<string>()
   const report = (session: Session.Session): Effect.Effect<void> => {
     let options: SessionStore.SaveOptions | undefined
     const by = session.lineage.by
-    if (by?.kind === "agent" && session.lineage.operation === "step" && !recorded.has(session.id)) {
-      const spec = Agent.lastSpec(session)
-      if (spec !== undefined && spec.name === by.name) {
-        recorded.add(session.id)
-        options = { agent: spec }
+    if (by?.kind === "agent" && session.lineage.operation === "step") {
+      if (!recorded.has(session.id)) {
+        const spec = Agent.lastSpec(session)
+        if (spec !== undefined && spec.name === by.name) {
+          recorded.add(session.id)
+          options = { agent: spec }
+        }
       }
+      const head = session.node?.entry
+      if (head?._tag === "Custom" && head.type === Agent.END_ENTRY) recorded.delete(session.id)
     }
     const save = Effect.catchAll(store.save(session, options), (error) => Effect.die(new SaveFailed({ error })))
     return outer === undefined ? Effect.asVoid(save) : Effect.zipRight(save, outer(session))
@@ -139,10 +144,12 @@ export const persist = <A, E, R>(
     const outer = yield* Agent.Progress
     const report = savesTo(outer, store) ? outer : saving(store, outer)
     let last: Session.Session | undefined
-    const watch = (session: Session.Session) => {
+    // marked as saving to `store`, so that a `persist` nested inside on the same store does not
+    // save each value a second time
+    const watch: Saving = Object.assign((session: Session.Session) => {
       last = session
       return report(session)
-    }
+    }, { [SavesTo]: store })
     return yield* self.pipe(
       Effect.provideService(Agent.Progress, watch),
       // a result that is a session (a workflow's merge, say) is saved too, unless it was just saved

@@ -200,6 +200,20 @@ describe("Resume.persist", () => {
       assert.strictEqual(saves.length, 4)
     }).pipe(Effect.provide(SessionStore.layerMemory), ids))
 
+  it.effect("a persist nested in another on the same store saves each value once", () =>
+    Effect.gen(function*() {
+      const { saves, spy } = yield* spied
+      const provider = yield* scripted([Scripted.reply("Hello")])
+      const writer = Agent.make({ name: "writer", instructions: "Write." })
+      const out = yield* on(
+        provider,
+        Effect.flatMap(Session.fromUserMessage("go"), (s) => Resume.persist(Resume.persist(writer(s))))
+      ).pipe(Effect.provideService(SessionStore.SessionStore, spy))
+      // start-up, then the answer with the end: the same two saves as one persist makes
+      assert.deepStrictEqual(savedLengths(saves, out.id), [3, 5])
+      assert.strictEqual(saves.length, 2)
+    }).pipe(Effect.provide(SessionStore.layerMemory), ids))
+
   it.effect("a failed save stops the run with the SessionStoreError, before any model call", () =>
     Effect.gen(function*() {
       const memory = yield* SessionStore.makeMemory
