@@ -335,9 +335,10 @@ export const loop = <E, R, E2 = never, R2 = never>(
 
 /**
  * Fails with a `WorkflowError` (reason `Timeout`) when the step takes longer than `duration`.
- * The step is interrupted; the error carries the latest session it reported (agents report every
- * entry they append through `Agent.Progress`, and an interrupted agent records `rath.run.end`
- * with reason `"interrupted"`), so nothing it produced is lost.
+ * The step is interrupted; the error carries the latest session it reported. Agents report
+ * through `Agent.Progress` after start-up, after an answer that calls tools, after each turn's
+ * tool results and at their end; an interrupted agent answers its open calls and records
+ * `rath.run.end` with reason `"interrupted"`, and reports that, so nothing it produced is lost.
  *
  * @since 0.1.0
  * @category combinators
