@@ -35,6 +35,7 @@ import type * as Scope from "effect/Scope"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Lazy from "./internal/lazy.js"
 import * as Tool from "./Tool.js"
 
 // -----------------------------------------------------------------------------
@@ -287,27 +288,19 @@ export const outputOf = (result: {
  * (the SDK and its zod schemas), so they are loaded on the first connection, and a program that
  * never uses MCP never pays it.
  */
-const loadSdk = (() => {
-  let loading: Promise<Sdk> | undefined
-  const load = (): Promise<Sdk> =>
-    Promise.all([
-      import("@modelcontextprotocol/sdk/client/index.js"),
-      import("@modelcontextprotocol/sdk/client/stdio.js"),
-      import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
-      import("@modelcontextprotocol/sdk/types.js")
-    ]).then(([client, stdio, http, types]) => ({
-      Client: client.Client,
-      StdioClientTransport: stdio.StdioClientTransport,
-      StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
-      types
-    }))
-  // a load that failed is tried again by the next connection, not remembered
-  return (): Promise<Sdk> =>
-    loading ??= load().catch((cause: unknown) => {
-      loading = undefined
-      throw cause
-    })
-})()
+const loadSdk = Lazy.lazy((): Promise<Sdk> =>
+  Promise.all([
+    import("@modelcontextprotocol/sdk/client/index.js"),
+    import("@modelcontextprotocol/sdk/client/stdio.js"),
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+    import("@modelcontextprotocol/sdk/types.js")
+  ]).then(([client, stdio, http, types]) => ({
+    Client: client.Client,
+    StdioClientTransport: stdio.StdioClientTransport,
+    StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
+    types
+  }))
+)
 
 interface Sdk {
   readonly Client: typeof ClientModule.Client

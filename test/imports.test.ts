@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os"
 import { dirname, join, relative, resolve } from "node:path"
 import ts from "typescript"
+import { lazy } from "../src/internal/lazy.js"
 
 const root = resolve(import.meta.dirname, "..", "src")
 
@@ -144,4 +145,20 @@ describe("importing rath", () => {
       }),
     60_000
   )
+})
+
+describe("internal/lazy", () => {
+  it.effect("loads once for every caller, and a load that failed is tried again", () =>
+    Effect.gen(function*() {
+      let loads = 0
+      const load = lazy(() => {
+        loads++
+        return loads === 1 ? Promise.reject(new Error("not yet")) : Promise.resolve({ loads })
+      })
+      const failed = yield* Effect.either(Effect.tryPromise(load))
+      assert.isTrue(failed._tag === "Left")
+      const [a, b] = yield* Effect.all([Effect.promise(load), Effect.promise(load)], { concurrency: 2 })
+      assert.strictEqual(a, b)
+      assert.strictEqual(loads, 2)
+    }))
 })

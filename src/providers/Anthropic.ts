@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import type * as Entry from "../Entry.js"
+import * as Lazy from "../internal/lazy.js"
 import * as Http from "../internal/providerHttp.js"
 import * as Provider from "../Provider.js"
 
@@ -474,9 +475,8 @@ const eventParts = (state: EventState, event: unknown): Array<Provider.StreamPar
  * same client every time. `@anthropic-ai/sdk` itself is imported then too, so a program that never
  * calls an Anthropic provider never loads it.
  */
-const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promise<Anthropic> => {
-  let made: Promise<Anthropic> | undefined
-  const load = () =>
+const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promise<Anthropic> =>
+  Lazy.lazy(() =>
     import("@anthropic-ai/sdk").then(({ default: Anthropic }) =>
       new Anthropic({
         apiKey: Redacted.value(options.apiKey),
@@ -486,13 +486,7 @@ const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promis
         ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
       })
     )
-  // a load that failed is tried again by the next call, not remembered
-  return () =>
-    made ??= load().catch((cause: unknown) => {
-      made = undefined
-      throw cause
-    })
-}
+  )
 
 /**
  * The SDK client rath uses for these options (retries off); `@anthropic-ai/sdk` is imported when

@@ -19,6 +19,7 @@ import type * as Stream from "effect/Stream"
 import type OpenAI from "openai"
 import * as Embedder from "../Embedder.js"
 import type * as Entry from "../Entry.js"
+import * as Lazy from "../internal/lazy.js"
 import * as Http from "../internal/providerHttp.js"
 import * as Provider from "../Provider.js"
 
@@ -277,9 +278,8 @@ const flushCalls = (state: ChunkState): Array<Provider.StreamPart> => {
  * same client every time. The `openai` module itself is imported then too, so a program that
  * never calls an OpenAI-compatible provider never loads it.
  */
-const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> => {
-  let made: Promise<OpenAI> | undefined
-  const load = () =>
+const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> =>
+  Lazy.lazy(() =>
     import("openai").then(({ default: OpenAI }) =>
       new OpenAI({
         apiKey: Redacted.value(options.apiKey),
@@ -291,13 +291,7 @@ const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> => {
         ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
       })
     )
-  // a load that failed is tried again by the next call, not remembered
-  return () =>
-    made ??= load().catch((cause: unknown) => {
-      made = undefined
-      throw cause
-    })
-}
+  )
 
 /**
  * The SDK client rath uses for these options (retries off); the `openai` module is imported when
