@@ -23,6 +23,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import * as Agent from "../Agent.js"
 import * as Builtin from "../Builtin.js"
 import * as Compressor from "../Compressor.js"
@@ -210,12 +212,14 @@ export class ModelFailed extends Data.TaggedError("DemoModelFailed")<{
   }
 }
 
+const isProviderError = Schema.is(Provider.ProviderError)
+
 /** The provider failure behind an agent's or the compressor's error, looked for through `cause`. */
 const modelFailure = (error: unknown): Option.Option<ModelFailed> => {
   let current: unknown = error
   let caller: string | undefined
   for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
-    if (current instanceof Provider.ProviderError) {
+    if (isProviderError(current)) {
       return Option.some(new ModelFailed({ error: current, caller, cause: error }))
     }
     const value = current as { _tag?: unknown; agent?: unknown; compressor?: unknown; cause?: unknown }
@@ -326,10 +330,14 @@ export const run = (options: {
         // what the workflow itself appends (memory events, merges) is authored by the demo
         Effect.provideService(Entry.CurrentAuthor, { kind: "workflow", name: "demo" }),
         Effect.provide(layers),
-        Effect.catchTag("DemoRejected", ({ attempts, sessions }) =>
-          Effect.fail(new Rejected({ sessions, attempts, scripted }))),
-        Effect.mapError((error) =>
-          error instanceof Rejected ? error : Option.getOrElse(modelFailure(error), () => error)
+        // a rejection says which model judged it; a provider failure deep in an agent's error
+        // becomes one that says what to check
+        Effect.catchAll((error) =>
+          Effect.fail(
+            Predicate.isTagged(error, "DemoRejected")
+              ? new Rejected({ sessions: error.sessions, attempts: error.attempts, scripted })
+              : Option.getOrElse(modelFailure(error), () => error)
+          )
         )
       )
     return { ...result, scripted } satisfies Result
