@@ -133,6 +133,22 @@ export const toProviderError = (
 }
 
 /** The error for a stream that ended without its finish event (a connection cut cleanly). */
+/** An adapter's SDK client, loaded on first use (see `internal/lazy`); a failed load is `Unavailable`. */
+export const sdkClient = <A>(
+  load: () => Promise<A>,
+  context: { readonly provider: string; readonly sdk: string }
+): Effect.Effect<A, Provider.ProviderError> =>
+  Effect.tryPromise({
+    try: load,
+    catch: (cause) =>
+      new Provider.ProviderError({
+        reason: "Unavailable",
+        provider: context.provider,
+        detail: `cannot load the ${context.sdk} SDK: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause
+      })
+  })
+
 export const truncated = (context: { readonly provider: string; readonly model: string }): Provider.ProviderError =>
   new Provider.ProviderError({
     provider: context.provider,

@@ -498,16 +498,7 @@ const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promis
 export const client = (
   options: Omit<Options, "model" | "maxTokens">
 ): Effect.Effect<Anthropic, Provider.ProviderError> =>
-  Effect.tryPromise({
-    try: lazyClient(options),
-    catch: (cause) =>
-      new Provider.ProviderError({
-        reason: "Unavailable",
-        provider: options.kind ?? "anthropic",
-        detail: `cannot load the Anthropic SDK: ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause
-      })
-  })
+  Http.sdkClient(lazyClient(options), { provider: options.kind ?? "anthropic", sdk: "Anthropic" })
 
 /**
  * An Anthropic Messages provider.

@@ -301,16 +301,7 @@ const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> =>
  * @category constructors
  */
 export const client = (options: Omit<Options, "model">): Effect.Effect<OpenAI, Provider.ProviderError> =>
-  Effect.tryPromise({
-    try: lazyClient(options),
-    catch: (cause) =>
-      new Provider.ProviderError({
-        reason: "Unavailable",
-        provider: options.kind ?? "openai",
-        detail: `cannot load the openai SDK: ${cause instanceof Error ? cause.message : String(cause)}`,
-        cause
-      })
-  })
+  Http.sdkClient(lazyClient(options), { provider: options.kind ?? "openai", sdk: "openai" })
 
 /**
  * An OpenAI-compatible provider.
