@@ -2,7 +2,7 @@
 // --store sqlite (SqliteSession, one JSON row per item), memory (MemorySession, shipped) or
 // jsonfile (JsonFileSession, the whole array rewritten per append).
 import { MemorySession } from "@openai/agents"
-import { check, dataDir, dirBytes, durability, emit, msgId, parseArgs, round } from "../lib/common.mjs"
+import { check, dataDir, dirBytes, durability, emitW1, msgId, parseArgs } from "../lib/common.mjs"
 import { item, JsonFileSession, openSqliteStore, SqliteSession, version } from "../lib/agents.mjs"
 
 const { n = 10000, prefill = 0, store = "sqlite" } = parseArgs()
@@ -40,16 +40,15 @@ check(items.length === prefill + n, `expected ${prefill + n} items, got ${items.
 check(items.at(-1).id === msgId(prefill + n - 1), "last item id")
 db?.close()
 
-emit({
-  workload: "W1",
+emitW1({
   peer: "agents",
   store,
   version: version(),
   durability: durability(store),
   n,
   prefill,
-  totalMs: round(totalMs, 2),
-  perAppendUs: round((totalMs * 1000) / n, 1),
+  totalMs,
   bytesOnDisk: onDisk ? dirBytes(dir) : null,
-  bytesPerAppend: grown === null ? null : round(grown / n, 1)
+  grown
 })
+

@@ -2,7 +2,7 @@
 // items = await source.getItems(), a new session `branch-<b>` in the same store seeded with
 // items, then addItems([msg]). --store sqlite | memory.
 import { MemorySession } from "@openai/agents"
-import { check, dataDir, dirBytes, durability, emit, msgId, parseArgs, round } from "../lib/common.mjs"
+import { check, dataDir, dirBytes, durability, emitW2, msgId, parseArgs } from "../lib/common.mjs"
 import { item, openSqliteStore, SqliteSession, version } from "../lib/agents.mjs"
 
 const { base = 1000, branches = 1000, store = "sqlite" } = parseArgs()
@@ -37,16 +37,15 @@ for (const b of [0, branches - 1]) {
 }
 db?.close()
 
-emit({
-  workload: "W2",
+emitW2({
   peer: "agents",
   store,
   version: version(),
   durability: durability(store),
   base,
   branches,
-  totalMs: round(totalMs, 2),
-  perBranchUs: round((totalMs * 1000) / branches, 1),
-  bytesPerBranch: grown === null ? null : round(grown / branches, 1),
+  totalMs,
+  grown,
   bytesOnDisk: store === "sqlite" ? dirBytes(dir) : null
 })
+

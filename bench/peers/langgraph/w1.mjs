@@ -1,7 +1,7 @@
 // W1 append + persist, LangGraph.js: graph.invoke({next: i}, {thread_id, durability: "sync"}) on
 // the one-node append graph; SqliteSaver on a file (--store sqlite) or MemorySaver (--store memory).
 import { MemorySaver } from "@langchain/langgraph"
-import { applySqlitePragmas, check, dataDir, dirBytes, durability, emit, msgId, parseArgs, round } from "../lib/common.mjs"
+import { applySqlitePragmas, check, dataDir, dirBytes, durability, emitW1, msgId, parseArgs } from "../lib/common.mjs"
 import { appendGraph, msg, openSqliteSaver, version } from "../lib/langgraph.mjs"
 
 const { n = 1000, prefill = 0, store = "sqlite" } = parseArgs()
@@ -37,16 +37,15 @@ check(state.values.messages.length === prefill + n, `expected ${prefill + n} mes
 check(state.values.messages.at(-1).id === msgId(prefill + n - 1), "last message id")
 if (store === "sqlite") saver.db.close()
 
-emit({
-  workload: "W1",
+emitW1({
   peer: "langgraph",
   store,
   version: version(),
   durability: durability(store),
   n,
   prefill,
-  totalMs: round(totalMs, 2),
-  perAppendUs: round((totalMs * 1000) / n, 1),
+  totalMs,
   bytesOnDisk: store === "sqlite" ? dirBytes(dir) : null,
-  bytesPerAppend: grown === null ? null : round(grown / n, 1)
+  grown
 })
+

@@ -2,7 +2,7 @@
 // one message per branch: --mode update (graph.updateState, 1 checkpoint per branch) or --mode
 // invoke (graph.invoke from the fork's checkpoint, runs the node, 3 checkpoints per branch).
 import { MemorySaver } from "@langchain/langgraph"
-import { applySqlitePragmas, check, dataDir, dirBytes, durability, emit, msgId, parseArgs, round } from "../lib/common.mjs"
+import { applySqlitePragmas, check, dataDir, dirBytes, durability, emitW2, msgId, parseArgs } from "../lib/common.mjs"
 import { appendGraph, msg, openSqliteSaver, version } from "../lib/langgraph.mjs"
 
 const { base = 1000, branches = 1000, store = "sqlite", mode = "update" } = parseArgs()
@@ -43,8 +43,7 @@ if (lastBranch !== undefined) {
 }
 if (store === "sqlite") saver.db.close()
 
-emit({
-  workload: "W2",
+emitW2({
   peer: "langgraph",
   store,
   mode,
@@ -52,8 +51,8 @@ emit({
   durability: durability(store),
   base,
   branches,
-  totalMs: round(totalMs, 2),
-  perBranchUs: round((totalMs * 1000) / branches, 1),
-  bytesPerBranch: grown === null ? null : round(grown / branches, 1),
+  totalMs,
+  grown,
   bytesOnDisk: store === "sqlite" ? dirBytes(dir) : null
 })
+

@@ -170,6 +170,39 @@ export const timedConcurrently = async (conversations, runOne) => {
   return { wallMs: performance.now() - start, done }
 }
 
+/** The W1 line; `grown` is the store's growth during the timed loop (null for memory). */
+export const emitW1 = ({ peer, store, version, durability, n, prefill, totalMs, bytesOnDisk, grown }) =>
+  emit({
+    workload: "W1",
+    peer,
+    store,
+    version,
+    durability,
+    n,
+    prefill,
+    totalMs: round(totalMs, 2),
+    perAppendUs: round((totalMs * 1000) / n, 1),
+    bytesOnDisk,
+    bytesPerAppend: grown === null ? null : round(grown / n, 1)
+  })
+
+/** The W2 line; `grown` is the store's growth during the timed branches (null for memory). */
+export const emitW2 = ({ peer, store, mode, version, durability, base, branches, totalMs, grown, bytesOnDisk }) =>
+  emit({
+    workload: "W2",
+    peer,
+    store,
+    ...(mode === undefined ? {} : { mode }),
+    version,
+    durability,
+    base,
+    branches,
+    totalMs: round(totalMs, 2),
+    perBranchUs: round((totalMs * 1000) / branches, 1),
+    bytesPerBranch: grown === null ? null : round(grown / branches, 1),
+    bytesOnDisk
+  })
+
 /** The W4 line. */
 export const emitW4 = ({ peer, version, turns, cold, warm }) =>
   emit({

@@ -1,7 +1,7 @@
 // W1 append + persist, rath: Session.append(session, draft) then store.save(session) (an
 // incremental save: only the new entry and the session's head row are written), one message at a
 // time; --store sqlite (SessionStore.layer, WAL) or memory (SessionStore.layerMemory).
-import { check, dataDir, dirBytes, emit, parseArgs, round } from "../lib/common.mjs"
+import { check, dataDir, dirBytes, emitW1, parseArgs } from "../lib/common.mjs"
 import { draft, loadEffect, loadRath, rathDurability, version } from "./lib.mjs"
 
 const { Entry, Session, SessionStore } = await loadRath("W1", ["SessionStore"])
@@ -48,16 +48,15 @@ const program = Effect.gen(function*() {
 
 const { totalMs, grown } = await Effect.runPromise(program.pipe(Effect.provide(layer())))
 
-emit({
-  workload: "W1",
+emitW1({
   peer: "rath",
   store,
   version: version(),
   durability: rathDurability(store),
   n,
   prefill,
-  totalMs: round(totalMs, 2),
-  perAppendUs: round((totalMs * 1000) / n, 1),
+  totalMs,
   bytesOnDisk: store === "sqlite" ? dirBytes(dir) : null,
-  bytesPerAppend: grown === null ? null : round(grown / n, 1)
+  grown
 })
+

@@ -1,7 +1,7 @@
 // W2 fork fan-out, rath: load the persisted 1,000-message session, then per branch
 // Session.fork (O(1), shares the history), Session.append one message, store.save (writes only
 // the new entry and the branch's row). --store sqlite | memory.
-import { check, dataDir, dirBytes, emit, parseArgs, round } from "../lib/common.mjs"
+import { check, dataDir, dirBytes, emitW2, parseArgs } from "../lib/common.mjs"
 import { draft, loadEffect, loadRath, rathDurability, version } from "./lib.mjs"
 
 const { Entry, Session, SessionStore } = await loadRath("W2", ["SessionStore"])
@@ -42,16 +42,15 @@ const layer = store === "sqlite"
   : SessionStore.layerMemory
 const { totalMs, grown } = await Effect.runPromise(program.pipe(Effect.provide(layer)))
 
-emit({
-  workload: "W2",
+emitW2({
   peer: "rath",
   store,
   version: version(),
   durability: rathDurability(store),
   base,
   branches,
-  totalMs: round(totalMs, 2),
-  perBranchUs: round((totalMs * 1000) / branches, 1),
-  bytesPerBranch: grown === null ? null : round(grown / branches, 1),
+  totalMs,
+  grown,
   bytesOnDisk: store === "sqlite" ? dirBytes(dir) : null
 })
+
