@@ -3,6 +3,7 @@ import { NodeFileSystem } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, Option, Ref, Schema, Stream, TestClock } from "effect"
 import { Agent, Approval, Budget, Entry, IdGenerator, Provider, Scripted, Session, Tool, Workflow } from "rath"
+import { inFlight } from "./fixtures/in-flight.js"
 
 const add = Tool.make({
   name: "add",
@@ -217,21 +218,12 @@ describe("Agent", () => {
 
   it.effect("toolConcurrency bounds the calls of a turn in flight at once", () =>
     Effect.gen(function*() {
-      let inFlight = 0
-      let most = 0
+      const inTools = inFlight()
       const sleepy = Tool.make({
         name: "sleepy",
         description: "Sleeps",
         parameters: Schema.Struct({ id: Schema.Number }),
-        handler: ({ id }) =>
-          Effect.sync(() => {
-            inFlight++
-            most = Math.max(most, inFlight)
-          }).pipe(
-            Effect.zipRight(Effect.sleep(100)),
-            Effect.ensuring(Effect.sync(() => void inFlight--)),
-            Effect.as(id)
-          )
+        handler: ({ id }) => inTools.busy(id)
       })
       const calls = [1, 2, 3, 4, 5].map((id) => ({ id: `c${id}`, name: "sleepy", arguments: { id } }))
       const fiber = yield* withScript(
@@ -244,7 +236,7 @@ describe("Agent", () => {
       assert.isNull(fiber.unsafePoll(), "not done after two rounds")
       yield* TestClock.adjust(100)
       const out = yield* Fiber.join(fiber)
-      assert.strictEqual(most, 2)
+      assert.strictEqual(inTools.most(), 2)
       assert.deepStrictEqual(results(out).map((r) => r.output), [1, 2, 3, 4, 5])
     }))
 

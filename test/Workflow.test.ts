@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Fiber, Ref, Schema, TestClock } from "effect"
 import { Agent, Entry, IdGenerator, Provider, Scripted, Session, Tool, Workflow } from "rath"
+import { inFlight } from "./fixtures/in-flight.js"
 
 const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
@@ -73,18 +74,8 @@ describe("Workflow", () => {
 
   it.effect("parallel runs at most `concurrency` branches at once", () =>
     Effect.gen(function*() {
-      let inFlight = 0
-      let most = 0
-      const slow = (name: string) =>
-        Workflow.make({ name }, (session) =>
-          Effect.sync(() => {
-            inFlight++
-            most = Math.max(most, inFlight)
-          }).pipe(
-            Effect.zipRight(Effect.sleep(100)),
-            Effect.ensuring(Effect.sync(() => void inFlight--)),
-            Effect.as(session)
-          ))
+      const branches = inFlight()
+      const slow = (name: string) => Workflow.make({ name }, branches.busy)
       const five = Workflow.parallel(["a", "b", "c", "d", "e"].map(slow), { concurrency: 2 })
       const fiber = yield* Effect.flatMap(Session.fromUserMessage("go"), five).pipe(Effect.fork)
       // five branches two at a time: three rounds of 100 ms
@@ -92,7 +83,7 @@ describe("Workflow", () => {
       assert.isNull(fiber.unsafePoll(), "not done after two rounds")
       yield* TestClock.adjust(100)
       const out = yield* Fiber.join(fiber)
-      assert.strictEqual(most, 2)
+      assert.strictEqual(branches.most(), 2)
       assert.strictEqual(entriesOf(out).filter(Entry.is("Merge")).length, 4)
     }).pipe(ids))
 
