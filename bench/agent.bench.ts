@@ -12,7 +12,7 @@
  * uses), stateless and deciding only from the request, as the contract says. Prints one JSON line
  * per workload.
  */
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Option, Schema, Stream } from "effect"
 import type { Entry } from "rath"
 import { Agent, Provider, Session, Tool } from "rath"
 
@@ -138,7 +138,9 @@ const w5 = Effect.gen(function*() {
     Effect.gen(function*() {
       const session = yield* Session.fromUserMessage(`what is ${i} + 2?`)
       const out = yield* agent(session)
-      if (Agent.lastEnd(out)?.turns !== 5) return yield* Effect.dieMessage(`conversation ${i}: not 5 model calls`)
+      if (Option.getOrThrow(Agent.lastEnd(out)).turns !== 5) {
+        return yield* Effect.dieMessage(`conversation ${i}: not 5 model calls`)
+      }
     }).pipe(Effect.provideService(Provider.Provider, model))
   yield* one(-1) // warm-up
   const cpu0 = process.cpuUsage()

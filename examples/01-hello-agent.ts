@@ -4,7 +4,7 @@
  *   node --import tsx examples/01-hello-agent.ts
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Chunk, Effect } from "effect"
+import { Chunk, Effect, Option } from "effect"
 import { Agent, Session } from "rath"
 import { providerLabel, providerLayer } from "./_provider.js"
 
@@ -26,7 +26,7 @@ const program = Effect.gen(function*() {
     console.log(`\nassistant: ${reply.value.text}`)
     console.log(`answered by: ${reply.value.provider?.kind} / ${reply.value.model}`)
   }
-  console.log(`run ended: ${Agent.lastEnd(answered)?.reason}`)
+  console.log(`run ended: ${Option.getOrThrow(Agent.lastEnd(answered)).reason}`)
   console.log(`lineage: ${answered.lineage.operation} by ${answered.lineage.by?.kind}:${answered.lineage.by?.name}`)
   console.log(
     `entries: ${Chunk.size(Session.entries(answered))}, tokens: ${Session.usage(answered).inclusive?.totalTokens}`

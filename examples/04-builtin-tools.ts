@@ -15,7 +15,7 @@
  * @expect assistant: The script prints "hello, rath"\.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Chunk, Effect, Layer } from "effect"
+import { Chunk, Effect, Layer, Option } from "effect"
 import type { Provider } from "rath"
 import { Agent, Builtin, LocalSandbox, Placement, Sandbox, Scripted, Session } from "rath"
 import { providerLabel, providerLayer } from "./_provider.js"
@@ -63,7 +63,7 @@ const program = Effect.gen(function*() {
   }
   const reply = Session.lastOf(done, "Assistant")
   if (reply._tag === "Some") console.log(`\nassistant: ${reply.value.text}`)
-  console.log(`run ended: ${Agent.lastEnd(done)?.reason}`)
+  console.log(`run ended: ${Option.getOrThrow(Agent.lastEnd(done)).reason}`)
 })
 
 // the scripted model: write, edit, run, look around, then answer from what the script printed

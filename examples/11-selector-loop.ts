@@ -44,10 +44,11 @@ const program = Effect.gen(function*() {
 // the scripted model answers as the router while it is asked to select, as an agent otherwise
 const script = (request: Provider.Request, _index: number) => {
   if (request.toolChoice !== undefined && typeof request.toolChoice === "object") {
-    const spoke = new Set(
-      request.messages.filter((m) => m._tag === "Assistant").map((m) => m.author.name)
-    )
-    const choice = !spoke.has("researcher") ? "researcher" : !spoke.has("writer") ? "writer" : "done"
+    // a model sees what was said, not who said it: the researcher's facts, then the writer's answer
+    const said = request.messages.flatMap((m) => m._tag === "Assistant" ? [m.text] : [])
+    const researched = said.some((text) => text.startsWith("Sunlight"))
+    const written = said.some((text) => text.startsWith("The sky"))
+    const choice = !researched ? "researcher" : !written ? "writer" : "done"
     const reason = choice === "researcher" ? "facts first" : choice === "writer" ? "facts are in" : "answered"
     return Scripted.toolCall("select", { choice, reason })
   }

@@ -102,7 +102,11 @@ const program = Effect.gen(function*() {
 
   show("resumed run", resumed)
   console.log(`\ntool runs in all: clock ${runs.clock}, forecast ${runs.forecast}`)
-  console.log(`resumed run ended: ${Agent.lastEnd(resumed)?.reason} after ${Agent.lastEnd(resumed)?.turns} model calls`)
+  console.log(
+    `resumed run ended: ${Option.getOrThrow(Agent.lastEnd(resumed)).reason} after ${
+      Option.getOrThrow(Agent.lastEnd(resumed)).turns
+    } model calls`
+  )
   console.log(`lineage: ${resumed.lineage.operation} of ${resumed.lineage.parents.join(", ")}`)
 })
 

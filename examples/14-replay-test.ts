@@ -9,10 +9,10 @@
  *   node --import tsx examples/14-replay-test.ts --record   # record it again (real model if a key is set)
  *
  * @expect replay matches the recording: 11 entries, tools really run: 0
- * @expect differs at messages\[0\]:\n  expected "System: Check the solver's answer
+ * @expect entry #8 \(System\) differs at text:\n  expected "Check the solver's answer
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Agent, Replay, Session, Workflow } from "rath"
@@ -40,7 +40,7 @@ const replay = Effect.gen(function*() {
   console.log(
     `last answer: ${Session.lastOf(replayed, "Assistant").pipe((a) => a._tag === "Some" ? a.value.text : "")}`
   )
-  console.log(`run ended: ${Agent.lastEnd(replayed)?.reason}`)
+  console.log(`run ended: ${Option.getOrThrow(Agent.lastEnd(replayed)).reason}`)
 
   // 3. change the code (the checker's instructions) and the replay reports where it diverges
   const changed = Workflow.andThen(

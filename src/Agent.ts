@@ -2,36 +2,42 @@
  * Agents: a prompt, a provider and tools, as a step over a session.
  *
  * `Agent.make({ name, instructions, tools })` returns a function `Session => Effect<Session>`
- * (like `nn.Linear`: a small reusable layer) that also carries its description. A run sends the
- * transcript and the tool schemas to the `Provider`, streams the answer into an assistant entry,
- * runs the tool calls (concurrently where the tools allow, in order on one resource) and appends
- * one tool-result entry per call in the order of the calls, and repeats until the model stops
- * calling tools, `maxTurns` model calls are made or the token budget is spent.
+ * (like `nn.Linear`: a small reusable layer) that also carries its description. A run sends what
+ * the agent is sent (`Model.agentMessages`) and the tool schemas to the `Provider` through the
+ * one model-call step (`Model.call`), records the answer, runs the tool calls (concurrently where
+ * the tools allow, in order on one resource) and appends one tool-result entry per call in the
+ * order of the calls, and repeats until the model stops calling tools, `maxTurns` model calls are
+ * made or the token budget is spent.
  *
  * Everything the run writes is authored by the agent (`{ kind: "agent", name }`), and the run is
- * bracketed by two `Custom` entries: `rath.agent` (the agent's spec: name, instructions hash,
- * tool schemas, provider and model) at the start and `rath.run.end` (why it ended) at the end.
- * The run itself is a `step` in the session lineage.
+ * bracketed by two `Custom` entries: `rath.agent` (the agent's spec, see `Run.Spec`) at the start
+ * and `rath.run.end` (why it ended, `Run.End`) at the end. The run itself is a `step` in the
+ * session lineage, and it reports to the `Journal` as it goes.
  *
- * `Agent.stream(agent)(session)` runs the same loop and emits typed {@link Event}s.
+ * The run is a few named steps over an explicit {@link State}: start the run, call the model,
+ * answer the turn, run the tool calls, end the run. `Agent.stream(agent)(session)` runs the same
+ * steps and emits typed {@link Event}s.
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
-import * as Approval from "./Approval.js"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
-import { consume } from "./internal/stream.js"
+import * as Seal from "./internal/seal.js"
 import * as Trace from "./internal/trace.js"
+import * as Journal from "./Journal.js"
 import * as Memory from "./Memory.js"
+import * as Model from "./Model.js"
 import * as Provider from "./Provider.js"
+import * as Run from "./Run.js"
 import * as Session from "./Session.js"
 import * as Tool from "./Tool.js"
 
@@ -40,12 +46,12 @@ import * as Tool from "./Tool.js"
 // -----------------------------------------------------------------------------
 
 /**
- * Why a run ended.
+ * Why a run ended (see `Run.EndReason`).
  *
  * @since 0.1.0
  * @category models
  */
-export type EndReason = "stop" | "max_turns" | "budget" | "interrupted" | "error"
+export type EndReason = Run.EndReason
 
 /**
  * The `Custom` entry type that records an agent's spec at the start of each run.
@@ -53,7 +59,7 @@ export type EndReason = "stop" | "max_turns" | "budget" | "interrupted" | "error
  * @since 0.1.0
  * @category models
  */
-export const SPEC_ENTRY = "rath.agent"
+export const SPEC_ENTRY = Run.SPEC_ENTRY
 
 /**
  * The `Custom` entry type that records why a run ended.
@@ -61,40 +67,23 @@ export const SPEC_ENTRY = "rath.agent"
  * @since 0.1.0
  * @category models
  */
-export const END_ENTRY = "rath.run.end"
+export const END_ENTRY = Run.END_ENTRY
 
 /**
- * What a `rath.agent` entry records: exactly which agent ran.
+ * What a `rath.agent` entry records: exactly which agent ran (see `Run.Spec`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Spec {
-  readonly name: string
-  readonly description: string
-  /** `sha256:<hex>` of the instructions, or absent when the agent has none. */
-  readonly instructionsHash?: string | undefined
-  readonly tools: ReadonlyArray<Provider.ToolDefinition>
-  readonly provider: string
-  readonly host?: string | undefined
-  readonly model: string
-  readonly maxTurns: number
-  readonly budgetTokens?: number | undefined
-}
+export type Spec = Run.Spec
 
 /**
- * What a `rath.run.end` entry records.
+ * What a `rath.run.end` entry records (see `Run.End`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface RunEnd {
-  readonly agent: string
-  readonly reason: EndReason
-  /** Model calls made by this run. */
-  readonly turns: number
-  readonly detail?: string | undefined
-}
+export type RunEnd = Run.End
 
 /**
  * The events of a run, in order: `RunStarted`, then per turn `TurnStarted`, deltas, `Usage`,
@@ -151,7 +140,11 @@ export class AgentError extends Schema.TaggedError<AgentError>("rath/AgentError"
   detail: Schema.String,
   /** Everything the run produced before it failed (ending with a `rath.run.end` entry). */
   session: Schema.optional(Session.SessionFromSelf),
-  cause: Schema.optional(Schema.Defect)
+  /**
+   * What failed: the provider's error (`ProviderFailed`), the budget's (`BudgetExceeded`) or the
+   * tool set's (`InvalidAgent`), typed so that `error.cause?._tag` narrows it.
+   */
+  cause: Schema.optional(Schema.Union(Provider.ProviderError, Budget.BudgetError, Tool.ToolError))
 }) {
   /**
    * @since 0.1.0
@@ -160,23 +153,6 @@ export class AgentError extends Schema.TaggedError<AgentError>("rath/AgentError"
     return `${this.reason} in agent ${this.agent}: ${this.detail}`
   }
 }
-
-/**
- * Where a running agent reports the session as it goes, so that whoever interrupts it (a timeout,
- * a race) can still read what it made, and `Resume.persist` / `Resume.layer` can save it. A run
- * reports after its start-up (spec, instructions, what `beforeRun` added), after each answer that
- * calls tools (before they run), after each turn's tool results (once for all of them), and with
- * its `rath.run.end`: everything it appended is reported before its next model call starts, and
- * the caller waits for the watcher before the run goes on. Workflows report the sessions they make
- * (a `Workflow.make` step, the forks, results and merges of `Workflow.parallel`).
- * `Workflow.withTimeout` uses it. Default: none.
- *
- * @since 0.1.0
- * @category tags
- */
-export class Progress extends Context.Reference<Progress>()("rath/Agent/Progress", {
-  defaultValue: (): ((session: Session.Session) => Effect.Effect<void>) | undefined => undefined
-}) {}
 
 /**
  * Extension points around a run (memory recall before the first model call, commit after).
@@ -243,6 +219,8 @@ export interface MemoryOptions {
   readonly recallFrom?: ReadonlyArray<string> | undefined
   readonly k?: number | undefined
   readonly minScore?: number | undefined
+  /** The query recalled with (default: the latest user text). */
+  readonly query?: string | undefined
   /** Commit the session to `namespace` after each run that ends by itself. */
   readonly commitOnForward?: boolean | undefined
 }
@@ -301,7 +279,11 @@ export interface Continuation {
  * @category models
  */
 export interface Agent<E = never, R = never> {
-  (session: Session.Session): Effect.Effect<Session.Session, AgentError | E, R | Provider.Provider>
+  (session: Session.Session): Effect.Effect<
+    Session.Session,
+    AgentError | Journal.JournalError | E,
+    R | Provider.Provider
+  >
   readonly name: string
   readonly description: string
   readonly instructions: string | undefined
@@ -335,11 +317,11 @@ export interface Agent<E = never, R = never> {
     session: Session.Session,
     sink: Sink | undefined,
     resumed?: Continuation | undefined
-  ) => Effect.Effect<Session.Session, AgentError | E, R | Provider.Provider>
+  ) => Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R | Provider.Provider>
 }
 
 // -----------------------------------------------------------------------------
-// helpers
+// getters
 // -----------------------------------------------------------------------------
 
 /**
@@ -351,85 +333,491 @@ export interface Agent<E = never, R = never> {
 export const hashText = (text: string): string => `sha256:${createHash("sha256").update(text).digest("hex")}`
 
 /**
- * What an agent named `name` is sent for a session: the transcript (compression applied) without
- * other agents' instructions and without memories recalled for other agents (see
- * `Memory.visibleTo`), with this agent's latest instructions first.
+ * What an agent named `name` is sent for a session (`Model.agentMessages`): the transcript
+ * (compression applied) without other agents' instructions and without memories recalled for
+ * other agents (see `Memory.visibleTo`), with this agent's latest instructions first.
  *
  * @since 0.1.0
  * @category getters
  */
-export const messagesFor = (name: string, session: Session.Session): ReadonlyArray<Entry.Message> => {
-  const out: Array<Entry.Message> = []
-  let own: Entry.System | undefined
-  for (const message of Session.transcript(session)) {
-    if (message._tag === "System" && message.author.kind === "agent") {
-      if (message.author.name === name) own = message
-      continue
-    }
-    if (!Memory.visibleTo(message, name)) continue
-    out.push(message)
-  }
-  if (own !== undefined) out.unshift(own)
-  return out
+export const messagesFor = (name: string, session: Session.Session): ReadonlyArray<Provider.Message> =>
+  Model.agentMessages(name, session)
+
+/**
+ * The spec an agent recorded at the start of the latest run in a session, if any.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const lastSpec = (session: Session.Session): Option.Option<Spec> => Run.lastSpec(session)
+
+/**
+ * Why the latest run in a session ended, if it recorded it.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const lastEnd = (session: Session.Session): Option.Option<RunEnd> => Run.lastEnd(session)
+
+// -----------------------------------------------------------------------------
+// the run: its definition, its services and its state
+// -----------------------------------------------------------------------------
+
+/** What `make` compiles from the options: everything a run needs to know about the agent. */
+interface Definition {
+  readonly name: string
+  readonly author: Entry.Author
+  readonly description: string
+  readonly instructions: string | undefined
+  readonly instructionsHash: string | undefined
+  readonly toolkit: Tool.Toolkit<any>
+  readonly definitions: ReadonlyArray<Provider.ToolDefinition>
+  /** Why the tools do not make a toolkit (two tools with one name), if they do not. */
+  readonly invalid: Tool.ToolError | undefined
+  readonly maxTurns: number
+  readonly concurrency: number
+  readonly onBudget: "stop" | "fail"
+  readonly model: string | undefined
+  readonly budget: number | undefined
+  readonly toolTimeout: Duration.DurationInput | undefined
+  readonly temperature: number | undefined
+  readonly maxTokens: number | undefined
+  readonly hooks: Hooks<any, any> | undefined
 }
 
-const hasOwnInstructions = (name: string, text: string, session: Session.Session): boolean => {
-  for (let node = session.node; node !== undefined; node = node.prev) {
-    const entry = node.entry
-    if (entry._tag === "System" && entry.author.kind === "agent" && entry.author.name === name) {
-      return entry.text === text
-    }
-  }
-  return false
+/**
+ * What a run has made so far. The run keeps it in a `Ref`, updated at each step, so that whoever
+ * interrupts the run finds it: the session, the model calls made, and the tool calls of the turn
+ * in flight with the results that have finished.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface State {
+  readonly session: Session.Session
+  readonly turns: number
+  readonly pending: Pending | undefined
 }
+
+interface Pending {
+  readonly calls: ReadonlyArray<Entry.ToolCall>
+  readonly results: ReadonlyArray<Tool.Outcome | undefined>
+}
+
+/** One run: the agent, the services it resolved once, its listener and its state. */
+interface Context {
+  readonly agent: Definition
+  readonly provider: Provider.Service
+  readonly budget: Budget.Service
+  readonly journal: Journal.Service
+  readonly model: string
+  readonly spec: Spec
+  readonly emit: Sink | undefined
+  readonly state: Ref.Ref<State>
+}
+
+const report = (ctx: Context, session: Session.Session, meta?: Journal.Meta) =>
+  ctx.journal === Journal.noop ? Effect.void : ctx.journal.report(session, meta)
+
+const emit = (ctx: Context, event: Event): Effect.Effect<unknown> =>
+  ctx.emit === undefined ? Effect.void : ctx.emit(event)
+
+const setState = (ctx: Context, state: State): Effect.Effect<State> => Effect.as(Ref.set(ctx.state, state), state)
+
+// -----------------------------------------------------------------------------
+// the steps of a run
+// -----------------------------------------------------------------------------
+
+/**
+ * Starts a run: a `step` of the session by the agent, the spec, the instructions (unless the
+ * session already ends up with them), then either the `beforeRun` hook or, for a resumed run, the
+ * answers to the open tool calls. Reports the start-up with the spec. `stopped` is set when a
+ * resumed run had already made its last model call.
+ */
+const startRun = (ctx: Context, input: Session.Session, resumed: Continuation | undefined) =>
+  Effect.gen(function*() {
+    const { agent } = ctx
+    let session = yield* Session.step(input, agent.author)
+    session = yield* Session.append(session, Run.specEntry(ctx.spec, agent.author))
+    if (agent.instructions !== undefined && !hasOwnInstructions(agent.name, agent.instructions, session)) {
+      session = yield* Session.append(session, Entry.system(agent.instructions, { author: agent.author }))
+    }
+    let state = yield* setState(ctx, { session, turns: resumed?.turns ?? 0, pending: undefined })
+    yield* emit(ctx, { _tag: "RunStarted", agent: agent.name, sessionId: session.id })
+    if (resumed !== undefined) {
+      // a resumed run: answer the last answer's open calls (recorded results first), then go on
+      if (resumed.calls.length > 0) state = yield* runToolCalls(ctx, state, resumed.calls, resumed.recorded)
+    } else if (agent.hooks?.beforeRun !== undefined) {
+      // what a hook appends (a memory recall, say) is authored by the agent
+      const hooked = yield* Effect.provideService(
+        agent.hooks.beforeRun(state.session),
+        Entry.CurrentAuthor,
+        agent.author
+      )
+      state = yield* setState(ctx, { ...state, session: hooked })
+    }
+    // start-up (spec, instructions, what the hook or the resumed calls added): one report
+    yield* report(ctx, state.session, { agent: ctx.spec })
+    return { state, stopped: resumed?.stopped === true }
+  })
+
+const hasOwnInstructions = (name: string, text: string, session: Session.Session): boolean =>
+  Option.match(
+    Session.findLast(
+      session,
+      (entry): entry is Entry.System =>
+        entry._tag === "System" && entry.author.kind === "agent" && entry.author.name === name
+    ),
+    { onNone: () => false, onSome: (entry) => entry.text === text }
+  )
+
+/**
+ * Calls the model for the next turn through `Model.callWith` (the answer becomes an `Assistant`
+ * entry). `None` when the budget cannot cover the call and the agent stops on that; a budget
+ * failure (with `onBudgetExceeded: "fail"`) or a provider failure ends the run with a
+ * `rath.run.end` and fails with an `AgentError` carrying that session.
+ */
+const callModel = (ctx: Context, state: State) =>
+  Effect.gen(function*() {
+    const { agent } = ctx
+    const turn = state.turns
+    yield* emit(ctx, { _tag: "TurnStarted", turn })
+    const tools = agent.definitions
+    const called = yield* Effect.either(Model.callWith(ctx.provider, ctx.budget, state.session, {
+      purpose: "turn",
+      author: agent.author,
+      tools,
+      toolChoice: tools.length === 0 ? undefined : "auto",
+      model: ctx.model,
+      temperature: agent.temperature,
+      maxTokens: agent.maxTokens,
+      recordTools: "spec"
+    }, ctx.emit === undefined ? undefined : { onPart: eventsOf(ctx, turn) }))
+    if (Either.isLeft(called)) {
+      const error = called.left
+      if (error._tag === "BudgetError") {
+        if (agent.onBudget === "stop") return Option.none()
+        const ended = yield* endRun(ctx, state, "budget", `the next call needs about ${error.needed} tokens`)
+        return yield* new AgentError({
+          reason: "BudgetExceeded",
+          agent: agent.name,
+          detail: `the budget of ${error.cap} tokens cannot cover the next call (about ${error.needed} tokens)`,
+          session: ended.session,
+          cause: error
+        })
+      }
+      const ended = yield* endRun(ctx, state, "error", error.message)
+      return yield* new AgentError({
+        reason: "ProviderFailed",
+        agent: agent.name,
+        detail: error.message,
+        session: ended.session,
+        cause: error
+      })
+    }
+    const next = yield* setState(ctx, { session: called.right.session, turns: turn + 1, pending: undefined })
+    return Option.some({ state: next, answer: called.right.entry as Entry.Assistant })
+  })
+
+/** The run's events for a streamed answer's parts. */
+const eventsOf = (ctx: Context, turn: number) => {
+  const names = new Map<number, { id: string; name: string }>()
+  return (part: Provider.StreamPart): Effect.Effect<void> => {
+    let event: Event | undefined
+    switch (part._tag) {
+      case "TextDelta":
+        event = { _tag: "TextDelta", turn, text: part.text }
+        break
+      case "ReasoningDelta":
+        event = { _tag: "ReasoningDelta", turn, text: part.text }
+        break
+      case "ToolCallStart":
+        names.set(part.index, { id: part.id, name: part.name })
+        break
+      case "ToolCallDelta": {
+        const first = names.get(part.index)
+        if (first !== undefined) names.delete(part.index)
+        event = {
+          _tag: "ToolCallDelta",
+          turn,
+          index: part.index,
+          ...(first === undefined ? {} : first),
+          argumentsDelta: part.argumentsDelta
+        }
+        break
+      }
+      case "Retry":
+        event = { _tag: "Retry", turn, attempt: part.attempt, delayMillis: part.delayMillis, error: part.error }
+        break
+    }
+    return event === undefined ? Effect.void : Effect.asVoid(emit(ctx, event))
+  }
+}
+
+/**
+ * Answers a turn: the answer's events, and, when it calls tools, a report of the answer before the
+ * tools run. `true` when the answer calls no tools (the run stops).
+ */
+const answerTurn = (ctx: Context, state: State, answer: Entry.Assistant) =>
+  Effect.gen(function*() {
+    const turn = state.turns - 1
+    if (ctx.emit !== undefined) {
+      if (answer.usage !== undefined) yield* emit(ctx, { _tag: "Usage", turn, usage: answer.usage })
+      yield* emit(ctx, { _tag: "TurnFinished", turn, entry: answer })
+    }
+    // a final answer is reported with the run's end; one that calls tools before they run
+    if (answer.toolCalls.length === 0) return true
+    yield* report(ctx, state.session)
+    return false
+  })
+
+/**
+ * Runs a turn's tool calls through `Tool.execute` (approval, running and recording in one path)
+ * and appends one result per call, in call order, then reports them together. Calls with a result
+ * in `recorded` (a resumed run's) are not run again. Each finished result is kept in the run's
+ * state as it finishes, so that an interruption answers every call (see {@link interrupted}).
+ */
+const runToolCalls = (
+  ctx: Context,
+  state: State,
+  calls: ReadonlyArray<Entry.ToolCall>,
+  recorded?: ReadonlyArray<Entry.ToolResult | undefined>
+) =>
+  Effect.gen(function*() {
+    const { agent } = ctx
+    const turn = state.turns - 1
+    const results: ReadonlyArray<Tool.Outcome | undefined> = calls.map((_, i) => {
+      const result = recorded?.[i]
+      return result === undefined ? undefined : outcomeOf(result)
+    })
+    yield* setState(ctx, { ...state, pending: { calls, results } })
+    const open = calls.flatMap((call, i) => results[i] === undefined ? [{ index: i, call }] : [])
+    const finished = (index: number, outcome: Tool.Outcome) =>
+      Ref.update(ctx.state, (current) =>
+        current.pending === undefined ? current : {
+          ...current,
+          pending: { ...current.pending, results: current.pending.results.map((r, i) => i === index ? outcome : r) }
+        })
+    const at = state.session
+    const runOne = (item: Planned) =>
+      Effect.gen(function*() {
+        yield* emit(ctx, { _tag: "ToolStarted", turn, call: item.call })
+        const outcome = yield* Tool.execute(agent.toolkit, item.call, {
+          session: at,
+          agent: agent.name,
+          timeout: agent.toolTimeout
+        })
+        yield* finished(item.index, outcome)
+        yield* emit(ctx, {
+          _tag: outcome.error === undefined ? "ToolFinished" : "ToolFailed",
+          turn,
+          call: item.call,
+          outcome
+        })
+      }).pipe((traced) =>
+        Trace.withSpan(traced, "Agent.tool", () => ({
+          captureStackTrace: false,
+          attributes: {
+            "rath.agent.name": agent.name,
+            "rath.session.id": at.id,
+            "rath.tool.name": item.call.name,
+            "rath.tool.call_id": item.call.id
+          }
+        }))
+      )
+    const planned = plan(agent.toolkit, open, at)
+    for (const lanes of schedule(planned)) {
+      yield* Effect.forEach(lanes, (lane) => Effect.forEach(lane, runOne, { discard: true }), {
+        concurrency: agent.concurrency,
+        discard: true
+      })
+    }
+    const done = yield* appendResults(ctx, yield* Ref.get(ctx.state))
+    // the turn's results: one report for all of them
+    yield* report(ctx, done.session)
+    return done
+  })
+
+/**
+ * Appends one result per call of the pending turn, in call order: the finished results, and an
+ * `interrupted` result for each call that did not finish.
+ */
+const appendResults = (ctx: Context, state: State) =>
+  Effect.gen(function*() {
+    const pending = state.pending
+    if (pending === undefined) return state
+    let session = state.session
+    for (let i = 0; i < pending.calls.length; i++) {
+      const outcome = pending.results[i]
+      session = yield* Session.append(
+        session,
+        outcome === undefined ? interruptedDraft(pending.calls[i]!, ctx.agent.author) : resultDraft(outcome, ctx.agent)
+      )
+    }
+    return yield* setState(ctx, { ...state, session, pending: undefined })
+  })
+
+/**
+ * After a run that ended by itself (stop, max turns, budget): the `afterRun` hook. The answer is
+ * reported before the hook runs: a hook that fails (a memory commit, say), or a crash meanwhile,
+ * loses no model call already paid for; what the hook appends is reported with the run's end.
+ */
+const afterRun = (ctx: Context, state: State) =>
+  Effect.gen(function*() {
+    const hook = ctx.agent.hooks?.afterRun
+    if (hook === undefined) return state
+    yield* report(ctx, state.session)
+    const session = yield* Effect.provideService(hook(state.session), Entry.CurrentAuthor, ctx.agent.author)
+    return yield* setState(ctx, { ...state, session })
+  })
+
+/** Ends a run: the `rath.run.end` entry, reported. */
+const endRun = (ctx: Context, state: State, reason: EndReason, detail?: string) =>
+  Effect.gen(function*() {
+    const { agent } = ctx
+    const end: RunEnd = detail === undefined
+      ? { agent: agent.name, reason, turns: state.turns }
+      : { agent: agent.name, reason, turns: state.turns, detail }
+    const session = yield* Session.append(state.session, Run.endEntry(end, agent.author))
+    const ended = yield* setState(ctx, { ...state, session, pending: undefined })
+    yield* report(ctx, session)
+    return ended
+  })
+
+/**
+ * What an interrupted run leaves: a result for every call of the turn in flight (finished, or
+ * `interrupted`) and a `rath.run.end` with reason `interrupted`, reported. A report that fails
+ * here cannot fail the run (it is already interrupted): it is logged.
+ */
+const interrupted = (ctx: Context) =>
+  Effect.gen(function*() {
+    const state = yield* Ref.get(ctx.state)
+    const answered = yield* appendResults(ctx, state)
+    yield* endRun(ctx, answered, "interrupted")
+  }).pipe(
+    Effect.catchTag("JournalError", (error) =>
+      Effect.logWarning(`agent ${ctx.agent.name}: the interrupted run could not be reported: ${error.message}`))
+  )
+
+/** The run, step by step. */
+const runLoop = <E, R>(ctx: Context, input: Session.Session, resumed: Continuation | undefined) =>
+  Effect.gen(function*() {
+    const { agent } = ctx
+    const started = yield* startRun(ctx, input, resumed)
+    let state = started.state
+    let reason: EndReason = "stop"
+    if (!started.stopped) {
+      while (true) {
+        if (state.turns >= agent.maxTurns) {
+          reason = "max_turns"
+          break
+        }
+        const called = yield* callModel(ctx, state)
+        if (Option.isNone(called)) {
+          reason = "budget"
+          break
+        }
+        state = called.value.state
+        if (yield* answerTurn(ctx, state, called.value.answer)) break
+        state = yield* runToolCalls(ctx, state, called.value.answer.toolCalls)
+      }
+    }
+    const ended = yield* endRun(ctx, yield* afterRun(ctx, state), reason)
+    yield* emit(ctx, { _tag: "Done", reason, session: ended.session })
+    return ended.session
+  }).pipe(Effect.onInterrupt(() => interrupted(ctx))) as Effect.Effect<
+    Session.Session,
+    AgentError | Journal.JournalError | E,
+    R
+  >
+
+/** Runs an agent: resolves the services once, then the steps under the agent's span and budget. */
+const runAgent = <E, R>(
+  agent: Definition,
+  input: Session.Session,
+  sink: Sink | undefined,
+  resumed: Continuation | undefined
+): Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R | Provider.Provider> =>
+  Effect.gen(function*() {
+    if (agent.invalid !== undefined) {
+      return yield* new AgentError({
+        reason: "InvalidAgent",
+        agent: agent.name,
+        detail: agent.invalid.message,
+        cause: agent.invalid
+      })
+    }
+    const provider = yield* Provider.Provider
+    const inherited = yield* Budget.Budget
+    const budget = agent.budget === undefined
+      ? inherited
+      : yield* Budget.make({ tokens: agent.budget, parent: inherited === Budget.unlimited ? undefined : inherited })
+    const journal = yield* Journal.Journal
+    const model = agent.model ?? provider.info.model
+    const spec: Spec = {
+      name: agent.name,
+      description: agent.description,
+      ...(agent.instructionsHash === undefined ? {} : { instructionsHash: agent.instructionsHash }),
+      tools: agent.definitions,
+      provider: provider.info.kind,
+      ...(provider.info.host === undefined ? {} : { host: provider.info.host }),
+      model,
+      maxTurns: agent.maxTurns,
+      ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
+    }
+    const state = yield* Ref.make<State>({ session: input, turns: 0, pending: undefined })
+    const ctx: Context = { agent, provider, budget, journal, model, spec, emit: sink, state }
+    const run = runLoop<E, R>(ctx, input, resumed)
+    return yield* (agent.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
+  }).pipe((run) =>
+    Trace.withSpan(run, "Agent.run", () => ({
+      captureStackTrace: false,
+      attributes: { "rath.agent.name": agent.name, "rath.session.id": input.id }
+    }))
+  )
+
+// -----------------------------------------------------------------------------
+// tool calls: planning, scheduling, recording
+// -----------------------------------------------------------------------------
 
 interface Planned {
   readonly index: number
   readonly call: Entry.ToolCall
-  readonly tool: Tool.Tool | undefined
-  /** Decoded arguments, when they decode. */
-  readonly decoded: Either.Either<unknown, unknown>
+  /** The resource the call touches (calls on one resource run in order). */
   readonly key: string | undefined
   readonly exclusive: boolean
-}
-
-const rawArguments = (call: Entry.ToolCall): unknown => {
-  if (call.parsed !== undefined) return call.parsed
-  if (call.arguments.trim() === "") return {}
-  return Provider.parseArguments(call.arguments)
 }
 
 const noRecord = () => Effect.void
 
 const plan = (
   toolkit: Tool.Toolkit<any>,
-  calls: ReadonlyArray<Entry.ToolCall>,
+  calls: ReadonlyArray<{ readonly index: number; readonly call: Entry.ToolCall }>,
   session: Session.Session
 ): Array<Planned> =>
-  calls.map((call, index) => {
+  calls.map(({ call, index }) => {
     const tool = toolkit.tools.get(call.name)
-    if (tool === undefined) {
-      return { index, call, tool, decoded: Either.left("unknown"), key: undefined, exclusive: false }
-    }
-    // arguments are decoded here only when scheduling or approval needs them (Tool.run decodes anyway)
-    if (tool.resource === undefined && tool.needsApproval === false) {
-      return { index, call, tool, decoded: Either.left("not needed"), key: undefined, exclusive: !tool.parallel }
-    }
-    const raw = rawArguments(call)
+    if (tool === undefined) return { index, call, key: undefined, exclusive: false }
+    // arguments are decoded here only when scheduling needs them (the run decodes them anyway)
+    if (tool.resource === undefined) return { index, call, key: undefined, exclusive: !tool.parallel }
+    const raw = call.parsed !== undefined
+      ? call.parsed
+      : call.arguments.trim() === ""
+      ? {}
+      : Provider.parseArguments(call.arguments)
     const decoded: Either.Either<unknown, unknown> = raw === undefined
       ? Either.left("invalid json")
       : Schema.decodeUnknownEither(tool.parameters)(raw, { onExcessProperty: "ignore" })
-    let key: string | undefined
-    if (tool.resource !== undefined && Either.isRight(decoded)) {
-      key = tool.resource(decoded.right, {
+    const key = Either.isRight(decoded)
+      ? tool.resource(decoded.right, {
         session,
         callId: call.id,
         toolName: call.name,
         recordEffect: noRecord,
         recordSandbox: noRecord
       })
-    }
-    return { index, call, tool, decoded, key, exclusive: !tool.parallel }
+      : undefined
+    return { index, call, key, exclusive: !tool.parallel }
   })
 
 /**
@@ -469,19 +857,8 @@ const schedule = (planned: ReadonlyArray<Planned>): Array<Array<Array<Planned>>>
   return phases
 }
 
-interface Ran {
-  readonly outcome: Tool.Outcome
-  readonly approval?: Entry.Approval | undefined
-}
-
-interface Pending {
-  readonly calls: ReadonlyArray<Entry.ToolCall>
-  readonly results: Array<Ran | undefined>
-  appended: number
-}
-
-const resultDraft = ({ approval, outcome }: Ran, author: Entry.Author): Entry.Draft =>
-  Entry.toolResult({
+const resultDraft = (outcome: Tool.Outcome, agent: Definition): Entry.Draft => {
+  const fields = {
     callId: outcome.callId,
     toolName: outcome.toolName,
     output: outcome.output,
@@ -489,20 +866,20 @@ const resultDraft = ({ approval, outcome }: Ran, author: Entry.Author): Entry.Dr
     sandbox: outcome.sandbox,
     durationMs: outcome.durationMs,
     effects: outcome.effects.length === 0 ? undefined : outcome.effects,
-    approval,
-    author
-  })
+    approval: outcome.approval,
+    author: agent.author
+  }
+  return Entry.toolResult({ ...fields, seal: Seal.seal("ToolResult", fields) })
+}
 
-const recordedRan = (result: Entry.ToolResult): Ran => ({
-  outcome: {
-    callId: result.callId,
-    toolName: result.toolName,
-    output: result.output,
-    error: result.error,
-    sandbox: result.sandbox,
-    durationMs: result.durationMs,
-    effects: result.effects ?? []
-  },
+const outcomeOf = (result: Entry.ToolResult): Tool.Outcome => ({
+  callId: result.callId,
+  toolName: result.toolName,
+  output: result.output,
+  error: result.error,
+  sandbox: result.sandbox,
+  durationMs: result.durationMs,
+  effects: result.effects ?? [],
   approval: result.approval
 })
 
@@ -552,448 +929,77 @@ export const make = <
   options: Options<T, HE, HR> & { readonly memory?: M }
 ): Agent<HE | MemoryError<M>, Tool.ToolkitRequirements<T[number]> | HR | MemoryRequirement<M>> => {
   type R = Tool.ToolkitRequirements<T[number]> | HR | MemoryRequirement<M>
-  type HE_ = HE | MemoryError<M>
+  type E = HE | MemoryError<M>
   const name = options.name
   const author: Entry.Author = { kind: "agent", name }
-  const description = options.description ?? ""
-  const instructions = options.instructions
-  const instructionsHash = instructions === undefined ? undefined : hashText(instructions)
-  const maxTurns = options.maxTurns ?? 64
-  const concurrency = Math.max(1, options.toolConcurrency ?? 8)
-  const onBudget = options.onBudgetExceeded ?? "stop"
   const built = Tool.toolkit(...(options.tools ?? []))
   const toolkit: Tool.Toolkit<any> = Either.isRight(built) ? built.right : Tool.emptyToolkit
-  const definitions = toolkit.definitions
   const memory: MemoryOptions | undefined = options.memory
   const memoryNamespace = memory?.namespace ?? `agent:${name}`
-  const hooks = composeHooks(
-    memory === undefined ? undefined : Memory.hooks({
-      namespace: memory.recallFrom === undefined ? memory.namespace : [memory.namespace, ...memory.recallFrom],
-      k: memory.k,
-      minScore: memory.minScore,
-      commitTo: memory.commitOnForward === true ? memory.namespace : undefined
-    }),
-    options.hooks
-  ) as Hooks<HE_, R> | undefined
-
-  const core = (input: Session.Session, sink: Sink | undefined, resumed?: Continuation | undefined) =>
-    Effect.gen(function*() {
-      if (Either.isLeft(built)) {
-        return yield* new AgentError({
-          reason: "InvalidAgent",
-          agent: name,
-          detail: built.left.message,
-          cause: built.left
-        })
-      }
-      const provider = yield* Provider.Provider
-      const approval = yield* Approval.Approval
-      const inherited = yield* Budget.Budget
-      const budget = options.budget === undefined
-        ? inherited
-        : yield* Budget.make({ tokens: options.budget, parent: inherited === Budget.unlimited ? undefined : inherited })
-      const progress = yield* Progress
-      const model = options.model ?? provider.info.model
-
-      let session = yield* Session.step(input, author)
-      let turns = 0
-      const set = (next: Session.Session): void => {
-        session = next
-      }
-      // appending does not report: the run reports (a save under `Resume.persist`) at a few points
-      // only, each covering everything appended since: after start-up, after an answer that calls
-      // tools, after the turn's tool results, and with `rath.run.end`. Everything is reported
-      // before the next model call starts.
-      const append = (draft: Entry.Draft) => Effect.map(Session.append(session, draft), set)
-      const end = (reason: EndReason, detail?: string) => {
-        const data: RunEnd = detail === undefined
-          ? { agent: name, reason, turns }
-          : { agent: name, reason, turns, detail }
-        const appended = append(Entry.custom(END_ENTRY, data, { author }))
-        return progress === undefined ? appended : Effect.zipRight(appended, Effect.suspend(() => progress(session)))
-      }
-      const emit = sink === undefined ? undefined : sink
-
-      const spec: Spec = {
-        name,
-        description,
-        ...(instructionsHash === undefined ? {} : { instructionsHash }),
-        tools: definitions,
-        provider: provider.info.kind,
-        ...(provider.info.host === undefined ? {} : { host: provider.info.host }),
-        model,
-        maxTurns,
-        ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
-      }
-
-      const loop = Effect.gen(function*() {
-        yield* append(Entry.custom(SPEC_ENTRY, spec, { author }))
-        if (instructions !== undefined && !hasOwnInstructions(name, instructions, session)) {
-          yield* append(Entry.system(instructions, { author }))
-        }
-        if (emit !== undefined) yield* emit({ _tag: "RunStarted", agent: name, sessionId: session.id })
-        if (resumed !== undefined) {
-          // a resumed run: answer the last answer's open calls (recorded results first), then go on
-          turns = resumed.turns
-          if (resumed.calls.length > 0) {
-            const pending: Pending = {
-              calls: resumed.calls,
-              results: resumed.recorded.map((result) => result === undefined ? undefined : recordedRan(result)),
-              appended: 0
-            }
-            inflight = pending
-            const open = pending.results.flatMap((ran, i) => ran === undefined ? [i] : [])
-            yield* runTools(open.map((i) => resumed.calls[i]!), turns - 1, emit, approval, pending.results, open)
-            yield* appendResults(pending)
-            inflight = undefined
-          }
-          if (resumed.stopped) return "stop" as const
-        } else if (hooks?.beforeRun !== undefined) {
-          // what a hook appends (a memory recall, say) is authored by the agent
-          yield* Effect.map(Effect.provideService(hooks.beforeRun(session), Entry.CurrentAuthor, author), set)
-        }
-        // start-up (spec, instructions, what the hook or the resumed calls added): one report
-        if (progress !== undefined) yield* progress(session)
-
-        while (true) {
-          if (turns >= maxTurns) return "max_turns" as const
-          const request: Provider.Request = {
-            messages: messagesFor(name, session),
-            ...(definitions.length === 0 ? {} : { tools: definitions, toolChoice: "auto" as const }),
-            model,
-            ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
-            ...(options.maxTokens === undefined ? {} : { maxTokens: options.maxTokens })
-          }
-          // an unlimited budget needs no estimate (it costs a pass over the transcript)
-          const estimate = budget === Budget.unlimited ? 0 : Budget.estimate(request) + (options.maxTokens ?? 0)
-          const reservation = yield* budget.reserve(estimate)
-          if (reservation === undefined) {
-            if (onBudget === "fail") {
-              yield* end("budget", `the next call needs about ${estimate} tokens`)
-              return yield* new AgentError({
-                reason: "BudgetExceeded",
-                agent: name,
-                detail: `the budget of ${budget.cap} tokens cannot cover the next call (about ${estimate} tokens)`,
-                session
-              })
-            }
-            return "budget" as const
-          }
-          const turn = turns++
-          if (emit !== undefined) yield* emit({ _tag: "TurnStarted", turn })
-          const answer = yield* Effect.either(Trace.withSpan(
-            callModel(provider, request, turn, emit),
-            "Agent.model",
-            () => ({
-              captureStackTrace: false,
-              attributes: {
-                "rath.agent.name": name,
-                "rath.session.id": session.id,
-                "rath.model": model,
-                "rath.provider": provider.info.kind,
-                "rath.turn": turn
-              }
-            }),
-            (response) => {
-              const usage = response.usage
-              if (usage === undefined && response.model === undefined) return undefined
-              const attributes: Record<string, unknown> = {}
-              // the model that answered (a gateway may route to another than the one asked)
-              if (response.model !== undefined) attributes["rath.response.model"] = response.model
-              if (usage !== undefined) {
-                attributes["rath.usage.input_tokens"] = usage.inputTokens
-                attributes["rath.usage.output_tokens"] = usage.outputTokens
-                attributes["rath.usage.total_tokens"] = usage.totalTokens
-              }
-              return attributes
-            }
-          ))
-          if (Either.isLeft(answer)) {
-            yield* budget.settle(reservation, 0)
-            const error = answer.left
-            yield* end("error", error.message)
-            return yield* new AgentError({
-              reason: "ProviderFailed",
-              agent: name,
-              detail: error.message,
-              session,
-              cause: error
-            })
-          }
-          const response = answer.right
-          yield* budget.settle(reservation, response.usage?.totalTokens ?? estimate)
-          yield* append(Provider.toDraft(response, author, request))
-          if (emit !== undefined) {
-            if (response.usage !== undefined) yield* emit({ _tag: "Usage", turn, usage: response.usage })
-            yield* emit({ _tag: "TurnFinished", turn, entry: session.node!.entry as Entry.Assistant })
-          }
-          // a final answer is reported with the run's end; one that calls tools before they run
-          if (response.toolCalls.length === 0) return "stop" as const
-          if (progress !== undefined) yield* progress(session)
-          // the turn's calls, their results as they finish, and how many are appended: an
-          // interrupted run answers every call (finished, or "interrupted") before it ends
-          const pending: Pending = {
-            calls: response.toolCalls,
-            results: new Array(response.toolCalls.length),
-            appended: 0
-          }
-          inflight = pending
-          yield* runTools(response.toolCalls, turn, emit, approval, pending.results)
-          yield* appendResults(pending)
-          inflight = undefined
-          // the turn's results: one report for all of them
-          if (progress !== undefined) yield* progress(session)
-        }
-      })
-
-      let inflight: Pending | undefined
-      const appendResults = (pending: Pending) =>
-        Effect.suspend(() => {
-          const drafts: Array<Entry.Draft> = []
-          for (let i = pending.appended; i < pending.calls.length; i++) {
-            const ran = pending.results[i]
-            drafts.push(ran === undefined ? interruptedDraft(pending.calls[i]!, author) : resultDraft(ran, author))
-          }
-          const appendOne = (draft: Entry.Draft) =>
-            Effect.map(Session.append(session, draft), (next) => {
-              session = next
-              pending.appended++
-            })
-          if (drafts.length === 1) return appendOne(drafts[0]!)
-          return Effect.forEach(drafts, appendOne, { discard: true })
-        })
-
-      const runTools = (
-        calls: ReadonlyArray<Entry.ToolCall>,
-        turn: number,
-        emit: Sink | undefined,
-        approver: Approval.Service,
-        results: Array<Ran | undefined>,
-        /** Where the result of `calls[i]` goes in `results` (default `i`). */
-        slots?: ReadonlyArray<number>
-      ): Effect.Effect<void, never, R> => {
-        const at = session
-        const spanOf = (item: Planned) => () => ({
-          captureStackTrace: false,
-          attributes: {
-            "rath.agent.name": name,
-            "rath.session.id": at.id,
-            "rath.tool.name": item.call.name,
-            "rath.tool.call_id": item.call.id
-          }
-        })
-        const runOne = (item: Planned): Effect.Effect<Ran, never, R> =>
-          emit === undefined && !(
-              item.tool !== undefined && Either.isRight(item.decoded) &&
-              Tool.requiresApproval(item.tool, item.decoded.right)
-            )
-            // the common case (no events, no approval) without a generator
-            ? Trace.withSpan(
-              Effect.map(
-                Tool.execute(toolkit as Tool.Toolkit<R>, item.call, { session: at, timeout: options.toolTimeout }),
-                (outcome): Ran => ({ outcome })
-              ),
-              "Agent.tool",
-              spanOf(item)
-            )
-            : runTraced(item)
-        const runTraced = (item: Planned): Effect.Effect<Ran, never, R> =>
-          Effect.gen(function*() {
-            if (emit !== undefined) yield* emit({ _tag: "ToolStarted", turn, call: item.call })
-            let ran: Ran
-            if (
-              item.tool !== undefined && Either.isRight(item.decoded) &&
-              Tool.requiresApproval(item.tool, item.decoded.right)
-            ) {
-              const decision = yield* approver.decide({
-                agent: name,
-                sessionId: at.id,
-                call: item.call,
-                arguments: item.decoded.right
-              })
-              const record = Approval.toEntry(decision)
-              if (decision._tag === "Reject") {
-                ran = {
-                  outcome: {
-                    callId: item.call.id,
-                    toolName: item.call.name,
-                    output: null,
-                    error: { kind: "rejected", message: `the call was rejected: ${decision.reason}` },
-                    durationMs: 0,
-                    effects: []
-                  },
-                  approval: record
-                }
-              } else {
-                const outcome = yield* Tool.execute(toolkit as Tool.Toolkit<R>, item.call, {
-                  session: at,
-                  timeout: options.toolTimeout,
-                  ...(decision._tag === "Edit" ? { arguments: decision.arguments } : {})
-                })
-                ran = { outcome, approval: record }
-              }
-            } else {
-              ran = {
-                outcome: yield* Tool.execute(toolkit as Tool.Toolkit<R>, item.call, {
-                  session: at,
-                  timeout: options.toolTimeout
-                })
-              }
-            }
-            if (emit !== undefined) {
-              yield* emit({
-                _tag: ran.outcome.error === undefined ? "ToolFinished" : "ToolFailed",
-                turn,
-                call: item.call,
-                outcome: ran.outcome
-              })
-            }
-            return ran
-          }).pipe((traced) => Trace.withSpan(traced, "Agent.tool", spanOf(item)))
-        const planned = plan(toolkit, calls, at)
-        const slot = (index: number) => slots === undefined ? index : slots[index]!
-        if (planned.length === 1) return Effect.map(runOne(planned[0]!), (ran) => void (results[slot(0)] = ran))
-        return Effect.gen(function*() {
-          for (const lanes of schedule(planned)) {
-            yield* Effect.forEach(
-              lanes,
-              (lane) =>
-                Effect.forEach(
-                  lane,
-                  (item) => Effect.map(runOne(item), (ran) => void (results[slot(item.index)] = ran)),
-                  {
-                    discard: true
-                  }
-                ),
-              { concurrency, discard: true }
-            )
-          }
-        })
-      }
-
-      const run = Effect.gen(function*() {
-        const reason = yield* loop
-        if (hooks?.afterRun !== undefined) {
-          // the answer is reported before the hook runs: a hook that fails (a memory commit, say),
-          // or a crash meanwhile, loses no model call already paid for; what the hook appends is
-          // reported with the run's end
-          if (progress !== undefined) yield* progress(session)
-          yield* Effect.map(Effect.provideService(hooks.afterRun(session), Entry.CurrentAuthor, author), set)
-        }
-        yield* end(reason)
-        if (emit !== undefined) yield* emit({ _tag: "Done", reason, session })
-        return session
-      }).pipe(
-        Effect.onInterrupt(() =>
-          Effect.gen(function*() {
-            if (inflight !== undefined) yield* appendResults(inflight)
-            yield* end("interrupted")
-          })
-        )
-      )
-      return yield* (options.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
-    }).pipe((run) =>
-      Trace.withSpan(run, "Agent.run", () => ({
-        captureStackTrace: false,
-        attributes: { "rath.agent.name": name, "rath.session.id": input.id }
-      }))
-    ) as Effect.Effect<Session.Session, AgentError | HE_, R | Provider.Provider>
-
+  const recallFrom = memory?.recallFrom === undefined ? memoryNamespace : [memoryNamespace, ...memory.recallFrom]
+  const agent: Definition = {
+    name,
+    author,
+    description: options.description ?? "",
+    instructions: options.instructions,
+    instructionsHash: options.instructions === undefined ? undefined : hashText(options.instructions),
+    toolkit,
+    definitions: toolkit.definitions,
+    invalid: Either.isLeft(built) ? built.left : undefined,
+    maxTurns: options.maxTurns ?? 64,
+    concurrency: Math.max(1, options.toolConcurrency ?? 8),
+    onBudget: options.onBudgetExceeded ?? "stop",
+    model: options.model,
+    budget: options.budget,
+    toolTimeout: options.toolTimeout,
+    temperature: options.temperature,
+    maxTokens: options.maxTokens,
+    hooks: composeHooks(
+      memory === undefined ? undefined : Memory.hooks({
+        namespace: recallFrom,
+        k: memory.k,
+        minScore: memory.minScore,
+        query: memory.query,
+        commitTo: memory.commitOnForward === true ? memory.namespace : undefined
+      }),
+      options.hooks
+    )
+  }
+  const core = (session: Session.Session, sink: Sink | undefined, resumed?: Continuation | undefined) =>
+    runAgent<E, R>(agent, session, sink, resumed)
   const step = (session: Session.Session) => core(session, undefined)
   // a function's own `name` is read-only: define it
   Object.defineProperty(step, "name", { value: name })
+  const asAgent = <A, EE, RR>(effect: Effect.Effect<A, EE, RR>) =>
+    Effect.provideService(effect, Entry.CurrentAuthor, author)
   return Object.assign(step, {
-    description,
-    instructions,
-    instructionsHash,
-    definitions,
-    maxTurns,
+    description: agent.description,
+    instructions: agent.instructions,
+    instructionsHash: agent.instructionsHash,
+    definitions: agent.definitions,
+    maxTurns: agent.maxTurns,
     model: options.model,
     toolkit,
     memory,
     remember: (session: Session.Session, text: string, input?: Omit<Memory.RememberInput, "namespace" | "text">) =>
       Effect.map(
-        Effect.provideService(
-          Memory.rememberInto(session, { ...input, namespace: memoryNamespace, text }),
-          Entry.CurrentAuthor,
-          author
-        ),
+        asAgent(Memory.rememberInto(session, { ...input, namespace: memoryNamespace, text })),
         (out) => out.session
       ),
     recall: (
       session: Session.Session,
       input?: { readonly query?: string | undefined; readonly k?: number | undefined }
     ) =>
-      Effect.provideService(
-        Memory.recallInto(session, {
-          namespace: memory?.recallFrom === undefined ? memoryNamespace : [memoryNamespace, ...memory.recallFrom],
-          query: input?.query,
-          k: input?.k ?? memory?.k,
-          minScore: memory?.minScore
-        }),
-        Entry.CurrentAuthor,
-        author
-      ),
+      asAgent(Memory.recallInto(session, {
+        namespace: recallFrom,
+        query: input?.query,
+        k: input?.k ?? memory?.k,
+        minScore: memory?.minScore
+      })),
     commit: (session: Session.Session) =>
-      Effect.map(
-        Effect.provideService(
-          Memory.commitSession(session, { namespace: memoryNamespace }),
-          Entry.CurrentAuthor,
-          author
-        ),
-        (out) => out.session
-      ),
+      Effect.map(asAgent(Memory.commitSession(session, { namespace: memoryNamespace })), (out) => out.session),
     [CoreId]: core
-  }) as unknown as Agent<HE_, R>
-}
-
-const callModel = (
-  provider: Provider.Service,
-  request: Provider.Request,
-  turn: number,
-  emit: Sink | undefined
-): Effect.Effect<Provider.Response, Provider.ProviderError> => {
-  // with no one watching the deltas, the whole answer is enough: `chat` (a provider may answer
-  // it without a stream at all; by default it folds its stream)
-  if (emit === undefined) return provider.chat(request)
-  let acc = Provider.emptyAccumulator
-  const done = Effect.sync(() => Provider.finish(acc, provider.info))
-  const names = new Map<number, { id: string; name: string }>()
-  const eventOf = (part: Provider.StreamPart): Event | undefined => {
-    switch (part._tag) {
-      case "TextDelta":
-        return { _tag: "TextDelta", turn, text: part.text }
-      case "ReasoningDelta":
-        return { _tag: "ReasoningDelta", turn, text: part.text }
-      case "ToolCallStart":
-        names.set(part.index, { id: part.id, name: part.name })
-        return undefined
-      case "ToolCallDelta": {
-        const first = names.get(part.index)
-        if (first !== undefined) names.delete(part.index)
-        return {
-          _tag: "ToolCallDelta",
-          turn,
-          index: part.index,
-          ...(first === undefined ? {} : first),
-          argumentsDelta: part.argumentsDelta
-        }
-      }
-      case "Retry":
-        return { _tag: "Retry", turn, attempt: part.attempt, delayMillis: part.delayMillis, error: part.error }
-      default:
-        return undefined
-    }
-  }
-  return Effect.zipRight(
-    consume(provider.stream(request), (chunk) =>
-      Effect.forEach(chunk, (part) => {
-        acc = Provider.step(acc, part)
-        const event = eventOf(part)
-        return event === undefined ? Effect.void : emit(event)
-      }, { discard: true })),
-    done
-  )
+  }) as unknown as Agent<E, R>
 }
 
 // -----------------------------------------------------------------------------
@@ -1002,7 +1008,7 @@ const callModel = (
 
 /**
  * Runs an agent and streams its {@link Event}s; the last event is `Done` with the final session.
- * The same loop as calling the agent.
+ * The same steps as calling the agent.
  *
  * @since 0.1.0
  * @category combinators
@@ -1025,10 +1031,10 @@ const callModel = (
 export const stream = <E, R>(agent: Agent<E, R>) =>
 (
   session: Session.Session
-): Stream.Stream<Event, AgentError | E, R | Provider.Provider> =>
+): Stream.Stream<Event, AgentError | Journal.JournalError | E, R | Provider.Provider> =>
   Stream.unwrapScoped(
     Effect.gen(function*() {
-      const mailbox = yield* Mailbox.make<Event, AgentError | E>()
+      const mailbox = yield* Mailbox.make<Event, AgentError | Journal.JournalError | E>()
       yield* agent[CoreId](session, (event) => mailbox.offer(event)).pipe(
         Mailbox.into(mailbox),
         Effect.forkScoped
@@ -1048,33 +1054,5 @@ export const continueRun = <E, R>(
   agent: Agent<E, R>,
   session: Session.Session,
   continuation: Continuation
-): Effect.Effect<Session.Session, AgentError | E, R | Provider.Provider> =>
+): Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R | Provider.Provider> =>
   agent[CoreId](session, undefined, continuation)
-
-/**
- * The spec an agent recorded at the start of the latest run in a session, if any.
- *
- * @since 0.1.0
- * @category getters
- */
-export const lastSpec = (session: Session.Session): Spec | undefined => {
-  for (let node = session.node; node !== undefined; node = node.prev) {
-    const entry = node.entry
-    if (entry._tag === "Custom" && entry.type === SPEC_ENTRY) return entry.data as Spec
-  }
-  return undefined
-}
-
-/**
- * Why the latest run in a session ended, if it recorded it.
- *
- * @since 0.1.0
- * @category getters
- */
-export const lastEnd = (session: Session.Session): RunEnd | undefined => {
-  for (let node = session.node; node !== undefined; node = node.prev) {
-    const entry = node.entry
-    if (entry._tag === "Custom" && entry.type === END_ENTRY) return entry.data as RunEnd
-  }
-  return undefined
-}

@@ -6,8 +6,13 @@
  * result with the reason) or edit (run it with other arguments). The agent records the decision
  * in the tool-result entry's `approval` field.
  *
- * `Approval` is a `Context.Reference` whose default approves everything; {@link layerQueue} asks
- * through a queue (a UI or CLI answers each request) and {@link layerTest} decides with a function.
+ * `Approval` is a `Context.Reference` whose default, {@link none}, approves nothing: a tool that
+ * needs approval is never run by accident because no one was asked. {@link layerQueue} asks
+ * through a queue (a UI or CLI answers each request), {@link layerTest} decides with a function
+ * and {@link layerApproveAll} approves everything (say so on purpose).
+ *
+ * The decision is made by the tool executor (`Tool.execute`) before the call runs, so a replay,
+ * whose executor answers from the recording, asks no one.
  *
  * @since 0.1.0
  */
@@ -104,13 +109,30 @@ export interface Service {
 export const approveAll: Service = { decide: () => Effect.succeed({ _tag: "Approve", by: "policy:approve-all" }) }
 
 /**
- * The approval service in effect. Default: {@link approveAll}.
+ * The policy in effect when none is provided: it approves nothing. A call that needs approval is
+ * not run, and the model reads a `rejected` result that says no policy was provided.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const none: Service = {
+  decide: () =>
+    Effect.succeed({
+      _tag: "Reject",
+      reason: "no approval policy is provided, so calls that need approval are not run " +
+        "(provide one: Approval.layerQueue, Approval.layerTest or Approval.layerApproveAll)",
+      by: "policy:none"
+    })
+}
+
+/**
+ * The approval service in effect. Default: {@link none}: approval fails closed.
  *
  * @since 0.1.0
  * @category tags
  */
 export class Approval extends Context.Reference<Approval>()("rath/Approval", {
-  defaultValue: (): Service => approveAll
+  defaultValue: (): Service => none
 }) {}
 
 /**

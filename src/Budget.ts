@@ -15,10 +15,11 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
-import type * as Entry from "./Entry.js"
+import * as Schema from "effect/Schema"
 import type * as Provider from "./Provider.js"
 
 /**
@@ -46,6 +47,27 @@ export interface Service {
   readonly spent: Effect.Effect<number>
   /** Tokens left: the cap minus what is spent and reserved. */
   readonly remaining: Effect.Effect<number>
+}
+
+/**
+ * A reservation did not fit: the work it was for (a model call) was not started.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class BudgetError extends Schema.TaggedError<BudgetError>("rath/BudgetError")("BudgetError", {
+  reason: Schema.Literal("Exceeded"),
+  /** The budget's cap in tokens. */
+  cap: Schema.Number,
+  /** What the reservation asked for. */
+  needed: Schema.Number
+}) {
+  /**
+   * @since 0.1.0
+   */
+  override get message(): string {
+    return `the budget of ${this.cap} tokens cannot cover about ${this.needed} more tokens`
+  }
 }
 
 /**
@@ -165,6 +187,30 @@ export const withBudget: {
 )
 
 /**
+ * Runs `use` holding a reservation of `tokens`, in one bracket: the reservation is made first
+ * (a `BudgetError` when it does not fit, and `use` does not run), and settled however `use` ends,
+ * with `used(exit)` tokens: on success what was reported, on a failure or an interruption what
+ * `used` says (what a call reported before it was cut, or 0). Nothing stays reserved.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const reserving = <A, E, R>(
+  budget: Service,
+  tokens: number,
+  use: Effect.Effect<A, E, R>,
+  used: (exit: Exit.Exit<A, E>) => number
+): Effect.Effect<A, E | BudgetError, R> =>
+  budget === unlimited ? use : Effect.acquireUseRelease(
+    Effect.flatMap(budget.reserve(tokens), (reservation) =>
+      reservation === undefined
+        ? Effect.fail(new BudgetError({ reason: "Exceeded", cap: budget.cap, needed: tokens }))
+        : Effect.succeed(reservation)),
+    () => use,
+    (reservation, exit) => budget.settle(reservation, used(exit))
+  )
+
+/**
  * A rough token estimate of a request (characters / 4 of every message and tool schema), used to
  * reserve before a model call.
  *
@@ -180,7 +226,7 @@ export const estimate = (request: Provider.Request): number => {
   return Math.ceil(chars / 4)
 }
 
-const messageChars = (message: Entry.Message): number => {
+const messageChars = (message: Provider.Message): number => {
   switch (message._tag) {
     case "Assistant": {
       let n = message.text.length

@@ -4,6 +4,9 @@
  * A compressor asks the model for a summary of the transcript (no tools: `toolChoice: "none"`)
  * and appends a `Compression` entry that stands for the entries it covers. `Session.transcript`
  * then sends the summary in their place; the covered entries stay in the session as evidence.
+ * The call goes through the one model-call step (`Model.call`, purpose `compress`): it is
+ * recorded as a `ModelCall` entry (usage, model, the prompt it was sent) just before the
+ * `Compression` entry, which names it in `call`.
  *
  * @since 0.1.0
  */
@@ -11,7 +14,9 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
+import type * as Journal from "./Journal.js"
 import * as Memory from "./Memory.js"
+import * as Model from "./Model.js"
 import * as Provider from "./Provider.js"
 import * as Session from "./Session.js"
 import * as Workflow from "./Workflow.js"
@@ -25,7 +30,7 @@ export class CompressorError extends Schema.TaggedError<CompressorError>("rath/C
   compressor: Schema.String,
   detail: Schema.String,
   session: Schema.optional(Session.SessionFromSelf),
-  cause: Schema.optional(Schema.Defect)
+  cause: Schema.optional(Schema.Union(Provider.ProviderError, Budget.BudgetError))
 }) {
   /**
    * @since 0.1.0
@@ -103,7 +108,10 @@ export const coverable = (
  * )
  * ```
  */
-export const make = (options?: Options): Workflow.Workflow<CompressorError, Provider.Provider> => {
+export const make = (options?: Options): Workflow.Workflow<
+  CompressorError | Journal.JournalError,
+  Provider.Provider
+> => {
   const name = options?.name ?? "compressor"
   const author: Entry.Author = { kind: "workflow", name }
   const instructions = options?.instructions ?? DEFAULT_INSTRUCTIONS
@@ -113,54 +121,44 @@ export const make = (options?: Options): Workflow.Workflow<CompressorError, Prov
       Effect.gen(function*() {
         const covered = coverable(session, options)
         if (covered.length === 0 || covered.length < (options?.minEntries ?? 1)) return session
-        const provider = yield* Provider.Provider
-        const budget = yield* Budget.Budget
-        // the request is the instructions, the covered entries and the ask; only the summary is recorded
-        const system = Entry.fromDraft(Entry.system(instructions, { author }), {
-          id: "compressor-instructions" as Entry.EntryId,
-          timestamp: 0,
+        // the request is the instructions, the covered entries and the ask
+        const called = yield* Model.call(session, {
+          purpose: "compress",
           author,
-          parents: []
-        }) as Entry.System
-        const ask = Entry.fromDraft(Entry.user("Summarise the conversation above now."), {
-          id: "compressor-ask" as Entry.EntryId,
-          timestamp: 0,
-          author,
-          parents: []
-        }) as Entry.User
-        const request: Provider.Request = {
-          messages: [system, ...covered, ask],
+          prompt: {
+            before: [{ _tag: "System", text: instructions }],
+            view: Model.entriesView(covered.map((entry) => entry.id)),
+            after: [{ _tag: "User", text: ASK }]
+          },
           toolChoice: "none",
-          ...(options?.model === undefined ? {} : { model: options.model }),
-          ...(options?.maxTokens === undefined ? {} : { maxTokens: options.maxTokens })
-        }
-        const estimate = Budget.estimate(request)
-        const held = yield* budget.reserve(estimate)
-        if (held === undefined) {
-          return yield* new CompressorError({
-            reason: "BudgetExceeded",
-            compressor: name,
-            detail: `the budget cannot cover a summary of about ${estimate} tokens`,
-            session
-          })
-        }
-        const response = yield* provider.chat(request).pipe(
-          Effect.tapError(() => budget.settle(held, 0)),
+          model: options?.model,
+          maxTokens: options?.maxTokens
+        }).pipe(
           Effect.mapError((cause) =>
-            new CompressorError({ reason: "ProviderFailed", compressor: name, detail: cause.message, session, cause })
-          ),
-          Effect.withSpan("Compressor.model", {
-            captureStackTrace: false,
-            attributes: { "rath.session.id": session.id, "rath.model": options?.model ?? provider.info.model }
-          })
+            cause._tag === "ProviderError"
+              ? new CompressorError({
+                reason: "ProviderFailed",
+                compressor: name,
+                detail: cause.message,
+                session,
+                cause
+              })
+              : new CompressorError({
+                reason: "BudgetExceeded",
+                compressor: name,
+                detail: `the budget cannot cover a summary of about ${cause.needed} tokens`,
+                session,
+                cause
+              })
+          )
         )
-        yield* budget.settle(held, response.usage?.totalTokens ?? estimate)
+        const { entry, response, session: asked } = called
         if (response.toolCalls.length > 0) {
           return yield* new CompressorError({
             reason: "ToolCall",
             compressor: name,
             detail: `the model called ${response.toolCalls.map((call) => call.name).join(", ")} instead of summarising`,
-            session
+            session: asked
           })
         }
         const text = response.text.trim()
@@ -169,19 +167,28 @@ export const make = (options?: Options): Workflow.Workflow<CompressorError, Prov
             reason: "EmptySummary",
             compressor: name,
             detail: "the model answered with an empty summary",
-            session
+            session: asked
           })
         }
         return yield* Session.append(
-          session,
+          asked,
           Entry.compression({
-            covers: covered.map((entry) => entry.id),
+            covers: covered.map((message) => message.id),
             text,
-            model: response.model,
-            usage: response.usage,
+            call: entry.id,
+            model: undefined,
+            usage: undefined,
             author
           })
         )
       })
   )
 }
+
+/**
+ * What a compressor asks after the covered entries.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ASK = "Summarise the conversation above now."

@@ -56,7 +56,7 @@ export const Json: Schema.Schema<unknown> = Schema.Unknown.annotations({ identif
  * @category schemas
  */
 export const Author = Schema.Struct({
-  kind: Schema.Literal("user", "agent", "workflow", "tool", "system"),
+  kind: Schema.Literal("user", "agent", "workflow", "tool", "system", "program"),
   name: Schema.String
 })
 
@@ -67,14 +67,34 @@ export const Author = Schema.Struct({
 export interface Author extends Schema.Schema.Type<typeof Author> {}
 
 /**
- * The author of entries appended without an explicit one. A `Context.Reference` (default: the
- * user), so an agent or workflow can author everything it appends with `Effect.provideService`.
+ * The author of what the program itself appends outside any agent or workflow (a check, a merge,
+ * a memory event): `{ kind: "program", name: "program" }`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const programAuthor: Author = { kind: "program", name: "program" }
+
+/**
+ * The author of user messages appended without one outside any agent or workflow:
+ * `{ kind: "user", name: "user" }`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const userAuthor: Author = { kind: "user", name: "user" }
+
+/**
+ * The author of entries appended without an explicit one. A `Context.Reference`: agents and
+ * workflows author everything they append by providing themselves here. Its default is
+ * {@link programAuthor}; under it a `User` message is authored {@link userAuthor} (see
+ * `Session.append`).
  *
  * @since 0.1.0
  * @category tags
  */
 export class CurrentAuthor extends Context.Reference<CurrentAuthor>()("rath/Entry/CurrentAuthor", {
-  defaultValue: (): Author => ({ kind: "user", name: "user" })
+  defaultValue: (): Author => programAuthor
 }) {}
 
 /**
@@ -278,6 +298,242 @@ export const MemoryHit = Schema.Struct({
 export interface MemoryHit extends Schema.Schema.Type<typeof MemoryHit> {}
 
 // -----------------------------------------------------------------------------
+// model calls
+// -----------------------------------------------------------------------------
+
+/**
+ * A tool as a model is shown it: a name, a description and a JSON Schema for its arguments.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ToolDefinition = Schema.Struct({
+  name: Schema.String,
+  description: Schema.String,
+  parameters: Schema.Record({ key: Schema.String, value: Json })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ToolDefinition extends Schema.Schema.Type<typeof ToolDefinition> {}
+
+/**
+ * The messages a model is sent: the provider-level form, which every adapter renders into its
+ * vendor's wire format. Session entries of these four kinds are such messages as they are (an
+ * entry has more fields; a message needs only these), so sending a transcript copies nothing.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SystemMessage = Schema.TaggedStruct("System", { text: Schema.String })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const UserMessage = Schema.TaggedStruct("User", { text: Schema.String })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const AssistantMessage = Schema.TaggedStruct("Assistant", {
+  text: Schema.String,
+  reasoning: Schema.optional(Schema.String),
+  toolCalls: Schema.Array(ToolCall)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ToolMessage = Schema.TaggedStruct("ToolResult", {
+  callId: Schema.String,
+  toolName: Schema.String,
+  output: Json,
+  error: Schema.optional(ToolError)
+})
+
+/**
+ * One message of a model request.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ModelMessage = Schema.Union(SystemMessage, UserMessage, AssistantMessage, ToolMessage)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ModelMessage = typeof ModelMessage.Type
+
+/**
+ * `auto` lets the model choose, `none` forbids tool calls, `required` forces some tool call and
+ * `{ tool }` forces one named tool.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ToolChoice = Schema.Union(
+  Schema.Literal("auto", "none", "required"),
+  Schema.Struct({ tool: Schema.String })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ToolChoice = typeof ToolChoice.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ResponseFormat = Schema.Union(
+  Schema.Struct({ type: Schema.Literal("text") }),
+  Schema.Struct({ type: Schema.Literal("json_object") }),
+  Schema.Struct({
+    type: Schema.Literal("json_schema"),
+    name: Schema.String,
+    schema: Schema.Record({ key: Schema.String, value: Json }),
+    strict: Schema.optional(Schema.Boolean)
+  })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ResponseFormat = typeof ResponseFormat.Type
+
+/**
+ * The options of a model request besides its messages, its tools and its model: what a call
+ * entry records so that the request can be rebuilt exactly.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const CallOptions = Schema.Struct({
+  toolChoice: Schema.optional(ToolChoice),
+  responseFormat: Schema.optional(ResponseFormat),
+  temperature: Schema.optional(Schema.Number),
+  topP: Schema.optional(Schema.Number),
+  maxTokens: Schema.optional(Schema.Number),
+  stop: Schema.optional(Schema.Array(Schema.String)),
+  seed: Schema.optional(Schema.Number),
+  /** Vendor arguments passed through as they are. */
+  extra: Schema.optional(Schema.Record({ key: Schema.String, value: Json }))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions extends Schema.Schema.Type<typeof CallOptions> {}
+
+/**
+ * Which of a session's entries a model call was sent, by rule (see `Model.messages`):
+ *
+ * - `Agent`: what the agent named `name` is sent: the transcript without other agents'
+ *   instructions and memories recalled for them, its own latest instructions first.
+ * - `Transcript`: the transcript (compression applied), without system entries unless `system`.
+ * - `Entries`: exactly these entries, in this order.
+ * - `None`: no entry of the session.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const View = Schema.Union(
+  Schema.TaggedStruct("Agent", { name: Schema.String }),
+  Schema.TaggedStruct("Transcript", { system: Schema.Boolean }),
+  Schema.TaggedStruct("Entries", { ids: Schema.Array(EntryId) }),
+  Schema.TaggedStruct("None", {})
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type View = typeof View.Type
+
+/**
+ * How a model call's messages were made: messages that are not entries of the session (a
+ * selector's menu, a compressor's instructions) before and after the session's entries that the
+ * {@link View} picks. With the call's history it rebuilds exactly what was sent.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Prompt = Schema.Struct({
+  before: Schema.optional(Schema.Array(ModelMessage)),
+  view: View,
+  after: Schema.optional(Schema.Array(ModelMessage))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Prompt extends Schema.Schema.Type<typeof Prompt> {}
+
+/**
+ * Why a model was called: an agent's `turn` (its answer is a message of the conversation), a
+ * selector's `route`, a compressor's `compress`, an evaluation's `judge`, or `user` code.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Purpose = Schema.Literal("turn", "route", "compress", "judge", "user")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Purpose = typeof Purpose.Type
+
+/**
+ * Digests of the fields of an entry whose content came from outside the program (a model's
+ * answer, a tool's result, a memory read), taken when the entry was recorded: field path ->
+ * digest. A recording edited afterwards no longer matches them, and replay names the field.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Seal = Schema.Record({ key: Schema.String, value: Schema.String })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Seal = typeof Seal.Type
+
+/** The evidence every model call records (see `Model.call`). */
+const callFields = {
+  provider: Schema.optional(ProviderInfo),
+  /** The model that answered, as the response reported it. */
+  model: Schema.optional(Schema.String),
+  /** The model the request asked for. */
+  requestedModel: Schema.optional(Schema.String),
+  finishReason: Schema.optional(FinishReason),
+  usage: Schema.optional(Usage),
+  /** What the provider did not send although it was asked (usage, say): never silently zero. */
+  missing: Schema.optional(Schema.Array(Schema.Literal("usage"))),
+  /** Milliseconds from sending the request to the whole answer (Effect's `Clock`). */
+  latencyMs: Schema.optional(Schema.Number),
+  /** A content hash of exactly what was sent (see `Provider.fingerprint`). */
+  requestFingerprint: Schema.optional(Schema.String),
+  /** How the messages were made; absent for an agent's turn (its `Agent` view) in older entries. */
+  prompt: Schema.optional(Prompt),
+  /** The tools the request offered; absent when they are the tools of the run's `rath.agent` spec. */
+  tools: Schema.optional(Schema.Array(ToolDefinition)),
+  options: Schema.optional(CallOptions),
+  seal: Schema.optional(Seal)
+}
+
+// -----------------------------------------------------------------------------
 // entries
 // -----------------------------------------------------------------------------
 
@@ -321,12 +577,24 @@ export class Assistant extends Schema.TaggedClass<Assistant>("rath/Entry/Assista
   text: Schema.String,
   reasoning: Schema.optional(Schema.String),
   toolCalls: Schema.Array(ToolCall),
-  provider: Schema.optional(ProviderInfo),
-  model: Schema.optional(Schema.String),
-  finishReason: Schema.optional(FinishReason),
-  usage: Schema.optional(Usage),
-  /** A content hash of the request that produced this answer (see `Provider.fingerprint`). */
-  requestFingerprint: Schema.optional(Schema.String)
+  ...callFields
+}) {}
+
+/**
+ * A model call whose answer is not a message of the conversation: a selector's routing call, a
+ * compressor's summary call, a judge's, or user code's. It records the same evidence as an
+ * {@link Assistant} turn (and counts in `Session.usage`), and no transcript includes it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ModelCall extends Schema.TaggedClass<ModelCall>("rath/Entry/ModelCall")("ModelCall", {
+  ...base,
+  purpose: Purpose,
+  text: Schema.String,
+  reasoning: Schema.optional(Schema.String),
+  toolCalls: Schema.Array(ToolCall),
+  ...callFields
 }) {}
 
 /**
@@ -345,7 +613,8 @@ export class ToolResult extends Schema.TaggedClass<ToolResult>("rath/Entry/ToolR
   sandbox: Schema.optional(Placement_.Placement),
   durationMs: Schema.Number,
   effects: Schema.optional(Schema.Array(ToolEffect)),
-  approval: Schema.optional(Approval)
+  approval: Schema.optional(Approval),
+  seal: Schema.optional(Seal)
 }) {}
 
 /**
@@ -360,8 +629,12 @@ export class Memory extends Schema.TaggedClass<Memory>("rath/Entry/Memory")("Mem
   store: Schema.String,
   namespace: Schema.optional(Schema.String),
   query: Schema.optional(Schema.String),
+  /** A recall's most hits and least score, as asked. */
+  k: Schema.optional(Schema.Number),
+  minScore: Schema.optional(Schema.Number),
   hits: Schema.optional(Schema.Array(MemoryHit)),
-  written: Schema.optional(Schema.Array(Schema.Struct({ id: Schema.String, text: Schema.optional(Schema.String) })))
+  written: Schema.optional(Schema.Array(Schema.Struct({ id: Schema.String, text: Schema.optional(Schema.String) }))),
+  seal: Schema.optional(Seal)
 }) {}
 
 /**
@@ -375,6 +648,9 @@ export class Compression extends Schema.TaggedClass<Compression>("rath/Entry/Com
   ...base,
   covers: Schema.Array(EntryId),
   text: Schema.String,
+  /** The model call that wrote the summary (a `ModelCall` entry before this one). */
+  call: Schema.optional(EntryId),
+  /** Older entries only: the model and usage, before the call was an entry of its own. */
   model: Schema.optional(Schema.String),
   usage: Schema.optional(Usage)
 }) {}
@@ -439,6 +715,7 @@ export const Entry = Schema.Union(
   System,
   User,
   Assistant,
+  ModelCall,
   ToolResult,
   Memory,
   Compression,
@@ -552,6 +829,16 @@ export const assistant = (
  * @since 0.1.0
  * @category constructors
  */
+export const modelCall = (
+  fields:
+    & { readonly purpose: Purpose; readonly text: string; readonly author?: Author | undefined }
+    & Optional<Omit<DraftFor<"ModelCall">, "_tag" | "purpose" | "text" | "author">>
+): DraftFor<"ModelCall"> => compact({ toolCalls: [], ...fields, _tag: "ModelCall" }) as DraftFor<"ModelCall">
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
 export const toolResult = (
   fields:
     & {
@@ -613,6 +900,7 @@ const classes = {
   System,
   User,
   Assistant,
+  ModelCall,
   ToolResult,
   Memory,
   Compression,
@@ -655,6 +943,47 @@ export const fromDraft = (
 }
 
 // -----------------------------------------------------------------------------
+// model messages
+// -----------------------------------------------------------------------------
+
+/**
+ * How a `Compression` entry is shown to a model: a user message that starts with this prefix and
+ * carries the summary. A user message (rather than a system one) because every vendor accepts it
+ * at any position of the conversation.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const summaryText = (entry: Compression): string => `Summary of earlier conversation:\n${entry.text}`
+
+const summaries = new WeakMap<Compression, ModelMessage>()
+
+/**
+ * The messages a transcript is sent as: system, user, assistant and tool-result entries as they
+ * are (an entry is a message; nothing is copied), and a `Compression` as a user message carrying
+ * its summary ({@link summaryText}), one message object per compression.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const toModelMessages = (entries: Iterable<Message>): Array<ModelMessage> => {
+  const out: Array<ModelMessage> = []
+  for (const entry of entries) {
+    if (entry._tag !== "Compression") {
+      out.push(entry)
+      continue
+    }
+    let message = summaries.get(entry)
+    if (message === undefined) {
+      message = { _tag: "User", text: summaryText(entry) }
+      summaries.set(entry, message)
+    }
+    out.push(message)
+  }
+  return out
+}
+
+// -----------------------------------------------------------------------------
 // guards and getters
 // -----------------------------------------------------------------------------
 
@@ -665,13 +994,15 @@ export const fromDraft = (
 export const isEntry: (u: unknown) => u is Entry = Schema.is(Entry)
 
 /**
- * A refinement by tag: `entries.filter(Entry.is("ToolResult"))`.
+ * A refinement by tag, for entries and for the messages of a request alike:
+ * `entries.filter(Entry.is("ToolResult"))`.
  *
  * @since 0.1.0
  * @category guards
  */
-export const is = <T extends Tag>(tag: T) => (entry: Entry): entry is Extract<Entry, { readonly _tag: T }> =>
-  entry._tag === tag
+export const is =
+  <T extends Tag>(tag: T) =>
+  <A extends { readonly _tag: string }>(entry: A): entry is Extract<A, { readonly _tag: T }> => entry._tag === tag
 
 /**
  * Whether an entry is part of what a model is sent.
@@ -692,13 +1023,25 @@ export const isMessage = (entry: Entry): entry is Message =>
 export const isToolSuccess = (entry: ToolResult): boolean => entry.error === undefined
 
 /**
- * The usage an entry records (assistant answers, compression summaries, custom events), if any.
+ * The usage an entry records (model calls, and in older entries compression summaries and custom
+ * events), if any.
  *
  * @since 0.1.0
  * @category getters
  */
 export const usageOf = (entry: Entry): Usage | undefined =>
-  entry._tag === "Assistant" || entry._tag === "Compression" || entry._tag === "Custom" ? entry.usage : undefined
+  entry._tag === "Assistant" || entry._tag === "ModelCall" || entry._tag === "Compression" || entry._tag === "Custom"
+    ? entry.usage
+    : undefined
+
+/**
+ * Whether an entry records a model call: an agent's answer or any other call.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isModelCall = (entry: Entry): entry is Assistant | ModelCall =>
+  entry._tag === "Assistant" || entry._tag === "ModelCall"
 
 /**
  * A one-line human summary of an entry's content, for display.
@@ -718,6 +1061,10 @@ export const summary = (entry: Entry): string => {
         : entry.text.length === 0
         ? `calls ${calls}`
         : `${entry.text} calls ${calls}`
+    }
+    case "ModelCall": {
+      const calls = entry.toolCalls.map((call) => `${call.name}(${call.arguments})`).join(", ")
+      return `${entry.purpose} call: ${calls.length === 0 ? entry.text : calls}`
     }
     case "ToolResult":
       return entry.error === undefined

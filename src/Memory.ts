@@ -28,6 +28,7 @@ import * as IdGenerator from "./IdGenerator.js"
 import * as Index from "./internal/memoryIndex.js"
 import * as Model from "./internal/memoryModel.js"
 import * as Sqlite from "./internal/memorySqlite.js"
+import * as Seal from "./internal/seal.js"
 import * as Session from "./Session.js"
 
 // -----------------------------------------------------------------------------
@@ -270,7 +271,13 @@ export interface Options {
 
 const EMBED_BATCH = 256
 const INSERT_BATCH = 500
-const DEFAULT_K = 5
+/**
+ * How many hits a recall gives when it does not say.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const DEFAULT_K = 5
 
 const toNamespaces = (namespace: string | ReadonlyArray<string> | undefined): ReadonlyArray<string> | undefined =>
   namespace === undefined ? undefined : typeof namespace === "string" ? [namespace] : namespace
@@ -340,13 +347,11 @@ export const visibleTo = (entry: Entry.Entry, agent: string): boolean =>
  * @since 0.1.0
  * @category getters
  */
-export const latestUserText = (session: Session.Session): Option.Option<string> => {
-  for (let node = session.node; node !== undefined; node = node.prev) {
-    const entry = node.entry
-    if (entry._tag === "User" && !isContext(entry)) return Option.some(entry.text)
-  }
-  return Option.none()
-}
+export const latestUserText = (session: Session.Session): Option.Option<string> =>
+  Option.map(
+    Session.findLast(session, (entry): entry is Entry.User => entry._tag === "User" && !isContext(entry)),
+    (entry) => entry.text
+  )
 
 const makeWith = (backend: Backend, embedder: Option.Option<Embedder.Service>, options?: Options): Service => {
   const budget = options?.lexicalBudget ?? Index.DEFAULT_LEXICAL_BUDGET
@@ -698,12 +703,15 @@ export const layer: Layer.Layer<Memory, MemoryError> = layerSqlite()
 // sessions
 // -----------------------------------------------------------------------------
 
-// `Entry.memory` wants every optional field present (as `undefined` when absent)
+// `Entry.memory` wants every optional field present (as `undefined` when absent); what came from
+// the store (hits, memories written) is sealed
 const memoryEntry = (fields: {
   readonly operation: Entry.Memory["operation"]
   readonly store: string
   readonly namespace?: string | undefined
   readonly query?: string | undefined
+  readonly k?: number | undefined
+  readonly minScore?: number | undefined
   readonly hits?: Entry.Memory["hits"]
   readonly written?: Entry.Memory["written"]
 }) =>
@@ -712,8 +720,11 @@ const memoryEntry = (fields: {
     store: fields.store,
     namespace: fields.namespace,
     query: fields.query,
+    k: fields.k,
+    minScore: fields.minScore,
     hits: fields.hits,
-    written: fields.written
+    written: fields.written,
+    seal: Seal.seal("Memory", fields)
   })
 
 /**
@@ -754,6 +765,8 @@ export const recallInto = Effect.fn("Memory.recallInto")(function*(
       store: memory.store,
       namespace: namespaces?.join(","),
       query,
+      k: options.k ?? DEFAULT_K,
+      minScore: options.minScore,
       hits: hits.map((hit) => ({
         id: hit.id,
         score: hit.score,
@@ -879,6 +892,8 @@ export const hooks = (options: {
   readonly namespace: string | ReadonlyArray<string>
   readonly k?: number | undefined
   readonly minScore?: number | undefined
+  /** The query (default: the latest user text). */
+  readonly query?: string | undefined
   readonly commitTo?: string | undefined
 }): {
   readonly beforeRun: (session: Session.Session) => Effect.Effect<Session.Session, MemoryError, Memory>
@@ -887,9 +902,10 @@ export const hooks = (options: {
   const commitTo = options.commitTo
   return {
     beforeRun: Effect.fnUntraced(function*(session: Session.Session) {
-      if (Option.isNone(latestUserText(session))) return session
+      if (options.query === undefined && Option.isNone(latestUserText(session))) return session
       const recalled = yield* recallInto(session, {
         namespace: options.namespace,
+        query: options.query,
         k: options.k,
         minScore: options.minScore
       })

@@ -33,11 +33,7 @@ import { consume } from "./internal/stream.js"
  * @since 0.1.0
  * @category models
  */
-export interface ToolDefinition {
-  readonly name: string
-  readonly description: string
-  readonly parameters: Record<string, unknown>
-}
+export type ToolDefinition = Entry.ToolDefinition
 
 /**
  * `auto` lets the model choose, `none` forbids tool calls, `required` forces some tool call and
@@ -46,31 +42,32 @@ export interface ToolDefinition {
  * @since 0.1.0
  * @category models
  */
-export type ToolChoice = "auto" | "none" | "required" | { readonly tool: string }
+export type ToolChoice = Entry.ToolChoice
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type ResponseFormat =
-  | { readonly type: "text" }
-  | { readonly type: "json_object" }
-  | {
-    readonly type: "json_schema"
-    readonly name: string
-    readonly schema: Record<string, unknown>
-    readonly strict?: boolean | undefined
-  }
+export type ResponseFormat = Entry.ResponseFormat
 
 /**
- * A normalised model request. `messages` are session entries (usually `Session.transcript`);
- * each adapter renders them into its vendor's wire format.
+ * One message of a request: system, user, assistant (text, reasoning, tool calls) or a tool
+ * result. Session entries of those kinds are messages as they are; {@link fromEntries} turns a
+ * transcript into messages (a `Compression` becomes a user message carrying its summary).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Message = Entry.ModelMessage
+
+/**
+ * A normalised model request. Each adapter renders `messages` into its vendor's wire format.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Request {
-  readonly messages: ReadonlyArray<Entry.Message>
+  readonly messages: ReadonlyArray<Message>
   readonly tools?: ReadonlyArray<ToolDefinition> | undefined
   readonly toolChoice?: ToolChoice | undefined
   /** Overrides the provider's default model. */
@@ -84,6 +81,15 @@ export interface Request {
   /** Vendor arguments passed through as they are. */
   readonly extra?: Record<string, unknown> | undefined
 }
+
+/**
+ * The messages a transcript is sent as (see `Entry.toModelMessages`; `Session.messages` gives a
+ * session's): a `Compression` becomes a user message carrying its summary.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromEntries: (entries: Iterable<Entry.Message>) => Array<Message> = Entry.toModelMessages
 
 // -----------------------------------------------------------------------------
 // response
@@ -101,6 +107,8 @@ export interface Response {
   readonly toolCalls: ReadonlyArray<Entry.ToolCall>
   readonly finishReason: Entry.FinishReason
   readonly usage?: Entry.Usage | undefined
+  /** What the provider did not send although rath asked for it (usage, say). */
+  readonly missing?: ReadonlyArray<"usage"> | undefined
   /** The model that answered, as the response reported it. */
   readonly model?: string | undefined
   readonly provider: Entry.ProviderInfo
@@ -126,7 +134,13 @@ export type StreamPart =
     readonly delayMillis: number
     readonly error: ProviderError
   }
-  | { readonly _tag: "Finish"; readonly finishReason: Entry.FinishReason; readonly provider: Entry.ProviderInfo }
+  | {
+    readonly _tag: "Finish"
+    readonly finishReason: Entry.FinishReason
+    readonly provider: Entry.ProviderInfo
+    /** What the provider did not send although it was asked (usage, say). */
+    readonly missing?: ReadonlyArray<"usage"> | undefined
+  }
 
 /**
  * @since 0.1.0
@@ -232,6 +246,7 @@ export interface Accumulator {
   readonly requestId: string | undefined
   readonly finishReason: Entry.FinishReason | undefined
   readonly provider: Entry.ProviderInfo | undefined
+  readonly missing: ReadonlyArray<"usage"> | undefined
 }
 
 /**
@@ -246,7 +261,8 @@ export const emptyAccumulator: Accumulator = {
   model: undefined,
   requestId: undefined,
   finishReason: undefined,
-  provider: undefined
+  provider: undefined,
+  missing: undefined
 }
 
 /**
@@ -280,7 +296,7 @@ export const step = (self: Accumulator, part: StreamPart): Accumulator => {
     case "Retry":
       return self
     case "Finish":
-      return { ...self, finishReason: part.finishReason, provider: part.provider }
+      return { ...self, finishReason: part.finishReason, provider: part.provider, missing: part.missing }
   }
 }
 
@@ -329,6 +345,7 @@ export const finish = (self: Accumulator, fallback: Service["info"]): Response =
     toolCalls: calls.map((call) => toolCall(call.id, call.name, call.arguments)),
     finishReason: self.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"),
     ...(self.usage === undefined ? {} : { usage: self.usage }),
+    ...(self.missing === undefined ? {} : { missing: self.missing }),
     model: self.model ?? fallback.model,
     provider: self.requestId === undefined || provider.requestId !== undefined
       ? provider
@@ -358,8 +375,29 @@ export const accumulate = <E>(
   })
 
 /**
+ * What a request records besides its messages: the model asked for and the options that were
+ * set (see `Entry.CallOptions`).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const optionsOf = (request: Request): Entry.CallOptions | undefined => {
+  const options: { -readonly [K in keyof Entry.CallOptions]: Entry.CallOptions[K] } = {}
+  if (request.toolChoice !== undefined) options.toolChoice = request.toolChoice
+  if (request.responseFormat !== undefined) options.responseFormat = request.responseFormat
+  if (request.temperature !== undefined) options.temperature = request.temperature
+  if (request.topP !== undefined) options.topP = request.topP
+  if (request.maxTokens !== undefined) options.maxTokens = request.maxTokens
+  if (request.stop !== undefined) options.stop = request.stop
+  if (request.seed !== undefined) options.seed = request.seed
+  if (request.extra !== undefined) options.extra = request.extra
+  return Object.keys(options).length === 0 ? undefined : options
+}
+
+/**
  * The assistant entry draft that records a response, with the evidence of which provider and
- * model answered.
+ * model answered and, when the request is given, what was asked (its fingerprint, model, tools
+ * and options). `Model.call` makes and records a call in one step; this is the lower-level piece.
  *
  * @since 0.1.0
  * @category combinators
@@ -373,11 +411,15 @@ export const toDraft = (response: Response, author?: Entry.Author, request?: Req
     model: response.model,
     finishReason: response.finishReason,
     usage: response.usage,
+    missing: response.missing,
+    requestedModel: request?.model,
     requestFingerprint: request === undefined ? undefined : fingerprint(request),
+    tools: request?.tools === undefined || request.tools.length === 0 ? undefined : request.tools,
+    options: request === undefined ? undefined : optionsOf(request),
     author
   })
 
-const messageContent = (message: Entry.Message): unknown => {
+const messageContent = (message: Message): unknown => {
   switch (message._tag) {
     case "System":
     case "User":
@@ -391,44 +433,68 @@ const messageContent = (message: Entry.Message): unknown => {
       ]
     case "ToolResult":
       return [message._tag, message.callId, message.toolName, message.output ?? null, message.error ?? null]
-    case "Compression":
-      return [message._tag, message.text]
   }
 }
 
 /**
- * A content hash of a request: the messages (without ids, timestamps or authors), the tool
- * definitions, the tool choice and the response format. Two runs that send a model the same
- * thing get the same fingerprint; replay uses it to check that a re-run asks what the recording
- * asked.
+ * The prefix of fingerprints in the current format. Fingerprints recorded by rath 0.1 start with
+ * `sha256:` and hashed only the messages, tools, tool choice and response format.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const FINGERPRINT_PREFIX = "v2:"
+
+/**
+ * A content hash of exactly what a request sends: every message (its content, not the ids,
+ * timestamps or authors of the entries it may come from), the tool definitions, the model asked
+ * for and every option. Two requests that send a model the same thing get the same fingerprint;
+ * replay matches a re-run's requests to the recording by it, and `explain` checks a rebuilt request
+ * against it.
  *
  * @since 0.1.0
  * @category combinators
  */
 export const fingerprint = (request: Request): string => {
-  // the JSON text of `[messages, tools, toolChoice, responseFormat]`, built from pieces cached per
-  // (immutable) entry and per tool list: an agent fingerprints every call, and its transcript
-  // grows by a few entries a turn, so each entry is serialised once, not once per call
+  // a hash over one digest per message (each computed once per message object: an agent's
+  // transcript grows by a few entries a turn, so a call hashes a few new messages and a list of
+  // digests, not the whole history again), the tools' digest and the options
   const messages = request.messages
-  let text = "[["
-  for (let i = 0; i < messages.length; i++) {
-    if (i > 0) text += ","
-    text += cachedJson(messages[i]!, messageContent)
-  }
-  text += "]," + (request.tools === undefined ? "[]" : cachedJson(request.tools, toolsContent)) + "," +
-    JSON.stringify(request.toolChoice ?? "auto") + "," + JSON.stringify(request.responseFormat ?? null) + "]"
-  return "sha256:" + createHash("sha256").update(text).digest("hex").slice(0, 32)
+  let text = ""
+  for (let i = 0; i < messages.length; i++) text += cachedDigest(messages[i]!, messageContent)
+  text += "|" +
+    (request.tools === undefined || request.tools.length === 0 ? "" : cachedDigest(request.tools, toolsContent))
+  text += "|" + JSON.stringify([
+    request.model ?? null,
+    request.toolChoice ?? null,
+    request.responseFormat ?? null,
+    request.temperature ?? null,
+    request.topP ?? null,
+    request.maxTokens ?? null,
+    request.stop ?? null,
+    request.seed ?? null,
+    request.extra ?? null
+  ])
+  return FINGERPRINT_PREFIX + createHash("sha256").update(text).digest("hex").slice(0, 32)
 }
 
-const jsonCache = new WeakMap<object, string>()
+/**
+ * Whether a recorded fingerprint is in the current format (see {@link FINGERPRINT_PREFIX}).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isCurrentFingerprint = (value: string): boolean => value.startsWith(FINGERPRINT_PREFIX)
 
-const cachedJson = <A extends object>(value: A, content: (value: A) => unknown): string => {
-  let text = jsonCache.get(value)
-  if (text === undefined) {
-    text = JSON.stringify(content(value))
-    jsonCache.set(value, text)
+const digestCache = new WeakMap<object, string>()
+
+const cachedDigest = <A extends object>(value: A, content: (value: A) => unknown): string => {
+  let digest = digestCache.get(value)
+  if (digest === undefined) {
+    digest = createHash("sha256").update(JSON.stringify(content(value))).digest("base64url").slice(0, 22)
+    digestCache.set(value, digest)
   }
-  return text
+  return digest
 }
 
 const toolsContent = (tools: ReadonlyArray<ToolDefinition>): unknown =>
@@ -463,7 +529,7 @@ export const stream = (request: Request): Stream.Stream<StreamPart, ProviderErro
  * @since 0.1.0
  * @category combinators
  */
-export const toolResultText = (entry: Entry.ToolResult): string => {
+export const toolResultText = (entry: Pick<Entry.ToolResult, "output" | "error">): string => {
   const output = entry.output === undefined || entry.output === null
     ? ""
     : typeof entry.output === "string"
@@ -475,14 +541,12 @@ export const toolResultText = (entry: Entry.ToolResult): string => {
 }
 
 /**
- * How a `Compression` entry is shown to a model: a user message that starts with this prefix and
- * carries the summary. A user message (rather than a system one) because every vendor accepts it
- * at any position of the conversation.
+ * How a `Compression` entry is shown to a model (see `Entry.summaryText`).
  *
  * @since 0.1.0
  * @category combinators
  */
-export const summaryText = (entry: Entry.Compression): string => `Summary of earlier conversation:\n${entry.text}`
+export const summaryText: (entry: Entry.Compression) => string = Entry.summaryText
 
 // -----------------------------------------------------------------------------
 // retries

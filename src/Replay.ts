@@ -1,15 +1,22 @@
 /**
- * Deterministic replay: a recorded session answers the model requests and the tool calls of a
- * re-run, so a workflow runs again offline, with no network and no sandbox, and the result is
- * compared with the recording entry by entry.
+ * Deterministic replay: a recorded session answers the model calls, the tool calls and the memory
+ * operations of a re-run, so a whole workflow (agents, selector loops, compressors, memory agents,
+ * fork-joins, approvals, retries) runs again offline, with no provider request, no tool run and no
+ * memory read, and the result is compared with the recording entry by entry.
  *
- * - {@link layer} provides a `Provider` that answers each request with the recorded assistant
- *   entry whose request had the same fingerprint (messages, tool schemas, tool choice, response
- *   format), whatever order the requests arrive in (the branches of a `Workflow.parallel`
- *   interleave), and a `Tool.Executor` that returns the recorded tool results without running
- *   anything.
- * - {@link verify} compares a re-run with the recording (ignoring ids and timestamps) and reports
- *   the first divergence: which entry, which field, expected and actual.
+ * - {@link layer} provides a `Provider` that answers each request with the recorded call whose
+ *   request had the same fingerprint (every message, the tools, the model asked for and every
+ *   option), whatever order the requests arrive in (the branches of a `Workflow.parallel`
+ *   interleave); a `Tool.Executor` that returns the recorded tool results (approval decisions
+ *   included) without running or asking anything; and a `Memory` that answers recalls, remembers,
+ *   commits and forgets from the recorded `Memory` entries without touching a store. A replay
+ *   needs no memory layer at all.
+ * - What a recording hands back as it was recorded (a model's answer, a tool's result, a recall's
+ *   hits) is checked against the seal taken when it was recorded: an edited recording is named at
+ *   the entry and field that was edited.
+ * - {@link verify} compares a re-run with the recording (ignoring ids, timestamps and latencies)
+ *   and reports the first divergence: which entry, which field, expected and actual.
+ * - {@link run} does it all: replays a step on an input and fails with the first divergence.
  *
  * @since 0.1.0
  */
@@ -18,11 +25,15 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as Agent from "./Agent.js"
 import * as Entry from "./Entry.js"
+import * as Seal from "./internal/seal.js"
+import * as Memory from "./Memory.js"
+import * as Model from "./Model.js"
 import * as Provider from "./Provider.js"
+import * as Run from "./Run.js"
 import * as Session from "./Session.js"
 import * as Tool from "./Tool.js"
 
@@ -33,14 +44,16 @@ import * as Tool from "./Tool.js"
  * @category models
  */
 export interface Divergence {
-  /** The position of the entry (or model call) that differs. */
+  /** The position of the recording's entry that differs (or, for a request the recording does not have, its length). */
   readonly index: number
-  /** The entry tag, or `"request"` for a model request. */
+  /** The entry's tag, or `"request"` for a model request with no recorded counterpart. */
   readonly kind: string
-  /** The path of the differing field, e.g. `toolCalls[0].arguments`. */
+  /** The path of the differing field, e.g. `toolCalls[0].arguments`, `hits[0].text`. */
   readonly field: string
   readonly expected: unknown
   readonly actual: unknown
+  /** Where the re-run was when it noticed (a model request, a tool call, a recall), if it was running. */
+  readonly context?: string | undefined
 }
 
 /**
@@ -54,6 +67,7 @@ export class ReplayError extends Schema.TaggedError<ReplayError>("rath/ReplayErr
   field: Schema.String,
   expected: Schema.Unknown,
   actual: Schema.Unknown,
+  context: Schema.optional(Schema.String),
   cause: Schema.optional(Schema.Defect)
 }) {
   /**
@@ -76,11 +90,9 @@ const show = (value: unknown): string => {
  * @category getters
  */
 export const describe = (divergence: Divergence): string =>
-  `${
-    divergence.kind === "request" ? "model request" : "entry"
-  } #${divergence.index} (${divergence.kind}) differs at ${divergence.field}:\n  expected ${
-    show(divergence.expected)
-  }\n  actual   ${show(divergence.actual)}`
+  `${divergence.kind === "request" ? "model request" : "entry"} #${divergence.index} (${divergence.kind}) ` +
+  `differs at ${divergence.field}:\n  expected ${show(divergence.expected)}\n  actual   ${show(divergence.actual)}` +
+  (divergence.context === undefined ? "" : `\n  (${divergence.context})`)
 
 // -----------------------------------------------------------------------------
 // comparison
@@ -105,8 +117,8 @@ const firstDifference = (
     typeof expected === "object" && expected !== null && typeof actual === "object" && actual !== null &&
     !Array.isArray(expected) && !Array.isArray(actual)
   ) {
-    const e = expected as Record<string, unknown>
-    const a = actual as Record<string, unknown>
+    const e = expected as { readonly [key: string]: unknown }
+    const a = actual as { readonly [key: string]: unknown }
     const keys = [...Object.keys(e), ...Object.keys(a).filter((key) => !(key in e))]
     for (const key of keys) {
       const found = firstDifference(e[key], a[key], path === "" ? key : `${path}.${key}`)
@@ -117,11 +129,26 @@ const firstDifference = (
   return Option.some([path === "" ? "(value)" : path, expected, actual] as const)
 }
 
+/** A divergence for an entry whose seal is broken: the field, what was sealed, what it holds. */
+const sealDivergence = (index: number, entry: Entry.Entry, broken: Seal.Broken, context?: string): Divergence => ({
+  index,
+  kind: entry._tag,
+  field: broken.field,
+  expected: broken.sealed === undefined ? "(absent when recorded)" : `(the recorded content, sealed ${broken.sealed})`,
+  actual: broken.value,
+  ...(context === undefined ? {} : { context })
+})
+
+/** Fields that differ between any two runs (when, how long) and are not compared. */
+const VOLATILE = ["id", "timestamp", "latencyMs"]
+
 /**
- * The first difference between a recording and a re-run, entry by entry. Ids and timestamps are
- * ignored; parent and covered entry ids are compared by position (the recorded id at position
- * `i` stands for the re-run's id at `i`); merged session ids are ignored. `ignore` names more
- * fields to skip (e.g. `durationMs` when comparing a live re-run).
+ * The first difference between a recording and a re-run, entry by entry, or the first entry of the
+ * recording whose seal is broken (an edited recording), whichever comes first. Ids, timestamps and
+ * latencies are ignored; entry ids inside entries (parents, covered entries, the call a decision or
+ * a summary came from) are compared by position (the recorded id at position `i` stands for the
+ * re-run's id at `i`); merged session ids are ignored. `ignore` names more fields to skip (e.g.
+ * `durationMs` when comparing a live re-run).
  *
  * @since 0.1.0
  * @category combinators
@@ -133,22 +160,33 @@ export const diff = (
 ): Option.Option<Divergence> => {
   const expected = Chunk.toReadonlyArray(Session.entries(recorded))
   const actual = Chunk.toReadonlyArray(Session.entries(replayed))
-  const ignored = new Set(["id", "timestamp", ...(options?.ignore ?? [])])
+  const ignored = new Set([...VOLATILE, ...(options?.ignore ?? [])])
   const idMap = new Map<string, string>()
   for (let i = 0; i < Math.min(expected.length, actual.length); i++) idMap.set(expected[i]!.id, actual[i]!.id)
-  const normalise = (entry: Entry.Entry, mapIds: boolean): Record<string, unknown> => {
+  const recordedIds = new Set<string>(expected.map((entry) => entry.id))
+  const mapIds = (value: unknown): unknown => {
+    if (typeof value === "string") return recordedIds.has(value) ? idMap.get(value) ?? `(recorded ${value})` : value
+    if (Array.isArray(value)) return value.map(mapIds)
+    if (typeof value === "object" && value !== null) {
+      const out: Record<string, unknown> = {}
+      for (const [key, inner] of Object.entries(value)) out[key] = mapIds(inner)
+      return out
+    }
+    return value
+  }
+  const normalise = (entry: Entry.Entry, fromRecording: boolean): unknown => {
     const encoded = { ...(encodeEntry(entry) as Record<string, unknown>) }
     for (const key of ignored) delete encoded[key]
     if (entry._tag === "Merge") delete encoded.sessions
-    const map = (ids: unknown) =>
-      mapIds && Array.isArray(ids) ? ids.map((id: string) => idMap.get(id) ?? `(recorded ${id})`) : ids
-    if ("parents" in encoded) encoded.parents = map(encoded.parents)
-    if ("covers" in encoded) encoded.covers = map(encoded.covers)
-    return encoded
+    return fromRecording ? mapIds(encoded) : encoded
   }
   for (let i = 0; i < Math.max(expected.length, actual.length); i++) {
     const e = expected[i]
     const a = actual[i]
+    if (e !== undefined) {
+      const broken = Seal.check(e)
+      if (Option.isSome(broken)) return Option.some(sealDivergence(i, e, broken.value))
+    }
     if (e === undefined || a === undefined) {
       return Option.some({
         index: i,
@@ -168,7 +206,7 @@ export const diff = (
 }
 
 /**
- * Fails with a `ReplayError` describing the first divergence, if any.
+ * Fails with a `ReplayError` describing the first divergence, if any (see {@link diff}).
  *
  * @since 0.1.0
  * @category combinators
@@ -180,11 +218,22 @@ export const verify = (
 ): Effect.Effect<void, ReplayError> =>
   Option.match(diff(recorded, replayed, options), {
     onNone: () => Effect.void,
-    onSome: (divergence) => Effect.fail(new ReplayError({ reason: "Diverged", ...divergence }))
+    onSome: (divergence) => Effect.fail(toError(divergence))
+  })
+
+const toError = (divergence: Divergence): ReplayError =>
+  new ReplayError({
+    reason: "Diverged",
+    index: divergence.index,
+    kind: divergence.kind,
+    field: divergence.field,
+    expected: divergence.expected,
+    actual: divergence.actual,
+    ...(divergence.context === undefined ? {} : { context: divergence.context })
   })
 
 // -----------------------------------------------------------------------------
-// the replaying provider and executor
+// the replayer
 // -----------------------------------------------------------------------------
 
 /**
@@ -196,117 +245,105 @@ export const verify = (
 export interface Replayer {
   readonly provider: Provider.Service
   readonly executor: Tool.ExecutorService
+  readonly memory: Memory.Service
   /** Model calls answered so far. */
   readonly modelCalls: Effect.Effect<number>
   /** Tool calls answered so far. */
   readonly toolCalls: Effect.Effect<number>
-}
-
-const messageKey = (message: Entry.Message): string => `${message._tag}: ${Entry.summary(message)}`
-
-const link = (prev: Session.Node | undefined, entry: Entry.Entry): Session.Node => ({
-  entry,
-  prev,
-  length: prev === undefined ? 1 : prev.length + 1,
-  usage: Entry.sumUsage(prev?.usage, Entry.usageOf(entry))
-})
-
-/** The entries of a chain newer than `stopAt` (a length), oldest first. */
-const newerThan = (node: Session.Node | undefined, stopAt: number): Array<Entry.Entry> => {
-  const out: Array<Entry.Entry> = []
-  for (; node !== undefined && node.length > stopAt; node = node.prev) out.push(node.entry)
-  return out.reverse()
-}
-
-/** Whether two chains hold the same entries in the same order (they usually share a tail). */
-const sameChain = (a: Session.Node | undefined, b: Session.Node | undefined): boolean => {
-  if (a?.length !== b?.length) return false
-  while (a !== b) {
-    if (a === undefined || b === undefined || a.entry.id !== b.entry.id) return false
-    a = a.prev
-    b = b.prev
-  }
-  return true
-}
-
-/**
- * For every entry of a recording, the history its author saw when it appended it: the chain
- * that ends at its parent, then the entry. A merged recording lays its branches one after the
- * other (the fork point, branch one's entries, branch two's, the `Merge`), so an entry of the
- * second branch was not appended after the first branch's entries although it follows them in
- * the recording; its history is rebuilt from its `parents` (a `Merge` entry's history is the
- * merge of its parents' histories, as `Session.merge` lays it out).
- */
-const histories = (recorded: Session.Session): Map<string, Session.Node> => {
-  const nodes: Array<Session.Node> = []
-  for (let node = recorded.node; node !== undefined; node = node.prev) nodes.push(node)
-  nodes.reverse()
-  const chains = new Map<string, Session.Node>()
-  const asSession = (node: Session.Node) =>
-    Session.unsafeMake({ id: recorded.id, lineage: recorded.lineage, placement: recorded.placement, base: 0, node })
-  for (const node of nodes) {
-    const entry = node.entry
-    let prev: Session.Node | undefined = node.prev
-    if (entry._tag === "Merge" && entry.parents.length === 2) {
-      const self = chains.get(entry.parents[0]!)
-      const that = chains.get(entry.parents[1]!)
-      if (self !== undefined && that !== undefined) {
-        const common = Session.commonAncestor(asSession(self), asSession(that))
-        prev = self
-        for (const own of newerThan(that, common === undefined ? 0 : common.length)) prev = link(prev, own)
-      }
-    } else if (entry.parents.length === 0) {
-      prev = undefined
-    } else {
-      prev = chains.get(entry.parents[0]!) ?? node.prev
-    }
-    // most entries were appended right after the entry before them: keep the recording's node
-    chains.set(entry.id, prev === node.prev || sameChain(prev, node.prev) ? node : link(prev, entry))
-  }
-  return chains
+  /** Memory operations answered so far. */
+  readonly memoryCalls: Effect.Effect<number>
+  /** The first divergence noticed while answering the re-run, if any. */
+  readonly divergence: Effect.Effect<Option.Option<Divergence>>
 }
 
 interface RecordedCall {
   /** The position of the call among the recording's model calls. */
   readonly index: number
-  /** The position of the answer among the recording's entries. */
+  /** The position of its entry among the recording's entries. */
   readonly position: number
-  readonly answer: Entry.Assistant
-  /** The history the request was made from (everything before the answer, on its branch). */
-  readonly before: Session.Session
+  readonly entry: Entry.Assistant | Entry.ModelCall
+  /** The request it sent, rebuilt from its own history. */
+  readonly request: Provider.Request
   used: boolean
+}
+
+interface RecordedMemory {
+  readonly position: number
+  readonly entry: Entry.Memory
+  used: boolean
+}
+
+const messageKey = (message: Provider.Message): string => {
+  switch (message._tag) {
+    case "System":
+    case "User":
+      return `${message._tag}: ${message.text}`
+    case "Assistant":
+      return `Assistant: ${message.text}${
+        message.toolCalls.map((call) => ` calls ${call.name}(${call.arguments})`).join(",")
+      }`
+    case "ToolResult":
+      return `ToolResult: ${message.toolName} -> ${Provider.toolResultText(message)}`
+  }
+}
+
+const messageContent = (message: Provider.Message): unknown => {
+  switch (message._tag) {
+    case "System":
+    case "User":
+      return { text: message.text }
+    case "Assistant":
+      return {
+        text: message.text,
+        ...(message.reasoning === undefined ? {} : { reasoning: message.reasoning }),
+        toolCalls: message.toolCalls.map((call) => ({ id: call.id, name: call.name, arguments: call.arguments }))
+      }
+    case "ToolResult":
+      return { callId: message.callId, toolName: message.toolName, output: message.output, error: message.error }
+  }
 }
 
 /**
  * A replayer over a recorded session.
  *
- * Requests are matched to the recorded calls by what they ask, not by the order they arrive
- * in: each recorded answer carries the fingerprint of the request it answered
- * (`Provider.fingerprint`: messages, tool schemas, tool choice, response format), and a request
- * gets the first unused recorded answer with its fingerprint. The branches of a
- * `Workflow.parallel` therefore replay whatever way their fibers interleave, since each branch's
- * requests hold that branch's own history. A request that matches no recorded call fails with a
- * `ProviderError` of reason `ReplayDiverged` that compares it with the nearest recorded request
- * (the longest common prefix of messages) and names the first differing message, tool or option.
- * Tool results are matched to the recorded answer that asked for them, then by call id.
+ * Requests are matched to the recorded calls by what they ask, not by the order they arrive in:
+ * each recorded call carries the fingerprint of the request it sent (`Provider.fingerprint`), and
+ * a request gets the first unused recorded call with its fingerprint. A request that matches none
+ * fails with a `ProviderError` of reason `ReplayDiverged` (its `cause` is the `ReplayError`) that
+ * compares it with the nearest recorded request, rebuilt from that call's own history, and names
+ * the first differing entry of the recording and its field (a message, the agent's tools in its
+ * spec, an option). Tool results are matched to the recorded answer that asked for them, then by
+ * call id; memory operations by operation, namespace and query, in the order recorded.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
-  Effect.sync(() => {
-    const chains = histories(recorded)
-    const calls: Array<RecordedCall> = []
+  Effect.gen(function*() {
+    const entries = Chunk.toReadonlyArray(Session.entries(recorded))
+    const positions = new Map<unknown, number>()
+    entries.forEach((entry, i) => positions.set(entry, i))
+    const calls: Array<RecordedCall> = Model.calls(recorded).map((call, index) => ({
+      index,
+      position: call.index,
+      entry: call.entry,
+      request: call.request,
+      used: false
+    }))
     const byFingerprint = new Map<string, Array<RecordedCall>>()
+    for (const call of calls) {
+      const fingerprint = call.entry.requestFingerprint
+      if (fingerprint === undefined || !Provider.isCurrentFingerprint(fingerprint)) continue
+      const queue = byFingerprint.get(fingerprint) ?? []
+      queue.push(call)
+      byFingerprint.set(fingerprint, queue)
+    }
     // a recorded answer's results, by call id (the answer is found from a result's parents)
     const resultsOf = new Map<string, Map<string, Array<Entry.ToolResult>>>()
     // results whose answer cannot be found (a hand-made recording), by call id
     const orphans = new Map<string, Array<Entry.ToolResult>>()
     const byId = new Map<string, Entry.Entry>()
-    let position = 0
-    for (let node: Session.Node | undefined = recorded.node; node !== undefined; node = node.prev) {
-      byId.set(node.entry.id, node.entry)
-    }
+    for (const entry of entries) byId.set(entry.id, entry)
     const issuer = (result: Entry.ToolResult): Entry.Assistant | undefined => {
       let entry: Entry.Entry | undefined = result
       for (let steps = 0; entry !== undefined && steps < 10_000; steps++) {
@@ -315,80 +352,49 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       }
       return undefined
     }
-    for (const entry of Session.entries(recorded)) {
-      if (entry._tag === "Assistant") {
-        const node = chains.get(entry.id)!
-        const call: RecordedCall = {
-          index: calls.length,
-          position,
-          answer: entry,
-          before: Session.unsafeMake({
-            id: recorded.id,
-            lineage: recorded.lineage,
-            placement: recorded.placement,
-            base: 0,
-            node: node.prev
-          }),
-          used: false
-        }
-        calls.push(call)
-        if (entry.requestFingerprint !== undefined) {
-          const queue = byFingerprint.get(entry.requestFingerprint) ?? []
-          queue.push(call)
-          byFingerprint.set(entry.requestFingerprint, queue)
-        }
-      } else if (entry._tag === "ToolResult") {
+    const memories: Array<RecordedMemory> = []
+    entries.forEach((entry, position) => {
+      if (entry._tag === "ToolResult") {
         const answer = issuer(entry)
         const table = answer === undefined ? orphans : resultsOf.get(answer.id) ?? new Map()
         if (answer !== undefined) resultsOf.set(answer.id, table)
         const list = table.get(entry.callId) ?? []
         list.push(entry)
         table.set(entry.callId, list)
+      } else if (entry._tag === "Memory") {
+        memories.push({ position, entry, used: false })
       }
-      position++
-    }
+    })
     // the recorded answers handed out, by the fingerprint of the request they answered
-    const handedOut = new Map<string, Array<Entry.Assistant>>()
+    const handedOut = new Map<string, Array<Entry.Assistant | Entry.ModelCall>>()
     // every recorded answer handed out, in the order the re-run asked
-    const answered: Array<Entry.Assistant> = []
+    const answered: Array<Entry.Assistant | Entry.ModelCall> = []
+    const counters = yield* Ref.make({ model: 0, tool: 0, memory: 0 })
+    const first = yield* Ref.make(Option.none<Divergence>())
+    /** Notes a divergence (the first one is kept) and returns the first one. */
+    const noted = (divergence: Divergence) =>
+      Ref.modify(first, (current) => {
+        const kept = Option.getOrElse(current, () => divergence)
+        return [kept, Option.some(kept)] as const
+      })
 
-    const first = calls[0]?.answer
+    const firstCall = calls[0]?.entry
     const info: Provider.Service["info"] = {
-      kind: first?.provider?.kind ?? "replay",
-      model: first?.model ?? "replay",
-      ...(first?.provider?.host === undefined ? {} : { host: first.provider.host })
-    }
-    let modelCalls = 0
-    let toolCalls = 0
-
-    // what the recorded call sent: an agent's request is its own view of the transcript
-    const expectedMessages = (call: RecordedCall): ReadonlyArray<Entry.Message> =>
-      call.answer.author.kind === "agent"
-        ? Agent.messagesFor(call.answer.author.name, call.before)
-        : Chunk.toReadonlyArray(Session.transcript(call.before))
-
-    // the tools the recorded call offered, from its agent's latest spec on its branch
-    const recordedTools = (call: RecordedCall): ReadonlyArray<Provider.ToolDefinition> | undefined => {
-      for (let node = call.before.node; node !== undefined; node = node.prev) {
-        const entry = node.entry
-        if (
-          entry._tag === "Custom" && entry.type === Agent.SPEC_ENTRY && entry.author.name === call.answer.author.name
-        ) {
-          return (entry.data as Agent.Spec).tools
-        }
-      }
-      return undefined
+      kind: firstCall?.provider?.kind ?? "replay",
+      model: firstCall?.requestedModel ?? firstCall?.model ?? "replay",
+      ...(firstCall?.provider?.host === undefined ? {} : { host: firstCall.provider.host })
     }
 
-    const diverged = (index: number, field: string, expected: unknown, actual: unknown, call?: RecordedCall) =>
+    // -------------------------------------------------------------------------
+    // model calls
+    // -------------------------------------------------------------------------
+
+    const providerError = (divergence: Divergence) =>
       new Provider.ProviderError({
         reason: "ReplayDiverged",
         provider: "replay",
-        detail: describe({ index, kind: "request", field, expected, actual }) + (call === undefined
-          ? ""
-          : `\n  (nearest recorded request: model call #${call.index}, answered by entry #${call.position}, ${call.answer.author.kind} ${
-            JSON.stringify(call.answer.author.name)
-          })`)
+        detail: describe(divergence),
+        cause: toError(divergence)
       })
 
     const commonPrefix = (expected: ReadonlyArray<string>, actual: ReadonlyArray<string>): number => {
@@ -397,10 +403,19 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       return at
     }
 
-    const mismatch = (index: number, request: Provider.Request): Provider.ProviderError => {
+    /** The divergence a request that matches no recorded call shows against the nearest one. */
+    const mismatch = (index: number, request: Provider.Request): Divergence => {
+      const context = `model request #${index} of the re-run`
       const open = calls.filter((call) => !call.used)
       if (open.length === 0) {
-        return diverged(index, "(call)", `the recording has ${calls.length} model calls`, "one more model call")
+        return {
+          index: entries.length,
+          kind: "request",
+          field: "(call)",
+          expected: `the recording has ${calls.length} model calls`,
+          actual: "one more model call",
+          context
+        }
       }
       // the nearest recorded request: the longest run of equal messages from the start, then the
       // most equal messages in place, then the longest equal start of the first differing message
@@ -417,72 +432,129 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       const better = (x: readonly [number, number, number], y: readonly [number, number, number]) =>
         x[0] !== y[0] ? x[0] > y[0] : x[1] !== y[1] ? x[1] > y[1] : x[2] > y[2]
       let nearest = open[0]!
-      let nearestExpected = expectedMessages(nearest).map(messageKey)
-      let nearestScore = score(nearestExpected)
+      let nearestScore = score(nearest.request.messages.map(messageKey))
       for (const call of open.slice(1)) {
-        const expected = expectedMessages(call).map(messageKey)
-        const candidate = score(expected)
+        const candidate = score(call.request.messages.map(messageKey))
         if (better(candidate, nearestScore)) {
           nearest = call
-          nearestExpected = expected
           nearestScore = candidate
         }
       }
-      const nearestPrefix = nearestScore[0]
-      if (nearestPrefix < nearestExpected.length || nearestPrefix < actual.length) {
-        return diverged(
-          index,
-          `messages[${nearestPrefix}]`,
-          nearestExpected[nearestPrefix],
-          actual[nearestPrefix],
-          nearest
-        )
+      const about =
+        `${context}; the nearest recorded call is entry #${nearest.position}, by ${nearest.entry.author.kind} ${
+          JSON.stringify(nearest.entry.author.name)
+        }`
+      const expectedMessages = nearest.request.messages
+      const at = nearestScore[0]
+      if (at < expectedMessages.length || at < request.messages.length) {
+        const expected = expectedMessages[at]
+        const got = request.messages[at]
+        const position = expected === undefined ? undefined : positions.get(expected)
+        if (expected !== undefined && got !== undefined && position !== undefined) {
+          // the message is an entry of the recording: name the entry and its field
+          const found = firstDifference(
+            { _tag: expected._tag, ...messageContent(expected) as object },
+            { _tag: got._tag, ...messageContent(got) as object },
+            ""
+          )
+          const [field, e, a] = Option.getOrElse(found, () => ["(entry)", expected, got] as const)
+          return { index: position, kind: entries[position]!._tag, field, expected: e, actual: a, context: about }
+        }
+        return {
+          index: nearest.position,
+          kind: nearest.entry._tag,
+          field: `request.messages[${at}]`,
+          expected: expected === undefined ? undefined : messageKey(expected),
+          actual: got === undefined ? undefined : messageKey(got),
+          context: about
+        }
       }
-      // the same messages: the tools differ, or an option the fingerprint covers
-      const tools = recordedTools(nearest)
-      const toolDifference = tools === undefined
-        ? Option.none()
-        : firstDifference(tools, request.tools ?? [], "tools")
+      // the same messages: the tools differ, or the model or an option
+      const toolDifference = firstDifference(nearest.request.tools ?? [], request.tools ?? [], "tools")
       if (Option.isSome(toolDifference)) {
-        const [field, expected, actualValue] = toolDifference.value
-        return diverged(index, field, expected, actualValue, nearest)
+        const [field, e, a] = toolDifference.value
+        const spec = nearest.entry.tools === undefined ? specEntryOf(nearest) : undefined
+        return spec === undefined
+          ? { index: nearest.position, kind: nearest.entry._tag, field, expected: e, actual: a, context: about }
+          : { index: spec, kind: "Custom", field: `data.${field}`, expected: e, actual: a, context: about }
       }
-      return diverged(
-        index,
-        "tool choice or response format",
-        `request fingerprint ${nearest.answer.requestFingerprint}`,
-        `request fingerprint ${Provider.fingerprint(request)} (toolChoice ${
-          JSON.stringify(request.toolChoice ?? "auto")
-        }, responseFormat ${JSON.stringify(request.responseFormat ?? null)})`,
-        nearest
-      )
+      const { messages: _m, tools: _t, ...expectedOptions } = nearest.request
+      const { messages: _n, tools: _u, ...actualOptions } = request
+      const optionDifference = firstDifference(expectedOptions, actualOptions, "")
+      if (Option.isSome(optionDifference)) {
+        const [field, e, a] = optionDifference.value
+        return {
+          index: nearest.position,
+          kind: nearest.entry._tag,
+          field: field === "model" ? "requestedModel" : `options.${field}`,
+          expected: e,
+          actual: a,
+          context: about
+        }
+      }
+      // the request the recording holds does not hash to the fingerprint it recorded: the
+      // recording was changed before this call somewhere its seals do not cover
+      return {
+        index: nearest.position,
+        kind: nearest.entry._tag,
+        field: "requestFingerprint",
+        expected: nearest.entry.requestFingerprint,
+        actual: Provider.fingerprint(request),
+        context: `${about}; the recorded history of this call no longer hashes to its recorded fingerprint: ` +
+          `the recording was edited before it`
+      }
     }
 
-    const answer = (request: Provider.Request): Effect.Effect<Entry.Assistant, Provider.ProviderError> =>
-      Effect.suspend(() => {
-        const index = modelCalls
+    /** The position of the `rath.agent` entry whose tools an agent's call offered. */
+    const specEntryOf = (call: RecordedCall): number | undefined => {
+      for (let i = call.position - 1; i >= 0; i--) {
+        const entry = entries[i]!
+        if (Run.isSpecEntry(entry) && entry.author.name === call.entry.author.name) return i
+      }
+      return undefined
+    }
+
+    const answer = (request: Provider.Request) =>
+      Effect.gen(function*() {
+        const { model: index } = yield* Ref.get(counters)
         const fingerprint = Provider.fingerprint(request)
         let call = byFingerprint.get(fingerprint)?.find((candidate) => !candidate.used)
         if (call === undefined) {
-          // an answer recorded without its request's fingerprint: compare the messages
+          // a call recorded without a fingerprint of the current format: compare the messages
           const actual = request.messages.map(messageKey)
           call = calls.find((candidate) => {
-            if (candidate.used || candidate.answer.requestFingerprint !== undefined) return false
-            const expected = expectedMessages(candidate).map(messageKey)
+            const recordedFingerprint = candidate.entry.requestFingerprint
+            if (
+              candidate.used ||
+              (recordedFingerprint !== undefined && Provider.isCurrentFingerprint(recordedFingerprint))
+            ) {
+              return false
+            }
+            const expected = candidate.request.messages.map(messageKey)
             return expected.length === actual.length && commonPrefix(expected, actual) === actual.length
           })
         }
-        if (call === undefined) return Effect.fail(mismatch(index, request))
+        if (call === undefined) return yield* Effect.fail(providerError(yield* noted(mismatch(index, request))))
+        const broken = Seal.check(call.entry)
+        if (Option.isSome(broken)) {
+          const divergence = sealDivergence(
+            call.position,
+            call.entry,
+            broken.value,
+            `model request #${index} of the re-run`
+          )
+          return yield* Effect.fail(providerError(yield* noted(divergence)))
+        }
         call.used = true
-        modelCalls++
+        yield* Ref.update(counters, (c) => ({ ...c, model: c.model + 1 }))
         const list = handedOut.get(fingerprint) ?? []
-        list.push(call.answer)
+        list.push(call.entry)
         handedOut.set(fingerprint, list)
-        answered.push(call.answer)
-        return Effect.succeed(call.answer)
+        answered.push(call.entry)
+        return call.entry
       })
 
-    const toParts = (entry: Entry.Assistant): ReadonlyArray<Provider.StreamPart> => {
+    const toParts = (entry: Entry.Assistant | Entry.ModelCall): ReadonlyArray<Provider.StreamPart> => {
       const parts: Array<Provider.StreamPart> = [
         { _tag: "Metadata", model: entry.model, requestId: entry.provider?.requestId }
       ]
@@ -496,7 +568,8 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       parts.push({
         _tag: "Finish",
         finishReason: entry.finishReason ?? (entry.toolCalls.length > 0 ? "tool_calls" : "stop"),
-        provider: entry.provider ?? { kind: "replay" }
+        provider: entry.provider ?? { kind: "replay" },
+        ...(entry.missing === undefined ? {} : { missing: entry.missing })
       })
       return parts
     }
@@ -506,17 +579,15 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       stream: (request) => Stream.unwrap(Effect.map(answer(request), (entry) => Stream.fromIterable(toParts(entry))))
     })
 
+    // -------------------------------------------------------------------------
+    // tool calls
+    // -------------------------------------------------------------------------
+
     // the recorded result of a call: from the recorded answer that asked for it (the re-run's
     // answer that issued the call carries the fingerprint of its request, which names the
     // recorded answers it may stand for), so that two branches that reuse call ids stay apart
     const recordedResult = (call: Entry.ToolCall, session: Session.Session): Entry.ToolResult | undefined => {
-      let issued: Entry.Assistant | undefined
-      for (let node = session.node; node !== undefined; node = node.prev) {
-        if (node.entry._tag === "Assistant") {
-          issued = node.entry
-          break
-        }
-      }
+      const issued = Option.getOrUndefined(Session.findLast(session, Entry.is("Assistant")))
       const fingerprint = issued?.toolCalls.some((c) => c.id === call.id) === true
         ? issued.requestFingerprint
         : undefined
@@ -530,24 +601,37 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       return orphan?.[0]?.toolName === call.name ? orphan.shift() : undefined
     }
 
+    const notReplayable = (call: Entry.ToolCall, divergence: Divergence): Tool.Outcome => ({
+      callId: call.id,
+      toolName: call.name,
+      output: null,
+      error: { kind: "not_replayable", message: describe(divergence) },
+      durationMs: 0,
+      effects: []
+    })
+
     const executor: Tool.ExecutorService = {
       execute: (_toolkit, call, options) =>
-        Effect.sync((): Tool.Outcome => {
+        Effect.gen(function*() {
+          const context = `tool call ${call.id} to ${call.name} in the re-run`
           const found = recordedResult(call, options.session)
           if (found === undefined) {
-            return {
-              callId: call.id,
-              toolName: call.name,
-              output: null,
-              error: {
-                kind: "not_replayable",
-                message: `the recording has no result for call ${call.id} to ${call.name}`
-              },
-              durationMs: 0,
-              effects: []
-            }
+            const divergence = yield* noted({
+              index: entries.length,
+              kind: "ToolResult",
+              field: "(entry)",
+              expected: undefined,
+              actual: `a result for call ${call.id} to ${call.name}`,
+              context: `${context}: the recording has no result for it`
+            })
+            return notReplayable(call, divergence)
           }
-          toolCalls++
+          const position = positions.get(found)!
+          const broken = Seal.check(found)
+          if (Option.isSome(broken)) {
+            return notReplayable(call, yield* noted(sealDivergence(position, found, broken.value, context)))
+          }
+          yield* Ref.update(counters, (c) => ({ ...c, tool: c.tool + 1 }))
           return {
             callId: call.id,
             toolName: call.name,
@@ -555,21 +639,160 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
             ...(found.error === undefined ? {} : { error: found.error }),
             durationMs: found.durationMs,
             effects: found.effects ?? [],
-            ...(found.sandbox === undefined ? {} : { sandbox: found.sandbox })
-          }
+            ...(found.sandbox === undefined ? {} : { sandbox: found.sandbox }),
+            ...(found.approval === undefined ? {} : { approval: found.approval })
+          } satisfies Tool.Outcome
         })
+    }
+
+    // -------------------------------------------------------------------------
+    // memory
+    // -------------------------------------------------------------------------
+
+    const store = memories[0]?.entry.store ?? "replay"
+    const memoryError = (divergence: Divergence) =>
+      new Memory.MemoryError({ reason: "ReplayDiverged", detail: describe(divergence), cause: toError(divergence) })
+
+    /** The next unused recorded operation that `matches`, seal checked; or the divergence. */
+    const nextMemory = (
+      operation: Entry.Memory["operation"],
+      asked: { readonly namespace?: string | undefined; readonly query?: string | undefined },
+      matches: (entry: Entry.Memory) => boolean
+    ) =>
+      Effect.gen(function*() {
+        const context = `memory ${operation}${asked.namespace === undefined ? "" : ` in ${asked.namespace}`}${
+          asked.query === undefined ? "" : ` for ${JSON.stringify(asked.query)}`
+        } in the re-run`
+        const found = memories.find((m) => !m.used && m.entry.operation === operation && matches(m.entry))
+        if (found === undefined) {
+          const nearest = memories.find((m) => !m.used && m.entry.operation === operation)
+          const divergence: Divergence = nearest === undefined
+            ? {
+              index: entries.length,
+              kind: "Memory",
+              field: "(entry)",
+              expected: undefined,
+              actual: context,
+              context: `the recording has no more memory ${operation}s`
+            }
+            : {
+              index: nearest.position,
+              kind: "Memory",
+              field: nearest.entry.namespace !== asked.namespace ? "namespace" : "query",
+              expected: nearest.entry.namespace !== asked.namespace ? nearest.entry.namespace : nearest.entry.query,
+              actual: nearest.entry.namespace !== asked.namespace ? asked.namespace : asked.query,
+              context
+            }
+          return yield* Effect.fail(memoryError(yield* noted(divergence)))
+        }
+        const broken = Seal.check(found.entry)
+        if (Option.isSome(broken)) {
+          return yield* Effect.fail(
+            memoryError(yield* noted(sealDivergence(found.position, found.entry, broken.value, context)))
+          )
+        }
+        found.used = true
+        yield* Ref.update(counters, (c) => ({ ...c, memory: c.memory + 1 }))
+        return found.entry
+      })
+
+    const item = (
+      fields: { readonly id: string; readonly namespace?: string | undefined; readonly text?: string | undefined }
+    ): Memory.Item => ({
+      id: fields.id,
+      namespace: fields.namespace ?? "",
+      text: fields.text ?? "",
+      entryIds: [],
+      metadata: {},
+      createdAt: 0
+    })
+
+    const namespaceOf = (namespace: string | ReadonlyArray<string> | undefined): string | undefined =>
+      namespace === undefined ? undefined : typeof namespace === "string" ? namespace : namespace.join(",")
+
+    const memory: Memory.Service = {
+      store,
+      embeddingModel: Option.none(),
+      vectorIndex: "none",
+      recall: (options) => {
+        const namespace = namespaceOf(options.namespace)
+        return Effect.map(
+          nextMemory("recall", { namespace, query: options.query }, (entry) =>
+            entry.namespace === namespace && entry.query === options.query &&
+            (entry.k === undefined || entry.k === (options.k ?? Memory.DEFAULT_K)) &&
+            entry.minScore === options.minScore),
+          (entry) =>
+            (entry.hits ?? []).map((hit): Memory.Hit => ({
+              ...item({ id: hit.id, namespace: entry.namespace, text: hit.text }),
+              score: hit.score,
+              ...(hit.source === undefined ? {} : { source: hit.source })
+            }))
+        )
+      },
+      remember: (input) =>
+        Effect.map(
+          nextMemory("remember", { namespace: input.namespace }, (entry) =>
+            entry.namespace === input.namespace && entry.written?.[0]?.text === input.text),
+          (entry) =>
+            item({ id: entry.written?.[0]?.id ?? "", namespace: input.namespace, text: input.text })
+        ),
+      rememberAll: (inputs) =>
+        Effect.forEach(inputs, (input) =>
+          Effect.map(
+            nextMemory("remember", { namespace: input.namespace }, (entry) =>
+              entry.namespace === input.namespace && entry.written?.[0]?.text === input.text),
+            (entry) =>
+              item({ id: entry.written?.[0]?.id ?? "", namespace: input.namespace, text: input.text })
+          )),
+      commit: (_session, options) =>
+        Effect.map(
+          nextMemory("commit", { namespace: options.namespace }, (entry) =>
+            entry.namespace === options.namespace),
+          (entry) => ({
+            written: (entry.written ?? []).map((w) =>
+              item({ id: w.id, namespace: options.namespace, text: w.text })
+            ),
+            skipped: 0
+          })
+        ),
+      forget: (selector) => {
+        const namespace = "namespace" in selector ? selector.namespace : undefined
+        return Effect.map(
+          nextMemory("forget", { namespace }, (entry) =>
+            entry.namespace === namespace),
+          (entry) =>
+            entry.written?.length ?? 0
+        )
+      },
+      list: () =>
+        Effect.fail(
+          new Memory.MemoryError({
+            reason: "ReplayDiverged",
+            detail: "a replay cannot list memories: lists are not recorded"
+          })
+        )
     }
 
     return {
       provider,
       executor,
-      modelCalls: Effect.sync(() => modelCalls),
-      toolCalls: Effect.sync(() => toolCalls)
-    }
+      memory,
+      modelCalls: Effect.map(Ref.get(counters), (c) => c.model),
+      toolCalls: Effect.map(Ref.get(counters), (c) => c.tool),
+      memoryCalls: Effect.map(Ref.get(counters), (c) => c.memory),
+      divergence: Ref.get(first)
+    } satisfies Replayer
   })
 
+const contextOf = (replayer: Replayer) =>
+  Context.make(Provider.Provider, replayer.provider).pipe(
+    Context.add(Tool.Executor, replayer.executor),
+    Context.add(Memory.Memory, replayer.memory)
+  )
+
 /**
- * A layer that replays a recording: it provides the `Provider` and the `Tool.Executor`.
+ * A layer that replays a recording: it provides the `Provider`, the `Tool.Executor` and the
+ * `Memory` (see {@link make}).
  *
  * @since 0.1.0
  * @category layers
@@ -588,8 +811,49 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
  * }).pipe(Effect.provide(Replay.layer(recorded)))
  * ```
  */
-export const layer = (recorded: Session.Session): Layer.Layer<Provider.Provider> =>
-  Layer.effectContext(
-    Effect.map(make(recorded), (replayer) =>
-      Context.make(Provider.Provider, replayer.provider).pipe(Context.add(Tool.Executor, replayer.executor)))
-  )
+export const layer = (recorded: Session.Session): Layer.Layer<Provider.Provider | Memory.Memory> =>
+  Layer.effectContext(Effect.map(make(recorded), contextOf))
+
+/**
+ * Replays `step` on `input` against a recording and checks the result: the replayed session, or
+ * a `ReplayError` for the first divergence, whether the re-run noticed it while it ran (a request
+ * the recording does not have, an edited answer, tool result or recall) or the comparison of the
+ * result with the recording found it ({@link verify}). A failure of the step that no divergence
+ * explains is the step's own error.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Replay, Session } from "rath"
+ *
+ * declare const recorded: Session.Session
+ * declare const workflow: (s: Session.Session) => Effect.Effect<Session.Session>
+ *
+ * const check = Effect.gen(function*() {
+ *   const input = yield* Session.fromUserMessage("What is 2 + 2?")
+ *   return yield* Replay.run(recorded, workflow, input) // fails with a ReplayError naming entry and field
+ * })
+ * ```
+ */
+export const run = <E, R>(
+  recorded: Session.Session,
+  step: (session: Session.Session) => Effect.Effect<Session.Session, E, R>,
+  input: Session.Session,
+  options?: { readonly ignore?: ReadonlyArray<string> | undefined }
+): Effect.Effect<Session.Session, E | ReplayError, Exclude<R, Provider.Provider | Memory.Memory>> =>
+  Effect.gen(function*() {
+    const replayer = yield* make(recorded)
+    const divergence = Effect.flatMap(
+      replayer.divergence,
+      (found) => Option.match(found, { onNone: () => Effect.void, onSome: (d) => Effect.fail(toError(d)) })
+    )
+    const replayed = yield* step(input).pipe(
+      Effect.provide(contextOf(replayer)),
+      Effect.catchAll((error) => Effect.zipRight(divergence, Effect.fail(error)))
+    )
+    yield* divergence
+    yield* verify(recorded, replayed, options)
+    return replayed
+  }) as Effect.Effect<Session.Session, E | ReplayError, Exclude<R, Provider.Provider | Memory.Memory>>

@@ -1,10 +1,9 @@
 /**
  * Persistence as a run goes, and resuming a run that a crash or an interruption cut short.
  *
- * - {@link persist} saves every session an agent run (or a workflow) reports through
- *   `Agent.Progress` to the `SessionStore` in context, before the run goes on: each entry is
- *   durable before the next model call starts. {@link layer} does the same for every run of the
- *   program it is provided to.
+ * - {@link persist} saves every session an agent run (or a workflow) reports to the `Journal` to
+ *   the `SessionStore` in context, before the run goes on: each entry is durable before the next
+ *   model call starts. {@link layer} does the same for every run of the program it is provided to.
  * - {@link inspect} reads from a session's entries what its latest run left in flight: a model
  *   call with no answer, tool calls with no result.
  * - {@link resume} continues that run with the same agent, without repeating a model call or a
@@ -13,14 +12,16 @@
  *
  * @since 0.1.0
  */
-import * as Data from "effect/Data"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Agent from "./Agent.js"
 import type * as Entry from "./Entry.js"
+import * as Journal from "./Journal.js"
 import type * as Provider from "./Provider.js"
+import * as Run from "./Run.js"
 import * as Session from "./Session.js"
 import * as SessionStore from "./SessionStore.js"
 
@@ -60,66 +61,13 @@ export class ResumeError extends Schema.TaggedError<ResumeError>("rath/ResumeErr
 // -----------------------------------------------------------------------------
 
 /**
- * A failed save, as the defect that stops the run (a `Progress` watcher cannot fail). `persist`
- * turns it back into the `SessionStoreError`; under `layer` alone it is the defect.
- */
-class SaveFailed extends Data.TaggedError("rath/Resume/SaveFailed")<{
-  readonly error: SessionStore.SessionStoreError
-}> {
-  override get message(): string {
-    return `a save of the run failed, so the run stopped: ${this.error.message}`
-  }
-}
-
-type Watcher = (session: Session.Session) => Effect.Effect<void>
-
-const SavesTo = Symbol.for("rath/Resume/savesTo")
-
-/** A watcher made by {@link saving}: it saves to this store. */
-interface Saving extends Watcher {
-  readonly [SavesTo]: SessionStore.Service
-}
-
-const savesTo = (watcher: Watcher | undefined, store: SessionStore.Service): watcher is Saving =>
-  watcher !== undefined && (watcher as Partial<Saving>)[SavesTo] === store
-
-/**
- * A `Progress` watcher that saves each session it hears to `store`, then tells `outer`. The first
- * save of an agent's run session (a `step` by the agent) records the run's spec as its agent
- * record.
- */
-const saving = (store: SessionStore.Service, outer: Watcher | undefined): Saving => {
-  // the agent record goes with the first save of each run; a run is forgotten once it has ended,
-  // so a long-lived watcher (Resume.layer) holds only the runs in flight
-  const recorded = new Set<string>()
-  const report = (session: Session.Session): Effect.Effect<void> => {
-    let options: SessionStore.SaveOptions | undefined
-    const by = session.lineage.by
-    if (by?.kind === "agent" && session.lineage.operation === "step") {
-      if (!recorded.has(session.id)) {
-        const spec = Agent.lastSpec(session)
-        if (spec !== undefined && spec.name === by.name) {
-          recorded.add(session.id)
-          options = { agent: spec }
-        }
-      }
-      const head = session.node?.entry
-      if (head?._tag === "Custom" && head.type === Agent.END_ENTRY) recorded.delete(session.id)
-    }
-    const save = Effect.catchAll(store.save(session, options), (error) => Effect.die(new SaveFailed({ error })))
-    return outer === undefined ? Effect.asVoid(save) : Effect.zipRight(save, outer(session))
-  }
-  return Object.assign(report, { [SavesTo]: store })
-}
-
-/**
- * Runs `self` (an agent, a workflow) saving every session its agents and workflows report through
- * `Agent.Progress` to the `SessionStore` in context, each before the run goes on, and the result
- * when it is a session. An agent's run session is saved with its spec as the agent record. A
- * failed save stops the run and fails with the `SessionStoreError`.
- * Whoever watched `Agent.Progress` outside still hears every value, once it is saved. Under
- * {@link layer} on the same store, `persist` adds the result's save and the typed error, not a
- * second save of each value.
+ * Runs `self` (an agent, a workflow) saving every session its agents and workflows report to the
+ * `Journal` to the `SessionStore` in context, each before the run goes on, and the result when it
+ * is a session. An agent's run session is saved with its spec as the agent record. A failed save
+ * stops the run that reported, with a `Journal.JournalError` carrying the `SessionStoreError`.
+ * The journal that was in effect outside still hears every value, once it is saved. Under
+ * {@link layer} on the same store, `persist` adds the result's save, not a second save of each
+ * value.
  *
  * @since 0.1.0
  * @category combinators
@@ -138,39 +86,27 @@ const saving = (store: SessionStore.Service, outer: Watcher | undefined): Saving
  */
 export const persist = <A, E, R>(
   self: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SessionStore.SessionStoreError, R | SessionStore.SessionStore> =>
+): Effect.Effect<A, E | Journal.JournalError, R | SessionStore.SessionStore> =>
   Effect.gen(function*() {
     const store = yield* SessionStore.SessionStore
-    const outer = yield* Agent.Progress
-    const report = savesTo(outer, store) ? outer : saving(store, outer)
+    const outer = yield* Journal.Journal
+    const journal = Journal.savesTo(outer, store) ? outer : Journal.saving(store, outer)
     let last: Session.Session | undefined
-    // marked as saving to `store`, so that a `persist` nested inside on the same store does not
-    // save each value a second time
-    const watch: Saving = Object.assign((session: Session.Session) => {
-      last = session
-      return report(session)
-    }, { [SavesTo]: store })
     return yield* self.pipe(
-      Effect.provideService(Agent.Progress, watch),
+      Journal.observe((session) => Effect.sync(() => void (last = session))),
+      Effect.provideService(Journal.Journal, journal),
       // a result that is a session (a workflow's merge, say) is saved too, unless it was just saved
-      Effect.tap((a) => Session.isSession(a) && a !== last ? watch(a) : Effect.void),
-      Effect.catchSomeDefect((defect) =>
-        defect instanceof SaveFailed ? Option.some(Effect.fail(defect.error)) : Option.none()
-      )
+      Effect.tap((a) => Session.isSession(a) && a !== last ? journal.report(a) : Effect.void)
     )
   })
 
 /**
- * A layer that persists every agent run of the program it is provided to: it sets `Agent.Progress`
- * to save each session the agents and workflows report to the `SessionStore`, before the run goes
- * on (each entry is durable before the next model call starts), then tell the watcher that was in
- * place, if any. The store is the one the layer is built with.
- *
- * Unlike {@link persist}, it cannot change the program's error type: a failed save stops the run
- * with a defect (a `SaveFailed` carrying the `SessionStoreError`), and the program's result is not
- * saved (only what the runs report: an agent's run, a workflow's steps, forks and merges). Wrap a
- * part of the program in `persist` for a typed `SessionStoreError` and the result's save; under the
- * layer it does not save twice.
+ * A layer that persists every agent run of the program it is provided to: the journal that saves
+ * each session the agents and workflows report to the `SessionStore` the layer is built with,
+ * before the run goes on (each entry is durable before the next model call starts), then tells
+ * the journal that was in place (see `Journal.layerStore`). A failed save fails the run that
+ * reported with a `Journal.JournalError`. The program's own result is not saved (only what the
+ * runs report); wrap a part of the program in {@link persist} for that.
  *
  * @since 0.1.0
  * @category layers
@@ -188,14 +124,7 @@ export const persist = <A, E, R>(
  * )
  * ```
  */
-export const layer: Layer.Layer<never, never, SessionStore.SessionStore> = Layer.effect(
-  Agent.Progress,
-  Effect.gen(function*() {
-    const store = yield* SessionStore.SessionStore
-    const outer = yield* Agent.Progress
-    return savesTo(outer, store) ? outer : saving(store, outer)
-  })
-)
+export const layer: Layer.Layer<never, never, SessionStore.SessionStore> = Journal.layerStore
 
 // -----------------------------------------------------------------------------
 // inspecting
@@ -209,15 +138,15 @@ export const layer: Layer.Layer<never, never, SessionStore.SessionStore> = Layer
  */
 export interface InFlight {
   /** The run's recorded spec (its `rath.agent` entry). */
-  readonly spec: Agent.Spec
+  readonly spec: Run.Spec
   /** How the run ended, if it recorded it. */
-  readonly end: Agent.RunEnd | undefined
+  readonly end: Option.Option<Run.End>
   /**
    * `"finished"`: ended by itself (stop, max turns, budget): nothing to resume. `"interrupted"`:
    * ended as interrupted or by an error. `"cut"`: no end recorded (the process died).
    */
   readonly status: "finished" | "interrupted" | "cut"
-  /** Model calls the run made (its assistant entries), with those of the unfinished run it resumed. */
+  /** Model calls the run made (its answers), with those of the unfinished run it resumed. */
   readonly turns: number
   /** Whether a model call was in flight: the run's next step is a model call. */
   readonly awaitingModel: boolean
@@ -229,21 +158,38 @@ export interface InFlight {
   readonly recorded: ReadonlyArray<Entry.ToolResult | undefined>
 }
 
-/** Whether the entries up to `node` end in an unfinished run of agent `name` (a resume's prefix). */
-const continues = (node: Session.Node | undefined, name: string): boolean => {
-  for (; node !== undefined; node = node.prev) {
-    const entry = node.entry
-    if (entry._tag !== "Custom") continue
-    if (entry.type === Agent.END_ENTRY) return false
-    if (entry.type === Agent.SPEC_ENTRY) return (entry.data as Agent.Spec).name === name
-  }
-  return false
-}
-
 const isInterruptedResult = (entry: Entry.Entry): boolean =>
   entry._tag === "ToolResult" && entry.error?.kind === "interrupted"
 
-const isEnd = (entry: Entry.Entry): boolean => entry._tag === "Custom" && entry.type === Agent.END_ENTRY
+/**
+ * The entries of a session's latest run, oldest first: from its `rath.agent` entry on, and, when
+ * it was itself a resume, from the unfinished run of the same agent it continued; with its spec.
+ */
+const latestRun = (
+  session: Session.Session
+): Option.Option<{ readonly spec: Run.Spec; readonly entries: ReadonlyArray<Entry.Entry> }> => {
+  const all = Chunk.toReadonlyArray(Session.entries(session))
+  let spec: Run.Spec | undefined
+  let start = -1
+  for (let i = all.length - 1; i >= 0; i--) {
+    const found = Run.spec(all[i]!)
+    if (Option.isNone(found)) continue
+    spec ??= found.value
+    start = i
+    if (!continues(all, i - 1, spec.name)) break
+  }
+  return spec === undefined ? Option.none() : Option.some({ spec, entries: all.slice(start) })
+}
+
+/** Whether the entries up to `from` end in an unfinished run of agent `name` (a resume's prefix). */
+const continues = (all: ReadonlyArray<Entry.Entry>, from: number, name: string): boolean => {
+  for (let j = from; j >= 0; j--) {
+    const entry = all[j]!
+    if (Run.isEndEntry(entry)) return false
+    if (Run.isSpecEntry(entry)) return Option.exists(Run.spec(entry), (spec) => spec.name === name)
+  }
+  return false
+}
 
 /**
  * Reads a session's latest agent run: what ended it, and what was in flight. A resumed run counts
@@ -253,84 +199,62 @@ const isEnd = (entry: Entry.Entry): boolean => entry._tag === "Custom" && entry.
  * @since 0.1.0
  * @category getters
  */
-export const inspect = (session: Session.Session): Option.Option<InFlight> => {
-  // the run: the entries from its rath.agent entry on (newest first while walking), and, when it
-  // was itself a resume, the unfinished run of the same agent it continued
-  const run: Array<Entry.Entry> = []
-  let spec: Agent.Spec | undefined
-  for (let node = session.node; node !== undefined; node = node.prev) {
-    const entry = node.entry
-    run.push(entry)
-    if (entry._tag === "Custom" && entry.type === Agent.SPEC_ENTRY) {
-      spec ??= entry.data as Agent.Spec
-      if (!continues(node.prev, spec.name)) break
-    }
-  }
-  if (spec === undefined) return Option.none()
-  run.reverse()
-  const start = session.length - run.length
-  let endAt = -1
-  let lastAnswer = -1
-  let turns = 0
-  run.forEach((entry, i) => {
-    if (entry._tag === "Assistant") {
-      lastAnswer = i
-      turns++
-    } else if (endAt === -1 && isEnd(entry)) {
-      endAt = i
-    }
-  })
-  const end = endAt === -1 ? undefined : (run[endAt] as Entry.Custom).data as Agent.RunEnd
-  const status = end === undefined
-    ? "cut" as const
-    : end.reason === "interrupted" || end.reason === "error"
-    ? "interrupted" as const
-    : "finished" as const
-  // the cut: the first entry after the last answer that records the interruption
-  let cut = run.length
-  for (let i = lastAnswer + 1; i < run.length; i++) {
-    if (isInterruptedResult(run[i]!) || isEnd(run[i]!)) {
-      cut = i
-      break
-    }
-  }
-  const openCalls: Array<Entry.ToolCall> = []
-  const recorded: Array<Entry.ToolResult | undefined> = []
-  let awaitingModel = true
-  if (lastAnswer !== -1) {
-    const answer = run[lastAnswer] as Entry.Assistant
-    const kept = new Set<string>()
-    const after = new Map<string, Entry.ToolResult>()
+export const inspect = (session: Session.Session): Option.Option<InFlight> =>
+  Option.map(latestRun(session), ({ entries: run, spec }) => {
+    const start = session.length - run.length
+    let endAt = -1
+    let lastAnswer = -1
+    let turns = 0
+    run.forEach((entry, i) => {
+      if (entry._tag === "Assistant") {
+        lastAnswer = i
+        turns++
+      } else if (endAt === -1 && Run.isEndEntry(entry)) {
+        endAt = i
+      }
+    })
+    const end = endAt === -1 ? Option.none<Run.End>() : Run.end(run[endAt]!)
+    const status = endAt === -1
+      ? "cut" as const
+      : Option.exists(end, (e) => e.reason === "interrupted" || e.reason === "error")
+      ? "interrupted" as const
+      : "finished" as const
+    // the cut: the first entry after the last answer that records the interruption
+    let cut = run.length
     for (let i = lastAnswer + 1; i < run.length; i++) {
-      const entry = run[i]!
-      if (entry._tag !== "ToolResult") continue
-      if (i < cut) kept.add(entry.callId)
-      else if (!isInterruptedResult(entry) && !after.has(entry.callId)) after.set(entry.callId, entry)
+      if (isInterruptedResult(run[i]!) || Run.isEndEntry(run[i]!)) {
+        cut = i
+        break
+      }
     }
-    for (const call of answer.toolCalls) {
-      if (kept.has(call.id)) continue
-      openCalls.push(call)
-      recorded.push(after.get(call.id))
+    const openCalls: Array<Entry.ToolCall> = []
+    const recorded: Array<Entry.ToolResult | undefined> = []
+    let awaitingModel = true
+    if (lastAnswer !== -1) {
+      const answer = run[lastAnswer] as Entry.Assistant
+      const kept = new Set<string>()
+      const after = new Map<string, Entry.ToolResult>()
+      for (let i = lastAnswer + 1; i < run.length; i++) {
+        const entry = run[i]!
+        if (entry._tag !== "ToolResult") continue
+        if (i < cut) kept.add(entry.callId)
+        else if (!isInterruptedResult(entry) && !after.has(entry.callId)) after.set(entry.callId, entry)
+      }
+      for (const call of answer.toolCalls) {
+        if (kept.has(call.id)) continue
+        openCalls.push(call)
+        recorded.push(after.get(call.id))
+      }
+      awaitingModel = answer.toolCalls.length > 0
     }
-    awaitingModel = answer.toolCalls.length > 0
-  }
-  return Option.some({
-    spec,
-    end,
-    status,
-    turns,
-    awaitingModel,
-    openCalls,
-    keep: start + cut,
-    recorded
+    return { spec, end, status, turns, awaitingModel, openCalls, keep: start + cut, recorded }
   })
-}
 
 // -----------------------------------------------------------------------------
 // resuming
 // -----------------------------------------------------------------------------
 
-const mismatch = (agent: Agent.Agent<any, any>, spec: Agent.Spec): string | undefined => {
+const mismatch = (agent: Agent.Agent<any, any>, spec: Run.Spec): string | undefined => {
   if (spec.name !== agent.name) return `the run was made by agent ${spec.name}`
   if ((spec.instructionsHash ?? "") !== (agent.instructionsHash ?? "")) {
     return `the instructions differ (recorded ${spec.instructionsHash ?? "none"}, given ${
@@ -344,18 +268,6 @@ const mismatch = (agent: Agent.Agent<any, any>, spec: Agent.Spec): string | unde
     return `the tool schemas differ (recorded [${names(spec.tools ?? [])}], given [${names(agent.definitions)}])`
   }
   return undefined
-}
-
-const truncate = (session: Session.Session, keep: number): Session.Session => {
-  let node = session.node
-  while (node !== undefined && node.length > keep) node = node.prev
-  return Session.unsafeMake({
-    id: session.id,
-    lineage: session.lineage,
-    placement: session.placement,
-    base: Math.min(session.base, keep),
-    node
-  })
 }
 
 /**
@@ -391,8 +303,16 @@ const truncate = (session: Session.Session, keep: number): Session.Session => {
 export const resume = <E, R>(agent: Agent.Agent<E, R>) =>
 (
   session: Session.Session
-): Effect.Effect<Session.Session, ResumeError | Agent.AgentError | E, R | Provider.Provider> =>
-  Effect.suspend((): Effect.Effect<Session.Session, ResumeError | Agent.AgentError | E, R | Provider.Provider> => {
+): Effect.Effect<
+  Session.Session,
+  ResumeError | Agent.AgentError | Journal.JournalError | E,
+  R | Provider.Provider
+> =>
+  Effect.suspend((): Effect.Effect<
+    Session.Session,
+    ResumeError | Agent.AgentError | Journal.JournalError | E,
+    R | Provider.Provider
+  > => {
     const found = inspect(session)
     if (Option.isNone(found)) {
       return Effect.fail(
@@ -420,7 +340,7 @@ export const resume = <E, R>(agent: Agent.Agent<E, R>) =>
         })
       )
     }
-    return Agent.continueRun(agent, truncate(session, state.keep), {
+    return Agent.continueRun(agent, Session.take(session, state.keep), {
       turns: state.turns,
       calls: state.openCalls,
       recorded: state.recorded,
@@ -440,7 +360,7 @@ export const fromStore = <E, R>(agent: Agent.Agent<E, R>) =>
   id: string
 ): Effect.Effect<
   Session.Session,
-  ResumeError | Agent.AgentError | SessionStore.SessionStoreError | E,
+  ResumeError | Agent.AgentError | Journal.JournalError | SessionStore.SessionStoreError | E,
   R | Provider.Provider | SessionStore.SessionStore
 > =>
   Effect.flatMap(

@@ -3,9 +3,12 @@
  *
  * A selector shows the model its candidates (name and description of each) and forces one call
  * of a `select` tool whose arguments are `{ choice, reason }`, where `choice` is one of the
- * candidates' names or `"done"`. It returns the chosen workflow (or `Workflow.done`) and records
- * the decision as a `Custom` entry of type `rath.selector`. An answer that names no candidate is
- * a `SelectorError`, never a silent "done". Loops over a selector stay plain code:
+ * candidates' names or `"done"`. The call goes through the one model-call step (`Model.call`,
+ * purpose `route`): it is recorded as a `ModelCall` entry with its usage, and replays and is
+ * explained like any other call. The selector returns the chosen workflow (or `Workflow.done`) and
+ * records the decision as a `Custom` entry of type `rath.selector` ({@link Decision}) that names
+ * the call it came from. An answer that names no candidate is a `SelectorError`, never a silent
+ * "done". Loops over a selector stay plain code:
  *
  * ```ts
  * let session = start
@@ -20,10 +23,13 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
+import type * as Journal from "./Journal.js"
+import * as Model from "./Model.js"
 import * as Provider from "./Provider.js"
 import * as Session from "./Session.js"
 import * as Tool from "./Tool.js"
@@ -38,7 +44,7 @@ export class SelectorError extends Schema.TaggedError<SelectorError>("rath/Selec
   selector: Schema.String,
   detail: Schema.String,
   session: Schema.optional(Session.SessionFromSelf),
-  cause: Schema.optional(Schema.Defect)
+  cause: Schema.optional(Schema.Union(Provider.ProviderError, Budget.BudgetError))
 }) {
   /**
    * @since 0.1.0
@@ -57,19 +63,50 @@ export class SelectorError extends Schema.TaggedError<SelectorError>("rath/Selec
 export const DECISION_ENTRY = "rath.selector"
 
 /**
- * What a `rath.selector` entry records.
+ * What a `rath.selector` entry records: the candidates, the choice and its reason, and the
+ * `ModelCall` entry the choice came from (absent when no model was called: a budget that could not
+ * cover the call decided `done`).
  *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Record = Schema.Struct({
+  selector: Schema.String,
+  candidates: Schema.Array(Schema.String),
+  choice: Schema.String,
+  reason: Schema.String,
+  call: Schema.optional(Entry.EntryId)
+})
+
+/**
  * @since 0.1.0
  * @category models
  */
-export interface Record {
-  readonly selector: string
-  readonly candidates: ReadonlyArray<string>
-  readonly choice: string
-  readonly reason: string
-  readonly model?: string | undefined
-  readonly provider?: string | undefined
-  readonly usage?: Entry.Usage | undefined
+export interface Record extends Schema.Schema.Type<typeof Record> {}
+
+const decodeRecord = Schema.decodeUnknownOption(Record)
+
+/**
+ * The decision an entry records, if it is a `rath.selector` entry whose data decodes.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const recordOf = (entry: Entry.Entry): Option.Option<Record> =>
+  entry._tag === "Custom" && entry.type === DECISION_ENTRY ? decodeRecord(entry.data) : Option.none()
+
+/**
+ * The latest decision recorded in a session (by any selector, or by the one named `selector`).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const lastRecord = (session: Session.Session, selector?: string): Option.Option<Record> => {
+  for (const entry of Session.reverseEntries(session)) {
+    const found = recordOf(entry)
+    if (Option.isSome(found) && (selector === undefined || found.value.selector === selector)) return found
+  }
+  return Option.none()
 }
 
 /**
@@ -110,6 +147,10 @@ export const DEFAULT_INSTRUCTIONS =
 
 /**
  * Makes a selector.
+ *
+ * The routing call is sent the menu (the instructions and each candidate's name and description)
+ * as a system message, then the transcript without its system entries (every agent's
+ * instructions), with the `select` tool forced.
  *
  * @since 0.1.0
  * @category constructors
@@ -162,6 +203,21 @@ export const make = <const W extends Workflow.Workflow<any, any>>(options: {
     ...options.candidates.map((candidate) => `- ${candidate.name}: ${Workflow.descriptionOf(candidate)}`),
     "- done: the work is finished."
   ].join("\n")
+  const prompt: Entry.Prompt = {
+    before: [{ _tag: "System", text: menu }],
+    view: Model.transcriptView({ system: false })
+  }
+
+  const decided = (session: Session.Session, record: Record) =>
+    Effect.map(
+      Session.append(session, Entry.custom(DECISION_ENTRY, record, { author })),
+      (recorded): Decision<W> => ({
+        next: record.choice === "done" ? Workflow.done : options.candidates[names.indexOf(record.choice)]!,
+        choice: record.choice,
+        reason: record.reason,
+        session: recorded
+      })
+    )
 
   const select = (session: Session.Session) =>
     Effect.gen(function*() {
@@ -174,77 +230,65 @@ export const make = <const W extends Workflow.Workflow<any, any>>(options: {
             : `two candidates are named "${duplicate}"`
         })
       }
-      const provider = yield* Provider.Provider
-      const budget = yield* Budget.Budget
-      const system = Entry.fromDraft(Entry.system(menu, { author }), {
-        id: "selector-instructions" as Entry.EntryId,
-        timestamp: 0,
+      const called = yield* Effect.either(Model.call(session, {
+        purpose: "route",
         author,
-        parents: []
-      }) as Entry.System
-      const request: Provider.Request = {
-        messages: [system, ...Array.from(Session.transcript(session)).filter((m) => m._tag !== "System")],
+        prompt,
         tools: [tool],
         toolChoice: { tool: "select" },
-        ...(options.model === undefined ? {} : { model: options.model })
-      }
-      const estimate = Budget.estimate(request)
-      const held = yield* budget.reserve(estimate)
-      if (held === undefined) {
-        // like an agent and the compressor: no model call the budget cannot cover
-        const detail = `the budget of ${budget.cap} tokens cannot cover the routing call (about ${estimate} tokens)`
-        if (options.onBudgetExceeded !== "done") {
-          return yield* new SelectorError({ reason: "BudgetExceeded", selector: name, detail, session })
+        model: options.model
+      }))
+      if (Either.isLeft(called)) {
+        const error = called.left
+        if (error._tag === "ProviderError") {
+          return yield* new SelectorError({
+            reason: "ProviderFailed",
+            selector: name,
+            detail: error.message,
+            session,
+            cause: error
+          })
         }
-        const reason = `budget: ${detail}`
-        const record: Record = { selector: name, candidates: names, choice: "done", reason }
-        const recorded = yield* Session.append(session, Entry.custom(DECISION_ENTRY, record, { author }))
-        return { next: Workflow.done, choice: "done", reason, session: recorded } satisfies Decision<W>
-      }
-      const response = yield* provider.chat(request).pipe(
-        Effect.tapError(() => budget.settle(held, 0)),
-        Effect.mapError((cause) =>
-          new SelectorError({ reason: "ProviderFailed", selector: name, detail: cause.message, session, cause })
-        ),
-        Effect.withSpan("Selector.model", {
-          captureStackTrace: false,
-          attributes: { "rath.session.id": session.id, "rath.selector.name": name }
+        // like an agent and the compressor: no model call the budget cannot cover
+        const detail = `the budget of ${error.cap} tokens cannot cover the routing call (about ${error.needed} tokens)`
+        if (options.onBudgetExceeded !== "done") {
+          return yield* new SelectorError({ reason: "BudgetExceeded", selector: name, detail, session, cause: error })
+        }
+        return yield* decided(session, {
+          selector: name,
+          candidates: names,
+          choice: "done",
+          reason: `budget: ${detail}`
         })
-      )
-      yield* budget.settle(held, response.usage?.totalTokens ?? estimate)
+      }
+      const { entry, response, session: asked } = called.right
       const call = response.toolCalls.find((c) => c.name === "select")
       if (call === undefined) {
         return yield* new SelectorError({
           reason: "InvalidChoice",
           selector: name,
           detail: `the model did not call select; it answered: ${JSON.stringify(response.text.slice(0, 200))}`,
-          session
+          session: asked
         })
       }
-      const decoded = decode(call.parsed ?? Provider.parseArguments(call.arguments))
-      if (Either.isLeft(decoded)) {
+      const choice = decode(call.parsed ?? Provider.parseArguments(call.arguments))
+      if (Either.isLeft(choice)) {
         return yield* new SelectorError({
           reason: "InvalidChoice",
           selector: name,
           detail: `the choice ${call.arguments} names no candidate (${[...names, "done"].join(", ")}): ${
-            ParseResult.TreeFormatter.formatErrorSync(decoded.left)
+            ParseResult.TreeFormatter.formatErrorSync(choice.left)
           }`,
-          session
+          session: asked
         })
       }
-      const { choice, reason } = decoded.right
-      const record: Record = {
+      return yield* decided(asked, {
         selector: name,
         candidates: names,
-        choice,
-        reason,
-        ...(response.model === undefined ? {} : { model: response.model }),
-        provider: response.provider.kind,
-        ...(response.usage === undefined ? {} : { usage: response.usage })
-      }
-      const recorded = yield* Session.append(session, Entry.custom(DECISION_ENTRY, record, { author }))
-      const next = choice === "done" ? Workflow.done : options.candidates[names.indexOf(choice)]!
-      return { next, choice, reason, session: recorded } satisfies Decision<W>
+        choice: choice.right.choice,
+        reason: choice.right.reason,
+        call: entry.id
+      })
     }).pipe(Effect.withSpan("Selector.select", {
       captureStackTrace: false,
       attributes: { "rath.selector.name": name }
@@ -262,7 +306,10 @@ export const make = <const W extends Workflow.Workflow<any, any>>(options: {
  */
 export const route = <W extends Workflow.Workflow<any, any>>(
   selector: Selector<W>
-): Workflow.Workflow<SelectorError | Workflow.ErrorOf<W>, Provider.Provider | Workflow.ContextOf<W>> =>
+): Workflow.Workflow<
+  SelectorError | Journal.JournalError | Workflow.ErrorOf<W>,
+  Provider.Provider | Workflow.ContextOf<W>
+> =>
   Workflow.make(
     { name: selector.name, description: "Routes to the workflow a model chooses." },
     (session) => Effect.flatMap(selector(session), (decision) => decision.next(decision.session))

@@ -362,7 +362,7 @@ const mint = (
       Entry.fromDraft(draft, {
         id: id as Entry.EntryId,
         timestamp: clock.unsafeCurrentTimeMillis(),
-        author: draft.author ?? author,
+        author: draft.author ?? (draft._tag === "User" && author === Entry.programAuthor ? Entry.userAuthor : author),
         parents: parents ?? (node === undefined ? [] : [node.entry.id])
       }))
   )
@@ -598,6 +598,136 @@ export const lastOf: {
 )
 
 /**
+ * The newest entry that satisfies a predicate (or refinement), walking back from the head and
+ * stopping at the first match: O(distance from the head), nothing materialised.
+ *
+ * @since 0.1.0
+ * @category getters
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Entry, Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const session = yield* Session.fromUserMessage("hi")
+ *   const user = Session.findLast(session, Entry.is("User"))
+ *   console.log(Option.map(user, (entry) => entry.text)) // Some("hi")
+ * })
+ * ```
+ */
+export const findLast: {
+  <B extends Entry.Entry>(refinement: (entry: Entry.Entry) => entry is B): (self: Session) => Option.Option<B>
+  (predicate: (entry: Entry.Entry) => boolean): (self: Session) => Option.Option<Entry.Entry>
+  <B extends Entry.Entry>(self: Session, refinement: (entry: Entry.Entry) => entry is B): Option.Option<B>
+  (self: Session, predicate: (entry: Entry.Entry) => boolean): Option.Option<Entry.Entry>
+} = dual(2, (self: Session, predicate: (entry: Entry.Entry) => boolean): Option.Option<Entry.Entry> => {
+  for (let node = self.node; node !== undefined; node = node.prev) {
+    if (predicate(node.entry)) return Option.some(node.entry)
+  }
+  return Option.none()
+})
+
+/**
+ * The entries newest first, lazily: a loop over it that breaks early reads only that far back.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const reverseEntries = (self: Session): Iterable<Entry.Entry> => ({
+  *[Symbol.iterator]() {
+    for (let node = self.node; node !== undefined; node = node.prev) yield node.entry
+  }
+})
+
+/**
+ * The session as it was after its first `n` entries: same id, lineage and placement, the history
+ * cut after entry `n` (shared, not copied). `n` past the end gives the session itself.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const take: {
+  (n: number): (self: Session) => Session
+  (self: Session, n: number): Session
+} = dual(2, (self: Session, n: number): Session => {
+  let node = self.node
+  while (node !== undefined && node.length > n) node = node.prev
+  return node === self.node ? self : withHistory(self, node)
+})
+
+const withHistory = (self: Session, node: Node | undefined): Session =>
+  unsafeMake({
+    id: self.id,
+    lineage: self.lineage,
+    placement: self.placement,
+    base: Math.min(self.base, node === undefined ? 0 : node.length),
+    node
+  })
+
+const histories = new WeakMap<Node, ReadonlyMap<string, Node>>()
+
+/**
+ * For each entry of a chain, the chain its author appended it to, ending with the entry. A merge
+ * lays each side's entries after the first side's, so an entry of a later side was not appended
+ * after the entries before it in the chain: its chain is rebuilt from its `parents` (a `Merge`
+ * entry's is the merge of its parents' chains, laid out as {@link mergeAll} lays them out).
+ * Built once per head, in one pass.
+ */
+const historyIndex = (head: Node): ReadonlyMap<string, Node> => {
+  const cached = histories.get(head)
+  if (cached !== undefined) return cached
+  const nodes: Array<Node> = []
+  for (let node: Node | undefined = head; node !== undefined; node = node.prev) nodes.push(node)
+  const chains = new Map<string, Node>()
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i]!
+    const entry = node.entry
+    let prev: Node | undefined
+    if (entry.parents.length === 0) {
+      prev = undefined
+    } else if (entry._tag === "Merge" && entry.parents.length > 1) {
+      const sides = entry.parents.map((id) => chains.get(id))
+      prev = sides.every((side) => side !== undefined) ? layOut(sides).node : node.prev
+    } else {
+      prev = chains.get(entry.parents[0]!) ?? node.prev
+    }
+    // most entries were appended right after the entry before them: keep the chain's own node
+    chains.set(entry.id, prev === node.prev || sameChain(prev, node.prev) ? node : link(prev, entry))
+  }
+  histories.set(head, chains)
+  return chains
+}
+
+/** Whether two chains hold the same entries in the same order (they usually share a tail). */
+const sameChain = (a: Node | undefined, b: Node | undefined): boolean => {
+  if (a?.length !== b?.length) return false
+  while (a !== b) {
+    if (a === undefined || b === undefined || a.entry.id !== b.entry.id) return false
+    a = a.prev
+    b = b.prev
+  }
+  return true
+}
+
+/**
+ * The history as of an entry: the session as the entry's author saw it right after appending it
+ * (the entry is its last). In a merged session, an entry of a branch sees only that branch's
+ * history, not the entries of the branches laid out before it. `None` when the session holds no
+ * entry with that id.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const historyAt: {
+  (id: string): (self: Session) => Option.Option<Session>
+  (self: Session, id: string): Option.Option<Session>
+} = dual(2, (self: Session, id: string): Option.Option<Session> => {
+  if (self.node === undefined) return Option.none()
+  const node = historyIndex(self.node).get(id)
+  return node === undefined ? Option.none() : Option.some(node === self.node ? self : withHistory(self, node))
+})
+
+/**
  * What a model is sent: system, user, assistant and tool-result entries in order, with
  * compression applied. A `Compression` entry takes the place of the first entry it covers and
  * every entry it covers is left out; a compression covered by a later one is left out too.
@@ -641,6 +771,26 @@ export const transcript = (self: Session): Chunk.Chunk<Entry.Message> => {
 }
 
 /**
+ * What a model is sent for this session, as a request's messages: the {@link transcript}, with each
+ * compression as a user message carrying its summary (see `Entry.toModelMessages`). Entries are
+ * messages as they are: nothing is copied.
+ *
+ * @since 0.1.0
+ * @category getters
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Provider, Scripted, Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const session = yield* Session.fromUserMessage("Hello!")
+ *   return yield* Provider.chat({ messages: Session.messages(session) })
+ * }).pipe(Effect.provide(Scripted.layer([Scripted.reply("Hi.")])))
+ * ```
+ */
+export const messages = (self: Session): Array<Entry.ModelMessage> => Entry.toModelMessages(transcript(self))
+
+/**
  * Token usage: `own` counts the entries this session added after its fork point, `inclusive`
  * the whole history. `undefined` where no entry reported usage.
  *
@@ -678,7 +828,8 @@ export const placement = (self: Session): Option.Option<Placement.Placement> => 
 
 /**
  * Appends a new entry made from a draft: the id comes from the `IdGenerator`, the time from
- * `Clock`, the parent is the current head and the author is the draft's or `CurrentAuthor`.
+ * `Clock`, the parent is the current head and the author is the draft's or `CurrentAuthor` (the
+ * running agent or workflow; outside any, the program, and for a `User` message the user).
  * O(1); the input session is unchanged.
  *
  * @since 0.1.0
@@ -768,24 +919,33 @@ export const step: {
 export const detach = (self: Session): Effect.Effect<Session> =>
   derive("detach", [], undefined, self.placement, 0, self.node)
 
+/** The placement of a merge: every placed side on a compatible sandbox (unified), else an error. */
 const resolvePlacement = (
-  self: Session,
-  that: Session
+  sessions: ReadonlyArray<Session>
 ): Either.Either<Option.Option<Placement.Placement>, SessionError> => {
-  if (Option.isNone(self.placement)) return Either.right(that.placement)
-  if (Option.isNone(that.placement)) return Either.right(self.placement)
-  const a = self.placement.value
-  const b = that.placement.value
-  return Placement.isCompatible(a, b)
-    ? Either.right(Option.some(Placement.unify(a, b)))
-    : Either.left(
-      new SessionError({
-        reason: "IncompatiblePlacement",
-        detail: `cannot merge ${self.id} on ${Placement.label(a)} with ${that.id} on ${
-          Placement.label(b)
-        }: move one with Session.to first`
-      })
-    )
+  let chosen: Placement.Placement | undefined
+  let from: Session | undefined
+  for (const session of sessions) {
+    if (Option.isNone(session.placement)) continue
+    const next = session.placement.value
+    if (chosen === undefined || from === undefined) {
+      chosen = next
+      from = session
+      continue
+    }
+    if (!Placement.isCompatible(chosen, next)) {
+      return Either.left(
+        new SessionError({
+          reason: "IncompatiblePlacement",
+          detail: `cannot merge ${from.id} on ${Placement.label(chosen)} with ${session.id} on ${
+            Placement.label(next)
+          }: move one with Session.to first`
+        })
+      )
+    }
+    chosen = Placement.unify(chosen, next)
+  }
+  return Either.right(Option.fromNullable(chosen))
 }
 
 /**
@@ -794,9 +954,9 @@ const resolvePlacement = (
  * @since 0.1.0
  * @category getters
  */
-export const commonAncestor = (self: Session, that: Session): Node | undefined => {
-  let a = self.node
-  let b = that.node
+export const commonAncestor = (self: Session, that: Session): Node | undefined => commonNode(self.node, that.node)
+
+const commonNode = (a: Node | undefined, b: Node | undefined): Node | undefined => {
   while (a !== undefined && b !== undefined && a.length > b.length) a = a.prev
   while (a !== undefined && b !== undefined && b.length > a.length) b = b.prev
   while (a !== undefined && b !== undefined && a !== b && a.entry.id !== b.entry.id) {
@@ -810,7 +970,8 @@ export const commonAncestor = (self: Session, that: Session): Node | undefined =
  * Merges two sessions into a new one: their common history once, then this session's own
  * entries, then the other's, then a `Merge` entry whose parents are both heads. Usage sums.
  * Placements must be compatible (the same sandbox, or one side unplaced); otherwise a
- * `SessionError` with reason `IncompatiblePlacement`, never a silent choice.
+ * `SessionError` with reason `IncompatiblePlacement`, never a silent choice. The same as
+ * {@link mergeAll} of the two.
  *
  * @since 0.1.0
  * @category combinators
@@ -821,29 +982,80 @@ export const merge: {
 } = dual(
   (args) => isSession(args[0]) && isSession(args[1]),
   (self: Session, that: Session, options?: { readonly author?: Entry.Author }): Effect.Effect<Session, SessionError> =>
-    Effect.gen(function*() {
-      const placement = yield* resolvePlacement(self, that)
-      const common = commonAncestor(self, that)
-      const commonLength = common === undefined ? 0 : common.length
-      let node = self.node
-      for (const entry of collect(that.node, commonLength)) node = link(node, entry)
-      const heads: Array<Entry.EntryId> = []
-      if (self.node !== undefined) heads.push(self.node.entry.id)
-      if (that.node !== undefined && that.node !== self.node) heads.push(that.node.entry.id)
-      const draft: Entry.DraftFor<"Merge"> = options?.author === undefined
-        ? { _tag: "Merge", sessions: [self.id, that.id] }
-        : { _tag: "Merge", sessions: [self.id, that.id], author: options.author }
-      const mergeEntry = yield* mint(node, draft, heads)
-      return yield* derive(
-        "merge",
-        [self.id, that.id],
-        options?.author,
-        placement,
-        commonLength,
-        link(node, mergeEntry)
-      )
-    })
+    mergeAll([self, that], options)
 )
+
+/**
+ * Merges any number of sessions into a new one with one `Merge` entry: the history the first
+ * shares with the others once, then each session's own entries in the order given (each side's
+ * entries past what is already laid out), then the `Merge` entry, whose parents are the distinct
+ * heads. Lineage `merge` with every session as a parent. One session is returned as it is.
+ * Placements must all be compatible (see {@link merge}).
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Entry, Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const base = yield* Session.fromUserMessage("Name a colour")
+ *   const branches = yield* Effect.forEach(["red", "green", "blue"], (text) =>
+ *     Session.fork(base).pipe(Effect.flatMap(Session.append(Entry.assistant({ text })))))
+ *   return yield* Session.mergeAll(branches) // one Merge entry with three parents
+ * })
+ * ```
+ */
+export const mergeAll = (
+  sessions: Iterable<Session>,
+  options?: { readonly author?: Entry.Author | undefined }
+): Effect.Effect<Session, SessionError> =>
+  Effect.suspend(() => {
+    const all = Array.from(sessions)
+    const first = all[0]
+    if (first === undefined) {
+      return Effect.fail(new SessionError({ reason: "InvalidHistory", detail: "mergeAll needs at least one session" }))
+    }
+    if (all.length === 1) return Effect.succeed(first)
+    const resolved = resolvePlacement(all)
+    if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
+    const placement = resolved.right
+    const { base, node } = layOut(all.map((session) => session.node))
+    const heads: Array<Entry.EntryId> = []
+    const seen = new Set<Node>()
+    for (const session of all) {
+      if (session.node !== undefined && !seen.has(session.node)) {
+        seen.add(session.node)
+        heads.push(session.node.entry.id)
+      }
+    }
+    const ids = all.map((session) => session.id)
+    const draft: Entry.DraftFor<"Merge"> = options?.author === undefined
+      ? { _tag: "Merge", sessions: ids }
+      : { _tag: "Merge", sessions: ids, author: options.author }
+    return Effect.flatMap(
+      mint(node, draft, heads),
+      (mergeEntry) => derive("merge", ids, options?.author, placement, base, link(node, mergeEntry))
+    )
+  })
+
+/**
+ * How a merge lays out its sides: the first chain as it is, then each other chain's entries past
+ * the history it shares with what is laid out so far. `base` is the shortest shared history.
+ */
+const layOut = (heads: ReadonlyArray<Node | undefined>): { readonly base: number; readonly node: Node | undefined } => {
+  let node = heads[0]
+  let base = node === undefined ? 0 : node.length
+  for (let i = 1; i < heads.length; i++) {
+    const that = heads[i]
+    const common = commonNode(node, that)
+    const commonLength = common === undefined ? 0 : common.length
+    base = Math.min(base, commonLength)
+    for (const entry of collect(that, commonLength)) node = link(node, entry)
+  }
+  return { base, node }
+}
 
 /**
  * Binds the session to a sandbox placement, recording a `Placement` entry (with the previous

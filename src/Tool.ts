@@ -20,6 +20,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as Approval from "./Approval.js"
 import type * as Entry from "./Entry.js"
 import type * as Placement from "./Placement.js"
 import type * as Provider from "./Provider.js"
@@ -256,6 +257,8 @@ export interface Outcome {
   readonly durationMs: number
   readonly effects: ReadonlyArray<Entry.ToolEffect>
   readonly sandbox?: Placement.Placement | undefined
+  /** The decision on a call that needed approval. */
+  readonly approval?: Entry.Approval | undefined
 }
 
 /**
@@ -444,6 +447,8 @@ export const requiresApproval = (tool: Tool, args: unknown): boolean =>
  */
 export interface RunOptions {
   readonly session: Session.Session
+  /** Who asks (an agent's name): what an approver is told. */
+  readonly agent?: string | undefined
   readonly timeout?: Duration.DurationInput | undefined
   readonly maxOutputChars?: number | undefined
   /** Replaces the call's arguments (an approver's edit). */
@@ -451,8 +456,9 @@ export interface RunOptions {
 }
 
 /**
- * How tool calls are executed. The default runs the tool ({@link run}); `Replay` swaps in an
- * executor that returns recorded results without running anything.
+ * How tool calls are executed. The default decides approval (see {@link approving}) and runs the
+ * tool ({@link run}); `Replay` swaps in an executor that returns recorded results (approval
+ * decisions included) without running anything or asking anyone.
  *
  * @since 0.1.0
  * @category models
@@ -466,18 +472,75 @@ export interface ExecutorService {
 }
 
 /**
- * The current tool executor: a `Context.Reference`, so nothing needs providing for the default.
+ * An executor that decides approval before `execute` runs a call: a call of a tool whose
+ * `needsApproval` holds for its (valid) arguments is put to the `Approval` service in effect, and
+ * is run as asked (approve), run with other arguments (edit) or not run (reject: a `rejected`
+ * outcome with the reason). The decision is recorded on the outcome. With no approval policy
+ * provided, `Approval.none` rejects: approval fails closed. Calls that need no approval, and
+ * calls whose arguments do not decode (the run reports them), go straight to `execute`.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const approving =
+  (execute: ExecutorService["execute"]): ExecutorService["execute"] =>
+  <R>(toolkit: Toolkit<R>, call: Entry.ToolCall, options: RunOptions): Effect.Effect<Outcome, never, R> => {
+    const tool = toolkit.tools.get(call.name)
+    if (tool === undefined || tool.needsApproval === false) return execute(toolkit, call, options)
+    const raw: Either.Either<unknown, string> = "arguments" in options
+      ? Either.right(options.arguments)
+      : argumentsOf(call)
+    const decoded: Either.Either<unknown, unknown> = Either.isLeft(raw)
+      ? raw
+      : Schema.decodeUnknownEither(tool.parameters)(raw.right, { onExcessProperty: "ignore" })
+    if (Either.isLeft(decoded) || !requiresApproval(tool, decoded.right)) return execute(toolkit, call, options)
+    return Effect.flatMap(Approval.Approval, (approver) =>
+      Effect.flatMap(
+        approver.decide({
+          agent: options.agent ?? "",
+          sessionId: options.session.id,
+          call,
+          arguments: decoded.right
+        }),
+        (decision): Effect.Effect<Outcome, never, R> => {
+          const approval = Approval.toEntry(decision)
+          if (decision._tag === "Reject") {
+            return Effect.succeed({
+              callId: call.id,
+              toolName: call.name,
+              output: null,
+              error: { kind: "rejected", message: `the call was rejected: ${decision.reason}` },
+              durationMs: 0,
+              effects: [],
+              approval
+            })
+          }
+          const edited = decision._tag === "Edit" ? { ...options, arguments: decision.arguments } : options
+          return Effect.map(execute(toolkit, call, edited), (outcome): Outcome => ({ ...outcome, approval }))
+        }
+      ))
+  }
+
+const argumentsOf = (call: Entry.ToolCall): Either.Either<unknown, string> => {
+  if (call.parsed !== undefined) return Either.right(call.parsed)
+  if (call.arguments.trim() === "") return Either.right({})
+  return Either.mapLeft(Either.try(() => JSON.parse(call.arguments) as unknown), () => "invalid json")
+}
+
+/**
+ * The current tool executor: a `Context.Reference`, so nothing needs providing for the default
+ * ({@link approving} around running the tool).
  *
  * @since 0.1.0
  * @category tags
  */
 export class Executor extends Context_.Reference<Executor>()("rath/Tool/Executor", {
-  defaultValue: (): ExecutorService => ({ execute: runUntraced })
+  defaultValue: (): ExecutorService => ({ execute: approving(runUntraced) })
 }) {}
 
 /**
- * Executes a tool call with the current {@link Executor}. The agent loop calls this, never
- * {@link run} directly, so that replays can stand in for real execution.
+ * Executes a tool call with the current {@link Executor}: the one path every tool call of an
+ * agent takes (approval, running, recording), so that replays can stand in for all of it.
  *
  * @since 0.1.0
  * @category combinators

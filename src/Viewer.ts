@@ -465,8 +465,8 @@ export const html = (sessions: Iterable<Session.Session>, options?: Options): st
   // entries are shared between sessions (a fork holds its parent's history): each is sent once
   const table = new Map<string, EntryData>()
   for (const session of list) {
-    for (let node = session.node; node !== undefined; node = node.prev) {
-      if (!table.has(node.entry.id)) table.set(node.entry.id, entryData(node.entry))
+    for (const entry of Session.reverseEntries(session)) {
+      if (!table.has(entry.id)) table.set(entry.id, entryData(entry))
     }
   }
   const payload = {

@@ -15,10 +15,11 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as Agent from "./Agent.js"
 import * as Entry from "./Entry.js"
+import * as Journal from "./Journal.js"
 import * as Session from "./Session.js"
 
 /**
@@ -106,7 +107,8 @@ export const descriptionOf = (step: Step<any, any>): string => {
 
 /**
  * Names a step. Each run is recorded as a `step` in the session lineage by `{ kind: "workflow",
- * name }`, which is also the author of entries appended without one.
+ * name }`, which is also the author of entries appended without one. Under a journal (see
+ * `Journal`) the step's session is reported first, then what the step reports, then its result.
  *
  * @since 0.1.0
  * @category constructors
@@ -124,14 +126,11 @@ export const descriptionOf = (step: Step<any, any>): string => {
 export const make = <E, R>(
   info: { readonly name: string; readonly description?: string | undefined },
   step: Step<E, R>
-): Workflow<E, R> => {
+): Workflow<E | Journal.JournalError, R> => {
   const author: Entry.Author = { kind: "workflow", name: info.name }
   return named(info.name, info.description ?? "", (session) =>
     Session.step(session, author).pipe(
-      Effect.flatMap((stepped) =>
-        Effect.flatMap(Agent.Progress, (progress) =>
-          progress === undefined ? step(stepped) : reportAround(progress, stepped, step))
-      ),
+      Effect.flatMap((stepped) => reportAround(stepped, step)),
       Effect.provideService(Entry.CurrentAuthor, author),
       Effect.withSpan("Workflow.run", {
         captureStackTrace: false,
@@ -141,25 +140,22 @@ export const make = <E, R>(
 }
 
 /**
- * Runs `step` on `session` under a watcher of `Agent.Progress`: reports `session` first (a session
- * this workflow made: the lineage parent of what the step makes), forwards what the step reports,
- * and reports the result unless the step reported that very value last.
+ * Runs `step` on `session` under the journal in effect: reports `session` first (a session this
+ * workflow made: the lineage parent of what the step makes), passes on what the step reports, and
+ * reports the result unless the step reported that very value last.
  */
 const reportAround = <E, R>(
-  progress: (session: Session.Session) => Effect.Effect<void>,
   session: Session.Session,
   step: Step<E, R>
-): Effect.Effect<Session.Session, E, R> => {
-  let last: Session.Session | undefined = session
-  const forward = (next: Session.Session) => {
-    last = next
-    return progress(next)
-  }
-  return progress(session).pipe(
-    Effect.zipRight(Effect.provideService(step(session), Agent.Progress, forward)),
-    Effect.tap((result) => result === last ? Effect.void : forward(result))
-  )
-}
+): Effect.Effect<Session.Session, E | Journal.JournalError, R> =>
+  Effect.flatMap(Journal.Journal, (journal) => {
+    if (journal === Journal.noop) return step(session)
+    let last = session
+    return journal.report(session).pipe(
+      Effect.zipRight(Journal.observe(step(session), (next) => Effect.sync(() => void (last = next)))),
+      Effect.tap((result) => result === last ? Effect.void : journal.report(result))
+    )
+  })
 
 /**
  * The identity: the workflow a selector returns when the work is finished.
@@ -200,10 +196,26 @@ export const andThen = <const S extends ReadonlyArray<Step<any, any>>>(
   )
 
 /**
+ * Options of {@link parallel}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ParallelOptions {
+  readonly name?: string | undefined
+  readonly description?: string | undefined
+  readonly concurrency?: number | "unbounded" | undefined
+}
+
+/**
  * Fork-join: forks the input once per branch (a `fork` named `<name>/<branch>`), runs the
- * branches concurrently (bounded by `concurrency`, default unbounded) and merges the results in
- * branch order with `Session.merge`: the input once, then each branch's own entries once, with a
- * `Merge` entry per join.
+ * branches concurrently (bounded by `concurrency`, default unbounded) and joins the results with
+ * `Session.mergeAll` in branch order: the input once, then each branch's own entries once, then
+ * one `Merge` entry whose parents are the branches' heads. One branch is returned as it is.
+ *
+ * Under a journal every session the fork-join makes is reported as it goes: each fork, what each
+ * branch reports, each branch's result and the join. An interrupted fork-join reports the join of
+ * what its branches had reached.
  *
  * @since 0.1.0
  * @category combinators
@@ -218,89 +230,109 @@ export const andThen = <const S extends ReadonlyArray<Step<any, any>>>(
  * const program = Session.fromUserMessage("go").pipe(Effect.flatMap(both))
  * ```
  */
-export const parallel = <const S extends ReadonlyArray<Step<any, any>>>(
-  branches: S,
-  options?: {
-    readonly name?: string | undefined
-    readonly description?: string | undefined
-    readonly concurrency?: number | "unbounded" | undefined
-  }
-): Workflow<ErrorOf<S[number]> | WorkflowError, ContextOf<S[number]>> => {
-  const name = options?.name ?? "parallel"
-  const author: Entry.Author = { kind: "workflow", name }
-  return named(
-    name,
-    options?.description ?? `In parallel: ${branches.map(nameOf).join(", ")}`,
-    (session) =>
-      Effect.gen(function*() {
-        // whoever watches `Agent.Progress` outside (`Resume.persist`, `withTimeout`) hears every
-        // session the fork-join makes as it goes: each fork, what each branch reports, each
-        // branch's result and each join. And where each branch got to is kept, so that an
-        // interrupted fork-join still reports (merged) everything its branches produced.
-        const outer = yield* Agent.Progress
-        const latest: Array<Session.Session | undefined> = new Array(branches.length)
-        const mergeAll = (sessions: ReadonlyArray<Session.Session>) =>
-          Effect.gen(function*() {
-            let merged = sessions[0]!
-            for (let i = 1; i < sessions.length; i++) {
-              merged = yield* Session.merge(merged, sessions[i]!, { author }).pipe(
-                Effect.mapError((cause) =>
-                  new WorkflowError({
-                    reason: "MergeFailed",
-                    workflow: name,
-                    detail: `branch ${branchName(branches[i]!, i)} cannot be merged: ${cause.message}`,
-                    session: merged,
-                    cause
-                  })
-                )
+export const parallel: {
+  (
+    options?: ParallelOptions
+  ): <const S extends ReadonlyArray<Step<any, any>>>(
+    branches: S
+  ) => Workflow<ErrorOf<S[number]> | WorkflowError | Journal.JournalError, ContextOf<S[number]>>
+  <const S extends ReadonlyArray<Step<any, any>>>(
+    branches: S,
+    options?: ParallelOptions
+  ): Workflow<ErrorOf<S[number]> | WorkflowError | Journal.JournalError, ContextOf<S[number]>>
+} = dual(
+  (args) => Array.isArray(args[0]),
+  <const S extends ReadonlyArray<Step<any, any>>>(
+    branches: S,
+    options?: ParallelOptions
+  ): Workflow<ErrorOf<S[number]> | WorkflowError | Journal.JournalError, ContextOf<S[number]>> => {
+    const name = options?.name ?? "parallel"
+    const author: Entry.Author = { kind: "workflow", name }
+    return named(
+      name,
+      options?.description ?? `In parallel: ${branches.map(nameOf).join(", ")}`,
+      (session) =>
+        Effect.gen(function*() {
+          const journal = yield* Journal.Journal
+          // where each branch got to, so that an interrupted fork-join still joins what it made
+          const latest: Array<Session.Session | undefined> = new Array(branches.length)
+          const join = (sessions: ReadonlyArray<Session.Session>) =>
+            Session.mergeAll(sessions, { author }).pipe(
+              Effect.mapError((cause) =>
+                new WorkflowError({
+                  reason: "MergeFailed",
+                  workflow: name,
+                  detail: `the branches cannot be merged: ${cause.message}`,
+                  session: sessions[0],
+                  cause
+                })
+              ),
+              Effect.tap((merged) => sessions.length > 1 ? journal.report(merged) : Effect.void)
+            )
+          const runBranch = (branch: Step<any, any>, i: number) =>
+            Effect.gen(function*() {
+              const fork = yield* Session.fork(session, {
+                by: { kind: "workflow", name: `${name}/${branchName(branch, i)}` }
+              })
+              latest[i] = fork
+              yield* journal.report(fork)
+              const result: Session.Session = yield* Journal.observe(
+                branch(fork),
+                (next) => Effect.sync(() => void (latest[i] = next))
               )
-              // each join is a session of the lineage (the next join's parent)
-              if (outer !== undefined) yield* outer(merged)
-            }
-            return merged
-          })
-        const runBranch = (branch: Step<any, any>, i: number) =>
-          Effect.gen(function*() {
-            const fork = yield* Session.fork(session, {
-              by: { kind: "workflow", name: `${name}/${branchName(branch, i)}` }
+              // a branch that is no agent (or ends with unreported entries) reports nothing itself
+              if (result !== latest[i]) {
+                latest[i] = result
+                yield* journal.report(result)
+              }
+              return result
             })
-            latest[i] = fork
-            if (outer === undefined) return yield* branch(fork)
-            yield* outer(fork)
-            const result = yield* Effect.provideService(branch(fork), Agent.Progress, (next) => {
-              latest[i] = next
-              return outer(next)
+          const results = yield* Effect.forEach(branches, runBranch, {
+            concurrency: options?.concurrency ?? "unbounded"
+          }).pipe(
+            Effect.onInterrupt(() => {
+              const reached = latest.filter((s): s is Session.Session => s !== undefined)
+              return journal === Journal.noop || reached.length === 0
+                ? Effect.void
+                : Effect.catchAll(
+                  join(reached),
+                  (error) =>
+                    Effect.logWarning(`workflow ${name}: the interrupted join was not reported: ${error.message}`)
+                )
             })
-            // a branch that is no agent (or ends with unreported entries) reports nothing itself
-            if (result !== latest[i]) {
-              latest[i] = result
-              yield* outer(result)
-            }
-            return result
-          })
-        const results = yield* Effect.forEach(branches, runBranch, {
-          concurrency: options?.concurrency ?? "unbounded"
-        }).pipe(
-          Effect.onInterrupt(() => {
-            const reached = latest.filter((s): s is Session.Session => s !== undefined)
-            return outer === undefined || reached.length === 0
-              ? Effect.void
-              // each join is reported by `mergeAll`, the last one last (a single branch's was already)
-              : Effect.ignore(mergeAll(reached))
-          })
-        )
-        if (results.length === 0) return session
-        return yield* mergeAll(results)
-      }).pipe(Effect.withSpan("Workflow.parallel", {
-        captureStackTrace: false,
-        attributes: { "rath.workflow.name": name, "rath.session.id": session.id, "rath.branches": branches.length }
-      })) as Effect.Effect<Session.Session, ErrorOf<S[number]> | WorkflowError, ContextOf<S[number]>>
-  )
-}
+          )
+          if (results.length === 0) return session
+          return yield* join(results)
+        }).pipe(Effect.withSpan("Workflow.parallel", {
+          captureStackTrace: false,
+          attributes: { "rath.workflow.name": name, "rath.session.id": session.id, "rath.branches": branches.length }
+        })) as Effect.Effect<
+          Session.Session,
+          ErrorOf<S[number]> | WorkflowError | Journal.JournalError,
+          ContextOf<S[number]>
+        >
+    )
+  }
+)
 
 const branchName = (step: Step<any, any>, index: number): string => {
   const name = nameOf(step)
   return name === "step" ? `branch-${index}` : name
+}
+
+/**
+ * Options of {@link loop}: the condition, checked before each iteration, and a required bound.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LoopOptions<E2 = never, R2 = never> {
+  readonly while: (
+    session: Session.Session,
+    iteration: number
+  ) => boolean | Effect.Effect<boolean, E2, R2>
+  readonly maxIterations: number
+  readonly name?: string | undefined
 }
 
 /**
@@ -309,65 +341,79 @@ const branchName = (step: Step<any, any>, index: number): string => {
  *
  * @since 0.1.0
  * @category combinators
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Entry, Session, Workflow } from "rath"
+ *
+ * const note = Workflow.make({ name: "note" }, (session) => Session.append(session, Entry.check("note", true)))
+ * const three = Workflow.loop(note, { while: (_, i) => i < 3, maxIterations: 10 })
+ * const program = Session.fromUserMessage("go").pipe(Effect.flatMap(three))
+ * ```
  */
-export const loop = <E, R, E2 = never, R2 = never>(
-  options: {
-    readonly while: (
-      session: Session.Session,
-      iteration: number
-    ) => boolean | Effect.Effect<boolean, E2, R2>
-    readonly maxIterations: number
-    readonly name?: string | undefined
-  },
-  body: Step<E, R>
-): Workflow<E | E2, R | R2> =>
-  named(options.name ?? `loop ${nameOf(body)}`, descriptionOf(body), (session) =>
-    Effect.gen(function*() {
-      let current = session
-      for (let i = 0; i < options.maxIterations; i++) {
-        const test = options.while(current, i)
-        const go = typeof test === "boolean" ? test : yield* test
-        if (!go) break
-        current = yield* body(current)
-      }
-      return current
-    }))
+export const loop: {
+  <E2 = never, R2 = never>(options: LoopOptions<E2, R2>): <E, R>(body: Step<E, R>) => Workflow<E | E2, R | R2>
+  <E, R, E2 = never, R2 = never>(body: Step<E, R>, options: LoopOptions<E2, R2>): Workflow<E | E2, R | R2>
+} = dual(
+  2,
+  <E, R, E2 = never, R2 = never>(body: Step<E, R>, options: LoopOptions<E2, R2>): Workflow<E | E2, R | R2> =>
+    named(options.name ?? `loop ${nameOf(body)}`, descriptionOf(body), (session) =>
+      Effect.gen(function*() {
+        let current = session
+        for (let i = 0; i < options.maxIterations; i++) {
+          const test = options.while(current, i)
+          const go = typeof test === "boolean" ? test : yield* test
+          if (!go) break
+          current = yield* body(current)
+        }
+        return current
+      }))
+)
 
 /**
  * Fails with a `WorkflowError` (reason `Timeout`) when the step takes longer than `duration`.
- * The step is interrupted; the error carries the latest session it reported. Agents report
- * through `Agent.Progress` after start-up, after an answer that calls tools, after each turn's
- * tool results and at their end; an interrupted agent answers its open calls and records
- * `rath.run.end` with reason `"interrupted"`, and reports that, so nothing it produced is lost.
+ * The step is interrupted; the error carries the latest session it reported to the journal.
+ * Agents report after start-up, after an answer that calls tools, after each turn's tool results
+ * and at their end; an interrupted agent answers its open calls and records `rath.run.end` with
+ * reason `"interrupted"`, and reports that, so nothing it produced is lost. Its model call in
+ * flight settles its budget reservation.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const withTimeout = <E, R>(
-  step: Step<E, R>,
-  duration: Duration.DurationInput
-): Workflow<E | WorkflowError, R> =>
-  named(nameOf(step), descriptionOf(step), (session) =>
-    Effect.gen(function*() {
-      let latest = session
-      const outer = yield* Agent.Progress
-      const report = (next: Session.Session) =>
-        Effect.suspend(() => {
-          latest = next
-          return outer === undefined ? Effect.void : outer(next)
+export const withTimeout: {
+  (duration: Duration.DurationInput): <E, R>(step: Step<E, R>) => Workflow<E | WorkflowError, R>
+  <E, R>(step: Step<E, R>, duration: Duration.DurationInput): Workflow<E | WorkflowError, R>
+} = dual(
+  2,
+  <E, R>(step: Step<E, R>, duration: Duration.DurationInput): Workflow<E | WorkflowError, R> =>
+    named(nameOf(step), descriptionOf(step), (session) =>
+      Effect.gen(function*() {
+        let latest = session
+        const result = yield* step(session).pipe(
+          Journal.observe((next) => Effect.sync(() => void (latest = next))),
+          Effect.timeoutOption(duration)
+        )
+        if (Option.isSome(result)) return result.value
+        return yield* new WorkflowError({
+          reason: "Timeout",
+          workflow: nameOf(step),
+          detail: `did not finish in time`,
+          session: latest
         })
-      const result = yield* step(session).pipe(
-        Effect.provideService(Agent.Progress, report),
-        Effect.timeoutOption(duration)
-      )
-      if (Option.isSome(result)) return result.value
-      return yield* new WorkflowError({
-        reason: "Timeout",
-        workflow: nameOf(step),
-        detail: `did not finish in time`,
-        session: latest
-      })
-    }))
+      }))
+)
+
+/**
+ * Options of {@link retry}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions<E> {
+  readonly times: number
+  readonly while?: ((error: E) => boolean) | undefined
+}
 
 /**
  * Re-runs a failing step on the same input session, up to `times` more times (optionally only
@@ -376,12 +422,15 @@ export const withTimeout = <E, R>(
  * @since 0.1.0
  * @category combinators
  */
-export const retry = <E, R>(
-  step: Step<E, R>,
-  options: { readonly times: number; readonly while?: ((error: E) => boolean) | undefined }
-): Workflow<E, R> =>
-  named(nameOf(step), descriptionOf(step), (session) =>
-    Effect.retry(
-      step(session),
-      options.while === undefined ? { times: options.times } : { times: options.times, while: options.while }
-    ))
+export const retry: {
+  <E>(options: RetryOptions<E>): <R>(step: Step<E, R>) => Workflow<E, R>
+  <E, R>(step: Step<E, R>, options: RetryOptions<E>): Workflow<E, R>
+} = dual(
+  2,
+  <E, R>(step: Step<E, R>, options: RetryOptions<E>): Workflow<E, R> =>
+    named(nameOf(step), descriptionOf(step), (session) =>
+      Effect.retry(
+        step(session),
+        options.while === undefined ? { times: options.times } : { times: options.times, while: options.while }
+      ))
+)

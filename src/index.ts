@@ -57,6 +57,11 @@ export * as IdGenerator from "./IdGenerator.js"
 /**
  * @since 0.1.0
  */
+export * as Journal from "./Journal.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as LocalSandbox from "./sandboxes/Local.js"
 
 /**
@@ -68,6 +73,11 @@ export * as Mcp from "./Mcp.js"
  * @since 0.1.0
  */
 export * as Memory from "./Memory.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Model from "./Model.js"
 
 /**
  * @since 0.1.0
@@ -98,6 +108,11 @@ export * as Replay from "./Replay.js"
  * @since 0.1.0
  */
 export * as Resume from "./Resume.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Run from "./Run.js"
 
 /**
  * @since 0.1.0

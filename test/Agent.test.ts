@@ -36,9 +36,9 @@ describe("Agent", () => {
         const input = yield* Session.fromUserMessage("hello")
         const out = yield* agent(input)
         assert.strictEqual((yield* scripted.requests).length, 1)
-        assert.strictEqual(Agent.lastEnd(out)?.reason, "stop")
-        assert.strictEqual(Agent.lastEnd(out)?.turns, 1)
-        const spec = Agent.lastSpec(out)!
+        assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).reason, "stop")
+        assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).turns, 1)
+        const spec = Option.getOrThrow(Agent.lastSpec(out))
         assert.strictEqual(spec.name, "greeter")
         assert.strictEqual(spec.provider, "scripted")
         assert.strictEqual(spec.model, "scripted-model")
@@ -96,7 +96,7 @@ describe("Agent", () => {
       const [result] = results(out)
       assert.deepStrictEqual(result!.output, { path: "hello.txt", bytes: 6 })
       assert.deepStrictEqual(result!.effects, [{ op: "write", path: "hello.txt", bytes: 6 }])
-      assert.strictEqual(Agent.lastEnd(out)?.reason, "stop")
+      assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).reason, "stop")
       assert.strictEqual(assistants(out).length, 2)
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
@@ -136,7 +136,7 @@ describe("Agent", () => {
         // the model was sent every failure
         const second = (yield* scripted.requests)[1]!
         assert.strictEqual(second.messages.filter((m) => m._tag === "ToolResult").length, 5)
-        assert.strictEqual(Agent.lastEnd(out)?.reason, "stop")
+        assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).reason, "stop")
       })))
 
   it.effect("three parallel-safe tools that sleep 250 ms overlap and their results stay in call order", () =>
@@ -273,7 +273,7 @@ describe("Agent", () => {
       // the model read the timeout and answered: the loop went on
       assert.strictEqual(requests.length, 2)
       assert.strictEqual(requests[1]!.messages.filter((m) => m._tag === "ToolResult")[0]?.error?.kind, "timeout")
-      assert.strictEqual(Agent.lastEnd(out)?.reason, "stop")
+      assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).reason, "stop")
     }))
 
   it.effect("a tool that is not parallel-safe runs alone", () =>
@@ -346,7 +346,7 @@ describe("Agent", () => {
         ["slow", "interrupted", null],
         ["fast", undefined, 10]
       ])
-      assert.strictEqual(Agent.lastEnd(partial)?.reason, "interrupted")
+      assert.strictEqual(Option.getOrThrow(Agent.lastEnd(partial)).reason, "interrupted")
     }))
 
   it.effect("maxTurns = 3 with endless tool calls: exactly 3 model calls and reason max_turns", () =>
@@ -357,8 +357,8 @@ describe("Agent", () => {
           Agent.make({ name: "a", tools: [add], maxTurns: 3 })
         )
         assert.strictEqual((yield* scripted.requests).length, 3)
-        assert.strictEqual(Agent.lastEnd(out)?.reason, "max_turns")
-        assert.strictEqual(Agent.lastEnd(out)?.turns, 3)
+        assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).reason, "max_turns")
+        assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).turns, 3)
         assert.strictEqual(results(out).length, 3)
       })))
 
@@ -456,10 +456,12 @@ describe("Agent", () => {
           Effect.flatMap(Session.fromUserMessage("q"), Agent.make({ name: "a", tools: [add] }))
         )
         assert.strictEqual(error._tag, "AgentError")
+        if (error._tag !== "AgentError") return
         assert.strictEqual(error.reason, "ProviderFailed")
+        assert.strictEqual(error.cause?._tag === "ProviderError" ? error.cause.reason : undefined, "Unavailable")
         const partial = error.session!
         assert.strictEqual(results(partial)[0]!.output, 3)
-        assert.strictEqual(Agent.lastEnd(partial)?.reason, "error")
+        assert.strictEqual(Option.getOrThrow(Agent.lastEnd(partial)).reason, "error")
         assert.match(error.message, /Unavailable/)
       })))
 
@@ -474,8 +476,8 @@ describe("Agent", () => {
           assert.isTrue(calls >= 1 && calls < 64)
           const ends = entriesOf(out).filter((e) => e._tag === "Custom" && e.type === Agent.END_ENTRY)
           assert.strictEqual(ends.length, 1)
-          assert.strictEqual(Agent.lastEnd(out)?.reason, "budget")
-          assert.strictEqual(Agent.lastEnd(out)?.turns, calls)
+          assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).reason, "budget")
+          assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).turns, calls)
           // spent stays under the cap
           assert.isTrue((Session.usage(out).own?.totalTokens ?? 0) <= 600)
         })
@@ -492,8 +494,9 @@ describe("Agent", () => {
         const fork = yield* Session.fork(input)
         yield* agent(fork).pipe(Effect.provideService(Budget.Budget, budget))
         const error = yield* Effect.flip(agent(first).pipe(Effect.provideService(Budget.Budget, budget)))
-        assert.strictEqual(error.reason, "BudgetExceeded")
-        assert.strictEqual(Agent.lastEnd(error.session!)?.reason, "budget")
+        assert.strictEqual(error._tag === "AgentError" ? error.reason : error._tag, "BudgetExceeded")
+        if (error._tag !== "AgentError") return
+        assert.strictEqual(Option.getOrThrow(Agent.lastEnd(error.session!)).reason, "budget")
         assert.isTrue((yield* budget.spent) > 100)
       })))
 

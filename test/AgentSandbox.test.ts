@@ -34,7 +34,7 @@ describe("Agent in a real local sandbox", () => {
       const handle = yield* Sandbox.handleFor(out)
       assert.strictEqual(Fs.readFileSync(Path.join(handle.workspace, "notes/a.txt"), "utf8"), "second!")
       assert.strictEqual(Fs.readFileSync(Path.join(handle.workspace, "notes/b.txt"), "utf8"), "other")
-      assert.strictEqual(Agent.lastEnd(out)?.reason, "stop")
+      assert.strictEqual(Option.getOrThrow(Agent.lastEnd(out)).reason, "stop")
       assert.isTrue(Option.isSome(out.placement))
     }).pipe(
       Effect.scoped,

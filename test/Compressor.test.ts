@@ -22,15 +22,22 @@ describe("Compressor", () => {
       const out = yield* Compressor.make({ keepLast: 1 })(input).pipe(
         Effect.provideService(Provider.Provider, scripted.service)
       )
-      // the original entries are all still there
+      // the original entries are all still there, then the call and the summary it wrote
       const all = Chunk.toReadonlyArray(Session.entries(out))
-      assert.strictEqual(all.length, input.length + 1)
+      assert.strictEqual(all.length, input.length + 2)
+      const call = all[all.length - 2]!
       const compression = all[all.length - 1]!
+      assert.strictEqual(call._tag, "ModelCall")
       assert.strictEqual(compression._tag, "Compression")
-      if (compression._tag !== "Compression") return
+      if (compression._tag !== "Compression" || call._tag !== "ModelCall") return
+      assert.strictEqual(call.purpose, "compress")
+      assert.strictEqual(compression.call, call.id)
       assert.strictEqual(compression.text, "Ada likes chess.")
       assert.strictEqual(compression.covers.length, 4)
-      assert.strictEqual(compression.usage?.totalTokens !== undefined, true)
+      // the call's tokens are counted once: on the call, not again on the summary
+      assert.isDefined(call.usage)
+      assert.isUndefined(compression.usage)
+      assert.deepStrictEqual(Session.usage(out).inclusive, Entry.sumUsage(Session.usage(input).inclusive, call.usage))
       // what a model is sent now: the system prompt, the summary, the last user message
       const transcript = Chunk.toReadonlyArray(Session.transcript(out)).map((m) => m._tag)
       assert.deepStrictEqual(transcript, ["System", "Compression", "User"])
@@ -40,8 +47,9 @@ describe("Compressor", () => {
       assert.isUndefined(request.tools)
       // a later agent is sent the summary, not the covered entries
       yield* Agent.make({ name: "a" })(out).pipe(Effect.provideService(Provider.Provider, scripted.service))
-      const sent = (yield* scripted.requests)[1]!.messages.map((m) => m._tag)
-      assert.deepStrictEqual(sent, ["System", "Compression", "User"])
+      const sent = (yield* scripted.requests)[1]!.messages
+      assert.deepStrictEqual(sent.map((m) => m._tag), ["System", "User", "User"])
+      assert.strictEqual(sent[1]!._tag === "User" ? sent[1]!.text : "", Provider.summaryText(compression))
     }).pipe(ids))
 
   it.effect("an empty answer and a tool-calling answer are typed errors", () =>

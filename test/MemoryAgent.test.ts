@@ -30,8 +30,14 @@ const byAgent = Scripted.make((request) => {
   return Scripted.reply(`answer of ${system?.text ?? "?"}`)
 })
 
+// what a request was sent, as the session entries they are (a request's messages are the entries
+// themselves, not copies)
+const asEntries = (messages: ReadonlyArray<Provider.Message>): ReadonlyArray<Entry.Entry> =>
+  messages.flatMap((message) => Entry.isEntry(message) ? [message] : [])
+const sent = (request: Provider.Request): ReadonlyArray<Entry.Entry> => asEntries(request.messages)
+
 const untrusted = (request: Provider.Request) =>
-  request.messages.filter((message): message is Entry.User =>
+  sent(request).filter((message): message is Entry.User =>
     message._tag === "User" && message.text.startsWith("<untrusted-memory>")
   )
 
@@ -194,7 +200,8 @@ describe("Memory with an agent", () => {
       // an agent without memory is sent neither the block nor the recalled text
       assert.deepStrictEqual(untrusted(toPlain!), [])
       assert.deepStrictEqual(toPlain!.messages.map((message) => message._tag), ["System", "User", "Assistant"])
-      for (const message of toPlain!.messages) {
+      assert.strictEqual(sent(toPlain!).length, toPlain!.messages.length)
+      for (const message of sent(toPlain!)) {
         assert.notInclude(Entry.summary(message), "green tea")
       }
       // an agent with another namespace is sent only its own recall
@@ -211,11 +218,11 @@ describe("Memory with an agent", () => {
       assert.deepStrictEqual(blocks.map((entry) => entry.author.name), ["memory:a", "memory:other", "memory:a"])
       // what each request held is what Agent.messagesFor gives for the session as it was then
       assert.deepStrictEqual(
-        Agent.messagesFor("plain", out).filter(Memory.isContext),
+        asEntries(Agent.messagesFor("plain", out)).filter(Memory.isContext),
         []
       )
       assert.deepStrictEqual(
-        Agent.messagesFor("other", out).filter(Memory.isContext).map((entry) => entry.author.name),
+        asEntries(Agent.messagesFor("other", out)).filter(Memory.isContext).map((entry) => entry.author.name),
         ["memory:other"]
       )
     }).pipe(Effect.provide(Memory.layerMemory), ids))
@@ -229,7 +236,7 @@ describe("Memory with an agent", () => {
       assert.deepStrictEqual(block.author, Memory.contextAuthor)
       assert.isTrue(Memory.isContext(block))
       assert.isTrue(Memory.visibleTo(block, "anyone"))
-      assert.deepStrictEqual(Agent.messagesFor("anyone", recalled).map((message) => message.author), [
+      assert.deepStrictEqual(asEntries(Agent.messagesFor("anyone", recalled)).map((message) => message.author), [
         { kind: "user", name: "user" },
         Memory.contextAuthor
       ])
@@ -260,7 +267,7 @@ describe("Memory with an agent", () => {
       // and b's request (live and replayed alike) held b's recall only
       assert.deepStrictEqual(untrusted(live[1]!).map((message) => message.author), [Memory.contextAuthorFor("b")])
       assert.deepStrictEqual(
-        Agent.messagesFor("b", recorded).filter(Memory.isContext).map((entry) => entry.author.name),
+        asEntries(Agent.messagesFor("b", recorded)).filter(Memory.isContext).map((entry) => entry.author.name),
         ["memory:b"]
       )
     }).pipe(Effect.provide(Memory.layerMemory)))

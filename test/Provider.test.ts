@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Stream } from "effect"
-import { createHash } from "node:crypto"
+import { Effect, Stream } from "effect"
 import { Entry, Provider, Scripted, Session } from "rath"
 
 describe("Provider.accumulate", () => {
@@ -68,7 +67,7 @@ describe("Scripted", () => {
 })
 
 describe("Provider.fingerprint", () => {
-  it.effect("is the hash of the request's content, whatever was fingerprinted before it", () =>
+  it.effect("hashes exactly what is sent: the messages' content, the tools, the model and every option", () =>
     Effect.gen(function*() {
       const session = yield* Session.fromUserMessage("what is 2 + 2?").pipe(
         Effect.flatMap(Session.append(Entry.system("be brief"))),
@@ -78,33 +77,37 @@ describe("Provider.fingerprint", () => {
         Effect.flatMap(Session.append(Entry.toolResult({ callId: "c1", toolName: "add", output: { sum: 4 } }))),
         Effect.flatMap(Session.append(Entry.assistant({ text: "4", reasoning: "adding" })))
       )
-      const messages = Chunk.toReadonlyArray(Session.transcript(session))
+      const messages = Session.messages(session)
       const tools = [{ name: "add", description: "Adds.", parameters: { type: "object" } }]
-      // the definition: sha256 of the JSON of [messages without ids/times/authors, tools, choice, format]
-      const reference = (request: Provider.Request) =>
-        "sha256:" + createHash("sha256").update(JSON.stringify([
-          request.messages.map((m) =>
-            m._tag === "Assistant"
-              ? [m._tag, m.text, m.reasoning ?? null, m.toolCalls.map((c) => [c.id, c.name, c.arguments])]
-              : m._tag === "ToolResult"
-              ? [m._tag, m.callId, m.toolName, m.output ?? null, m.error ?? null]
-              : [m._tag, m.text]
-          ),
-          (request.tools ?? []).map((t) => [t.name, t.description, t.parameters]),
-          request.toolChoice ?? "auto",
-          request.responseFormat ?? null
-        ])).digest("hex").slice(0, 32)
-      const requests: Array<Provider.Request> = [
-        { messages },
-        { messages: messages.slice(0, 2), tools, toolChoice: "auto" },
-        { messages, tools, toolChoice: { tool: "add" } },
-        { messages, tools: [], responseFormat: { type: "json_object" } }
+      const base: Provider.Request = { messages, tools, toolChoice: "auto", model: "m1" }
+      // the same content in fresh objects (other ids, times and authors: not sent) hashes the same
+      const copies: Array<Provider.Message> = messages.map((m) => ({ ...m }))
+      assert.strictEqual(Provider.fingerprint({ ...base, messages: copies }), Provider.fingerprint(base))
+      assert.isTrue(Provider.fingerprint(base).startsWith(Provider.FINGERPRINT_PREFIX))
+      // anything that is sent changes it
+      const changed: ReadonlyArray<Provider.Request> = [
+        { ...base, messages: messages.slice(0, 2) },
+        { ...base, messages: [...messages.slice(0, 4), { _tag: "Assistant", text: "5", toolCalls: [] }] },
+        { ...base, messages: [...messages.slice(0, 4), { _tag: "Assistant", text: "4", toolCalls: [] }] },
+        {
+          ...base,
+          messages: [...messages.slice(0, 3), { _tag: "ToolResult", callId: "c1", toolName: "add", output: { sum: 5 } }]
+        },
+        { ...base, tools: [{ ...tools[0]!, description: "Adds two." }] },
+        { ...base, tools: [] },
+        { ...base, toolChoice: { tool: "add" } },
+        { ...base, model: "m2" },
+        { ...base, temperature: 0.5 },
+        { ...base, topP: 0.9 },
+        { ...base, maxTokens: 100 },
+        { ...base, stop: ["x"] },
+        { ...base, seed: 7 },
+        { ...base, responseFormat: { type: "json_object" } },
+        { ...base, extra: { user: "u1" } }
       ]
-      for (const request of requests) {
-        // twice: the second call reads the cached pieces
-        assert.strictEqual(Provider.fingerprint(request), reference(request))
-        assert.strictEqual(Provider.fingerprint(request), reference(request))
-      }
-      assert.notStrictEqual(Provider.fingerprint(requests[0]!), Provider.fingerprint(requests[1]!))
+      const all = new Set([Provider.fingerprint(base), ...changed.map(Provider.fingerprint)])
+      assert.strictEqual(all.size, changed.length + 1)
+      // computed again (cached pieces), the same
+      for (const request of changed) assert.strictEqual(Provider.fingerprint(request), Provider.fingerprint(request))
     }))
 })

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Option, Schema, Stream } from "effect"
 import { Agent, Entry, IdGenerator, Provider, Replay, Scripted, Session, Tool, Workflow } from "rath"
+import { divergenceOf } from "./utils.js"
 
 // a minimal tool loop written against the public boundary (Provider + Tool.execute), so replay is
 // tested independently of the agent
@@ -9,7 +10,7 @@ const loop = <R>(toolkit: Tool.Toolkit<R>) => (input: Session.Session) =>
     let session = input
     for (let turn = 0; turn < 5; turn++) {
       const request: Provider.Request = {
-        messages: Chunk.toReadonlyArray(Session.transcript(session)),
+        messages: Session.messages(session),
         tools: toolkit.definitions
       }
       const response = yield* Provider.chat(request)
@@ -90,16 +91,22 @@ describe("Replay", () => {
       assert.strictEqual(error._tag, "ProviderError")
       assert.strictEqual(error.reason, "ReplayDiverged")
       assert.include(error.message, "model request #0")
-      assert.include(error.message, "messages[0]")
       assert.include(error.message, "what is 2 + 3?")
       assert.include(error.message, "what is 2 + 4?")
+      // the divergence names the recording's entry and field: the user's message, its text
+      const divergence = divergenceOf(error)!
+      assert.strictEqual(divergence.index, 0)
+      assert.strictEqual(divergence.kind, "User")
+      assert.strictEqual(divergence.field, "text")
+      assert.strictEqual(divergence.expected, "what is 2 + 3?")
+      assert.strictEqual(divergence.actual, "what is 2 + 4?")
     }))
 
   it.effect("asking for more model calls than were recorded is a divergence", () =>
     Effect.gen(function*() {
       const { recorded } = yield* record
       const replayer = yield* Replay.make(recorded)
-      const messages = Chunk.toReadonlyArray(Session.transcript(recorded))
+      const messages = Session.messages(recorded)
       const error = yield* Effect.flip(replayer.provider.chat({ messages }))
       assert.strictEqual(error.reason, "ReplayDiverged")
     }))
@@ -254,9 +261,14 @@ describe("Replay of concurrent workflows", () => {
       )
       const cause = (error as Agent.AgentError).cause as Provider.ProviderError
       assert.strictEqual(cause.reason, "ReplayDiverged")
-      assert.include(cause.detail, "differs at messages[0]")
-      assert.include(cause.detail, `expected "System: Bee"`)
-      assert.include(cause.detail, `actual   "System: Bee, changed"`)
+      // b's instructions: the System entry b recorded, its text
+      const divergence = divergenceOf(error)!
+      assert.strictEqual(divergence.kind, "System")
+      assert.strictEqual(divergence.field, "text")
+      assert.strictEqual(divergence.expected, "Bee")
+      assert.strictEqual(divergence.actual, "Bee, changed")
+      const entry = Chunk.toReadonlyArray(Session.entries(recorded))[divergence.index]!
+      assert.deepStrictEqual(entry.author, { kind: "agent", name: "b" })
       assert.include(cause.detail, `agent "b"`)
     }))
 
@@ -281,9 +293,14 @@ describe("Replay of concurrent workflows", () => {
       const cause = (error as Agent.AgentError).cause as Provider.ProviderError
       assert.strictEqual(cause.reason, "ReplayDiverged")
       // b's request is compared with b's recorded history (not with a's entries laid before it
-      // in the merged recording): the messages agree, the tool does not
-      assert.include(cause.detail, "differs at tools[0].description")
-      assert.include(cause.detail, "Adds two numbers, carefully")
+      // in the merged recording): the messages agree, the tool does not, as b's spec recorded it
+      const divergence = divergenceOf(error)!
+      assert.strictEqual(divergence.kind, "Custom")
+      assert.strictEqual(divergence.field, "data.tools[0].description")
+      assert.strictEqual(divergence.actual, "Adds two numbers, carefully")
+      const spec = Chunk.toReadonlyArray(Session.entries(recorded))[divergence.index]!
+      assert.isTrue(Agent.SPEC_ENTRY === (spec._tag === "Custom" ? spec.type : ""))
+      assert.deepStrictEqual(spec.author, { kind: "agent", name: "b" })
       assert.include(cause.detail, `agent "b"`)
     }))
 
@@ -313,7 +330,10 @@ describe("Replay of concurrent workflows", () => {
         Effect.flip
       )
       const cause = (error as Agent.AgentError).cause as Provider.ProviderError
-      assert.include(cause.detail, `model request #${3 * (TURNS + 1)} (request) differs at messages[0]`)
-      assert.include(cause.detail, `expected "System: SUMMARY"`)
+      assert.include(cause.detail, `model request #${3 * (TURNS + 1)} of the re-run`)
+      const divergence = divergenceOf(error)!
+      assert.strictEqual(divergence.kind, "System")
+      assert.strictEqual(divergence.field, "text")
+      assert.strictEqual(divergence.expected, "SUMMARY")
     }))
 })

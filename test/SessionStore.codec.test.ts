@@ -8,10 +8,14 @@ import { Entry } from "rath"
 import { decodeStored, encodeEntry, encodeStored } from "../src/internal/storeCodec.js"
 
 const encodeSchema = Schema.encodeSync(Entry.Entry)
-// JSON has no Infinity or NaN (the schema's numbers allow them; a clock never makes them)
-const entries = Arbitrary.make(Entry.Entry).filter((entry) =>
-  Object.values(entry).every((value) => typeof value !== "number" || Number.isFinite(value))
-)
+// JSON has no Infinity or NaN (the schema's numbers allow them; a clock never makes them), at any depth
+const finite = (value: unknown): boolean =>
+  typeof value === "number"
+    ? Number.isFinite(value)
+    : typeof value === "object" && value !== null
+    ? Object.values(value).every(finite)
+    : true
+const entries = Arbitrary.make(Entry.Entry).filter(finite)
 const ids = FastCheck.stringMatching(/^e_[a-z0-9]{1,12}$/)
 
 /** An entry whose parents are what a chain with `prevId` before it implies. */

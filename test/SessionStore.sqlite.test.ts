@@ -408,8 +408,8 @@ describe("SessionStore (sqlite)", () => {
       const calls = sent.flatMap((m) => m._tag === "Assistant" ? m.toolCalls.map((c) => c.id) : [])
       const answered = sent.flatMap((m) => m._tag === "ToolResult" && m.error === undefined ? [m.callId] : [])
       assert.deepStrictEqual(answered, calls, "every call answered once, in order")
-      assert.strictEqual(Agent.lastEnd(resumed)?.reason, "stop")
-      assert.strictEqual(Agent.lastEnd(resumed)?.turns, state.turns + 1)
+      assert.strictEqual(Option.getOrThrow(Agent.lastEnd(resumed)).reason, "stop")
+      assert.strictEqual(Option.getOrThrow(Agent.lastEnd(resumed)).turns, state.turns + 1)
       assert.isTrue(Equal.equals(yield* store.load(resumed.id), resumed))
       return state.openCalls.length
     })

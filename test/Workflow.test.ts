@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Ref, Schema, TestClock } from "effect"
-import { Agent, Entry, IdGenerator, Provider, Scripted, Session, Tool, Workflow } from "rath"
+import { Chunk, Effect, Fiber, Option, Ref, Schema, TestClock } from "effect"
+import { Agent, Entry, IdGenerator, Journal, Provider, Scripted, Session, Tool, Workflow } from "rath"
 import { inFlight } from "./fixtures/in-flight.js"
 
 const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -42,7 +42,12 @@ describe("Workflow", () => {
       const texts = entriesOf(out).filter(Entry.is("Assistant")).map((e) => e.text)
       assert.deepStrictEqual(texts, ["S", "X", "T"])
       assert.strictEqual(entriesOf(out).filter(Entry.is("User")).length, 1)
-      assert.strictEqual(entriesOf(out).filter(Entry.is("Merge")).length, 2)
+      // one join: one Merge entry whose parents are the three branches' heads
+      const merges = entriesOf(out).filter(Entry.is("Merge"))
+      assert.strictEqual(merges.length, 1)
+      assert.strictEqual(merges[0]!.parents.length, 3)
+      assert.strictEqual(merges[0]!.sessions.length, 3)
+      assert.strictEqual(out.lineage.parents.length, 3)
       const ids = entriesOf(out).map((e) => e.id)
       assert.strictEqual(new Set(ids).size, ids.length)
       assert.strictEqual(out.lineage.operation, "merge")
@@ -84,19 +89,23 @@ describe("Workflow", () => {
       yield* TestClock.adjust(100)
       const out = yield* Fiber.join(fiber)
       assert.strictEqual(branches.most(), 2)
-      assert.strictEqual(entriesOf(out).filter(Entry.is("Merge")).length, 4)
+      assert.strictEqual(entriesOf(out).filter(Entry.is("Merge")).length, 1)
+      assert.strictEqual(out.lineage.parents.length, 5)
     }).pipe(ids))
 
-  it.effect("parallel tells an outer Agent.Progress every session it makes, as the branches go", () =>
+  it.effect("parallel reports every session it makes to the journal, as the branches go", () =>
     Effect.gen(function*() {
       const heard: Array<Session.Session> = []
-      const watcher = (session: Session.Session) => Effect.sync(() => void heard.push(session))
+      const watcher: Journal.Service = { report: (session) => Effect.sync(() => void heard.push(session)) }
       const scripted = yield* Scripted.make(() => Scripted.reply("fine"))
       const branches = [Agent.make({ name: "a" }), say("b", "plain")] as const
       const out = yield* Effect.flatMap(
         Session.fromUserMessage("go"),
         Workflow.parallel(branches, { name: "review" })
-      ).pipe(Effect.provideService(Agent.Progress, watcher), Effect.provideService(Provider.Provider, scripted.service))
+      ).pipe(
+        Effect.provideService(Journal.Journal, watcher),
+        Effect.provideService(Provider.Provider, scripted.service)
+      )
       const label = (s: Session.Session) => `${s.lineage.operation}:${s.lineage.by?.name ?? ""}:${s.length}`
       const of = (name: string) => heard.filter((s) => s.lineage.by?.name === name).map(label)
       // the fork, then the agent's start-up and end (it reports them itself)
@@ -116,9 +125,9 @@ describe("Workflow", () => {
     Effect.gen(function*() {
       const input = yield* Session.fromUserMessage("go")
       const step = say("tick", "tick")
-      const bounded = Workflow.loop({ while: () => true, maxIterations: 3 }, step)
+      const bounded = Workflow.loop(step, { while: () => true, maxIterations: 3 })
       assert.strictEqual((yield* bounded(input)).length, 4)
-      const predicate = Workflow.loop({ while: (s) => Effect.succeed(s.length < 3), maxIterations: 10 }, step)
+      const predicate = Workflow.loop({ while: (s) => Effect.succeed(s.length < 3), maxIterations: 10 })(step)
       assert.strictEqual((yield* predicate(input)).length, 3)
     }).pipe(ids))
 
@@ -160,7 +169,7 @@ describe("Workflow", () => {
       assert.strictEqual(error.reason, "Timeout")
       const partial = error.session!
       assert.strictEqual(entriesOf(partial).filter(Entry.is("ToolResult"))[0]?.error?.kind, "unknown_tool")
-      assert.strictEqual(Agent.lastEnd(partial)?.reason, "interrupted")
+      assert.strictEqual(Option.getOrThrow(Agent.lastEnd(partial)).reason, "interrupted")
     }).pipe(ids))
 
   it.effect("a timed-out fork-join keeps what every branch produced, merged", () =>

@@ -168,7 +168,7 @@ layer(NodeContext.layer)("rath CLI", (it) => {
           ]
         ) assert.include(text, heading)
         // an agent is sent its own instructions, not the planner's
-        assert.match(text, /call 2 -> e_\d+ \(agent:coder\): sent 2 messages\n/)
+        assert.match(text, /call 2 -> e_\d+ \(turn by agent:coder\): sent 2 messages\n/)
         assert.include(text, "[assistant] Plan: write src/greet.ts, then test it.")
         assert.include(text, "scripted@localhost, model scripted-1, finish tool_calls, 240 tok")
         assert.match(text, /write_file: local:sbx_1 \(\/tmp\/ws\), 12 ms, ok/)

@@ -17,7 +17,11 @@ const expected: Record<string, ReadonlyArray<RegExp>> = {
   "01-hello-agent.ts": [/run ended: stop/, /answered by: scripted/],
   "05-custom-tool.ts": [/ToolResult word_count -> \{"words":5/, /There are 5 words/],
   "07-streaming.ts": [/\[tool\] add -> 42/, /\[text\] " = "/, /-- done \(stop\)/],
-  "08-compression.ts": [/all entries \(the record\) \(9\)/, /transcript \(what a model is sent\) \(3\)/],
+  "08-compression.ts": [
+    /all entries \(the record\) \(10\)/,
+    /ModelCall   compress call: Lisbon/,
+    /transcript \(what a model is sent\) \(3\)/
+  ],
   "11-selector-loop.ts": [/selector chose writer/, /selector chose done/, /3 decisions recorded/],
   "12-parallel-fork-join.ts": [/1 user message, 3 reviews/]
 }

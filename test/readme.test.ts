@@ -81,10 +81,11 @@ describe("README", () => {
           [
             "Session(s1, 5 entries, merge of s2 + s3)",
             "  #0 User [user:user] Write a function that reverses a string.",
-            "  #1 Assistant [user:user] const reverse = (s) => [...s].reverse().join('')",
-            "  #2 Assistant [user:user] const reverse = (s) => s.split('').reverse().join('')",
-            "  #3 Check [user:user] check handles emoji failed",
-            "  #4 Merge [user:user] merge of s2 + s3",
+            // the user's message is the user's; what the program appends outside any agent is the program's
+            "  #1 Assistant [program:program] const reverse = (s) => [...s].reverse().join('')",
+            "  #2 Assistant [program:program] const reverse = (s) => s.split('').reverse().join('')",
+            "  #3 Check [program:program] check handles emoji failed",
+            "  #4 Merge [program:program] merge of s2 + s3",
             "flowchart TD",
             "  n0[\"s4: root, 1 entries\"]",
             "  n1[\"s2: fork, 2 entries\"]",

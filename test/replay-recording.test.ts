@@ -44,8 +44,10 @@ describe("replay of a committed recording", () => {
       assert.strictEqual(error._tag, "AgentError")
       const cause = (error as Agent.AgentError).cause as Provider.ProviderError
       assert.strictEqual(cause.reason, "ReplayDiverged")
-      assert.include(cause.detail, "model request #2 (request) differs at messages[0]")
-      assert.include(cause.detail, "System: Check twice.")
+      assert.include(cause.detail, "model request #2 of the re-run")
+      // the checker's instructions: the System entry of the recording, its text
+      assert.include(cause.detail, "entry #8 (System) differs at text")
+      assert.include(cause.detail, `actual   "Check twice."`)
     }))
 
   it.effect("another question diverges at the first model request", () =>

@@ -378,18 +378,9 @@ const saveWithProgress = (store: SessionStore.Service, session: Session.Session)
       Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeed(false))
     )
     if (stored) return yield* store.save(session)
-    const nodes: Array<Session.Node> = []
-    for (let node = session.node; node !== undefined && node.length > session.base; node = node.prev) nodes.push(node)
     for (let end = session.base + importChunk; end < total; end += importChunk) {
       // the session as it was after `end` entries: saving it appends the next chunk
-      const prefix = Session.unsafeMake({
-        id: session.id,
-        lineage: session.lineage,
-        placement: session.placement,
-        base: session.base,
-        node: nodes[total - end]
-      })
-      yield* store.save(prefix)
+      yield* store.save(Session.take(session, end))
       yield* Console.error(`importing: ${end}/${total} entries`)
     }
     const result = yield* store.save(session)

@@ -5,11 +5,10 @@
  * @since 0.1.0
  */
 import * as Chunk from "effect/Chunk"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as Agent from "../Agent.js"
 import * as Entry from "../Entry.js"
+import * as Model from "../Model.js"
 import * as Placement from "../Placement.js"
 import * as Provider from "../Provider.js"
 import * as Session from "../Session.js"
@@ -84,9 +83,11 @@ export const effectText = (effect: Entry.ToolEffect): string => {
  */
 export const evidence = (entry: Entry.Entry): ReadonlyArray<string> => {
   switch (entry._tag) {
-    case "Assistant": {
+    case "Assistant":
+    case "ModelCall": {
       const out: Array<string> = []
       const who = [
+        entry._tag === "ModelCall" ? `${entry.purpose} call` : undefined,
         entry.model === undefined ? undefined : `model ${entry.model}`,
         entry.provider === undefined
           ? undefined
@@ -94,7 +95,9 @@ export const evidence = (entry: Entry.Entry): ReadonlyArray<string> => {
             entry.provider.requestId === undefined ? "" : ` request ${entry.provider.requestId}`
           }`,
         entry.finishReason === undefined ? undefined : `finish ${entry.finishReason}`,
-        entry.usage === undefined ? undefined : usageText(entry.usage)
+        entry.usage === undefined ? undefined : usageText(entry.usage),
+        entry.missing === undefined ? undefined : `missing: ${entry.missing.join(", ")}`,
+        entry.latencyMs === undefined ? undefined : `${entry.latencyMs} ms`
       ].filter((part) => part !== undefined)
       if (who.length > 0) out.push(who.join(" · "))
       return out
@@ -125,7 +128,10 @@ export const evidence = (entry: Entry.Entry): ReadonlyArray<string> => {
     case "Custom":
       return entry.usage === undefined ? [] : [usageText(entry.usage)]
     case "Compression":
-      return [`covers ${entry.covers.length} entries${entry.covers.length === 0 ? "" : `: ${entry.covers.join(", ")}`}`]
+      return [
+        `covers ${entry.covers.length} entries${entry.covers.length === 0 ? "" : `: ${entry.covers.join(", ")}`}`,
+        ...(entry.call === undefined ? [] : [`written by call ${entry.call}`])
+      ]
     default:
       return []
   }
@@ -412,14 +418,17 @@ export const diffJson = (self: Diff): unknown => ({
  */
 export interface Explanation {
   readonly session: Session.Session
-  /** 1. What the model saw at each call: the messages sent before each assistant entry. */
+  /**
+   * 1. What the model saw at each call, from every component (agent turns, routing, summaries,
+   * judges, user code): the messages each call was sent, rebuilt from that call's own history.
+   */
   readonly calls: ReadonlyArray<{
     readonly index: number
-    readonly answer: Entry.Assistant
-    readonly sent: ReadonlyArray<Entry.Message>
+    readonly answer: Entry.Assistant | Entry.ModelCall
+    readonly sent: ReadonlyArray<Provider.Message>
     /**
-     * Whether the request rebuilt from the entries (messages, and the tools of the agent's
-     * recorded spec) has the fingerprint the answer recorded; `undefined` when none was recorded.
+     * Whether the rebuilt request has the fingerprint the call recorded; `undefined` when none was
+     * recorded, or one of rath 0.1's format.
      */
     readonly verified: boolean | undefined
   }>
@@ -436,35 +445,6 @@ export interface Explanation {
 }
 
 /**
- * The request a model call was sent, rebuilt from the entries before its answer: an agent's
- * answer was sent `Agent.messagesFor` (its own instructions first, other agents' left out) and
- * the tools of the spec it recorded at the start of its run; any other answer the transcript.
- *
- * @since 0.1.0
- * @category getters
- */
-export const rebuildRequest = (
-  answer: Entry.Assistant,
-  before: Session.Session,
-  entries: ReadonlyArray<Entry.Entry>
-): Provider.Request => {
-  if (answer.author.kind !== "agent") return { messages: Chunk.toReadonlyArray(Session.transcript(before)) }
-  const name = answer.author.name
-  let spec: Agent.Spec | undefined
-  for (let i = entries.length - 1; i >= 0 && spec === undefined; i--) {
-    const entry = entries[i]!
-    if (entry._tag === "Custom" && entry.type === Agent.SPEC_ENTRY && (entry.data as Agent.Spec).name === name) {
-      spec = entry.data as Agent.Spec
-    }
-  }
-  const tools = spec?.tools ?? []
-  return {
-    messages: Agent.messagesFor(name, before),
-    ...(tools.length === 0 ? {} : { tools, toolChoice: "auto" as const })
-  }
-}
-
-/**
  * Explains a session. `ancestors` are the ancestor sessions the caller could load (by id); their
  * own entries attribute the explained session's entries to the session that added them.
  *
@@ -477,17 +457,12 @@ export const explain = (
   ancestors: ReadonlyMap<string, Session.Session>
 ): Explanation => {
   const all = Chunk.toReadonlyArray(Session.entries(session))
-  const calls: Array<Explanation["calls"][number]> = []
-  all.forEach((entry, index) => {
-    if (entry._tag !== "Assistant") return
-    const prefix = Session.fromEntries({ id: session.id, lineage: session.lineage }, all.slice(0, index))
-    if (Either.isLeft(prefix)) return calls.push({ index, answer: entry, sent: [], verified: undefined })
-    const request = rebuildRequest(entry, prefix.right, all.slice(0, index))
-    const verified = entry.requestFingerprint === undefined
-      ? undefined
-      : Provider.fingerprint(request) === entry.requestFingerprint
-    calls.push({ index, answer: entry, sent: request.messages, verified })
-  })
+  const calls = Model.calls(session).map((call) => ({
+    index: call.index,
+    answer: call.entry,
+    sent: call.request.messages,
+    verified: call.verified
+  }))
   const present = new Set(all.map((entry) => entry.id))
   const found: Array<{ readonly id: string; readonly depth: number; readonly row: SessionGraph.Row | undefined }> = []
   const depth = new Map<string, number>([[session.id, 0]])
@@ -528,12 +503,31 @@ export const explain = (
   return { session, calls, tools: all.filter(Entry.is("ToolResult")), ancestry }
 }
 
-const roleOf = (message: Entry.Message): string =>
-  message._tag === "ToolResult"
-    ? `tool ${message.toolName}`
-    : message._tag === "Compression"
-    ? "summary"
-    : message._tag.toLowerCase()
+const messageText = (message: Provider.Message): string => {
+  switch (message._tag) {
+    case "System":
+    case "User":
+      return message.text
+    case "Assistant": {
+      const calls = message.toolCalls.map((call) => `${call.name}(${call.arguments})`).join(", ")
+      return calls.length === 0
+        ? message.text
+        : message.text.length === 0
+        ? `calls ${calls}`
+        : `${message.text} calls ${calls}`
+    }
+    case "ToolResult":
+      return message.error === undefined
+        ? `${message.toolName} -> ${Provider.toolResultText(message)}`
+        : `${message.toolName} failed: ${Provider.toolResultText(message)}`
+  }
+}
+
+const roleOf = (message: Provider.Message): string =>
+  message._tag === "ToolResult" ? `tool ${message.toolName}` : message._tag.toLowerCase()
+
+const purposeOf = (entry: Entry.Assistant | Entry.ModelCall): string =>
+  entry._tag === "ModelCall" ? entry.purpose : "turn"
 
 /**
  * The explanation as text: five numbered sections.
@@ -556,14 +550,14 @@ export const explainText = (self: Explanation, options?: { readonly full?: boole
       ? ""
       : call.verified
       ? " (matches the recorded request fingerprint)"
-      : " (does NOT match the recorded request fingerprint: the request held more than these entries show)"
+      : " (does NOT match the recorded request fingerprint: what was sent differs from what the session holds)"
     lines.push(
-      `   call ${i + 1} -> ${call.answer.id} (${authorText(call.answer.author)}): sent ${call.sent.length} message${
-        call.sent.length === 1 ? "" : "s"
-      }${check}`
+      `   call ${i + 1} -> ${call.answer.id} (${purposeOf(call.answer)} by ${
+        authorText(call.answer.author)
+      }): sent ${call.sent.length} message${call.sent.length === 1 ? "" : "s"}${check}`
     )
     for (const message of call.sent) {
-      lines.push(`      [${roleOf(message)}] ${clip(Entry.summary(message), width)}`)
+      lines.push(`      [${roleOf(message)}] ${clip(messageText(message), width)}`)
     }
   })
   lines.push("", "2. Which provider and model answered")
@@ -622,6 +616,7 @@ export const explainJson = (self: Explanation): unknown => ({
   session: self.session.id,
   calls: self.calls.map((call) => ({
     entry: call.answer.id,
+    purpose: purposeOf(call.answer),
     author: call.answer.author,
     provider: call.answer.provider,
     model: call.answer.model,
@@ -629,7 +624,7 @@ export const explainJson = (self: Explanation): unknown => ({
     usage: call.answer.usage,
     requestFingerprint: call.answer.requestFingerprint,
     verified: call.verified ?? null,
-    sent: call.sent.map(entryJson)
+    sent: call.sent
   })),
   tools: self.tools.map((tool) => ({
     entry: tool.id,

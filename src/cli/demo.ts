@@ -82,7 +82,7 @@ const SLUGIFY_B = `export function slugify(text) {
 }
 `
 
-const lastOutput = (request: Provider.Request): Entry.ToolResult | undefined => {
+const lastOutput = (request: Provider.Request): Provider.Message | undefined => {
   const last = request.messages[request.messages.length - 1]
   return last?._tag === "ToolResult" ? last : undefined
 }
@@ -124,7 +124,8 @@ export const script = (request: Provider.Request): Scripted.Reply => {
     }
   }
   if (results === 2) return Scripted.toolCall("run_shell", { command: "node check.mjs" })
-  const output = lastOutput(request)?.output as { exitCode?: number } | undefined
+  const last = lastOutput(request)
+  const output = last?._tag === "ToolResult" ? last.output as { exitCode?: number } | undefined : undefined
   return Scripted.reply(
     output?.exitCode === 0 ? "check.mjs passes: both cases are right." : "check.mjs fails: a case is wrong."
   )

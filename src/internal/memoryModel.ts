@@ -37,7 +37,7 @@ export interface Item extends Schema.Schema.Type<typeof Item> {}
  * @category errors
  */
 export class MemoryError extends Schema.TaggedError<MemoryError>("rath/MemoryError")("MemoryError", {
-  reason: Schema.Literal("StoreFailed", "EmbedFailed", "InvalidRequest"),
+  reason: Schema.Literal("StoreFailed", "EmbedFailed", "InvalidRequest", "ReplayDiverged"),
   detail: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {

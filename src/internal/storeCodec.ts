@@ -44,6 +44,7 @@ const classes: Record<string, { readonly prototype: object; readonly fields: Rec
   System: Entry.System,
   User: Entry.User,
   Assistant: Entry.Assistant,
+  ModelCall: Entry.ModelCall,
   ToolResult: Entry.ToolResult,
   Memory: Entry.Memory,
   Compression: Entry.Compression,

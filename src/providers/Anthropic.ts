@@ -68,18 +68,17 @@ interface Message {
 }
 
 /**
- * Renders transcript entries as Messages API `system` text and messages.
+ * Renders a request's messages as Messages API `system` text and messages.
  *
  * Reasoning of earlier assistant turns is not sent back (Anthropic needs the signature of a
- * thinking block to accept it, and rath keeps only its text). A `Compression` is a user text
- * block carrying the summary (`Provider.summaryText`). Consecutive user-side blocks (tool results,
- * user text, summaries) form one user message, tool results first, as the API requires.
+ * thinking block to accept it, and rath keeps only its text). Consecutive user-side blocks (tool
+ * results, user text) form one user message, tool results first, as the API requires.
  *
  * @since 0.1.0
  * @category combinators
  */
 export const renderMessages = (
-  messages: ReadonlyArray<Entry.Message>
+  messages: ReadonlyArray<Provider.Message>
 ): { readonly system: string | undefined; readonly messages: Array<Message> } => {
   const system: Array<string> = []
   const out: Array<Message> = []
@@ -107,9 +106,6 @@ export const renderMessages = (
         break
       case "User":
         push("user", [{ type: "text", text: message.text }])
-        break
-      case "Compression":
-        push("user", [{ type: "text", text: Provider.summaryText(message) }])
         break
       case "Assistant":
         push("assistant", [

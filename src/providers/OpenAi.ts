@@ -63,22 +63,19 @@ export const DEFAULT_BASE_URL = "https://api.openai.com/v1"
 // -----------------------------------------------------------------------------
 
 /**
- * Renders transcript entries as Chat Completions messages. System entries stay system messages
- * in place; a `Compression` becomes a user message carrying the summary
- * (`Provider.summaryText`); tool results become `tool` messages.
+ * Renders a request's messages as Chat Completions messages. System messages stay system
+ * messages in place; tool results become `tool` messages.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const renderMessages = (messages: ReadonlyArray<Entry.Message>): Array<Record<string, unknown>> =>
+export const renderMessages = (messages: ReadonlyArray<Provider.Message>): Array<Record<string, unknown>> =>
   messages.map((message): Record<string, unknown> => {
     switch (message._tag) {
       case "System":
         return { role: "system", content: message.text }
       case "User":
         return { role: "user", content: message.text }
-      case "Compression":
-        return { role: "user", content: Provider.summaryText(message) }
       case "Assistant":
         return message.toolCalls.length === 0
           ? { role: "assistant", content: message.text }

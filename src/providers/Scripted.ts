@@ -112,7 +112,7 @@ export const fail = (
 
 const estimate = (text: string): number => Math.ceil(text.length / 4)
 
-const messageText = (message: Entry.Message): string => {
+const messageText = (message: Provider.Message): string => {
   switch (message._tag) {
     case "Assistant":
       return message.text + message.toolCalls.map((call) => call.arguments).join("")

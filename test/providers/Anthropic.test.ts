@@ -35,7 +35,7 @@ const transcript: ReadonlyArray<Entry.Message> = [
 
 describe("Anthropic", () => {
   it("joins system entries and groups consecutive tool results into one user message", () => {
-    const rendered = Anthropic.renderMessages(transcript)
+    const rendered = Anthropic.renderMessages(Provider.fromEntries(transcript))
     assert.strictEqual(rendered.system, "rule one\n\nrule two")
     assert.deepStrictEqual(rendered.messages, [
       { role: "user", content: [{ type: "text", text: "do two things" }] },
@@ -115,7 +115,10 @@ describe("Anthropic", () => {
         ]
       }))
       const provider = Anthropic.make({ apiKey: Redacted.make(KEY), baseUrl: server.url, model: "c", maxTokens: 64 })
-      const response = yield* Provider.accumulate(provider.stream({ messages: transcript }), provider.info)
+      const response = yield* Provider.accumulate(
+        provider.stream({ messages: Provider.fromEntries(transcript) }),
+        provider.info
+      )
       assert.deepStrictEqual(response.usage, {
         inputTokens: 16,
         outputTokens: 9,

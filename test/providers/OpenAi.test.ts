@@ -33,7 +33,7 @@ const transcript: ReadonlyArray<Entry.Message> = [
 
 describe("OpenAi", () => {
   it("renders the transcript as Chat Completions messages", () => {
-    const messages = OpenAi.renderMessages(transcript)
+    const messages = OpenAi.renderMessages(Provider.fromEntries(transcript))
     assert.deepStrictEqual(messages, [
       { role: "system", content: "rules" },
       { role: "user", content: "Summary of earlier conversation:\nwe talked" },
@@ -85,7 +85,7 @@ describe("OpenAi", () => {
         organization: "org-1",
         headers: { "x-gateway-route": "blue" }
       })
-      yield* Stream.runDrain(provider.stream({ messages: transcript }))
+      yield* Stream.runDrain(provider.stream({ messages: Provider.fromEntries(transcript) }))
       const received = server.received[0]!
       assert.deepStrictEqual(received.body.stream_options, { include_usage: true })
       assert.strictEqual(received.headers["x-gateway-route"], "blue")

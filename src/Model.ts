@@ -1,0 +1,460 @@
+/**
+ * The one model-call step: every call to a model, whoever makes it (an agent's turn, a
+ * selector's routing, a compressor's summary, a judge, user code), goes through {@link call}.
+ *
+ * A call takes the session and a request whose messages are described by a {@link Entry.Prompt}:
+ * messages that are not entries of the session (a selector's menu) around the session's entries
+ * that a {@link Entry.View} picks. It sends the request, brackets the budget (reserved before,
+ * settled however the call ends, interruption included), makes one `Model.call` span, and
+ * appends one entry that records the call: an `Assistant` entry for an agent's `turn` (its answer
+ * is a message of the conversation) and a `ModelCall` entry for every other purpose. The entry
+ * holds who asked and why, the provider, host, the model asked for and the one that answered, the
+ * request id, usage, finish reason, latency, the prompt recipe, the tools and options, and a
+ * fingerprint of exactly what was sent; with the call's own history ({@link request}) that
+ * rebuilds the request, and {@link verify} checks the rebuild against the fingerprint.
+ *
+ * @since 0.1.0
+ */
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Budget from "./Budget.js"
+import * as Entry from "./Entry.js"
+import * as Seal from "./internal/seal.js"
+import { consume } from "./internal/stream.js"
+import * as Trace from "./internal/trace.js"
+import * as Memory from "./Memory.js"
+import * as Provider from "./Provider.js"
+import * as Run from "./Run.js"
+import * as Session from "./Session.js"
+
+// -----------------------------------------------------------------------------
+// prompts
+// -----------------------------------------------------------------------------
+
+/**
+ * The view of the agent named `name`: what it is sent (see {@link messages}).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const agentView = (name: string): Entry.View => ({ _tag: "Agent", name })
+
+/**
+ * The transcript view: compression applied, system entries only when `system` is true.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const transcriptView = (options?: { readonly system?: boolean | undefined }): Entry.View => ({
+  _tag: "Transcript",
+  system: options?.system ?? true
+})
+
+/**
+ * A view of exactly these entries, in this order.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const entriesView = (ids: Iterable<string>): Entry.View => ({
+  _tag: "Entries",
+  ids: Array.from(ids) as Array<Entry.EntryId>
+})
+
+/**
+ * The prompt recipe a call entry stands for when it records none (entries from before prompts
+ * were recorded, and agent turns, which record none to save space): an agent's view for an
+ * answer by an agent, the whole transcript otherwise.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const defaultPrompt = (author: Entry.Author): Entry.Prompt =>
+  author.kind === "agent" ? { view: agentView(author.name) } : { view: transcriptView() }
+
+const isDefaultPrompt = (prompt: Entry.Prompt, author: Entry.Author): boolean =>
+  prompt.before === undefined && prompt.after === undefined && (
+    author.kind === "agent"
+      ? prompt.view._tag === "Agent" && prompt.view.name === author.name
+      : prompt.view._tag === "Transcript" && prompt.view.system
+  )
+
+/**
+ * What the agent named `name` is sent for a session: the transcript (compression applied)
+ * without other agents' instructions and without memories recalled for other agents (see
+ * `Memory.visibleTo`), with this agent's latest instructions first.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const agentMessages = (name: string, session: Session.Session): Array<Provider.Message> => {
+  const out: Array<Provider.Message> = []
+  let own: Entry.System | undefined
+  for (const message of Session.transcript(session)) {
+    if (message._tag === "System" && message.author.kind === "agent") {
+      if (message.author.name === name) own = message
+      continue
+    }
+    if (!Memory.visibleTo(message, name)) continue
+    out.push(message._tag === "Compression" ? Provider.fromEntries([message])[0]! : message)
+  }
+  if (own !== undefined) out.unshift(own)
+  return out
+}
+
+/**
+ * The messages a prompt makes from a session: `before`, the view's entries as messages, `after`.
+ * Entries named by an `Entries` view that the session does not hold are left out.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const messages = (session: Session.Session, prompt: Entry.Prompt): Array<Provider.Message> => {
+  const view = viewMessages(session, prompt.view)
+  return prompt.before === undefined && prompt.after === undefined
+    ? view
+    : [...(prompt.before ?? []), ...view, ...(prompt.after ?? [])]
+}
+
+const viewMessages = (session: Session.Session, view: Entry.View): Array<Provider.Message> => {
+  switch (view._tag) {
+    case "Agent":
+      return agentMessages(view.name, session)
+    case "Transcript": {
+      const transcript = Chunk.toReadonlyArray(Session.transcript(session))
+      return Provider.fromEntries(view.system ? transcript : transcript.filter((entry) => entry._tag !== "System"))
+    }
+    case "Entries": {
+      const byId = new Map<string, Entry.Entry>()
+      for (const entry of Session.entries(session)) byId.set(entry.id, entry)
+      const picked: Array<Entry.Message> = []
+      for (const id of view.ids) {
+        const entry = byId.get(id)
+        if (entry !== undefined && Entry.isMessage(entry)) picked.push(entry)
+      }
+      return Provider.fromEntries(picked)
+    }
+    case "None":
+      return []
+  }
+}
+
+// -----------------------------------------------------------------------------
+// calling
+// -----------------------------------------------------------------------------
+
+/**
+ * A model call to make: how its messages are made from the session, and everything else a
+ * `Provider.Request` holds.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallRequest extends Omit<Provider.Request, "messages"> {
+  /** Why the call is made (default `user`). A `turn`'s answer is a message of the conversation. */
+  readonly purpose?: Entry.Purpose | undefined
+  /** How the messages are made (default: the author's {@link defaultPrompt}). */
+  readonly prompt?: Entry.Prompt | undefined
+  /** Who makes the call (default: `Entry.CurrentAuthor`). */
+  readonly author?: Entry.Author | undefined
+  /**
+   * Where the entry finds its tools when it is read back: `inline` (default) records them on the
+   * entry; `spec` records none, because they are the tools of the run's `rath.agent` spec.
+   */
+  readonly recordTools?: "inline" | "spec" | undefined
+}
+
+/**
+ * What a call made: the session with the call's entry appended, the entry, and the response.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Called {
+  readonly session: Session.Session
+  readonly entry: Entry.Assistant | Entry.ModelCall
+  readonly response: Provider.Response
+}
+
+/**
+ * How a call is made, besides what it asks: a listener for the stream's parts (the call streams
+ * when one is given; otherwise it asks for the whole answer), and a number of tokens to reserve on
+ * top of the request's estimate (the answer's `maxTokens`, say).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallHooks {
+  readonly onPart?: ((part: Provider.StreamPart) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * Calls the model in context and records the call in the session (see the module's description).
+ * Fails with the `ProviderError`, or with a `BudgetError` when the budget in effect cannot cover
+ * the request's estimate (then no request is sent); the session is unchanged on a failure.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Model, Scripted, Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const session = yield* Session.fromUserMessage("Is 7 prime? Answer yes or no.")
+ *   // the whole transcript, sent as it is; the answer is recorded as a ModelCall entry
+ *   const { response, session: next } = yield* Model.call(session, { purpose: "judge" })
+ *   console.log(response.text, next.length) // "yes" 2
+ * }).pipe(Effect.provide(Scripted.layer([Scripted.reply("yes")])))
+ * ```
+ */
+export const call = (
+  session: Session.Session,
+  request: CallRequest,
+  hooks?: CallHooks
+): Effect.Effect<Called, Provider.ProviderError | Budget.BudgetError, Provider.Provider> =>
+  Effect.flatMap(
+    Provider.Provider,
+    (provider) =>
+      Effect.flatMap(Budget.Budget, (budget) =>
+        Effect.flatMap(Entry.CurrentAuthor, (author) =>
+          callWith(provider, budget, session, { ...request, author: request.author ?? author }, hooks)))
+  )
+
+/**
+ * {@link call} with the provider and budget already resolved (an agent resolves them once per run).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const callWith = (
+  provider: Provider.Service,
+  budget: Budget.Service,
+  session: Session.Session,
+  request: CallRequest & { readonly author: Entry.Author },
+  hooks?: CallHooks
+): Effect.Effect<Called, Provider.ProviderError | Budget.BudgetError> => {
+  const author = request.author
+  const purpose = request.purpose ?? "user"
+  const prompt = request.prompt ?? defaultPrompt(author)
+  const sent = toRequest(messages(session, prompt), { ...request, model: request.model ?? provider.info.model })
+  // an unlimited budget needs no estimate (it costs a pass over the messages)
+  const estimate = budget === Budget.unlimited ? 0 : Budget.estimate(sent) + (sent.maxTokens ?? 0)
+  let reported: Entry.Usage | undefined
+  const onPart = hooks?.onPart
+  const ask = onPart === undefined ? provider.chat(sent) : streamed(provider, sent, (part) => {
+    if (part._tag === "Usage") reported = part.usage
+    return onPart(part)
+  })
+  const timed = Effect.flatMap(
+    Clock.currentTimeMillis,
+    (started) =>
+      Effect.flatMap(
+        ask,
+        (response) => Effect.map(Clock.currentTimeMillis, (now) => ({ response, latencyMs: now - started }))
+      )
+  )
+  const held = Budget.reserving(
+    budget,
+    estimate,
+    timed,
+    (exit) =>
+      Exit.isSuccess(exit)
+        ? exit.value.response.usage?.totalTokens ?? estimate
+        : reported?.totalTokens ?? 0
+  )
+  return Trace.withSpan(
+    Effect.flatMap(held, ({ latencyMs, response }) => {
+      const draft = record(response, sent, { author, purpose, prompt, latencyMs, recordTools: request.recordTools })
+      return Effect.map(Session.append(session, draft), (next): Called => ({
+        session: next,
+        entry: Option.getOrThrow(Session.head(next)) as Entry.Assistant | Entry.ModelCall,
+        response
+      }))
+    }),
+    "Model.call",
+    () => ({
+      captureStackTrace: false,
+      attributes: {
+        "rath.purpose": purpose,
+        "rath.author": `${author.kind}:${author.name}`,
+        "rath.session.id": session.id,
+        "rath.provider": provider.info.kind,
+        "rath.model": sent.model ?? provider.info.model
+      }
+    }),
+    ({ response }) => {
+      const attributes: Record<string, unknown> = {}
+      if (response.model !== undefined) attributes["rath.response.model"] = response.model
+      if (response.usage !== undefined) {
+        attributes["rath.usage.input_tokens"] = response.usage.inputTokens
+        attributes["rath.usage.output_tokens"] = response.usage.outputTokens
+        attributes["rath.usage.total_tokens"] = response.usage.totalTokens
+      }
+      return attributes
+    }
+  )
+}
+
+/** A request from its messages and its other fields, holding only the fields that are set. */
+const toRequest = (
+  messages: ReadonlyArray<Provider.Message>,
+  request: Omit<Provider.Request, "messages">
+): Provider.Request => {
+  const out: { -readonly [K in keyof Provider.Request]: Provider.Request[K] } = { messages }
+  if (request.model !== undefined) out.model = request.model
+  if (request.tools !== undefined && request.tools.length > 0) out.tools = request.tools
+  if (request.toolChoice !== undefined) out.toolChoice = request.toolChoice
+  if (request.responseFormat !== undefined) out.responseFormat = request.responseFormat
+  if (request.temperature !== undefined) out.temperature = request.temperature
+  if (request.topP !== undefined) out.topP = request.topP
+  if (request.maxTokens !== undefined) out.maxTokens = request.maxTokens
+  if (request.stop !== undefined) out.stop = request.stop
+  if (request.seed !== undefined) out.seed = request.seed
+  if (request.extra !== undefined) out.extra = request.extra
+  return out
+}
+
+const streamed = (
+  provider: Provider.Service,
+  request: Provider.Request,
+  onPart: (part: Provider.StreamPart) => Effect.Effect<void>
+): Effect.Effect<Provider.Response, Provider.ProviderError> =>
+  Effect.suspend(() => {
+    let acc = Provider.emptyAccumulator
+    return Effect.zipRight(
+      consume(provider.stream(request), (chunk) =>
+        Effect.forEach(chunk, (part) => {
+          acc = Provider.step(acc, part)
+          return onPart(part)
+        }, { discard: true })),
+      Effect.sync(() => Provider.finish(acc, provider.info))
+    )
+  })
+
+/** The entry draft that records a call. */
+const record = (
+  response: Provider.Response,
+  sent: Provider.Request,
+  meta: {
+    readonly author: Entry.Author
+    readonly purpose: Entry.Purpose
+    readonly prompt: Entry.Prompt
+    readonly latencyMs: number
+    readonly recordTools: "inline" | "spec" | undefined
+  }
+): Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall"> => {
+  const fields = {
+    text: response.text,
+    reasoning: response.reasoning,
+    toolCalls: response.toolCalls,
+    provider: response.provider,
+    model: response.model,
+    requestedModel: sent.model,
+    finishReason: response.finishReason,
+    usage: response.usage,
+    missing: response.missing,
+    latencyMs: meta.latencyMs,
+    requestFingerprint: Provider.fingerprint(sent),
+    prompt: isDefaultPrompt(meta.prompt, meta.author) ? undefined : meta.prompt,
+    tools: meta.recordTools === "spec" ? undefined : sent.tools,
+    options: Provider.optionsOf(sent),
+    author: meta.author
+  }
+  const seal = Seal.seal(meta.purpose === "turn" ? "Assistant" : "ModelCall", fields)
+  return meta.purpose === "turn"
+    ? Entry.assistant({ ...fields, seal })
+    : Entry.modelCall({ ...fields, purpose: meta.purpose, seal })
+}
+
+// -----------------------------------------------------------------------------
+// reading calls back
+// -----------------------------------------------------------------------------
+
+/**
+ * The request a recorded call sent, rebuilt from the call's own history (the session as its
+ * author saw it when it made the call, without the call's entry; `Session.historyAt` gives it
+ * even in a merged session): the prompt's messages, the tools (the entry's, or those of the
+ * run's `rath.agent` spec), the model asked for and the options.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const request = (
+  history: Session.Session,
+  entry: Entry.Assistant | Entry.ModelCall
+): Provider.Request => {
+  const prompt = entry.prompt ?? defaultPrompt(entry.author)
+  const tools = entry.tools ?? (prompt.view._tag === "Agent" ? specTools(history, prompt.view.name) : undefined)
+  return toRequest(messages(history, prompt), {
+    ...entry.options,
+    ...(tools === undefined ? {} : { tools }),
+    ...(entry.requestedModel === undefined ? {} : { model: entry.requestedModel })
+  })
+}
+
+const specTools = (history: Session.Session, agent: string): ReadonlyArray<Entry.ToolDefinition> | undefined =>
+  Option.getOrUndefined(Option.map(Run.lastSpec(history, agent), (spec) => spec.tools))
+
+/**
+ * The history a recorded call was made from: the session as the call's author saw it, before the
+ * call's entry. `None` when the session does not hold the entry.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const historyOf = (
+  session: Session.Session,
+  entry: Entry.Assistant | Entry.ModelCall
+): Option.Option<Session.Session> =>
+  Option.map(Session.historyAt(session, entry.id), (through) => Session.take(through, through.length - 1))
+
+/**
+ * Whether a recorded call's rebuilt request ({@link request}) has the fingerprint the call
+ * recorded: `true` or `false`, or `undefined` when the entry recorded no fingerprint, or one of
+ * rath 0.1's format (which did not cover everything that was sent).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const verify = (
+  history: Session.Session,
+  entry: Entry.Assistant | Entry.ModelCall
+): boolean | undefined =>
+  entry.requestFingerprint === undefined || !Provider.isCurrentFingerprint(entry.requestFingerprint)
+    ? undefined
+    : Provider.fingerprint(request(history, entry)) === entry.requestFingerprint
+
+/**
+ * Every model call in a session's history, oldest first: its entry, its position, the history it
+ * was made from (its own branch's, in a merged session) and the request rebuilt from it.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const calls = (session: Session.Session): Array<{
+  readonly index: number
+  readonly entry: Entry.Assistant | Entry.ModelCall
+  readonly history: Session.Session
+  readonly request: Provider.Request
+  readonly verified: boolean | undefined
+}> => {
+  const out: Array<ReturnType<typeof calls>[number]> = []
+  let index = 0
+  for (const entry of Session.entries(session)) {
+    if (Entry.isModelCall(entry)) {
+      const history = Option.getOrElse(historyOf(session, entry), () => Session.take(session, index))
+      const rebuilt = request(history, entry)
+      const verified =
+        entry.requestFingerprint === undefined || !Provider.isCurrentFingerprint(entry.requestFingerprint)
+          ? undefined
+          : Provider.fingerprint(rebuilt) === entry.requestFingerprint
+      out.push({ index, entry, history, request: rebuilt, verified })
+    }
+    index++
+  }
+  return out
+}
