@@ -44,8 +44,13 @@ import * as Tool from "./Tool.js"
  * @category models
  */
 export interface Divergence {
-  /** The position of the recording's entry that differs (or, for a request the recording does not have, its length). */
+  /**
+   * The position of the recording's entry that differs, in the recorded session that holds it (or,
+   * for a request the recording does not have, that session's length).
+   */
   readonly index: number
+  /** The recorded session that holds it, when the recording is several sessions. */
+  readonly session?: string | undefined
   /** The entry's tag, or `"request"` for a model request with no recorded counterpart. */
   readonly kind: string
   /** The path of the differing field, e.g. `toolCalls[0].arguments`, `hits[0].text`. */
@@ -67,6 +72,7 @@ export class ReplayError extends Schema.TaggedError<ReplayError>("rath/ReplayErr
   field: Schema.String,
   expected: Schema.Unknown,
   actual: Schema.Unknown,
+  session: Schema.optional(Schema.String),
   context: Schema.optional(Schema.String),
   cause: Schema.optional(Schema.Defect)
 }) {
@@ -90,7 +96,8 @@ const show = (value: unknown): string => {
  * @category getters
  */
 export const describe = (divergence: Divergence): string =>
-  `${divergence.kind === "request" ? "model request" : "entry"} #${divergence.index} (${divergence.kind}) ` +
+  `${divergence.kind === "request" ? "model request" : "entry"} #${divergence.index} (${divergence.kind})` +
+  `${divergence.session === undefined ? "" : ` of ${divergence.session}`} ` +
   `differs at ${divergence.field}:\n  expected ${show(divergence.expected)}\n  actual   ${show(divergence.actual)}` +
   (divergence.context === undefined ? "" : `\n  (${divergence.context})`)
 
@@ -130,8 +137,13 @@ const firstDifference = (
 }
 
 /** A divergence for an entry whose seal is broken: the field, what was sealed, what it holds. */
-const sealDivergence = (index: number, entry: Entry.Entry, broken: Seal.Broken, context?: string): Divergence => ({
-  index,
+const sealDivergence = (
+  where: number | { readonly index: number; readonly session?: string },
+  entry: Entry.Entry,
+  broken: Seal.Broken,
+  context?: string
+): Divergence => ({
+  ...(typeof where === "number" ? { index: where } : where),
   kind: entry._tag,
   field: broken.field,
   expected: broken.sealed === undefined ? "(absent when recorded)" : `(the recorded content, sealed ${broken.sealed})`,
@@ -229,6 +241,7 @@ const toError = (divergence: Divergence): ReplayError =>
     field: divergence.field,
     expected: divergence.expected,
     actual: divergence.actual,
+    ...(divergence.session === undefined ? {} : { session: divergence.session }),
     ...(divergence.context === undefined ? {} : { context: divergence.context })
   })
 
@@ -259,7 +272,8 @@ export interface Replayer {
 interface RecordedCall {
   /** The position of the call among the recording's model calls. */
   readonly index: number
-  /** The position of its entry among the recording's entries. */
+  /** The recorded session that holds it, and the position of its entry there. */
+  readonly session: Session.Session
   readonly position: number
   readonly entry: Entry.Assistant | Entry.ModelCall
   /** The request it sent, rebuilt from its own history. */
@@ -268,9 +282,16 @@ interface RecordedCall {
 }
 
 interface RecordedMemory {
+  readonly place: Place
   readonly position: number
   readonly entry: Entry.Memory
   used: boolean
+}
+
+/** Where an entry of a recording is: its recorded session and its position there. */
+interface Place {
+  readonly session: Session.Session
+  readonly index: number
 }
 
 const messageKey = (message: Provider.Message): string => {
@@ -304,7 +325,8 @@ const messageContent = (message: Provider.Message): unknown => {
 }
 
 /**
- * A replayer over a recorded session.
+ * A replayer over a recording: one session, or several (a run that leaves more than its result:
+ * forks that were not merged, say), whose entries are taken once each (sessions share history).
  *
  * Requests are matched to the recorded calls by what they ask, not by the order they arrive in:
  * each recorded call carries the fingerprint of the request it sent (`Provider.fingerprint`), and
@@ -318,18 +340,43 @@ const messageContent = (message: Provider.Message): unknown => {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
+export const make = (recorded: Session.Session | ReadonlyArray<Session.Session>): Effect.Effect<Replayer> =>
   Effect.gen(function*() {
-    const entries = Chunk.toReadonlyArray(Session.entries(recorded))
-    const positions = new Map<unknown, number>()
-    entries.forEach((entry, i) => positions.set(entry, i))
-    const calls: Array<RecordedCall> = Model.calls(recorded).map((call, index) => ({
-      index,
-      position: call.index,
-      entry: call.entry,
-      request: call.request,
-      used: false
-    }))
+    const sessions = Session.isSession(recorded) ? [recorded] : recorded
+    const primary = sessions[0]
+    // every entry of the recording once (sessions share history), oldest first, and where it is
+    const entries: Array<Entry.Entry> = []
+    const places = new Map<unknown, Place>()
+    const byId = new Map<string, Entry.Entry>()
+    for (const session of sessions) {
+      Chunk.toReadonlyArray(Session.entries(session)).forEach((entry, index) => {
+        if (byId.has(entry.id)) return
+        byId.set(entry.id, entry)
+        entries.push(entry)
+        places.set(entry, { session, index })
+      })
+    }
+    const several = sessions.length > 1
+    const at = (place: Place): { readonly index: number; readonly session?: string } =>
+      several ? { index: place.index, session: place.session.id } : { index: place.index }
+    const end = (): { readonly index: number; readonly session?: string } =>
+      primary === undefined ? { index: 0 } : at({ session: primary, index: primary.length })
+    const calls: Array<RecordedCall> = []
+    const seenCalls = new Set<string>()
+    for (const session of sessions) {
+      for (const call of Model.calls(session)) {
+        if (seenCalls.has(call.entry.id)) continue
+        seenCalls.add(call.entry.id)
+        calls.push({
+          index: calls.length,
+          session,
+          position: call.index,
+          entry: call.entry,
+          request: call.request,
+          used: false
+        })
+      }
+    }
     const byFingerprint = new Map<string, Array<RecordedCall>>()
     for (const call of calls) {
       const fingerprint = call.entry.requestFingerprint
@@ -342,8 +389,6 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
     const resultsOf = new Map<string, Map<string, Array<Entry.ToolResult>>>()
     // results whose answer cannot be found (a hand-made recording), by call id
     const orphans = new Map<string, Array<Entry.ToolResult>>()
-    const byId = new Map<string, Entry.Entry>()
-    for (const entry of entries) byId.set(entry.id, entry)
     const issuer = (result: Entry.ToolResult): Entry.Assistant | undefined => {
       let entry: Entry.Entry | undefined = result
       for (let steps = 0; entry !== undefined && steps < 10_000; steps++) {
@@ -353,7 +398,7 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       return undefined
     }
     const memories: Array<RecordedMemory> = []
-    entries.forEach((entry, position) => {
+    for (const entry of entries) {
       if (entry._tag === "ToolResult") {
         const answer = issuer(entry)
         const table = answer === undefined ? orphans : resultsOf.get(answer.id) ?? new Map()
@@ -362,9 +407,10 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
         list.push(entry)
         table.set(entry.callId, list)
       } else if (entry._tag === "Memory") {
-        memories.push({ position, entry, used: false })
+        const place = places.get(entry)!
+        memories.push({ place, position: place.index, entry, used: false })
       }
-    })
+    }
     // the recorded answers handed out, by the fingerprint of the request they answered
     const handedOut = new Map<string, Array<Entry.Assistant | Entry.ModelCall>>()
     // every recorded answer handed out, in the order the re-run asked
@@ -409,7 +455,7 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       const open = calls.filter((call) => !call.used)
       if (open.length === 0) {
         return {
-          index: entries.length,
+          ...end(),
           kind: "request",
           field: "(call)",
           expected: `the recording has ${calls.length} model calls`,
@@ -445,12 +491,12 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
           JSON.stringify(nearest.entry.author.name)
         }`
       const expectedMessages = nearest.request.messages
-      const at = nearestScore[0]
-      if (at < expectedMessages.length || at < request.messages.length) {
-        const expected = expectedMessages[at]
-        const got = request.messages[at]
-        const position = expected === undefined ? undefined : positions.get(expected)
-        if (expected !== undefined && got !== undefined && position !== undefined) {
+      const prefix = nearestScore[0]
+      if (prefix < expectedMessages.length || prefix < request.messages.length) {
+        const expected = expectedMessages[prefix]
+        const got = request.messages[prefix]
+        const place = expected === undefined ? undefined : places.get(expected)
+        if (expected !== undefined && got !== undefined && place !== undefined) {
           // the message is an entry of the recording: name the entry and its field
           const found = firstDifference(
             { _tag: expected._tag, ...messageContent(expected) as object },
@@ -458,12 +504,12 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
             ""
           )
           const [field, e, a] = Option.getOrElse(found, () => ["(entry)", expected, got] as const)
-          return { index: position, kind: entries[position]!._tag, field, expected: e, actual: a, context: about }
+          return { ...at(place), kind: (expected as Entry.Entry)._tag, field, expected: e, actual: a, context: about }
         }
         return {
-          index: nearest.position,
+          ...at({ session: nearest.session, index: nearest.position }),
           kind: nearest.entry._tag,
-          field: `request.messages[${at}]`,
+          field: `request.messages[${prefix}]`,
           expected: expected === undefined ? undefined : messageKey(expected),
           actual: got === undefined ? undefined : messageKey(got),
           context: about
@@ -475,8 +521,15 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
         const [field, e, a] = toolDifference.value
         const spec = nearest.entry.tools === undefined ? specEntryOf(nearest) : undefined
         return spec === undefined
-          ? { index: nearest.position, kind: nearest.entry._tag, field, expected: e, actual: a, context: about }
-          : { index: spec, kind: "Custom", field: `data.${field}`, expected: e, actual: a, context: about }
+          ? { ...callAt(nearest), kind: nearest.entry._tag, field, expected: e, actual: a, context: about }
+          : {
+            ...at({ session: nearest.session, index: spec }),
+            kind: "Custom",
+            field: `data.${field}`,
+            expected: e,
+            actual: a,
+            context: about
+          }
       }
       const { messages: _m, tools: _t, ...expectedOptions } = nearest.request
       const { messages: _n, tools: _u, ...actualOptions } = request
@@ -484,7 +537,7 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       if (Option.isSome(optionDifference)) {
         const [field, e, a] = optionDifference.value
         return {
-          index: nearest.position,
+          ...callAt(nearest),
           kind: nearest.entry._tag,
           field: field === "model" ? "requestedModel" : `options.${field}`,
           expected: e,
@@ -495,7 +548,7 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       // the request the recording holds does not hash to the fingerprint it recorded: the
       // recording was changed before this call somewhere its seals do not cover
       return {
-        index: nearest.position,
+        ...callAt(nearest),
         kind: nearest.entry._tag,
         field: "requestFingerprint",
         expected: nearest.entry.requestFingerprint,
@@ -505,10 +558,13 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       }
     }
 
+    const callAt = (call: RecordedCall) => at({ session: call.session, index: call.position })
+
     /** The position of the `rath.agent` entry whose tools an agent's call offered. */
     const specEntryOf = (call: RecordedCall): number | undefined => {
+      const held = Chunk.toReadonlyArray(Session.entries(call.session))
       for (let i = call.position - 1; i >= 0; i--) {
-        const entry = entries[i]!
+        const entry = held[i]!
         if (Run.isSpecEntry(entry) && entry.author.name === call.entry.author.name) return i
       }
       return undefined
@@ -617,7 +673,7 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
           const found = recordedResult(call, options.session)
           if (found === undefined) {
             const divergence = yield* noted({
-              index: entries.length,
+              ...end(),
               kind: "ToolResult",
               field: "(entry)",
               expected: undefined,
@@ -626,10 +682,9 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
             })
             return notReplayable(call, divergence)
           }
-          const position = positions.get(found)!
           const broken = Seal.check(found)
           if (Option.isSome(broken)) {
-            return notReplayable(call, yield* noted(sealDivergence(position, found, broken.value, context)))
+            return notReplayable(call, yield* noted(sealDivergence(at(places.get(found)!), found, broken.value, context)))
           }
           yield* Ref.update(counters, (c) => ({ ...c, tool: c.tool + 1 }))
           return {
@@ -668,7 +723,7 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
           const nearest = memories.find((m) => !m.used && m.entry.operation === operation)
           const divergence: Divergence = nearest === undefined
             ? {
-              index: entries.length,
+              ...end(),
               kind: "Memory",
               field: "(entry)",
               expected: undefined,
@@ -676,7 +731,7 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
               context: `the recording has no more memory ${operation}s`
             }
             : {
-              index: nearest.position,
+              ...at(nearest.place),
               kind: "Memory",
               field: nearest.entry.namespace !== asked.namespace ? "namespace" : "query",
               expected: nearest.entry.namespace !== asked.namespace ? nearest.entry.namespace : nearest.entry.query,
@@ -688,7 +743,7 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
         const broken = Seal.check(found.entry)
         if (Option.isSome(broken)) {
           return yield* Effect.fail(
-            memoryError(yield* noted(sealDivergence(found.position, found.entry, broken.value, context)))
+            memoryError(yield* noted(sealDivergence(at(found.place), found.entry, broken.value, context)))
           )
         }
         found.used = true
@@ -811,11 +866,15 @@ const contextOf = (replayer: Replayer) =>
  * }).pipe(Effect.provide(Replay.layer(recorded)))
  * ```
  */
-export const layer = (recorded: Session.Session): Layer.Layer<Provider.Provider | Memory.Memory> =>
+export const layer = (
+  recorded: Session.Session | ReadonlyArray<Session.Session>
+): Layer.Layer<Provider.Provider | Memory.Memory> =>
   Layer.effectContext(Effect.map(make(recorded), contextOf))
 
 /**
- * Replays `step` on `input` against a recording and checks the result: the replayed session, or
+ * Replays `step` on `input` against a recording (a session, or several: the result first, then
+ * the sessions the run made besides, such as a rejected attempt) and checks the result against the
+ * first: the replayed session, or
  * a `ReplayError` for the first divergence, whether the re-run noticed it while it ran (a request
  * the recording does not have, an edited answer, tool result or recall) or the comparison of the
  * result with the recording found it ({@link verify}). A failure of the step that no divergence
@@ -838,7 +897,7 @@ export const layer = (recorded: Session.Session): Layer.Layer<Provider.Provider 
  * ```
  */
 export const run = <E, R>(
-  recorded: Session.Session,
+  recorded: Session.Session | ReadonlyArray<Session.Session>,
   step: (session: Session.Session) => Effect.Effect<Session.Session, E, R>,
   input: Session.Session,
   options?: { readonly ignore?: ReadonlyArray<string> | undefined }
@@ -854,6 +913,7 @@ export const run = <E, R>(
       Effect.catchAll((error) => Effect.zipRight(divergence, Effect.fail(error)))
     )
     yield* divergence
-    yield* verify(recorded, replayed, options)
+    const primary = Session.isSession(recorded) ? recorded : recorded[0]
+    if (primary !== undefined) yield* verify(primary, replayed, options)
     return replayed
   }) as Effect.Effect<Session.Session, E | ReplayError, Exclude<R, Provider.Provider | Memory.Memory>>
