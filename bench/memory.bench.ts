@@ -3,6 +3,12 @@
  * hybrid (bm25 + cosine scan fused by RRF, with the deterministic fake embedder at 256
  * dimensions), p50 and p95 per query over 200 queries after 20 warm-up queries.
  *
+ * Memories are 8 to 23 words drawn with a Zipf-like skew from a 5,000-word vocabulary of
+ * pronounceable letter-only words, a quarter of them with an English-like ending (`-s`, `-ed`,
+ * `-ing`), so that every word goes through the stemmers; no word is a stop word, so no text's
+ * language is detected and every supported language's stemmer runs on every word (the largest
+ * index the term pipeline makes).
+ *
  * Each line is one (n, mode). The store is bulk-loaded once per n through `rememberAll`
  * (batches of 500 rows per transaction, embeddings computed at load, sqlite-vec index written),
  * then opened without an embedder (lexical) and with one (hybrid, sqlite-vec's vec0 KNN); at
@@ -35,7 +41,18 @@ const next = () => {
   seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
   return seed / 2 ** 32
 }
-const word = () => `w${Math.floor(VOCABULARY ** next())}`
+const SYLLABLES = ["ka", "lo", "mi", "ne", "tu", "ra", "si", "po", "de", "ga", "fu", "be", "zo", "hi", "wa", "yo"]
+const ENDINGS = ["", "s", "ed", "ing"]
+const spell = (index: number) => {
+  let out = ""
+  let rest = index
+  do {
+    out += SYLLABLES[rest % SYLLABLES.length]
+    rest = Math.floor(rest / SYLLABLES.length)
+  } while (rest > 0 || out.length < 4)
+  return out + ENDINGS[index % 7 === 0 ? 1 : index % 11 === 0 ? 2 : index % 13 === 0 ? 3 : 0]
+}
+const word = () => spell(Math.floor(VOCABULARY ** next()))
 const sentence = (length: number) => Array.from({ length }, word).join(" ")
 
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
