@@ -44,6 +44,14 @@ const shuffled = <A>(items: ReadonlyArray<A>): Array<A> => {
   return out
 }
 
+interface Row {
+  readonly category: string
+  readonly cases: number
+  readonly recallAt5: number
+  readonly matchedAt5: number
+  readonly mrr: number
+}
+
 const round = (x: number) => Math.round(x * 1000) / 1000
 
 const run = (mode: "lexical" | "hybrid") =>
@@ -51,7 +59,7 @@ const run = (mode: "lexical" | "hybrid") =>
     const memory = yield* Memory.Memory
     const caseTexts = shuffled(Array.from(new Set(Object.values(data.cases).flat().map(([, text]) => text))))
     yield* memory.rememberAll([...caseTexts, ...data.distractors].map((text) => ({ namespace: NAMESPACE, text })))
-    const rows: Array<Record<string, unknown>> = []
+    const rows: Array<Row> = []
     const totals = { n: 0, found: 0, matched: 0, rr: 0 }
     for (const [category, cases] of Object.entries(data.cases)) {
       let found = 0
@@ -102,9 +110,9 @@ const program = Effect.gen(function*() {
     for (const row of rows) {
       console.log(JSON.stringify(row))
       table.push(
-        `${mode.padEnd(8)} ${String(row.category).padEnd(16)} ${String(row.cases).padStart(4)}  recall@5 ${
-          Number(row.recallAt5).toFixed(3)
-        }  matched@5 ${Number(row.matchedAt5).toFixed(3)}  MRR ${Number(row.mrr).toFixed(3)}`
+        `${mode.padEnd(8)} ${row.category.padEnd(16)} ${String(row.cases).padStart(4)}  recall@5 ${
+          row.recallAt5.toFixed(3)
+        }  matched@5 ${row.matchedAt5.toFixed(3)}  MRR ${row.mrr.toFixed(3)}`
       )
     }
   }
