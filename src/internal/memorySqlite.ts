@@ -70,6 +70,21 @@ export const storeError = (detail: string, cause: unknown): MemoryError => {
 const storeFailed = (detail: string) => (cause: SqlError.SqlError) => storeError(detail, cause)
 
 /**
+ * `effect` in one transaction, every failure a `MemoryError`. effect-sql turns a failed COMMIT or
+ * ROLLBACK into a defect (`orDie`); on a full disk both happen (SQLite rolls the transaction back
+ * itself when a write fails with SQLITE_FULL, and the ROLLBACK that follows finds none), so those
+ * defects are caught here too, with what went wrong.
+ */
+const transaction =
+  (sql: SqlClient.SqlClient, detail: string) =>
+  <A>(effect: Effect.Effect<A, SqlError.SqlError | MemoryError>): Effect.Effect<A, MemoryError> =>
+    effect.pipe(
+      sql.withTransaction,
+      Effect.mapError((cause) => Schema.is(MemoryError)(cause) ? cause : storeError(detail, cause)),
+      Effect.catchAllDefect((defect) => Effect.fail(storeError(detail, defect)))
+    )
+
+/**
  * The table layout: 1 had no stored terms; 2 adds `terms` (what the text was indexed with, for
  * scoring and forgetting), `text_key` (commit deduplication) and `rath_memory_meta`.
  */
@@ -250,7 +265,7 @@ const setupVec = (sql: SqlClient.SqlClient, embedder: Embedder.Service) =>
     if (!loaded) return Option.none<string>()
     const dimensions = embedder.dimensions
     const table = `rath_memory_vec_${dimensions}_${Index.fnv1a(embedder.model).toString(36)}`
-    yield* sql.withTransaction(Effect.gen(function*() {
+    yield* transaction(sql, `cannot create the vector index ${table}`)(Effect.gen(function*() {
       yield* sql.unsafe(`CREATE VIRTUAL TABLE IF NOT EXISTS ${table} USING vec0(
         namespace text partition key, embedding float[${dimensions}] distance_metric=cosine
       )`)
@@ -266,7 +281,7 @@ const setupVec = (sql: SqlClient.SqlClient, embedder: Embedder.Service) =>
         SELECT pk, namespace, embedding FROM rath_memories
         WHERE embedding_model = ${embedder.model} AND length(embedding) = ${dimensions * 4}
           AND pk NOT IN (SELECT rowid FROM ${sql(`${table}_rowids`)})`
-    })).pipe(Effect.mapError(storeFailed(`cannot create the vector index ${table}`)))
+    }))
     return Option.some(table)
   })
 
@@ -335,7 +350,7 @@ export const makeBackend = (
           "open it with a newer rath"
       })
     }
-    yield* sql.withTransaction(Effect.gen(function*() {
+    yield* transaction(sql, "cannot create the memory tables")(Effect.gen(function*() {
       yield* sql`CREATE TABLE IF NOT EXISTS rath_memories (
         pk INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
@@ -378,7 +393,7 @@ export const makeBackend = (
         SELECT value FROM rath_memory_meta WHERE key = 'terms'`
       if (stored?.value !== Index.TERMS_VERSION) yield* reindex
       yield* sql.unsafe(`PRAGMA user_version = ${SCHEMA_VERSION}`)
-    })).pipe(Effect.mapError(storeFailed("cannot create the memory tables")))
+    }))
 
     const vec = Option.isSome(embedder) && options?.vectorSearch !== "scan"
       ? yield* setupVec(sql, embedder.value)
@@ -471,8 +486,7 @@ export const makeBackend = (
             }
           }
         }).pipe(
-          sql.withTransaction,
-          Effect.mapError(storeFailed("cannot store memories")),
+          transaction(sql, "cannot store memories"),
           Effect.tap(() =>
             Effect.sync(() => {
               if (cache === undefined) return
@@ -581,8 +595,7 @@ export const makeBackend = (
           if (removed.length > 0) yield* addFrequencies(removed.map((row) => splitTerms(row.terms)), -1)
           return removed
         }).pipe(
-          sql.withTransaction,
-          Effect.mapError(storeFailed("cannot forget memories")),
+          transaction(sql, "cannot forget memories"),
           Effect.tap((removed) =>
             Effect.sync(() => {
               if (cache !== undefined) { for (const row of removed) cache.index.remove(row.id) }
