@@ -304,9 +304,8 @@ export interface Backend {
 export interface Options {
   /**
    * The most postings (memories holding a query term, summed over the terms) one lexical query
-   * scores; past it the most common query terms are left out, rarest kept first. Default 5,000.
-   * Terms found in half the memories or more are always left out when a rarer one remains: BM25
-   * gives them no weight.
+   * scores; past it the most common query words are left out, rarest kept first (they weigh
+   * least in a score). Default 5,000.
    */
   readonly lexicalBudget?: number | undefined
   /**
