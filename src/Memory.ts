@@ -2,12 +2,14 @@
  * Memory: persistent state recalled before a run and committed after it.
  *
  * A `Memory` service stores short texts ("memories") in namespaces (per user, per agent, per
- * project...) and recalls them by relevance. Lexical recall is BM25 (SQLite FTS5, or the same
- * formula in the in-memory backend) and needs no model; when an {@link Embedder.Embedder} is in
- * the context where the layer is built, recall is hybrid: the lexical score and the cosine
- * similarity of embeddings combined. Every memory interaction of an agent is recorded in its session with
- * {@link recallInto}, {@link rememberInto} and {@link commitSession}, so "which memories did this
- * answer see?" is answered by the session alone.
+ * project...) and recalls them by relevance. Lexical recall finds the memories holding the
+ * query's words or other forms of them (stemmed in seven languages; SQLite FTS5, or the same
+ * ranking in the in-memory backend), scores them by the share of the query they hold, and needs
+ * no model; when an {@link Embedder.Embedder} is in the context where the layer is built, recall
+ * is hybrid: that score and the cosine similarity of embeddings averaged. Every memory
+ * interaction of an agent is recorded in its session with {@link recallInto},
+ * {@link rememberInto} and {@link commitSession}, so "which memories did this answer see?" is
+ * answered by the session alone.
  *
  * @since 0.1.0
  */
