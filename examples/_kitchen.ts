@@ -15,7 +15,20 @@
  */
 import { Effect, Option, Schema } from "effect"
 import type { Provider } from "rath"
-import { Agent, Builtin, Compressor, Entry, Memory, Placement, Sandbox, Scripted, Selector, Session, Tool, Workflow } from "rath"
+import {
+  Agent,
+  Builtin,
+  Compressor,
+  Entry,
+  Memory,
+  Placement,
+  Sandbox,
+  Scripted,
+  Selector,
+  Session,
+  Tool,
+  Workflow
+} from "rath"
 
 export const TASK = "Write slugify(text) in slugify.mjs with a check, review it and publish it."
 
@@ -67,8 +80,7 @@ const attempt = (planned: Session.Session, variant: "a" | "b") =>
     Effect.flatMap(check)
   )
 
-const passed = (session: Session.Session) =>
-  Option.exists(Session.lastOf(session, "Check"), (entry) => entry.passed)
+const passed = (session: Session.Session) => Option.exists(Session.lastOf(session, "Check"), (entry) => entry.passed)
 
 const reviewer = (focus: "style" | "tests") =>
   Agent.make({
@@ -91,16 +103,19 @@ const review = Workflow.make(
 const route = Selector.make({ name: "router", candidates: [review, publisher] })
 
 /** The selector loop: plain code, bounded. */
-const routed = Workflow.make({ name: "routed", description: "Review, publish, done" }, (start) =>
-  Effect.gen(function*() {
-    let session = start
-    for (let i = 0; i < 4; i++) {
-      const decision = yield* route(session)
-      if (Workflow.isDone(decision.next)) return decision.session
-      session = yield* decision.next(decision.session)
-    }
-    return session
-  }))
+const routed = Workflow.make(
+  { name: "routed", description: "Review, publish, done" },
+  (start) =>
+    Effect.gen(function*() {
+      let session = start
+      for (let i = 0; i < 4; i++) {
+        const decision = yield* route(session)
+        if (Workflow.isDone(decision.next)) return decision.session
+        session = yield* decision.next(decision.session)
+      }
+      return session
+    })
+)
 
 /** The whole run, from a session holding the task. */
 export const workflow = (input: Session.Session) =>

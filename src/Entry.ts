@@ -288,7 +288,12 @@ export const MemoryHit = Schema.Struct({
   id: Schema.String,
   score: Schema.Number,
   text: Schema.optional(Schema.String),
-  source: Schema.optional(Schema.String)
+  source: Schema.optional(Schema.String),
+  /**
+   * How it was found: `lexical`, `vector`, `both`, or `recent` (it matched nothing and fills the
+   * hits as one of the namespace's newest memories; see `Memory.RecallOptions.fallback`).
+   */
+  match: Schema.optional(Schema.Literal("lexical", "vector", "both", "recent"))
 })
 
 /**

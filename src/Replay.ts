@@ -684,7 +684,10 @@ export const make = (recorded: Session.Session | ReadonlyArray<Session.Session>)
           }
           const broken = Seal.check(found)
           if (Option.isSome(broken)) {
-            return notReplayable(call, yield* noted(sealDivergence(at(places.get(found)!), found, broken.value, context)))
+            return notReplayable(
+              call,
+              yield* noted(sealDivergence(at(places.get(found)!), found, broken.value, context))
+            )
           }
           yield* Ref.update(counters, (c) => ({ ...c, tool: c.tool + 1 }))
           return {
@@ -772,14 +775,20 @@ export const make = (recorded: Session.Session | ReadonlyArray<Session.Session>)
       recall: (options) => {
         const namespace = namespaceOf(options.namespace)
         return Effect.map(
-          nextMemory("recall", { namespace, query: options.query }, (entry) =>
-            entry.namespace === namespace && entry.query === options.query &&
-            (entry.k === undefined || entry.k === (options.k ?? Memory.DEFAULT_K)) &&
-            entry.minScore === options.minScore),
+          nextMemory(
+            "recall",
+            { namespace, query: options.query },
+            (entry) =>
+              entry.namespace === namespace && entry.query === options.query &&
+              (entry.k === undefined || entry.k === (options.k ?? Memory.DEFAULT_K)) &&
+              entry.minScore === options.minScore
+          ),
           (entry) =>
             (entry.hits ?? []).map((hit): Memory.Hit => ({
               ...item({ id: hit.id, namespace: entry.namespace, text: hit.text }),
               score: hit.score,
+              // recorded before hits said how they were found: a lexical match
+              match: hit.match ?? "lexical",
               ...(hit.source === undefined ? {} : { source: hit.source })
             }))
         )
@@ -794,29 +803,26 @@ export const make = (recorded: Session.Session | ReadonlyArray<Session.Session>)
       rememberAll: (inputs) =>
         Effect.forEach(inputs, (input) =>
           Effect.map(
-            nextMemory("remember", { namespace: input.namespace }, (entry) =>
-              entry.namespace === input.namespace && entry.written?.[0]?.text === input.text),
-            (entry) =>
-              item({ id: entry.written?.[0]?.id ?? "", namespace: input.namespace, text: input.text })
+            nextMemory(
+              "remember",
+              { namespace: input.namespace },
+              (entry) => entry.namespace === input.namespace && entry.written?.[0]?.text === input.text
+            ),
+            (entry) => item({ id: entry.written?.[0]?.id ?? "", namespace: input.namespace, text: input.text })
           )),
       commit: (_session, options) =>
         Effect.map(
-          nextMemory("commit", { namespace: options.namespace }, (entry) =>
-            entry.namespace === options.namespace),
+          nextMemory("commit", { namespace: options.namespace }, (entry) => entry.namespace === options.namespace),
           (entry) => ({
-            written: (entry.written ?? []).map((w) =>
-              item({ id: w.id, namespace: options.namespace, text: w.text })
-            ),
+            written: (entry.written ?? []).map((w) => item({ id: w.id, namespace: options.namespace, text: w.text })),
             skipped: 0
           })
         ),
       forget: (selector) => {
         const namespace = "namespace" in selector ? selector.namespace : undefined
         return Effect.map(
-          nextMemory("forget", { namespace }, (entry) =>
-            entry.namespace === namespace),
-          (entry) =>
-            entry.written?.length ?? 0
+          nextMemory("forget", { namespace }, (entry) => entry.namespace === namespace),
+          (entry) => entry.written?.length ?? 0
         )
       },
       list: () =>
@@ -868,8 +874,7 @@ const contextOf = (replayer: Replayer) =>
  */
 export const layer = (
   recorded: Session.Session | ReadonlyArray<Session.Session>
-): Layer.Layer<Provider.Provider | Memory.Memory> =>
-  Layer.effectContext(Effect.map(make(recorded), contextOf))
+): Layer.Layer<Provider.Provider | Memory.Memory> => Layer.effectContext(Effect.map(make(recorded), contextOf))
 
 /**
  * Replays `step` on `input` against a recording (a session, or several: the result first, then

@@ -548,12 +548,26 @@ layer(NodeContext.layer)("rath CLI", (it) => {
           "--json"
         )
         assert.strictEqual(json.code, 0, json.stderr)
-        assert.deepStrictEqual(JSON.parse(json.stdout), [])
+        // nothing in "project" holds "tea": its newest memory comes back flagged, with score 0
+        assert.deepStrictEqual(
+          (JSON.parse(json.stdout) as Array<{ id: string; score: number; match: string }>).map((hit) => [
+            hit.id,
+            hit.score,
+            hit.match
+          ]),
+          [[ids[2], 0, "recent"]]
+        )
+        const recent = yield* rath("memory", "recall", "tea", "-k", "1", "--namespace", "project", "--memory", db)
+        assert.match(
+          lines(recent.stdout)[0]!,
+          new RegExp(`^${ids[2]}  recent  project  The build uses tsx and vitest$`)
+        )
         const scored = yield* rath("memory", "recall", "tea or engine", "--memory", db, "--json", "--min-score", "0.01")
         const hits = JSON.parse(scored.stdout) as Array<{ id: string; score: number; namespace: string }>
         assert.deepStrictEqual(hits.map((hit) => hit.id).sort(), [ids[0], ids[1]].sort())
         assert.isTrue(hits.every((hit) => hit.score > 0.01 && hit.score <= 1))
-        const high = yield* rath("memory", "recall", "tea", "--memory", db, "--min-score", "0.999")
+        // no memory holds "zebra", so none holds the whole query
+        const high = yield* rath("memory", "recall", "tea zebra", "--memory", db, "--min-score", "0.999")
         assert.include(high.stdout, "no memory matches")
 
         const listed = yield* rath("memory", "list", "--memory", db, "--json")

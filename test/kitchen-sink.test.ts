@@ -65,12 +65,18 @@ const failingMemory: Memory.Service = {
   store: "failing",
   embeddingModel: Option.none(),
   vectorIndex: "none",
-  remember: () => Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
-  rememberAll: () => Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
-  recall: () => Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
-  commit: () => Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
-  forget: () => Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
-  list: () => Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" })))
+  remember: () =>
+    Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
+  rememberAll: () =>
+    Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
+  recall: () =>
+    Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
+  commit: () =>
+    Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
+  forget: () =>
+    Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" }))),
+  list: () =>
+    Effect.fail(refused(() => asked.memory++, new Memory.MemoryError({ reason: "StoreFailed", detail: "no" })))
 }
 const failingExecutor: Tool.ExecutorService = {
   execute: (_toolkit, call) =>
@@ -119,7 +125,12 @@ const edit = (
   const index = entries.findIndex(find)
   assert.isAtLeast(index, 0, "the entry to edit is in the recording")
   const changed = Session.fromEntries(
-    { id: recorded.id, lineage: recorded.lineage, placement: Option.getOrUndefined(recorded.placement), base: recorded.base },
+    {
+      id: recorded.id,
+      lineage: recorded.lineage,
+      placement: Option.getOrUndefined(recorded.placement),
+      base: recorded.base
+    },
     entries.map((entry, i) => (i === index ? change(entry) : entry))
   )
   return { index, recording: [Option.getOrThrow(Option.getRight(changed)), ...others] }
@@ -196,7 +207,10 @@ describe("whole-run replay (the kitchen sink)", () => {
         (entry) => entry._tag === "Memory" && entry.operation === "recall",
         (entry) => {
           const memory = entry as Entry.Memory
-          return new Entry.Memory({ ...memory, hits: memory.hits!.map((hit) => ({ ...hit, text: "The team prefers loops." })) })
+          return new Entry.Memory({
+            ...memory,
+            hits: memory.hits!.map((hit) => ({ ...hit, text: "The team prefers loops." }))
+          })
         }
       )
       const error = yield* Effect.flip(replay(recording))
@@ -248,7 +262,10 @@ describe("whole-run replay (the kitchen sink)", () => {
       // agent turns, routing calls and the summary call, each from its own branch's history
       assert.isAbove(calls.length, 10)
       assert.deepStrictEqual(calls.filter((call) => call.verified !== true).map((call) => call.entry.id), [])
-      const sum = calls.reduce<Entry.Usage | undefined>((total, call) => Entry.sumUsage(total, call.entry.usage), undefined)
+      const sum = calls.reduce<Entry.Usage | undefined>(
+        (total, call) => Entry.sumUsage(total, call.entry.usage),
+        undefined
+      )
       assert.deepStrictEqual(Session.usage(recorded).inclusive, sum)
       // in the merged session, the second reviewer's call was sent its own branch: not the first
       // reviewer's answer, which the merge lays out before it

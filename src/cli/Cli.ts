@@ -613,7 +613,7 @@ const memoryRecall = Command.make(
     k: Options.integer("k").pipe(Options.withDefault(5), Options.withDescription("how many hits at most")),
     minScore: Options.float("min-score").pipe(
       Options.withDefault(0),
-      Options.withDescription("drop hits scoring below this (scores are in (0, 1], larger is better)")
+      Options.withDescription("drop hits scoring below this (0 to 1; 1: holds every word of the query)")
     ),
     memory: memoryFile,
     json
@@ -634,9 +634,10 @@ const memoryRecall = Command.make(
         if (hits.length === 0) return yield* print(`no memory matches "${args.query}" in ${args.memory}`)
         return yield* print(
           hits.map((hit) =>
-            `${hit.id}  ${hit.score.toFixed(3)}  ${hit.namespace}  ${oneLine(hit.text)}${
-              hit.source === undefined ? "" : `  (source: ${hit.source})`
-            }`
+            // a recent memory matched nothing: say so rather than print a score of 0
+            `${hit.id}  ${hit.match === "recent" ? "recent" : hit.score.toFixed(3)}  ${hit.namespace}  ${
+              oneLine(hit.text)
+            }${hit.source === undefined ? "" : `  (source: ${hit.source})`}`
           ).join("\n")
         )
       }))

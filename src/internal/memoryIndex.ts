@@ -1,14 +1,91 @@
 /**
  * The pure parts of memory recall shared by every backend: how text becomes index terms, BM25
- * (the same formula FTS5's `bm25()` uses, so the in-memory backend ranks like SQLite), a
- * brute-force cosine index over unit vectors, and reciprocal rank fusion.
+ * (the same formula FTS5's `bm25()` uses, so the in-memory backend ranks like SQLite), the
+ * per-query score, a brute-force cosine index over unit vectors, and hybrid fusion.
  *
  * @internal
  */
+import { stemmer as stemDutch } from "@orama/stemmers/dutch"
+import { stemmer as stemEnglish } from "@orama/stemmers/english"
+import { stemmer as stemFrench } from "@orama/stemmers/french"
+import { stemmer as stemGerman } from "@orama/stemmers/german"
+import { stemmer as stemItalian } from "@orama/stemmers/italian"
+import { stemmer as stemPortuguese } from "@orama/stemmers/portuguese"
+import { stemmer as stemSpanish } from "@orama/stemmers/spanish"
+import * as NodeCrypto from "node:crypto"
 
 // -----------------------------------------------------------------------------
 // terms
 // -----------------------------------------------------------------------------
+
+/**
+ * The languages whose words are stemmed, by ISO 639-1 code. Stemmers are Snowball's (Porter's for
+ * English) as packaged by `@orama/stemmers`.
+ *
+ * @internal
+ */
+export const LANGUAGES = ["en", "fr", "de", "es", "it", "pt", "nl"] as const
+
+/** @internal */
+export type Language = typeof LANGUAGES[number]
+
+const stemmers: ReadonlyArray<(word: string) => string> = [
+  stemEnglish,
+  stemFrench,
+  stemGerman,
+  stemSpanish,
+  stemItalian,
+  stemPortuguese,
+  stemDutch
+]
+
+/**
+ * The version of the term pipeline. Stored terms made by another version are re-computed when a
+ * store is opened (they would not match the terms of new queries).
+ *
+ * @internal
+ */
+export const TERMS_VERSION = `2:${LANGUAGES.join(",")}`
+
+// the most frequent function words of each language, accents folded: what tells a text's
+// language apart (see `languagesOf`) and what weighs nothing in a score (see `weights`)
+const STOP_WORDS: { readonly [language in Language]: string } = {
+  en: "a about an and any are as at be been but by can could did do does for from had has have he her him " +
+    "his how i if in into is it its me my no not of on or our she should so some than that the their them " +
+    "then there these they this those to us was we were what when where which who whom why will with would " +
+    "you your",
+  fr: "a au aux avec ce ces cette c d dans de des du elle elles en est et etait il ils j je l la le les leur " +
+    "lui m ma mais me mes mon n ne nous on ou par pas plus pour qu quand que quel quelle qui s sa se ses son " +
+    "sont sur t ta te tes ton tres tu un une vous y comment pourquoi",
+  de: "am an auch auf aus bei bin bist da das dass dem den der des die du ein eine einem einen einer er es " +
+    "fur hat haben ich ihr im in ist kein keine mein meine mit nach nicht noch oder sein seine sehr sie sind " +
+    "uber und uns von war waren was wann warum welche welcher wer wie wir wird wo zu zum zur",
+  es: "a al como con cuando de del donde el ella ellas ellos en era es esa ese esta este fue hay la las le " +
+    "les lo los mas mi mis muy no nos o para pero por que quien se sin son su sus te tiene tu un una unas " +
+    "unos y yo",
+  it: "a al alla anche che chi ci come con cosa da dei del della delle di dove e gli ha hanno i il in io la " +
+    "le lei lo loro lui ma mi mia mio molto nel nella noi non o per perche piu quale quali quando questa " +
+    "questo se si sono su sua suo ti tu un una uno voi",
+  pt: "a ao aos as com como da das de do dos e ela elas ele eles em era esta este eu foi isso mais mas meu " +
+    "minha muito na nao nas no nos o onde os ou para pela pelo por quando que quem se sem seu sua sao tem " +
+    "um uma voce",
+  nl: "aan als bij dat de die dit deze een en er geen had heb heeft het hij hoe ik in is je jij maar met mijn " +
+    "naar niet nog of om ons ook op te tot uit van voor waar wanneer was wat we welke wie wij zij ze zijn"
+}
+
+const stopLanguages = new Map<string, Array<number>>()
+LANGUAGES.forEach((language, index) => {
+  for (const word of STOP_WORDS[language].split(" ")) {
+    const languages = stopLanguages.get(word) ?? []
+    languages.push(index)
+    stopLanguages.set(word, languages)
+  }
+})
+
+// particles and copulas that carry no subject in Chinese, Japanese and Korean questions
+const CJK_STOP_WORDS = new Set(
+  "的 了 是 在 和 吗 呢 吧 谁 哪里 什么 の は が を に で と も か です ます いつ 何 은 는 이 가 을 를 에 도".split(" ")
+)
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: "word" })
 
@@ -18,37 +95,191 @@ const termPattern = /[\p{L}\p{N}\p{M}]+/gu
 // outside it (the Japanese voicing marks U+3099/U+309A) change the letter and must stay.
 const latinDiacritics = /[\u0300-\u036f]/g
 const cjk = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u
+// words the stemmers apply to: Latin letters (and their marks) only, no digits
+const latinWord = /^[\p{Script=Latin}\p{M}]+$/u
 
-const normalize = (word: string): string =>
-  word.toLowerCase().normalize("NFD").replace(latinDiacritics, "").normalize("NFC")
+// accents off, and German ß written ss (as Swiss German always does)
+const fold = (word: string): string =>
+  word.normalize("NFD").replace(latinDiacritics, "").normalize("NFC").replace(/ß/g, "ss")
+
+/**
+ * The separator between a stem's language and the stem in a term (`en·drink`). It is neither a
+ * letter, a mark nor a digit, so a stem term never equals a word term; FTS5's `ascii` tokenizer
+ * keeps it inside the token (every non-ASCII character is a token character).
+ */
+const STEM = "\u00b7"
+/** The "language" of the stems of a text of no detected language. */
+const ANY = "all"
+
+// stems of a word (lowercased, accents kept: the stemmers know them) per language, accents folded
+// afterwards; the stemmers cost microseconds per word and texts repeat words, so they are cached
+const STEM_CACHE_LIMIT = 50_000
+const stemCache = new Map<string, ReadonlyArray<string>>()
+const stemsOf = (lower: string): ReadonlyArray<string> => {
+  let stems = stemCache.get(lower)
+  if (stems === undefined) {
+    stems = stemmers.map((stem) => fold(stem(lower)))
+    if (stemCache.size >= STEM_CACHE_LIMIT) stemCache.clear()
+    stemCache.set(lower, stems)
+  }
+  return stems
+}
+
+interface Word {
+  /** The word lowercased, accents folded: the word term. */
+  readonly term: string
+  /** The word lowercased, accents kept: what the stemmers read. */
+  readonly lower: string
+  readonly kind: "latin" | "cjk" | "other"
+}
+
+// scripts written without spaces between words, which only ICU's dictionaries can split
+const unspaced =
+  /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u
+
+const wordOf = (lower: string): Word => ({
+  term: fold(lower),
+  lower,
+  kind: latinWord.test(lower) ? "latin" : cjk.test(lower) ? "cjk" : "other"
+})
+
+const wordsOf = (text: string): Array<Word> => {
+  const out: Array<Word> = []
+  // text in scripts that separate words (Latin, Greek, Cyrillic, Hangul, ...) gives the same words
+  // split by the term pattern alone, at a third of the cost of the segmenter
+  if (!unspaced.test(text)) {
+    for (const lower of text.toLowerCase().normalize("NFC").match(termPattern) ?? []) out.push(wordOf(lower))
+    return out
+  }
+  for (const segment of segmenter.segment(text)) {
+    if (segment.isWordLike !== true) continue
+    const parts = segment.segment.toLowerCase().normalize("NFC").match(termPattern)
+    if (parts === null) continue
+    for (const lower of parts) out.push(wordOf(lower))
+  }
+  return out
+}
+
+const ALL_LANGUAGES: ReadonlyArray<number> = LANGUAGES.map((_, index) => index)
+
+/**
+ * The languages a text is written in, as indexes into {@link LANGUAGES}: those whose function
+ * words it uses most (a word shared by several languages counts for each a share). A text with no
+ * function word of any supported language (a short note, a name, a query of keywords) is in all
+ * of them: its words are stemmed by every stemmer.
+ */
+const languagesOf = (words: ReadonlyArray<Word>): ReadonlyArray<number> => {
+  const scores = new Array<number>(LANGUAGES.length).fill(0)
+  for (const word of words) {
+    // one letter (English "a", "I", the "s" of "Ada's", French elisions) tells too little
+    if (word.term.length < 2) continue
+    const languages = stopLanguages.get(word.term)
+    if (languages === undefined) continue
+    for (const language of languages) scores[language]! += 1 / languages.length
+  }
+  const best = Math.max(...scores)
+  if (best === 0) return ALL_LANGUAGES
+  return scores.flatMap((score, language) => score >= best - 1e-9 ? [language] : [])
+}
+
+/**
+ * The stem terms of a word. In a text whose languages are known, one per language (`en·drink`), so
+ * that one language's stem never matches another's (Italian stems `note` to `not`; an English
+ * `not` must not match it). In a text of no detected language (`ALL_LANGUAGES`), each distinct stem
+ * once, as `all·drink`: the stemmers mostly agree, and seven terms per word would
+ * make the index several times larger. A query looks for both forms of each of its stems.
+ */
+const stemTerms = (word: Word, languages: ReadonlyArray<number>, query: boolean): Array<string> => {
+  if (word.kind !== "latin" || word.lower.length < 3) return []
+  const stems = stemsOf(word.lower)
+  if (query) {
+    return languages.flatMap((language) => [
+      `${LANGUAGES[language]}${STEM}${stems[language]}`,
+      `${ANY}${STEM}${stems[language]}`
+    ])
+  }
+  return languages === ALL_LANGUAGES
+    ? Array.from(new Set(stems), (stem) => `${ANY}${STEM}${stem}`)
+    : languages.map((language) => `${LANGUAGES[language]}${STEM}${stems[language]}`)
+}
+
+const bigrams = (word: Word): Array<string> => {
+  if (word.kind !== "cjk") return []
+  const chars = Array.from(word.term)
+  const out: Array<string> = []
+  if (chars.length >= 3) {
+    for (let i = 0; i + 1 < chars.length; i++) out.push(chars[i]! + chars[i + 1]!)
+  }
+  return out
+}
+
+const isStopWord = (word: Word, languages: ReadonlyArray<number>): boolean =>
+  word.kind === "cjk"
+    ? CJK_STOP_WORDS.has(word.term)
+    : (stopLanguages.get(word.term) ?? []).some((language) => languages.includes(language))
 
 /**
  * The index terms of a text, in order (with repeats, so term frequency is kept).
  *
  * `Intl.Segmenter` splits words, with ICU's dictionaries for Chinese and Japanese (which have no
- * spaces), then each word is lowercased and stripped of Latin diacritics (`café` and `cafe` are
- * one term). A CJK word of three or more characters also yields its character bigrams, so that a
+ * spaces); each word is lowercased and stripped of Latin diacritics (`café` and `cafe` are one
+ * term). A word of Latin letters also yields its stem terms (`en·drink` for `drinks`, see
+ * `stemTerms`), so another form of the word matches when a stemmer maps both to the same stem. A CJK word of three or more characters also yields its character bigrams, so that a
  * query for `日本` finds `日本語` even though the segmenter keeps `日本語` as one word.
  *
  * @internal
  */
 export const terms = (text: string): Array<string> => {
+  const words = wordsOf(text)
+  const languages = languagesOf(words)
   const out: Array<string> = []
-  for (const segment of segmenter.segment(text)) {
-    if (segment.isWordLike !== true) continue
-    const parts = normalize(segment.segment).match(termPattern)
-    if (parts === null) continue
-    for (const part of parts) {
-      out.push(part)
-      if (cjk.test(part)) {
-        const chars = Array.from(part)
-        if (chars.length >= 3) {
-          for (let i = 0; i + 1 < chars.length; i++) out.push(chars[i]! + chars[i + 1]!)
-        }
-      }
-    }
+  for (const word of words) {
+    out.push(word.term)
+    // a function word of the text's language weighs nothing in a score: its stems would only
+    // fill the index
+    if (!isStopWord(word, languages)) { for (const term of stemTerms(word, languages, false)) out.push(term) }
+    for (const term of bigrams(word)) out.push(term)
   }
   return out
+}
+
+/**
+ * The words of a text (lowercased, accents folded), without stems or bigrams: what the fake
+ * embedder maps through its concepts.
+ *
+ * @internal
+ */
+export const words = (text: string): Array<string> => wordsOf(text).map((word) => word.term)
+
+/**
+ * One distinct word of a query and the terms that find it: the word, its stems in the query's
+ * languages, its CJK bigrams. A memory holds the word when it holds any of them. A function word
+ * (`stop`) weighs nothing in a score unless the query has nothing else.
+ *
+ * @internal
+ */
+export interface QueryWord {
+  readonly word: string
+  readonly terms: ReadonlyArray<string>
+  readonly stop: boolean
+}
+
+/**
+ * The distinct words of a query, in first-seen order.
+ *
+ * @internal
+ */
+export const queryWords = (text: string): Array<QueryWord> => {
+  const words = wordsOf(text)
+  const languages = languagesOf(words)
+  const seen = new Map<string, QueryWord>()
+  for (const word of words) {
+    if (seen.has(word.term)) continue
+    const stop = isStopWord(word, languages)
+    const terms = [word.term, ...stemTerms(word, languages, true), ...bigrams(word)]
+    seen.set(word.term, { word: word.term, terms: Array.from(new Set(terms)), stop })
+  }
+  return Array.from(seen.values())
 }
 
 /**
@@ -56,7 +287,65 @@ export const terms = (text: string): Array<string> => {
  *
  * @internal
  */
-export const queryTerms = (text: string): Array<string> => Array.from(new Set(terms(text)))
+export const queryTerms = (text: string): Array<string> =>
+  Array.from(new Set(queryWords(text).flatMap((word) => word.terms)))
+
+/**
+ * The weight of each query word in a score: `1 + ln(1 + (N - n + 0.5) / (n + 0.5))`, where `N` is
+ * the number of memories and `n` how many hold the word (any of its terms): from about 1 for a word
+ * in every memory to about `1 + ln(2N)` for one in none. Unlike FTS5's idf it is never negative or
+ * clamped, so a word in half the memories still counts. Function words weigh 0 when the query
+ * has another word.
+ *
+ * @internal
+ */
+export const weights = (
+  words: ReadonlyArray<QueryWord>,
+  documentFrequency: (term: string) => number,
+  documents: number
+): Array<number> => {
+  const content = words.some((word) => !word.stop)
+  return words.map((word) => {
+    if (content && word.stop) return 0
+    const n = Math.min(documents, Math.max(0, ...word.terms.map(documentFrequency)))
+    return 1 + Math.log(1 + (documents - n + 0.5) / (n + 0.5))
+  })
+}
+
+/**
+ * The score of a memory for a query: the share of the query's weight ({@link weights}) carried by
+ * the query words the memory holds (the word itself or, for a Latin word, another form of it with
+ * the same stem in one of the query's languages). In [0, 1]: 1 when the memory holds every word,
+ * 0 when it holds none (or only function words).
+ *
+ * @internal
+ */
+export const coverage = (
+  words: ReadonlyArray<QueryWord>,
+  wordWeights: ReadonlyArray<number>,
+  documentTerms: ReadonlySet<string>
+): number => {
+  let total = 0
+  let held = 0
+  words.forEach((word, index) => {
+    const weight = wordWeights[index]!
+    total += weight
+    if (weight > 0 && word.terms.some((term) => documentTerms.has(term))) held += weight
+  })
+  return total === 0 ? 0 : held / total
+}
+
+/**
+ * The key under which commits store a text once per namespace: the SHA-256 (base64url) of the
+ * text in Unicode NFKC, lowercased, with runs of whitespace as one space and no leading or
+ * trailing whitespace. Texts differing only in case, Unicode form or spacing share a key.
+ *
+ * @internal
+ */
+export const textKey = (text: string): string =>
+  NodeCrypto.createHash("sha256")
+    .update(text.normalize("NFKC").toLowerCase().replace(/\s+/gu, " ").trim())
+    .digest("base64url")
 
 /**
  * An FTS5 MATCH expression: any of the terms (bm25 ranks documents with more and rarer terms
@@ -75,38 +364,40 @@ export const matchExpression = (queryTerms: ReadonlyArray<string>): string =>
 export const DEFAULT_LEXICAL_BUDGET = 5_000
 
 /**
- * Which query terms to send to the index. BM25 cost grows with the number of postings scored
- * (the documents holding each term), and the common terms that make it large carry the least
- * weight, so:
- * - terms in no document are dropped (they match nothing);
- * - terms in half the documents or more are dropped when a rarer term is left: their idf is
- *   negative, which FTS5 clamps to 1e-6, so they change no ranking;
- * - then terms are kept rarest first while their postings fit in `budget` (the rarest is always
- *   kept). Only queries whose terms are common in a large store lose terms here, and they lose
- *   the ones with the lowest idf.
+ * Which terms to send to the index. BM25 cost grows with the number of postings scored (the
+ * memories holding each term), and the common words that make it large carry the least weight, so
+ * the words are taken rarest first (a word's frequency is that of its most frequent term), each
+ * with all its terms found in the store, while their postings fit in `budget`; the rarest word is
+ * always taken. Words in no memory are left out (they match nothing). Only queries whose words are
+ * common in a large store lose words here, and they lose the ones that weigh least.
  *
  * @internal
  */
 export const selectTerms = (
-  queryTerms: ReadonlyArray<string>,
+  words: ReadonlyArray<QueryWord>,
   documentFrequency: (term: string) => number,
-  documents: number,
   budget: number
 ): Array<string> => {
-  const present = queryTerms
-    .map((term, order) => ({ term, order, df: documentFrequency(term) }))
-    .filter((candidate) => candidate.df > 0)
+  const present = words
+    .map((word, order) => {
+      const terms = word.terms.filter((term) => documentFrequency(term) > 0)
+      return {
+        terms,
+        order,
+        df: Math.max(0, ...terms.map(documentFrequency)),
+        postings: terms.reduce((sum, term) => sum + documentFrequency(term), 0)
+      }
+    })
+    .filter((candidate) => candidate.terms.length > 0)
     .sort((a, b) => a.df - b.df || a.order - b.order)
-  const informative = present.filter((candidate) => candidate.df < documents / 2)
-  const ranked = informative.length > 0 ? informative : present.slice(0, 1)
-  const kept: Array<{ readonly term: string; readonly order: number }> = []
+  const kept: Array<{ readonly terms: ReadonlyArray<string>; readonly order: number }> = []
   let postings = 0
-  for (const candidate of ranked) {
-    if (kept.length > 0 && postings + candidate.df > budget) break
+  for (const candidate of present) {
+    if (kept.length > 0 && postings + candidate.postings > budget) break
     kept.push(candidate)
-    postings += candidate.df
+    postings += candidate.postings
   }
-  return kept.sort((a, b) => a.order - b.order).map((candidate) => candidate.term)
+  return Array.from(new Set(kept.sort((a, b) => a.order - b.order).flatMap((candidate) => candidate.terms)))
 }
 
 /**
@@ -122,14 +413,6 @@ export const documentTerms = (docs: ReadonlyArray<ReadonlyArray<string>>): Map<s
   }
   return counts
 }
-
-/**
- * BM25 scores are unbounded; `x / (1 + x)` maps them into [0, 1) keeping the order, with 0 for no
- * overlap at all.
- *
- * @internal
- */
-export const normalizeBm25 = (score: number): number => score <= 0 ? 0 : score / (1 + score)
 
 // -----------------------------------------------------------------------------
 // BM25 over an in-memory inverted index
@@ -178,6 +461,11 @@ export class Bm25Index {
     this.totalLength -= docTerms.length
     this.lengths.delete(id)
     this.docTerms.delete(id)
+  }
+
+  /** The terms a document was indexed with. */
+  termsOf(id: string): ReadonlyArray<string> {
+    return this.docTerms.get(id) ?? []
   }
 
   get documents(): number {
@@ -335,30 +623,37 @@ export class VectorIndex {
 // fusion
 // -----------------------------------------------------------------------------
 
-/** The RRF constant from Cormack et al. (2009). @internal */
-export const RRF_K = 60
-
 /**
- * Reciprocal rank fusion of ranked id lists: `sum over lists of 1 / (RRF_K + rank)`, divided by
- * the best possible sum (rank 1 in every list) so the score is in (0, 1]. Ties keep the order of
- * the first list.
+ * Hybrid fusion: the convex combination of the lexical score ({@link coverage}, in [0, 1]) and the
+ * cosine similarity (in (0, 1] for the vector list), with equal weights; a memory missing from one
+ * list counts 0 there, so one found by a single list scores at most 0.5. Both scores are bounded,
+ * so, unlike reciprocal rank fusion, a strong match in one list is not outranked by weak matches
+ * in both (Bruch, Gai and Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval", 2023).
+ * Ties keep the lexical order.
  *
  * @internal
  */
-export const fuse = (
-  lists: ReadonlyArray<ReadonlyArray<{ readonly id: string }>>
-): Array<{ readonly id: string; readonly score: number }> => {
-  const scores = new Map<string, number>()
+export const combine = (
+  lexical: ReadonlyArray<{ readonly id: string; readonly score: number }>,
+  vector: ReadonlyArray<{ readonly id: string; readonly score: number }>
+): Array<{ readonly id: string; readonly score: number; readonly match: "lexical" | "vector" | "both" }> => {
+  const byVector = new Map(vector.map((hit) => [hit.id, hit.score]))
   const order = new Map<string, number>()
-  for (const list of lists) {
-    list.forEach((item, index) => {
-      scores.set(item.id, (scores.get(item.id) ?? 0) + 1 / (RRF_K + index + 1))
-      if (!order.has(item.id)) order.set(item.id, order.size)
-    })
+  const out = lexical.map((hit): { id: string; score: number; match: "lexical" | "vector" | "both" } => {
+    order.set(hit.id, order.size)
+    const cosine = byVector.get(hit.id)
+    return {
+      id: hit.id,
+      score: (hit.score + (cosine ?? 0)) / 2,
+      match: cosine === undefined ? "lexical" : "both"
+    }
+  })
+  for (const hit of vector) {
+    if (order.has(hit.id)) continue
+    order.set(hit.id, order.size)
+    out.push({ id: hit.id, score: hit.score / 2, match: "vector" })
   }
-  const max = lists.length / (RRF_K + 1)
-  return Array.from(scores, ([id, score]) => ({ id, score: score / max }))
-    .sort((a, b) => b.score - a.score || order.get(a.id)! - order.get(b.id)!)
+  return out.sort((a, b) => b.score - a.score || order.get(a.id)! - order.get(b.id)!)
 }
 
 /** FNV-1a, 32 bits: a small stable hash for table names and the fake embedder. @internal */

@@ -33,11 +33,21 @@ export const Item = Schema.Struct({
 export interface Item extends Schema.Schema.Type<typeof Item> {}
 
 /**
+ * A failed memory operation. `reason`:
+ * - `StoreFailed`: the store cannot be opened, read or written (a path that is a directory or a
+ *   dangling symlink, a read-only file or directory, a full disk, a lock held too long); `detail`
+ *   ends with what went wrong;
+ * - `Corrupt`: the file is not an SQLite database, or is damaged or truncated;
+ * - `EmbedFailed`: the embedder failed or returned the wrong shape (nothing is stored);
+ * - `InvalidRequest`: an empty namespace or text, `k` not a positive integer, a recall with no query;
+ * - `ReplayDiverged`: under `Replay`, the re-run asked a memory operation the recording does not
+ *   have, or the recorded one was edited (the `cause` is the `Replay.ReplayError`).
+ *
  * @since 0.1.0
  * @category errors
  */
 export class MemoryError extends Schema.TaggedError<MemoryError>("rath/MemoryError")("MemoryError", {
-  reason: Schema.Literal("StoreFailed", "EmbedFailed", "InvalidRequest", "ReplayDiverged"),
+  reason: Schema.Literal("StoreFailed", "Corrupt", "EmbedFailed", "InvalidRequest", "ReplayDiverged"),
   detail: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {
