@@ -500,6 +500,56 @@ describe("Agent", () => {
         assert.isTrue((yield* budget.spent) > 100)
       })))
 
+  it.effect("a run cut by a timeout or a race settles its reservation: nothing stays reserved", () =>
+    withScript(() => Scripted.reply("slow", { delay: "10 seconds" }), () =>
+      Effect.gen(function*() {
+        const budget = yield* Budget.make({ tokens: 10_000 })
+        const agent = Agent.make({ name: "a", maxTokens: 10 })
+        const input = yield* Session.fromUserMessage("q")
+        // a timeout
+        const timed = yield* Workflow.withTimeout(agent, "1 second")(input).pipe(
+          Effect.provideService(Budget.Budget, budget),
+          Effect.fork
+        )
+        yield* TestClock.adjust("2 seconds")
+        const error = yield* Fiber.join(timed).pipe(Effect.flip)
+        assert.strictEqual(error._tag, "WorkflowError")
+        assert.strictEqual(yield* budget.remaining, 10_000)
+        assert.strictEqual(yield* budget.spent, 0)
+        // a race lost to another effect
+        const raced = yield* Effect.race(
+          agent(input),
+          Effect.as(Effect.sleep("1 second"), input)
+        ).pipe(Effect.provideService(Budget.Budget, budget), Effect.fork)
+        yield* TestClock.adjust("2 seconds")
+        assert.strictEqual(yield* Fiber.join(raced), input)
+        assert.strictEqual(yield* budget.remaining, 10_000)
+        // the interrupted run recorded its end
+        const partial = error._tag === "WorkflowError" ? error.session! : input
+        assert.strictEqual(Option.getOrThrow(Agent.lastEnd(partial)).reason, "interrupted")
+      })))
+
+  it.effect("authors: what a program appends is the program's, a user message the user's, a run's its own", () =>
+    withScript([Scripted.reply("hi")], () =>
+      Effect.gen(function*() {
+        const start = yield* Session.fromUserMessage("hello")
+        const noted = yield* Session.appendAll(start, [Entry.check("lint", true), Entry.user("and then?")])
+        const answered = yield* Agent.make({ name: "a" })(noted)
+        const stepped = yield* Workflow.make({ name: "w" }, (s) => Session.append(s, Entry.check("w-check", true)))(
+          answered
+        )
+        const authors = entriesOf(stepped).map((entry) => `${entry._tag}:${entry.author.kind}:${entry.author.name}`)
+        assert.deepStrictEqual(authors, [
+          "User:user:user",
+          "Check:program:program",
+          "User:user:user",
+          "Custom:agent:a",
+          "Assistant:agent:a",
+          "Custom:agent:a",
+          "Check:workflow:w"
+        ])
+      })))
+
   it.effect("approval: approve, reject (the model is told why) and edit are recorded", () =>
     withScript([
       {
@@ -546,6 +596,29 @@ describe("Agent", () => {
         assert.isUndefined(free!.approval)
         const sent = (yield* scripted.requests)[1]!.messages.filter((m) => m._tag === "ToolResult")
         assert.strictEqual(sent[1]?._tag === "ToolResult" && sent[1].error?.kind, "rejected")
+      })))
+
+  it.effect("approval fails closed: with no policy provided a call that needs approval is not run", () =>
+    withScript([Scripted.toolCall("danger", { n: 1 }), Scripted.reply("done")], (scripted) =>
+      Effect.gen(function*() {
+        const ran = yield* Ref.make(0)
+        const danger = Tool.make({
+          name: "danger",
+          description: "Needs approval",
+          parameters: Schema.Struct({ n: Schema.Number }),
+          needsApproval: true,
+          handler: ({ n }) => Effect.as(Ref.update(ran, (count) => count + 1), n)
+        })
+        // no Approval layer anywhere
+        const out = yield* Effect.flatMap(Session.fromUserMessage("go"), Agent.make({ name: "a", tools: [danger] }))
+        assert.strictEqual(yield* Ref.get(ran), 0, "the handler never ran")
+        const [result] = results(out)
+        assert.strictEqual(result!.error?.kind, "rejected")
+        assert.include(result!.error!.message, "no approval policy is provided")
+        assert.deepStrictEqual(result!.approval?.by, "policy:none")
+        // the model is told, and the run goes on
+        const sent = (yield* scripted.requests)[1]!.messages
+        assert.isTrue(sent.some((m) => m._tag === "ToolResult" && m.error?.kind === "rejected"))
       })))
 
   it.effect("approval through a queue: the call waits until someone answers", () =>

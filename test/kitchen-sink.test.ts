@@ -257,7 +257,16 @@ describe("whole-run replay (the kitchen sink)", () => {
 
   it.live("every model call's rebuilt request hashes to its recorded fingerprint, and usage is their sum", () =>
     Effect.gen(function*() {
-      const [recorded] = yield* record
+      const recording = yield* record
+      const [recorded] = recording
+      // over every session the run saved (the rejected attempt's included), each call once
+      const all = new Map(
+        recording.flatMap((session) => Model.calls(session).map((call) => [call.entry.id, call] as const))
+      )
+      const mismatched = recording.flatMap((session) => Model.calls(session).filter((call) => call.verified !== true))
+      // planner 1, coders 3 + 3, routing 3, reviewers 1 + 1, publisher 2, compressor 1
+      assert.strictEqual(all.size, 15)
+      assert.deepStrictEqual(mismatched.map((call) => call.entry.id), [], `of ${all.size} calls`)
       const calls = Model.calls(recorded)
       // agent turns, routing calls and the summary call, each from its own branch's history
       assert.isAbove(calls.length, 10)

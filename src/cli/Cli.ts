@@ -481,9 +481,11 @@ const demoCommand = Command.make(
       const accepted = result.accepted.id
       return yield* print([
         header,
-        `${result.sessions.length} sessions saved to ${store}; ${
+        `${result.sessions.length} sessions saved to ${store}; the result's model calls ${
           Render.usageText(usage)
-        }; ${result.recalled} memories recalled`,
+        } (the whole run's, rejected attempt included, ${
+          Render.usageText(Render.runUsage(result.sessions))
+        }); ${result.recalled} memories recalled`,
         `accepted ${accepted}; rejected ${result.rejected.map((session) => session.id).join(", ") || "none"}`,
         "",
         tree,

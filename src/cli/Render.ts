@@ -59,6 +59,26 @@ export const sandboxText = (placement: Placement.Placement | undefined): string 
     }`
 
 /**
+ * The tokens of every model call in a set of sessions, each call counted once however many of the
+ * sessions hold it (forks share history): what a whole run spent, rejected forks included.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const runUsage = (sessions: Iterable<Session.Session>): Entry.Usage | undefined => {
+  const seen = new Set<string>()
+  let total: Entry.Usage | undefined
+  for (const session of sessions) {
+    for (const entry of Session.entries(session)) {
+      if (seen.has(entry.id)) continue
+      seen.add(entry.id)
+      total = Entry.sumUsage(total, Entry.usageOf(entry))
+    }
+  }
+  return total
+}
+
+/**
  * One effect of a tool, for display: `write src/a.ts (12 B, sha256 ab12cd34)`.
  *
  * @since 0.1.0

@@ -100,17 +100,19 @@ export const script = (request: Provider.Request): Scripted.Reply => {
     )
   }
   if (text.startsWith("You are the planner")) {
-    return Scripted.reply(
-      "1. Lower-case the text.\n2. Replace every run of non-alphanumerics with one dash.\n" +
-        "3. Trim dashes at both ends.\n4. Check with two cases in check.mjs.",
-      {
-        chunks: [
-          "1. Lower-case the text.\n",
-          "2. Replace every run of non-alphanumerics with one dash.\n",
-          "3. Trim dashes at both ends.\n4. Check with two cases in check.mjs."
-        ]
-      }
+    // the planner is sent what memory recalled from earlier runs (an untrusted user-role block)
+    const recalled = request.messages.some((message) =>
+      message._tag === "User" && message.text.startsWith("<untrusted-memory>")
     )
+    const steps = [
+      "1. Lower-case the text.\n",
+      "2. Replace every run of non-alphanumerics with one dash.\n",
+      "3. Trim dashes at both ends.\n4. Check with two cases in check.mjs."
+    ]
+    const chunks = recalled
+      ? ["0. An earlier run is recalled: reuse the approach that passed its check.\n", ...steps]
+      : steps
+    return Scripted.reply(chunks.join(""), { chunks })
   }
   const variant = text.startsWith("You are coder A") ? "A" : "B"
   const results = request.messages.filter((message) => message._tag === "ToolResult").length
@@ -135,7 +137,13 @@ export const script = (request: Provider.Request): Scripted.Reply => {
 // the workflow
 // -----------------------------------------------------------------------------
 
-const planner = Agent.make({ name: "planner", description: "Plans the task", instructions: PLANNER })
+// the planner recalls what earlier demo runs committed to memory, and is sent it
+const planner = Agent.make({
+  name: "planner",
+  description: "Plans the task",
+  instructions: PLANNER,
+  memory: { namespace: "demo", k: 3, query: "slugify" }
+})
 
 const coder = (variant: "A" | "B") =>
   Agent.make({
@@ -261,11 +269,15 @@ const workflow = (workspaces: string, progress: (line: string) => Effect.Effect<
     const task = yield* Session.fromUserMessage(TASK, { author: { kind: "user", name: "user" } }).pipe(
       Effect.flatMap(save)
     )
-    // earlier demo runs are in memory: recall them (recorded as a Memory entry)
-    const { hits, session: recalled } = yield* Memory.recallInto(task, { namespace: "demo", k: 3, query: "slugify" })
-    yield* progress(`1/5 task saved; ${hits.length} memories recalled`)
-    const planned = yield* planner(recalled).pipe(Effect.flatMap(save))
-    yield* progress("2/5 the planner wrote a plan; two coders start in their own sandboxes")
+    yield* progress("1/5 task saved")
+    // the planner recalls earlier demo runs from memory (a Memory entry) and is sent what it found
+    const planned = yield* planner(task).pipe(Effect.flatMap(save))
+    const recall = Session.findLast(
+      planned,
+      (entry): entry is Entry.Memory => entry._tag === "Memory" && entry.operation === "recall"
+    )
+    const hits = Option.match(recall, { onNone: () => 0, onSome: (entry) => entry.hits?.length ?? 0 })
+    yield* progress(`2/5 the planner was sent ${hits} recalled memories and wrote a plan; two coders start`)
 
     const passed = (session: Session.Session) =>
       Option.match(Session.lastOf(session, "Check"), { onNone: () => false, onSome: (check) => check.passed })
@@ -297,7 +309,7 @@ const workflow = (workspaces: string, progress: (line: string) => Effect.Effect<
     const { session: final } = yield* Memory.commitSession(compressed, { namespace: "demo" })
     yield* save(final)
     yield* progress(`5/5 done: ${saved.length} sessions saved`)
-    return { sessions: saved, final, accepted, rejected, recalled: hits.length } as const
+    return { sessions: saved, final, accepted, rejected, recalled: hits } as const
   })
 
 /**
