@@ -4,7 +4,7 @@
  * fork-joins, approvals, retries) runs again offline, with no provider request, no tool run and no
  * memory read, and the result is compared with the recording entry by entry.
  *
- * - {@link layer} provides a `Provider` that answers each request with the recorded call whose
+ * - {@link layer} provides a `Sandbox` that binds placements and opens none, and a `Provider` that answers each request with the recorded call whose
  *   request had the same fingerprint (every message, the tools, the model asked for and every
  *   option), whatever order the requests arrive in (the branches of a `Workflow.parallel`
  *   interleave); a `Tool.Executor` that returns the recorded tool results (approval decisions
@@ -29,11 +29,14 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Entry from "./Entry.js"
+import * as IdGenerator from "./IdGenerator.js"
 import * as Seal from "./internal/seal.js"
 import * as Memory from "./Memory.js"
 import * as Model from "./Model.js"
+import * as Placement from "./Placement.js"
 import * as Provider from "./Provider.js"
 import * as Run from "./Run.js"
+import * as Sandbox from "./Sandbox.js"
 import * as Session from "./Session.js"
 import * as Tool from "./Tool.js"
 
@@ -267,6 +270,12 @@ export interface Replayer {
   readonly memoryCalls: Effect.Effect<number>
   /** The first divergence noticed while answering the re-run, if any. */
   readonly divergence: Effect.Effect<Option.Option<Divergence>>
+  /**
+   * Everything a re-run needs, as a layer (what {@link layer} provides, with these counters): the
+   * provider, the tool executor, the memory, and a `Sandbox` that binds placements (data only, as
+   * the recording did) and opens none.
+   */
+  readonly layer: Layer.Layer<Provider.Provider | Memory.Memory | Sandbox.Sandbox>
 }
 
 interface RecordedCall {
@@ -834,6 +843,28 @@ export const make = (recorded: Session.Session | ReadonlyArray<Session.Session>)
         )
     }
 
+    // a placement is bound as the recording bound it (an id when it has none: data only); a
+    // replay opens no sandbox (its tool results are the recording's)
+    const sandbox = Sandbox.Sandbox.of({
+      bind: (placement) =>
+        placement.id !== undefined
+          ? Effect.succeed(placement)
+          : Effect.map(IdGenerator.generate("sbx"), (id) => Placement.make({ ...placement, id })),
+      handle: (placement) =>
+        Effect.fail(
+          new Sandbox.SandboxError({
+            reason: "Unavailable",
+            detail: `a replay opens no sandbox (asked for ${Placement.label(placement)}): ` +
+              "tool results come from the recording"
+          })
+        ),
+      backends: []
+    })
+    const context = Context.make(Provider.Provider, provider).pipe(
+      Context.add(Tool.Executor, executor),
+      Context.add(Memory.Memory, memory),
+      Context.add(Sandbox.Sandbox, sandbox)
+    )
     return {
       provider,
       executor,
@@ -841,15 +872,10 @@ export const make = (recorded: Session.Session | ReadonlyArray<Session.Session>)
       modelCalls: Effect.map(Ref.get(counters), (c) => c.model),
       toolCalls: Effect.map(Ref.get(counters), (c) => c.tool),
       memoryCalls: Effect.map(Ref.get(counters), (c) => c.memory),
-      divergence: Ref.get(first)
+      divergence: Ref.get(first),
+      layer: Layer.succeedContext(context)
     } satisfies Replayer
   })
-
-const contextOf = (replayer: Replayer) =>
-  Context.make(Provider.Provider, replayer.provider).pipe(
-    Context.add(Tool.Executor, replayer.executor),
-    Context.add(Memory.Memory, replayer.memory)
-  )
 
 /**
  * A layer that replays a recording: it provides the `Provider`, the `Tool.Executor` and the
@@ -874,7 +900,8 @@ const contextOf = (replayer: Replayer) =>
  */
 export const layer = (
   recorded: Session.Session | ReadonlyArray<Session.Session>
-): Layer.Layer<Provider.Provider | Memory.Memory> => Layer.effectContext(Effect.map(make(recorded), contextOf))
+): Layer.Layer<Provider.Provider | Memory.Memory | Sandbox.Sandbox> =>
+  Layer.unwrapEffect(Effect.map(make(recorded), (replayer) => replayer.layer))
 
 /**
  * Replays `step` on `input` against a recording (a session, or several: the result first, then
@@ -906,7 +933,11 @@ export const run = <E, R>(
   step: (session: Session.Session) => Effect.Effect<Session.Session, E, R>,
   input: Session.Session,
   options?: { readonly ignore?: ReadonlyArray<string> | undefined }
-): Effect.Effect<Session.Session, E | ReplayError, Exclude<R, Provider.Provider | Memory.Memory>> =>
+): Effect.Effect<
+  Session.Session,
+  E | ReplayError,
+  Exclude<R, Provider.Provider | Memory.Memory | Sandbox.Sandbox>
+> =>
   Effect.gen(function*() {
     const replayer = yield* make(recorded)
     const divergence = Effect.flatMap(
@@ -914,11 +945,15 @@ export const run = <E, R>(
       (found) => Option.match(found, { onNone: () => Effect.void, onSome: (d) => Effect.fail(toError(d)) })
     )
     const replayed = yield* step(input).pipe(
-      Effect.provide(contextOf(replayer)),
+      Effect.provide(replayer.layer),
       Effect.catchAll((error) => Effect.zipRight(divergence, Effect.fail(error)))
     )
     yield* divergence
     const primary = Session.isSession(recorded) ? recorded : recorded[0]
     if (primary !== undefined) yield* verify(primary, replayed, options)
     return replayed
-  }) as Effect.Effect<Session.Session, E | ReplayError, Exclude<R, Provider.Provider | Memory.Memory>>
+  }) as Effect.Effect<
+    Session.Session,
+    E | ReplayError,
+    Exclude<R, Provider.Provider | Memory.Memory | Sandbox.Sandbox>
+  >

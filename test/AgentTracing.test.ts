@@ -66,7 +66,8 @@ describe("Agent tracing", () => {
       const run = spans.find((s) => s.name === "Agent.run")!
       assert.strictEqual(run.attributes.get("rath.agent.name"), "calc")
       assert.strictEqual(run.attributes.get("rath.session.id"), input.id)
-      const models = spans.filter((s) => s.name === "Agent.model")
+      // every model call is one Model.call span, whoever makes it
+      const models = spans.filter((s) => s.name === "Model.call")
       assert.strictEqual(models.length, 2)
       // the model asked for, and the one that answered (a gateway may answer with another)
       assert.deepStrictEqual(models.map((model) => model.attributes.get("rath.response.model")), [
@@ -76,7 +77,8 @@ describe("Agent tracing", () => {
       for (const model of models) {
         assert.strictEqual(model.parentId, run.spanId)
         assert.strictEqual(model.attributes.get("rath.model"), "scripted-model")
-        assert.strictEqual(model.attributes.get("rath.agent.name"), "calc")
+        assert.strictEqual(model.attributes.get("rath.author"), "agent:calc")
+        assert.strictEqual(model.attributes.get("rath.purpose"), "turn")
         assert.isNumber(model.attributes.get("rath.usage.total_tokens"))
       }
       const tool = spans.find((s) => s.name === "Agent.tool")!
@@ -104,6 +106,6 @@ describe("Agent tracing", () => {
       const spans: Array<Recorded> = []
       yield* agent(input).pipe(Effect.provide(script()), Effect.withTracer(recordingTracer(spans)))
       assert.deepStrictEqual(seen, [Option.none(), Option.some("Agent.tool")])
-      assert.deepStrictEqual(spans.map((s) => s.name).sort(), ["Agent.model", "Agent.model", "Agent.run", "Agent.tool"])
+      assert.deepStrictEqual(spans.map((s) => s.name).sort(), ["Agent.run", "Agent.tool", "Model.call", "Model.call"])
     }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
 })
