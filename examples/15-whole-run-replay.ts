@@ -11,7 +11,7 @@
  * @expect recorded 15 model calls \(turn 11, route 3, compress 1, \d+ tokens in the result\), all 15 verified
  * @expect replayed offline: 15 model calls, 7 tool results, 3 memory operations, 0 tools run
  * @expect replay matches the recording
- * @expect entry #\d+ \(ToolResult\) differs at output
+ * @expect entry #\d+ \(ToolResult\) of s_\w+ differs at output
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Chunk, Effect, Layer, Option } from "effect"
