@@ -757,25 +757,26 @@ const findPrlimit = (): Promise<string | undefined> => (prlimitPath ??= (async (
   return undefined
 })())
 
-/** The wrapper could not join the cgroup or set the rlimits (exit 125). */
+/** The wrapper could not join the cgroup (exit 125). */
 const CONFINE_MARKER = "rath: cannot confine the command:"
 /** The program to run does not exist (exit 127). */
 const MISSING_PROGRAM_MARKER = "rath: no such program:"
 /**
  * `sh -c WRAPPER rath <cgroup.procs files> -- <prlimit or ""> <rlimit options> -- <program> <args>`:
- * joins the command's cgroups, sets its rlimits (on itself, so they are inherited), checks that
- * the program exists (a missing one stays a `SpawnFailed`, as without the wrapper), then becomes it.
+ * joins the command's cgroups, checks that the program exists (a missing one stays a
+ * `SpawnFailed`, as without the wrapper), then becomes `prlimit <options> -- <program> <args>`,
+ * which sets the rlimits on itself and becomes the program: one process all along, no fork.
  */
 const WRAPPER =
   `while [ "$1" != -- ]; do echo $$ > "$1" || { echo "${CONFINE_MARKER} cgroup $1" >&2; exit 125; }; shift; done
 shift; limiter=$1; shift; limits=
 while [ "$1" != -- ]; do limits="$limits $1"; shift; done
 shift
-if [ -n "$limiter" ]; then "$limiter" --pid $$ $limits || { echo "${CONFINE_MARKER} rlimits" >&2; exit 125; }; fi
 case $1 in
   */*) [ -f "$1" ] && [ -x "$1" ] ;;
   *) command -v "$1" >/dev/null 2>&1 ;;
 esac || { echo "${MISSING_PROGRAM_MARKER} $1" >&2; exit 127; }
+if [ -n "$limiter" ]; then exec "$limiter" $limits -- "$@"; fi
 exec "$@"`
 
 // -----------------------------------------------------------------------------
