@@ -231,7 +231,7 @@ export interface Limits {
 }
 
 /**
- * What enforces a limit: a cgroup of the sandbox's own, an rlimit set on each command (`prlimit`),
+ * What enforces a limit: a cgroup of the sandbox's own, an rlimit set on each command,
  * the size of a tmpfs, or nothing (the host allows none of these, or the limit is `Infinity`).
  *
  * @since 0.1.0

@@ -512,7 +512,7 @@ const makeFiles = (root: Root, policy: FilePolicy) => {
 }
 
 // -----------------------------------------------------------------------------
-// resource limits: cgroups where writable, rlimits (prlimit) always
+// resource limits: cgroups where writable, rlimits always
 // -----------------------------------------------------------------------------
 
 /** Limits with every value known (`Infinity`: not limited). */
@@ -692,20 +692,41 @@ const openCgroup = async (limits: ResolvedLimits): Promise<Cgroup | undefined> =
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
+ * The processes in cgroup directories. Synchronous, like the other per-command cgroup operations:
+ * cgroupfs answers from kernel memory in microseconds, and a trip through the threadpool would cost
+ * more than the call (and wait behind whatever file operations fill the pool).
+ */
+const procsOf = (dirs: ReadonlyArray<CgroupDir>): Set<number> => {
+  const pids = new Set<number>()
+  for (const { dir } of dirs) {
+    let text = ""
+    try {
+      text = FsSync.readFileSync(Path.join(dir, "cgroup.procs"), "utf8")
+    } catch (_) {
+      // removed already
+    }
+    for (const line of text.split("\n")) if (line !== "") pids.add(Number(line))
+  }
+  return pids
+}
+
+/**
  * Kills every process in the cgroup directories, again and again (a fork bomb refills them up to
  * its limit) until they are empty, then removes them.
  */
 const drain = async (dirs: ReadonlyArray<CgroupDir>): Promise<void> => {
   for (let round = 0; round < 400; round++) {
-    const pids = new Set<number>()
-    for (const { dir } of dirs) {
-      const text = await Fs.readFile(Path.join(dir, "cgroup.procs"), "utf8").catch(() => "")
-      for (const line of text.split("\n")) if (line !== "") pids.add(Number(line))
-    }
+    const pids = procsOf(dirs)
     if (pids.size === 0) break
     for (const { dir, version } of dirs) {
       // cgroup v2 (Linux 5.14+) kills the whole tree at once
-      if (version === 2 && round === 0) await writeControl(dir, "cgroup.kill", 1).catch(() => undefined)
+      if (version === 2 && round === 0) {
+        try {
+          FsSync.writeFileSync(Path.join(dir, "cgroup.kill"), "1", { flag: "r+" })
+        } catch (_) {
+          // an older kernel: the signals below do it
+        }
+      }
     }
     for (const pid of pids) {
       try {
@@ -716,21 +737,33 @@ const drain = async (dirs: ReadonlyArray<CgroupDir>): Promise<void> => {
     }
     await pause(round < 20 ? 1 : 10)
   }
-  for (const { dir } of dirs) await Fs.rmdir(dir).catch(() => undefined)
+  for (const { dir } of dirs) {
+    try {
+      FsSync.rmdirSync(dir)
+    } catch (_) {
+      // EBUSY: something is left; closing the sandbox tries again
+    }
+  }
 }
 
 /** A command's own cgroup inside the sandbox's, so that exactly its processes can be killed. */
-const commandCgroup = async (cgroup: Cgroup): Promise<ReadonlyArray<CgroupDir>> => {
+const commandCgroup = (cgroup: Cgroup): ReadonlyArray<CgroupDir> => {
   const name = `c${++cgroupCounter}`
   const dirs: Array<CgroupDir> = []
   try {
     for (const { dir, version } of cgroup.dirs) {
       const child = Path.join(dir, name)
-      await Fs.mkdir(child)
+      FsSync.mkdirSync(child)
       dirs.push({ version, dir: child })
     }
   } catch (cause) {
-    await drain(dirs)
+    for (const { dir } of dirs) {
+      try {
+        FsSync.rmdirSync(dir)
+      } catch (_) {
+        // closing the sandbox tries again
+      }
+    }
     throw cause
   }
   return dirs
@@ -748,7 +781,7 @@ const closeCgroup = async (cgroup: Cgroup): Promise<void> => {
 }
 
 let prlimitPath: Promise<string | undefined> | undefined
-/** util-linux's `prlimit`, which sets rlimits in bytes whatever `/bin/sh` is. */
+/** util-linux's `prlimit`, for RLIMIT_NPROC (whose `ulimit` letter differs between shells). */
 const findPrlimit = (): Promise<string | undefined> => (prlimitPath ??= (async () => {
   for (const dir of ["/usr/bin", "/bin", "/usr/sbin", "/sbin"]) {
     const candidate = Path.join(dir, "prlimit")
@@ -757,26 +790,27 @@ const findPrlimit = (): Promise<string | undefined> => (prlimitPath ??= (async (
   return undefined
 })())
 
-/** The wrapper could not join the cgroup (exit 125). */
+/** The wrapper could not join the cgroup or set an rlimit (exit 125). */
 const CONFINE_MARKER = "rath: cannot confine the command:"
 /** The program to run does not exist (exit 127). */
 const MISSING_PROGRAM_MARKER = "rath: no such program:"
 /**
- * `sh -c WRAPPER rath <cgroup.procs files> -- <prlimit or ""> <rlimit options> -- <program> <args>`:
- * joins the command's cgroups, checks that the program exists (a missing one stays a
- * `SpawnFailed`, as without the wrapper), then becomes `prlimit <options> -- <program> <args>`,
- * which sets the rlimits on itself and becomes the program: one process all along, no fork.
+ * `sh -c WRAPPER rath <cgroup.procs files> -- <data KiB or -> <file blocks or -> <program> <args>`:
+ * joins the command's cgroups, sets RLIMIT_DATA and RLIMIT_FSIZE with the shell's own `ulimit`
+ * (POSIX: `-f` counts 512-byte blocks; `-d` counts KiB in dash, bash and busybox; both set the
+ * soft and the hard limit), checks that the program exists (a missing one stays a `SpawnFailed`,
+ * as without the wrapper), then becomes the program: one process, no fork, no other exec.
  */
 const WRAPPER =
   `while [ "$1" != -- ]; do echo $$ > "$1" || { echo "${CONFINE_MARKER} cgroup $1" >&2; exit 125; }; shift; done
-shift; limiter=$1; shift; limits=
-while [ "$1" != -- ]; do limits="$limits $1"; shift; done
 shift
+if [ "$1" != - ]; then ulimit -d "$1" || { echo "${CONFINE_MARKER} RLIMIT_DATA" >&2; exit 125; }; fi
+if [ "$2" != - ]; then ulimit -f "$2" || { echo "${CONFINE_MARKER} RLIMIT_FSIZE" >&2; exit 125; }; fi
+shift 2
 case $1 in
   */*) [ -f "$1" ] && [ -x "$1" ] ;;
   *) command -v "$1" >/dev/null 2>&1 ;;
 esac || { echo "${MISSING_PROGRAM_MARKER} $1" >&2; exit 127; }
-if [ -n "$limiter" ]; then exec "$limiter" $limits -- "$@"; fi
 exec "$@"`
 
 // -----------------------------------------------------------------------------
@@ -1025,17 +1059,15 @@ export const makeHandle = (options: HandleOptions): Effect.Effect<Sandbox.Handle
       Number.isFinite(limits.processes) && byCgroup("pids") === false
     const applied: Sandbox.AppliedLimits = {
       processes: enforcement(limits.processes, [byCgroup("pids"), nprocInside && "rlimit"]),
-      memoryBytes: enforcement(limits.memoryBytes, [byCgroup("memory"), prlimit !== undefined && "rlimit"]),
-      fileBytes: enforcement(limits.fileBytes, [prlimit !== undefined && "rlimit"]),
+      memoryBytes: enforcement(limits.memoryBytes, [byCgroup("memory"), "rlimit"]),
+      fileBytes: enforcement(limits.fileBytes, ["rlimit"]),
       ...(options.sizedTmp ? { tmpBytes: enforcement(limits.tmpBytes, ["tmpfs"]) } : {})
     }
     // RLIMIT_DATA (not RLIMIT_AS, which V8's address-space reservations exceed) and RLIMIT_FSIZE
-    const rlimits = prlimit === undefined ? [] : [
-      ...(Number.isFinite(limits.memoryBytes) ? [`--data=${limits.memoryBytes}`] : []),
-      ...(Number.isFinite(limits.fileBytes) ? [`--fsize=${limits.fileBytes}`] : [])
-    ]
+    const dataKiB = Number.isFinite(limits.memoryBytes) ? String(Math.floor(limits.memoryBytes / 1024)) : "-"
+    const fileBlocks = Number.isFinite(limits.fileBytes) ? String(Math.floor(limits.fileBytes / 512)) : "-"
     const confine = (launch: Launch, dirs: ReadonlyArray<CgroupDir>): Launch =>
-      dirs.length === 0 && rlimits.length === 0 ? launch : {
+      dirs.length === 0 && dataKiB === "-" && fileBlocks === "-" ? launch : {
         ...launch,
         file: "/bin/sh",
         args: [
@@ -1044,16 +1076,15 @@ export const makeHandle = (options: HandleOptions): Effect.Effect<Sandbox.Handle
           "rath",
           ...dirs.map(({ dir }) => Path.join(dir, "cgroup.procs")),
           "--",
-          rlimits.length === 0 ? "" : prlimit!,
-          ...rlimits,
-          "--",
+          dataKiB,
+          fileBlocks,
           launch.file,
           ...launch.args
         ]
       }
     const commandDirs: Effect.Effect<ReadonlyArray<CgroupDir>, Sandbox.SandboxError> = cgroup === undefined
       ? Effect.succeed([])
-      : Effect.tryPromise({
+      : Effect.try({
         try: () => commandCgroup(cgroup),
         catch: (cause) =>
           new Sandbox.SandboxError({ reason: "SpawnFailed", detail: "could not make the command's cgroup", cause })
