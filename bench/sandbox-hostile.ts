@@ -86,13 +86,16 @@ const program = Effect.gen(function*() {
     const rssBefore = process.memoryUsage().rss
     const cpuBefore = process.cpuUsage()
     lag.enable()
+    const floodStarted = performance.now()
     const flood = yield* Effect.either(handle.exec({ command: "yes", timeout: "10 seconds" }))
+    const floodMs = Math.round(performance.now() - floodStarted)
     lag.disable()
     const cpu = process.cpuUsage(cpuBefore)
     console.log(JSON.stringify({
       backend,
       hostile: "yes",
       outcome: flood._tag === "Left" ? flood.left.reason : `exit ${flood.right.exitCode}`,
+      ms: floodMs,
       keptBytes: flood._tag === "Right" ? flood.right.stdout.length : 0,
       hostCpuMs: Math.round((cpu.user + cpu.system) / 1000),
       hostRssDeltaMiB: Math.round((process.memoryUsage().rss - rssBefore) / 2 ** 20),
