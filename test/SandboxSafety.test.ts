@@ -63,6 +63,12 @@ const enforced = (limit: Sandbox.AppliedLimit, what: string): boolean => {
   return false
 }
 
+/** A canary directory outside every workspace, removed when the scope closes (a failing test too). */
+const canaryScoped = Effect.acquireRelease(
+  Effect.sync(makeCanary),
+  (canary) => Effect.sync(() => Fs.rmSync(canary.dir, { recursive: true, force: true }))
+)
+
 let calls = 0
 const call = (name: string, args: unknown) => ({ id: `call_${++calls}`, name, arguments: JSON.stringify(args) })
 
@@ -97,7 +103,7 @@ for (const { backend, name, run } of backends) {
       () =>
         provide(Effect.gen(function*() {
           const ROUNDS = 150
-          const canary = makeCanary()
+          const canary = yield* canaryScoped
           const { handle, session } = yield* placed
           yield* handle.write("d/f.txt", "inside")
           const swapped = yield* Deferred.make<void>()
@@ -381,7 +387,7 @@ read n < count; echo "started=$n"`
       "inherited descriptors do not reach commands; the host's API keys do not reach their environment",
       () =>
         Effect.gen(function*() {
-          const canary = makeCanary()
+          const canary = yield* canaryScoped
           // a descriptor a supervisor might have left open (at 30: Node marks a descriptor at 3 close-on-exec)
           const dir = Fs.openSync(canary.dir, "r")
           const stdio: ChildProcess.StdioOptions = [
@@ -433,7 +439,7 @@ read n < count; echo "started=$n"`
             assert.strictEqual(inHostEnviron, "1")
           }
           assert.deepStrictEqual(canaryViolations(canary), [])
-        }),
+        }).pipe(Effect.scoped),
       60_000
     )
   })
@@ -454,7 +460,10 @@ describe("Sandbox safety: hard links", () => {
   it.live("local: a hard link to a file outside is refused by every file operation; the outside file is untouched", () =>
     provide(
       Effect.gen(function*() {
-        const outside = Fs.mkdtempSync(Path.join(Os.tmpdir(), "rath-outside-"))
+        const outside = yield* Effect.acquireRelease(
+          Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "rath-outside-"))),
+          (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+        )
         const secret = Path.join(outside, "secret.txt")
         Fs.writeFileSync(secret, "CANARY old text")
         const mtime = Fs.statSync(secret).mtimeMs
@@ -496,7 +505,6 @@ describe("Sandbox safety: hard links", () => {
         })
         assert.strictEqual(Fs.readFileSync(secret, "utf8"), "CANARY old text")
         assert.strictEqual(Fs.statSync(secret).mtimeMs, mtime)
-        Fs.rmSync(outside, { recursive: true, force: true })
       }),
       LocalSandbox.backend()
     ))
