@@ -18,7 +18,7 @@ import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
 import * as Path from "node:path"
 import * as Placement from "./Placement.js"
-import type * as Sandbox from "./Sandbox.js"
+import * as Sandbox from "./Sandbox.js"
 import * as Tool from "./Tool.js"
 
 /** Per stream: tool outputs go back to a model, keep them small. */
@@ -50,19 +50,39 @@ export const resourceOf = (context: Tool.CallContext, path: string): string => {
 const PathParam = Schema.String.annotations({ description: "A path relative to the workspace root" })
 
 /**
+ * The largest file `read_file` returns: a larger one fails with reason `TooLarge` (naming the
+ * limit and the file's size) without being read, and the message tells the model to read a part
+ * of it with `run_shell` instead.
+ *
+ * @since 0.1.0
+ * @category tools
+ */
+export const READ_FILE_MAX_BYTES = 256 * 1024
+
+/**
  * @since 0.1.0
  * @category tools
  */
 export const readFile = Tool.make({
   name: "read_file",
-  description: "Reads a UTF-8 text file from the workspace.",
+  description: `Reads a UTF-8 text file from the workspace (at most ${READ_FILE_MAX_BYTES / 1024} KiB).`,
   parameters: Schema.Struct({ path: PathParam }),
   idempotent: true,
   handler: ({ path }, context) =>
     withHandle(context, (handle) =>
       Effect.gen(function*() {
         const canonical = yield* handle.resolve(path)
-        const content = yield* handle.readText(canonical)
+        const content = yield* handle.readText(canonical, { maxBytes: READ_FILE_MAX_BYTES }).pipe(
+          Effect.mapError((error) =>
+            error.reason === "TooLarge"
+              ? new Sandbox.SandboxError({
+                reason: error.reason,
+                detail: `${error.detail}; read a part of it with run_shell (head, tail, sed -n, grep)`,
+                path: error.path
+              })
+              : error
+          )
+        )
         yield* context.recordEffect({ op: "read", path: canonical, bytes: bytesOf(content) })
         return { path: canonical, content }
       }))

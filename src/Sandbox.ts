@@ -38,7 +38,10 @@ export const SandboxErrorReason = Schema.Literal(
   "PathEscape",
   /** The file or directory does not exist. */
   "NotFound",
-  /** A file operation met a directory, or a directory operation met a file. */
+  /**
+   * A file operation met a directory, or a directory operation met a file, or a file operation met
+   * something that is not a regular file (a FIFO, a socket, a device): those are never opened.
+   */
   "WrongKind",
   /** `edit`: the old text does not occur in the file. */
   "EditNoMatch",
@@ -48,6 +51,13 @@ export const SandboxErrorReason = Schema.Literal(
   "Timeout",
   /** The command could not be started (not found, not executable). */
   "SpawnFailed",
+  /** A file is larger than the read limit (`ReadOptions.maxBytes`); the detail names the limit and the size. */
+  "TooLarge",
+  /**
+   * `local`: a regular file with more than one hard link (it may be a file outside the workspace,
+   * linked in by a command), refused by every file operation.
+   */
+  "HardLink",
   /** An interpreter (`runCode`) is not installed in the sandbox. */
   "Unsupported",
   /** The backend cannot run here (for example bubblewrap is not installed). */
@@ -149,7 +159,10 @@ export interface ExecOptions {
   readonly stdin?: string | Uint8Array | undefined
   /** Default: 60 seconds. On timeout the whole process group is killed. */
   readonly timeout?: Duration.DurationInput | undefined
-  /** The most bytes kept of stdout and of stderr each (default 1 MiB); the rest is dropped. */
+  /**
+   * The most bytes kept of stdout and of stderr each (default 1 MiB); the rest is dropped, and
+   * 64 MiB past the cap the stream is closed (a command still writing gets SIGPIPE).
+   */
   readonly maxOutputBytes?: number | undefined
 }
 
@@ -188,8 +201,71 @@ export interface RunCodeOptions {
 }
 
 /**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadOptions {
+  /**
+   * The most bytes read; a larger file fails with reason `TooLarge` (the detail names the limit
+   * and the size) without being read. Default 16 MiB.
+   */
+  readonly maxBytes?: number | undefined
+}
+
+/**
+ * Resource limits of a sandbox's commands. A limit of `Infinity` lifts it. How each one is
+ * enforced depends on the host: see {@link AppliedLimits} and docs/sandbox.md.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Limits {
+  /** Processes and threads at once, for the whole sandbox (default 512). */
+  readonly processes?: number | undefined
+  /** Memory in bytes: for the whole sandbox under a cgroup, else for each process (default 1 GiB). */
+  readonly memoryBytes?: number | undefined
+  /** The largest file a command may write, in bytes (default 512 MiB). */
+  readonly fileBytes?: number | undefined
+  /** `bwrap`: the size of the sandbox's private `/tmp`, in bytes (default 256 MiB). */
+  readonly tmpBytes?: number | undefined
+}
+
+/**
+ * What enforces a limit: a cgroup of the sandbox's own, an rlimit set on each command,
+ * the size of a tmpfs, or nothing (the host allows none of these, or the limit is `Infinity`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Enforcement = "cgroup" | "rlimit" | "tmpfs" | "none"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface AppliedLimit {
+  readonly limit: number
+  readonly enforcedBy: Enforcement
+}
+
+/**
+ * The limits an open handle applies, and how.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AppliedLimits {
+  readonly processes: AppliedLimit
+  readonly memoryBytes: AppliedLimit
+  readonly fileBytes: AppliedLimit
+  /** `bwrap` only. */
+  readonly tmpBytes?: AppliedLimit | undefined
+}
+
+/**
  * An open sandbox. Every path is relative to the workspace root (absolute paths are accepted
- * only inside it); escapes fail with reason `PathEscape`.
+ * only inside it); escapes fail with reason `PathEscape`. File operations touch regular files and
+ * directories only, and reach them without leaving the workspace even while a command changes it.
  *
  * @since 0.1.0
  * @category models
@@ -199,10 +275,12 @@ export interface Handle {
   readonly placement: Placement.Placement
   /** The workspace directory on the host. */
   readonly workspace: string
+  /** The resource limits of its commands, and what enforces each one here. */
+  readonly limits: AppliedLimits
   /** Resolves a path to its canonical form relative to the workspace root, refusing escapes. */
   readonly resolve: (path: string) => Effect.Effect<string, SandboxError>
-  readonly readText: (path: string) => Effect.Effect<string, SandboxError>
-  readonly readBytes: (path: string) => Effect.Effect<Uint8Array, SandboxError>
+  readonly readText: (path: string, options?: ReadOptions) => Effect.Effect<string, SandboxError>
+  readonly readBytes: (path: string, options?: ReadOptions) => Effect.Effect<Uint8Array, SandboxError>
   /** Writes a file, creating its parent directories. */
   readonly write: (path: string, data: string | Uint8Array) => Effect.Effect<WriteResult, SandboxError>
   /** The entries of a directory (default: the root), sorted by name. */

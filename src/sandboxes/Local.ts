@@ -1,9 +1,17 @@
 /**
- * The `local` sandbox backend: a directory on the host. Every path is confined to it (`..`,
- * absolute paths outside it and symlinks that resolve outside are refused), but commands run as
- * the current user with the host's view of the system: it confines file operations, not
- * processes. Use `BwrapSandbox` to isolate commands. Commands inherit only a few variables of
- * this process's environment (`PATH`, `HOME`, locale, ...; see {@link INHERITED_ENV}).
+ * The `local` sandbox backend: a directory on the host. The file API is confined to it (`..`,
+ * absolute paths outside it and symlinks that resolve outside are refused, with no race between
+ * the check and the use; files with more than one hard link are refused, since a command can link
+ * a file from outside into the workspace), but commands run as the current user with the host's
+ * view of the system: it confines file operations, not processes. Use `BwrapSandbox` to isolate
+ * commands. Commands inherit only a few variables of this process's environment (`PATH`, `HOME`,
+ * locale, ...; see {@link INHERITED_ENV}), yet they can still read this process's own environment
+ * in `/proc/<pid>/environ`, its memory and the user's files: docs/sandbox.md lists what `local`
+ * does not protect.
+ *
+ * Commands get resource limits (processes, memory, file size: {@link Options.limits}); where this
+ * process may make cgroups each sandbox gets one, which also kills whatever a command left
+ * running, `setsid` children included.
  *
  * A placement that names a workspace uses that directory (created when missing, kept on
  * release), so a persisted session reopens the same files after a restart; a placement without
@@ -32,6 +40,8 @@ export interface Options {
    * never see the host's API keys and tokens.
    */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /** Resource limits of the commands (defaults in docs/sandbox.md; `Infinity` lifts one). */
+  readonly limits?: Sandbox.Limits | undefined
 }
 
 /**
@@ -70,29 +80,30 @@ export const backend = (options: Options = {}): Sandbox.Backend => {
   return {
     name,
     open: (placement) =>
-      Effect.map(
-        Effect.zip(
-          Workspace.acquireWorkspace(placement),
-          options.env === undefined ? inherited : Effect.succeed(options.env)
-        ),
-        ([{ given, root }, env]) => {
-          const baseEnv: Record<string, string> = {}
-          for (const [key, value] of Object.entries(env)) {
-            if (value !== undefined) baseEnv[key] = value
-          }
-          return Workspace.makeHandle({
-            placement: Workspace.withWorkspace(placement, given ?? root),
-            root,
-            aliases: given === undefined ? [] : [given],
-            launch: ({ argv, cwd, env }) => ({
-              file: argv[0]!,
-              args: argv.slice(1),
-              env: { ...baseEnv, ...env },
-              cwd: cwd === "." ? root : Path.join(root, cwd)
-            })
-          })
+      Effect.gen(function*() {
+        const limits = yield* Workspace.resolveLimits(options.limits)
+        const { given, root } = yield* Workspace.acquireWorkspace(placement)
+        const env = options.env === undefined ? yield* inherited : options.env
+        const baseEnv: Record<string, string> = {}
+        for (const [key, value] of Object.entries(env)) {
+          if (value !== undefined) baseEnv[key] = value
         }
-      )
+        return yield* Workspace.makeHandle({
+          placement: Workspace.withWorkspace(placement, given ?? root),
+          root,
+          aliases: given === undefined ? [] : [given],
+          launch: ({ argv, cwd, env }) => ({
+            file: argv[0]!,
+            args: argv.slice(1),
+            env: { ...baseEnv, ...env },
+            cwd: cwd === "." ? root : Path.join(root, cwd)
+          }),
+          limits,
+          ownUserNamespace: false,
+          refuseHardLinks: true,
+          sizedTmp: false
+        })
+      })
   }
 }
 
