@@ -20,6 +20,7 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -404,6 +405,9 @@ interface Pending {
   readonly results: ReadonlyArray<Tool.Outcome | undefined>
 }
 
+/** What the agent's tools need (`R` of `make`; the steps are typed with it erased, `runLoop` restores it). */
+type ToolRequirements = any
+
 /** One run: the agent, the services it resolved once, its listener and its state. */
 interface Context {
   readonly agent: Definition
@@ -416,11 +420,31 @@ interface Context {
   readonly state: Ref.Ref<State>
 }
 
-const report = (ctx: Context, session: Session.Session, meta?: Journal.Meta) =>
+// The steps below run on every turn and every tool call: where nobody listens (no journal, no
+// event sink) they add no effect at all, and the per-turn ones are built from `flatMap`s rather
+// than generators (a generator and its no-op yields were a large share of a turn's cost).
+
+const report = (
+  ctx: Context,
+  session: Session.Session,
+  meta?: Journal.Meta
+): Effect.Effect<void, Journal.JournalError> =>
   ctx.journal === Journal.noop ? Effect.void : ctx.journal.report(session, meta)
+
+/** `next`, after reporting `session` (when a journal listens). */
+const reportThen = <A, E, R>(
+  ctx: Context,
+  session: Session.Session,
+  next: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | Journal.JournalError, R> =>
+  ctx.journal === Journal.noop ? next : Effect.zipRight(ctx.journal.report(session), next)
 
 const emit = (ctx: Context, event: Event): Effect.Effect<unknown> =>
   ctx.emit === undefined ? Effect.void : ctx.emit(event)
+
+/** `next`, after emitting `event` (when someone streams the run's events). */
+const emitThen = <A, E, R>(ctx: Context, event: () => Event, next: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  ctx.emit === undefined ? next : Effect.zipRight(ctx.emit(event()), next)
 
 const setState = (ctx: Context, state: State): Effect.Effect<State> => Effect.as(Ref.set(ctx.state, state), state)
 
@@ -443,7 +467,7 @@ const startRun = (ctx: Context, input: Session.Session, resumed: Continuation | 
       session = yield* Session.append(session, Entry.system(agent.instructions, { author: agent.author }))
     }
     let state = yield* setState(ctx, { session, turns: resumed?.turns ?? 0, pending: undefined })
-    yield* emit(ctx, { _tag: "RunStarted", agent: agent.name, sessionId: session.id })
+    if (ctx.emit !== undefined) yield* ctx.emit({ _tag: "RunStarted", agent: agent.name, sessionId: session.id })
     if (resumed !== undefined) {
       // a resumed run: answer the last answer's open calls (recorded results first), then go on
       if (resumed.calls.length > 0) state = yield* runToolCalls(ctx, state, resumed.calls, resumed.recorded)
@@ -477,46 +501,63 @@ const hasOwnInstructions = (name: string, text: string, session: Session.Session
  * failure (with `onBudgetExceeded: "fail"`) or a provider failure ends the run with a
  * `rath.run.end` and fails with an `AgentError` carrying that session.
  */
-const callModel = (ctx: Context, state: State) =>
+const callModel = (
+  ctx: Context,
+  state: State
+): Effect.Effect<
+  Option.Option<{ readonly state: State; readonly answer: Entry.Assistant }>,
+  AgentError | Journal.JournalError
+> => {
+  const { agent } = ctx
+  const turn = state.turns
+  const tools = agent.definitions
+  const call = Model.callWith(ctx.provider, ctx.budget, state.session, {
+    purpose: "turn",
+    author: agent.author,
+    tools,
+    toolChoice: tools.length === 0 ? undefined : "auto",
+    model: ctx.model,
+    temperature: agent.temperature,
+    maxTokens: agent.maxTokens,
+    recordTools: "spec"
+  }, ctx.emit === undefined ? undefined : { onPart: eventsOf(ctx, turn) })
+  return emitThen(
+    ctx,
+    () => ({ _tag: "TurnStarted", turn }),
+    Effect.matchEffect(call, {
+      onFailure: (error) => failedCall(ctx, state, error),
+      onSuccess: (called) =>
+        Effect.map(
+          setState(ctx, { session: called.session, turns: turn + 1, pending: undefined }),
+          (next) => Option.some({ state: next, answer: called.entry as Entry.Assistant })
+        )
+    })
+  )
+}
+
+/** A model call that failed: the run stops (`None`: the budget, when it stops on it) or fails. */
+const failedCall = (ctx: Context, state: State, error: Provider.ProviderError | Budget.BudgetError) =>
   Effect.gen(function*() {
     const { agent } = ctx
-    const turn = state.turns
-    yield* emit(ctx, { _tag: "TurnStarted", turn })
-    const tools = agent.definitions
-    const called = yield* Effect.either(Model.callWith(ctx.provider, ctx.budget, state.session, {
-      purpose: "turn",
-      author: agent.author,
-      tools,
-      toolChoice: tools.length === 0 ? undefined : "auto",
-      model: ctx.model,
-      temperature: agent.temperature,
-      maxTokens: agent.maxTokens,
-      recordTools: "spec"
-    }, ctx.emit === undefined ? undefined : { onPart: eventsOf(ctx, turn) }))
-    if (Either.isLeft(called)) {
-      const error = called.left
-      if (error._tag === "BudgetError") {
-        if (agent.onBudget === "stop") return Option.none()
-        const ended = yield* endRun(ctx, state, "budget", `the next call needs about ${error.needed} tokens`)
-        return yield* new AgentError({
-          reason: "BudgetExceeded",
-          agent: agent.name,
-          detail: `the budget of ${error.cap} tokens cannot cover the next call (about ${error.needed} tokens)`,
-          session: ended.session,
-          cause: error
-        })
-      }
-      const ended = yield* endRun(ctx, state, "error", error.message)
+    if (error._tag === "BudgetError") {
+      if (agent.onBudget === "stop") return Option.none()
+      const ended = yield* endRun(ctx, state, "budget", `the next call needs about ${error.needed} tokens`)
       return yield* new AgentError({
-        reason: "ProviderFailed",
+        reason: "BudgetExceeded",
         agent: agent.name,
-        detail: error.message,
+        detail: `the budget of ${error.cap} tokens cannot cover the next call (about ${error.needed} tokens)`,
         session: ended.session,
         cause: error
       })
     }
-    const next = yield* setState(ctx, { session: called.right.session, turns: turn + 1, pending: undefined })
-    return Option.some({ state: next, answer: called.right.entry as Entry.Assistant })
+    const ended = yield* endRun(ctx, state, "error", error.message)
+    return yield* new AgentError({
+      reason: "ProviderFailed",
+      agent: agent.name,
+      detail: error.message,
+      session: ended.session,
+      cause: error
+    })
   })
 
 /** The run's events for a streamed answer's parts. */
@@ -558,18 +599,21 @@ const eventsOf = (ctx: Context, turn: number) => {
  * Answers a turn: the answer's events, and, when it calls tools, a report of the answer before the
  * tools run. `true` when the answer calls no tools (the run stops).
  */
-const answerTurn = (ctx: Context, state: State, answer: Entry.Assistant) =>
-  Effect.gen(function*() {
-    const turn = state.turns - 1
-    if (ctx.emit !== undefined) {
-      if (answer.usage !== undefined) yield* emit(ctx, { _tag: "Usage", turn, usage: answer.usage })
-      yield* emit(ctx, { _tag: "TurnFinished", turn, entry: answer })
-    }
-    // a final answer is reported with the run's end; one that calls tools before they run
-    if (answer.toolCalls.length === 0) return true
-    yield* report(ctx, state.session)
-    return false
-  })
+const answerTurn = (
+  ctx: Context,
+  state: State,
+  answer: Entry.Assistant
+): Effect.Effect<boolean, Journal.JournalError> => {
+  // a final answer is reported with the run's end; one that calls tools before they run
+  const done = answer.toolCalls.length === 0
+  const reported = done ? Effect.succeed(true) : reportThen(ctx, state.session, Effect.succeed(false))
+  if (ctx.emit === undefined) return reported
+  const turn = state.turns - 1
+  const finished = emitThen(ctx, () => ({ _tag: "TurnFinished", turn, entry: answer }), reported)
+  return answer.usage === undefined
+    ? finished
+    : emitThen(ctx, () => ({ _tag: "Usage", turn, usage: answer.usage! }), finished)
+}
 
 /**
  * Runs a turn's tool calls through `Tool.execute` (approval, running and recording in one path)
@@ -582,107 +626,121 @@ const runToolCalls = (
   state: State,
   calls: ReadonlyArray<Entry.ToolCall>,
   recorded?: ReadonlyArray<Entry.ToolResult | undefined>
-) =>
-  Effect.gen(function*() {
-    const { agent } = ctx
-    const turn = state.turns - 1
-    const results: ReadonlyArray<Tool.Outcome | undefined> = calls.map((_, i) => {
-      const result = recorded?.[i]
-      return result === undefined ? undefined : outcomeOf(result)
-    })
-    yield* setState(ctx, { ...state, pending: { calls, results } })
-    const open = calls.flatMap((call, i) => results[i] === undefined ? [{ index: i, call }] : [])
-    const finished = (index: number, outcome: Tool.Outcome) =>
-      Ref.update(ctx.state, (current) =>
-        current.pending === undefined ? current : {
-          ...current,
-          pending: { ...current.pending, results: current.pending.results.map((r, i) => i === index ? outcome : r) }
-        })
-    const at = state.session
-    const runOne = (item: Planned) =>
-      Effect.gen(function*() {
-        yield* emit(ctx, { _tag: "ToolStarted", turn, call: item.call })
-        const outcome = yield* Tool.execute(agent.toolkit, item.call, {
-          session: at,
-          agent: agent.name,
-          timeout: agent.toolTimeout
-        })
-        yield* finished(item.index, outcome)
-        yield* emit(ctx, {
-          _tag: outcome.error === undefined ? "ToolFinished" : "ToolFailed",
-          turn,
-          call: item.call,
-          outcome
-        })
-      }).pipe((traced) =>
-        Trace.withSpan(traced, "Agent.tool", () => ({
-          captureStackTrace: false,
-          attributes: {
-            "rath.agent.name": agent.name,
-            "rath.session.id": at.id,
-            "rath.tool.name": item.call.name,
-            "rath.tool.call_id": item.call.id
-          }
-        }))
-      )
-    const planned = plan(agent.toolkit, open, at)
-    for (const lanes of schedule(planned)) {
-      yield* Effect.forEach(lanes, (lane) => Effect.forEach(lane, runOne, { discard: true }), {
-        concurrency: agent.concurrency,
-        discard: true
-      })
-    }
-    const done = yield* appendResults(ctx, yield* Ref.get(ctx.state))
-    // the turn's results: one report for all of them
-    yield* report(ctx, done.session)
-    return done
+): Effect.Effect<State, Journal.JournalError, ToolRequirements> => {
+  const { agent } = ctx
+  const turn = state.turns - 1
+  const results: ReadonlyArray<Tool.Outcome | undefined> = calls.map((_, i) => {
+    const result = recorded?.[i]
+    return result === undefined ? undefined : outcomeOf(result)
   })
+  const open = calls.flatMap((call, i) => results[i] === undefined ? [{ index: i, call }] : [])
+  const at = state.session
+  const finished = (index: number, outcome: Tool.Outcome) =>
+    Ref.update(ctx.state, (current) =>
+      current.pending === undefined ? current : {
+        ...current,
+        pending: { ...current.pending, results: current.pending.results.map((r, i) => i === index ? outcome : r) }
+      })
+  const runOne = (item: Planned): Effect.Effect<void, never, ToolRequirements> => {
+    const executed = Tool.execute(agent.toolkit, item.call, {
+      session: at,
+      agent: agent.name,
+      timeout: agent.toolTimeout
+    })
+    const kept = Effect.flatMap(executed, (outcome) =>
+      emitThen(
+        ctx,
+        () => ({ _tag: outcome.error === undefined ? "ToolFinished" : "ToolFailed", turn, call: item.call, outcome }),
+        finished(item.index, outcome)
+      ))
+    return Trace.withSpan(
+      emitThen(ctx, () => ({ _tag: "ToolStarted", turn, call: item.call }), kept),
+      "Agent.tool",
+      () => ({
+        captureStackTrace: false,
+        attributes: {
+          "rath.agent.name": agent.name,
+          "rath.session.id": at.id,
+          "rath.tool.name": item.call.name,
+          "rath.tool.call_id": item.call.id
+        }
+      })
+    )
+  }
+  const planned = plan(agent.toolkit, open, at)
+  const ran: Effect.Effect<void, never, ToolRequirements> = planned.length === 1
+    ? runOne(planned[0]!)
+    : Effect.forEach(
+      schedule(planned),
+      (lanes) =>
+        Effect.forEach(lanes, (lane) => Effect.forEach(lane, runOne, { discard: true }), {
+          concurrency: agent.concurrency,
+          discard: true
+        }),
+      { discard: true }
+    )
+  return setState(ctx, { ...state, pending: { calls, results } }).pipe(
+    Effect.zipRight(ran),
+    Effect.zipRight(Ref.get(ctx.state)),
+    Effect.flatMap((current) => appendResults(ctx, current)),
+    // the turn's results: one report for all of them
+    Effect.tap((done) => report(ctx, done.session))
+  )
+}
 
 /**
  * Appends one result per call of the pending turn, in call order: the finished results, and an
  * `interrupted` result for each call that did not finish.
  */
-const appendResults = (ctx: Context, state: State) =>
-  Effect.gen(function*() {
-    const pending = state.pending
-    if (pending === undefined) return state
-    let session = state.session
-    for (let i = 0; i < pending.calls.length; i++) {
-      const outcome = pending.results[i]
-      session = yield* Session.append(
-        session,
-        outcome === undefined ? interruptedDraft(pending.calls[i]!, ctx.agent.author) : resultDraft(outcome, ctx.agent)
-      )
-    }
-    return yield* setState(ctx, { ...state, session, pending: undefined })
-  })
+const appendResults = (ctx: Context, state: State): Effect.Effect<State> => {
+  const pending = state.pending
+  if (pending === undefined) return Effect.succeed(state)
+  const draft = (i: number): Entry.Draft => {
+    const outcome = pending.results[i]
+    return outcome === undefined
+      ? interruptedDraft(pending.calls[i]!, ctx.agent.author)
+      : resultDraft(outcome, ctx.agent)
+  }
+  const appended = pending.calls.length === 1
+    ? Session.append(state.session, draft(0))
+    : Session.appendAll(state.session, pending.calls.map((_, i) => draft(i)))
+  return Effect.flatMap(appended, (session) => setState(ctx, { ...state, session, pending: undefined }))
+}
 
 /**
  * After a run that ended by itself (stop, max turns, budget): the `afterRun` hook. The answer is
  * reported before the hook runs: a hook that fails (a memory commit, say), or a crash meanwhile,
  * loses no model call already paid for; what the hook appends is reported with the run's end.
  */
-const afterRun = (ctx: Context, state: State) =>
-  Effect.gen(function*() {
-    const hook = ctx.agent.hooks?.afterRun
-    if (hook === undefined) return state
-    yield* report(ctx, state.session)
-    const session = yield* Effect.provideService(hook(state.session), Entry.CurrentAuthor, ctx.agent.author)
-    return yield* setState(ctx, { ...state, session })
-  })
+const afterRun = (ctx: Context, state: State): Effect.Effect<State, unknown, unknown> => {
+  const hook = ctx.agent.hooks?.afterRun
+  if (hook === undefined) return Effect.succeed(state)
+  return reportThen(
+    ctx,
+    state.session,
+    Effect.flatMap(
+      Effect.provideService(hook(state.session), Entry.CurrentAuthor, ctx.agent.author),
+      (session) => setState(ctx, { ...state, session })
+    )
+  )
+}
 
 /** Ends a run: the `rath.run.end` entry, reported. */
-const endRun = (ctx: Context, state: State, reason: EndReason, detail?: string) =>
-  Effect.gen(function*() {
-    const { agent } = ctx
-    const end: RunEnd = detail === undefined
-      ? { agent: agent.name, reason, turns: state.turns }
-      : { agent: agent.name, reason, turns: state.turns, detail }
-    const session = yield* Session.append(state.session, Run.endEntry(end, agent.author))
-    const ended = yield* setState(ctx, { ...state, session, pending: undefined })
-    yield* report(ctx, session)
-    return ended
-  })
+const endRun = (
+  ctx: Context,
+  state: State,
+  reason: EndReason,
+  detail?: string
+): Effect.Effect<State, Journal.JournalError> => {
+  const { agent } = ctx
+  const end: RunEnd = detail === undefined
+    ? { agent: agent.name, reason, turns: state.turns }
+    : { agent: agent.name, reason, turns: state.turns, detail }
+  return Session.append(state.session, Run.endEntry(end, agent.author)).pipe(
+    Effect.flatMap((session) => setState(ctx, { ...state, session, pending: undefined })),
+    Effect.tap((ended) => report(ctx, ended.session))
+  )
+}
 
 /**
  * What an interrupted run leaves: a result for every call of the turn in flight (finished, or
@@ -747,12 +805,14 @@ const runAgent = <E, R>(
         cause: agent.invalid
       })
     }
-    const provider = yield* Provider.Provider
-    const inherited = yield* Budget.Budget
+    // the provider, the budget and the journal, read from the context in one step
+    const services = yield* Effect.context<Provider.Provider>()
+    const provider = Context.get(services, Provider.Provider)
+    const inherited = Context.get(services, Budget.Budget)
     const budget = agent.budget === undefined
       ? inherited
       : yield* Budget.make({ tokens: agent.budget, parent: inherited === Budget.unlimited ? undefined : inherited })
-    const journal = yield* Journal.Journal
+    const journal = Context.get(services, Journal.Journal)
     const model = agent.model ?? provider.info.model
     const spec: Spec = {
       name: agent.name,
@@ -857,19 +917,22 @@ const schedule = (planned: ReadonlyArray<Planned>): Array<Array<Array<Planned>>>
   return phases
 }
 
+/** The draft of a tool result (only the fields that are set; built directly: one per tool call). */
 const resultDraft = (outcome: Tool.Outcome, agent: Definition): Entry.Draft => {
-  const fields = {
+  const fields: Record<string, unknown> = {
+    _tag: "ToolResult",
     callId: outcome.callId,
     toolName: outcome.toolName,
-    output: outcome.output,
-    error: outcome.error,
-    sandbox: outcome.sandbox,
-    durationMs: outcome.durationMs,
-    effects: outcome.effects.length === 0 ? undefined : outcome.effects,
-    approval: outcome.approval,
-    author: agent.author
+    output: outcome.output
   }
-  return Entry.toolResult({ ...fields, seal: Seal.seal("ToolResult", fields) })
+  if (outcome.error !== undefined) fields.error = outcome.error
+  if (outcome.sandbox !== undefined) fields.sandbox = outcome.sandbox
+  fields.durationMs = outcome.durationMs
+  if (outcome.effects.length > 0) fields.effects = outcome.effects
+  if (outcome.approval !== undefined) fields.approval = outcome.approval
+  fields.seal = Seal.seal("ToolResult", fields)
+  fields.author = agent.author
+  return fields as unknown as Entry.Draft
 }
 
 const outcomeOf = (result: Entry.ToolResult): Tool.Outcome => ({

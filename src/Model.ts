@@ -17,6 +17,7 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -240,72 +241,70 @@ export const callWith = (
   const author = request.author
   const purpose = request.purpose ?? "user"
   const prompt = request.prompt ?? defaultPrompt(author)
-  const sent = toRequest(messages(session, prompt), { ...request, model: request.model ?? provider.info.model })
+  const sent = toRequest(messages(session, prompt), request, request.model ?? provider.info.model)
   // an unlimited budget needs no estimate (it costs a pass over the messages)
   const estimate = budget === Budget.unlimited ? 0 : Budget.estimate(sent) + (sent.maxTokens ?? 0)
-  let reported: Entry.Usage | undefined
   const onPart = hooks?.onPart
-  const ask = onPart === undefined ? provider.chat(sent) : streamed(provider, sent, (part) => {
-    if (part._tag === "Usage") reported = part.usage
-    return onPart(part)
-  })
-  const timed = Effect.flatMap(
-    Clock.currentTimeMillis,
-    (started) =>
-      Effect.flatMap(
-        ask,
-        (response) => Effect.map(Clock.currentTimeMillis, (now) => ({ response, latencyMs: now - started }))
-      )
-  )
-  const held = Budget.reserving(
-    budget,
-    estimate,
-    timed,
-    (exit) =>
+  const meta = { author, purpose, prompt, recordTools: request.recordTools }
+  // the clock (for the latency) and the tracer are read in one step from the fiber: a call is
+  // on every agent turn, where an effect per read was a measurable share of the turn
+  return Effect.withFiberRuntime((fiber) => {
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    const started = clock.unsafeCurrentTimeMillis()
+    let reported: Entry.Usage | undefined
+    const ask = onPart === undefined ? provider.chat(sent) : streamed(provider, sent, (part) => {
+      if (part._tag === "Usage") reported = part.usage
+      return onPart(part)
+    })
+    const held = Budget.reserving(budget, estimate, ask, (exit) =>
       Exit.isSuccess(exit)
-        ? exit.value.response.usage?.totalTokens ?? estimate
-        : reported?.totalTokens ?? 0
-  )
-  return Trace.withSpan(
-    Effect.flatMap(held, ({ latencyMs, response }) => {
-      const draft = record(response, sent, { author, purpose, prompt, latencyMs, recordTools: request.recordTools })
+        ? exit.value.usage?.totalTokens ?? estimate
+        : reported?.totalTokens ?? 0)
+    const recorded = Effect.flatMap(held, (response) => {
+      const draft = record(response, sent, meta, clock.unsafeCurrentTimeMillis() - started)
       return Effect.map(Session.append(session, draft), (next): Called => ({
         session: next,
         entry: Option.getOrThrow(Session.head(next)) as Entry.Assistant | Entry.ModelCall,
         response
       }))
-    }),
-    "Model.call",
-    () => ({
-      captureStackTrace: false,
-      attributes: {
-        "rath.purpose": purpose,
-        "rath.author": `${author.kind}:${author.name}`,
-        "rath.session.id": session.id,
-        "rath.provider": provider.info.kind,
-        "rath.model": sent.model ?? provider.info.model
+    })
+    if (!Trace.isTracing(fiber)) return recorded
+    return Effect.withSpan(
+      Effect.tap(recorded, ({ response }) => Effect.annotateCurrentSpan(responseAttributes(response))),
+      "Model.call",
+      {
+        captureStackTrace: false,
+        attributes: {
+          "rath.purpose": purpose,
+          "rath.author": `${author.kind}:${author.name}`,
+          "rath.session.id": session.id,
+          "rath.provider": provider.info.kind,
+          "rath.model": sent.model ?? provider.info.model
+        }
       }
-    }),
-    ({ response }) => {
-      const attributes: Record<string, unknown> = {}
-      if (response.model !== undefined) attributes["rath.response.model"] = response.model
-      if (response.usage !== undefined) {
-        attributes["rath.usage.input_tokens"] = response.usage.inputTokens
-        attributes["rath.usage.output_tokens"] = response.usage.outputTokens
-        attributes["rath.usage.total_tokens"] = response.usage.totalTokens
-      }
-      return attributes
-    }
-  )
+    )
+  })
+}
+
+const responseAttributes = (response: Provider.Response): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {}
+  if (response.model !== undefined) attributes["rath.response.model"] = response.model
+  if (response.usage !== undefined) {
+    attributes["rath.usage.input_tokens"] = response.usage.inputTokens
+    attributes["rath.usage.output_tokens"] = response.usage.outputTokens
+    attributes["rath.usage.total_tokens"] = response.usage.totalTokens
+  }
+  return attributes
 }
 
 /** A request from its messages and its other fields, holding only the fields that are set. */
 const toRequest = (
   messages: ReadonlyArray<Provider.Message>,
-  request: Omit<Provider.Request, "messages">
+  request: Omit<Provider.Request, "messages">,
+  model: string | undefined
 ): Provider.Request => {
   const out: { -readonly [K in keyof Provider.Request]: Provider.Request[K] } = { messages }
-  if (request.model !== undefined) out.model = request.model
+  if (model !== undefined) out.model = model
   if (request.tools !== undefined && request.tools.length > 0) out.tools = request.tools
   if (request.toolChoice !== undefined) out.toolChoice = request.toolChoice
   if (request.responseFormat !== undefined) out.responseFormat = request.responseFormat
@@ -335,7 +334,7 @@ const streamed = (
     )
   })
 
-/** The entry draft that records a call. */
+/** The entry draft that records a call (only the fields that are set). */
 const record = (
   response: Provider.Response,
   sent: Provider.Request,
@@ -343,31 +342,31 @@ const record = (
     readonly author: Entry.Author
     readonly purpose: Entry.Purpose
     readonly prompt: Entry.Prompt
-    readonly latencyMs: number
     readonly recordTools: "inline" | "spec" | undefined
-  }
+  },
+  latencyMs: number
 ): Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall"> => {
-  const fields = {
-    text: response.text,
-    reasoning: response.reasoning,
-    toolCalls: response.toolCalls,
-    provider: response.provider,
-    model: response.model,
-    requestedModel: sent.model,
-    finishReason: response.finishReason,
-    usage: response.usage,
-    missing: response.missing,
-    latencyMs: meta.latencyMs,
-    requestFingerprint: Provider.fingerprint(sent),
-    prompt: isDefaultPrompt(meta.prompt, meta.author) ? undefined : meta.prompt,
-    tools: meta.recordTools === "spec" ? undefined : sent.tools,
-    options: Provider.optionsOf(sent),
-    author: meta.author
-  }
-  const seal = Seal.seal(meta.purpose === "turn" ? "Assistant" : "ModelCall", fields)
-  return meta.purpose === "turn"
-    ? Entry.assistant({ ...fields, seal })
-    : Entry.modelCall({ ...fields, purpose: meta.purpose, seal })
+  const turn = meta.purpose === "turn"
+  const fields: Record<string, unknown> = turn
+    ? { _tag: "Assistant", text: response.text }
+    : { _tag: "ModelCall", purpose: meta.purpose, text: response.text }
+  if (response.reasoning !== undefined) fields.reasoning = response.reasoning
+  fields.toolCalls = response.toolCalls
+  fields.provider = response.provider
+  if (response.model !== undefined) fields.model = response.model
+  if (sent.model !== undefined) fields.requestedModel = sent.model
+  fields.finishReason = response.finishReason
+  if (response.usage !== undefined) fields.usage = response.usage
+  if (response.missing !== undefined) fields.missing = response.missing
+  fields.latencyMs = latencyMs
+  fields.requestFingerprint = Provider.fingerprint(sent)
+  if (!isDefaultPrompt(meta.prompt, meta.author)) fields.prompt = meta.prompt
+  if (meta.recordTools !== "spec" && sent.tools !== undefined) fields.tools = sent.tools
+  const options = Provider.optionsOf(sent)
+  if (options !== undefined) fields.options = options
+  fields.seal = Seal.seal(turn ? "Assistant" : "ModelCall", fields)
+  fields.author = meta.author
+  return fields as unknown as Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall">
 }
 
 // -----------------------------------------------------------------------------
@@ -389,11 +388,11 @@ export const request = (
 ): Provider.Request => {
   const prompt = entry.prompt ?? defaultPrompt(entry.author)
   const tools = entry.tools ?? (prompt.view._tag === "Agent" ? specTools(history, prompt.view.name) : undefined)
-  return toRequest(messages(history, prompt), {
-    ...entry.options,
-    ...(tools === undefined ? {} : { tools }),
-    ...(entry.requestedModel === undefined ? {} : { model: entry.requestedModel })
-  })
+  return toRequest(
+    messages(history, prompt),
+    { ...entry.options, ...(tools === undefined ? {} : { tools }) },
+    entry.requestedModel
+  )
 }
 
 const specTools = (history: Session.Session, agent: string): ReadonlyArray<Entry.ToolDefinition> | undefined =>

@@ -19,8 +19,8 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as Intervals from "effect/ScheduleIntervals"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { createHash } from "node:crypto"
 import * as Entry from "./Entry.js"
+import * as Digest from "./internal/digest.js"
 import { consume } from "./internal/stream.js"
 
 // -----------------------------------------------------------------------------
@@ -419,22 +419,31 @@ export const toDraft = (response: Response, author?: Entry.Author, request?: Req
     author
   })
 
-const messageContent = (message: Message): unknown => {
+/**
+ * Feeds what a message sends to a model into a digest: its kind and content, never the ids,
+ * timestamps or authors of the entry it may be (each part a text of its own, so parts cannot run
+ * into each other).
+ */
+const feedMessage = (hasher: Digest.Hasher, message: Message): Digest.Hasher => {
+  hasher.add(message._tag)
   switch (message._tag) {
     case "System":
     case "User":
-      return [message._tag, message.text]
-    case "Assistant":
-      return [
-        message._tag,
-        message.text,
-        message.reasoning ?? null,
-        message.toolCalls.map((call) => [call.id, call.name, call.arguments])
-      ]
+      return hasher.add(message.text)
+    case "Assistant": {
+      hasher.add(message.text).add(message.reasoning === undefined ? "\u0000" : "r" + message.reasoning)
+      for (const call of message.toolCalls) hasher.add(call.id).add(call.name).add(call.arguments)
+      return hasher.add(String(message.toolCalls.length))
+    }
     case "ToolResult":
-      return [message._tag, message.callId, message.toolName, message.output ?? null, message.error ?? null]
+      return hasher.add(message.callId).add(message.toolName).add(jsonText(message.output)).add(
+        message.error === undefined ? "\u0000" : `${message.error.kind}\u0000${message.error.message}`
+      )
   }
 }
+
+const jsonText = (value: unknown): string =>
+  typeof value === "string" ? "s" + value : "j" + (JSON.stringify(value) ?? "null")
 
 /**
  * The prefix of fingerprints in the current format. Fingerprints recorded by rath 0.1 start with
@@ -456,15 +465,14 @@ export const FINGERPRINT_PREFIX = "v2:"
  * @category combinators
  */
 export const fingerprint = (request: Request): string => {
-  // a hash over one digest per message (each computed once per message object: an agent's
-  // transcript grows by a few entries a turn, so a call hashes a few new messages and a list of
+  // a digest over one digest per message (each computed once per message object: an agent's
+  // transcript grows by a few entries a turn, so a call digests a few new messages and a list of
   // digests, not the whole history again), the tools' digest and the options
+  const hasher = new Digest.Hasher()
   const messages = request.messages
-  let text = ""
-  for (let i = 0; i < messages.length; i++) text += cachedDigest(messages[i]!, messageContent)
-  text += "|" +
-    (request.tools === undefined || request.tools.length === 0 ? "" : cachedDigest(request.tools, toolsContent))
-  text += "|" + JSON.stringify([
+  for (let i = 0; i < messages.length; i++) hasher.add(messageDigest(messages[i]!))
+  hasher.add(request.tools === undefined || request.tools.length === 0 ? "" : toolsDigest(request.tools))
+  hasher.add(JSON.stringify([
     request.model ?? null,
     request.toolChoice ?? null,
     request.responseFormat ?? null,
@@ -474,8 +482,8 @@ export const fingerprint = (request: Request): string => {
     request.stop ?? null,
     request.seed ?? null,
     request.extra ?? null
-  ])
-  return FINGERPRINT_PREFIX + createHash("sha256").update(text).digest("hex").slice(0, 32)
+  ]))
+  return FINGERPRINT_PREFIX + hasher.done()
 }
 
 /**
@@ -486,19 +494,27 @@ export const fingerprint = (request: Request): string => {
  */
 export const isCurrentFingerprint = (value: string): boolean => value.startsWith(FINGERPRINT_PREFIX)
 
-const digestCache = new WeakMap<object, string>()
+const digests = new WeakMap<object, string>()
 
-const cachedDigest = <A extends object>(value: A, content: (value: A) => unknown): string => {
-  let digest = digestCache.get(value)
+const messageDigest = (message: Message): string => {
+  let digest = digests.get(message)
   if (digest === undefined) {
-    digest = createHash("sha256").update(JSON.stringify(content(value))).digest("base64url").slice(0, 22)
-    digestCache.set(value, digest)
+    digest = feedMessage(new Digest.Hasher(), message).done()
+    digests.set(message, digest)
   }
   return digest
 }
 
-const toolsContent = (tools: ReadonlyArray<ToolDefinition>): unknown =>
-  tools.map((tool) => [tool.name, tool.description, tool.parameters])
+const toolsDigest = (tools: ReadonlyArray<ToolDefinition>): string => {
+  let digest = digests.get(tools)
+  if (digest === undefined) {
+    const hasher = new Digest.Hasher()
+    for (const tool of tools) hasher.add(tool.name).add(tool.description).add(JSON.stringify(tool.parameters))
+    digest = hasher.done()
+    digests.set(tools, digest)
+  }
+  return digest
+}
 
 /**
  * Calls the current provider.

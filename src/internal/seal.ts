@@ -10,11 +10,13 @@
  * @internal
  */
 import * as Option from "effect/Option"
-import { createHash } from "node:crypto"
 import type * as Entry from "../Entry.js"
+import * as Digest from "./digest.js"
 
+// a text is digested as it is, anything else as its JSON (a text that is JSON of another value is
+// told apart by the prefix)
 const digest = (value: unknown): string =>
-  createHash("sha256").update(JSON.stringify(value) ?? "null").digest("base64url").slice(0, 16)
+  typeof value === "string" ? Digest.digest(value) : Digest.digest("\u0000" + (JSON.stringify(value) ?? "null"))
 
 type SealedTag = "Assistant" | "ModelCall" | "ToolResult" | "Memory"
 
@@ -29,15 +31,19 @@ const fields: Record<SealedTag, ReadonlyArray<string>> = {
 /** Fields sealed per element (and per key of each element) as well as whole. */
 const perElement = new Set(["hits"])
 
+/** A value a seal leaves out: nothing to seal (and nothing to tell from its absence). */
+const isEmpty = (value: unknown): boolean =>
+  value === undefined || value === "" || (Array.isArray(value) && value.length === 0)
+
 /**
- * The seal of an entry's content (a draft's fields): one digest per sealed field that is present,
- * keyed by field path (`output`, `hits[0].text`).
+ * The seal of an entry's content (a draft's fields): one digest per sealed field that holds
+ * something (not `undefined`, `""` or `[]`), keyed by field path (`output`, `hits[0].text`).
  */
 export const seal = (tag: SealedTag, source: { readonly [key: string]: unknown }): Entry.Seal => {
   const out: Record<string, string> = {}
   for (const field of fields[tag]) {
     const value = source[field]
-    if (value === undefined) continue
+    if (isEmpty(value)) continue
     if (perElement.has(field) && Array.isArray(value)) {
       value.forEach((element, i) => {
         if (typeof element !== "object" || element === null) return
@@ -88,9 +94,9 @@ export const check = (entry: Entry.Entry): Option.Option<Broken> => {
     const value = at(source, key)
     if (digest(value) !== recorded[key]) return Option.some({ field: key, sealed: recorded[key], value })
   }
-  // a field added after the seal was taken
+  // a field given content after the seal was taken
   for (const field of fields[entry._tag]) {
-    if (!(field in recorded) && source[field] !== undefined) {
+    if (!(field in recorded) && !isEmpty(source[field])) {
       return Option.some({ field, sealed: undefined, value: source[field] })
     }
   }

@@ -16,8 +16,9 @@ import * as Tracer from "effect/Tracer"
 const defaultTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 /** Whether the fiber's tracer records spans anywhere (anything but Effect's default tracer). */
-const isTracing = (fiber: { readonly currentDefaultServices: Context.Context<DefaultServices.DefaultServices> }) =>
-  Context.get(fiber.currentDefaultServices, Tracer.Tracer) !== defaultTracer
+export const isTracing = (
+  fiber: { readonly currentDefaultServices: Context.Context<DefaultServices.DefaultServices> }
+) => Context.get(fiber.currentDefaultServices, Tracer.Tracer) !== defaultTracer
 
 /**
  * `Effect.withSpan(self, name, options())` when a tracer is installed; `self` as it is otherwise.

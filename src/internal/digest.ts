@@ -1,0 +1,66 @@
+/**
+ * A fast content digest for evidence: four 32-bit lanes of cyrb53-style mixing over a string,
+ * in one pass (128 bits, printed as 32 hex digits). It is computed many times per agent turn (one
+ * per new message of a request, one per sealed field), where `crypto`'s hashes cost more in setting
+ * up than in hashing. Not a cryptographic hash and not a signature: it tells content apart (edits,
+ * damage, a different request), and anyone can recompute it.
+ *
+ * @internal
+ */
+
+// a byte's two hex digits, looked up (Number#toString(16) and padStart were most of a digest)
+const BYTES = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
+
+const hex = (n: number): string =>
+  BYTES[(n >>> 24) & 255]! + BYTES[(n >>> 16) & 255]! + BYTES[(n >>> 8) & 255]! + BYTES[n & 255]!
+
+/**
+ * A digest in the making: texts are fed in order, each followed by a separator (so `["ab", "c"]`
+ * and `["a", "bc"]` differ), then {@link Hasher.done} gives the 32 hex digits. Feeding the parts of
+ * a value saves building its JSON.
+ */
+export class Hasher {
+  private h1 = 0xdeadbeef
+  private h2 = 0x41c6ce57
+  private h3 = 0x9e3779b9
+  private h4 = 0x85ebca6b
+  private length = 0
+
+  /** Feeds one text. */
+  add(text: string): this {
+    let h1 = this.h1
+    let h2 = this.h2
+    let h3 = this.h3
+    let h4 = this.h4
+    for (let i = 0; i <= text.length; i++) {
+      // the separator after each text: a code no UTF-16 unit has
+      const ch = i < text.length ? text.charCodeAt(i) : 0x10000
+      h1 = Math.imul(h1 ^ ch, 2654435761)
+      h2 = Math.imul(h2 ^ ch, 1597334677)
+      h3 = Math.imul(h3 ^ ch, 2246822519)
+      h4 = Math.imul(h4 ^ ch, 3266489917)
+    }
+    this.h1 = h1
+    this.h2 = h2
+    this.h3 = h3
+    this.h4 = h4
+    this.length += text.length + 1
+    return this
+  }
+
+  /** The digest of what was fed. */
+  done(): string {
+    let { h1, h2, h3, h4 } = this
+    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+    h3 = Math.imul(h3 ^ (h3 >>> 15), 2654435761) ^ Math.imul(h4 ^ (h4 >>> 13), 1597334677)
+    h4 = Math.imul(h4 ^ (h4 >>> 16), 2654435761) ^ Math.imul(h3 ^ (h3 >>> 15), 1597334677)
+    return hex(h1) + hex(h2) + hex(h3) + hex(h4 ^ this.length)
+  }
+}
+
+/** The digest of a text: 32 hex digits. */
+export const digest = (text: string): string => new Hasher().add(text).done()
+
+/** The digest of a JSON value (`undefined` as `null`). */
+export const digestJson = (value: unknown): string => digest(JSON.stringify(value) ?? "null")
