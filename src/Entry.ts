@@ -325,6 +325,8 @@ export class Assistant extends Schema.TaggedClass<Assistant>("rath/Entry/Assista
   model: Schema.optional(Schema.String),
   finishReason: Schema.optional(FinishReason),
   usage: Schema.optional(Usage),
+  /** What rath asked the provider for and the answer lacked (`"usage"`: no token usage came back). */
+  missing: Schema.optional(Schema.Array(Schema.Literal("usage"))),
   /** A content hash of the request that produced this answer (see `Provider.fingerprint`). */
   requestFingerprint: Schema.optional(Schema.String)
 }) {}

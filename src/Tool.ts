@@ -22,7 +22,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import type * as Entry from "./Entry.js"
 import type * as Placement from "./Placement.js"
-import type * as Provider from "./Provider.js"
+import * as Provider from "./Provider.js"
 import * as Sandbox from "./Sandbox.js"
 import type * as Session from "./Session.js"
 
@@ -354,14 +354,14 @@ const runUntraced = <R>(
       raw = options.arguments
     } else if (call.parsed !== undefined) {
       raw = call.parsed
-    } else if (call.arguments.trim() === "") {
-      raw = {}
     } else {
-      const parsed = Either.try(() => JSON.parse(call.arguments) as unknown)
-      if (Either.isLeft(parsed)) {
-        return fail("invalid_arguments", `the arguments are not valid JSON: ${errorMessage(parsed.left)}`)
-      }
+      // bounded: text nested too deep is refused before it is parsed
+      const parsed = Provider.parseArgumentsEither(call.arguments)
+      if (Either.isLeft(parsed)) return fail("invalid_arguments", parsed.left)
       raw = parsed.right
+    }
+    if (!Provider.argumentsWithinDepth(raw)) {
+      return fail("invalid_arguments", `the arguments nest deeper than ${Provider.MAX_ARGUMENT_DEPTH} levels`)
     }
     const decoded = Schema.decodeUnknownEither(tool.parameters)(raw, { errors: "all", onExcessProperty: "ignore" })
     if (Either.isLeft(decoded)) {
