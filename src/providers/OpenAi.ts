@@ -256,7 +256,7 @@ const ChunkWire = Schema.Struct({
   model: Schema.optional(Schema.String),
   choices: Schema.Array(Schema.Struct({
     index: Schema.optional(Schema.Number),
-    delta: nullable(Schema.Struct({
+    delta: Schema.Struct({
       content: nullable(Schema.String),
       ...reasoningFields,
       tool_calls: nullable(Schema.Array(Schema.Struct({
@@ -264,7 +264,7 @@ const ChunkWire = Schema.Struct({
         id: nullable(Schema.String),
         function: nullable(Schema.Struct({ name: nullable(Schema.String), arguments: nullable(ArgumentText) }))
       })))
-    })),
+    }),
     finish_reason: nullable(Schema.String)
   })),
   usage: nullable(UsageWire)
@@ -297,6 +297,24 @@ interface ChunkState {
   finish: Entry.FinishReason | undefined
   usage: Entry.Usage | undefined
   calls: Map<number, { id: string | undefined; name: string | undefined; started: boolean; pending: string }>
+  /** the index of the call the last tool-call delta was for */
+  lastCall: number | undefined
+}
+
+/**
+ * The index of a tool-call delta. Some gateways send none; calls stream one after the other, so a
+ * delta with a new id starts the next call and one without continues the last.
+ */
+const callIndex = (
+  state: ChunkState,
+  call: { readonly index?: number | undefined; readonly id?: string | null | undefined }
+): number => {
+  if (call.index !== undefined) return call.index
+  const last = state.lastCall === undefined ? undefined : state.calls.get(state.lastCall)
+  if (last !== undefined && (call.id === undefined || call.id === null || call.id === "" || call.id === last.id)) {
+    return state.lastCall!
+  }
+  return state.calls.size === 0 ? 0 : Math.max(...state.calls.keys()) + 1
 }
 
 const chunkParts = (state: ChunkState, chunk: typeof ChunkWire.Type): Array<Provider.StreamPart> => {
@@ -310,14 +328,15 @@ const chunkParts = (state: ChunkState, chunk: typeof ChunkWire.Type): Array<Prov
   if (chunk.usage !== undefined && chunk.usage !== null) state.usage = normaliseUsage(chunk.usage)
   for (const choice of chunk.choices) {
     if (choice.index !== undefined && choice.index !== 0) continue
-    const delta = choice.delta ?? {}
+    const delta = choice.delta
     const reasoning = reasoningOf(delta)
     if (reasoning !== undefined && reasoning !== "") parts.push({ _tag: "ReasoningDelta", text: reasoning })
     if (typeof delta.content === "string" && delta.content !== "") {
       parts.push({ _tag: "TextDelta", text: delta.content })
     }
     for (const call of delta.tool_calls ?? []) {
-      const index = call.index ?? 0
+      const index = callIndex(state, call)
+      state.lastCall = index
       const slot = state.calls.get(index) ?? { id: undefined, name: undefined, started: false, pending: "" }
       state.calls.set(index, slot)
       if (typeof call.id === "string" && call.id !== "") slot.id ??= call.id
@@ -455,7 +474,8 @@ export const make = (options: Options): Provider.Service => {
             bodyId: undefined,
             finish: undefined,
             usage: undefined,
-            calls: new Map()
+            calls: new Map(),
+            lastCall: undefined
           }
           return {
             event: (event, status): Http.EventResult => {

@@ -276,6 +276,39 @@ for (const wire of wires) {
         "name"
       )
       invalid("a chunk that is a number", () => sse([...wire.opening(scenario), "data: 42\n\n"]), "stream")
+      invalid(
+        "a choice without its delta",
+        () =>
+          sse([
+            ...wire.opening(scenario),
+            Server.sse({ id: "x", model: "m", choices: [{ index: 0 }] }),
+            Server.sse({ id: "x", model: "m", choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })
+          ]),
+        "stream",
+        "delta"
+      )
+
+      it.scopedLive("stream: tool-call deltas without an index (as some gateways send them) stay apart", () =>
+        Effect.gen(function*() {
+          const chunk = (delta: unknown, finish: string | null = null) =>
+            Server.sse({ id: "x", model: "m", choices: [{ index: 0, delta, finish_reason: finish }] })
+          const server = yield* Server.start(() =>
+            sse([
+              chunk({ tool_calls: [{ id: "a", function: { name: "add", arguments: "{\"a\":" } }] }),
+              chunk({ tool_calls: [{ function: { arguments: "1}" } }] }),
+              chunk({ tool_calls: [{ id: "b", function: { name: "now", arguments: "" } }] }),
+              chunk({ tool_calls: [{ id: "b", function: { arguments: "{}" } }] }),
+              chunk({}, "tool_calls"),
+              "data: [DONE]\n\n"
+            ])
+          )
+          const response = yield* streamed(wire.make(server.url))
+          assert.deepStrictEqual(response.toolCalls.map((c) => [c.id, c.name, c.arguments]), [
+            ["a", "add", "{\"a\":1}"],
+            ["b", "now", "{}"]
+          ])
+          assert.deepStrictEqual(response.missing, ["usage"])
+        }))
     } else {
       invalid(
         "a tool input that is an array",
