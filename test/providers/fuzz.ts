@@ -810,17 +810,17 @@ const streamCase = (g: Random, id: number, wire: Wire, config: Config): Case => 
   }
 }
 
-export const providerCases = (config: Config): Array<Case> => {
-  const g = random(config.seed)
-  const cases: Array<Case> = []
-  let id = 0
-  for (const wire of [openAiWire, anthropicWire]) {
-    for (let i = 0; i < config.providerCases; i++) {
-      cases.push(i % 2 === 0 ? chatCase(g, id, wire, config) : streamCase(g, id, wire, config))
-      id++
-    }
-  }
-  return cases
+/** The generator of case `id`: its own seed, so a case is the same whatever order cases run in. */
+const caseRandom = (seed: number, id: number) => random(Math.imul(seed, 0x9e3779b1) ^ Math.imul(id + 1, 0x85ebca6b))
+
+/**
+ * Case `id` of a run (made when it runs: a run's huge answers never sit in memory together): the
+ * first `providerCases` speak OpenAI, the next Anthropic; even ids are `chat`, odd ones `stream`.
+ */
+export const providerCase = (config: Config, id: number): Case => {
+  const g = caseRandom(config.seed, id)
+  const wire = id < config.providerCases ? openAiWire : anthropicWire
+  return id % 2 === 0 ? chatCase(g, id, wire, config) : streamCase(g, id, wire, config)
 }
 
 // -----------------------------------------------------------------------------
@@ -921,8 +921,7 @@ const watchdog = <A, E>(effect: Effect.Effect<A, E>, millis: number) =>
  */
 export const runProviders = (config: Config, report: Report = emptyReport(), onProgress?: (done: number) => void) =>
   Effect.gen(function*() {
-    const cases = providerCases(config)
-    const byModel = new Map(cases.map((c) => [`fuzz-${c.id}`, c]))
+    const byModel = new Map<string, Case>()
     const server = yield* Server.start((r) => byModel.get(r.body?.model)?.reply ?? { status: 500, raw: "no case" })
     const adapters = (timeoutMillis: number) =>
       new Map([openAiWire, anthropicWire].map((wire) => [
@@ -947,7 +946,10 @@ export const runProviders = (config: Config, report: Report = emptyReport(), onP
       yield* Effect.exit(provider.chat({ messages: [], model: "fuzz-warm" }))
     }
     let done = 0
-    yield* Effect.forEach(cases, (c) => {
+    const ids = Array.from({ length: config.providerCases * 2 }, (_, id) => id)
+    yield* Effect.forEach(ids, (id) => {
+      const c = providerCase(config, id)
+      byModel.set(`fuzz-${id}`, c)
       const stalls = c.kind.startsWith("stall")
       const provider = (stalls ? short : long).get(c.wire)!
       const request: Provider.Request = { messages: [], model: `fuzz-${c.id}` }
@@ -955,6 +957,7 @@ export const runProviders = (config: Config, report: Report = emptyReport(), onP
         ? provider.chat(request)
         : Provider.accumulate(provider.stream(request), provider.info)
       return Effect.map(watchdog(call, config.timeoutMillis * (stalls ? 20 : 200)), (exit) => {
+        byModel.delete(`fuzz-${id}`)
         const [outcome, example] = judge(exit, c.expect)
         record(report, `${c.wire.kind}/${c.mode}`, c.kind, outcome, `case ${c.id}: ${example}`)
         if (++done % 500 === 0) onProgress?.(done)
@@ -1115,7 +1118,6 @@ export const toolCase = (g: Random): { readonly tool: ToolName; readonly text: s
  */
 export const runTools = (config: Config, report: Report = emptyReport()) =>
   Effect.gen(function*() {
-    const g = random(config.seed + 1)
     const toolkit = yield* Tool.toolkit(...tools)
     const session = yield* Session.empty()
     const dir = yield* Effect.acquireRelease(
@@ -1124,9 +1126,10 @@ export const runTools = (config: Config, report: Report = emptyReport()) =>
     )
     const store = SessionStore.layer({ filename: join(dir, "sessions.db") })
     const agent = Agent.make({ name: "fuzz", tools })
-    const cases = Array.from({ length: config.toolCases }, (_, i) => ({ i, ...toolCase(g) }))
-    yield* Effect.forEach(cases, (c) =>
+    const ids = Array.from({ length: config.toolCases }, (_, i) => i)
+    yield* Effect.forEach(ids, (i) =>
       Effect.gen(function*() {
+        const c = { i, ...toolCase(caseRandom(config.seed + 1, i)) }
         const expected = expectedTool(c.tool, c.text)
         const direct = yield* watchdog(
           Tool.run(toolkit, { id: `c${c.i}`, name: c.tool, arguments: c.text }, { session }),
