@@ -6,7 +6,6 @@
  *
  * @internal
  */
-import * as Sse from "@effect/experimental/Sse"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -361,6 +360,76 @@ export interface SseEvent {
  */
 export type EventResult = Either.Either<ReadonlyArray<Provider.StreamPart> | "end", Provider.ProviderError>
 
+/**
+ * A server-sent events parser (the WHATWG event-stream format: `data`, `event`, comments, LF, CR
+ * or CRLF line ends, a leading BOM; `id` and `retry` are of no use here and ignored). Linear in
+ * its input: each chunk is scanned once, whatever the size of its events (the parser in
+ * `@effect/experimental` rescans a chunk from its start for every line). `feed` returns false when
+ * an event grows past `maxEventSize` characters. An event is dispatched at its blank line; an
+ * unfinished one at the end of the body is dropped, as the format says.
+ */
+export const sseParser = (onEvent: (event: SseEvent) => void, maxEventSize: number) => {
+  let partial = "" // the start of a line whose end has not arrived
+  let data: Array<string> = []
+  let dataSize = 0
+  let name: string | undefined
+  let first = true
+  let skipLf = false // the previous chunk ended with CR: a LF starting this one belongs to it
+  const line = (text: string) => {
+    if (text === "") {
+      if (data.length > 0) onEvent({ event: name ?? "message", data: data.join("\n") })
+      data = []
+      dataSize = 0
+      name = undefined
+      return
+    }
+    if (text.charCodeAt(0) === 58) return // ":" starts a comment
+    const colon = text.indexOf(":")
+    const field = colon === -1 ? text : text.slice(0, colon)
+    let value = colon === -1 ? "" : text.slice(colon + 1)
+    if (value.charCodeAt(0) === 32) value = value.slice(1)
+    if (field === "data") {
+      data.push(value)
+      dataSize += value.length + 1
+    } else if (field === "event") {
+      name = value
+    }
+  }
+  const feed = (chunk: string): boolean => {
+    let start = 0
+    if (first && chunk.length > 0) {
+      first = false
+      if (chunk.charCodeAt(0) === 0xfeff) start = 1
+    }
+    if (skipLf && chunk.length > start) {
+      skipLf = false
+      if (chunk.charCodeAt(start) === 10) start++
+    }
+    // the next LF and CR at or after `start` (-1: none left in this chunk)
+    let lf = -2
+    let cr = -2
+    while (start < chunk.length) {
+      if (lf !== -1 && lf < start) lf = chunk.indexOf("\n", start)
+      if (cr !== -1 && cr < start) cr = chunk.indexOf("\r", start)
+      const end = lf === -1 ? cr : cr === -1 ? lf : Math.min(lf, cr)
+      if (end === -1) {
+        partial += chunk.slice(start)
+        break
+      }
+      line(partial === "" ? chunk.slice(start, end) : partial + chunk.slice(start, end))
+      partial = ""
+      start = end + 1
+      if (end === cr) {
+        // CRLF is one line end; a CR at the end of the chunk may be followed by the LF in the next
+        if (start === chunk.length) skipLf = true
+        else if (chunk.charCodeAt(start) === 10) start++
+      }
+    }
+    return partial.length + dataSize <= maxEventSize
+  }
+  return { feed }
+}
+
 const mediaType = (response: ResponseLike): string =>
   (response.headers.get("content-type") ?? "").split(";", 1)[0]!.trim().toLowerCase()
 
@@ -568,9 +637,7 @@ export const adapter = (options: {
       const status = response.status
       const utf8 = new TextDecoder("utf-8", { fatal: true })
       const pending: Array<SseEvent> = []
-      const parser = Sse.makeParser((event) => {
-        if (event._tag === "Event") pending.push({ event: event.event, data: event.data })
-      }, { maxEventSize: maxBytes })
+      const parser = sseParser((event) => pending.push(event), maxBytes)
       let size = 0
       let ended = false
       const close = (
@@ -606,7 +673,7 @@ export const adapter = (options: {
             } catch {
               return yield* Effect.fail(Option.some(badUtf8(request, status)))
             }
-            if (parser.feed(text) !== undefined) {
+            if (!parser.feed(text)) {
               return yield* Effect.fail(
                 Option.some(invalid(request, status, `an event is larger than maxResponseBytes (${maxBytes})`))
               )

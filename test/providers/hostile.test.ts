@@ -392,6 +392,23 @@ for (const wire of wires) {
       )
     }
 
+    it.scopedLive("SSE framing: a BOM, comments, CR and CRLF line ends, writes that split events and characters", () =>
+      Effect.gen(function*() {
+        const big: Scenario = { ...toolScenario, text: ["é✓😀 ", "中文"], reasoning: "r" }
+        const frames = wire.stream(big)
+        const framed = Buffer.from(
+          "\ufeff: keep-alive\r\n\r\n" +
+            frames.map((frame, i) => frame.replace(/\n/g, i % 2 === 0 ? "\r\n" : "\r")).join(": ping\n\n")
+        )
+        const pieces = Array.from({ length: Math.ceil(framed.length / 7) }, (_, i) => framed.subarray(i * 7, i * 7 + 7))
+        const server = yield* Server.start(() => sse(pieces))
+        const response = yield* streamed(wire.make(server.url))
+        assert.strictEqual(response.text, "é✓😀 中文")
+        assert.strictEqual(response.reasoning, "r")
+        assert.deepStrictEqual(response.toolCalls.map((c) => c.parsed), [{ a: 1 }])
+        assert.strictEqual(response.usage?.totalTokens, 13)
+      }))
+
     it.scopedLive("an error event in the middle of a stream is a typed error of its kind", () =>
       Effect.gen(function*() {
         const error = wire === openAiWire
