@@ -496,7 +496,8 @@ export const make = (recorded: Session.Session): Effect.Effect<Replayer> =>
       parts.push({
         _tag: "Finish",
         finishReason: entry.finishReason ?? (entry.toolCalls.length > 0 ? "tool_calls" : "stop"),
-        provider: entry.provider ?? { kind: "replay" }
+        provider: entry.provider ?? { kind: "replay" },
+        ...(entry.missing === undefined ? {} : { missing: entry.missing })
       })
       return parts
     }

@@ -3,11 +3,11 @@
  * written and read: the JSONL format, the SQLite store (its fast per-entry codec and the schema).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema, Stream } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Entry, IdGenerator, Provider, Session, SessionStore } from "rath"
+import { Agent, Entry, IdGenerator, Provider, Replay, Session, SessionStore } from "rath"
 import { decodeStored, encodeStored } from "../../src/internal/storeCodec.js"
 
 const tempDir = Effect.acquireRelease(
@@ -59,4 +59,30 @@ describe("Entry.Assistant missing", () => {
       assert.deepStrictEqual(Option.getOrThrow(Session.lastOf(loaded, "Assistant")).missing, ["usage"])
       assert.strictEqual(Session.toJsonl(loaded), Session.toJsonl(session))
     }))
+
+  it.effect("an agent records it, and a replay of the recording gives it back", () =>
+    Effect.gen(function*() {
+      // a provider whose answers lack the usage it was asked for
+      const info = { kind: "test", model: "m" }
+      const provider = Provider.make({
+        info,
+        stream: () =>
+          Stream.fromIterable<Provider.StreamPart>([
+            { _tag: "TextDelta", text: "no usage here" },
+            { _tag: "Finish", finishReason: "stop", provider: { kind: "test" }, missing: ["usage"] }
+          ])
+      })
+      const agent = Agent.make({ name: "a" })
+      const recorded = yield* Session.fromUserMessage("hi").pipe(
+        Effect.flatMap(agent),
+        Effect.provideService(Provider.Provider, provider)
+      )
+      assert.deepStrictEqual(Option.getOrThrow(Session.lastOf(recorded, "Assistant")).missing, ["usage"])
+      const replayed = yield* Session.fromUserMessage("hi").pipe(
+        Effect.flatMap(agent),
+        Effect.provide(Replay.layer(recorded))
+      )
+      assert.deepStrictEqual(Option.getOrThrow(Session.lastOf(replayed, "Assistant")).missing, ["usage"])
+      assert.isTrue(Option.isNone(Replay.diff(recorded, replayed)))
+    }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
 })
