@@ -7,7 +7,7 @@
  * (what each count means is written at the top of `test/providers/fuzz.ts`), then one JSON line.
  *
  *   npx tsx bench/fuzz/providers.ts [--seed 1] [--cases 10000] [--tools 5000] [--agent-every 10]
- *                                   [--concurrency 32] [--timeout 1000] [--kinds]
+ *                                   [--concurrency 16] [--timeout 1000] [--kinds]
  *
  * `--cases` is per adapter (half `chat`, half `stream`). Exits non-zero when any defect, hang,
  * silent acceptance or wrong answer is counted.
@@ -27,7 +27,7 @@ const config: Fuzz.Config = {
   providerCases: arg("cases", 10_000),
   toolCases: arg("tools", 5_000),
   agentEvery: arg("agent-every", 10),
-  concurrency: arg("concurrency", 32),
+  concurrency: arg("concurrency", 16),
   timeoutMillis,
   maxResponseBytes,
   hugeBytes: [Math.floor(maxResponseBytes / 5), Math.floor(maxResponseBytes * 1.3)]

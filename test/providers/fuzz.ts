@@ -428,17 +428,22 @@ const parseFrame = (frame: string): { readonly event: string | undefined; readon
 const frameOf = (event: string | undefined, data: string) =>
   `${event === undefined ? "" : `event: ${event}\n`}data: ${data}\n\n`
 
-/** Breaks JSON text so that it no longer parses. */
+/** Breaks JSON text (or the `[DONE]` marker) so that it no longer parses and is no marker. */
 const breakJson = (g: Random, value: string): string => {
+  const broken = (text: string) => {
+    if (text === value || text.trim() === "[DONE]") return false
+    try {
+      JSON.parse(text)
+      return false
+    } catch {
+      return true
+    }
+  }
   for (let i = 0; i < 10; i++) {
     const at = g.int(value.length + 1)
-    const broken = value.slice(0, at) + g.pick(["{", "}", "[", "]", ",", ":", "\"", "x", "\u0000", "'"]) +
+    const text = value.slice(0, at) + g.pick(["{", "}", "[", "]", ",", ":", "\"", "x", "\u0000", "'"]) +
       value.slice(at + (g.chance(0.5) ? 1 : 0))
-    try {
-      JSON.parse(broken)
-    } catch {
-      return broken
-    }
+    if (broken(text)) return text
   }
   return `${value}}`
 }
@@ -1213,9 +1218,10 @@ export const format = (report: Report, options?: { readonly kinds?: boolean }): 
     "silent",
     "wrong"
   ] as const
+  const width = (column: string) => Math.max(column.length, 6) + 1
   const row = (name: string, counts: Counts) =>
-    `${name.padEnd(42)}${columns.map((column) => String(counts[column]).padStart(column.length + 2)).join("")}`
-  const lines = [`${"surface".padEnd(42)}${columns.map((column) => column.padStart(column.length + 2)).join("")}`]
+    `${name.padEnd(36)}${columns.map((column) => String(counts[column]).padStart(width(column))).join("")}`
+  const lines = [`${"surface".padEnd(36)}${columns.map((column) => column.padStart(width(column))).join("")}`]
   for (const [name, counts] of Object.entries(report.surfaces).sort()) lines.push(row(name, counts))
   if (options?.kinds === true) {
     lines.push("")
