@@ -524,7 +524,7 @@ const callFields = {
   requestedModel: Schema.optional(Schema.String),
   finishReason: Schema.optional(FinishReason),
   usage: Schema.optional(Usage),
-  /** What the provider did not send although it was asked (usage, say): never silently zero. */
+  /** What rath asked the provider for and the answer lacked (`"usage"`: no token usage came back). */
   missing: Schema.optional(Schema.Array(Schema.Literal("usage"))),
   /** Milliseconds from sending the request to the whole answer (Effect's `Clock`). */
   latencyMs: Schema.optional(Schema.Number),

@@ -12,7 +12,7 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
+import * as Either from "effect/Either"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
@@ -107,7 +107,11 @@ export interface Response {
   readonly toolCalls: ReadonlyArray<Entry.ToolCall>
   readonly finishReason: Entry.FinishReason
   readonly usage?: Entry.Usage | undefined
-  /** What the provider did not send although rath asked for it (usage, say). */
+  /**
+   * What rath asked for and the answer lacks: `"usage"` when the vendor sent no (or incomplete)
+   * token usage although it was requested. The answer is otherwise whole; `usage` is then absent,
+   * never zero, so a budget can tell an unknown cost from a free one.
+   */
   readonly missing?: ReadonlyArray<"usage"> | undefined
   /** The model that answered, as the response reported it. */
   readonly model?: string | undefined
@@ -138,7 +142,7 @@ export type StreamPart =
     readonly _tag: "Finish"
     readonly finishReason: Entry.FinishReason
     readonly provider: Entry.ProviderInfo
-    /** What the provider did not send although it was asked (usage, say). */
+    /** What rath asked for and the answer lacks (see {@link Response}). */
     readonly missing?: ReadonlyArray<"usage"> | undefined
   }
 
@@ -301,20 +305,91 @@ export const step = (self: Accumulator, part: StreamPart): Accumulator => {
 }
 
 /**
- * Parses tool-call argument text: an empty string means `{}`; text that is not JSON gives
- * `undefined` (the raw text is kept, and the agent reports `invalid_arguments` to the model).
+ * The deepest nesting of arrays and objects that tool-call arguments may have. Deeper argument
+ * text is refused before it is parsed (a model, or a hostile gateway, can send thousands of
+ * levels; `JSON.stringify`, schema error messages and stores recurse on them and die).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const MAX_ARGUMENT_DEPTH = 64
+
+/** Whether JSON text nests deeper than `max`: one pass, brackets inside strings skipped. */
+const textNestsDeeper = (text: string, max: number): boolean => {
+  // nesting deeper than `max` takes more than `max` characters
+  if (text.length <= max) return false
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // a backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) {
+      inString = true
+    } else if (c === 91 || c === 123) {
+      if (++depth > max) return true
+    } else if (c === 93 || c === 125) {
+      depth--
+    }
+  }
+  return false
+}
+
+/**
+ * Whether a value (parsed arguments, or an approver's edit) nests arrays and objects no deeper than
+ * {@link MAX_ARGUMENT_DEPTH}. Recursion is bounded by that depth; a cyclic value counts as too deep.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const argumentsWithinDepth = (value: unknown, max: number = MAX_ARGUMENT_DEPTH): boolean => {
+  // a value shared by several parents is checked once from its deepest position so far that passed
+  const passed = new Map<object, number>()
+  const check = (u: unknown, depth: number): boolean => {
+    if (typeof u !== "object" || u === null) return true
+    if (depth >= max) return false
+    const seen = passed.get(u)
+    if (seen !== undefined && seen >= depth) return true
+    const children: ReadonlyArray<unknown> = Array.isArray(u) ? u : Object.values(u)
+    for (let i = 0; i < children.length; i++) {
+      if (!check(children[i], depth + 1)) return false
+    }
+    passed.set(u, depth)
+    return true
+  }
+  return check(value, 0)
+}
+
+/**
+ * Parses tool-call argument text, bounded: an empty string means `{}`; text nested deeper than
+ * {@link MAX_ARGUMENT_DEPTH} is refused before parsing; text that is not JSON is refused. The left
+ * side says why, in words a model can act on.
  *
  * @since 0.1.0
  * @category combinators
  */
-export const parseArguments = (text: string): unknown => {
-  if (text.trim() === "") return {}
+export const parseArgumentsEither = (text: string): Either.Either<unknown, string> => {
+  if (text.trim() === "") return Either.right({})
+  if (textNestsDeeper(text, MAX_ARGUMENT_DEPTH)) {
+    return Either.left(`the arguments nest arrays and objects deeper than ${MAX_ARGUMENT_DEPTH} levels`)
+  }
   try {
-    return JSON.parse(text)
-  } catch {
-    return undefined
+    return Either.right(JSON.parse(text))
+  } catch (cause) {
+    return Either.left(`the arguments are not valid JSON: ${cause instanceof Error ? cause.message : String(cause)}`)
   }
 }
+
+/**
+ * Parses tool-call argument text with {@link parseArgumentsEither}: an empty string means `{}`;
+ * text that is not JSON, or nests too deep, gives `undefined` (the raw text is kept, and the agent
+ * reports `invalid_arguments` to the model).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const parseArguments = (text: string): unknown => Either.getOrUndefined(parseArgumentsEither(text))
 
 /**
  * Makes a tool call record from its raw argument text.
@@ -345,7 +420,7 @@ export const finish = (self: Accumulator, fallback: Service["info"]): Response =
     toolCalls: calls.map((call) => toolCall(call.id, call.name, call.arguments)),
     finishReason: self.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"),
     ...(self.usage === undefined ? {} : { usage: self.usage }),
-    ...(self.missing === undefined ? {} : { missing: self.missing }),
+    ...(self.missing === undefined || self.missing.length === 0 ? {} : { missing: self.missing }),
     model: self.model ?? fallback.model,
     provider: self.requestId === undefined || provider.requestId !== undefined
       ? provider
@@ -581,7 +656,25 @@ export interface RetryOptions {
   readonly schedule?: Schedule.Schedule<unknown, ProviderError> | undefined
   /** Which failures to retry; default `error.retryable` (rate limits, 5xx, timeouts, transport). */
   readonly while?: ((error: ProviderError) => boolean) | undefined
+  /**
+   * The longest `Retry-After` honoured (default {@link DEFAULT_MAX_RETRY_AFTER}, one minute; at
+   * most about 24.8 days, the longest timer a runtime can set). A vendor that asks for a longer
+   * wait is not retried: the call fails with its error at once, the detail saying how long it
+   * asked for, instead of sleeping for an hour (or, past 2^31-1 ms, forever).
+   */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
 }
+
+/**
+ * The default cap on a vendor's `Retry-After`: one minute.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const DEFAULT_MAX_RETRY_AFTER: Duration.Duration = Duration.minutes(1)
+
+/** The longest delay a timer can have (2^31-1 ms); a longer sleep would never wake. */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
 
 /**
  * Exponential backoff from 500 ms (factor 2), at most 3 retries.
@@ -594,30 +687,53 @@ export const defaultRetrySchedule: Schedule.Schedule<unknown, ProviderError> = S
 
 const isContent = (part: StreamPart): boolean => part._tag !== "Metadata" && part._tag !== "Retry"
 
+/** The error for a `Retry-After` above the cap: the vendor's error, its detail saying why rath gave up. */
+const retryAfterTooLong = (error: ProviderError, capMillis: number): ProviderError =>
+  new ProviderError({
+    reason: error.reason,
+    provider: error.provider,
+    ...(error.model === undefined ? {} : { model: error.model }),
+    ...(error.status === undefined ? {} : { status: error.status }),
+    ...(error.retryAfterMillis === undefined ? {} : { retryAfterMillis: error.retryAfterMillis }),
+    ...(error.cause === undefined ? {} : { cause: error.cause }),
+    detail: `${error.detail} (the vendor asked to wait ${
+      Duration.format(Duration.millis(Math.round(error.retryAfterMillis ?? 0)))
+    } before a retry, longer than maxRetryAfter ${Duration.format(Duration.millis(capMillis))}: not retried)`
+  })
+
 /**
- * Steps the schedule once for a failure: the delay in milliseconds, or none when the policy gives
- * up. The delay is the schedule's, raised to the vendor's `Retry-After` when that is longer.
+ * Steps the schedule once for a failure: the delay in milliseconds (right), or the error to fail
+ * with when the policy gives up (left). The delay is the schedule's, raised to the vendor's
+ * `Retry-After` when that is longer; a `Retry-After` above the cap gives up at once.
  */
 const makeDecider = (options: RetryOptions | undefined) =>
   Effect.gen(function*() {
     const schedule = options?.schedule ?? defaultRetrySchedule
     const shouldRetry = options?.while ?? ((error: ProviderError) => error.retryable)
+    const capMillis = Math.min(
+      Math.max(Duration.toMillis(options?.maxRetryAfter ?? DEFAULT_MAX_RETRY_AFTER), 0),
+      MAX_TIMER_MILLIS
+    )
     const state = yield* Ref.make<unknown>(schedule.initial)
-    return (error: ProviderError): Effect.Effect<Option.Option<number>> =>
-      shouldRetry(error)
-        ? Effect.gen(function*() {
-          const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-          const [next, , decision] = yield* schedule.step(now, error, yield* Ref.get(state))
-          yield* Ref.set(state, next)
-          if (ScheduleDecision.isDone(decision)) return Option.none()
-          const scheduled = Math.max(Intervals.start(decision.intervals) - now, 0)
-          return Option.some(Math.max(scheduled, error.retryAfterMillis ?? 0))
-        })
-        : Effect.succeedNone
+    return (error: ProviderError): Effect.Effect<Either.Either<number, ProviderError>> => {
+      if (!shouldRetry(error)) return Effect.succeed(Either.left(error))
+      const asked = error.retryAfterMillis ?? 0
+      // NaN never compares above the cap: treat an unreadable wait as too long too
+      if (!(asked <= capMillis)) return Effect.succeed(Either.left(retryAfterTooLong(error, capMillis)))
+      return Effect.gen(function*() {
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const [next, , decision] = yield* schedule.step(now, error, yield* Ref.get(state))
+        yield* Ref.set(state, next)
+        if (ScheduleDecision.isDone(decision)) return Either.left(error)
+        const scheduled = Math.max(Intervals.start(decision.intervals) - now, 0)
+        return Either.right(Math.min(Math.max(scheduled, asked), MAX_TIMER_MILLIS))
+      })
+    }
   })
 
 /**
- * Retries a provider's calls with a `Schedule`, honouring `Retry-After`.
+ * Retries a provider's calls with a `Schedule`, honouring `Retry-After` up to a cap
+ * (`maxRetryAfter`, default one minute; a longer wait is not retried).
  *
  * `chat` is retried as a whole. A `stream` is retried only while it has not yet emitted content
  * (text, reasoning, tool calls, usage or finish): before each retry it emits a `Retry` part with
@@ -648,10 +764,10 @@ export const withRetry = (service: Service, options?: RetryOptions): Service => 
       const attempt: Effect.Effect<Response, ProviderError> = Effect.catchAll(
         service.chat(request),
         (error) =>
-          Effect.flatMap(decide(error), (delay) =>
-            Option.match(delay, {
-              onNone: () => Effect.fail(error),
-              onSome: (millis) => Effect.zipRight(Effect.sleep(Duration.millis(millis)), attempt)
+          Effect.flatMap(decide(error), (decision) =>
+            Either.match(decision, {
+              onLeft: Effect.fail,
+              onRight: (millis) => Effect.zipRight(Effect.sleep(Duration.millis(millis)), attempt)
             }))
       )
       return yield* attempt
@@ -671,10 +787,10 @@ export const withRetry = (service: Service, options?: RetryOptions): Service => 
             Stream.catchAll((error) =>
               started
                 ? Stream.fail(error)
-                : Stream.unwrap(Effect.map(decide(error), (delay) =>
-                  Option.match(delay, {
-                    onNone: () => Stream.fail(error),
-                    onSome: (delayMillis): Stream.Stream<StreamPart, ProviderError> =>
+                : Stream.unwrap(Effect.map(decide(error), (decision) =>
+                  Either.match(decision, {
+                    onLeft: (failure) => Stream.fail(failure),
+                    onRight: (delayMillis): Stream.Stream<StreamPart, ProviderError> =>
                       Stream.succeed<StreamPart>({ _tag: "Retry", attempt, delayMillis, error }).pipe(
                         Stream.concat(Stream.drain(Stream.fromEffect(Effect.sleep(Duration.millis(delayMillis))))),
                         Stream.concat(loop(attempt + 1))

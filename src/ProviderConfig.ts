@@ -93,7 +93,12 @@ export const ProviderEntry = Schema.Struct({
   organization: Schema.optional(Schema.String),
   project: Schema.optional(Schema.String),
   headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** Timeout of a call (default 10 minutes): a whole `chat` call; a stream's headers, then its longest silence. */
   timeoutMillis: Schema.optional(Schema.Number),
+  /** The largest response body read, in bytes (default 64 MiB). */
+  maxResponseBytes: Schema.optional(Schema.Number),
+  /** The longest `Retry-After` a retry waits for (default 60000); a longer one is not retried. */
+  maxRetryAfterMillis: Schema.optional(Schema.Number),
   /** Default `max_tokens` (Anthropic requires one; default `Anthropic.DEFAULT_MAX_TOKENS`). */
   maxTokens: Schema.optional(Schema.Number),
   /** Retries of retryable failures (default 3; 0 disables). */
@@ -154,6 +159,8 @@ export interface Settings {
   readonly project?: string | undefined
   readonly headers?: Record<string, string> | undefined
   readonly timeoutMillis?: number | undefined
+  readonly maxResponseBytes?: number | undefined
+  readonly maxRetryAfterMillis?: number | undefined
   readonly maxTokens?: number | undefined
   readonly maxRetries?: number | undefined
   readonly options: Record<string, unknown>
@@ -315,6 +322,8 @@ export const load: Effect.Effect<Resolved, ProviderConfigError, FileSystem.FileS
       ...(entry.project === undefined ? {} : { project: entry.project }),
       ...(entry.headers === undefined ? {} : { headers: entry.headers }),
       ...(entry.timeoutMillis === undefined ? {} : { timeoutMillis: entry.timeoutMillis }),
+      ...(entry.maxResponseBytes === undefined ? {} : { maxResponseBytes: entry.maxResponseBytes }),
+      ...(entry.maxRetryAfterMillis === undefined ? {} : { maxRetryAfterMillis: entry.maxRetryAfterMillis }),
       ...(entry.maxTokens === undefined ? {} : { maxTokens: entry.maxTokens }),
       ...(entry.maxRetries === undefined ? {} : { maxRetries: entry.maxRetries })
     }
@@ -416,6 +425,7 @@ export const openAiFactory: Factory = (settings) =>
       project: settings.project,
       headers: settings.headers,
       timeoutMillis: settings.timeoutMillis,
+      maxResponseBytes: settings.maxResponseBytes,
       ...(tokensField === "max_tokens" || tokensField === "max_completion_tokens"
         ? { maxTokensField: tokensField }
         : {})
@@ -438,7 +448,8 @@ export const anthropicFactory: Factory = (settings) =>
       maxTokens: settings.maxTokens ?? Anthropic.DEFAULT_MAX_TOKENS,
       baseUrl: settings.baseUrl,
       headers: settings.headers,
-      timeoutMillis: settings.timeoutMillis
+      timeoutMillis: settings.timeoutMillis,
+      maxResponseBytes: settings.maxResponseBytes
     })
   })
 
@@ -514,7 +525,7 @@ export const register = (kind: string, factory: Factory): Effect.Effect<void, Pr
 
 /**
  * The retry policy for a provider's settings: exponential from 500 ms, `maxRetries` (default 3)
- * retries; `Retry-After` is honoured by `Provider.withRetry`.
+ * retries; `Retry-After` is honoured by `Provider.withRetry`, up to `maxRetryAfterMillis`.
  *
  * @since 0.1.0
  * @category constructors
@@ -559,7 +570,10 @@ export const fromResolved = (
     const service = yield* factory(settings)
     return (settings.maxRetries ?? 3) === 0
       ? service
-      : Provider.withRetry(service, { schedule: retrySchedule(settings) })
+      : Provider.withRetry(service, {
+        schedule: retrySchedule(settings),
+        ...(settings.maxRetryAfterMillis === undefined ? {} : { maxRetryAfter: settings.maxRetryAfterMillis })
+      })
   })
 
 /**

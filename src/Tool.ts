@@ -23,7 +23,7 @@ import * as Scope from "effect/Scope"
 import * as Approval from "./Approval.js"
 import type * as Entry from "./Entry.js"
 import type * as Placement from "./Placement.js"
-import type * as Provider from "./Provider.js"
+import * as Provider from "./Provider.js"
 import * as Sandbox from "./Sandbox.js"
 import type * as Session from "./Session.js"
 
@@ -357,14 +357,14 @@ const runUntraced = <R>(
       raw = options.arguments
     } else if (call.parsed !== undefined) {
       raw = call.parsed
-    } else if (call.arguments.trim() === "") {
-      raw = {}
     } else {
-      const parsed = Either.try(() => JSON.parse(call.arguments) as unknown)
-      if (Either.isLeft(parsed)) {
-        return fail("invalid_arguments", `the arguments are not valid JSON: ${errorMessage(parsed.left)}`)
-      }
+      // bounded: text nested too deep is refused before it is parsed
+      const parsed = Provider.parseArgumentsEither(call.arguments)
+      if (Either.isLeft(parsed)) return fail("invalid_arguments", parsed.left)
       raw = parsed.right
+    }
+    if (!Provider.argumentsWithinDepth(raw)) {
+      return fail("invalid_arguments", `the arguments nest deeper than ${Provider.MAX_ARGUMENT_DEPTH} levels`)
     }
     const decoded = Schema.decodeUnknownEither(tool.parameters)(raw, { errors: "all", onExcessProperty: "ignore" })
     if (Either.isLeft(decoded)) {
@@ -521,11 +521,12 @@ export const approving =
       ))
   }
 
-const argumentsOf = (call: Entry.ToolCall): Either.Either<unknown, string> => {
-  if (call.parsed !== undefined) return Either.right(call.parsed)
-  if (call.arguments.trim() === "") return Either.right({})
-  return Either.mapLeft(Either.try(() => JSON.parse(call.arguments) as unknown), () => "invalid json")
-}
+// the arguments as the run will see them (bounded in depth: a too deep value is left to the run,
+// which reports it as invalid arguments)
+const argumentsOf = (call: Entry.ToolCall): Either.Either<unknown, string> =>
+  call.parsed !== undefined
+    ? Provider.argumentsWithinDepth(call.parsed) ? Either.right(call.parsed) : Either.left("too deep")
+    : Provider.parseArgumentsEither(call.arguments)
 
 /**
  * The current tool executor: a `Context.Reference`, so nothing needs providing for the default

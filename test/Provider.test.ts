@@ -29,6 +29,26 @@ describe("Provider.accumulate", () => {
       assert.strictEqual(response.usage?.totalTokens, 5)
     }))
 
+  it.effect("carries the Finish part's missing flag into the response and the assistant entry", () =>
+    Effect.gen(function*() {
+      const parts: Array<Provider.StreamPart> = [
+        { _tag: "TextDelta", text: "hi" },
+        { _tag: "Finish", finishReason: "stop", provider: { kind: "test" }, missing: ["usage"] }
+      ]
+      const response = yield* Provider.accumulate(Stream.fromIterable(parts), { kind: "test", model: "m" })
+      assert.deepStrictEqual(response.missing, ["usage"])
+      assert.isUndefined(response.usage)
+      const draft = Provider.toDraft(response)
+      assert.deepStrictEqual(draft.missing, ["usage"])
+      // a whole answer has no missing field at all
+      const whole = yield* Provider.accumulate(
+        Stream.fromIterable(parts.map((p) => p._tag === "Finish" ? { ...p, missing: [] } : p)),
+        { kind: "test", model: "m" }
+      )
+      assert.isFalse("missing" in whole)
+      assert.isFalse("missing" in Provider.toDraft(whole))
+    }))
+
   it("keeps unparseable argument text raw, without parsed arguments", () => {
     const call = Provider.toolCall("c", "t", "{not json")
     assert.strictEqual(call.arguments, "{not json")

@@ -13,8 +13,10 @@
  */
 import type Anthropic from "@anthropic-ai/sdk"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Entry from "../Entry.js"
 import * as Lazy from "../internal/lazy.js"
@@ -34,10 +36,16 @@ export interface Options {
   readonly maxTokens: number
   readonly headers?: Record<string, string> | undefined
   /**
-   * Request timeout in milliseconds (default 10 minutes, the SDK's): the wait for the response,
-   * and for streams also the longest silence between two events.
+   * Request timeout in milliseconds (default 10 minutes, the SDK's). `chat`: the whole call, from
+   * sending the request to the last byte of the body. `stream`: the wait for the response headers,
+   * then the longest silence between two events. A call past it fails with reason `Timeout`.
    */
   readonly timeoutMillis?: number | undefined
+  /**
+   * The largest response body read, in bytes (default 64 MiB): a larger answer (a streamed one
+   * counts all its events) fails with reason `InvalidResponse`.
+   */
+  readonly maxResponseBytes?: number | undefined
   /** The kind recorded in entries (default `"anthropic"`). */
   readonly kind?: string | undefined
 }
@@ -366,110 +374,115 @@ const argumentWriter = (): ArgumentWriter => {
   return { write, end }
 }
 
+// -----------------------------------------------------------------------------
+// the wire shapes rath reads (other fields, block types and event types are ignored; a field rath
+// reads with the wrong type, or a required one missing, is `InvalidResponse`)
+// -----------------------------------------------------------------------------
+
+const nullable = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(Schema.NullOr(schema))
+
+const TokenCount = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+const Index = TokenCount
+
+const usageFields = {
+  cache_read_input_tokens: nullable(TokenCount),
+  cache_creation_input_tokens: nullable(TokenCount),
+  output_tokens_details: nullable(Schema.Struct({ reasoning_tokens: nullable(TokenCount) }))
+}
+
+/** Usage in a stream event: every count may be absent (`message_start` has no final output count). */
+const EventUsageWire = Schema.Struct({
+  input_tokens: nullable(TokenCount),
+  output_tokens: nullable(TokenCount),
+  ...usageFields
+})
+
+/** Usage of a whole message: both counts required. */
+const MessageUsageWire = Schema.Struct({ input_tokens: TokenCount, output_tokens: TokenCount, ...usageFields })
+
+const Tagged = Schema.Struct({ type: Schema.String })
+
+/** A tool input is a JSON object (the API's `input`), never an array or a string. */
+const ToolInput = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+const TextBlock = Schema.Struct({ text: Schema.String })
+const ThinkingBlock = Schema.Struct({ thinking: Schema.String })
+const ToolUseBlock = Schema.Struct({ id: Schema.String, name: Schema.String, input: ToolInput })
+const ToolUseStart = Schema.Struct({ id: Schema.String, name: Schema.String, input: Schema.optional(ToolInput) })
+
+const MessageWire = Schema.Struct({
+  id: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.String),
+  content: Schema.Array(Schema.Unknown),
+  stop_reason: Schema.String,
+  usage: nullable(MessageUsageWire)
+})
+
+const MessageStartWire = Schema.Struct({
+  message: Schema.Struct({
+    id: Schema.optional(Schema.String),
+    model: Schema.optional(Schema.String),
+    usage: nullable(EventUsageWire)
+  })
+})
+const BlockStartWire = Schema.Struct({ index: Index, content_block: Tagged })
+const BlockDeltaWire = Schema.Struct({ index: Index, delta: Tagged })
+const BlockStopWire = Schema.Struct({ index: Index })
+const MessageDeltaWire = Schema.Struct({
+  delta: Schema.Struct({ stop_reason: nullable(Schema.String) }),
+  usage: nullable(EventUsageWire)
+})
+const TextDelta = Schema.Struct({ text: Schema.String })
+const InputDelta = Schema.Struct({ partial_json: Schema.String })
+const ThinkingDelta = Schema.Struct({ thinking: Schema.String })
+
+const isToolUse = (type: string) => type === "tool_use" || type === "server_tool_use"
+
+/**
+ * The argument text of a non-streamed tool input: its `JSON.stringify`. An input nested so deep
+ * that it cannot be written (thousands of levels) gives `undefined`.
+ */
+const inputText = (input: unknown): string | undefined => {
+  try {
+    return JSON.stringify(input)
+  } catch {
+    return undefined
+  }
+}
+
+/** What a stream's content block is, by its index. */
+type BlockKind = "text" | "thinking" | "tool" | "other"
+
 interface EventState {
   events: number
+  started: boolean
+  /** `message_stop` arrived: the answer is whole */
+  stopped: boolean
   model: string | undefined
   messageId: string | undefined
-  stopped: boolean
   finish: Entry.FinishReason | undefined
   usage: RawUsage
+  /** whether `message_delta` carried the final output count */
+  finalOutput: boolean
+  blocks: Map<number, BlockKind>
   /** content block index -> tool call index */
   tools: Map<number, number>
   /** content block index -> the writer of its streamed input */
   inputs: Map<number, ArgumentWriter>
 }
 
-const eventParts = (state: EventState, event: unknown): Array<Provider.StreamPart> => {
-  const parts: Array<Provider.StreamPart> = []
-  if (!isObject(event)) return parts
-  state.events++
-  switch (event.type) {
-    case "message_start": {
-      const message: Record<string, any> = isObject(event.message) ? event.message : {}
-      if (typeof message.id === "string") state.messageId = message.id
-      if (typeof message.model === "string" && message.model !== "") {
-        state.model = message.model
-        parts.push({ _tag: "Metadata", model: message.model })
-      }
-      mergeUsage(state.usage, message.usage)
-      break
-    }
-    case "content_block_start": {
-      const block: Record<string, any> = isObject(event.content_block) ? event.content_block : {}
-      const index = num(event.index) ?? 0
-      if (block.type === "tool_use" || block.type === "server_tool_use") {
-        const toolIndex = state.tools.size
-        state.tools.set(index, toolIndex)
-        parts.push({
-          _tag: "ToolCallStart",
-          index: toolIndex,
-          id: typeof block.id === "string" ? block.id : `toolu_${toolIndex}`,
-          name: typeof block.name === "string" ? block.name : ""
-        })
-        // a non-empty input in the start block (non-streamed tools) is the whole argument text
-        if (isObject(block.input) && Object.keys(block.input).length > 0) {
-          parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: JSON.stringify(block.input) })
-        } else {
-          state.inputs.set(index, argumentWriter())
-        }
-      } else if (block.type === "text" && typeof block.text === "string" && block.text !== "") {
-        parts.push({ _tag: "TextDelta", text: block.text })
-      } else if (block.type === "thinking" && typeof block.thinking === "string" && block.thinking !== "") {
-        parts.push({ _tag: "ReasoningDelta", text: block.thinking })
-      }
-      break
-    }
-    case "content_block_delta": {
-      const delta: Record<string, any> = isObject(event.delta) ? event.delta : {}
-      const index = num(event.index) ?? 0
-      if (delta.type === "text_delta" && typeof delta.text === "string") {
-        if (delta.text !== "") parts.push({ _tag: "TextDelta", text: delta.text })
-      } else if (delta.type === "thinking_delta" && typeof delta.thinking === "string") {
-        if (delta.thinking !== "") parts.push({ _tag: "ReasoningDelta", text: delta.thinking })
-      } else if (delta.type === "input_json_delta" && typeof delta.partial_json === "string") {
-        const toolIndex = state.tools.get(index)
-        const writer = state.inputs.get(index)
-        if (toolIndex !== undefined && writer !== undefined) {
-          const text = writer.write(delta.partial_json)
-          if (text !== "") parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: text })
-        }
-      }
-      break
-    }
-    case "content_block_stop": {
-      const index = num(event.index) ?? 0
-      const toolIndex = state.tools.get(index)
-      const writer = state.inputs.get(index)
-      if (toolIndex !== undefined && writer !== undefined) {
-        state.inputs.delete(index)
-        const text = writer.end()
-        if (text !== "") parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: text })
-      }
-      break
-    }
-    case "message_delta": {
-      const delta: Record<string, any> = isObject(event.delta) ? event.delta : {}
-      if (delta.stop_reason !== undefined && delta.stop_reason !== null) {
-        state.finish = finishReason(delta.stop_reason)
-      }
-      mergeUsage(state.usage, event.usage)
-      break
-    }
-    case "message_stop":
-      state.stopped = true
-      break
-  }
-  return parts
-}
+/** The usage of a stream, if complete: the input count, and the output count of `message_delta`. */
+const streamUsage = (state: EventState): Entry.Usage | undefined =>
+  state.finalOutput && state.usage.input !== undefined ? normaliseUsage(state.usage) : undefined
 
 // -----------------------------------------------------------------------------
 // service
 // -----------------------------------------------------------------------------
 
 /**
- * The SDK client for these options (retries off), made on first use: a function that gives the
- * same client every time. `@anthropic-ai/sdk` itself is imported then too, so a program that never
- * calls an Anthropic provider never loads it.
+ * The SDK client for these options (retries off, its log lines sent to the Effect logger), made on
+ * first use: a function that gives the same client every time. `@anthropic-ai/sdk` itself is
+ * imported then too, so a program that never calls an Anthropic provider never loads it.
  */
 const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promise<Anthropic> =>
   Lazy.lazy(() =>
@@ -478,8 +491,9 @@ const lazyClient = (options: Omit<Options, "model" | "maxTokens">): () => Promis
         apiKey: Redacted.value(options.apiKey),
         baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
         maxRetries: 0,
-        ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
-        ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
+        logger: Http.sdkLogger("anthropic"),
+        timeout: options.timeoutMillis ?? Http.DEFAULT_TIMEOUT_MILLIS,
+        ...(options.headers === undefined ? {} : { defaultHeaders: options.headers })
       })
     )
   )
@@ -519,7 +533,9 @@ export const make = (options: Options): Provider.Service => {
     kind: options.kind ?? "anthropic",
     model: options.model,
     baseUrl: options.baseUrl ?? DEFAULT_BASE_URL,
-    timeoutMillis: options.timeoutMillis
+    path: "/v1/messages",
+    timeoutMillis: options.timeoutMillis,
+    maxResponseBytes: options.maxResponseBytes
   })
   const unsupported = (request: Provider.Request) =>
     request.responseFormat?.type === "json_object"
@@ -531,110 +547,263 @@ export const make = (options: Options): Provider.Service => {
         })
       )
       : Effect.void
+  const load = Http.sdkClient(sdk, { provider: options.kind ?? "anthropic", sdk: "Anthropic" })
+  const decodeMessage = http.decode(MessageWire)
+  const decodeTagged = http.decode(Tagged)
+  const decodeText = http.decode(TextBlock)
+  const decodeThinking = http.decode(ThinkingBlock)
+  const decodeToolUse = http.decode(ToolUseBlock)
+  const decodeToolStart = http.decode(ToolUseStart)
+  const decodeMessageStart = http.decode(MessageStartWire)
+  const decodeBlockStart = http.decode(BlockStartWire)
+  const decodeBlockDelta = http.decode(BlockDeltaWire)
+  const decodeBlockStop = http.decode(BlockStopWire)
+  const decodeMessageDelta = http.decode(MessageDeltaWire)
+  const decodeTextDelta = http.decode(TextDelta)
+  const decodeInputDelta = http.decode(InputDelta)
+  const decodeThinkingDelta = http.decode(ThinkingDelta)
 
   const chat = (request: Provider.Request): Effect.Effect<Provider.Response, Provider.ProviderError> =>
     Effect.gen(function*() {
       yield* unsupported(request)
       const body = { ...renderRequest(request, options), stream: false }
-      const { data, response } = yield* http.call(
+      // the client's `post` is what `messages.create` sends, without its `console.warn` about
+      // deprecated model names (no logger option reaches that one)
+      // the SDK is loaded (on first use) before the call's timeout starts
+      const anthropic = yield* load
+      const { body: raw, response } = yield* http.json(
         request,
-        async (signal) =>
-          (await sdk()).messages.create(body as unknown as Anthropic.MessageCreateParamsNonStreaming, { signal })
-            .withResponse()
+        (signal) => anthropic.post("/v1/messages", { body, stream: false, signal }).asResponse()
       )
-      const raw: unknown = data
-      if (!isObject(raw) || !Array.isArray(raw.content)) {
-        return yield* http.invalid(
-          request,
-          response.status,
-          `expected a message object, got ${typeof raw === "string" ? JSON.stringify(raw.slice(0, 120)) : typeof raw}`
-        )
-      }
+      const status = response.status
+      const message = yield* decodeMessage(request, status, "the message", raw)
       let text = ""
       let reasoning = ""
       const toolCalls: Array<Entry.ToolCall> = []
-      for (const block of raw.content) {
-        if (!isObject(block)) continue
-        if (block.type === "text" && typeof block.text === "string") text += block.text
-        else if (block.type === "thinking" && typeof block.thinking === "string") reasoning += block.thinking
-        else if (block.type === "tool_use" || block.type === "server_tool_use") {
-          toolCalls.push(
-            Provider.toolCall(
-              typeof block.id === "string" ? block.id : `toolu_${toolCalls.length}`,
-              typeof block.name === "string" ? block.name : "",
-              JSON.stringify(block.input ?? {})
-            )
-          )
+      for (let i = 0; i < message.content.length; i++) {
+        const block = message.content[i]
+        const where = `content block ${i}`
+        const { type } = yield* decodeTagged(request, status, where, block)
+        if (type === "text") text += (yield* decodeText(request, status, where, block)).text
+        else if (type === "thinking") reasoning += (yield* decodeThinking(request, status, where, block)).thinking
+        else if (isToolUse(type)) {
+          const use = yield* decodeToolUse(request, status, where, block)
+          const argumentText = inputText(use.input)
+          if (argumentText === undefined) {
+            return yield* http.invalid(request, status, `${where}: the tool input nests too deep to be written`)
+          }
+          toolCalls.push(Provider.toolCall(use.id, use.name, argumentText))
         }
       }
-      const normalised = usage(raw.usage)
       const requestId = response.headers.get("request-id") ??
-        (typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined)
+        (message.id !== undefined && message.id !== "" ? message.id : undefined)
+      const normalised = message.usage === undefined || message.usage === null
+        ? undefined
+        : usage(message.usage)
       return {
         text,
         ...(reasoning === "" ? {} : { reasoning }),
         toolCalls,
-        finishReason: finishReason(raw.stop_reason),
-        ...(normalised === undefined ? {} : { usage: normalised }),
-        model: typeof raw.model === "string" && raw.model !== "" ? raw.model : request.model ?? options.model,
+        finishReason: finishReason(message.stop_reason),
+        ...(normalised === undefined ? { missing: ["usage"] as const } : { usage: normalised }),
+        model: message.model !== undefined && message.model !== "" ? message.model : request.model ?? options.model,
         provider: http.providerInfo(requestId)
       } satisfies Provider.Response
     })
 
   const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> => {
     const body = { ...renderRequest(request, options), stream: true }
-    return Stream.unwrap(Effect.as(
-      unsupported(request),
-      http.stream(request, {
-        open: async (signal) =>
-          (await sdk()).messages.create(body as unknown as Anthropic.MessageCreateParamsStreaming, { signal })
-            .withResponse(),
-        requestIdHeader: "request-id",
-        decoder: () => {
-          const state: EventState = {
-            events: 0,
-            model: undefined,
-            messageId: undefined,
-            stopped: false,
-            finish: undefined,
-            usage: {
-              input: undefined,
-              cacheRead: undefined,
-              cacheWrite: undefined,
-              output: undefined,
-              reasoning: undefined
-            },
-            tools: new Map(),
-            inputs: new Map()
+    const event = (state: EventState, sse: Http.SseEvent, status: number): Http.EventResult => {
+      const parsed = http.parseJson(request, status, "a Messages API event", sse.data)
+      if (Either.isLeft(parsed)) return Either.left(parsed.left)
+      const raw = parsed.right
+      const tagged = decodeTagged(request, status, "a Messages API event", raw)
+      if (Either.isLeft(tagged)) return Either.left(tagged.left)
+      const type = tagged.right.type
+      const where = `the ${type} event`
+      const invalid = (detail: string) => Either.left(http.invalid(request, status, `${where}: ${detail}`))
+      if (type === "error") return Either.left(Http.streamError(http.context(request), status, raw))
+      if (type === "ping") return Either.right([])
+      state.events++
+      if (type !== "message_start" && !state.started) return invalid("it came before message_start")
+      const parts: Array<Provider.StreamPart> = []
+      switch (type) {
+        case "message_start": {
+          if (state.started) return invalid("a second message_start")
+          const start = decodeMessageStart(request, status, where, raw)
+          if (Either.isLeft(start)) return Either.left(start.left)
+          state.started = true
+          const message = start.right.message
+          if (message.id !== undefined) state.messageId = message.id
+          if (message.model !== undefined && message.model !== "") {
+            state.model = message.model
+            parts.push({ _tag: "Metadata", model: message.model })
           }
-          return {
-            parts: (event) => eventParts(state, event),
-            end: (response, headerId) => {
-              if (state.events === 0) {
-                return Effect.fail(http.invalid(
-                  request,
-                  response.status,
-                  `no Messages API events in the response (content-type ${
-                    response.headers.get("content-type") ?? "none"
-                  })`
-                ))
+          if (message.usage !== undefined && message.usage !== null) mergeUsage(state.usage, message.usage)
+          return Either.right(parts)
+        }
+        case "content_block_start": {
+          const start = decodeBlockStart(request, status, where, raw)
+          if (Either.isLeft(start)) return Either.left(start.left)
+          const { content_block: block, index } = start.right
+          if (state.blocks.has(index)) return invalid(`content block ${index} started twice`)
+          const blockRaw = (raw as { readonly content_block: unknown }).content_block
+          if (isToolUse(block.type)) {
+            const use = decodeToolStart(request, status, where, blockRaw)
+            if (Either.isLeft(use)) return Either.left(use.left)
+            state.blocks.set(index, "tool")
+            const toolIndex = state.tools.size
+            state.tools.set(index, toolIndex)
+            parts.push({ _tag: "ToolCallStart", index: toolIndex, id: use.right.id, name: use.right.name })
+            // a non-empty input in the start block (non-streamed tools) is the whole argument text
+            if (use.right.input !== undefined && Object.keys(use.right.input).length > 0) {
+              const text = inputText(use.right.input)
+              if (text === undefined) return invalid("the tool input nests too deep to be written")
+              parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: text })
+            } else {
+              state.inputs.set(index, argumentWriter())
+            }
+          } else if (block.type === "text") {
+            const text = decodeText(request, status, where, blockRaw)
+            if (Either.isLeft(text)) return Either.left(text.left)
+            state.blocks.set(index, "text")
+            if (text.right.text !== "") parts.push({ _tag: "TextDelta", text: text.right.text })
+          } else if (block.type === "thinking") {
+            const thinking = decodeThinking(request, status, where, blockRaw)
+            if (Either.isLeft(thinking)) return Either.left(thinking.left)
+            state.blocks.set(index, "thinking")
+            if (thinking.right.thinking !== "") parts.push({ _tag: "ReasoningDelta", text: thinking.right.thinking })
+          } else {
+            state.blocks.set(index, "other")
+          }
+          return Either.right(parts)
+        }
+        case "content_block_delta": {
+          const decoded = decodeBlockDelta(request, status, where, raw)
+          if (Either.isLeft(decoded)) return Either.left(decoded.left)
+          const { delta, index } = decoded.right
+          const kind = state.blocks.get(index)
+          if (kind === undefined) return invalid(`a delta for content block ${index}, which never started`)
+          const deltaRaw = (raw as { readonly delta: unknown }).delta
+          const expect = (wanted: BlockKind) =>
+            kind === wanted ? undefined : invalid(`a ${delta.type} for content block ${index}, a ${kind} block`)
+          if (delta.type === "text_delta") {
+            const wrong = expect("text")
+            if (wrong !== undefined) return wrong
+            const text = decodeTextDelta(request, status, where, deltaRaw)
+            if (Either.isLeft(text)) return Either.left(text.left)
+            if (text.right.text !== "") parts.push({ _tag: "TextDelta", text: text.right.text })
+          } else if (delta.type === "thinking_delta") {
+            const wrong = expect("thinking")
+            if (wrong !== undefined) return wrong
+            const thinking = decodeThinkingDelta(request, status, where, deltaRaw)
+            if (Either.isLeft(thinking)) return Either.left(thinking.left)
+            if (thinking.right.thinking !== "") parts.push({ _tag: "ReasoningDelta", text: thinking.right.thinking })
+          } else if (delta.type === "input_json_delta") {
+            const wrong = expect("tool")
+            if (wrong !== undefined) return wrong
+            const input = decodeInputDelta(request, status, where, deltaRaw)
+            if (Either.isLeft(input)) return Either.left(input.left)
+            const toolIndex = state.tools.get(index)!
+            const writer = state.inputs.get(index)
+            if (writer === undefined) return invalid(`input for content block ${index}, whose input was complete`)
+            const text = writer.write(input.right.partial_json)
+            if (text !== "") parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: text })
+          }
+          return Either.right(parts)
+        }
+        case "content_block_stop": {
+          const stop = decodeBlockStop(request, status, where, raw)
+          if (Either.isLeft(stop)) return Either.left(stop.left)
+          const index = stop.right.index
+          if (!state.blocks.has(index)) return invalid(`content block ${index} never started`)
+          const toolIndex = state.tools.get(index)
+          const writer = state.inputs.get(index)
+          if (toolIndex !== undefined && writer !== undefined) {
+            state.inputs.delete(index)
+            const text = writer.end()
+            if (text !== "") parts.push({ _tag: "ToolCallDelta", index: toolIndex, argumentsDelta: text })
+          }
+          return Either.right(parts)
+        }
+        case "message_delta": {
+          const decoded = decodeMessageDelta(request, status, where, raw)
+          if (Either.isLeft(decoded)) return Either.left(decoded.left)
+          const { delta, usage: raw2 } = decoded.right
+          if (delta.stop_reason !== undefined && delta.stop_reason !== null) {
+            state.finish = finishReason(delta.stop_reason)
+          }
+          if (raw2 !== undefined && raw2 !== null) {
+            mergeUsage(state.usage, raw2)
+            if (typeof raw2.output_tokens === "number") state.finalOutput = true
+          }
+          return Either.right(parts)
+        }
+        case "message_stop": {
+          if (state.finish === undefined) return invalid("the message stopped without a stop_reason")
+          const open = [...state.inputs.keys()]
+          if (open.length > 0) return invalid(`tool input block ${open[0]} never stopped`)
+          state.stopped = true
+          return Either.right("end")
+        }
+        default:
+          // an event type newer than this adapter: the API says to ignore it
+          return Either.right(parts)
+      }
+    }
+    return Stream.unwrap(Effect.map(
+      Effect.zipRight(unsupported(request), load),
+      (anthropic) =>
+        http.stream(request, {
+          open: (signal) => anthropic.post("/v1/messages", { body, stream: true, signal }).asResponse(),
+          requestIdHeader: "request-id",
+          decoder: () => {
+            const state: EventState = {
+              events: 0,
+              started: false,
+              stopped: false,
+              model: undefined,
+              messageId: undefined,
+              finish: undefined,
+              usage: {
+                input: undefined,
+                cacheRead: undefined,
+                cacheWrite: undefined,
+                output: undefined,
+                reasoning: undefined
+              },
+              finalOutput: false,
+              blocks: new Map(),
+              tools: new Map(),
+              inputs: new Map()
+            }
+            return {
+              event: (sse, status) => event(state, sse, status),
+              end: (response, headerId, broken) => {
+                if (state.events === 0) {
+                  return Either.left(
+                    broken ?? http.invalid(request, response.status, "no Messages API events in the response")
+                  )
+                }
+                // the answer ends at message_stop; any other end is a cut
+                if (!state.stopped || state.finish === undefined) {
+                  return Either.left(Http.truncated(http.context(request), broken))
+                }
+                const tail: Array<Provider.StreamPart> = []
+                const complete = streamUsage(state)
+                if (complete !== undefined) tail.push({ _tag: "Usage", usage: complete })
+                tail.push({
+                  _tag: "Finish",
+                  finishReason: state.finish,
+                  provider: http.providerInfo(headerId ?? state.messageId),
+                  // the Messages API always reports usage: a stream without the final counts is flagged
+                  ...(complete === undefined ? { missing: ["usage"] } : {})
+                })
+                return Either.right(tail)
               }
-              if (!state.stopped || state.finish === undefined) {
-                return Effect.fail(Http.truncated(http.context(request)))
-              }
-              const tail: Array<Provider.StreamPart> = []
-              const normalised = normaliseUsage(state.usage)
-              if (normalised !== undefined) tail.push({ _tag: "Usage", usage: normalised })
-              tail.push({
-                _tag: "Finish",
-                finishReason: state.finish,
-                provider: http.providerInfo(headerId ?? state.messageId)
-              })
-              return Effect.succeed(tail)
             }
           }
-        }
-      })
+        })
     ))
   }
 

@@ -13,9 +13,11 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import type * as Stream from "effect/Stream"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type OpenAI from "openai"
 import * as Embedder from "../Embedder.js"
 import type * as Entry from "../Entry.js"
@@ -39,10 +41,16 @@ export interface Options {
   /** Extra HTTP headers sent with every request (gateway routing, tracing, ...). */
   readonly headers?: Record<string, string> | undefined
   /**
-   * Request timeout in milliseconds (default 10 minutes, the SDK's): the wait for the response,
-   * and for streams also the longest silence between two events.
+   * Request timeout in milliseconds (default 10 minutes, the SDK's). `chat`: the whole call, from
+   * sending the request to the last byte of the body. `stream`: the wait for the response headers,
+   * then the longest silence between two events. A call past it fails with reason `Timeout`.
    */
   readonly timeoutMillis?: number | undefined
+  /**
+   * The largest response body read, in bytes (default 64 MiB): a larger answer (a streamed one
+   * counts all its events) fails with reason `InvalidResponse`.
+   */
+  readonly maxResponseBytes?: number | undefined
   /**
    * The field that carries `maxTokens`: `max_tokens` (default; what most compatible gateways
    * read) or `max_completion_tokens` (what OpenAI's reasoning models require).
@@ -189,12 +197,91 @@ export const usage = (raw: unknown): Entry.Usage | undefined => {
   }
 }
 
-const reasoningOf = (delta: Record<string, any>): string | undefined =>
-  typeof delta.reasoning_content === "string"
-    ? delta.reasoning_content
-    : typeof delta.reasoning === "string"
-    ? delta.reasoning
-    : undefined
+// -----------------------------------------------------------------------------
+// the wire shapes rath reads (other fields are ignored; a field rath reads with the wrong type,
+// or a required one missing, is `InvalidResponse`)
+// -----------------------------------------------------------------------------
+
+const nullable = <S extends Schema.Schema.Any>(schema: S) => Schema.optional(Schema.NullOr(schema))
+
+const TokenCount = Schema.Number.pipe(Schema.int(), Schema.nonNegative())
+
+const UsageWire = Schema.Struct({
+  prompt_tokens: TokenCount,
+  completion_tokens: TokenCount,
+  total_tokens: nullable(TokenCount),
+  prompt_tokens_details: nullable(Schema.Struct({ cached_tokens: nullable(TokenCount) })),
+  completion_tokens_details: nullable(Schema.Struct({ reasoning_tokens: nullable(TokenCount) }))
+})
+
+/**
+ * Tool-call arguments are JSON *text*. Some gateways send them as a JSON object instead; rath
+ * refuses that (`InvalidResponse`) rather than re-serialise it: the recorded argument text would
+ * then be rath's, not the model's, and differ between `chat` and `stream` and across replays.
+ */
+const ArgumentText = Schema.String.annotations({
+  message: () => ({
+    message: "tool-call arguments must be a string of JSON text (an object or another type here is a gateway bug)",
+    override: true
+  })
+})
+
+const ToolCallWire = Schema.Struct({
+  id: Schema.String,
+  type: Schema.optional(Schema.String),
+  function: Schema.Struct({ name: Schema.String, arguments: ArgumentText })
+})
+
+const reasoningFields = { reasoning_content: nullable(Schema.String), reasoning: nullable(Schema.String) }
+
+const CompletionWire = Schema.Struct({
+  id: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.String),
+  choices: Schema.NonEmptyArray(Schema.Struct({
+    message: Schema.Struct({
+      content: nullable(Schema.String),
+      ...reasoningFields,
+      tool_calls: nullable(Schema.Array(ToolCallWire))
+    }),
+    finish_reason: Schema.String
+  })),
+  usage: nullable(UsageWire)
+})
+
+const ChunkWire = Schema.Struct({
+  id: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.String),
+  choices: Schema.Array(Schema.Struct({
+    index: Schema.optional(Schema.Number),
+    delta: Schema.Struct({
+      content: nullable(Schema.String),
+      ...reasoningFields,
+      tool_calls: nullable(Schema.Array(Schema.Struct({
+        index: Schema.optional(TokenCount),
+        id: nullable(Schema.String),
+        function: nullable(Schema.Struct({ name: nullable(Schema.String), arguments: nullable(ArgumentText) }))
+      })))
+    }),
+    finish_reason: nullable(Schema.String)
+  })),
+  usage: nullable(UsageWire)
+})
+
+const normaliseUsage = (raw: typeof UsageWire.Type): Entry.Usage => {
+  const cached = raw.prompt_tokens_details?.cached_tokens ?? undefined
+  const reasoning = raw.completion_tokens_details?.reasoning_tokens ?? undefined
+  return {
+    inputTokens: raw.prompt_tokens,
+    outputTokens: raw.completion_tokens,
+    totalTokens: raw.total_tokens ?? raw.prompt_tokens + raw.completion_tokens,
+    ...(cached === undefined ? {} : { cachedInputTokens: cached }),
+    ...(reasoning === undefined ? {} : { reasoningTokens: reasoning })
+  }
+}
+
+const reasoningOf = (
+  delta: { readonly reasoning_content?: string | null | undefined; readonly reasoning?: string | null | undefined }
+) => delta.reasoning_content ?? delta.reasoning ?? undefined
 
 /**
  * The state of one streamed completion being turned into parts: tool calls are announced once
@@ -207,61 +294,64 @@ interface ChunkState {
   finish: Entry.FinishReason | undefined
   usage: Entry.Usage | undefined
   calls: Map<number, { id: string | undefined; name: string | undefined; started: boolean; pending: string }>
+  /** the index of the call the last tool-call delta was for */
+  lastCall: number | undefined
 }
 
-const chunkParts = (state: ChunkState, chunk: unknown): Array<Provider.StreamPart> => {
+/**
+ * The index of a tool-call delta. Some gateways send none; calls stream one after the other, so a
+ * delta with a new id starts the next call and one without continues the last.
+ */
+const callIndex = (
+  state: ChunkState,
+  call: { readonly index?: number | undefined; readonly id?: string | null | undefined }
+): number => {
+  if (call.index !== undefined) return call.index
+  const last = state.lastCall === undefined ? undefined : state.calls.get(state.lastCall)
+  if (last !== undefined && (call.id === undefined || call.id === null || call.id === "" || call.id === last.id)) {
+    return state.lastCall!
+  }
+  return state.calls.size === 0 ? 0 : Math.max(...state.calls.keys()) + 1
+}
+
+const chunkParts = (state: ChunkState, chunk: typeof ChunkWire.Type): Array<Provider.StreamPart> => {
   const parts: Array<Provider.StreamPart> = []
-  if (!isObject(chunk)) return parts
   state.chunks++
-  if (typeof chunk.model === "string" && chunk.model !== "" && chunk.model !== state.model) {
+  if (chunk.model !== undefined && chunk.model !== "" && chunk.model !== state.model) {
     state.model = chunk.model
     parts.push({ _tag: "Metadata", model: chunk.model })
   }
-  if (state.bodyId === undefined && typeof chunk.id === "string" && chunk.id !== "") state.bodyId = chunk.id
-  if (chunk.usage !== undefined && chunk.usage !== null) state.usage = usage(chunk.usage)
-  const choices: Array<unknown> = Array.isArray(chunk.choices) ? chunk.choices : []
-  for (const choice of choices) {
-    if (!isObject(choice) || (choice.index !== undefined && choice.index !== 0)) continue
-    const delta: Record<string, any> = isObject(choice.delta) ? choice.delta : {}
+  if (state.bodyId === undefined && chunk.id !== undefined && chunk.id !== "") state.bodyId = chunk.id
+  if (chunk.usage !== undefined && chunk.usage !== null) state.usage = normaliseUsage(chunk.usage)
+  for (const choice of chunk.choices) {
+    if (choice.index !== undefined && choice.index !== 0) continue
+    const delta = choice.delta
     const reasoning = reasoningOf(delta)
     if (reasoning !== undefined && reasoning !== "") parts.push({ _tag: "ReasoningDelta", text: reasoning })
     if (typeof delta.content === "string" && delta.content !== "") {
       parts.push({ _tag: "TextDelta", text: delta.content })
     }
-    if (Array.isArray(delta.tool_calls)) {
-      for (const call of delta.tool_calls) {
-        if (!isObject(call)) continue
-        const index = num(call.index) ?? 0
-        const slot = state.calls.get(index) ?? { id: undefined, name: undefined, started: false, pending: "" }
-        state.calls.set(index, slot)
-        if (typeof call.id === "string" && call.id !== "") slot.id ??= call.id
-        const fn: Record<string, any> = isObject(call.function) ? call.function : {}
-        if (typeof fn.name === "string" && fn.name !== "") slot.name ??= fn.name
-        const args = typeof fn.arguments === "string" ? fn.arguments : undefined
-        if (!slot.started && slot.id !== undefined && slot.name !== undefined) {
-          slot.started = true
-          parts.push({ _tag: "ToolCallStart", index, id: slot.id, name: slot.name })
-          if (slot.pending !== "") parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: slot.pending })
-          slot.pending = ""
-        }
-        if (args !== undefined) {
-          if (slot.started) parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: args })
-          else slot.pending += args
-        }
+    for (const call of delta.tool_calls ?? []) {
+      const index = callIndex(state, call)
+      state.lastCall = index
+      const slot = state.calls.get(index) ?? { id: undefined, name: undefined, started: false, pending: "" }
+      state.calls.set(index, slot)
+      if (typeof call.id === "string" && call.id !== "") slot.id ??= call.id
+      const name = call.function?.name
+      if (typeof name === "string" && name !== "") slot.name ??= name
+      const args = call.function?.arguments ?? undefined
+      if (!slot.started && slot.id !== undefined && slot.name !== undefined) {
+        slot.started = true
+        parts.push({ _tag: "ToolCallStart", index, id: slot.id, name: slot.name })
+        if (slot.pending !== "") parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: slot.pending })
+        slot.pending = ""
+      }
+      if (args !== undefined) {
+        if (slot.started) parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: args })
+        else slot.pending += args
       }
     }
     if (typeof choice.finish_reason === "string") state.finish = finishReason(choice.finish_reason)
-  }
-  return parts
-}
-
-/** Parts for tool calls that never got both an id and a name: announced with fallbacks. */
-const flushCalls = (state: ChunkState): Array<Provider.StreamPart> => {
-  const parts: Array<Provider.StreamPart> = []
-  for (const [index, slot] of state.calls) {
-    if (slot.started) continue
-    parts.push({ _tag: "ToolCallStart", index, id: slot.id ?? `call_${index}`, name: slot.name ?? "" })
-    if (slot.pending !== "") parts.push({ _tag: "ToolCallDelta", index, argumentsDelta: slot.pending })
   }
   return parts
 }
@@ -271,9 +361,9 @@ const flushCalls = (state: ChunkState): Array<Provider.StreamPart> => {
 // -----------------------------------------------------------------------------
 
 /**
- * The SDK client for these options (retries off), made on first use: a function that gives the
- * same client every time. The `openai` module itself is imported then too, so a program that
- * never calls an OpenAI-compatible provider never loads it.
+ * The SDK client for these options (retries off, its log lines sent to the Effect logger), made on
+ * first use: a function that gives the same client every time. The `openai` module itself is
+ * imported then too, so a program that never calls an OpenAI-compatible provider never loads it.
  */
 const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> =>
   Lazy.lazy(() =>
@@ -282,10 +372,11 @@ const lazyClient = (options: Omit<Options, "model">): () => Promise<OpenAI> =>
         apiKey: Redacted.value(options.apiKey),
         baseURL: options.baseUrl ?? DEFAULT_BASE_URL,
         maxRetries: 0,
+        logger: Http.sdkLogger("openai"),
+        timeout: options.timeoutMillis ?? Http.DEFAULT_TIMEOUT_MILLIS,
         ...(options.organization === undefined ? {} : { organization: options.organization }),
         ...(options.project === undefined ? {} : { project: options.project }),
-        ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
-        ...(options.timeoutMillis === undefined ? {} : { timeout: options.timeoutMillis })
+        ...(options.headers === undefined ? {} : { defaultHeaders: options.headers })
       })
     )
   )
@@ -323,98 +414,110 @@ export const make = (options: Options): Provider.Service => {
     kind: options.kind ?? "openai",
     model: options.model,
     baseUrl: options.baseUrl ?? DEFAULT_BASE_URL,
-    timeoutMillis: options.timeoutMillis
+    path: "/chat/completions",
+    timeoutMillis: options.timeoutMillis,
+    maxResponseBytes: options.maxResponseBytes
   })
+  const load = Http.sdkClient(sdk, { provider: options.kind ?? "openai", sdk: "openai" })
+  const decodeCompletion = http.decode(CompletionWire)
+  const decodeChunk = http.decode(ChunkWire)
 
   const chat = (request: Provider.Request): Effect.Effect<Provider.Response, Provider.ProviderError> =>
     Effect.gen(function*() {
       const body = { ...renderRequest(request, options), stream: false }
-      const { data, response } = yield* http.call(
+      // the SDK is loaded (on first use) before the call's timeout starts
+      const openai = yield* load
+      const { body: raw, response } = yield* http.json(
         request,
-        async (signal) =>
-          (await sdk()).chat.completions.create(
-            body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming,
-            { signal }
-          ).withResponse()
+        (signal) =>
+          openai.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming, { signal })
+            .asResponse()
       )
-      const raw: unknown = data
-      if (!isObject(raw) || !Array.isArray(raw.choices)) {
-        return yield* http.invalid(
-          request,
-          response.status,
-          `expected a chat.completion object, got ${
-            typeof raw === "string" ? JSON.stringify(raw.slice(0, 120)) : typeof raw
-          }`
-        )
-      }
-      const choice = raw.choices[0]
-      if (!isObject(choice) || !isObject(choice.message)) {
-        return yield* http.invalid(request, response.status, "the completion has no choices")
-      }
-      const message: Record<string, any> = choice.message
-      const calls: Array<unknown> = Array.isArray(message.tool_calls) ? message.tool_calls : []
+      const completion = yield* decodeCompletion(request, response.status, "the chat.completion", raw)
+      const choice = completion.choices[0]
+      const message = choice.message
       const reasoning = reasoningOf(message)
-      const normalised = usage(raw.usage)
       const requestId = response.headers.get("x-request-id") ??
-        (typeof raw.id === "string" && raw.id !== "" ? raw.id : undefined)
+        (completion.id !== undefined && completion.id !== "" ? completion.id : undefined)
       return {
-        text: typeof message.content === "string" ? message.content : "",
+        text: message.content ?? "",
         ...(reasoning === undefined || reasoning === "" ? {} : { reasoning }),
-        toolCalls: calls.filter(isObject).map((call, i) =>
-          Provider.toolCall(
-            typeof call.id === "string" ? call.id : `call_${i}`,
-            typeof call.function?.name === "string" ? call.function.name : "",
-            typeof call.function?.arguments === "string" ? call.function.arguments : ""
-          )
+        toolCalls: (message.tool_calls ?? []).map((call) =>
+          Provider.toolCall(call.id, call.function.name, call.function.arguments)
         ),
         finishReason: finishReason(choice.finish_reason),
-        ...(normalised === undefined ? {} : { usage: normalised }),
-        model: typeof raw.model === "string" && raw.model !== "" ? raw.model : request.model ?? options.model,
+        ...(completion.usage === undefined || completion.usage === null
+          ? { missing: ["usage"] as const }
+          : { usage: normaliseUsage(completion.usage) }),
+        model: completion.model !== undefined && completion.model !== ""
+          ? completion.model
+          : request.model ?? options.model,
         provider: http.providerInfo(requestId)
       } satisfies Provider.Response
     })
 
   const stream = (request: Provider.Request): Stream.Stream<Provider.StreamPart, Provider.ProviderError> => {
     const body = { ...renderRequest(request, options), stream: true, stream_options: { include_usage: true } }
-    return http.stream(request, {
-      open: async (signal) =>
-        (await sdk()).chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, { signal })
-          .withResponse(),
-      requestIdHeader: "x-request-id",
-      decoder: () => {
-        const state: ChunkState = {
-          chunks: 0,
-          model: undefined,
-          bodyId: undefined,
-          finish: undefined,
-          usage: undefined,
-          calls: new Map()
-        }
-        return {
-          parts: (chunk) => chunkParts(state, chunk),
-          end: (response, headerId) => {
-            if (state.chunks === 0) {
-              return Effect.fail(http.invalid(
-                request,
-                response.status,
-                `no chat.completion.chunk events in the response (content-type ${
-                  response.headers.get("content-type") ?? "none"
-                })`
-              ))
+    return Stream.unwrap(Effect.map(load, (openai) =>
+      http.stream(request, {
+        open: (signal) =>
+          openai.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParamsStreaming, { signal })
+            .asResponse(),
+        requestIdHeader: "x-request-id",
+        decoder: () => {
+          const state: ChunkState = {
+            chunks: 0,
+            model: undefined,
+            bodyId: undefined,
+            finish: undefined,
+            usage: undefined,
+            calls: new Map(),
+            lastCall: undefined
+          }
+          return {
+            event: (event, status): Http.EventResult => {
+              if (event.data.trim() === "[DONE]") return Either.right("end")
+              const raw = http.parseJson(request, status, "a chat.completion.chunk event", event.data)
+              if (Either.isLeft(raw)) return Either.left(raw.left)
+              if (isObject(raw.right) && raw.right.error !== undefined && raw.right.error !== null) {
+                return Either.left(Http.streamError(http.context(request), status, raw.right))
+              }
+              return Either.map(
+                decodeChunk(request, status, "a chat.completion.chunk", raw.right),
+                (chunk) => chunkParts(state, chunk)
+              )
+            },
+            end: (response, headerId, broken) => {
+              if (state.chunks === 0) {
+                return Either.left(
+                  broken ?? http.invalid(request, response.status, "no chat.completion.chunk events in the response")
+                )
+              }
+              // a finished answer is whole even if the connection broke before `[DONE]` (or the usage)
+              if (state.finish === undefined) return Either.left(Http.truncated(http.context(request), broken))
+              for (const [index, slot] of state.calls) {
+                if (!slot.started) {
+                  return Either.left(http.invalid(
+                    request,
+                    response.status,
+                    `tool call ${index} came without ${slot.id === undefined ? "an id" : "a function name"}`
+                  ))
+                }
+              }
+              const tail: Array<Provider.StreamPart> = []
+              if (state.usage !== undefined) tail.push({ _tag: "Usage", usage: state.usage })
+              tail.push({
+                _tag: "Finish",
+                finishReason: state.finish,
+                provider: http.providerInfo(headerId ?? state.bodyId),
+                // asked for with `include_usage`: a stream without it is flagged, never zero
+                ...(state.usage === undefined ? { missing: ["usage"] } : {})
+              })
+              return Either.right(tail)
             }
-            if (state.finish === undefined) return Effect.fail(Http.truncated(http.context(request)))
-            const tail: Array<Provider.StreamPart> = flushCalls(state)
-            if (state.usage !== undefined) tail.push({ _tag: "Usage", usage: state.usage })
-            tail.push({
-              _tag: "Finish",
-              finishReason: state.finish,
-              provider: http.providerInfo(headerId ?? state.bodyId)
-            })
-            return Effect.succeed(tail)
           }
         }
-      }
-    })
+      })))
   }
 
   return Provider.make({ info: http.info, chat, stream })

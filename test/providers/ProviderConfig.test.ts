@@ -122,6 +122,32 @@ describe("ProviderConfig", () => {
       assert.strictEqual(duplicate.reason, "KindAlreadyRegistered")
     }).pipe(Effect.provide(env)))
 
+  it.scopedLive("timeoutMillis and maxResponseBytes from the file reach both adapters", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const body = (r: Server.Received): Server.Reply =>
+        r.body?.model === "stall"
+          ? { raw: "{\"id\":", headers: { "content-type": "application/json" }, then: "hold" }
+          : { json: { big: "x".repeat(5_000) } }
+      const server = yield* Server.start(body)
+      const limits = { maxRetries: 0, timeoutMillis: 300, maxResponseBytes: 1_000, apiKey: "k" }
+      writeConfig(dir, {
+        providers: {
+          o: { kind: "openai", model: "m", baseUrl: `${server.url}/v1`, ...limits },
+          a: { kind: "anthropic", model: "m", baseUrl: server.url, ...limits }
+        }
+      })
+      for (const name of ["o", "a"]) {
+        const provider = yield* ProviderConfig.make(name).pipe(Effect.provide(env), withEnv({ RATH_HOME: dir }))
+        const tooLarge = yield* Effect.flip(provider.chat({ messages: [] }))
+        assert.strictEqual(tooLarge.reason, "InvalidResponse")
+        assert.include(tooLarge.detail, "maxResponseBytes (1000 bytes)")
+        const stalled = yield* Effect.flip(provider.chat({ messages: [], model: "stall" }))
+        assert.strictEqual(stalled.reason, "Timeout")
+        assert.include(stalled.detail, "300 ms")
+      }
+    }))
+
   it.scopedLive("the key is used on the wire and appears in nothing rath writes or logs", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

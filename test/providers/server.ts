@@ -28,6 +28,15 @@ export type Reply =
     readonly hold?: boolean
   }
   | { readonly hang: true }
+  | {
+    readonly status?: number
+    /** No content type is sent unless given here. */
+    readonly headers?: Record<string, string>
+    /** The body as it is (text or bytes), written in these pieces. */
+    readonly raw: string | Uint8Array | ReadonlyArray<string | Uint8Array>
+    /** After the body: end the response (default), keep it open (a stall), or destroy the socket. */
+    readonly then?: "end" | "hold" | "destroy"
+  }
 
 export interface Server {
   readonly url: string
@@ -61,6 +70,15 @@ export const start = (
           const request: Received = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, raw, body }
           received.push(request)
           const reply = handler(request, received.length - 1)
+          if ("raw" in reply) {
+            res.writeHead(reply.status ?? 200, { ...reply.headers })
+            const pieces = typeof reply.raw === "string" || reply.raw instanceof Uint8Array ? [reply.raw] : reply.raw
+            for (const piece of pieces) res.write(piece)
+            if (reply.then === "hold") res.on("close", () => aborted.push(request.path))
+            else if (reply.then === "destroy") setTimeout(() => res.socket?.destroy(), 30)
+            else res.end()
+            return
+          }
           if ("hang" in reply) {
             res.on("close", () => aborted.push(request.path))
             return

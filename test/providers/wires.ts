@@ -31,7 +31,7 @@ export interface Wire {
   readonly requestIdHeader: string
   readonly make: (
     url: string,
-    options?: { readonly timeoutMillis?: number; readonly model?: string }
+    options?: { readonly timeoutMillis?: number; readonly model?: string; readonly maxResponseBytes?: number }
   ) => Provider.Service
   /** SSE frames for a scenario; `cutAfterMetadata` stops after the opening frame. */
   readonly stream: (scenario: Scenario) => Array<string>
@@ -71,7 +71,8 @@ export const openAiWire: Wire = {
       apiKey: Redacted.make(KEY),
       baseUrl: `${url}/v1`,
       model: options?.model ?? "default-model",
-      ...(options?.timeoutMillis === undefined ? {} : { timeoutMillis: options.timeoutMillis })
+      ...(options?.timeoutMillis === undefined ? {} : { timeoutMillis: options.timeoutMillis }),
+      ...(options?.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes })
     }),
   opening: (s) => [sse(openAiChunk(s, { role: "assistant", content: "" }))],
   stream: (s) => {
@@ -149,7 +150,8 @@ export const anthropicWire: Wire = {
       baseUrl: url,
       model: options?.model ?? "default-model",
       maxTokens: 1024,
-      ...(options?.timeoutMillis === undefined ? {} : { timeoutMillis: options.timeoutMillis })
+      ...(options?.timeoutMillis === undefined ? {} : { timeoutMillis: options.timeoutMillis }),
+      ...(options?.maxResponseBytes === undefined ? {} : { maxResponseBytes: options.maxResponseBytes })
     }),
   opening: (s) => [
     sse({
