@@ -676,6 +676,11 @@ const ApprovalField = Schema.Struct({
   reason: Schema.optional(Schema.String)
 })
 
+/** A value that must be there (`Schema.Unknown` alone also accepts a missing key). */
+const Present = Schema.Unknown.pipe(
+  Schema.filter((value) => value !== undefined, { message: () => "is missing" })
+)
+
 const toolBase = {
   toolCallId: Schema.String,
   title: Schema.optional(Schema.String),
@@ -693,13 +698,13 @@ const toolStates = <T extends Schema.Schema.Any, F extends Schema.Struct.Fields>
       state: Schema.Literal("input-streaming"),
       input: Schema.optional(Schema.Unknown)
     }),
-    Schema.Struct({ type, ...extra, ...toolBase, state: Schema.Literal("input-available"), input: Schema.Unknown }),
+    Schema.Struct({ type, ...extra, ...toolBase, state: Schema.Literal("input-available"), input: Present }),
     Schema.Struct({
       type,
       ...extra,
       ...toolBase,
       state: Schema.Literal("approval-requested"),
-      input: Schema.Unknown,
+      input: Present,
       approval: ApprovalField
     }),
     Schema.Struct({
@@ -707,7 +712,7 @@ const toolStates = <T extends Schema.Schema.Any, F extends Schema.Struct.Fields>
       ...extra,
       ...toolBase,
       state: Schema.Literal("approval-responded"),
-      input: Schema.Unknown,
+      input: Present,
       approval: Schema.Struct({ id: Schema.String, approved: Schema.Boolean, reason: Schema.optional(Schema.String) })
     }),
     Schema.Struct({
@@ -715,8 +720,8 @@ const toolStates = <T extends Schema.Schema.Any, F extends Schema.Struct.Fields>
       ...extra,
       ...toolBase,
       state: Schema.Literal("output-available"),
-      input: Schema.Unknown,
-      output: Schema.Unknown,
+      input: Present,
+      output: Present,
       preliminary: Schema.optional(Schema.Boolean),
       approval: Schema.optional(ApprovalField)
     }),
@@ -735,7 +740,7 @@ const toolStates = <T extends Schema.Schema.Any, F extends Schema.Struct.Fields>
       ...extra,
       ...toolBase,
       state: Schema.Literal("output-denied"),
-      input: Schema.Unknown,
+      input: Present,
       approval: Schema.Struct({ id: Schema.String, approved: Schema.Literal(false), reason: Schema.optional(Schema.String) })
     })
   )
