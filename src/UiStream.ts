@@ -451,9 +451,7 @@ export const encode = <E, R>(
     const onError = options?.onError ?? defaultOnError
     return inputs.pipe(
       Stream.mapConcat(encoder),
-      Stream.catchAllCause((cause) =>
-        Stream.fromIterable(failed(encoder, onError(Cause.squash(cause))))
-      )
+      Stream.catchAllCause((cause) => Stream.fromIterable(failed(encoder, onError(Cause.squash(cause)))))
     )
   })
 
@@ -570,7 +568,11 @@ export const handler = <E, R>(
     /** Builds the session the agent runs on from the imported one (default: it as it is). */
     readonly session?: ((imported: Session.Session, request: ChatRequest) => Effect.Effect<Session.Session>) | undefined
   }
-): Effect.Effect<HttpServerResponse.HttpServerResponse, never, HttpServerRequest.HttpServerRequest | R | Provider.Provider> =>
+): Effect.Effect<
+  HttpServerResponse.HttpServerResponse,
+  never,
+  HttpServerRequest.HttpServerRequest | R | Provider.Provider
+> =>
   Effect.gen(function*() {
     const body = yield* HttpServerRequest.schemaBodyJson(ChatRequest).pipe(
       Effect.mapError((cause) =>
@@ -741,7 +743,11 @@ const toolStates = <T extends Schema.Schema.Any, F extends Schema.Struct.Fields>
       ...toolBase,
       state: Schema.Literal("output-denied"),
       input: Present,
-      approval: Schema.Struct({ id: Schema.String, approved: Schema.Literal(false), reason: Schema.optional(Schema.String) })
+      approval: Schema.Struct({
+        id: Schema.String,
+        approved: Schema.Literal(false),
+        reason: Schema.optional(Schema.String)
+      })
     })
   )
 
@@ -841,7 +847,12 @@ const resultOf = (part: ToolPartType, author: Entry.Author): Entry.Draft | undef
   switch (part.state) {
     case "output-available": {
       const approval = part.approval?.approved === true
-        ? { approval: { decision: "approved" as const, ...(part.approval.reason === undefined ? {} : { reason: part.approval.reason }) } }
+        ? {
+          approval: {
+            decision: "approved" as const,
+            ...(part.approval.reason === undefined ? {} : { reason: part.approval.reason })
+          }
+        }
         : {}
       return Entry.toolResult({ ...base, output: part.output, ...approval })
     }

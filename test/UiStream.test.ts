@@ -10,7 +10,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
 import { Effect, Layer, Queue, Schema, Stream } from "effect"
 import { createServer } from "node:http"
-import { Agent, Approval, Entry, Scripted, Session, Tool } from "rath"
+import type { Entry } from "rath"
+import { Agent, Approval, Scripted, Session, Tool } from "rath"
 import * as UiStream from "rath/UiStream"
 
 const add = Tool.make({
@@ -135,12 +136,20 @@ describe("UiStream over HTTP, read by the AI SDK", () => {
         text: "2 and 3: use add",
         state: "done"
       })
-      assert.deepStrictEqual(pick(parts[3], "type", "text", "state"), { type: "text", text: "Let me add.", state: "done" })
+      assert.deepStrictEqual(pick(parts[3], "type", "text", "state"), {
+        type: "text",
+        text: "Let me add.",
+        state: "done"
+      })
       const tool = parts[4] as { state: string; input: unknown; output: unknown; toolCallId: string }
       assert.strictEqual(tool.state, "output-available")
       assert.deepStrictEqual(tool.input, { a: 2, b: 3 })
       assert.strictEqual(tool.output, 5)
-      assert.deepStrictEqual(pick(parts[7], "type", "text", "state"), { type: "text", text: "2 + 3 = 5.", state: "done" })
+      assert.deepStrictEqual(pick(parts[7], "type", "text", "state"), {
+        type: "text",
+        text: "2 + 3 = 5.",
+        state: "done"
+      })
       // rath's data parts: the session id (updated at the end) and the usage of both calls
       const session = parts[0] as { data: UiStream.SessionData }
       assert.match(session.data.sessionId, /.+/)
@@ -163,7 +172,11 @@ describe("UiStream over HTTP, read by the AI SDK", () => {
   it.scoped("the response is server-sent events with the protocol's headers, ending with [DONE]", () =>
     Effect.gen(function*() {
       const url = yield* chatServer(calculator, script)
-      const response = yield* rawChat(url, { id: "c", messages: [user("u1", "What is 2 + 3?")], trigger: "submit-message" })
+      const response = yield* rawChat(url, {
+        id: "c",
+        messages: [user("u1", "What is 2 + 3?")],
+        trigger: "submit-message"
+      })
       assert.strictEqual(response.status, 200)
       assert.strictEqual(response.headers.get("content-type"), "text/event-stream")
       assert.strictEqual(response.headers.get("x-vercel-ai-ui-message-stream"), "v1")
@@ -355,7 +368,12 @@ describe("UIMessage[] and sessions", () => {
       ])
       const first = transcript[2] as Entry.Assistant
       assert.strictEqual(first.reasoning, "add first")
-      assert.deepStrictEqual(first.toolCalls, [{ id: "c1", name: "add", arguments: "{\"a\":2,\"b\":3}", parsed: { a: 2, b: 3 } }])
+      assert.deepStrictEqual(first.toolCalls, [{
+        id: "c1",
+        name: "add",
+        arguments: "{\"a\":2,\"b\":3}",
+        parsed: { a: 2, b: 3 }
+      }])
       assert.deepStrictEqual(first.author, { kind: "agent", name: "helper" })
       const denied = transcript[6] as Entry.ToolResult
       assert.deepStrictEqual(denied.error, { kind: "rejected", message: "keep it" })
@@ -374,7 +392,14 @@ describe("UIMessage[] and sessions", () => {
       const exported = UiStream.fromSession(session)
       yield* Effect.promise(() => validateUIMessages({ messages: exported }))
       assert.deepStrictEqual(exported.map((m) => m.role), ["user", "assistant"], "the agent's instructions stay out")
-      assert.deepStrictEqual(exported[1]!.parts.map((p) => p.type), ["step-start", "reasoning", "text", "tool-add", "step-start", "text"])
+      assert.deepStrictEqual(exported[1]!.parts.map((p) => p.type), [
+        "step-start",
+        "reasoning",
+        "text",
+        "tool-add",
+        "step-start",
+        "text"
+      ])
       const withInstructions = UiStream.fromSession(session, { instructions: true })
       assert.deepStrictEqual(withInstructions.map((m) => m.role), ["user", "system", "assistant"])
       // and importing the export gives the same conversation back
@@ -387,7 +412,11 @@ describe("UIMessage[] and sessions", () => {
       const notArray = yield* Effect.flip(UiStream.toSession({ messages: [] }))
       assert.strictEqual(notArray.reason, "InvalidMessages")
       const noOutput = yield* Effect.flip(UiStream.toSession([
-        { id: "a", role: "assistant", parts: [{ type: "tool-add", toolCallId: "c", state: "output-available", input: {} }] }
+        {
+          id: "a",
+          role: "assistant",
+          parts: [{ type: "tool-add", toolCallId: "c", state: "output-available", input: {} }]
+        }
       ]))
       assert.strictEqual(noOutput.reason, "InvalidMessages")
       assert.match(noOutput.message, /output/)
@@ -411,7 +440,14 @@ describe("UIMessage[] and sessions", () => {
           parts: [
             { type: "data-rath-usage", id: "rath-usage", data: { any: 1 } },
             { type: "source-url", sourceId: "s", url: "https://example.com" },
-            { type: "tool-add", toolCallId: "c", state: "output-error", input: undefined, rawInput: "{\"a\":", errorText: "x" }
+            {
+              type: "tool-add",
+              toolCallId: "c",
+              state: "output-error",
+              input: undefined,
+              rawInput: "{\"a\":",
+              errorText: "x"
+            }
           ]
         }
       ])
