@@ -183,7 +183,11 @@ export class UiStreamError extends Schema.TaggedError<UiStreamError>("rath/UiStr
  * @since 0.1.0
  * @category models
  */
-export type Input = Agent.Event | { readonly _tag: "ApprovalRequested"; readonly call: Entry.ToolCall }
+export type Input =
+  | Agent.Event
+  | { readonly _tag: "ApprovalRequested"; readonly call: Entry.ToolCall }
+  /** A call waits for the client's approval: the stream ends once the turn's other calls settle. */
+  | { readonly _tag: "AwaitingClient" }
 
 /**
  * @since 0.1.0
@@ -233,7 +237,15 @@ const inputOf = (call: Entry.ToolCall): { readonly ok: true; readonly input: unk
  * @since 0.1.0
  * @category constructors
  */
-export const makeEncoder = (options?: Options): (input: Input) => ReadonlyArray<UIMessageChunk> => {
+export const makeEncoder = (
+  options?: Options,
+  seed?: {
+    /** Calls the client already shows (a continued message's open calls). */
+    readonly announced?: Iterable<string> | undefined
+    /** Calls whose approval the client already asked for or answered. */
+    readonly asked?: Iterable<string> | undefined
+  }
+): (input: Input) => ReadonlyArray<UIMessageChunk> => {
   let partCount = 0
   let text: string | undefined
   let reasoning: string | undefined
@@ -245,9 +257,14 @@ export const makeEncoder = (options?: Options): (input: Input) => ReadonlyArray<
   /** The call id of each tool-call index of the turn being streamed. */
   let indices = new Map<number, string>()
   const started = new Set<string>()
-  const announced = new Set<string>()
-  const asked = new Set<string>()
+  const announced = new Set<string>(seed?.announced)
+  const asked = new Set<string>(seed?.asked)
   const waiting: Array<string> = []
+  /** Tool calls that started running, and those that have an output. */
+  const running = new Set<string>()
+  const settled = new Set<string>()
+  let awaitingClient = false
+  let ended = false
 
   const closeParts = (out: Array<UIMessageChunk>) => {
     if (reasoning !== undefined) out.push({ type: "reasoning-end", id: reasoning })
@@ -291,8 +308,18 @@ export const makeEncoder = (options?: Options): (input: Input) => ReadonlyArray<
     out.push({ type: `${kind}-start`, id }, { type: `${kind}-delta`, id, delta: value }, { type: `${kind}-end`, id })
   }
 
+  /** Ends a stream that waits for the client: once every asked call is announced and the rest settled. */
+  const pause = (out: Array<UIMessageChunk>) => {
+    if (!awaitingClient || waiting.length > 0) return
+    for (const id of running) if (!settled.has(id) && !asked.has(id)) return
+    closeStep(out)
+    out.push({ type: "finish", finishReason: "tool-calls" })
+    ended = true
+  }
+
   return (input) => {
     const out: Array<UIMessageChunk> = []
+    if (ended) return out
     switch (input._tag) {
       case "RunStarted": {
         agent = input.agent
@@ -383,6 +410,7 @@ export const makeEncoder = (options?: Options): (input: Input) => ReadonlyArray<
       case "ToolFinished":
       case "ToolFailed": {
         announce(out, input.call)
+        settled.add(input.call.id)
         const outcome = input.outcome
         if (outcome.approval !== undefined) ask(out, input.call.id)
         if (outcome.error === undefined) {
@@ -417,8 +445,13 @@ export const makeEncoder = (options?: Options): (input: Input) => ReadonlyArray<
         break
       }
       case "ToolStarted":
+        running.add(input.call.id)
+        break
+      case "AwaitingClient":
+        awaitingClient = true
         break
     }
+    pause(out)
     return out
   }
 }
@@ -437,29 +470,102 @@ const defaultOnError = (): string => "An error occurred."
 /**
  * Encodes a stream of {@link Input}s as UI message chunks. A failure of the input stream becomes an
  * `error` chunk (see {@link Options.onError}) followed by `finish`: the chunk stream itself does
- * not fail.
+ * not fail. The stream ends at the first `finish`.
  *
  * @since 0.1.0
  * @category combinators
  */
 export const encode = <E, R>(
   inputs: Stream.Stream<Input, E, R>,
-  options?: Options
+  options?: Options,
+  seed?: Parameters<typeof makeEncoder>[1]
 ): Stream.Stream<UIMessageChunk, never, R> =>
   Stream.suspend(() => {
-    const encoder = makeEncoder(options)
+    const encoder = makeEncoder(options, seed)
     const onError = options?.onError ?? defaultOnError
     return inputs.pipe(
       Stream.mapConcat(encoder),
-      Stream.catchAllCause((cause) => Stream.fromIterable(failed(encoder, onError(Cause.squash(cause)))))
+      Stream.catchAllCause((cause) => Stream.fromIterable(failed(encoder, onError(Cause.squash(cause))))),
+      Stream.takeUntil((c) => c.type === "finish")
     )
   })
 
 /**
- * Runs `agent` on `session` with `Agent.stream` and streams the run as UI message chunks. The
- * approval service in effect still decides each call that needs approval; `fromAgent` only watches
- * it, so the client sees a `tool-approval-request` while the decision is pending, then the output
- * (approved or edited) or `tool-output-denied` (rejected).
+ * Options of a run streamed to a UI.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions extends Options {
+  /**
+   * Who decides the calls that need approval.
+   *
+   * - `"server"` (default): the `Approval` service in effect (fail-closed `Approval.none` unless
+   *   one is provided). The client sees `tool-approval-request` while it decides, then the output
+   *   or `tool-output-denied`.
+   * - `"client"`: the user, through the AI SDK's tool approval parts. A call with no answer ends
+   *   the stream with `tool-approval-request` and `finish` (`tool-calls`); `useChat`'s
+   *   `addToolApprovalResponse` answers it and the messages come back ({@link fromMessages}),
+   *   where the answer decides the call (approved: it runs; denied: `rejected`, with the reason).
+   */
+  readonly approval?: "server" | "client" | undefined
+}
+
+/** A continued message: the open calls of its last step and the client's answers. */
+interface Pending {
+  readonly continuation: Agent.Continuation
+  readonly decisions: ReadonlyMap<string, Approval.Decision>
+  readonly asked: ReadonlyArray<string>
+}
+
+const runStream = <E, R>(
+  agent: Agent.Agent<E, R>,
+  session: Session.Session,
+  options: RunOptions | undefined,
+  pending: Pending | undefined
+): Stream.Stream<UIMessageChunk, never, R | Provider.Provider> =>
+  encode(
+    Stream.unwrapScoped(
+      Effect.gen(function*() {
+        const asks = yield* Effect.acquireRelease(Queue.unbounded<Input>(), Queue.shutdown)
+        const inner = yield* Approval.Approval
+        const client = options?.approval === "client"
+        const watched: Approval.Service = {
+          decide: (request) => {
+            const answered = client ? pending?.decisions.get(request.call.id) : undefined
+            if (answered !== undefined) return Effect.succeed(answered)
+            const asked = Queue.offer(asks, { _tag: "ApprovalRequested", call: request.call })
+            // the client answers with its next request: this run waits until the stream ends it
+            return client
+              ? asked.pipe(
+                Effect.zipRight(Queue.offer(asks, { _tag: "AwaitingClient" })),
+                Effect.zipRight(Effect.never)
+              )
+              : Effect.zipRight(asked, inner.decide(request))
+          }
+        }
+        const events: Stream.Stream<Input, Agent.AgentError | Journal.JournalError | E, R | Provider.Provider> =
+          (pending === undefined
+            ? Agent.stream(agent)(session)
+            : Agent.streamContinuation(agent, session, pending.continuation)).pipe(
+              Stream.provideService(Approval.Approval, watched)
+            )
+        return Stream.merge(events, Stream.fromQueue(asks), { haltStrategy: "left" })
+      })
+    ),
+    options,
+    pending === undefined ? undefined : {
+      announced: pending.continuation.calls.map((call) => call.id),
+      asked: pending.asked
+    }
+  )
+
+/**
+ * Runs `agent` on `session` with `Agent.stream` and streams the run as UI message chunks. Calls
+ * that need approval are decided as {@link RunOptions.approval} says; by default the approval
+ * service in effect decides, and `fromAgent` only watches it, so the client sees a
+ * `tool-approval-request` while the decision is pending, then the output (approved or edited) or
+ * `tool-output-denied` (rejected).
  *
  * @since 0.1.0
  * @category constructors
@@ -479,24 +585,73 @@ export const encode = <E, R>(
 export const fromAgent = <E, R>(
   agent: Agent.Agent<E, R>,
   session: Session.Session,
-  options?: Options
-): Stream.Stream<UIMessageChunk, never, R | Provider.Provider> =>
-  encode(
-    Stream.unwrapScoped(
-      Effect.gen(function*() {
-        const asks = yield* Effect.acquireRelease(Queue.unbounded<Input>(), Queue.shutdown)
-        const inner = yield* Approval.Approval
-        const watched: Approval.Service = {
-          decide: (request) =>
-            Effect.zipRight(Queue.offer(asks, { _tag: "ApprovalRequested", call: request.call }), inner.decide(request))
-        }
-        const events: Stream.Stream<Input, Agent.AgentError | Journal.JournalError | E, R | Provider.Provider> = Agent
-          .stream(agent)(session).pipe(Stream.provideService(Approval.Approval, watched))
-        return Stream.merge(events, Stream.fromQueue(asks), { haltStrategy: "left" })
-      })
-    ),
-    options
-  )
+  options?: RunOptions
+): Stream.Stream<UIMessageChunk, never, R | Provider.Provider> => runStream(agent, session, options, undefined)
+
+/**
+ * Imports `messages` ({@link toSession}) and streams `agent`'s run on them. When the last message
+ * is an assistant message whose last step has calls without a result (waiting for the client's
+ * approval, say), the run continues that step: it runs those calls (with the client's answers, in
+ * `"client"` approval mode) and goes on with the model, and the chunks continue the same message
+ * (as `useChat` does with a last assistant message). Otherwise it is a new run.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromMessages = <E, R>(
+  agent: Agent.Agent<E, R>,
+  messages: unknown,
+  options?: RunOptions & {
+    /** Builds the session the agent runs on from the imported one (default: it as it is). */
+    readonly session?: ((imported: Session.Session) => Effect.Effect<Session.Session>) | undefined
+  }
+): Effect.Effect<Stream.Stream<UIMessageChunk, never, R | Provider.Provider>, UiStreamError> =>
+  Effect.gen(function*() {
+    const decoded = yield* decode(messages)
+    const imported = yield* importMessages(decoded, undefined)
+    const session = options?.session === undefined ? imported : yield* options.session(imported)
+    return runStream(agent, session, options, pendingOf(decoded, session))
+  })
+
+const decisionOf = (approval: { readonly approved: boolean; readonly reason?: string | undefined }) =>
+  approval.approved
+    ? Approval.approve("ui")
+    : Approval.reject(approval.reason ?? "the user denied this call", "ui")
+
+/** The open calls of the last assistant message's last step, if the messages end with some. */
+const pendingOf = (messages: ReadonlyArray<UIMessage>, session: Session.Session): Pending | undefined => {
+  const last = messages.at(-1)
+  if (last === undefined || last.role !== "assistant") return undefined
+  const open = new Set<string>()
+  const decisions = new Map<string, Approval.Decision>()
+  const asked: Array<string> = []
+  for (const part of last.parts) {
+    if (!isToolPart(part)) continue
+    if (part.state === "approval-responded") decisions.set(part.toolCallId, decisionOf(part.approval))
+    if (part.state === "approval-requested" || part.state === "approval-responded") asked.push(part.toolCallId)
+    if (
+      part.state === "input-streaming" || part.state === "input-available" || part.state === "approval-requested" ||
+      part.state === "approval-responded"
+    ) open.add(part.toolCallId)
+  }
+  if (open.size === 0) return undefined
+  // the run so far: the assistant entries since the last user message; the open calls are the last one's
+  let turns = 0
+  let answer: Entry.Assistant | undefined
+  for (const entry of Session.reverseEntries(session)) {
+    if (entry._tag === "User") break
+    if (entry._tag !== "Assistant") continue
+    turns++
+    answer ??= entry
+  }
+  const calls = (answer?.toolCalls ?? []).filter((call) => open.has(call.id))
+  if (calls.length === 0) return undefined
+  return {
+    continuation: { turns, calls, recorded: calls.map(() => undefined), stopped: false },
+    decisions,
+    asked
+  }
+}
 
 // -----------------------------------------------------------------------------
 // server-sent events and HTTP
@@ -555,18 +710,20 @@ export const ChatRequest = Schema.Struct({
 export interface ChatRequest extends Schema.Schema.Type<typeof ChatRequest> {}
 
 /**
- * A chat endpoint for `useChat`: reads the request body, imports its messages ({@link toSession};
- * malformed ones are a 400 with the reason), runs `agent` on the session and streams the run.
- * Use it as the handler of a POST route.
+ * A chat endpoint for `useChat`: reads the request body, and streams {@link fromMessages} (a new
+ * run, or the continuation of the last assistant message's open calls). Malformed messages are a
+ * 400 with the reason. Use it as the handler of a POST route.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const handler = <E, R>(
   agent: Agent.Agent<E, R>,
-  options?: Options & {
+  options?: RunOptions & {
     /** Builds the session the agent runs on from the imported one (default: it as it is). */
-    readonly session?: ((imported: Session.Session, request: ChatRequest) => Effect.Effect<Session.Session>) | undefined
+    readonly session?:
+      | ((imported: Session.Session, request: ChatRequest) => Effect.Effect<Session.Session>)
+      | undefined
   }
 ): Effect.Effect<
   HttpServerResponse.HttpServerResponse,
@@ -583,10 +740,13 @@ export const handler = <E, R>(
         })
       )
     )
-    const imported = yield* toSession(body.messages)
-    const session = options?.session === undefined ? imported : yield* options.session(imported, body)
+    const build = options?.session
+    const chunks = yield* fromMessages(agent, body.messages, {
+      ...options,
+      session: build === undefined ? undefined : (imported) => build(imported, body)
+    })
     const context = yield* Effect.context<R | Provider.Provider>()
-    return toResponse(Stream.provideContext(fromAgent(agent, session, options), context))
+    return toResponse(Stream.provideContext(chunks, context))
   }).pipe(
     Effect.catchTag("UiStreamError", (error) =>
       HttpServerResponse.json({ error: error.message, reason: error.reason }, { status: 400 }).pipe(Effect.orDie))
@@ -767,6 +927,22 @@ export const ToolPart = toolStates(Schema.TemplateLiteral("tool-", Schema.String
  */
 export const DynamicToolPart = toolStates(Schema.Literal("dynamic-tool"), { toolName: Schema.String })
 
+const knownPart = (type: string): boolean =>
+  type === "text" || type === "reasoning" || type === "step-start" || type === "file" || type === "source-url" ||
+  type === "source-document" || type === "dynamic-tool" || type.startsWith("data-") || type.startsWith("tool-")
+
+/**
+ * A part of a kind rath does not read (`custom`, `reasoning-file`, and kinds newer AI SDK versions
+ * add): accepted, and not kept by an import of an assistant message. A part of a known kind must
+ * match its schema.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const OtherPart = Schema.Struct({
+  type: Schema.String.pipe(Schema.filter((type) => !knownPart(type), { message: () => "an unknown part type" }))
+})
+
 /**
  * @since 0.1.0
  * @category schemas
@@ -779,7 +955,8 @@ export const UIMessagePart = Schema.Union(
   SourcePart,
   DynamicToolPart,
   DataPart,
-  ToolPart
+  ToolPart,
+  OtherPart
 )
 
 /**
@@ -827,7 +1004,7 @@ const decodeMessages = Schema.decodeUnknown(Schema.Array(UIMessage), { errors: "
 const decodeMark = Schema.decodeUnknownOption(MessageMark)
 
 const isToolPart = (part: UIMessagePart): part is ToolPartType =>
-  part.type === "dynamic-tool" || part.type.startsWith("tool-")
+  part.type === "dynamic-tool" || (part.type.startsWith("tool-") && "toolCallId" in part)
 
 const toolNameOf = (part: ToolPartType): string =>
   part.type === "dynamic-tool" ? (part as { readonly toolName: string }).toolName : part.type.slice("tool-".length)
@@ -890,17 +1067,25 @@ export const toSession = (
     readonly agent?: string | undefined
   }
 ): Effect.Effect<Session.Session, UiStreamError> =>
-  Effect.gen(function*() {
-    const decoded = yield* decodeMessages(messages).pipe(
-      Effect.mapError((cause) =>
-        new UiStreamError({
-          reason: "InvalidMessages",
-          detail: ParseResult.TreeFormatter.formatErrorSync(cause),
-          cause
-        })
-      )
+  Effect.flatMap(decode(messages), (decoded) => importMessages(decoded, options?.agent))
+
+const decode = (messages: unknown): Effect.Effect<ReadonlyArray<UIMessage>, UiStreamError> =>
+  decodeMessages(messages).pipe(
+    Effect.mapError((cause) =>
+      new UiStreamError({
+        reason: "InvalidMessages",
+        detail: ParseResult.TreeFormatter.formatErrorSync(cause),
+        cause
+      })
     )
-    const assistant: Entry.Author = { kind: "agent", name: options?.agent ?? "assistant" }
+  )
+
+const importMessages = (
+  decoded: ReadonlyArray<UIMessage>,
+  agent: string | undefined
+): Effect.Effect<Session.Session, UiStreamError> =>
+  Effect.gen(function*() {
+    const assistant: Entry.Author = { kind: "agent", name: agent ?? "assistant" }
     const drafts: Array<Entry.Draft> = []
     for (const [m, message] of decoded.entries()) {
       const approvals: Record<string, string> = {}
@@ -920,7 +1105,7 @@ export const toSession = (
         const texts: Array<string> = []
         for (const [p, part] of message.parts.entries()) {
           if (part.type === "text") texts.push(part.text)
-          else if (part.type === "file" || isToolPart(part) || part.type === "reasoning") {
+          else if (!part.type.startsWith("data-") && !part.type.startsWith("source-")) {
             return yield* new UiStreamError({
               reason: "UnsupportedPart",
               detail: `message ${m} (${message.role}) part ${p}: a ${part.type} part in a ${message.role} message`

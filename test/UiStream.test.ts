@@ -48,12 +48,17 @@ const serve = <E, R>(route: (router: HttpRouter.HttpRouter) => HttpRouter.HttpRo
   })
 
 /** A chat endpoint running `agent` on the scripted provider. */
-const chatServer = <E>(agent: Agent.Agent<E, never>, steps: ReadonlyArray<Scripted.Step>, layer?: Layer.Layer<never>) =>
+const chatServer = <E>(
+  agent: Agent.Agent<E, never>,
+  steps: ReadonlyArray<Scripted.Step>,
+  layer?: Layer.Layer<never>,
+  options?: UiStream.RunOptions
+) =>
   serve((router) =>
     HttpRouter.post(
       router,
       "/api/chat",
-      UiStream.handler(agent, { onError: (error) => (error as Error).message }).pipe(
+      UiStream.handler(agent, { onError: (error) => (error as Error).message, ...options }).pipe(
         Effect.provide(layer === undefined ? Scripted.layer(steps) : Layer.merge(Scripted.layer(steps), layer))
       )
     )
@@ -64,6 +69,9 @@ const user = (id: string, text: string): UIMessage => ({ id, role: "user", parts
 /** Sends `messages` with the AI SDK's transport and reads the answer with its reader. */
 const chat = (url: string, messages: Array<UIMessage>) =>
   Effect.promise(async () => {
+    // as useChat does: a last assistant message is continued, not replaced
+    const lastMessage = messages.at(-1)
+    const message = lastMessage?.role === "assistant" ? structuredClone(lastMessage) : undefined
     const transport = new DefaultChatTransport({ api: `${url}/api/chat` })
     const stream = await transport.sendMessages({
       trigger: "submit-message",
@@ -75,8 +83,14 @@ const chat = (url: string, messages: Array<UIMessage>) =>
     const errors: Array<unknown> = []
     let last: UIMessage | undefined
     let states = 0
-    for await (const message of readUIMessageStream({ stream, onError: (error) => errors.push(error) })) {
-      last = message
+    for await (
+      const next of readUIMessageStream({
+        stream,
+        onError: (error) => errors.push(error),
+        ...(message ? { message } : {})
+      })
+    ) {
+      last = next
       states++
     }
     return { message: last, errors, states }
@@ -236,7 +250,9 @@ describe("UiStream over HTTP, read by the AI SDK", () => {
 /** The first call's total tokens, read from a second run of the same script. */
 const firstUsage = (url: string) =>
   Effect.map(rawChat(url, { messages: [user("u1", "What is 2 + 3?")] }), (response) => {
-    const usage = chunksOf(response.text).find((c) => c.type === "data-rath-usage") as { data: UiStream.UsageData }
+    const usage = chunksOf(response.text).find((c) => c.type === "data-rath-usage") as unknown as {
+      data: UiStream.UsageData
+    }
     return usage.data.usage.totalTokens
   })
 
@@ -304,6 +320,87 @@ describe("UiStream approvals", () => {
     }))
 })
 
+describe("UiStream approvals decided by the client (useChat's tool approval parts)", () => {
+  /** The model calls `remove`, then answers from the tool result it reads. */
+  const answer: Scripted.Step = (request) => {
+    const last = request.messages.at(-1)
+    return last?._tag === "ToolResult"
+      ? Scripted.reply(last.error === undefined ? "Removed." : `Kept: ${last.error.message}`)
+      : Scripted.toolCall("remove", { path: "notes.txt" }, { id: "call-rm" })
+  }
+  const client = { approval: "client" } as const
+
+  /** What `addToolApprovalResponse` does to the message. */
+  const respond = (message: UIMessage, approved: boolean, reason?: string): UIMessage => ({
+    ...message,
+    parts: message.parts.map((part) =>
+      part.type === "tool-remove" && part.state === "approval-requested"
+        ? {
+          ...part,
+          state: "approval-responded",
+          approval: { id: part.approval.id, approved, ...(reason === undefined ? {} : { reason }) }
+        }
+        : part
+    )
+  })
+
+  it.scoped("the stream stops at the request; the answer comes back with the messages and the run goes on", () =>
+    Effect.gen(function*() {
+      const url = yield* chatServer(calculator, [answer, answer], undefined, client)
+      const first = yield* chat(url, [user("u1", "remove notes.txt")])
+      assert.deepStrictEqual(first.errors, [])
+      const asked = first.message!.parts.find((p) => p.type === "tool-remove") as {
+        state: string
+        approval: { id: string }
+      }
+      assert.strictEqual(asked.state, "approval-requested")
+      assert.strictEqual(asked.approval.id, "approval-call-rm")
+      // the raw stream ends with the request and finish (tool-calls): the tool did not run
+      const raw = chunksOf((yield* rawChat(url, { messages: [user("u1", "remove notes.txt")] })).text)
+      assert.deepStrictEqual(raw.slice(-3).map((c) => c.type), ["tool-approval-request", "finish-step", "finish"])
+      assert.deepStrictEqual(raw.at(-1), { type: "finish", finishReason: "tool-calls" })
+      assert.isFalse(raw.some((c) => c.type === "tool-output-available"))
+
+      // the user approves: the call runs, and the model answers in the same message
+      const approved = respond(first.message!, true)
+      yield* Effect.promise(() => validateUIMessages({ messages: [user("u1", "remove notes.txt"), approved] }))
+      const second = yield* chat(url, [user("u1", "remove notes.txt"), approved])
+      assert.deepStrictEqual(second.errors, [])
+      assert.strictEqual(second.message!.id, first.message!.id)
+      const done = second.message!.parts.find((p) => p.type === "tool-remove") as { state: string; output: unknown }
+      assert.strictEqual(done.state, "output-available")
+      assert.deepStrictEqual(done.output, { removed: "notes.txt" })
+      const texts = second.message!.parts.flatMap((p) => p.type === "text" ? [p.text] : [])
+      assert.deepStrictEqual(texts, ["Removed."])
+      // and the whole conversation imports: the call, its approved result, the answer
+      const session = yield* UiStream.toSession([user("u1", "remove notes.txt"), second.message!])
+      const result = Array.from(Session.transcript(session)).find((e) => e._tag === "ToolResult") as Entry.ToolResult
+      assert.deepStrictEqual(result.approval, { decision: "approved" })
+    }))
+
+  it.scoped("a denial is a rejected result the model reads, with the user's reason", () =>
+    Effect.gen(function*() {
+      const url = yield* chatServer(calculator, [answer, answer], undefined, client)
+      const first = yield* chat(url, [user("u1", "remove notes.txt")])
+      const denied = respond(first.message!, false, "I still need it")
+      const second = yield* chat(url, [user("u1", "remove notes.txt"), denied])
+      const part = second.message!.parts.find((p) => p.type === "tool-remove") as { state: string }
+      assert.strictEqual(part.state, "output-denied")
+      const texts = second.message!.parts.flatMap((p) => p.type === "text" ? [p.text] : [])
+      assert.deepStrictEqual(texts, ["Kept: the call was rejected: I still need it"])
+    }))
+
+  it.scoped("in server mode, an answer in the messages does not decide: the Approval service does", () =>
+    Effect.gen(function*() {
+      const url = yield* chatServer(calculator, [answer, answer], undefined, client)
+      const first = yield* chat(url, [user("u1", "remove notes.txt")])
+      const server = yield* chatServer(calculator, [answer], Approval.layerTest(() => Approval.reject("policy", "ops")))
+      const second = yield* chat(server, [user("u1", "remove notes.txt"), respond(first.message!, true)])
+      const part = second.message!.parts.find((p) => p.type === "tool-remove") as { state: string }
+      assert.strictEqual(part.state, "output-denied")
+    }))
+})
+
 describe("UIMessage[] and sessions", () => {
   /** Messages in every state rath keeps, as the AI SDK shapes them. */
   const messages: Array<UIMessage> = [
@@ -346,7 +443,7 @@ describe("UIMessage[] and sessions", () => {
       yield* Effect.promise(() => validateUIMessages({ messages }))
       const session = yield* UiStream.toSession(messages)
       const exported = UiStream.fromSession(session)
-      assert.deepStrictEqual(exported, messages)
+      assert.deepStrictEqual(exported, messages as ReadonlyArray<unknown>)
       yield* Effect.promise(() => validateUIMessages({ messages: exported }))
     }))
 
