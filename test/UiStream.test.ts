@@ -9,7 +9,9 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
 import { Effect, Layer, Queue, Schema, Stream } from "effect"
+import { execFile } from "node:child_process"
 import { createServer } from "node:http"
+import { join } from "node:path"
 import type { Entry } from "rath"
 import { Agent, Approval, Scripted, Session, Tool } from "rath"
 import * as UiStream from "rath/UiStream"
@@ -556,4 +558,44 @@ describe("UIMessage[] and sessions", () => {
         { type: "tool-add", toolCallId: "c", state: "output-error", rawInput: "{\"a\":", errorText: "x" }
       ])
     }))
+})
+
+describe("importing rath", () => {
+  /** The src/ modules a child process loads for `script` (tsx resolves the sources). */
+  const loaded = (script: string) =>
+    Effect.async<Array<string>, Error>((resume) => {
+      const root = join(import.meta.dirname, "..")
+      const hook = `data:text/javascript,${
+        encodeURIComponent(
+          `export async function resolve(s, c, next) { const r = await next(s, c); ` +
+            `if (r.url.includes("/src/")) process.stderr.write("src " + r.url + "\\n"); return r }`
+        )
+      }`
+      const register = `data:text/javascript,${
+        encodeURIComponent(`import { register } from "node:module"; register(${JSON.stringify(hook)})`)
+      }`
+      const child = execFile(
+        process.execPath,
+        ["--import", register, "--import", "tsx", "--input-type=module", "-e", script],
+        { cwd: root, timeout: 60_000 },
+        (error, _stdout, stderr) =>
+          resume(
+            error === null
+              ? Effect.succeed(stderr.split("\n").filter((line) => line.startsWith("src ")))
+              : Effect.fail(new Error(`${error.message}\n${stderr}`))
+          )
+      )
+      return Effect.sync(() => child.kill("SIGKILL"))
+    })
+
+  it.live("does not load rath/UiStream; importing the subpath does", () =>
+    Effect.gen(function*() {
+      const main = yield* loaded(`await import(${JSON.stringify(join(import.meta.dirname, "..", "src", "index.ts"))})`)
+      assert.isAbove(main.length, 20, "the hook saw rath's modules load")
+      assert.isFalse(main.some((line) => line.includes("/src/UiStream")), main.join("\n"))
+      const sub = yield* loaded(
+        `await import(${JSON.stringify(join(import.meta.dirname, "..", "src", "UiStream.ts"))})`
+      )
+      assert.isTrue(sub.some((line) => line.includes("/src/UiStream.ts")))
+    }), 60_000)
 })
