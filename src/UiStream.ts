@@ -965,6 +965,18 @@ export const UIMessagePart = Schema.Union(
  */
 export type UIMessagePart = typeof UIMessagePart.Type
 
+type KnownPart =
+  | typeof TextPart.Type
+  | typeof ReasoningPart.Type
+  | typeof StepStartPart.Type
+  | typeof FilePart.Type
+  | typeof SourcePart.Type
+  | typeof DynamicToolPart.Type
+  | typeof DataPart.Type
+  | typeof ToolPart.Type
+
+const isKnown = (part: UIMessagePart): part is KnownPart => knownPart(part.type)
+
 /**
  * The AI SDK's `UIMessage`.
  *
@@ -1104,7 +1116,7 @@ const importMessages = (
       if (message.role !== "assistant") {
         const texts: Array<string> = []
         for (const [p, part] of message.parts.entries()) {
-          if (part.type === "text") texts.push(part.text)
+          if (isKnown(part) && part.type === "text") texts.push(part.text)
           else if (!part.type.startsWith("data-") && !part.type.startsWith("source-")) {
             return yield* new UiStreamError({
               reason: "UnsupportedPart",
@@ -1139,6 +1151,7 @@ const importMessages = (
       }
       const current = () => step ?? (step = { texts: [], reasoning: [], tools: [] })
       for (const [p, part] of message.parts.entries()) {
+        if (!isKnown(part)) continue
         if (part.type === "step-start") {
           flush()
         } else if (part.type === "text" || part.type === "reasoning") {
