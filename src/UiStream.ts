@@ -25,6 +25,8 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { identity } from "effect/Function"
 import * as ParseResult from "effect/ParseResult"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
@@ -35,6 +37,7 @@ import * as Entry from "./Entry.js"
 import type * as Journal from "./Journal.js"
 import type * as Provider from "./Provider.js"
 import * as Session from "./Session.js"
+import * as Tool from "./Tool.js"
 
 // -----------------------------------------------------------------------------
 // chunks
@@ -186,7 +189,7 @@ export class UiStreamError extends Schema.TaggedError<UiStreamError>("rath/UiStr
 export type Input =
   | Agent.Event
   | { readonly _tag: "ApprovalRequested"; readonly call: Entry.ToolCall }
-  /** A call waits for the client's approval: the stream ends once the turn's other calls settle. */
+  /** The turn waits for the client's approval (none of its calls runs): the stream ends. */
   | { readonly _tag: "AwaitingClient" }
 
 /**
@@ -260,9 +263,6 @@ export const makeEncoder = (
   const announced = new Set<string>(seed?.announced)
   const asked = new Set<string>(seed?.asked)
   const waiting: Array<string> = []
-  /** Tool calls that started running, and those that have an output. */
-  const running = new Set<string>()
-  const settled = new Set<string>()
   let awaitingClient = false
   let ended = false
 
@@ -308,10 +308,9 @@ export const makeEncoder = (
     out.push({ type: `${kind}-start`, id }, { type: `${kind}-delta`, id, delta: value }, { type: `${kind}-end`, id })
   }
 
-  /** Ends a stream that waits for the client: once every asked call is announced and the rest settled. */
+  /** Ends a stream that waits for the client, once every call it asks about is announced. */
   const pause = (out: Array<UIMessageChunk>) => {
     if (!awaitingClient || waiting.length > 0) return
-    for (const id of running) if (!settled.has(id) && !asked.has(id)) return
     closeStep(out)
     out.push({ type: "finish", finishReason: "tool-calls" })
     ended = true
@@ -410,7 +409,6 @@ export const makeEncoder = (
       case "ToolFinished":
       case "ToolFailed": {
         announce(out, input.call)
-        settled.add(input.call.id)
         const outcome = input.outcome
         if (outcome.approval !== undefined) ask(out, input.call.id)
         if (outcome.error === undefined) {
@@ -445,7 +443,6 @@ export const makeEncoder = (
         break
       }
       case "ToolStarted":
-        running.add(input.call.id)
         break
       case "AwaitingClient":
         awaitingClient = true
@@ -544,11 +541,33 @@ const runStream = <E, R>(
               : Effect.zipRight(asked, inner.decide(request))
           }
         }
+        const executor = yield* Tool.Executor
+        const held = new Set<string>()
+        // in "client" mode, a turn with a call that needs the client's answer runs none of its
+        // calls: each waits (until the stream ends the run), and the next request runs them all
+        const gated: Tool.ExecutorService = {
+          execute: <RR>(toolkit: Tool.Toolkit<RR>, call: Entry.ToolCall, runOptions: Tool.RunOptions) => {
+            const waiting = awaitingClient(toolkit, runOptions.session, pending?.decisions)
+            if (waiting.length === 0) return executor.execute(toolkit, call, runOptions)
+            const fresh = waiting.filter((c) => !held.has(c.id))
+            for (const c of fresh) held.add(c.id)
+            const asked = Effect.forEach(
+              fresh,
+              (c) => Queue.offer(asks, { _tag: "ApprovalRequested", call: c }),
+              { discard: true }
+            )
+            return asked.pipe(
+              Effect.zipRight(Queue.offer(asks, { _tag: "AwaitingClient" })),
+              Effect.zipRight(Effect.never)
+            )
+          }
+        }
         const events: Stream.Stream<Input, Agent.AgentError | Journal.JournalError | E, R | Provider.Provider> =
           (pending === undefined
             ? Agent.stream(agent)(session)
             : Agent.streamContinuation(agent, session, pending.continuation)).pipe(
-              Stream.provideService(Approval.Approval, watched)
+              Stream.provideService(Approval.Approval, watched),
+              client ? Stream.provideService(Tool.Executor, gated) : identity
             )
         return Stream.merge(events, Stream.fromQueue(asks), { haltStrategy: "left" })
       })
@@ -612,6 +631,36 @@ export const fromMessages = <E, R>(
     const session = options?.session === undefined ? imported : yield* options.session(imported)
     return runStream(agent, session, options, pendingOf(decoded, session))
   })
+
+/**
+ * The calls of a turn (the last answer's calls without a result in `session`) that need approval
+ * and have no answer from the client.
+ */
+const awaitingClient = (
+  toolkit: Tool.Toolkit<any>,
+  session: Session.Session,
+  decisions: ReadonlyMap<string, Approval.Decision> | undefined
+): ReadonlyArray<Entry.ToolCall> => {
+  const answered = new Set<string>()
+  let answer: Entry.Assistant | undefined
+  for (const entry of Session.reverseEntries(session)) {
+    if (entry._tag === "ToolResult") answered.add(entry.callId)
+    else if (entry._tag === "Assistant") {
+      answer = entry
+      break
+    }
+  }
+  if (answer === undefined) return []
+  return answer.toolCalls.filter((call) => {
+    if (answered.has(call.id) || decisions?.has(call.id) === true) return false
+    const tool = toolkit.tools.get(call.name)
+    if (tool === undefined || tool.needsApproval === false) return false
+    const raw = call.parsed ?? (call.arguments.trim() === "" ? {} : undefined)
+    if (raw === undefined) return false
+    const decoded = Schema.decodeUnknownEither(tool.parameters)(raw, { onExcessProperty: "ignore" })
+    return Either.isRight(decoded) && Tool.requiresApproval(tool, decoded.right)
+  })
+}
 
 const decisionOf = (approval: { readonly approved: boolean; readonly reason?: string | undefined }) =>
   approval.approved

@@ -8,12 +8,11 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
-import { Effect, Layer, Queue, Schema, Stream } from "effect"
+import { Effect, Layer, Option, Queue, Schema, Stream } from "effect"
 import { execFile } from "node:child_process"
 import { createServer } from "node:http"
 import { join } from "node:path"
-import type { Entry } from "rath"
-import { Agent, Approval, Scripted, Session, Tool } from "rath"
+import { Agent, Approval, Entry, Scripted, Session, Tool } from "rath"
 import * as UiStream from "rath/UiStream"
 
 const add = Tool.make({
@@ -258,6 +257,57 @@ const firstUsage = (url: string) =>
     return usage.data.usage.totalTokens
   })
 
+describe("UiStream.makeEncoder", () => {
+  const add = { id: "c-add", name: "add", arguments: "{\"a\":1,\"b\":2}", parsed: { a: 1, b: 2 } }
+  const rm = { id: "c-rm", name: "remove", arguments: "{\"path\":\"x\"}", parsed: { path: "x" } }
+
+  it.effect("an approval asked before its call is announced waits for it; a paused stream ends with finish", () =>
+    Effect.gen(function*() {
+      const session = yield* Session.fromUserMessage("x")
+      const answer = yield* Session.append(session, Entry.assistant({ text: "", toolCalls: [add, rm] }))
+      const entry = Option.getOrThrow(Session.lastOf(answer, "Assistant"))
+      const encode = UiStream.makeEncoder()
+      const types = (input: UiStream.Input) => encode(input).map((c) => c.type)
+      assert.deepStrictEqual(types({ _tag: "RunStarted", agent: "a", sessionId: session.id }), [
+        "start",
+        "data-rath-session"
+      ])
+      assert.deepStrictEqual(types({ _tag: "TurnStarted", turn: 0 }), ["start-step"])
+      // the approval side channel got ahead of the run's events
+      assert.deepStrictEqual(types({ _tag: "ApprovalRequested", call: rm }), [])
+      assert.deepStrictEqual(types({ _tag: "AwaitingClient" }), [])
+      assert.deepStrictEqual(types({ _tag: "TurnFinished", turn: 0, entry }), [
+        "tool-input-available",
+        "tool-input-available",
+        "tool-approval-request",
+        "finish-step",
+        "finish"
+      ])
+      const outcome = { callId: add.id, toolName: "add", output: 3, durationMs: 1, effects: [] }
+      assert.deepStrictEqual(types({ _tag: "ToolFinished", turn: 0, call: add, outcome }), [], "nothing after finish")
+    }))
+})
+
+describe("UiStream tool input errors", () => {
+  it.scoped("arguments that are not JSON: tool-input-error, then the tool's invalid_arguments error", () =>
+    Effect.gen(function*() {
+      const url = yield* chatServer(calculator, [
+        { text: "", toolCalls: [{ id: "bad", name: "add", arguments: "{\"a\": 1," }] },
+        Scripted.reply("Sorry.")
+      ])
+      const response = yield* rawChat(url, { messages: [user("u1", "add")] })
+      const tools = chunksOf(response.text).filter((c) => c.type.startsWith("tool-"))
+      assert.deepStrictEqual(tools.map((c) => c.type).slice(-2), ["tool-input-error", "tool-output-error"])
+      assert.strictEqual(tools.at(-2)!.input, "{\"a\": 1,")
+      assert.match(String(tools.at(-1)!.errorText), /^invalid_arguments: /)
+      const { errors, message } = yield* chat(url, [user("u1", "add")])
+      assert.deepStrictEqual(errors, [])
+      const part = message!.parts.find((p) => p.type === "tool-add") as { state: string; errorText: string }
+      assert.strictEqual(part.state, "output-error")
+      assert.match(part.errorText, /invalid_arguments/)
+    }))
+})
+
 describe("UiStream approvals", () => {
   const approvalScript = [
     Scripted.toolCall("remove", { path: "notes.txt" }),
@@ -390,6 +440,37 @@ describe("UiStream approvals decided by the client (useChat's tool approval part
       assert.strictEqual(part.state, "output-denied")
       const texts = second.message!.parts.flatMap((p) => p.type === "text" ? [p.text] : [])
       assert.deepStrictEqual(texts, ["Kept: the call was rejected: I still need it"])
+    }))
+
+  it.scoped("no call of a step that waits for the client runs; the next request runs them all", () =>
+    Effect.gen(function*() {
+      let calls = 0
+      const both: Scripted.Step = (request) => {
+        calls++
+        return request.messages.at(-1)?._tag === "ToolResult"
+          ? Scripted.reply("Both done.")
+          : {
+            text: "",
+            toolCalls: [
+              { id: "call-add", name: "add", arguments: { a: 1, b: 2 } },
+              { id: "call-rm", name: "remove", arguments: { path: "notes.txt" } }
+            ]
+          }
+      }
+      const url = yield* chatServer(calculator, [both, both], undefined, client)
+      const first = yield* chat(url, [user("u1", "add and remove")])
+      const states = (message: UIMessage | undefined) =>
+        (message?.parts ?? []).flatMap((p) =>
+          p.type.startsWith("tool-") ? [`${p.type}:${(p as { state: string }).state}`] : []
+        )
+      assert.deepStrictEqual(states(first.message), ["tool-add:input-available", "tool-remove:approval-requested"])
+      const second = yield* chat(url, [user("u1", "add and remove"), respond(first.message!, true)])
+      assert.deepStrictEqual(states(second.message), ["tool-add:output-available", "tool-remove:output-available"])
+      assert.strictEqual(calls, 2, "one model call per request: the continuation did not ask the model again first")
+      // the model was sent both results, add's from the messages and remove's from this run
+      const session = yield* UiStream.toSession([user("u1", "add and remove"), second.message!])
+      const results = Array.from(Session.transcript(session)).flatMap((e) => e._tag === "ToolResult" ? [e.output] : [])
+      assert.deepStrictEqual(results, [3, { removed: "notes.txt" }])
     }))
 
   it.scoped("in server mode, an answer in the messages does not decide: the Approval service does", () =>
