@@ -457,7 +457,7 @@ export const makeEncoder = (
  * The chunks of a failed run: open parts closed, an `error` chunk, and `finish`.
  */
 const failed = (encode: (input: Input) => ReadonlyArray<UIMessageChunk>, errorText: string) => {
-  // `Done` closes the parts and the step; its session part is not sent for a failed run
+  // a new step's start closes the open parts and the step; its own `start-step` is dropped
   const closing = encode({ _tag: "TurnStarted", turn: -1 }).filter((c) => c.type !== "start-step")
   return [...closing, { type: "error", errorText } as const, { type: "finish", finishReason: "error" } as const]
 }
@@ -546,21 +546,23 @@ const runStream = <E, R>(
         // in "client" mode, a turn with a call that needs the client's answer runs none of its
         // calls: each waits (until the stream ends the run), and the next request runs them all
         const gated: Tool.ExecutorService = {
-          execute: <RR>(toolkit: Tool.Toolkit<RR>, call: Entry.ToolCall, runOptions: Tool.RunOptions) => {
-            const waiting = awaitingClient(toolkit, runOptions.session, pending?.decisions)
-            if (waiting.length === 0) return executor.execute(toolkit, call, runOptions)
-            const fresh = waiting.filter((c) => !held.has(c.id))
-            for (const c of fresh) held.add(c.id)
-            const asked = Effect.forEach(
-              fresh,
-              (c) => Queue.offer(asks, { _tag: "ApprovalRequested", call: c }),
-              { discard: true }
-            )
-            return asked.pipe(
-              Effect.zipRight(Queue.offer(asks, { _tag: "AwaitingClient" })),
-              Effect.zipRight(Effect.never)
-            )
-          }
+          execute: <RR>(toolkit: Tool.Toolkit<RR>, call: Entry.ToolCall, runOptions: Tool.RunOptions) =>
+            Effect.suspend(() => {
+              const waiting = awaitingClient(toolkit, runOptions.session, pending?.decisions)
+              if (waiting.length === 0) return executor.execute(toolkit, call, runOptions)
+              // the turn's first call to get here asks about all of them; every call then waits
+              const fresh = waiting.filter((c) => !held.has(c.id))
+              for (const c of fresh) held.add(c.id)
+              const asked = Effect.forEach(
+                fresh,
+                (c) => Queue.offer(asks, { _tag: "ApprovalRequested", call: c }),
+                { discard: true }
+              )
+              return asked.pipe(
+                Effect.zipRight(Queue.offer(asks, { _tag: "AwaitingClient" })),
+                Effect.zipRight(Effect.never)
+              )
+            })
         }
         const events: Stream.Stream<Input, Agent.AgentError | Journal.JournalError | E, R | Provider.Provider> =
           (pending === undefined
