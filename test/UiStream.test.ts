@@ -8,7 +8,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { DefaultChatTransport, readUIMessageStream, type UIMessage, validateUIMessages } from "ai"
-import { Effect, Layer, Option, Queue, Schema, Stream } from "effect"
+import { Effect, FastCheck as fc, Layer, Option, Queue, Schema, Stream } from "effect"
 import { execFile } from "node:child_process"
 import { createServer } from "node:http"
 import { join } from "node:path"
@@ -529,6 +529,72 @@ describe("UIMessage[] and sessions", () => {
       assert.deepStrictEqual(exported, messages as ReadonlyArray<unknown>)
       yield* Effect.promise(() => validateUIMessages({ messages: exported }))
     }))
+
+  /** Conversations in every state that survives the trip: user and assistant turns, 1-3 steps each. */
+  const conversations = fc.integer({ min: 1, max: 3 }).chain((turns) => {
+    let next = 0
+    const id = (prefix: string) => fc.constant(null).map(() => `${prefix}${next++}`)
+    const json = fc.jsonValue({ maxDepth: 2 })
+    const input = fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), json, { maxKeys: 3 })
+    const tool = fc.tuple(fc.constantFrom("add", "remove", "look_up"), id("call-"), input, id("ap-")).chain((
+      [name, toolCallId, args, approvalId]
+    ) =>
+      fc.oneof(
+        json.map((output) => ({ type: `tool-${name}`, toolCallId, state: "output-available", input: args, output })),
+        json.map((output) => ({
+          type: `tool-${name}`,
+          toolCallId,
+          state: "output-available",
+          input: args,
+          output,
+          approval: { id: approvalId, approved: true }
+        })),
+        fc.string({ minLength: 1 }).map((errorText) => ({
+          type: `tool-${name}`,
+          toolCallId,
+          state: "output-error",
+          input: args,
+          errorText
+        })),
+        fc.string({ minLength: 1 }).map((reason) => ({
+          type: `tool-${name}`,
+          toolCallId,
+          state: "output-denied",
+          input: args,
+          approval: { id: approvalId, approved: false, reason }
+        }))
+      )
+    )
+    const step = fc.record({
+      reasoning: fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+      text: fc.option(fc.string({ minLength: 1 }), { nil: undefined }),
+      tools: fc.array(tool, { maxLength: 3 })
+    }).filter((st) => st.reasoning !== undefined || st.text !== undefined || st.tools.length > 0).map((st) => [
+      { type: "step-start" },
+      ...(st.reasoning === undefined ? [] : [{ type: "reasoning", text: st.reasoning, state: "done" }]),
+      ...(st.text === undefined ? [] : [{ type: "text", text: st.text, state: "done" }]),
+      ...st.tools
+    ])
+    const turn = fc.tuple(id("u"), fc.string(), id("a"), fc.array(step, { minLength: 1, maxLength: 3 })).map((
+      [userId, text, assistantId, steps]
+    ) => [
+      { id: userId, role: "user", parts: [{ type: "text", text }] },
+      { id: assistantId, role: "assistant", parts: steps.flat() }
+    ])
+    return fc.array(turn, { minLength: turns, maxLength: turns }).map((all) => all.flat())
+  })
+
+  it.effect.prop(
+    "import then export is the identity on generated conversations, and the AI SDK validates them",
+    [conversations],
+    ([generated]) =>
+      Effect.gen(function*() {
+        yield* Effect.promise(() => validateUIMessages({ messages: generated }))
+        const exported = UiStream.fromSession(yield* UiStream.toSession(generated))
+        assert.deepStrictEqual(exported, generated as ReadonlyArray<unknown>)
+      }),
+    { fastCheck: { seed: 1402, numRuns: 60 } }
+  )
 
   it.effect("the imported session holds the conversation as rath entries", () =>
     Effect.gen(function*() {
