@@ -621,7 +621,12 @@ export const make = (recorded: Session.Session | ReadonlyArray<Session.Session>)
 
     const toParts = (entry: Entry.Assistant | Entry.ModelCall): ReadonlyArray<Provider.StreamPart> => {
       const parts: Array<Provider.StreamPart> = [
-        { _tag: "Metadata", model: entry.model, requestId: entry.provider?.requestId }
+        {
+          _tag: "Metadata",
+          model: entry.model,
+          requestId: entry.provider?.requestId,
+          ...(entry.metadata === undefined ? {} : { metadata: entry.metadata })
+        }
       ]
       if (entry.reasoning !== undefined) parts.push({ _tag: "ReasoningDelta", text: entry.reasoning })
       if (entry.text !== "") parts.push({ _tag: "TextDelta", text: entry.text })
