@@ -326,7 +326,8 @@ const messageContent = (message: Provider.Message): unknown => {
       return {
         text: message.text,
         ...(message.reasoning === undefined ? {} : { reasoning: message.reasoning }),
-        toolCalls: message.toolCalls.map((call) => ({ id: call.id, name: call.name, arguments: call.arguments }))
+        toolCalls: message.toolCalls.map((call) => ({ id: call.id, name: call.name, arguments: call.arguments })),
+        ...(message.metadata === undefined ? {} : { metadata: message.metadata })
       }
     case "ToolResult":
       return { callId: message.callId, toolName: message.toolName, output: message.output, error: message.error }
