@@ -881,10 +881,10 @@ export interface FromToolkitOptions {
  *   parameters: { a: Schema.Number, b: Schema.Number },
  *   success: Schema.Number
  * })
- * const Math = Toolkit.make(Add)
- * const handlers = Math.toLayer({ add: ({ a, b }) => Effect.succeed(a + b) })
+ * const MathKit = Toolkit.make(Add)
+ * const handlers = MathKit.toLayer({ add: ({ a, b }) => Effect.succeed(a + b) })
  *
- * const agent = Effect.map(Effect.provide(Math, handlers), (toolkit) =>
+ * const agent = Effect.map(Effect.provide(MathKit, handlers), (toolkit) =>
  *   Agent.make({ name: "adder", tools: EffectAi.fromToolkit(toolkit) })
  * )
  * ```
