@@ -74,8 +74,9 @@ export const DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 /**
  * The key of this wire format's continuation metadata in an answer's `metadata`
- * (`Entry.ProviderMetadata`): `{ reasoning_details: [...] }`, as a gateway that sends them
- * (OpenRouter: reasoning text with its signature, encrypted reasoning, summaries) returned them.
+ * (`Entry.ProviderMetadata`): `{ host, reasoning_details: [...] }`, as a gateway that sends them
+ * (OpenRouter: reasoning text with its signature, encrypted reasoning, summaries) returned them,
+ * and the endpoint host that did (they go back only to that host: OpenAI itself refuses the field).
  * Chat Completions itself has no reasoning items; OpenAI's own reasoning ids and encrypted content
  * belong to the Responses API, which `rath/EffectAi` reaches through `@effect/ai-openai`.
  *
@@ -85,18 +86,23 @@ export const DEFAULT_BASE_URL = "https://api.openai.com/v1"
 export const METADATA_KEY = "openai"
 
 /**
- * The `reasoning_details` kept in an answer's metadata (empty when there are none).
+ * The `reasoning_details` kept in an answer's metadata (empty when there are none, or when `host`
+ * is given and they came from another endpoint host).
  *
  * @since 0.1.0
  * @category getters
  */
-export const reasoningDetails = (metadata: Entry.ProviderMetadata | undefined): ReadonlyArray<unknown> => {
+export const reasoningDetails = (
+  metadata: Entry.ProviderMetadata | undefined,
+  host?: string | undefined
+): ReadonlyArray<unknown> => {
   const value = metadata?.[METADATA_KEY]
-  return isObject(value) && Array.isArray(value.reasoning_details) ? value.reasoning_details : []
+  if (!isObject(value) || !Array.isArray(value.reasoning_details)) return []
+  return host !== undefined && typeof value.host === "string" && value.host !== host ? [] : value.reasoning_details
 }
 
-const metadataOf = (details: ReadonlyArray<unknown>): Entry.ProviderMetadata | undefined =>
-  details.length === 0 ? undefined : { [METADATA_KEY]: { reasoning_details: details } }
+const metadataOf = (details: ReadonlyArray<unknown>, host: string): Entry.ProviderMetadata | undefined =>
+  details.length === 0 ? undefined : { [METADATA_KEY]: { host, reasoning_details: details } }
 
 /**
  * Joins streamed `reasoning_details` pieces into the items a whole answer has: a piece with the
@@ -127,12 +133,16 @@ const joinDetails = (items: Array<Record<string, unknown>>, pieces: ReadonlyArra
 /**
  * Renders a request's messages as Chat Completions messages. System messages stay system
  * messages in place; tool results become `tool` messages; an assistant message whose answer kept
- * `reasoning_details` (see {@link METADATA_KEY}) sends them back.
+ * `reasoning_details` (see {@link METADATA_KEY}) sends them back, to the host they came from
+ * (`options.host`; any host when it is not given).
  *
  * @since 0.1.0
  * @category combinators
  */
-export const renderMessages = (messages: ReadonlyArray<Provider.Message>): Array<Record<string, unknown>> =>
+export const renderMessages = (
+  messages: ReadonlyArray<Provider.Message>,
+  options?: { readonly host?: string | undefined }
+): Array<Record<string, unknown>> =>
   messages.map((message): Record<string, unknown> => {
     switch (message._tag) {
       case "System":
@@ -140,7 +150,7 @@ export const renderMessages = (messages: ReadonlyArray<Provider.Message>): Array
       case "User":
         return { role: "user", content: message.text }
       case "Assistant": {
-        const details = reasoningDetails(message.metadata)
+        const details = reasoningDetails(message.metadata, options?.host)
         const reasoning = details.length === 0 ? {} : { reasoning_details: details }
         return message.toolCalls.length === 0
           ? { role: "assistant", content: message.text, ...reasoning }
@@ -168,11 +178,11 @@ export const renderMessages = (messages: ReadonlyArray<Provider.Message>): Array
  */
 export const renderRequest = (
   request: Provider.Request,
-  options: Pick<Options, "model" | "maxTokensField">
+  options: Pick<Options, "model" | "maxTokensField" | "baseUrl">
 ): Record<string, unknown> => {
   const body: Record<string, unknown> = {
     model: request.model ?? options.model,
-    messages: renderMessages(request.messages)
+    messages: renderMessages(request.messages, { host: Http.hostOf(options.baseUrl ?? DEFAULT_BASE_URL) })
   }
   if (request.tools !== undefined && request.tools.length > 0) {
     body.tools = request.tools.map((tool) => ({
@@ -507,7 +517,7 @@ export const make = (options: Options): Provider.Service => {
       const reasoning = reasoningOf(message)
       const requestId = response.headers.get("x-request-id") ??
         (completion.id !== undefined && completion.id !== "" ? completion.id : undefined)
-      const metadata = metadataOf(message.reasoning_details ?? [])
+      const metadata = metadataOf(message.reasoning_details ?? [], http.host)
       return {
         ...(metadata === undefined ? {} : { metadata }),
         text: message.content ?? "",
@@ -576,7 +586,7 @@ export const make = (options: Options): Provider.Service => {
                 }
               }
               const tail: Array<Provider.StreamPart> = []
-              const metadata = metadataOf(state.details)
+              const metadata = metadataOf(state.details, http.host)
               if (metadata !== undefined) tail.push({ _tag: "Metadata", metadata })
               if (state.usage !== undefined) tail.push({ _tag: "Usage", usage: state.usage })
               tail.push({

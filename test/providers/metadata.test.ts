@@ -188,10 +188,17 @@ describe("provider metadata round trip", () => {
       ]
       const first = assistants(out)[0]!
       assert.strictEqual(first.reasoning, "add them")
-      assert.deepStrictEqual(first.metadata, { openai: { reasoning_details: details } })
+      const host = `127.0.0.1:${server.port}`
+      assert.deepStrictEqual(first.metadata, { openai: { host, reasoning_details: details } })
       const sent = server.received[1]!.body.messages[1]
       assert.strictEqual(sent.role, "assistant")
       assert.deepStrictEqual(sent.reasoning_details, details)
+      // another endpoint (OpenAI itself refuses the field) is not sent them
+      const elsewhere = OpenAi.renderRequest({ messages: Session.messages(out) }, {
+        model: "m",
+        baseUrl: "https://api.openai.com/v1"
+      })
+      assert.isFalse(JSON.stringify(elsewhere.messages).includes("reasoning_details"))
       assert.deepStrictEqual(sent.tool_calls.map((c: any) => c.function.arguments), ["{\"a\":2,\"b\":3}"])
       // a gateway that sends no reasoning_details gets none back
       const plain = OpenAi.renderMessages([{ _tag: "Assistant", text: "x", reasoning: "r", toolCalls: [] }])
@@ -215,7 +222,9 @@ describe("provider metadata round trip", () => {
       }))
       const provider = OpenAi.make({ apiKey: Redacted.make(KEY), baseUrl: `${server.url}/v1`, model: "m" })
       const response = yield* provider.chat({ messages: [{ _tag: "User", text: "hi" }] })
-      assert.deepStrictEqual(response.metadata, { openai: { reasoning_details: details } })
+      assert.deepStrictEqual(response.metadata, {
+        openai: { host: `127.0.0.1:${server.port}`, reasoning_details: details }
+      })
     }))
 
   it.effect("the field is optional: entries and JSONL written before it decode, and it survives JSONL", () =>
