@@ -8,10 +8,11 @@ import { LanguageModel, Tool as AiTool, Toolkit as AiToolkit } from "@effect/ai"
 import { OpenAiClient, OpenAiLanguageModel } from "@effect/ai-openai"
 import { FetchHttpClient } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Layer, Option, Redacted, Schema, Stream } from "effect"
+import { Chunk, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { Agent, Approval, Entry, IdGenerator, Provider, Replay, Scripted, Session, Tool } from "rath"
 import * as EffectAi from "rath/EffectAi"
 import * as Server from "./providers/server.js"
+import { divergenceOf } from "./utils.js"
 
 const KEY = "sk-test-effect-ai"
 
@@ -207,6 +208,22 @@ describe("EffectAi.fromLanguageModel over OpenAiLanguageModel (Responses wire)",
       yield* Replay.verify(recorded, throughBoth)
       assert.deepStrictEqual(assistants(throughBoth)[0]!.metadata, first!.metadata)
       assert.strictEqual(server.received.length, asked)
+
+      // the metadata is sealed: a recording whose encrypted reasoning was edited is caught, by field
+      const entries = entriesOf(recorded).map((entry) =>
+        entry === first
+          ? new Entry.Assistant({
+            ...first,
+            metadata: JSON.parse(JSON.stringify(first.metadata).replace("enc-SECRET-1", "enc-EDITED"))
+          })
+          : entry
+      )
+      const edited = Session.fromEntries({ id: recorded.id, lineage: recorded.lineage }, entries).pipe(
+        Either.getOrThrow
+      )
+      const error = yield* Effect.flip(Replay.run(edited, adder, input))
+      const divergence = divergenceOf(error)
+      assert.strictEqual(divergence?.field, "metadata", String(error))
     }).pipe(ids))
 
   it.scopedLive("malformed tool JSON fails the whole @effect/ai call; rath answers invalid_arguments and goes on", () =>
