@@ -1107,6 +1107,30 @@ export const stream = <E, R>(agent: Agent<E, R>) =>
   )
 
 /**
+ * Continues a run like {@link continueRun} and streams its events like {@link stream}: the open
+ * calls' `ToolStarted`/`ToolFinished` events come first (no `TurnStarted` before them), then the
+ * turns that follow.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const streamContinuation = <E, R>(
+  agent: Agent<E, R>,
+  session: Session.Session,
+  continuation: Continuation
+): Stream.Stream<Event, AgentError | Journal.JournalError | E, R | Provider.Provider> =>
+  Stream.unwrapScoped(
+    Effect.gen(function*() {
+      const mailbox = yield* Mailbox.make<Event, AgentError | Journal.JournalError | E>()
+      yield* agent[CoreId](session, (event) => mailbox.offer(event), continuation).pipe(
+        Mailbox.into(mailbox),
+        Effect.forkScoped
+      )
+      return Mailbox.toStream(mailbox)
+    })
+  )
+
+/**
  * Continues an interrupted run of `agent` on `session` (the run's entries up to where it stopped).
  * `Resume.resume` works out the continuation from the session and checks it; use that.
  *
