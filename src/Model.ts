@@ -306,16 +306,16 @@ const traced = (
   if (sent.topP !== undefined) attributes["gen_ai.request.top_p"] = sent.topP
   if (sent.seed !== undefined) attributes["gen_ai.request.seed"] = sent.seed
   if (sent.stop !== undefined) attributes["gen_ai.request.stop_sequences"] = sent.stop
-  if (sent.responseFormat !== undefined) attributes["gen_ai.output.type"] = "json"
+  if (sent.responseFormat !== undefined) {
+    attributes["gen_ai.output.type"] = sent.responseFormat.type === "text" ? "text" : "json"
+  }
   if (content) Object.assign(attributes, Trace.inputContent(sent.messages))
   return Effect.withSpan(
     Effect.onExit(recorded, (exit) =>
       Effect.annotateCurrentSpan(
         Exit.isSuccess(exit)
           ? responseAttributes(exit.value.response, content)
-          : Exit.isFailure(exit) && exit.cause._tag === "Fail"
-          ? Trace.errorType(exit.cause.error) ?? {}
-          : {}
+          : Trace.failureAttributes(exit.cause, Trace.errorType) ?? {}
       )),
     `chat ${model}`,
     { kind: "client", captureStackTrace: false, attributes }

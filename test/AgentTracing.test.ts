@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Option, Schema, Tracer } from "effect"
-import { Agent, type Entry, IdGenerator, Scripted, Session, Telemetry, Tool } from "rath"
+import { Agent, type Entry, IdGenerator, Model, Scripted, Session, Telemetry, Tool } from "rath"
 
 interface Recorded {
   readonly name: string
@@ -197,6 +197,38 @@ describe("Agent tracing", () => {
       // the session the run recorded before it failed
       assert.strictEqual(run.attributes.get("gen_ai.conversation.id"), recorded.id)
       assert.strictEqual(second!.attributes.get("gen_ai.conversation.id"), recorded.id)
+    }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
+
+  it.effect("Model.call on its own is a chat span with the request's settings", () =>
+    Effect.gen(function*() {
+      const spans: Array<Recorded> = []
+      const session = yield* Session.fromUserMessage("Is 7 prime?")
+      yield* Model.call(session, {
+        purpose: "judge",
+        model: "judge-model",
+        temperature: 0,
+        topP: 0.5,
+        maxTokens: 64,
+        seed: 7,
+        stop: ["END"],
+        responseFormat: { type: "json_object" }
+      }).pipe(
+        Effect.provide(Scripted.layer([Scripted.reply("{\"prime\":true}")])),
+        Effect.withTracer(recordingTracer(spans))
+      )
+      assert.deepStrictEqual(spans.map((s) => s.name), ["chat judge-model"])
+      assert.deepStrictEqual(pick(spans[0]!, "gen_ai.request."), {
+        "gen_ai.request.model": "judge-model",
+        "gen_ai.request.temperature": 0,
+        "gen_ai.request.top_p": 0.5,
+        "gen_ai.request.max_tokens": 64,
+        "gen_ai.request.seed": 7,
+        "gen_ai.request.stop_sequences": ["END"]
+      })
+      assert.strictEqual(spans[0]!.attributes.get("gen_ai.output.type"), "json")
+      assert.strictEqual(spans[0]!.attributes.get("rath.purpose"), "judge")
+      assert.strictEqual(spans[0]!.attributes.get("rath.author"), "program:program")
+      assert.isFalse(spans[0]!.attributes.has("gen_ai.agent.name"))
     }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
 
   it.effect("Tool.run on its own is an execute_tool span too", () =>

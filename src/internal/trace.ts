@@ -15,10 +15,12 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 
 const defaultTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
@@ -57,18 +59,20 @@ export const withSpan = <A, E, R>(
     const annotated = result === undefined && failure === undefined ? self : Effect.onExit(self, (exit) => {
       const attributes = Exit.isSuccess(exit)
         ? result?.(exit.value, context)
-        : Exit.isFailure(exit) && failure !== undefined
-        ? failureOf(exit, failure)
-        : undefined
+        : failure === undefined
+        ? undefined
+        : failureAttributes(exit.cause, failure)
       return attributes === undefined ? Effect.void : Effect.annotateCurrentSpan(attributes)
     })
     return Effect.withSpan(annotated, name(context), options(context))
   })
 
-const failureOf = <E>(exit: Exit.Failure<unknown, E>, failure: (error: E) => Record<string, unknown> | undefined) => {
-  const cause = exit.cause
-  return cause._tag === "Fail" ? failure(cause.error) : undefined
-}
+/** The attributes of a cause's first typed failure (none for a defect or an interruption). */
+export const failureAttributes = <E>(
+  cause: Cause.Cause<E>,
+  failure: (error: E) => Record<string, unknown> | undefined
+): Record<string, unknown> | undefined =>
+  Option.match(Cause.failureOption(cause), { onNone: () => undefined, onSome: failure })
 
 /** Whether content goes on the spans (see {@link CaptureContent}). */
 export const capturing = (context: Context.Context<never>): boolean => Context.get(context, CaptureContent)
