@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Option, Schema, Tracer } from "effect"
+import { Chunk, ConfigProvider, Effect, Either, Option, Schema, Tracer } from "effect"
 import { Agent, type Entry, IdGenerator, Model, Scripted, Session, Telemetry, Tool } from "rath"
 
 interface Recorded {
@@ -176,6 +176,21 @@ describe("Agent tracing", () => {
       assert.strictEqual(tool.attributes.get("gen_ai.tool.call.arguments"), "{\"a\":1,\"b\":2}")
       assert.strictEqual(tool.attributes.get("gen_ai.tool.call.result"), "3")
     }).pipe(Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())))
+
+  it.effect("layerCaptureContentFromEnv reads OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", () =>
+    Effect.gen(function*() {
+      const read = (env: ReadonlyArray<[string, string]>) =>
+        Telemetry.CaptureContent.pipe(
+          Effect.provide(Telemetry.layerCaptureContentFromEnv),
+          Effect.withConfigProvider(ConfigProvider.fromMap(new Map(env))),
+          Effect.either
+        )
+      const key = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+      assert.deepStrictEqual(yield* read([]), Either.right(false))
+      assert.deepStrictEqual(yield* read([[key, "true"]]), Either.right(true))
+      assert.deepStrictEqual(yield* read([[key, "false"]]), Either.right(false))
+      assert.isTrue(Either.isLeft(yield* read([[key, "yes please"]])))
+    }))
 
   it.effect("a failed tool call names its error kind; a failed model call its error", () =>
     Effect.gen(function*() {
