@@ -635,13 +635,16 @@ const runToolCalls = (
   })
   const open = calls.flatMap((call, i) => results[i] === undefined ? [{ index: i, call }] : [])
   const at = state.session
+  // the outcome is returned (for the call's span) by the same step that keeps it
   const finished = (index: number, outcome: Tool.Outcome) =>
-    Ref.update(ctx.state, (current) =>
+    Ref.modify(ctx.state, (current): [Tool.Outcome, State] => [
+      outcome,
       current.pending === undefined ? current : {
         ...current,
         pending: { ...current.pending, results: current.pending.results.map((r, i) => i === index ? outcome : r) }
-      })
-  const runOne = (item: Planned): Effect.Effect<void, never, ToolRequirements> => {
+      }
+    ])
+  const runOne = (item: Planned): Effect.Effect<Tool.Outcome, never, ToolRequirements> => {
     const executed = Tool.execute(agent.toolkit, item.call, {
       session: at,
       agent: agent.name,
@@ -655,20 +658,22 @@ const runToolCalls = (
       ))
     return Trace.withSpan(
       emitThen(ctx, () => ({ _tag: "ToolStarted", turn, call: item.call }), kept),
-      "Agent.tool",
-      () => ({
+      () => `execute_tool ${item.call.name}`,
+      (context) => ({
+        kind: "internal",
         captureStackTrace: false,
-        attributes: {
-          "rath.agent.name": agent.name,
-          "rath.session.id": at.id,
-          "rath.tool.name": item.call.name,
-          "rath.tool.call_id": item.call.id
-        }
-      })
+        attributes: Trace.toolAttributes(item.call, {
+          description: agent.toolkit.tools.get(item.call.name)?.description,
+          sessionId: at.id,
+          agent: agent.name,
+          content: Trace.capturing(context)
+        })
+      }),
+      (outcome, context) => Trace.toolResult(outcome, Trace.capturing(context))
     )
   }
   const planned = plan(agent.toolkit, open, at)
-  const ran: Effect.Effect<void, never, ToolRequirements> = planned.length === 1
+  const ran: Effect.Effect<unknown, never, ToolRequirements> = planned.length === 1
     ? runOne(planned[0]!)
     : Effect.forEach(
       schedule(planned),
@@ -830,11 +835,56 @@ const runAgent = <E, R>(
     const run = runLoop<E, R>(ctx, input, resumed)
     return yield* (agent.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
   }).pipe((run) =>
-    Trace.withSpan(run, "Agent.run", () => ({
-      captureStackTrace: false,
-      attributes: { "rath.agent.name": agent.name, "rath.session.id": input.id }
-    }))
+    Trace.withSpan(
+      run,
+      () => `invoke_agent ${agent.name}`,
+      (context) => {
+        // the provider in context; the run resolves it again, but only a traced run comes here
+        const provider = Context.getOption(context, Provider.Provider)
+        const attributes: Record<string, unknown> = {
+          "gen_ai.operation.name": "invoke_agent",
+          "gen_ai.agent.name": agent.name,
+          // until the run's own session is known (see `runAttributes`)
+          "gen_ai.conversation.id": input.id,
+          "rath.agent.name": agent.name,
+          "rath.session.id": input.id
+        }
+        if (agent.description !== "") attributes["gen_ai.agent.description"] = agent.description
+        if (provider._tag === "Some") {
+          attributes["gen_ai.provider.name"] = provider.value.info.kind
+          attributes["gen_ai.request.model"] = agent.model ?? provider.value.info.model
+        }
+        return { kind: "internal", captureStackTrace: false, attributes }
+      },
+      (output) => runAttributes(input, output),
+      (error) => {
+        const attributes = Trace.errorType(error)
+        return error instanceof AgentError && error.session !== undefined
+          ? { ...attributes, ...runAttributes(input, error.session) }
+          : attributes
+      }
+    )
   )
+
+/**
+ * What a traced run adds to its span when it ends: the run's own session (a step of the input,
+ * the one its model and tool calls are recorded in, so `gen_ai.conversation.id` is the same on
+ * every span of the run) and the tokens the run used (all its model calls).
+ */
+const runAttributes = (input: Session.Session, output: Session.Session): Record<string, unknown> => {
+  const before = Session.usage(input).inclusive
+  const after = Session.usage(output).inclusive
+  const attributes: Record<string, unknown> = {
+    "gen_ai.conversation.id": output.id,
+    "rath.run.session.id": output.id,
+    "rath.session.length": output.length
+  }
+  if (after !== undefined) {
+    attributes["gen_ai.usage.input_tokens"] = after.inputTokens - (before?.inputTokens ?? 0)
+    attributes["gen_ai.usage.output_tokens"] = after.outputTokens - (before?.outputTokens ?? 0)
+  }
+  return attributes
+}
 
 // -----------------------------------------------------------------------------
 // tool calls: planning, scheduling, recording

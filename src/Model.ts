@@ -5,7 +5,7 @@
  * A call takes the session and a request whose messages are described by a {@link Entry.Prompt}:
  * messages that are not entries of the session (a selector's menu) around the session's entries
  * that a {@link Entry.View} picks. It sends the request, brackets the budget (reserved before,
- * settled however the call ends, interruption included), makes one `Model.call` span, and
+ * settled however the call ends, interruption included), makes one `chat {model}` span, and
  * appends one entry that records the call: an `Assistant` entry for an agent's `turn` (its answer
  * is a message of the conversation) and a `ModelCall` entry for every other purpose. The entry
  * holds who asked and why, the provider, host, the model asked for and the one that answered, the
@@ -269,31 +269,84 @@ export const callWith = (
       }))
     })
     if (!Trace.isTracing(fiber)) return recorded
-    return Effect.withSpan(
-      Effect.tap(recorded, ({ response }) => Effect.annotateCurrentSpan(responseAttributes(response))),
-      "Model.call",
-      {
-        captureStackTrace: false,
-        attributes: {
-          "rath.purpose": purpose,
-          "rath.author": `${author.kind}:${author.name}`,
-          "rath.session.id": session.id,
-          "rath.provider": provider.info.kind,
-          "rath.model": sent.model ?? provider.info.model
-        }
-      }
-    )
+    return traced(recorded, fiber.currentContext, provider, session, sent, author, purpose)
   })
 }
 
-const responseAttributes = (response: Provider.Response): Record<string, unknown> => {
-  const attributes: Record<string, unknown> = {}
-  if (response.model !== undefined) attributes["rath.response.model"] = response.model
+/**
+ * The call's `chat {model}` span (OpenTelemetry GenAI conventions, `rath.*` beside): made only
+ * when a tracer listens, so none of this runs on an untraced turn.
+ */
+const traced = (
+  recorded: Effect.Effect<Called, Provider.ProviderError | Budget.BudgetError>,
+  context: Context.Context<never>,
+  provider: Provider.Service,
+  session: Session.Session,
+  sent: Provider.Request,
+  author: Entry.Author,
+  purpose: Entry.Purpose
+): Effect.Effect<Called, Provider.ProviderError | Budget.BudgetError> => {
+  const model = sent.model ?? provider.info.model
+  const content = Trace.capturing(context)
+  const attributes: Record<string, unknown> = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": provider.info.kind,
+    "gen_ai.request.model": model,
+    "gen_ai.conversation.id": session.id,
+    "rath.purpose": purpose,
+    "rath.author": `${author.kind}:${author.name}`,
+    "rath.session.id": session.id,
+    "rath.provider": provider.info.kind,
+    "rath.model": model
+  }
+  if (author.kind === "agent") attributes["gen_ai.agent.name"] = author.name
+  if (provider.info.host !== undefined) attributes["server.address"] = provider.info.host
+  if (sent.maxTokens !== undefined) attributes["gen_ai.request.max_tokens"] = sent.maxTokens
+  if (sent.temperature !== undefined) attributes["gen_ai.request.temperature"] = sent.temperature
+  if (sent.topP !== undefined) attributes["gen_ai.request.top_p"] = sent.topP
+  if (sent.seed !== undefined) attributes["gen_ai.request.seed"] = sent.seed
+  if (sent.stop !== undefined) attributes["gen_ai.request.stop_sequences"] = sent.stop
+  if (sent.responseFormat !== undefined) {
+    attributes["gen_ai.output.type"] = sent.responseFormat.type === "text" ? "text" : "json"
+  }
+  if (content) Object.assign(attributes, Trace.inputContent(sent.messages))
+  return Effect.withSpan(
+    Effect.onExit(recorded, (exit) =>
+      Effect.annotateCurrentSpan(
+        Exit.isSuccess(exit)
+          ? responseAttributes(exit.value.response, content)
+          : Trace.failureAttributes(exit.cause, Trace.errorType) ?? {}
+      )),
+    `chat ${model}`,
+    { kind: "client", captureStackTrace: false, attributes }
+  )
+}
+
+const responseAttributes = (response: Provider.Response, content: boolean): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {
+    "gen_ai.response.finish_reasons": [response.finishReason],
+    "rath.finish_reason": response.finishReason
+  }
+  if (response.model !== undefined) {
+    attributes["gen_ai.response.model"] = response.model
+    attributes["rath.response.model"] = response.model
+  }
+  if (response.provider.requestId !== undefined) attributes["gen_ai.response.id"] = response.provider.requestId
   if (response.usage !== undefined) {
+    attributes["gen_ai.usage.input_tokens"] = response.usage.inputTokens
+    attributes["gen_ai.usage.output_tokens"] = response.usage.outputTokens
     attributes["rath.usage.input_tokens"] = response.usage.inputTokens
     attributes["rath.usage.output_tokens"] = response.usage.outputTokens
     attributes["rath.usage.total_tokens"] = response.usage.totalTokens
+    if (response.usage.cachedInputTokens !== undefined) {
+      attributes["rath.usage.cached_input_tokens"] = response.usage.cachedInputTokens
+    }
+    if (response.usage.reasoningTokens !== undefined) {
+      attributes["rath.usage.reasoning_tokens"] = response.usage.reasoningTokens
+    }
   }
+  if (response.missing !== undefined) attributes["rath.missing"] = response.missing
+  if (content) Object.assign(attributes, Trace.outputContent(response))
   return attributes
 }
 

@@ -22,6 +22,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Approval from "./Approval.js"
 import type * as Entry from "./Entry.js"
+import * as Trace from "./internal/trace.js"
 import type * as Placement from "./Placement.js"
 import * as Provider from "./Provider.js"
 import * as Sandbox from "./Sandbox.js"
@@ -300,8 +301,9 @@ export const toJsonOutput = (value: unknown, maxChars: number = DEFAULT_MAX_OUTP
  * Runs one tool call from a toolkit: parses the raw argument text (empty means `{}`), decodes it
  * with the tool's schema, runs the handler (with the tool's or the given timeout) and encodes the
  * result. Never fails: every problem is an `Outcome` with an `error` of kind `unknown_tool`,
- * `invalid_arguments`, `tool_failed` or `timeout`. Interruption propagates. The call is a
- * `Tool.run` span (in an agent, the executor runs it inside the agent's `Agent.tool` span instead).
+ * `invalid_arguments`, `tool_failed` or `timeout`. Interruption propagates. The call is an
+ * `execute_tool {tool}` span when a tracer listens (in an agent, the executor runs it inside the
+ * agent's own `execute_tool` span instead).
  *
  * @since 0.1.0
  * @category combinators
@@ -317,12 +319,23 @@ export const run = <R>(
     readonly arguments?: unknown
   }
 ): Effect.Effect<Outcome, never, R> =>
-  Effect.withSpan(runUntraced(toolkit, call, options), "Tool.run", {
-    captureStackTrace: false,
-    attributes: { "rath.tool.name": call.name, "rath.tool.call_id": call.id }
-  })
+  Trace.withSpan(
+    runUntraced(toolkit, call, options),
+    () => `execute_tool ${call.name}`,
+    (context) => ({
+      kind: "internal",
+      captureStackTrace: false,
+      attributes: Trace.toolAttributes(call, {
+        description: toolkit.tools.get(call.name)?.description,
+        sessionId: options.session.id,
+        agent: undefined,
+        content: Trace.capturing(context)
+      })
+    }),
+    (outcome, context) => Trace.toolResult(outcome, Trace.capturing(context))
+  )
 
-// the default executor runs a call without a span of its own: an agent's `Agent.tool` span is it
+// the default executor runs a call without a span of its own: an agent's `execute_tool` span is it
 const runUntraced = <R>(
   toolkit: Toolkit<R>,
   call: Entry.ToolCall,

@@ -147,6 +147,11 @@ export * as SessionStore from "./SessionStore.js"
 /**
  * @since 0.1.0
  */
+export * as Telemetry from "./Telemetry.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Tool from "./Tool.js"
 
 /**

@@ -25,7 +25,26 @@
  * The alternative, running each file operation inside the sandbox (a bubblewrap process per
  * read), costs a process start per call and does not help the local backend; this walk serves both.
  * It needs Linux's `/proc`, which bubblewrap needs anyway.
+ *
+ * Why `node:fs` and not `@effect/platform`'s `FileSystem` here: the platform opens by path with
+ * flag strings (`"r"`, `"w+"`, ...), so it cannot pass `O_PATH | O_NOFOLLOW`, `O_EXCL`, or open
+ * relative to a held descriptor, and each of its calls would resolve the whole path again, which
+ * is exactly the check-then-use race above. Only the temporary workspace itself (created and
+ * removed by rath, never reached through a path a command controls) uses the platform.
+ *
+ * ## Why processes are spawned by hand
+ *
+ * `@effect/platform`'s `Command` (the Node command executor) also spawns a process group and
+ * kills it, but cannot express what a sandboxed command needs: every inherited descriptor above
+ * 2 replaced by `/dev/null` in the child (its stdio is three entries), SIGKILL of the group and
+ * the cgroup after the command exits whatever its exit code (it sends SIGTERM, and only on a
+ * non-zero exit, then waits for an exit that a process ignoring SIGTERM never gives), an output
+ * cap that drops and then closes the pipe, and a bounded wait for pipes held by escaped
+ * processes. So {@link spawn} stays hand-written; commands outside the sandboxes (probing for
+ * `bwrap`) use `Command`.
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -34,7 +53,6 @@ import type * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
 import * as FsSync from "node:fs"
 import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Placement from "../Placement.js"
 import * as Sandbox from "../Sandbox.js"
@@ -1193,17 +1211,18 @@ export const acquireWorkspace = (
           cause
         })
     })
-    : Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => ({
-          root: await Fs.realpath(await Fs.mkdtemp(Path.join(Os.tmpdir(), "rath-sbx-"))),
-          given: undefined
-        }),
-        catch: (cause) =>
+    : Effect.flatMap(FileSystem.FileSystem, (fs) =>
+      // `makeTempDirectoryScoped` removes without `force`: a command that deleted its own
+      // workspace (the local backend lets it) would make the release fail with ENOENT, a defect
+      Effect.acquireRelease(
+        fs.makeTempDirectory({ prefix: "rath-sbx-" }),
+        (dir) => Effect.orDie(fs.remove(dir, { recursive: true, force: true }))
+      ).pipe(Effect.flatMap(fs.realPath), Effect.map((root) => ({ root, given: undefined })))).pipe(
+        Effect.mapError((cause) =>
           new Sandbox.SandboxError({ reason: "StartFailed", detail: "could not create a temporary workspace", cause })
-      }),
-      ({ root }) => Effect.promise(() => Fs.rm(root, { recursive: true, force: true }))
-    )
+        ),
+        Effect.provide(NodeFileSystem.layer)
+      )
 
 /** The placement a handle reports: the key placement with the workspace it really uses. */
 export const withWorkspace = (placement: Placement.Placement, workspace: string): Placement.Placement =>

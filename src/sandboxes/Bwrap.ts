@@ -19,9 +19,11 @@
  *
  * @since 0.1.0
  */
+import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Command from "@effect/platform/Command"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
-import * as ChildProcess from "node:child_process"
+import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as FsPromises from "node:fs/promises"
 import * as Path from "node:path"
@@ -120,11 +122,13 @@ const systemBinds = async (
  * @category getters
  */
 export const isInstalled = (executable = "bwrap"): Effect.Effect<boolean> =>
-  Effect.async<boolean>((resume) => {
-    const child = ChildProcess.spawn(executable, ["--version"], { stdio: "ignore" })
-    child.on("error", () => resume(Effect.succeed(false)))
-    child.on("close", (code) => resume(Effect.succeed(code === 0)))
-  })
+  // a probe outside any sandbox: the platform's Command (the sandboxed commands themselves are
+  // spawned by internal/workspace, which says why it cannot use Command)
+  Command.exitCode(Command.make(executable, "--version")).pipe(
+    Effect.map((code) => code === 0),
+    Effect.orElseSucceed(() => false),
+    Effect.provide(Layer.provide(NodeCommandExecutor.layer, NodeFileSystem.layer))
+  )
 
 /**
  * @since 0.1.0
