@@ -18,12 +18,13 @@
  *
  * @since 0.1.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import type * as ClientModule from "@modelcontextprotocol/sdk/client/index.js"
 import type * as StdioModule from "@modelcontextprotocol/sdk/client/stdio.js"
 import type * as HttpModule from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type * as McpTypes from "@modelcontextprotocol/sdk/types.js"
-import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,9 +33,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as File from "./internal/configFile.js"
 import * as Lazy from "./internal/lazy.js"
 import * as Tool from "./Tool.js"
 
@@ -153,65 +154,45 @@ export const http = (options: Omit<HttpServer, "_tag">): HttpServer => ({ _tag: 
 // configuration
 // -----------------------------------------------------------------------------
 
-const Strings = Schema.Record({ key: Schema.String, value: Schema.String })
-
-const StdioEntry = Schema.Struct({
-  command: Schema.String,
-  args: Schema.optional(Schema.Array(Schema.String)),
-  env: Schema.optional(Strings),
-  cwd: Schema.optional(Schema.String),
-  prefix: Schema.optional(Schema.String)
-})
-
-const HttpEntry = Schema.Struct({
-  url: Schema.String,
-  headers: Schema.optional(Strings),
-  prefix: Schema.optional(Schema.String)
-})
-
-const ConfigFile = Schema.Struct({
-  mcpServers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(StdioEntry, HttpEntry) }))
-})
-
 /**
- * The directory of rath's user configuration: `RATH_HOME`, or `~/.rath`.
+ * The directory of rath's user configuration: `RATH_HOME`, else `$HOME/.rath` (the home directory
+ * of the user when `HOME` is unset).
  *
  * @since 0.1.0
  * @category configuration
  */
-export const rathHome: Effect.Effect<string> = Config.option(Config.string("RATH_HOME")).pipe(
+export const rathHome: Effect.Effect<string> = File.directory.pipe(
   Effect.map(Option.getOrElse(() => Path.join(Os.homedir(), ".rath"))),
   Effect.orElseSucceed(() => Path.join(Os.homedir(), ".rath"))
 )
 
+const configError = (cause: File.ConfigFileError | ConfigError.ConfigError): McpError =>
+  cause._tag === "ConfigFileError"
+    ? new McpError({
+      reason: "ConfigInvalid",
+      server: "config",
+      detail: `${cause.path}${cause.line === undefined ? "" : `:${cause.line}:${cause.column ?? 1}`}: ${cause.detail}`
+    })
+    : new McpError({ reason: "ConfigInvalid", server: "config", detail: `cannot read the environment: ${cause}` })
+
 /**
  * The MCP servers named in `<rath home>/config.json` (`mcpServers`). A missing file names none.
+ * The file is read by the same reader as the providers (`ProviderConfig.load`), against one Schema
+ * of the whole file: a file that is broken anywhere is reason `ConfigInvalid`.
  *
  * @since 0.1.0
  * @category configuration
  */
 export const loadConfig: Effect.Effect<Readonly<Record<string, Server>>, McpError> = Effect.gen(function*() {
-  const file = Path.join(yield* rathHome, "config.json")
-  const text = yield* Effect.tryPromise({
-    try: () =>
-      Fs.readFile(file, "utf8").catch((cause: unknown) => isMissing(cause) ? undefined : Promise.reject(cause)),
-    catch: (cause) => new McpError({ reason: "ConfigInvalid", server: "config", detail: `cannot read ${file}`, cause })
-  })
-  if (text === undefined) return {}
-  const config = yield* Schema.decodeUnknown(Schema.parseJson(ConfigFile))(text).pipe(
-    Effect.mapError((cause) =>
-      new McpError({ reason: "ConfigInvalid", server: "config", detail: `${file}: ${cause.message}`, cause })
-    )
-  )
+  const { file } = yield* File.read.pipe(Effect.mapError(configError), Effect.provide(NodeFileSystem.layer))
   const servers: Record<string, Server> = {}
-  for (const [name, entry] of Object.entries(config.mcpServers ?? {})) {
-    servers[name] = "command" in entry ? stdio({ name, ...entry }) : http({ name, ...entry })
+  for (const [name, entry] of Object.entries(file.mcpServers ?? {})) {
+    const { timeoutMillis, ...rest } = entry
+    const timeout = timeoutMillis === undefined ? {} : { timeout: Duration.millis(timeoutMillis) }
+    servers[name] = "command" in rest ? stdio({ name, ...rest, ...timeout }) : http({ name, ...rest, ...timeout })
   }
   return servers
 })
-
-const isMissing = (cause: unknown): boolean =>
-  typeof cause === "object" && cause !== null && "code" in cause && cause.code === "ENOENT"
 
 /**
  * The server of that name in the configuration (reason `ServerNotFound` if there is none).

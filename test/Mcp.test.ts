@@ -131,7 +131,7 @@ describe("Mcp configuration", () => {
       Fs.writeFileSync(
         Path.join(home, "config.json"),
         JSON.stringify({
-          provider: { other: "settings are ignored here" },
+          providers: { local: { kind: "openai", model: "m", apiKey: "not-used-here" } },
           mcpServers: {
             fixture: { command: process.execPath, args: [fixture("mcp-stdio.mjs")], prefix: "fx_" }
           }
