@@ -5,7 +5,9 @@
  * closed with the scope; its tools become `Tool`s whose JSON Schema is the server's own. Text
  * parts of a result are joined, `structuredContent` is used when present, `isError: true` is a
  * tool failure, and a server that dies mid-call fails that call with a typed `McpError` (reason
- * `Disconnected`) while the agent loop goes on.
+ * `Disconnected`) while the agent loop goes on; the next call reconnects (a bounded number of
+ * times). A result above the stdio buffer (10 MiB) is reason `ResultTooLarge`, and the connection
+ * the SDK then closed is reopened on the next call.
  *
  * Servers are given in code (`Mcp.stdio`, `Mcp.http`) or by name from `~/.rath/config.json`
  * (`RATH_HOME` moves the directory):
@@ -33,6 +35,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as File from "./internal/configFile.js"
@@ -57,6 +60,11 @@ export class McpError extends Schema.TaggedError<McpError>("rath/McpError")("Mcp
     "Timeout",
     /** The tool answered with `isError: true`. */
     "ToolError",
+    /**
+     * The server sent a message larger than the stdio limit (`maxMessageBytes`, default 10 MiB,
+     * the SDK's buffer): the call fails, the connection is reset and the next call reconnects.
+     */
+    "ResultTooLarge",
     /** Any other failed request (a JSON-RPC error, an invalid answer). */
     "RequestFailed",
     /** A server name not found in the configuration. */
@@ -89,6 +97,11 @@ interface Common {
   readonly prefix?: string | undefined
   /** How long one call may take (default 60 seconds). */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * How many times a connection the server closed (it died, or sent a message above the limit) is
+   * opened again, on the next call, within one scope (default 3). Then calls fail `Disconnected`.
+   */
+  readonly reconnects?: number | undefined
 }
 
 /**
@@ -106,6 +119,11 @@ export interface StdioServer extends Common {
   readonly cwd?: string | undefined
   /** What to do with the server's stderr (default `"inherit"`). */
   readonly stderr?: "inherit" | "ignore" | undefined
+  /**
+   * The largest message read from the server, in bytes (default {@link DEFAULT_MAX_MESSAGE_BYTES});
+   * a result above it is reason `ResultTooLarge`.
+   */
+  readonly maxMessageBytes?: number | undefined
 }
 
 /**
@@ -318,6 +336,17 @@ const requestError = (sdk: Sdk, server: string, action: string) => (cause: unkno
 
 const DEFAULT_TIMEOUT = Duration.seconds(60)
 
+/**
+ * The largest message read from a stdio server by default: the SDK's own buffer limit (10 MiB).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+
+/** How many times a closed connection is opened again within a scope, by default. */
+const DEFAULT_RECONNECTS = 3
+
 const transportOf = (sdk: Sdk, server: Server) =>
   server._tag === "Stdio"
     ? new sdk.StdioClientTransport({
@@ -325,7 +354,8 @@ const transportOf = (sdk: Sdk, server: Server) =>
       args: server.args === undefined ? [] : [...server.args],
       ...(server.env === undefined ? {} : { env: { ...server.env } }),
       ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
-      stderr: server.stderr ?? "inherit"
+      stderr: server.stderr ?? "inherit",
+      maxBufferSize: server.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     })
     : new sdk.StreamableHTTPClientTransport(new URL(server.url), {
       ...(server.headers === undefined ? {} : { requestInit: { headers: { ...server.headers } } })
@@ -349,8 +379,58 @@ const listAll = (sdk: Sdk, client: Client, server: string) =>
 const Arguments = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 /**
+ * One client over one transport, and what became of it: the SDK closes the transport when the
+ * server exits or when a message exceeds the stdio buffer (it reports the latter to `onerror`
+ * first).
+ */
+interface Connection {
+  readonly client: Client
+  closed: boolean
+  overflowed: boolean
+}
+
+const OVERFLOW = /exceeded maximum size/i
+
+const open = (sdk: Sdk, server: Server): Effect.Effect<Connection, McpError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const client = new sdk.Client({ name: "rath", version: "0.1.0" })
+      const connection: Connection = { client, closed: false, overflowed: false }
+      client.onclose = () => {
+        connection.closed = true
+      }
+      client.onerror = (error) => {
+        if (OVERFLOW.test(error.message)) connection.overflowed = true
+      }
+      await client.connect(transportOf(sdk, server))
+      return connection
+    },
+    catch: (cause) =>
+      new McpError({
+        reason: "ConnectFailed",
+        server: server.name,
+        detail: `cannot connect: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause
+      })
+  })
+
+const close = (server: Server, connection: Connection) =>
+  connection.closed
+    ? Effect.void
+    : Effect.tryPromise(() => connection.client.close()).pipe(
+      Effect.catchAll((cause) => Effect.logWarning(`closing MCP server ${server.name} failed`, cause))
+    )
+
+interface Link {
+  readonly connection: Connection
+  readonly reconnects: number
+}
+
+/**
  * Connects to a server for the scope and returns its tools as a toolkit. The client (and a stdio
- * server's process) is closed when the scope closes.
+ * server's process) is closed when the scope closes. A connection the server closed (it died, or
+ * sent a message above `maxMessageBytes`) is opened again on the next call, up to `reconnects`
+ * times in the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -377,28 +457,56 @@ export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpE
           cause
         })
     })
-    const client = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const client = new sdk.Client({ name: "rath", version: "0.1.0" })
-          await client.connect(transportOf(sdk, server))
-          return client
-        },
-        catch: (cause) =>
-          new McpError({
-            reason: "ConnectFailed",
-            server: server.name,
-            detail: `cannot connect: ${cause instanceof Error ? cause.message : String(cause)}`,
-            cause
-          })
-      }),
-      (client) =>
-        Effect.tryPromise(() => client.close()).pipe(
-          Effect.catchAll((cause) => Effect.logWarning(`closing MCP server ${server.name} failed`, cause))
-        )
+    const first = yield* Effect.acquireRelease(open(sdk, server), (connection) => close(server, connection))
+    const link = yield* SynchronizedRef.make<Link>({ connection: first, reconnects: 0 })
+    // a reconnected client is closed with the scope too (the first one by its own release)
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(
+        SynchronizedRef.get(link),
+        ({ connection }) => connection === first ? Effect.void : close(server, connection)
+      )
     )
+    const maxReconnects = Math.max(0, server.reconnects ?? DEFAULT_RECONNECTS)
+    const current: Effect.Effect<Connection, McpError> = SynchronizedRef.modifyEffect(link, (state) => {
+      if (!state.connection.closed) return Effect.succeed([Either.right(state.connection), state] as const)
+      if (state.reconnects >= maxReconnects) {
+        const gaveUp = new McpError({
+          reason: "Disconnected",
+          server: server.name,
+          detail: `the server closed the connection (reconnected ${state.reconnects} times in this scope; no more)`
+        })
+        return Effect.succeed([Either.left(gaveUp), state] as const)
+      }
+      return Effect.map(
+        Effect.either(open(sdk, server)),
+        (opened) =>
+          [
+            opened,
+            Either.isRight(opened)
+              ? { connection: opened.right, reconnects: state.reconnects + 1 }
+              : { ...state, reconnects: state.reconnects + 1 }
+          ] as const
+      )
+    }).pipe(Effect.flatten)
     const timeout = Duration.toMillis(server.timeout === undefined ? DEFAULT_TIMEOUT : Duration.decode(server.timeout))
-    const listed = yield* listAll(sdk, client, server.name)
+    const limit = server._tag === "Stdio" ? server.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES : undefined
+    const listed = yield* listAll(sdk, first.client, server.name)
+    const call = (tool: McpTypes.Tool, args: Record<string, unknown>) =>
+      Effect.flatMap(current, (connection) =>
+        Effect.tryPromise({
+          try: (signal) =>
+            connection.client.callTool({ name: tool.name, arguments: args }, undefined, { signal, timeout }),
+          catch: (cause) =>
+            connection.overflowed
+              ? new McpError({
+                reason: "ResultTooLarge",
+                server: server.name,
+                detail: `tools/call ${tool.name}: the server sent a message larger than ${limit} bytes ` +
+                  `(maxMessageBytes); the connection was reset and the next call reconnects`,
+                cause
+              })
+              : requestError(sdk, server.name, `tools/call ${tool.name}`)(cause)
+        }))
     const tools = listed.map((tool) =>
       Tool.make({
         name: `${server.prefix ?? ""}${tool.name}`,
@@ -407,10 +515,7 @@ export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpE
         jsonSchema: inputSchemaOf(tool.inputSchema),
         idempotent: tool.annotations?.idempotentHint ?? false,
         handler: (args) =>
-          Effect.tryPromise({
-            try: (signal) => client.callTool({ name: tool.name, arguments: args }, undefined, { signal, timeout }),
-            catch: requestError(sdk, server.name, `tools/call ${tool.name}`)
-          }).pipe(
+          call(tool, args).pipe(
             Effect.flatMap((result) => {
               const output = outputOf(result as Parameters<typeof outputOf>[0])
               return result.isError === true
