@@ -10,7 +10,8 @@ import { ConfigProvider, Effect, Either, Layer, Option, Redacted } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Agent, IdGenerator, Mcp, OpenAi, ProviderConfig, Scripted, Session } from "rath"
+import { Agent, Anthropic, IdGenerator, Mcp, OpenAi, ProviderConfig, Scripted, Session } from "rath"
+import * as Redact from "../src/internal/redact.js"
 import * as Server from "./providers/server.js"
 
 const KEY = "sk-live-5ecret-Key-0123456789"
@@ -104,9 +105,9 @@ describe("a vendor that echoes the key", () => {
     status: 401,
     json: {
       error: {
-        message: `Incorrect API key provided: ${String(request.headers.authorization).slice("Bearer ".length)} (${
-          String(request.headers["x-gateway-auth"])
-        })`,
+        message: `Incorrect API key provided: ${
+          String(request.headers["x-api-key"] ?? request.headers.authorization).replace(/^Bearer /, "")
+        } (${String(request.headers["x-gateway-auth"])})`,
         type: "invalid_request_error",
         code: "invalid_api_key"
       }
@@ -168,6 +169,25 @@ describe("a vendor that echoes the key", () => {
           ids
         )
       )
+      assertScrubbed(error)
+    }))
+
+  it.scoped("built in code (Anthropic.layer): the adapter scrubs its own key", () =>
+    Effect.gen(function*() {
+      const server = yield* echoing
+      const error = yield* Effect.flip(
+        runOnce.pipe(
+          Effect.provide(Anthropic.layer({
+            apiKey: Redacted.make(KEY),
+            baseUrl: server.url,
+            model: "m",
+            maxTokens: 16,
+            headers: { "x-gateway-auth": HEADER }
+          })),
+          ids
+        )
+      )
+      assert.include(JSON.stringify(server.received[0]!.headers), KEY, "the key was sent")
       assertScrubbed(error)
     }))
 
@@ -237,4 +257,17 @@ describe("one reader of config.json", () => {
       assert.deepStrictEqual(Object.keys(servers), ["files"])
       assert.strictEqual(yield* Mcp.rathHome.pipe(withEnv({ HOME: home })), Path.join(home, ".rath"))
     }).pipe(Effect.provide(env)))
+})
+
+describe("Redact.text", () => {
+  it("masks every occurrence, the JSON-escaped form too, longest secret first; short values are no secrets", () => {
+    const secrets = Redact.normalize(["abcd", "abcdef-ghij", "ab", "quo\"te\\1", Redacted.make("  spaced-key  ")])
+    assert.deepStrictEqual(secrets, ["abcdef-ghij", "spaced-key", "quo\"te\\1", "abcd"])
+    assert.strictEqual(
+      Redact.text("x abcdef-ghij y abcd z ab spaced-key", secrets),
+      "x <redacted> y <redacted> z ab <redacted>"
+    )
+    assert.strictEqual(Redact.text(JSON.stringify({ k: "quo\"te\\1" }), secrets), `{"k":"<redacted>"}`)
+    assert.strictEqual(Redact.text("nothing here", []), "nothing here")
+  })
 })

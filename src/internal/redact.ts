@@ -15,7 +15,6 @@
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -79,34 +78,6 @@ export const text = (value: string, secrets: ReadonlyArray<string>): string => {
 export const contains = (value: string, secrets: ReadonlyArray<string>): boolean =>
   secrets.some((secret) => formsOf(secret).some((form) => value.includes(form)))
 
-/**
- * A JSON-like value with every string (keys too) passed through {@link text}; the value itself is
- * returned when nothing changed.
- */
-export const deep = <A>(value: A, secrets: ReadonlyArray<string>): A => {
-  if (secrets.length === 0) return value
-  const go = (node: unknown): unknown => {
-    if (typeof node === "string") return text(node, secrets)
-    if (Array.isArray(node)) {
-      const mapped = node.map(go)
-      return mapped.some((item, i) => item !== node[i]) ? mapped : node
-    }
-    if (typeof node === "object" && node !== null && Object.getPrototypeOf(node) === Object.prototype) {
-      let changed = false
-      const out: Record<string, unknown> = {}
-      for (const [key, item] of Object.entries(node)) {
-        const k = text(key, secrets)
-        const v = go(item)
-        if (k !== key || v !== item) changed = true
-        out[k] = v
-      }
-      return changed ? out : node
-    }
-    return node
-  }
-  return go(value) as A
-}
-
 /** {@link text} with the secrets known to the current fiber. */
 export const current = (value: string): Effect.Effect<string> =>
   Effect.map(FiberRef.get(known), (secrets) => text(value, secrets))
@@ -120,10 +91,6 @@ export const addScoped = (
     ? Effect.void
     : Effect.asVoid(Effect.locallyScopedWith(known, (old) => normalize([...old, ...added])))
 }
-
-/** A layer that makes the secrets known to the program it is provided to. */
-export const layer = (secrets: Iterable<string | Redacted.Redacted<string>>): Layer.Layer<never> =>
-  Layer.scopedDiscard(addScoped(secrets))
 
 /**
  * A `ProviderError` whose detail holds none of the secrets; its cause (the SDK's error, which
