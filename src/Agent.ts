@@ -24,6 +24,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
@@ -32,6 +33,7 @@ import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
+import * as Redact from "./internal/redact.js"
 import * as Seal from "./internal/seal.js"
 import * as Trace from "./internal/trace.js"
 import * as Journal from "./Journal.js"
@@ -550,13 +552,15 @@ const failedCall = (ctx: Context, state: State, error: Provider.ProviderError | 
         cause: error
       })
     }
-    const ended = yield* endRun(ctx, state, "error", error.message)
+    // the vendor's text is recorded and printed: without the secrets the program knows
+    const scrubbed = Redact.providerError(error, yield* FiberRef.get(Redact.known))
+    const ended = yield* endRun(ctx, state, "error", scrubbed.message)
     return yield* new AgentError({
       reason: "ProviderFailed",
       agent: agent.name,
-      detail: error.message,
+      detail: scrubbed.message,
       session: ended.session,
-      cause: error
+      cause: scrubbed
     })
   })
 

@@ -5,7 +5,9 @@
  * closed with the scope; its tools become `Tool`s whose JSON Schema is the server's own. Text
  * parts of a result are joined, `structuredContent` is used when present, `isError: true` is a
  * tool failure, and a server that dies mid-call fails that call with a typed `McpError` (reason
- * `Disconnected`) while the agent loop goes on.
+ * `Disconnected`) while the agent loop goes on; the next call reconnects (a bounded number of
+ * times). A result above the stdio buffer (10 MiB) is reason `ResultTooLarge`, and the connection
+ * the SDK then closed is reopened on the next call.
  *
  * Servers are given in code (`Mcp.stdio`, `Mcp.http`) or by name from `~/.rath/config.json`
  * (`RATH_HOME` moves the directory):
@@ -18,12 +20,13 @@
  *
  * @since 0.1.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import type * as ClientModule from "@modelcontextprotocol/sdk/client/index.js"
 import type * as StdioModule from "@modelcontextprotocol/sdk/client/stdio.js"
 import type * as HttpModule from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import type * as McpTypes from "@modelcontextprotocol/sdk/types.js"
-import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,9 +35,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import * as Fs from "node:fs/promises"
+import * as SynchronizedRef from "effect/SynchronizedRef"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as File from "./internal/configFile.js"
 import * as Lazy from "./internal/lazy.js"
 import * as Tool from "./Tool.js"
 
@@ -56,6 +60,11 @@ export class McpError extends Schema.TaggedError<McpError>("rath/McpError")("Mcp
     "Timeout",
     /** The tool answered with `isError: true`. */
     "ToolError",
+    /**
+     * The server sent a message larger than the stdio limit (`maxMessageBytes`, default 10 MiB,
+     * the SDK's buffer): the call fails, the connection is reset and the next call reconnects.
+     */
+    "ResultTooLarge",
     /** Any other failed request (a JSON-RPC error, an invalid answer). */
     "RequestFailed",
     /** A server name not found in the configuration. */
@@ -88,6 +97,11 @@ interface Common {
   readonly prefix?: string | undefined
   /** How long one call may take (default 60 seconds). */
   readonly timeout?: Duration.DurationInput | undefined
+  /**
+   * How many times a connection the server closed (it died, or sent a message above the limit) is
+   * opened again, on the next call, within one scope (default 3). Then calls fail `Disconnected`.
+   */
+  readonly reconnects?: number | undefined
 }
 
 /**
@@ -105,6 +119,11 @@ export interface StdioServer extends Common {
   readonly cwd?: string | undefined
   /** What to do with the server's stderr (default `"inherit"`). */
   readonly stderr?: "inherit" | "ignore" | undefined
+  /**
+   * The largest message read from the server, in bytes (default {@link DEFAULT_MAX_MESSAGE_BYTES});
+   * a result above it is reason `ResultTooLarge`.
+   */
+  readonly maxMessageBytes?: number | undefined
 }
 
 /**
@@ -153,65 +172,45 @@ export const http = (options: Omit<HttpServer, "_tag">): HttpServer => ({ _tag: 
 // configuration
 // -----------------------------------------------------------------------------
 
-const Strings = Schema.Record({ key: Schema.String, value: Schema.String })
-
-const StdioEntry = Schema.Struct({
-  command: Schema.String,
-  args: Schema.optional(Schema.Array(Schema.String)),
-  env: Schema.optional(Strings),
-  cwd: Schema.optional(Schema.String),
-  prefix: Schema.optional(Schema.String)
-})
-
-const HttpEntry = Schema.Struct({
-  url: Schema.String,
-  headers: Schema.optional(Strings),
-  prefix: Schema.optional(Schema.String)
-})
-
-const ConfigFile = Schema.Struct({
-  mcpServers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(StdioEntry, HttpEntry) }))
-})
-
 /**
- * The directory of rath's user configuration: `RATH_HOME`, or `~/.rath`.
+ * The directory of rath's user configuration: `RATH_HOME`, else `$HOME/.rath` (the home directory
+ * of the user when `HOME` is unset).
  *
  * @since 0.1.0
  * @category configuration
  */
-export const rathHome: Effect.Effect<string> = Config.option(Config.string("RATH_HOME")).pipe(
+export const rathHome: Effect.Effect<string> = File.directory.pipe(
   Effect.map(Option.getOrElse(() => Path.join(Os.homedir(), ".rath"))),
   Effect.orElseSucceed(() => Path.join(Os.homedir(), ".rath"))
 )
 
+const configError = (cause: File.ConfigFileError | ConfigError.ConfigError): McpError =>
+  cause._tag === "ConfigFileError"
+    ? new McpError({
+      reason: "ConfigInvalid",
+      server: "config",
+      detail: `${cause.path}${cause.line === undefined ? "" : `:${cause.line}:${cause.column ?? 1}`}: ${cause.detail}`
+    })
+    : new McpError({ reason: "ConfigInvalid", server: "config", detail: `cannot read the environment: ${cause}` })
+
 /**
  * The MCP servers named in `<rath home>/config.json` (`mcpServers`). A missing file names none.
+ * The file is read by the same reader as the providers (`ProviderConfig.load`), against one Schema
+ * of the whole file: a file that is broken anywhere is reason `ConfigInvalid`.
  *
  * @since 0.1.0
  * @category configuration
  */
 export const loadConfig: Effect.Effect<Readonly<Record<string, Server>>, McpError> = Effect.gen(function*() {
-  const file = Path.join(yield* rathHome, "config.json")
-  const text = yield* Effect.tryPromise({
-    try: () =>
-      Fs.readFile(file, "utf8").catch((cause: unknown) => isMissing(cause) ? undefined : Promise.reject(cause)),
-    catch: (cause) => new McpError({ reason: "ConfigInvalid", server: "config", detail: `cannot read ${file}`, cause })
-  })
-  if (text === undefined) return {}
-  const config = yield* Schema.decodeUnknown(Schema.parseJson(ConfigFile))(text).pipe(
-    Effect.mapError((cause) =>
-      new McpError({ reason: "ConfigInvalid", server: "config", detail: `${file}: ${cause.message}`, cause })
-    )
-  )
+  const { file } = yield* File.read.pipe(Effect.mapError(configError), Effect.provide(NodeFileSystem.layer))
   const servers: Record<string, Server> = {}
-  for (const [name, entry] of Object.entries(config.mcpServers ?? {})) {
-    servers[name] = "command" in entry ? stdio({ name, ...entry }) : http({ name, ...entry })
+  for (const [name, entry] of Object.entries(file.mcpServers ?? {})) {
+    const { timeoutMillis, ...rest } = entry
+    const timeout = timeoutMillis === undefined ? {} : { timeout: Duration.millis(timeoutMillis) }
+    servers[name] = "command" in rest ? stdio({ name, ...rest, ...timeout }) : http({ name, ...rest, ...timeout })
   }
   return servers
 })
-
-const isMissing = (cause: unknown): boolean =>
-  typeof cause === "object" && cause !== null && "code" in cause && cause.code === "ENOENT"
 
 /**
  * The server of that name in the configuration (reason `ServerNotFound` if there is none).
@@ -337,6 +336,17 @@ const requestError = (sdk: Sdk, server: string, action: string) => (cause: unkno
 
 const DEFAULT_TIMEOUT = Duration.seconds(60)
 
+/**
+ * The largest message read from a stdio server by default: the SDK's own buffer limit (10 MiB).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+
+/** How many times a closed connection is opened again within a scope, by default. */
+const DEFAULT_RECONNECTS = 3
+
 const transportOf = (sdk: Sdk, server: Server) =>
   server._tag === "Stdio"
     ? new sdk.StdioClientTransport({
@@ -344,7 +354,8 @@ const transportOf = (sdk: Sdk, server: Server) =>
       args: server.args === undefined ? [] : [...server.args],
       ...(server.env === undefined ? {} : { env: { ...server.env } }),
       ...(server.cwd === undefined ? {} : { cwd: server.cwd }),
-      stderr: server.stderr ?? "inherit"
+      stderr: server.stderr ?? "inherit",
+      maxBufferSize: server.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     })
     : new sdk.StreamableHTTPClientTransport(new URL(server.url), {
       ...(server.headers === undefined ? {} : { requestInit: { headers: { ...server.headers } } })
@@ -368,8 +379,58 @@ const listAll = (sdk: Sdk, client: Client, server: string) =>
 const Arguments = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 /**
+ * One client over one transport, and what became of it: the SDK closes the transport when the
+ * server exits or when a message exceeds the stdio buffer (it reports the latter to `onerror`
+ * first).
+ */
+interface Connection {
+  readonly client: Client
+  closed: boolean
+  overflowed: boolean
+}
+
+const OVERFLOW = /exceeded maximum size/i
+
+const open = (sdk: Sdk, server: Server): Effect.Effect<Connection, McpError> =>
+  Effect.tryPromise({
+    try: async () => {
+      const client = new sdk.Client({ name: "rath", version: "0.1.0" })
+      const connection: Connection = { client, closed: false, overflowed: false }
+      client.onclose = () => {
+        connection.closed = true
+      }
+      client.onerror = (error) => {
+        if (OVERFLOW.test(error.message)) connection.overflowed = true
+      }
+      await client.connect(transportOf(sdk, server))
+      return connection
+    },
+    catch: (cause) =>
+      new McpError({
+        reason: "ConnectFailed",
+        server: server.name,
+        detail: `cannot connect: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause
+      })
+  })
+
+const close = (server: Server, connection: Connection) =>
+  connection.closed
+    ? Effect.void
+    : Effect.tryPromise(() => connection.client.close()).pipe(
+      Effect.catchAll((cause) => Effect.logWarning(`closing MCP server ${server.name} failed`, cause))
+    )
+
+interface Link {
+  readonly connection: Connection
+  readonly reconnects: number
+}
+
+/**
  * Connects to a server for the scope and returns its tools as a toolkit. The client (and a stdio
- * server's process) is closed when the scope closes.
+ * server's process) is closed when the scope closes. A connection the server closed (it died, or
+ * sent a message above `maxMessageBytes`) is opened again on the next call, up to `reconnects`
+ * times in the scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -396,28 +457,56 @@ export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpE
           cause
         })
     })
-    const client = yield* Effect.acquireRelease(
-      Effect.tryPromise({
-        try: async () => {
-          const client = new sdk.Client({ name: "rath", version: "0.1.0" })
-          await client.connect(transportOf(sdk, server))
-          return client
-        },
-        catch: (cause) =>
-          new McpError({
-            reason: "ConnectFailed",
-            server: server.name,
-            detail: `cannot connect: ${cause instanceof Error ? cause.message : String(cause)}`,
-            cause
-          })
-      }),
-      (client) =>
-        Effect.tryPromise(() => client.close()).pipe(
-          Effect.catchAll((cause) => Effect.logWarning(`closing MCP server ${server.name} failed`, cause))
-        )
+    const first = yield* Effect.acquireRelease(open(sdk, server), (connection) => close(server, connection))
+    const link = yield* SynchronizedRef.make<Link>({ connection: first, reconnects: 0 })
+    // a reconnected client is closed with the scope too (the first one by its own release)
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(
+        SynchronizedRef.get(link),
+        ({ connection }) => connection === first ? Effect.void : close(server, connection)
+      )
     )
+    const maxReconnects = Math.max(0, server.reconnects ?? DEFAULT_RECONNECTS)
+    const current: Effect.Effect<Connection, McpError> = SynchronizedRef.modifyEffect(link, (state) => {
+      if (!state.connection.closed) return Effect.succeed([Either.right(state.connection), state] as const)
+      if (state.reconnects >= maxReconnects) {
+        const gaveUp = new McpError({
+          reason: "Disconnected",
+          server: server.name,
+          detail: `the server closed the connection (reconnected ${state.reconnects} times in this scope; no more)`
+        })
+        return Effect.succeed([Either.left(gaveUp), state] as const)
+      }
+      return Effect.map(
+        Effect.either(open(sdk, server)),
+        (opened) =>
+          [
+            opened,
+            Either.isRight(opened)
+              ? { connection: opened.right, reconnects: state.reconnects + 1 }
+              : { ...state, reconnects: state.reconnects + 1 }
+          ] as const
+      )
+    }).pipe(Effect.flatten)
     const timeout = Duration.toMillis(server.timeout === undefined ? DEFAULT_TIMEOUT : Duration.decode(server.timeout))
-    const listed = yield* listAll(sdk, client, server.name)
+    const limit = server._tag === "Stdio" ? server.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES : undefined
+    const listed = yield* listAll(sdk, first.client, server.name)
+    const call = (tool: McpTypes.Tool, args: Record<string, unknown>) =>
+      Effect.flatMap(current, (connection) =>
+        Effect.tryPromise({
+          try: (signal) =>
+            connection.client.callTool({ name: tool.name, arguments: args }, undefined, { signal, timeout }),
+          catch: (cause) =>
+            connection.overflowed
+              ? new McpError({
+                reason: "ResultTooLarge",
+                server: server.name,
+                detail: `tools/call ${tool.name}: the server sent a message larger than ${limit} bytes ` +
+                  `(maxMessageBytes); the connection was reset and the next call reconnects`,
+                cause
+              })
+              : requestError(sdk, server.name, `tools/call ${tool.name}`)(cause)
+        }))
     const tools = listed.map((tool) =>
       Tool.make({
         name: `${server.prefix ?? ""}${tool.name}`,
@@ -426,10 +515,7 @@ export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpE
         jsonSchema: inputSchemaOf(tool.inputSchema),
         idempotent: tool.annotations?.idempotentHint ?? false,
         handler: (args) =>
-          Effect.tryPromise({
-            try: (signal) => client.callTool({ name: tool.name, arguments: args }, undefined, { signal, timeout }),
-            catch: requestError(sdk, server.name, `tools/call ${tool.name}`)
-          }).pipe(
+          call(tool, args).pipe(
             Effect.flatMap((result) => {
               const output = outputOf(result as Parameters<typeof outputOf>[0])
               return result.isError === true

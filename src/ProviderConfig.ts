@@ -12,19 +12,20 @@
  * @since 0.1.0
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import * as FileSystem from "@effect/platform/FileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Embedder from "./Embedder.js"
+import * as File from "./internal/configFile.js"
+import * as Redact from "./internal/redact.js"
 import * as Provider from "./Provider.js"
 import * as Anthropic from "./providers/Anthropic.js"
 import * as OpenAi from "./providers/OpenAi.js"
@@ -81,31 +82,7 @@ export class ProviderConfigError
  * @since 0.1.0
  * @category schemas
  */
-export const ProviderEntry = Schema.Struct({
-  /** A registered kind: `"openai"` (any OpenAI-compatible gateway), `"anthropic"`, ... */
-  kind: Schema.String,
-  baseUrl: Schema.optional(Schema.String),
-  model: Schema.optional(Schema.String),
-  /** The key itself (prefer `apiKeyEnv`: a file is easy to leak). */
-  apiKey: Schema.optional(Schema.String),
-  /** The name of an environment variable that holds the key. */
-  apiKeyEnv: Schema.optional(Schema.String),
-  organization: Schema.optional(Schema.String),
-  project: Schema.optional(Schema.String),
-  headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
-  /** Timeout of a call (default 10 minutes): a whole `chat` call; a stream's headers, then its longest silence. */
-  timeoutMillis: Schema.optional(Schema.Number),
-  /** The largest response body read, in bytes (default 64 MiB). */
-  maxResponseBytes: Schema.optional(Schema.Number),
-  /** The longest `Retry-After` a retry waits for (default 60000); a longer one is not retried. */
-  maxRetryAfterMillis: Schema.optional(Schema.Number),
-  /** Default `max_tokens` (Anthropic requires one; default `Anthropic.DEFAULT_MAX_TOKENS`). */
-  maxTokens: Schema.optional(Schema.Number),
-  /** Retries of retryable failures (default 3; 0 disables). */
-  maxRetries: Schema.optional(Schema.Number),
-  /** Anything else, for third-party kinds. */
-  options: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
-})
+export const ProviderEntry: typeof File.ProviderEntry = File.ProviderEntry
 
 /**
  * @since 0.1.0
@@ -114,7 +91,9 @@ export const ProviderEntry = Schema.Struct({
 export interface ProviderEntry extends Schema.Schema.Type<typeof ProviderEntry> {}
 
 /**
- * The config file: named providers and the default one.
+ * The config file: named providers, the default one, and MCP servers (`mcpServers`, read by
+ * `Mcp.loadConfig`). One Schema for the whole file, read by one reader: a field that is misspelt
+ * anywhere is an `InvalidFile` error.
  *
  * @since 0.1.0
  * @category schemas
@@ -129,10 +108,7 @@ export interface ProviderEntry extends Schema.Schema.Type<typeof ProviderEntry> 
  * }
  * ```
  */
-export const ConfigFile = Schema.Struct({
-  default: Schema.optional(Schema.String),
-  providers: Schema.optional(Schema.Record({ key: Schema.String, value: ProviderEntry }))
-})
+export const ConfigFile: typeof File.ConfigFile = File.ConfigFile
 
 /**
  * @since 0.1.0
@@ -186,12 +162,6 @@ const builtinEnv = {
   anthropic: { key: "ANTHROPIC_API_KEY", baseUrl: "ANTHROPIC_BASE_URL", model: "ANTHROPIC_DEFAULT_MODEL" }
 } as const
 
-const lineColumn = (text: string, position: number): { line: number; column: number } => {
-  const before = text.slice(0, Math.max(0, Math.min(position, text.length)))
-  const lines = before.split("\n")
-  return { line: lines.length, column: (lines[lines.length - 1]?.length ?? 0) + 1 }
-}
-
 /**
  * Parses config file text: a `CorruptFile` error with the line and column when it is not JSON, an
  * `InvalidFile` error naming the field when it does not match {@link ConfigFile}.
@@ -200,32 +170,16 @@ const lineColumn = (text: string, position: number): { line: number; column: num
  * @category constructors
  */
 export const parseFile = (text: string, path: string): Effect.Effect<ConfigFile, ProviderConfigError> =>
-  Effect.gen(function*() {
-    const json = yield* Effect.try({
-      try: (): unknown => JSON.parse(text),
-      catch: (cause) => {
-        const message = cause instanceof Error ? cause.message : String(cause)
-        const match = /position (\d+)/.exec(message)
-        const position = match === null ? text.length : Number(match[1])
-        return new ProviderConfigError({
-          reason: "CorruptFile",
-          detail: `not valid JSON: ${message}`,
-          path,
-          ...lineColumn(text, position),
-          cause
-        })
-      }
-    })
-    return yield* Schema.decodeUnknown(ConfigFile, { onExcessProperty: "error" })(json).pipe(
-      Effect.mapError((error) =>
-        new ProviderConfigError({
-          reason: "InvalidFile",
-          detail: ParseResult.TreeFormatter.formatErrorSync(error),
-          path,
-          cause: error
-        })
-      )
-    )
+  Either.mapLeft(File.parse(text, path), fromFileError)
+
+const fromFileError = (error: File.ConfigFileError): ProviderConfigError =>
+  new ProviderConfigError({
+    reason: error.reason,
+    detail: error.detail,
+    path: error.path,
+    ...(error.line === undefined ? {} : { line: error.line }),
+    ...(error.column === undefined ? {} : { column: error.column }),
+    ...(error.cause === undefined ? {} : { cause: error.cause })
   })
 
 const envError = (cause: unknown) =>
@@ -249,11 +203,10 @@ const optionalRedacted = (name: string) =>
  * @since 0.1.0
  * @category constructors
  */
-export const directory: Effect.Effect<Option.Option<string>, ProviderConfigError> = Effect.gen(function*() {
-  const home = yield* optionalString("RATH_HOME")
-  if (Option.isSome(home)) return home
-  return Option.map(yield* optionalString("HOME"), (dir) => `${dir.replace(/\/+$/, "")}/.rath`)
-})
+export const directory: Effect.Effect<Option.Option<string>, ProviderConfigError> = Effect.mapError(
+  File.directory,
+  envError
+)
 
 /**
  * Reads the config file (when there is one) and the environment, and resolves every named
@@ -266,17 +219,9 @@ export const directory: Effect.Effect<Option.Option<string>, ProviderConfigError
  * @category constructors
  */
 export const load: Effect.Effect<Resolved, ProviderConfigError, FileSystem.FileSystem> = Effect.gen(function*() {
-  const fs = yield* FileSystem.FileSystem
-  const dir = yield* directory
-  const path = Option.getOrUndefined(Option.map(dir, (d) => `${d.replace(/\/+$/, "")}/config.json`))
-  let file: ConfigFile = {}
-  if (path !== undefined) {
-    const readFailed = (cause: unknown) =>
-      new ProviderConfigError({ reason: "ReadFailed", detail: String(cause), path, cause })
-    if (yield* fs.exists(path).pipe(Effect.mapError(readFailed))) {
-      file = yield* parseFile(yield* fs.readFileString(path).pipe(Effect.mapError(readFailed)), path)
-    }
-  }
+  const { file, path } = yield* File.read.pipe(
+    Effect.mapError((error) => error._tag === "ConfigFileError" ? fromFileError(error) : envError(error))
+  )
   const where = path ?? "~/.rath/config.json"
   const entries: Record<string, ProviderEntry> = { ...file.providers }
   const providers: Record<string, Settings> = {}
@@ -567,7 +512,8 @@ export const fromResolved = (
       })
     }
     const factory = yield* Effect.flatMap(ProviderRegistry, (registry) => registry.lookup(settings.kind))
-    const service = yield* factory(settings)
+    // a vendor that echoes the key (or a header) in an error body never gets it printed or stored
+    const service = Redact.provider(yield* factory(settings), secretsOf(settings))
     return (settings.maxRetries ?? 3) === 0
       ? service
       : Provider.withRetry(service, {
@@ -575,6 +521,29 @@ export const fromResolved = (
         ...(settings.maxRetryAfterMillis === undefined ? {} : { maxRetryAfter: settings.maxRetryAfterMillis })
       })
   })
+
+/**
+ * The secrets of resolved settings: the key, the headers whose names say they hold one
+ * (`Authorization`, `x-api-key`, ...), and such fields of `options`.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const secretsOf = (settings: Settings): ReadonlyArray<string> =>
+  Redact.normalize([
+    ...Option.toArray(settings.apiKey),
+    ...Object.entries(settings.headers ?? {}).flatMap(([name, value]) => File.isSecretField(name) ? [value] : []),
+    ...File.secretsOf(settings.options)
+  ])
+
+/**
+ * Every secret of the resolved configuration (of every provider, not only the chosen one).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const secretsOfResolved = (resolved: Resolved): ReadonlyArray<string> =>
+  Redact.normalize(Object.values(resolved.providers).flatMap(secretsOf))
 
 /**
  * Loads the configuration and builds the named (or default) provider.
@@ -588,7 +557,9 @@ export const make = (
   Effect.flatMap(load, (resolved) => fromResolved(resolved, name))
 
 /**
- * The configured provider as a layer (needs a `FileSystem` and a {@link ProviderRegistry}).
+ * The configured provider as a layer (needs a `FileSystem` and a {@link ProviderRegistry}). The
+ * configuration's secrets (every provider's key and secret headers) become known to the program
+ * the layer is provided to, which redacts them from what it records: an agent's run end, for one.
  *
  * @since 0.1.0
  * @category layers
@@ -596,7 +567,14 @@ export const make = (
 export const layer = (
   name?: string
 ): Layer.Layer<Provider.Provider, ProviderConfigError, FileSystem.FileSystem | ProviderRegistry> =>
-  Layer.effect(Provider.Provider, make(name))
+  Layer.scoped(
+    Provider.Provider,
+    Effect.gen(function*() {
+      const resolved = yield* load
+      yield* Redact.addScoped(secretsOfResolved(resolved))
+      return yield* fromResolved(resolved, name)
+    })
+  )
 
 /**
  * The configured provider from the environment and `~/.rath/config.json`, with the Node file

@@ -355,6 +355,8 @@ const script = `
 (function(){
   var data = JSON.parse(document.getElementById("rath-data").textContent);
   var details = document.getElementById("details");
+  // ids come from the URL hash too: look them up as own keys only ("#constructor" is no session)
+  function own(map, key){ return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : undefined; }
   function el(tag, attrs, children){
     var node = document.createElement(tag);
     if (attrs) for (var k in attrs) { if (k === "text") node.textContent = attrs[k]; else node.setAttribute(k, attrs[k]); }
@@ -385,7 +387,7 @@ const script = `
     var node = document.querySelector('.node[data-id="' + (window.CSS && CSS.escape ? CSS.escape(id) : id) + '"]');
     if (node) node.classList.add("selected");
     details.textContent = "";
-    var s = data.sessions[id];
+    var s = own(data.sessions, id);
     if (!s) {
       details.appendChild(el("h2", {text: id}));
       details.appendChild(el("p", {"class": "muted", text: "This session is named as a parent but is not part of this set."}));
@@ -413,7 +415,7 @@ const script = `
       s.entries.forEach(function(id, i){
         var inherited = i < s.base;
         if (inherited && !toggle.checked) return;
-        list.appendChild(entryView(data.entries[id], i, inherited));
+        list.appendChild(entryView(own(data.entries, id), i, inherited));
       });
     }
     toggle.addEventListener("change", render);
@@ -426,8 +428,10 @@ const script = `
     node.addEventListener("click", function(){ show(id); });
     node.addEventListener("keydown", function(e){ if (e.key === "Enter" || e.key === " ") { e.preventDefault(); show(id); } });
   });
-  var initial = decodeURIComponent(location.hash.slice(1)) || data.selected;
-  if (initial && (data.sessions[initial] || document.querySelector(".node"))) show(initial);
+  var hash = location.hash.slice(1);
+  try { hash = decodeURIComponent(hash); } catch (e) { /* a malformed escape: the hash as it is */ }
+  var initial = hash || data.selected;
+  if (initial && (own(data.sessions, initial) || document.querySelector(".node"))) show(initial);
 })();
 `
 

@@ -87,16 +87,70 @@ describe("Mcp over stdio", () => {
       assert.isFalse(isAlive(pid), "the server process outlived its scope")
     }).pipe(ids))
 
-  it.live("a server dying mid-call is a typed failure and the caller goes on", () =>
+  it.live("a server dying mid-call is a typed failure; the next call reconnects, a bounded number of times", () =>
     Effect.gen(function*() {
-      const toolkit = yield* Mcp.toolkit(stdioServer)
+      const scope = yield* Scope.make()
+      const toolkit = yield* Scope.extend(Mcp.toolkit({ ...stdioServer, reconnects: 1 }), scope)
       const run = yield* runner(toolkit)
+      const pid = Number((yield* run("pid", {})).output)
       const died = yield* run("die", {})
       assert.strictEqual(died.error?.kind, "tool_failed")
       assert.include(died.error?.message, "Disconnected")
-      const after = yield* run("echo", { text: "anyone?" })
-      assert.strictEqual(after.error?.kind, "tool_failed")
-      assert.include(after.error?.message, "Disconnected")
+      // a new server process answers
+      const after = yield* run("pid", {})
+      assert.isUndefined(after.error, after.error?.message)
+      assert.notStrictEqual(Number(after.output), pid)
+      assert.isTrue(isAlive(Number(after.output)))
+      // it dies too: the one reconnect is spent, so the server stays down for the scope
+      yield* run("die", {})
+      const gaveUp = yield* run("echo", { text: "anyone?" })
+      assert.strictEqual(gaveUp.error?.kind, "tool_failed")
+      assert.include(gaveUp.error?.message, "Disconnected")
+      assert.include(gaveUp.error?.message, "reconnected 1 times")
+      yield* Scope.close(scope, Exit.void)
+    }).pipe(ids))
+
+  it.live("a reconnected server's process ends with the scope", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const toolkit = yield* Scope.extend(Mcp.toolkit(stdioServer), scope)
+      const run = yield* runner(toolkit)
+      yield* run("die", {})
+      const pid = Number((yield* run("pid", {})).output)
+      assert.isTrue(isAlive(pid))
+      yield* Scope.close(scope, Exit.void)
+      assert.isFalse(isAlive(pid), "the reconnected server outlived its scope")
+    }).pipe(ids))
+
+  it.live(
+    "a result above the SDK's 10 MiB buffer is ResultTooLarge, and the server is usable again",
+    () =>
+      Effect.gen(function*() {
+        const toolkit = yield* Mcp.toolkit(stdioServer)
+        const run = yield* runner(toolkit)
+        const pid = Number((yield* run("pid", {})).output)
+        const big = yield* run("big", { bytes: Mcp.DEFAULT_MAX_MESSAGE_BYTES + 1024 })
+        assert.strictEqual(big.error?.kind, "tool_failed")
+        assert.include(big.error?.message, "ResultTooLarge")
+        assert.isFalse(isAlive(pid), "the overflowed connection's server was ended")
+        // not "Not connected" for the rest of the scope: the next call reconnects
+        assert.strictEqual((yield* run("echo", { text: "still here" })).output, "echo: still here")
+        // a large result that fits arrives whole (Tool.run then shortens what the model sees)
+        const fits = yield* run("big", { bytes: 1024 * 1024 })
+        assert.isUndefined(fits.error, fits.error?.message)
+        assert.deepInclude(fits.output, { truncated: true, originalChars: 1024 * 1024 + 2 })
+      }).pipe(Effect.scoped, ids),
+    60_000
+  )
+
+  it.live("maxMessageBytes moves the limit", () =>
+    Effect.gen(function*() {
+      const toolkit = yield* Mcp.toolkit({ ...stdioServer, maxMessageBytes: 64 * 1024 })
+      const run = yield* runner(toolkit)
+      const big = yield* run("big", { bytes: 100 * 1024 })
+      assert.include(big.error?.message, "ResultTooLarge")
+      assert.include(big.error?.message, String(64 * 1024))
+      assert.strictEqual(String((yield* run("big", { bytes: 1000 })).output).length, 1000)
     }).pipe(Effect.scoped, ids))
 
   it.live("a server that cannot start is ConnectFailed", () =>
@@ -131,7 +185,7 @@ describe("Mcp configuration", () => {
       Fs.writeFileSync(
         Path.join(home, "config.json"),
         JSON.stringify({
-          provider: { other: "settings are ignored here" },
+          providers: { local: { kind: "openai", model: "m", apiKey: "not-used-here" } },
           mcpServers: {
             fixture: { command: process.execPath, args: [fixture("mcp-stdio.mjs")], prefix: "fx_" }
           }

@@ -161,6 +161,34 @@ describe("the viewer in headless Chromium", () => {
   )
 
   it.scopedLive.skipIf(skip)(
+    "a URL hash that names no session (#constructor, #__proto__, a malformed escape) throws nothing",
+    () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const run = yield* buildRun.pipe(Effect.provide(TestContext.TestContext))
+        const outDir = path.resolve("test-output")
+        yield* fs.makeDirectory(outDir, { recursive: true })
+        const file = path.join(outDir, "viewer-hash.html")
+        yield* fs.writeFileString(file, Viewer.html(run.all, { title: "hash test" }))
+        const { call, errors, page } = yield* openPage
+        for (const hash of ["constructor", "__proto__", "toString", "hasOwnProperty", "%E0%A4%A"]) {
+          yield* call(() => page.goto(`file://${file}#${hash}`))
+          // a new document per hash (a hash change alone does not reload)
+          yield* call(() => page.reload())
+          const shown = yield* call(() => page.locator("#details h2").textContent())
+          assert.strictEqual(shown, hash, "the hash is shown as an unknown id")
+          assert.include(yield* call(() => page.locator("#details").innerText()), "not part of this set", hash)
+          // the page still works: a click shows a real session
+          yield* call(() => page.locator(`.node[data-id="${run.b.id}"]`).click())
+          assert.strictEqual(yield* call(() => page.locator("#details h2").textContent()), run.b.id)
+        }
+        assert.deepStrictEqual(errors, [])
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.scopedLive.skipIf(skip)(
     "the page `rath serve` serves over a SQLite store loads, draws the graph and shows entries on click",
     () =>
       Effect.gen(function*() {

@@ -25,6 +25,7 @@ import * as Embedder from "../Embedder.js"
 import type * as Entry from "../Entry.js"
 import * as Lazy from "../internal/lazy.js"
 import * as Http from "../internal/providerHttp.js"
+import * as Redact from "../internal/redact.js"
 import * as Provider from "../Provider.js"
 
 /**
@@ -603,7 +604,11 @@ export const make = (options: Options): Provider.Service => {
       })))
   }
 
-  return Provider.make({ info: http.info, chat, stream })
+  // a gateway that echoes the key (or a secret header) in an error body: never printed or stored
+  return Redact.provider(Provider.make({ info: http.info, chat, stream }), [
+    options.apiKey,
+    ...Object.entries(options.headers ?? {}).flatMap(([name, value]) => Redact.isSecretField(name) ? [value] : [])
+  ])
 }
 
 /**

@@ -1,0 +1,154 @@
+/**
+ * `rath serve` answers only requests meant for it: a `Host` that does not name it (DNS
+ * rebinding), a cross-site request, a body, a long URL or a mutating method get a 4xx JSON error;
+ * listening beyond loopback prints a warning. Real HTTP on 127.0.0.1, headers set by hand.
+ */
+import * as HttpServer from "@effect/platform/HttpServer"
+import { assert, describe, it } from "@effect/vitest"
+import type { Console } from "effect"
+import { Effect, Layer } from "effect"
+import * as Http from "node:http"
+import * as Os from "node:os"
+import { IdGenerator, Session } from "rath"
+import * as Serve from "../src/cli/Serve.js"
+import * as Source from "../src/cli/Source.js"
+
+interface Answer {
+  readonly status: number
+  readonly headers: Http.IncomingHttpHeaders
+  readonly body: string
+}
+
+/** One request with exactly these headers (fetch cannot set `Host`). */
+const request = (
+  port: number,
+  options: {
+    readonly path?: string
+    readonly method?: string
+    readonly headers?: Record<string, string>
+    readonly body?: string
+  }
+) =>
+  Effect.async<Answer, Error>((resume) => {
+    const req = Http.request({
+      host: "127.0.0.1",
+      port,
+      path: options.path ?? "/api/sessions",
+      method: options.method ?? "GET",
+      headers: { host: `127.0.0.1:${port}`, ...options.headers }
+    }, (res) => {
+      const chunks: Array<Buffer> = []
+      res.on("data", (chunk: Buffer) => chunks.push(chunk))
+      res.on("end", () =>
+        resume(Effect.succeed({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString("utf8")
+        })))
+    })
+    req.on("error", (error) => resume(Effect.fail(error)))
+    req.end(options.body)
+  })
+
+/** Serves one session for the scope; the port it listens on, and what it printed. */
+const serving = (host: string) =>
+  Effect.gen(function*() {
+    const session = yield* Session.fromUserMessage("the secret plan").pipe(
+      Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
+    )
+    const printed: Array<string> = []
+    const base = yield* Effect.console
+    const hear = (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void printed.push(parts.join(" ")))
+    const capture: Console.Console = { ...base, log: hear, error: hear }
+    const context = yield* Layer.build(
+      Serve.layer({
+        open: Effect.succeed(Source.fromSessions("test", [session])),
+        label: "test",
+        host,
+        port: 0
+      })
+    ).pipe(Effect.withConsole(capture))
+    const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
+    const port = server.address._tag === "TcpAddress" ? server.address.port : -1
+    return { port, printed, session }
+  })
+
+const refused = (answer: Answer, status: number, reason: string) => {
+  assert.strictEqual(answer.status, status, answer.body)
+  assert.strictEqual(JSON.parse(answer.body).reason, reason)
+  assert.notInclude(answer.body, "s_0", "a refusal shows no session")
+}
+
+describe("rath serve: who may ask", () => {
+  it.scopedLive("answers its own names; refuses another Host (DNS rebinding) with a 403", () =>
+    Effect.gen(function*() {
+      const { port, printed } = yield* serving("127.0.0.1")
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`]) {
+        const answer = yield* request(port, { headers: { host } })
+        assert.strictEqual(answer.status, 200, host)
+        assert.include(answer.body, "s_0")
+        assert.strictEqual(answer.headers["x-content-type-options"], "nosniff")
+        assert.strictEqual(answer.headers["cache-control"], "no-store")
+      }
+      // a rebinding page: its own name, resolving to 127.0.0.1, on the served port
+      refused(yield* request(port, { headers: { host: `attacker.example:${port}` } }), 403, "HostNotAllowed")
+      refused(yield* request(port, { path: "/", headers: { host: `attacker.example:${port}` } }), 403, "HostNotAllowed")
+      refused(yield* request(port, { headers: { host: `127.0.0.1:${port + 1}` } }), 403, "HostNotAllowed")
+      refused(yield* request(port, { headers: { host: "127.0.0.1" } }), 403, "HostNotAllowed")
+      refused(yield* request(port, { headers: { host: `localhost.attacker.example:${port}` } }), 403, "HostNotAllowed")
+      assert.isFalse(printed.some((line) => line.includes("warning")), printed.join("\n"))
+    }))
+
+  it.scopedLive("refuses cross-site requests, bodies, long URLs and every mutating method", () =>
+    Effect.gen(function*() {
+      const { port } = yield* serving("127.0.0.1")
+      const same = yield* request(port, {
+        headers: { origin: `http://127.0.0.1:${port}`, "sec-fetch-site": "same-origin" }
+      })
+      assert.strictEqual(same.status, 200)
+      refused(yield* request(port, { headers: { origin: "http://attacker.example" } }), 403, "CrossOrigin")
+      refused(yield* request(port, { headers: { origin: `http://localhost:${port}` } }), 403, "CrossOrigin")
+      refused(yield* request(port, { headers: { origin: "null" } }), 403, "CrossOrigin")
+      refused(yield* request(port, { headers: { "sec-fetch-site": "cross-site" } }), 403, "CrossOrigin")
+      refused(yield* request(port, { headers: { "sec-fetch-site": "same-site" } }), 403, "CrossOrigin")
+      for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+        refused(yield* request(port, { method }), 405, "MethodNotAllowed")
+      }
+      refused(
+        yield* request(port, { headers: { "content-length": "100" }, body: "x".repeat(100) }),
+        413,
+        "TooLarge"
+      )
+      refused(
+        yield* request(port, { path: `/api/sessions/${"a".repeat(Serve.MAX_URL_LENGTH)}` }),
+        414,
+        "UrlTooLong"
+      )
+      // the server is still fine
+      assert.strictEqual((yield* request(port, {})).status, 200)
+    }))
+
+  it.scopedLive("--host 0.0.0.0 warns; IP literals and the machine's name pass, other names do not", () =>
+    Effect.gen(function*() {
+      const { port, printed } = yield* serving("0.0.0.0")
+      assert.isTrue(
+        printed.some((line) => /warning: listening on 0\.0\.0\.0.*every session/.test(line)),
+        printed.join("\n")
+      )
+      assert.strictEqual((yield* request(port, { headers: { host: `192.168.7.9:${port}` } })).status, 200)
+      assert.strictEqual((yield* request(port, { headers: { host: `${Os.hostname()}:${port}` } })).status, 200)
+      refused(yield* request(port, { headers: { host: `attacker.example:${port}` } }), 403, "HostNotAllowed")
+    }))
+
+  it("hostAllowed: the bound host by name, ports compared exactly", () => {
+    const bound = { host: "my-box.lan", port: 7777 }
+    assert.isTrue(Serve.hostAllowed("my-box.lan:7777", bound))
+    assert.isTrue(Serve.hostAllowed("localhost:7777", bound))
+    assert.isFalse(Serve.hostAllowed("my-box.lan:77770", bound))
+    assert.isFalse(Serve.hostAllowed("10.0.0.1:7777", bound))
+    assert.isFalse(Serve.hostAllowed(undefined, bound))
+    assert.isTrue(Serve.hostAllowed("[::1]:7777", { host: "::1", port: 7777 }))
+    assert.isFalse(Serve.isLoopback("0.0.0.0"))
+    assert.isTrue(Serve.isLoopback("127.0.0.1"))
+  })
+})
