@@ -1258,6 +1258,27 @@ describe("rath executable", () => {
       assert.match(missing.stderr, /^rath: \/nonexistent\/run\.jsonl does not exist/)
     }), 60_000)
 
+  it.live(
+    "the package's bin (what npx rath runs) works in a checkout, built or not",
+    () =>
+      Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
+        const child = execFile(
+          process.execPath,
+          ["bin/rath.js", "--version"],
+          { cwd: process.cwd() },
+          (error, stdout, stderr) =>
+            resume(Effect.succeed({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }))
+        )
+        return Effect.sync(() => child.kill())
+      }).pipe(
+        Effect.map((out) => {
+          assert.strictEqual(out.code, 0, out.stderr)
+          assert.strictEqual(out.stdout.trim(), Cli.version)
+        })
+      ),
+    60_000
+  )
+
   it.live("help piped to a file has no ANSI codes, with or without NO_COLOR", () =>
     Effect.gen(function*() {
       const piped = yield* bin(["show", "--help"], { NO_COLOR: undefined })
