@@ -325,6 +325,24 @@ export const ToolDefinition = Schema.Struct({
 export interface ToolDefinition extends Schema.Schema.Type<typeof ToolDefinition> {}
 
 /**
+ * What a provider needs to continue a conversation from one of its answers, kept opaque, keyed by
+ * the wire format it belongs to (`anthropic`: thinking blocks with their signatures and redacted
+ * thinking; `openai`: `reasoning_details` of gateways that send them; `effect-ai`: the part
+ * metadata of an `@effect/ai` answer, such as OpenAI Responses reasoning item ids and encrypted
+ * content). An adapter sends back its own key's value on the next turn and ignores the others.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ProviderMetadata = Schema.Record({ key: Schema.String, value: Json })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProviderMetadata = typeof ProviderMetadata.Type
+
+/**
  * The messages a model is sent: the provider-level form, which every adapter renders into its
  * vendor's wire format. Session entries of these four kinds are such messages as they are (an
  * entry has more fields; a message needs only these), so sending a transcript copies nothing.
@@ -347,7 +365,9 @@ export const UserMessage = Schema.TaggedStruct("User", { text: Schema.String })
 export const AssistantMessage = Schema.TaggedStruct("Assistant", {
   text: Schema.String,
   reasoning: Schema.optional(Schema.String),
-  toolCalls: Schema.Array(ToolCall)
+  toolCalls: Schema.Array(ToolCall),
+  /** What the provider needs to continue from this answer (see {@link ProviderMetadata}). */
+  metadata: Schema.optional(ProviderMetadata)
 })
 
 /**
@@ -535,6 +555,12 @@ const callFields = {
   /** The tools the request offered; absent when they are the tools of the run's `rath.agent` spec. */
   tools: Schema.optional(Schema.Array(ToolDefinition)),
   options: Schema.optional(CallOptions),
+  /**
+   * What the provider needs to continue from this answer (thinking signatures, reasoning item
+   * ids, encrypted reasoning); sent back by the adapter of the same wire format. Absent in older
+   * entries and for providers that need nothing.
+   */
+  metadata: Schema.optional(ProviderMetadata),
   seal: Schema.optional(Seal)
 }
 

@@ -358,6 +358,7 @@ const record = (
   fields.finishReason = response.finishReason
   if (response.usage !== undefined) fields.usage = response.usage
   if (response.missing !== undefined) fields.missing = response.missing
+  if (response.metadata !== undefined) fields.metadata = response.metadata
   fields.latencyMs = latencyMs
   fields.requestFingerprint = Provider.fingerprint(sent)
   if (!isDefaultPrompt(meta.prompt, meta.author)) fields.prompt = meta.prompt

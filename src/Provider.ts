@@ -116,6 +116,12 @@ export interface Response {
   /** The model that answered, as the response reported it. */
   readonly model?: string | undefined
   readonly provider: Entry.ProviderInfo
+  /**
+   * What the provider needs to continue the conversation from this answer (thinking signatures,
+   * reasoning item ids, encrypted reasoning), opaque and keyed by wire format; recorded on the
+   * entry and sent back by the adapter on the next turn (see `Entry.ProviderMetadata`).
+   */
+  readonly metadata?: Entry.ProviderMetadata | undefined
 }
 
 /**
@@ -131,7 +137,13 @@ export type StreamPart =
   | { readonly _tag: "ToolCallStart"; readonly index: number; readonly id: string; readonly name: string }
   | { readonly _tag: "ToolCallDelta"; readonly index: number; readonly argumentsDelta: string }
   | { readonly _tag: "Usage"; readonly usage: Entry.Usage }
-  | { readonly _tag: "Metadata"; readonly model?: string | undefined; readonly requestId?: string | undefined }
+  | {
+    readonly _tag: "Metadata"
+    readonly model?: string | undefined
+    readonly requestId?: string | undefined
+    /** Continuation metadata (see {@link Response}); merged by key into what came before. */
+    readonly metadata?: Entry.ProviderMetadata | undefined
+  }
   | {
     readonly _tag: "Retry"
     readonly attempt: number
@@ -251,6 +263,7 @@ export interface Accumulator {
   readonly finishReason: Entry.FinishReason | undefined
   readonly provider: Entry.ProviderInfo | undefined
   readonly missing: ReadonlyArray<"usage"> | undefined
+  readonly metadata?: Entry.ProviderMetadata | undefined
 }
 
 /**
@@ -296,7 +309,12 @@ export const step = (self: Accumulator, part: StreamPart): Accumulator => {
     case "Usage":
       return { ...self, usage: part.usage }
     case "Metadata":
-      return { ...self, model: part.model ?? self.model, requestId: part.requestId ?? self.requestId }
+      return {
+        ...self,
+        model: part.model ?? self.model,
+        requestId: part.requestId ?? self.requestId,
+        ...(part.metadata === undefined ? {} : { metadata: { ...self.metadata, ...part.metadata } })
+      }
     case "Retry":
       return self
     case "Finish":
@@ -424,7 +442,8 @@ export const finish = (self: Accumulator, fallback: Service["info"]): Response =
     model: self.model ?? fallback.model,
     provider: self.requestId === undefined || provider.requestId !== undefined
       ? provider
-      : { ...provider, requestId: self.requestId }
+      : { ...provider, requestId: self.requestId },
+    ...(self.metadata === undefined ? {} : { metadata: self.metadata })
   }
 }
 
@@ -487,6 +506,7 @@ export const toDraft = (response: Response, author?: Entry.Author, request?: Req
     finishReason: response.finishReason,
     usage: response.usage,
     missing: response.missing,
+    metadata: response.metadata,
     requestedModel: request?.model,
     requestFingerprint: request === undefined ? undefined : fingerprint(request),
     tools: request?.tools === undefined || request.tools.length === 0 ? undefined : request.tools,
@@ -508,7 +528,10 @@ const feedMessage = (hasher: Digest.Hasher, message: Message): Digest.Hasher => 
     case "Assistant": {
       hasher.add(message.text).add(message.reasoning === undefined ? "\u0000" : "r" + message.reasoning)
       for (const call of message.toolCalls) hasher.add(call.id).add(call.name).add(call.arguments)
-      return hasher.add(String(message.toolCalls.length))
+      hasher.add(String(message.toolCalls.length))
+      // continuation metadata is sent too (a redacted thinking block is nothing but its data); a
+      // message without it digests as before, so earlier fingerprints stay valid
+      return message.metadata === undefined ? hasher : hasher.add("m" + JSON.stringify(message.metadata))
     }
     case "ToolResult":
       return hasher.add(message.callId).add(message.toolName).add(jsonText(message.output)).add(

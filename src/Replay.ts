@@ -326,7 +326,8 @@ const messageContent = (message: Provider.Message): unknown => {
       return {
         text: message.text,
         ...(message.reasoning === undefined ? {} : { reasoning: message.reasoning }),
-        toolCalls: message.toolCalls.map((call) => ({ id: call.id, name: call.name, arguments: call.arguments }))
+        toolCalls: message.toolCalls.map((call) => ({ id: call.id, name: call.name, arguments: call.arguments })),
+        ...(message.metadata === undefined ? {} : { metadata: message.metadata })
       }
     case "ToolResult":
       return { callId: message.callId, toolName: message.toolName, output: message.output, error: message.error }
@@ -621,7 +622,12 @@ export const make = (recorded: Session.Session | ReadonlyArray<Session.Session>)
 
     const toParts = (entry: Entry.Assistant | Entry.ModelCall): ReadonlyArray<Provider.StreamPart> => {
       const parts: Array<Provider.StreamPart> = [
-        { _tag: "Metadata", model: entry.model, requestId: entry.provider?.requestId }
+        {
+          _tag: "Metadata",
+          model: entry.model,
+          requestId: entry.provider?.requestId,
+          ...(entry.metadata === undefined ? {} : { metadata: entry.metadata })
+        }
       ]
       if (entry.reasoning !== undefined) parts.push({ _tag: "ReasoningDelta", text: entry.reasoning })
       if (entry.text !== "") parts.push({ _tag: "TextDelta", text: entry.text })

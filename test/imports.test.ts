@@ -95,7 +95,7 @@ const sdkModulesLoadedBy = (script: string) =>
           join(dir, "hooks.mjs"),
           `export async function resolve(specifier, context, next) {
             const resolved = await next(specifier, context)
-            if (/node_modules\\/(openai|@anthropic-ai\\/sdk|@modelcontextprotocol\\/sdk)\\//.test(resolved.url)) {
+            if (/node_modules\\/(openai|@anthropic-ai\\/sdk|@modelcontextprotocol\\/sdk|@effect\\/ai)\\//.test(resolved.url)) {
               process.stderr.write("sdk " + resolved.url + "\\n")
             }
             return resolved
@@ -131,7 +131,7 @@ const sdkModulesLoadedBy = (script: string) =>
 
 describe("importing rath", () => {
   it.live(
-    "loads no provider or MCP SDK until one is used (they are a third of the import time)",
+    "loads no provider or MCP SDK, nor @effect/ai, until one is used (they are a third of the import time)",
     () =>
       Effect.gen(function*() {
         assert.deepStrictEqual(yield* sdkModulesLoadedBy(""), [])
@@ -142,6 +142,17 @@ describe("importing rath", () => {
         )
         assert.isTrue(used.some((line) => line.includes("/node_modules/openai/")), used.join("\n"))
         assert.isFalse(used.some((line) => line.includes("@anthropic-ai")))
+      }),
+    60_000
+  )
+
+  it.live(
+    "loads @effect/ai (an optional peer) only with the rath/EffectAi subpath",
+    () =>
+      Effect.gen(function*() {
+        // the test above sees no @effect/ai module under `import "rath"`; the subpath loads it
+        const bridged = yield* sdkModulesLoadedBy(`await import(${JSON.stringify(join(root, "EffectAi.ts"))})`)
+        assert.isTrue(bridged.some((line) => line.includes("/node_modules/@effect/ai/")), bridged.join("\n"))
       }),
     60_000
   )

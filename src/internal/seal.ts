@@ -22,8 +22,8 @@ type SealedTag = "Assistant" | "ModelCall" | "ToolResult" | "Memory"
 
 /** The sealed fields of each kind; an array field of objects is also sealed element by element. */
 const fields: Record<SealedTag, ReadonlyArray<string>> = {
-  Assistant: ["text", "reasoning", "toolCalls"],
-  ModelCall: ["text", "reasoning", "toolCalls"],
+  Assistant: ["text", "reasoning", "toolCalls", "metadata"],
+  ModelCall: ["text", "reasoning", "toolCalls", "metadata"],
   ToolResult: ["output", "error"],
   Memory: ["hits", "written"]
 }

@@ -4,7 +4,9 @@
  * System entries are joined into `system`; consecutive tool results (and any user text that
  * follows them) are grouped into one user message with several `tool_result` blocks; tool choice
  * maps to `auto`/`none`/`any`/`tool`; stop reasons are mapped (unknown ones are `"other"`);
- * usage comes from `message_start` and `message_delta`; thinking blocks become reasoning;
+ * usage comes from `message_start` and `message_delta`; thinking blocks become reasoning, and
+ * the signed thinking and redacted thinking blocks are kept as the answer's metadata (key
+ * `anthropic`) and sent back, as they came, before the text of that turn on the next request;
  * `max_tokens` is the request's or the configured default. The SDK's retries are off. Streamed
  * tool inputs are written as `JSON.stringify` writes the non-streaming `input` object, so `chat`
  * and an accumulated `stream` record the same argument text.
@@ -76,11 +78,59 @@ interface Message {
 }
 
 /**
+ * The key of the Messages API's continuation metadata in an answer's `metadata`
+ * (`Entry.ProviderMetadata`): `{ blocks: [...] }`, the answer's signed `thinking` blocks and its
+ * `redacted_thinking` blocks, in order, as the API sent them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const METADATA_KEY = "anthropic"
+
+/**
+ * A reasoning block the API needs back to continue from an answer: signed thinking, or redacted
+ * thinking (encrypted; its text is never shown).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ReasoningBlock =
+  | { readonly type: "thinking"; readonly thinking: string; readonly signature: string }
+  | { readonly type: "redacted_thinking"; readonly data: string }
+
+/**
+ * The reasoning blocks kept in an answer's metadata (blocks of another shape are left out).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const reasoningBlocks = (metadata: Entry.ProviderMetadata | undefined): Array<ReasoningBlock> => {
+  const value = metadata?.[METADATA_KEY]
+  if (!isObject(value) || !Array.isArray(value.blocks)) return []
+  const out: Array<ReasoningBlock> = []
+  for (const block of value.blocks as ReadonlyArray<unknown>) {
+    if (!isObject(block)) continue
+    if (block.type === "thinking" && typeof block.thinking === "string" && typeof block.signature === "string") {
+      out.push({ type: "thinking", thinking: block.thinking, signature: block.signature })
+    } else if (block.type === "redacted_thinking" && typeof block.data === "string") {
+      out.push({ type: "redacted_thinking", data: block.data })
+    }
+  }
+  return out
+}
+
+/** The metadata that keeps these reasoning blocks (none without a signed or redacted block). */
+const metadataOf = (blocks: ReadonlyArray<ReasoningBlock>): Entry.ProviderMetadata | undefined =>
+  blocks.length === 0 ? undefined : { [METADATA_KEY]: { blocks } }
+
+/**
  * Renders a request's messages as Messages API `system` text and messages.
  *
- * Reasoning of earlier assistant turns is not sent back (Anthropic needs the signature of a
- * thinking block to accept it, and rath keeps only its text). Consecutive user-side blocks (tool
- * results, user text) form one user message, tool results first, as the API requires.
+ * Reasoning of an earlier assistant turn is sent back when its entry kept the signed thinking and
+ * redacted thinking blocks (`metadata.anthropic`, see {@link reasoningBlocks}): they open that
+ * turn's content, as the API requires. Reasoning without a signature (another vendor's, or an
+ * older entry's) is not sent: the API refuses unsigned thinking. Consecutive user-side blocks
+ * (tool results, user text) form one user message, tool results first, as the API requires.
  *
  * @since 0.1.0
  * @category combinators
@@ -117,6 +167,7 @@ export const renderMessages = (
         break
       case "Assistant":
         push("assistant", [
+          ...reasoningBlocks(message.metadata),
           ...(message.text === "" ? [] : [{ type: "text", text: message.text }]),
           ...message.toolCalls.map((call) => ({
             type: "tool_use",
@@ -406,7 +457,8 @@ const Tagged = Schema.Struct({ type: Schema.String })
 const ToolInput = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 const TextBlock = Schema.Struct({ text: Schema.String })
-const ThinkingBlock = Schema.Struct({ thinking: Schema.String })
+const ThinkingBlock = Schema.Struct({ thinking: Schema.String, signature: nullable(Schema.String) })
+const RedactedThinkingBlock = Schema.Struct({ data: Schema.String })
 const ToolUseBlock = Schema.Struct({ id: Schema.String, name: Schema.String, input: ToolInput })
 const ToolUseStart = Schema.Struct({ id: Schema.String, name: Schema.String, input: Schema.optional(ToolInput) })
 
@@ -435,6 +487,7 @@ const MessageDeltaWire = Schema.Struct({
 const TextDelta = Schema.Struct({ text: Schema.String })
 const InputDelta = Schema.Struct({ partial_json: Schema.String })
 const ThinkingDelta = Schema.Struct({ thinking: Schema.String })
+const SignatureDelta = Schema.Struct({ signature: Schema.String })
 
 const isToolUse = (type: string) => type === "tool_use" || type === "server_tool_use"
 
@@ -469,7 +522,19 @@ interface EventState {
   tools: Map<number, number>
   /** content block index -> the writer of its streamed input */
   inputs: Map<number, ArgumentWriter>
+  /** content block index -> a thinking block (its text and signature so far) or redacted thinking */
+  reasoning: Map<number, { thinking: string; signature: string } | { data: string }>
 }
+
+/** The signed and redacted reasoning blocks of a stream, in content order. */
+const streamReasoning = (state: EventState): Array<ReasoningBlock> =>
+  [...state.reasoning.entries()].sort(([a], [b]) => a - b).flatMap(([, block]): Array<ReasoningBlock> =>
+    "data" in block
+      ? [{ type: "redacted_thinking", data: block.data }]
+      : block.signature === ""
+      ? []
+      : [{ type: "thinking", thinking: block.thinking, signature: block.signature }]
+  )
 
 /** The usage of a stream, if complete: the input count, and the output count of `message_delta`. */
 const streamUsage = (state: EventState): Entry.Usage | undefined =>
@@ -552,6 +617,8 @@ export const make = (options: Options): Provider.Service => {
   const decodeTagged = http.decode(Tagged)
   const decodeText = http.decode(TextBlock)
   const decodeThinking = http.decode(ThinkingBlock)
+  const decodeRedacted = http.decode(RedactedThinkingBlock)
+  const decodeSignatureDelta = http.decode(SignatureDelta)
   const decodeToolUse = http.decode(ToolUseBlock)
   const decodeToolStart = http.decode(ToolUseStart)
   const decodeMessageStart = http.decode(MessageStartWire)
@@ -579,14 +646,22 @@ export const make = (options: Options): Provider.Service => {
       const message = yield* decodeMessage(request, status, "the message", raw)
       let text = ""
       let reasoning = ""
+      const blocks: Array<ReasoningBlock> = []
       const toolCalls: Array<Entry.ToolCall> = []
       for (let i = 0; i < message.content.length; i++) {
         const block = message.content[i]
         const where = `content block ${i}`
         const { type } = yield* decodeTagged(request, status, where, block)
         if (type === "text") text += (yield* decodeText(request, status, where, block)).text
-        else if (type === "thinking") reasoning += (yield* decodeThinking(request, status, where, block)).thinking
-        else if (isToolUse(type)) {
+        else if (type === "thinking") {
+          const thinking = yield* decodeThinking(request, status, where, block)
+          reasoning += thinking.thinking
+          if (typeof thinking.signature === "string" && thinking.signature !== "") {
+            blocks.push({ type: "thinking", thinking: thinking.thinking, signature: thinking.signature })
+          }
+        } else if (type === "redacted_thinking") {
+          blocks.push({ type: "redacted_thinking", data: (yield* decodeRedacted(request, status, where, block)).data })
+        } else if (isToolUse(type)) {
           const use = yield* decodeToolUse(request, status, where, block)
           const argumentText = inputText(use.input)
           if (argumentText === undefined) {
@@ -600,7 +675,9 @@ export const make = (options: Options): Provider.Service => {
       const normalised = message.usage === undefined || message.usage === null
         ? undefined
         : usage(message.usage)
+      const metadata = metadataOf(blocks)
       return {
+        ...(metadata === undefined ? {} : { metadata }),
         text,
         ...(reasoning === "" ? {} : { reasoning }),
         toolCalls,
@@ -672,7 +749,13 @@ export const make = (options: Options): Provider.Service => {
             const thinking = decodeThinking(request, status, where, blockRaw)
             if (Either.isLeft(thinking)) return Either.left(thinking.left)
             state.blocks.set(index, "thinking")
+            state.reasoning.set(index, { thinking: thinking.right.thinking, signature: thinking.right.signature ?? "" })
             if (thinking.right.thinking !== "") parts.push({ _tag: "ReasoningDelta", text: thinking.right.thinking })
+          } else if (block.type === "redacted_thinking") {
+            const redacted = decodeRedacted(request, status, where, blockRaw)
+            if (Either.isLeft(redacted)) return Either.left(redacted.left)
+            state.blocks.set(index, "other")
+            state.reasoning.set(index, { data: redacted.right.data })
           } else {
             state.blocks.set(index, "other")
           }
@@ -699,6 +782,15 @@ export const make = (options: Options): Provider.Service => {
             const thinking = decodeThinkingDelta(request, status, where, deltaRaw)
             if (Either.isLeft(thinking)) return Either.left(thinking.left)
             if (thinking.right.thinking !== "") parts.push({ _tag: "ReasoningDelta", text: thinking.right.thinking })
+            const kept = state.reasoning.get(index)
+            if (kept !== undefined && "thinking" in kept) kept.thinking += thinking.right.thinking
+          } else if (delta.type === "signature_delta") {
+            const wrong = expect("thinking")
+            if (wrong !== undefined) return wrong
+            const signature = decodeSignatureDelta(request, status, where, deltaRaw)
+            if (Either.isLeft(signature)) return Either.left(signature.left)
+            const kept = state.reasoning.get(index)
+            if (kept !== undefined && "signature" in kept) kept.signature += signature.right.signature
           } else if (delta.type === "input_json_delta") {
             const wrong = expect("tool")
             if (wrong !== undefined) return wrong
@@ -775,7 +867,8 @@ export const make = (options: Options): Provider.Service => {
               finalOutput: false,
               blocks: new Map(),
               tools: new Map(),
-              inputs: new Map()
+              inputs: new Map(),
+              reasoning: new Map()
             }
             return {
               event: (sse, status) => event(state, sse, status),
@@ -790,6 +883,8 @@ export const make = (options: Options): Provider.Service => {
                   return Either.left(Http.truncated(http.context(request), broken))
                 }
                 const tail: Array<Provider.StreamPart> = []
+                const metadata = metadataOf(streamReasoning(state))
+                if (metadata !== undefined) tail.push({ _tag: "Metadata", metadata })
                 const complete = streamUsage(state)
                 if (complete !== undefined) tail.push({ _tag: "Usage", usage: complete })
                 tail.push({

@@ -5,7 +5,9 @@
  *
  * The SDK's own retries are off (`maxRetries: 0`): `Provider.withRetry` is the one retry policy.
  * Streams ask for `include_usage`; tool-call deltas are joined by index; unknown finish reasons
- * are kept as `"other"`; `reasoning_content` (or `reasoning`) deltas become reasoning. Every
+ * are kept as `"other"`; `reasoning_content` (or `reasoning`) deltas become reasoning. Gateways
+ * that return `reasoning_details` (OpenRouter's signed and encrypted reasoning) have them kept as
+ * the answer's metadata (key `openai`) and sent back on that assistant message next turn. Every
  * response records the kind (`"openai"`), the endpoint host, the model the server reported and
  * the request id (`x-request-id`, or the completion id). Interrupting a call aborts its HTTP
  * request.
@@ -71,31 +73,98 @@ export const DEFAULT_BASE_URL = "https://api.openai.com/v1"
 // -----------------------------------------------------------------------------
 
 /**
+ * The key of this wire format's continuation metadata in an answer's `metadata`
+ * (`Entry.ProviderMetadata`): `{ host, reasoning_details: [...] }`, as a gateway that sends them
+ * (OpenRouter: reasoning text with its signature, encrypted reasoning, summaries) returned them,
+ * and the endpoint host that did (they go back only to that host: OpenAI itself refuses the field).
+ * Chat Completions itself has no reasoning items; OpenAI's own reasoning ids and encrypted content
+ * belong to the Responses API, which `rath/EffectAi` reaches through `@effect/ai-openai`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const METADATA_KEY = "openai"
+
+/**
+ * The `reasoning_details` kept in an answer's metadata (empty when there are none, or when `host`
+ * is given and they came from another endpoint host).
+ *
+ * @since 0.1.0
+ * @category getters
+ */
+export const reasoningDetails = (
+  metadata: Entry.ProviderMetadata | undefined,
+  host?: string | undefined
+): ReadonlyArray<unknown> => {
+  const value = metadata?.[METADATA_KEY]
+  if (!isObject(value) || !Array.isArray(value.reasoning_details)) return []
+  return host !== undefined && typeof value.host === "string" && value.host !== host ? [] : value.reasoning_details
+}
+
+const metadataOf = (details: ReadonlyArray<unknown>, host: string): Entry.ProviderMetadata | undefined =>
+  details.length === 0 ? undefined : { [METADATA_KEY]: { host, reasoning_details: details } }
+
+/**
+ * Joins streamed `reasoning_details` pieces into the items a whole answer has: a piece with the
+ * `index` and `type` of an item already begun continues it (its `text`, `summary` and `data` are
+ * appended, other fields such as `signature` and `id` are set); any other piece begins an item.
+ */
+const joinDetails = (items: Array<Record<string, unknown>>, pieces: ReadonlyArray<unknown>): void => {
+  for (const piece of pieces) {
+    if (!isObject(piece)) continue
+    const same = typeof piece.index === "number"
+      ? items.find((item) => item.index === piece.index && item.type === piece.type)
+      : undefined
+    if (same === undefined) {
+      items.push({ ...piece })
+      continue
+    }
+    for (const [key, value] of Object.entries(piece)) {
+      if (value === undefined || value === null) continue
+      if ((key === "text" || key === "summary" || key === "data") && typeof value === "string") {
+        same[key] = (typeof same[key] === "string" ? same[key] : "") + value
+      } else {
+        same[key] = value
+      }
+    }
+  }
+}
+
+/**
  * Renders a request's messages as Chat Completions messages. System messages stay system
- * messages in place; tool results become `tool` messages.
+ * messages in place; tool results become `tool` messages; an assistant message whose answer kept
+ * `reasoning_details` (see {@link METADATA_KEY}) sends them back, to the host they came from
+ * (`options.host`; any host when it is not given).
  *
  * @since 0.1.0
  * @category combinators
  */
-export const renderMessages = (messages: ReadonlyArray<Provider.Message>): Array<Record<string, unknown>> =>
+export const renderMessages = (
+  messages: ReadonlyArray<Provider.Message>,
+  options?: { readonly host?: string | undefined }
+): Array<Record<string, unknown>> =>
   messages.map((message): Record<string, unknown> => {
     switch (message._tag) {
       case "System":
         return { role: "system", content: message.text }
       case "User":
         return { role: "user", content: message.text }
-      case "Assistant":
+      case "Assistant": {
+        const details = reasoningDetails(message.metadata, options?.host)
+        const reasoning = details.length === 0 ? {} : { reasoning_details: details }
         return message.toolCalls.length === 0
-          ? { role: "assistant", content: message.text }
+          ? { role: "assistant", content: message.text, ...reasoning }
           : {
             role: "assistant",
             content: message.text === "" ? null : message.text,
+            ...reasoning,
             tool_calls: message.toolCalls.map((call) => ({
               id: call.id,
               type: "function",
               function: { name: call.name, arguments: call.arguments.trim() === "" ? "{}" : call.arguments }
             }))
           }
+      }
       case "ToolResult":
         return { role: "tool", tool_call_id: message.callId, content: Provider.toolResultText(message) }
     }
@@ -109,11 +178,11 @@ export const renderMessages = (messages: ReadonlyArray<Provider.Message>): Array
  */
 export const renderRequest = (
   request: Provider.Request,
-  options: Pick<Options, "model" | "maxTokensField">
+  options: Pick<Options, "model" | "maxTokensField" | "baseUrl">
 ): Record<string, unknown> => {
   const body: Record<string, unknown> = {
     model: request.model ?? options.model,
-    messages: renderMessages(request.messages)
+    messages: renderMessages(request.messages, { host: Http.hostOf(options.baseUrl ?? DEFAULT_BASE_URL) })
   }
   if (request.tools !== undefined && request.tools.length > 0) {
     body.tools = request.tools.map((tool) => ({
@@ -232,7 +301,11 @@ const ToolCallWire = Schema.Struct({
   function: Schema.Struct({ name: Schema.String, arguments: ArgumentText })
 })
 
-const reasoningFields = { reasoning_content: nullable(Schema.String), reasoning: nullable(Schema.String) }
+const reasoningFields = {
+  reasoning_content: nullable(Schema.String),
+  reasoning: nullable(Schema.String),
+  reasoning_details: nullable(Schema.Array(Schema.Unknown))
+}
 
 const CompletionWire = Schema.Struct({
   id: Schema.optional(Schema.String),
@@ -296,6 +369,8 @@ interface ChunkState {
   calls: Map<number, { id: string | undefined; name: string | undefined; started: boolean; pending: string }>
   /** the index of the call the last tool-call delta was for */
   lastCall: number | undefined
+  /** `reasoning_details` joined so far */
+  details: Array<Record<string, unknown>>
 }
 
 /**
@@ -328,6 +403,9 @@ const chunkParts = (state: ChunkState, chunk: typeof ChunkWire.Type): Array<Prov
     const delta = choice.delta
     const reasoning = reasoningOf(delta)
     if (reasoning !== undefined && reasoning !== "") parts.push({ _tag: "ReasoningDelta", text: reasoning })
+    if (delta.reasoning_details !== undefined && delta.reasoning_details !== null) {
+      joinDetails(state.details, delta.reasoning_details)
+    }
     if (typeof delta.content === "string" && delta.content !== "") {
       parts.push({ _tag: "TextDelta", text: delta.content })
     }
@@ -439,7 +517,9 @@ export const make = (options: Options): Provider.Service => {
       const reasoning = reasoningOf(message)
       const requestId = response.headers.get("x-request-id") ??
         (completion.id !== undefined && completion.id !== "" ? completion.id : undefined)
+      const metadata = metadataOf(message.reasoning_details ?? [], http.host)
       return {
+        ...(metadata === undefined ? {} : { metadata }),
         text: message.content ?? "",
         ...(reasoning === undefined || reasoning === "" ? {} : { reasoning }),
         toolCalls: (message.tool_calls ?? []).map((call) =>
@@ -472,7 +552,8 @@ export const make = (options: Options): Provider.Service => {
             finish: undefined,
             usage: undefined,
             calls: new Map(),
-            lastCall: undefined
+            lastCall: undefined,
+            details: []
           }
           return {
             event: (event, status): Http.EventResult => {
@@ -505,6 +586,8 @@ export const make = (options: Options): Provider.Service => {
                 }
               }
               const tail: Array<Provider.StreamPart> = []
+              const metadata = metadataOf(state.details, http.host)
+              if (metadata !== undefined) tail.push({ _tag: "Metadata", metadata })
               if (state.usage !== undefined) tail.push({ _tag: "Usage", usage: state.usage })
               tail.push({
                 _tag: "Finish",
