@@ -1,7 +1,7 @@
 /**
  * 01 — hello agent: an agent is a function from a session to a session.
  *
- *   node --import tsx examples/01-hello-agent.ts
+ *   npx tsx examples/01-hello-agent.ts
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Chunk, Effect, Option } from "effect"

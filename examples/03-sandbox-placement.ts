@@ -10,7 +10,7 @@
  * Needs no model. The bwrap half needs bubblewrap (`apt-get install -y bubblewrap`); without it
  * the example says so and runs the local half only.
  *
- *   node --import tsx examples/03-sandbox-placement.ts
+ *   npx tsx examples/03-sandbox-placement.ts
  *
  * @expect placed on local:sbx_\w+ \(Placement entry: backend local\)
  * @expect \[local\] ls -> only-local\.txt

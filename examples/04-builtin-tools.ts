@@ -4,7 +4,7 @@
  * changed: the effect (operation, canonical path, bytes, SHA-256 of what was written, exit code)
  * and the sandbox it ran in.
  *
- *   node --import tsx examples/04-builtin-tools.ts
+ *   npx tsx examples/04-builtin-tools.ts
  *
  * @expect write_file +create hello\.sh \d+ bytes sha256:[0-9a-f]{12} in local:sbx_
  * @expect edit_file +edit hello\.sh \d+ bytes sha256:[0-9a-f]{12} in local:sbx_

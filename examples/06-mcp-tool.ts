@@ -4,7 +4,7 @@
  * lists its tools and returns a toolkit an agent can use; the server lives as long as the scope
  * and its process ends when the scope closes.
  *
- *   node --import tsx examples/06-mcp-tool.ts
+ *   npx tsx examples/06-mcp-tool.ts
  *
  * @expect server tools: add, shout, pid
  * @expect ToolResult add -> \{"sum":42\}

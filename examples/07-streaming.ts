@@ -2,7 +2,7 @@
  * 07 — streaming events and usage: `Agent.stream` runs the same loop as calling the agent and
  * emits typed events (turns, text and tool-call deltas, tool runs, usage, retries, done).
  *
- *   node --import tsx examples/07-streaming.ts
+ *   npx tsx examples/07-streaming.ts
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Effect, Schema, Stream } from "effect"

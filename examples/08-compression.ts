@@ -3,7 +3,7 @@
  * and appends a Compression entry; what models are sent afterwards uses the summary, while every
  * original entry stays in the session as evidence.
  *
- *   node --import tsx examples/08-compression.ts
+ *   npx tsx examples/08-compression.ts
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Chunk, Effect } from "effect"

@@ -6,7 +6,7 @@
  * conversation back afterwards. Every interaction is a `Memory` entry of the session, so you can
  * see which memories an answer saw.
  *
- *   node --import tsx examples/09-memory.ts
+ *   npx tsx examples/09-memory.ts
  *
  * @expect remembered 4 facts in user:ada \(store sqlite:.*memory\.db\)
  * @expect recall in user:ada for "Where does Ada live, and what does Ada drink\?": \d hits

@@ -5,8 +5,8 @@
  * under the real one from `ProviderConfig.layerFromEnv()`. Each answer's `Assistant` entry records
  * who answered (provider kind, host, model), so a session always says which model produced it.
  *
- *   node --import tsx examples/10-provider-variation.ts
- *   OPENAI_API_KEY=... OPENAI_DEFAULT_MODEL=... node --import tsx examples/10-provider-variation.ts
+ *   npx tsx examples/10-provider-variation.ts
+ *   OPENAI_API_KEY=... OPENAI_DEFAULT_MODEL=... npx tsx examples/10-provider-variation.ts
  *
  * @expect \[terse\] planner: scripted @ scripted\.local / terse-1 -> "1\. Tests\. 2\. Ship\."
  * @expect \[terse\] reviewer: scripted @ scripted\.local / terse-1 -> "Approved\."

@@ -3,7 +3,7 @@
  * structured choice (a `select` tool call whose choice is one of the names or "done"), returns
  * the chosen workflow and records the decision. The loop itself is plain code.
  *
- *   node --import tsx examples/11-selector-loop.ts
+ *   npx tsx examples/11-selector-loop.ts
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Chunk, Effect } from "effect"

@@ -3,7 +3,7 @@
  * concurrently, and their results merge into one session. Each branch's entries appear once, and
  * the lineage says which branch produced what.
  *
- *   node --import tsx examples/12-parallel-fork-join.ts
+ *   npx tsx examples/12-parallel-fork-join.ts
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Chunk, Effect } from "effect"

@@ -3,7 +3,7 @@
  * middle of a tool call, and resumed from the file: completed model and tool calls are not made
  * again, and only the call that was in flight (an idempotent tool) re-runs.
  *
- *   node --import tsx examples/13-persistence-resume.ts
+ *   npx tsx examples/13-persistence-resume.ts
  *
  * @expect in flight: status interrupted, 1 model call\(s\) made, open calls: forecast
  * @expect tool runs in all: clock 1, forecast 2

@@ -5,8 +5,8 @@
  * compares the re-run with the recording entry by entry. test/replay-recording.test.ts is the
  * same check as an `it.effect` test.
  *
- *   node --import tsx examples/14-replay-test.ts            # replay the committed recording
- *   node --import tsx examples/14-replay-test.ts --record   # record it again (real model if a key is set)
+ *   npx tsx examples/14-replay-test.ts            # replay the committed recording
+ *   npx tsx examples/14-replay-test.ts --record   # record it again (real model if a key is set)
  *
  * @expect replay matches the recording: 11 entries, tools really run: 0
  * @expect entry #8 \(System\) differs at text:\n  expected "Check the solver's answer

@@ -242,7 +242,7 @@ const SessionProto = {
   }
 }
 
-const render = (self: Session): string => {
+const render = (self: Session, options?: FormatOptions): string => {
   try {
     const all = Chunk.toReadonlyArray(entries(self))
     const lineage = self.lineage.parents.length === 0
@@ -250,20 +250,73 @@ const render = (self: Session): string => {
       : `${self.lineage.operation} of ${self.lineage.parents.join(" + ")}`
     const placement = Option.match(self.placement, { onNone: () => "", onSome: (p) => `, on ${Placement.label(p)}` })
     const lines = [`Session(${self.id}, ${all.length} entries, ${lineage}${placement})`]
+    const width = options?.width ?? 80
     const line = (entry: Entry.Entry, index: number) =>
-      `  #${index} ${entry._tag} [${entry.author.kind}:${entry.author.name}] ${shorten(Entry.summary(entry), 80)}`
-    if (all.length <= 6) {
+      `  #${index} ${entry._tag} [${entry.author.kind}:${entry.author.name}] ${
+        width === Infinity ? Entry.summary(entry).replace(/\s+/g, " ") : shorten(Entry.summary(entry), width)
+      }`
+    const head = options?.all === true ? all.length : Math.max(0, Math.floor(options?.head ?? 3))
+    const tail = options?.all === true ? 0 : Math.max(0, Math.floor(options?.tail ?? 3))
+    if (all.length <= head + tail) {
       all.forEach((entry, i) => lines.push(line(entry, i)))
     } else {
-      for (let i = 0; i < 3; i++) lines.push(line(all[i]!, i))
-      lines.push(`  ... ${all.length - 6} more ...`)
-      for (let i = all.length - 3; i < all.length; i++) lines.push(line(all[i]!, i))
+      for (let i = 0; i < head; i++) lines.push(line(all[i]!, i))
+      lines.push(`  ... ${all.length - head - tail} more ...`)
+      for (let i = all.length - tail; i < all.length; i++) lines.push(line(all[i]!, i))
     }
     return lines.join("\n")
   } catch (cause) {
     return `Session(${String(self.id)}: not printable: ${String(cause)})`
   }
 }
+
+/**
+ * Options of {@link format}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FormatOptions {
+  /** Every entry, however many (default: the first `head` and last `tail`, the rest counted). */
+  readonly all?: boolean | undefined
+  /** How many of the first entries to show when not `all` (default 3). */
+  readonly head?: number | undefined
+  /** How many of the last entries to show when not `all` (default 3). */
+  readonly tail?: number | undefined
+  /** The longest summary of one entry, in characters (default 80; `Infinity`: whole summaries). */
+  readonly width?: number | undefined
+}
+
+/**
+ * A session as text: a header line (id, entry count, lineage, placement), then one line per entry
+ * with its index, kind, author and a summary. `String(session)` is `format(session)`: the first
+ * three and last three entries, the others counted. Pass `{ all: true }` for every entry.
+ *
+ * @since 0.1.0
+ * @category getters
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Entry, Session } from "rath"
+ *
+ * const program = Effect.gen(function*() {
+ *   const session = yield* Session.fromUserMessage("count to ten")
+ *   const counted = yield* Session.appendAll(
+ *     session,
+ *     Array.from({ length: 10 }, (_, i) => Entry.assistant({ text: String(i + 1) }))
+ *   )
+ *   console.log(String(counted)) // 6 entries shown, "... 5 more ..."
+ *   console.log(Session.format(counted, { all: true })) // all 11
+ * })
+ * ```
+ */
+export const format: {
+  (options?: FormatOptions): (self: Session) => string
+  (self: Session, options?: FormatOptions): string
+} = dual(
+  (args) => isSession(args[0]),
+  (self: Session, options?: FormatOptions): string => render(self, options)
+)
 
 /**
  * Builds a session value from its parts without checks. For codecs and stores that have already

@@ -725,39 +725,128 @@ layer(NodeContext.layer)("rath CLI", (it) => {
   })
 
   describe("help", () => {
-    it.effect("--help works on every command", () =>
+    const commands = [
+      [],
+      ["show"],
+      ["graph"],
+      ["diff"],
+      ["explain"],
+      ["export"],
+      ["import"],
+      ["serve"],
+      ["demo"],
+      ["replay"],
+      ["prune"],
+      ["memory"],
+      ["memory", "remember"],
+      ["memory", "recall"],
+      ["memory", "list"],
+      ["memory", "forget"],
+      ["sessions"],
+      ["sessions", "list"]
+    ]
+
+    it.effect("--help on every command: lines of at most 100 columns, no ANSI, no filler text", () =>
       Effect.gen(function*() {
-        for (
-          const command of [
-            [],
-            ["show"],
-            ["graph"],
-            ["diff"],
-            ["explain"],
-            ["export"],
-            ["import"],
-            ["serve"],
-            ["demo"],
-            ["replay"],
-            ["prune"],
-            ["memory"],
-            ["memory", "remember"],
-            ["memory", "recall"],
-            ["memory", "list"],
-            ["memory", "forget"],
-            [
-              "sessions"
-            ],
-            [
-              "sessions",
-              "list"
-            ]
-          ]
-        ) {
+        for (const command of commands) {
           const out = yield* rath(...command, "--help")
-          assert.strictEqual(out.code, 0, `${command.join(" ")}: ${out.stderr}`)
-          assert.include(out.stdout, "USAGE", command.join(" "))
+          const name = ["rath", ...command].join(" ")
+          assert.strictEqual(out.code, 0, `${name}: ${out.stderr}`)
+          assert.include(out.stdout, "USAGE", name)
+          assert.include(out.stdout, `\n  ${name}`, name)
+          for (const line of lines(out.stdout)) {
+            assert.isAtMost(line.length, 100, `${name}: a line of ${line.length} columns: ${line}`)
+          }
+          assert.notMatch(out.stdout, /\u001b\[/, name)
+          // what @effect/cli says about every option of a type tells a reader nothing
+          for (const filler of ["A true or false value", "This setting is optional", "One of the following"]) {
+            assert.notInclude(out.stdout, filler, name)
+          }
         }
+      }))
+
+    it.effect("a group named alone prints its help; the root lists every command, subcommands included", () =>
+      Effect.gen(function*() {
+        const root = yield* rath()
+        assert.strictEqual(root.code, 0)
+        for (const name of ["sessions list", "memory forget", "replay", "demo"]) {
+          assert.include(root.stdout, `  ${name} `)
+        }
+        const sessions = yield* rath("sessions")
+        assert.strictEqual(sessions.code, 0)
+        assert.include(sessions.stdout, "rath sessions <command>")
+        assert.include(sessions.stdout, "  list ")
+      }))
+
+    it.effect("bold headers only when color is asked for (a terminal without NO_COLOR)", () =>
+      Effect.gen(function*() {
+        const stdout: Array<string> = []
+        const base = yield* Effect.console
+        const code = yield* Cli.main(["node", "rath", "show", "--help"], { color: true }).pipe(
+          Effect.withConsole({ ...base, log: (...parts) => Effect.sync(() => void stdout.push(parts.join(" "))) })
+        )
+        assert.strictEqual(code, 0)
+        assert.include(stdout.join("\n"), "\u001b[1mUSAGE\u001b[0m")
+      }))
+  })
+
+  describe("errors of the command line", () => {
+    it.effect("every parse error is one rath: line that names what was wrong and where to look", () =>
+      Effect.gen(function*() {
+        const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+          [["show", "--bogus", "x"], /^rath: unknown option --bogus for rath show: see `rath show --help`$/],
+          [["show", "x", "--jsn"], /^rath: unknown option --jsn for rath show \(did you mean --json\?\)/],
+          [["sessions", "list", "--bogus=1"], /^rath: unknown option --bogus for rath sessions list/],
+          [["show"], /^rath: missing argument <target> for rath show: see `rath show --help`$/],
+          [["diff", "a.jsonl"], /^rath: missing argument <b> for rath diff/],
+          [
+            ["sessions", "list", "--limit", "abc"],
+            /^rath: --limit abc is not an integer: see `rath sessions list --help`$/
+          ],
+          [["graph", "--format", "png"], /^rath: --format png: expected one of tree, mermaid, dot, json, html: see/],
+          [["bogus"], /^rath: unknown command bogus for rath: use one of sessions, show, /],
+          [["memory", "forgte"], /^rath: unknown command forgte for rath memory \(did you mean forget\?\)/],
+          [["show", "a.jsonl", "b.jsonl"], /^rath: unexpected argument b\.jsonl for rath show: see `rath show --help`$/]
+        ]
+        for (const [args, pattern] of cases) {
+          const out = yield* rath(...args)
+          assert.strictEqual(out.code, 2, args.join(" "))
+          assert.strictEqual(out.stdout, "", args.join(" "))
+          assert.strictEqual(lines(out.stderr).length, 1, `${args.join(" ")}: ${out.stderr}`)
+          assert.match(out.stderr, pattern)
+        }
+      }))
+
+    it.effect("a SQLite file given to sessions list, graph or serve as the source suggests --store", () =>
+      Effect.gen(function*() {
+        const list = yield* rath("sessions", "list", "runs.db")
+        assert.strictEqual(list.code, 2)
+        assert.strictEqual(
+          list.stderr,
+          "rath: runs.db looks like a SQLite store, and a store is given with --store: run `rath sessions list --store runs.db`"
+        )
+        const graph = yield* rath("graph", "other.sqlite")
+        assert.strictEqual(graph.code, 2)
+        assert.include(graph.stderr, "`rath graph --store other.sqlite`")
+      }))
+
+    it.scoped("memory forget of an id that names nothing exits 3 and removes nothing", () =>
+      Effect.gen(function*() {
+        const fs = yield* FileSystem.FileSystem
+        const path = yield* Path.Path
+        const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-cli-forget-" })
+        const db = path.join(dir, "memory.db")
+        const remembered = yield* rath("memory", "remember", "Ada prefers tea", "-n", "user:ada", "--memory", db)
+        assert.strictEqual(remembered.code, 0, remembered.stderr)
+        const id = /remembered (\S+)/.exec(remembered.stdout)![1]!
+        const out = yield* rath("memory", "forget", "--id", id, "--id", "m_nope", "--memory", db)
+        assert.strictEqual(out.code, 3)
+        assert.match(out.stderr, /^rath: no memory m_nope in .*memory\.db \(nothing was removed\): see the ids with/)
+        const listed = yield* rath("memory", "list", "--memory", db)
+        assert.include(listed.stdout, id)
+        const ok = yield* rath("memory", "forget", "--id", id, "--memory", db)
+        assert.strictEqual(ok.code, 0, ok.stderr)
+        assert.include(ok.stdout, "forgot 1 memory")
       }))
   })
 })
@@ -836,7 +925,9 @@ describe("rath demo", () => {
         const store = path.join(dir, "rath.db")
         const list = yield* rath("sessions", "list", "--store", store, "--json")
         assert.strictEqual((JSON.parse(list.stdout) as Array<unknown>).length, count)
-        const final = /rath -- explain (\S+)/.exec(out.stdout)?.[1] ?? ""
+        // the hints work where rath is installed: npx, not the checkout's npm script
+        assert.notInclude(out.stdout, "npm run")
+        const final = /npx rath explain (\S+)/.exec(out.stdout)?.[1] ?? ""
         const explained = yield* rath("explain", final, "--store", store, "--json")
         assert.strictEqual(explained.code, 0, explained.stderr)
         const calls = (JSON.parse(explained.stdout) as { calls: Array<{ verified: boolean | null }> }).calls
@@ -892,7 +983,7 @@ describe("rath demo, when every attempt fails its check", () => {
         const list = yield* rath("sessions", "list", "--store", store, "--json")
         const rows = JSON.parse(list.stdout) as Array<{ id: string; operation: string }>
         assert.notInclude(rows.map((row) => row.operation), "merge")
-        const attempts = Array.from(out.stdout.matchAll(/rath -- show (\S+)/g), (match) => match[1]!)
+        const attempts = Array.from(out.stdout.matchAll(/npx rath show (\S+)/g), (match) => match[1]!)
         assert.strictEqual(attempts.length, 2)
         for (const id of attempts) {
           assert.include(rows.map((row) => row.id), id)
@@ -1030,7 +1121,7 @@ describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-c
 
         // the saved sessions record which provider answered: kind, host, the model it reported
         const store = path.join(dir, "rath.db")
-        const final = /rath -- explain (\S+)/.exec(out.stdout)?.[1] ?? ""
+        const final = /npx rath explain (\S+)/.exec(out.stdout)?.[1] ?? ""
         const shown = yield* rath("show", final, "--store", store, "--json")
         assert.strictEqual(shown.code, 0, shown.stderr)
         const entries = (JSON.parse(shown.stdout) as {
@@ -1146,12 +1237,12 @@ describe("rath demo on the real-model path (OPENAI_API_KEY set, a local OpenAI-c
 })
 
 describe("rath executable", () => {
-  const bin = (args: ReadonlyArray<string>) =>
+  const bin = (args: ReadonlyArray<string>, env: Record<string, string | undefined> = { NO_COLOR: "1" }) =>
     Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
       const child = execFile(
         process.execPath,
         ["--import", "tsx", "src/cli/bin.ts", ...args],
-        { cwd: process.cwd(), env: { ...process.env, NO_COLOR: "1" } },
+        { cwd: process.cwd(), env: { ...process.env, ...env } },
         (error, stdout, stderr) =>
           resume(Effect.succeed({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }))
       )
@@ -1165,6 +1256,38 @@ describe("rath executable", () => {
       assert.strictEqual(missing.stdout, "")
       assert.strictEqual(missing.stderr.trim().split("\n").length, 1)
       assert.match(missing.stderr, /^rath: \/nonexistent\/run\.jsonl does not exist/)
+    }), 60_000)
+
+  it.live(
+    "the package's bin (what npx rath runs) works in a checkout, built or not",
+    () =>
+      Effect.async<{ code: number; stdout: string; stderr: string }>((resume) => {
+        const child = execFile(
+          process.execPath,
+          ["bin/rath.js", "--version"],
+          { cwd: process.cwd() },
+          (error, stdout, stderr) =>
+            resume(Effect.succeed({ code: error === null ? 0 : Number(error.code ?? 1), stdout, stderr }))
+        )
+        return Effect.sync(() => child.kill())
+      }).pipe(
+        Effect.map((out) => {
+          assert.strictEqual(out.code, 0, out.stderr)
+          assert.strictEqual(out.stdout.trim(), Cli.version)
+        })
+      ),
+    60_000
+  )
+
+  it.live("help piped to a file has no ANSI codes, with or without NO_COLOR", () =>
+    Effect.gen(function*() {
+      const piped = yield* bin(["show", "--help"], { NO_COLOR: undefined })
+      assert.strictEqual(piped.code, 0, piped.stderr)
+      assert.include(piped.stdout, "USAGE")
+      assert.notMatch(piped.stdout, /\u001b\[/)
+      const unknown = yield* bin(["show", "--bogus"])
+      assert.strictEqual(unknown.code, 2)
+      assert.strictEqual(unknown.stderr, "rath: unknown option --bogus for rath show: see `rath show --help`\n")
     }), 60_000)
 
   it.live("replays a .ts workflow module when the CLI runs under tsx", () =>

@@ -39,8 +39,9 @@ const run = (file: string) =>
     delete env.OPENAI_API_KEY
     delete env.ANTHROPIC_API_KEY
     const child = execFile(
+      // as the README and every rung's header say: `npx tsx examples/<rung>.ts`
       process.execPath,
-      ["--import", "tsx", join("examples", file)],
+      [join(root, "node_modules", "tsx", "dist", "cli.mjs"), join("examples", file)],
       { cwd: root, env, timeout: 60_000 },
       (error, stdout, stderr) =>
         resume(Effect.succeed({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }))

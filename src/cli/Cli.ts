@@ -9,7 +9,9 @@
  */
 import * as Args from "@effect/cli/Args"
 import type * as CliApp from "@effect/cli/CliApp"
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as PlatformError from "@effect/platform/Error"
@@ -35,6 +37,7 @@ import * as Tool from "../Tool.js"
 import * as Viewer from "../Viewer.js"
 import { CliError, ExitCode, exitCodeOf } from "./CliError.js"
 import * as Demo from "./demo.js"
+import * as Help from "./Help.js"
 import * as Render from "./Render.js"
 import * as Serve from "./Serve.js"
 import * as Source from "./Source.js"
@@ -87,6 +90,18 @@ const resolve = (value: Option.Option<string>, storePath: string) =>
   Effect.flatMap(StoreOpener, (open) => Source.resolve(value, storePath, open)).pipe(
     Effect.tap(({ source }) => Effect.forEach(source.warnings, (warning) => Console.error(`rath: warning: ${warning}`)))
   )
+
+/** A SQLite file passed where a JSONL file or directory goes: say that it is the `--store`. */
+const storeAsSource = (target: Option.Option<string>, command: string) =>
+  Option.match(Option.filter(target, (value) => /\.(db|sqlite3?)$/i.test(value)), {
+    onNone: () => Effect.void,
+    onSome: (file) =>
+      new CliError({
+        reason: "Usage",
+        detail:
+          `${file} looks like a SQLite store, and a store is given with --store: run \`rath ${command} --store ${file}\``
+      })
+  })
 
 const print = (text: string) => Console.log(text.endsWith("\n") ? text.slice(0, -1) : text)
 
@@ -197,6 +212,7 @@ const sessionsList = Command.make(
       }
       // --operation and --by are not store filters: with them, the limit applies after they do
       const filtered = Option.isSome(args.operation) || Option.isSome(args.by)
+      yield* storeAsSource(args.target, "sessions list")
       const { source } = yield* resolve(args.target, args.store)
       const queried = yield* source.query({
         since,
@@ -258,6 +274,7 @@ const graph = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
+      yield* storeAsSource(args.target, "graph")
       const resolved = yield* resolve(args.target, args.store)
       const rows = yield* resolved.source.list
       const whole = SessionGraph.fromRows(rows)
@@ -468,7 +485,7 @@ const demoCommand = Command.make(
           "",
           `viewer: ${page} (open it in a browser)`,
           "look at the failed checks:",
-          ...attempts.map((id) => `  npm run rath -- show ${id}${storeFlag}`)
+          ...attempts.map((id) => `  npx rath show ${id}${storeFlag}`)
         ].join("\n"))
         return yield* new CliError({
           reason: "Rejected",
@@ -492,11 +509,11 @@ const demoCommand = Command.make(
         "",
         `viewer: ${page} (open it in a browser)`,
         "look further:",
-        `  npm run rath -- explain ${result.final.id}${storeFlag}`,
-        `  npm run rath -- diff ${accepted} ${result.rejected[0]?.id ?? accepted}${storeFlag}`,
-        `  npm run rath -- show ${accepted}${storeFlag}`,
-        `  npm run rath -- graph${storeFlag}`,
-        `  npm run rath -- serve${storeFlag}`
+        `  npx rath explain ${result.final.id}${storeFlag}`,
+        `  npx rath diff ${accepted} ${result.rejected[0]?.id ?? accepted}${storeFlag}`,
+        `  npx rath show ${accepted}${storeFlag}`,
+        `  npx rath graph${storeFlag}`,
+        `  npx rath serve${storeFlag}`
       ].join("\n"))
     })
 ).pipe(Command.withDescription("run a multi-agent, multi-session workflow (scripted model without an API key)"))
@@ -521,6 +538,7 @@ const serve = Command.make(
   },
   (args) =>
     Effect.gen(function*() {
+      yield* storeAsSource(args.target, "serve")
       // open once up front, so a wrong path fails now rather than on the first request
       const { source } = yield* resolve(args.target, args.store)
       return yield* Layer.launch(
@@ -692,6 +710,18 @@ const memoryForget = Command.make(
             detail: "pass either --id ID (one or more) or --namespace NS to say what to forget"
           })
         }
+        if (args.id.length > 0) {
+          // an id that names nothing is a mistake to report, not a silent "forgot 0": remove nothing then
+          const known = new Set((yield* memory.list()).map((item) => item.id as string))
+          const unknown = args.id.filter((id) => !known.has(id))
+          if (unknown.length > 0) {
+            return yield* new CliError({
+              reason: "NotFound",
+              detail: `no memory ${unknown.join(", ")} in ${args.memory} (nothing was removed): ` +
+                `see the ids with \`rath memory list --memory ${args.memory}\``
+            })
+          }
+        }
         const removed = yield* memory.forget(
           Option.isSome(args.namespace) ? { namespace: args.namespace.value } : { ids: args.id }
         )
@@ -785,7 +815,52 @@ const prune = Command.make(
 
 type Step = (session: Session.Session) => unknown
 
-const tsxHint = "a .ts module needs the CLI to run under tsx (npm run rath -- replay ...)"
+const tsxHint = "a .ts module loads through tsx when it is installed (npm install --save-dev tsx)"
+
+const isTypeScript = (file: string) => /\.[cm]?tsx?$/.test(file)
+
+const causeText = (cause: unknown) => cause instanceof Error ? cause.message : String(cause)
+
+/**
+ * Imports a workflow module. Plain Node cannot import a `.ts` file (before its type stripping): then
+ * the module goes through tsx's `tsImport` when tsx is installed, and otherwise the error says what
+ * to install. Under tsx (or a Node that strips types) the plain import already works.
+ */
+const importModule = (file: string, href: string) =>
+  Effect.tryPromise({
+    try: () => import(href) as Promise<Record<string, unknown>>,
+    catch: (cause) => cause
+  }).pipe(
+    Effect.catchIf(
+      (cause) => isTypeScript(file) && (cause as { code?: unknown } | null)?.code === "ERR_UNKNOWN_FILE_EXTENSION",
+      () =>
+        Effect.tryPromise({
+          // a variable specifier: tsx is a development dependency, absent from an installed rath
+          try: () => import(tsxApi) as Promise<{ tsImport: (url: string, parent: string) => Promise<unknown> }>,
+          catch: () => "no-tsx" as const
+        }).pipe(
+          Effect.flatMap((api) =>
+            Effect.tryPromise({
+              try: () => api.tsImport(href, import.meta.url) as Promise<Record<string, unknown>>,
+              catch: (cause) => cause
+            })
+          )
+        )
+    ),
+    Effect.mapError((cause) =>
+      new CliError({
+        reason: cause === "no-tsx" ? "Unavailable" : "InvalidData",
+        detail: cause === "no-tsx"
+          ? `cannot load ${file}: this Node (${process.version}) cannot import TypeScript by itself: ` +
+            "install tsx next to rath (npm install --save-dev tsx) and run again, use Node 22.18 or newer, " +
+            "or compile the module to .js"
+          : `cannot load ${file}: ${oneLine(causeText(cause))}`,
+        cause
+      })
+    )
+  )
+
+const tsxApi = "tsx/esm/api"
 
 const loadWorkflow = (file: string) =>
   Effect.gen(function*() {
@@ -805,17 +880,7 @@ const loadWorkflow = (file: string) =>
     const url = yield* path.toFileUrl(absolute).pipe(
       Effect.mapError((cause) => new CliError({ reason: "Usage", detail: `${file}: ${cause.message}`, cause }))
     )
-    const module = yield* Effect.tryPromise({
-      try: () => import(url.href) as Promise<Record<string, unknown>>,
-      catch: (cause) =>
-        new CliError({
-          reason: "InvalidData",
-          detail: `cannot load ${file}: ${cause instanceof Error ? cause.message : String(cause)}${
-            /\.[cm]?tsx?$/.test(file) ? ` (${tsxHint})` : ""
-          }`,
-          cause
-        })
-    })
+    const module = yield* importModule(file, url.href)
     const workflow = module.workflow ?? module.default
     if (typeof workflow !== "function") {
       return yield* new CliError({
@@ -974,7 +1039,7 @@ const replay = Command.make(
     })
 ).pipe(
   Command.withDescription(
-    `re-run a workflow module against a recorded session (no model, no tools run) and check it does the same; ${tsxHint}`
+    "re-run a workflow module against a recorded session (no model, no tools run) and check it does the same"
   )
 )
 
@@ -1004,6 +1069,26 @@ export const command = Command.make("rath", {
   ])
 )
 
+const helpTree = Help.tree(command, [
+  Help.tree(sessions, [Help.tree(sessionsList)]),
+  Help.tree(show),
+  Help.tree(graph),
+  Help.tree(diff),
+  Help.tree(explain),
+  Help.tree(exportCommand),
+  Help.tree(importCommand),
+  Help.tree(replay),
+  Help.tree(memoryCommand, [
+    Help.tree(memoryRemember),
+    Help.tree(memoryRecall),
+    Help.tree(memoryList),
+    Help.tree(memoryForget)
+  ]),
+  Help.tree(prune),
+  Help.tree(serve),
+  Help.tree(demoCommand)
+])
+
 /**
  * Parses and runs a command line (`argv` as `process.argv`: the first two items are the runtime
  * and the script). Fails with the command's `CliError` or the parser's `ValidationError`.
@@ -1030,12 +1115,53 @@ const errorLine = (error: CliError, verbose: boolean): string => {
  * @since 0.1.0
  * @category constructors
  */
-export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
+export const main = (
+  argv: ReadonlyArray<string>,
+  options?: {
+    /** Bold headers in help pages: set it when standard output is a terminal and NO_COLOR is not set. */
+    readonly color?: boolean | undefined
+  }
+): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
   const verbose = argv.includes("--verbose")
   const args = verbose
     ? [...argv.slice(0, 2), "--verbose", ...argv.slice(2).filter((arg) => arg !== "--verbose")]
     : argv
-  return run(args).pipe(
+  const scanned = Help.scan(helpTree, args.slice(2))
+  if (Option.isSome(scanned.problem)) {
+    return Effect.as(Console.error(`rath: ${scanned.problem.value}`), ExitCode.Usage as number)
+  }
+  if (scanned.help) {
+    return Effect.as(
+      Console.log(Help.render(helpTree, scanned.path, { color: options?.color ?? false, version })),
+      ExitCode.Ok as number
+    )
+  }
+  // parse once before running, so that the parser's errors are rath's one line, not its help page
+  const checked = Descriptor.parse(command.descriptor, ["rath", ...args.slice(2)], CliConfig.defaultConfig).pipe(
+    Effect.flatMap((directive) =>
+      directive._tag === "UserDefined" && directive.leftover.length > 0
+        ? Effect.fail(
+          `unexpected argument ${directive.leftover[0]} for ${["rath", ...scanned.path].join(" ")}: see \`${
+            ["rath", ...scanned.path].join(" ")
+          } --help\``
+        )
+        : Effect.void
+    ),
+    Effect.catchIf(ValidationError.isValidationError, (error) => Effect.fail(Help.parseErrorLine(error, scanned)))
+  )
+  return checked.pipe(
+    Effect.matchEffect({
+      onFailure: (line) => Effect.as(Console.error(`rath: ${line}`), ExitCode.Usage as number),
+      onSuccess: () => runChecked(args, verbose)
+    })
+  )
+}
+
+const runChecked = (
+  args: ReadonlyArray<string>,
+  verbose: boolean
+): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
+  run(args).pipe(
     Effect.as(ExitCode.Ok as number),
     Effect.catchAll((error) =>
       ValidationError.isValidationError(error)
@@ -1065,4 +1191,3 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, 
         )
     )
   )
-}

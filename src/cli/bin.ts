@@ -12,7 +12,10 @@ import * as Exit from "effect/Exit"
 import * as Cli from "./Cli.js"
 import { ExitCode } from "./CliError.js"
 
-Cli.main(process.argv).pipe(
+// ANSI bold in help pages only on a terminal, and never with NO_COLOR (https://no-color.org)
+const color = process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+
+Cli.main(process.argv, { color }).pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
