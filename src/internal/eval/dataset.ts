@@ -14,7 +14,10 @@ const decodeLine = Schema.decodeUnknownEither(Schema.parseJson(CaseLine))
  * Parses a dataset: every non-blank line is one case. Fails with the first bad line (its number,
  * and what is wrong with it), or a duplicate id (with both lines).
  */
-export const parse = (text: string, options?: { readonly source?: string }): Effect.Effect<ReadonlyArray<Case>, EvalError> =>
+export const parse = (
+  text: string,
+  options?: { readonly source?: string }
+): Effect.Effect<ReadonlyArray<Case>, EvalError> =>
   Effect.suspend(() => {
     const where = options?.source === undefined ? "" : `${options.source}: `
     const cases: Array<Case> = []
@@ -30,9 +33,10 @@ export const parse = (text: string, options?: { readonly source?: string }): Eff
           new EvalError({
             reason: "InvalidDataset",
             line,
-            detail: `${where}line ${line} is not a case ({"input": ..., "expected"?: ..., "id"?: ..., "metadata"?: {...}}): ${
-              ParseResult.TreeFormatter.formatErrorSync(decoded.left).replace(/\s*\n\s*/g, " ")
-            }`,
+            detail:
+              `${where}line ${line} is not a case ({"input": ..., "expected"?: ..., "id"?: ..., "metadata"?: {...}}): ${
+                ParseResult.TreeFormatter.formatErrorSync(decoded.left).replace(/\s*\n\s*/g, " ")
+              }`,
             cause: decoded.left
           })
         )
@@ -42,7 +46,11 @@ export const parse = (text: string, options?: { readonly source?: string }): Eff
       const before = seen.get(id)
       if (before !== undefined) {
         return Effect.fail(
-          new EvalError({ reason: "InvalidDataset", line, detail: `${where}case id ${JSON.stringify(id)} on line ${line} repeats line ${before}` })
+          new EvalError({
+            reason: "InvalidDataset",
+            line,
+            detail: `${where}case id ${JSON.stringify(id)} on line ${line} repeats line ${before}`
+          })
         )
       }
       seen.set(id, line)

@@ -103,7 +103,9 @@ export const validate = (schema: Json, value: Json): Array<string> => {
       }
     }
     if (Array.isArray(v)) {
-      if (typeof o.minItems === "number" && v.length < o.minItems) errors.push(`${path}: fewer than ${o.minItems} items`)
+      if (typeof o.minItems === "number" && v.length < o.minItems) {
+        errors.push(`${path}: fewer than ${o.minItems} items`)
+      }
       if (typeof o.maxItems === "number" && v.length > o.maxItems) errors.push(`${path}: more than ${o.maxItems} items`)
       const prefix = Array.isArray(o.prefixItems) ? o.prefixItems : []
       v.forEach((item, i) => {
@@ -125,10 +127,12 @@ export const validate = (schema: Json, value: Json): Array<string> => {
       for (const [key, item] of Object.entries(value)) {
         if (key in properties) go(properties[key], item, `${path}.${key}`, depth + 1)
         else if (o.additionalProperties === false) errors.push(`${path}: unexpected property ${JSON.stringify(key)}`)
-        else if (typeof o.additionalProperties === "object") go(o.additionalProperties, item, `${path}.${key}`, depth + 1)
+        else if (typeof o.additionalProperties === "object") {
+          go(o.additionalProperties, item, `${path}.${key}`, depth + 1)
+        }
       }
     }
-    if (Array.isArray(o.allOf)) for (const sub of o.allOf) go(sub, v, path, depth + 1)
+    if (Array.isArray(o.allOf)) { for (const sub of o.allOf) go(sub, v, path, depth + 1) }
     if (Array.isArray(o.anyOf) && !o.anyOf.some((sub) => validate(withRoot(root, sub), v).length === 0)) {
       errors.push(`${path}: matches none of anyOf`)
     }
@@ -145,7 +149,9 @@ export const validate = (schema: Json, value: Json): Array<string> => {
 /** A sub-schema that still resolves `$ref`s against the root's definitions. */
 const withRoot = (root: SchemaObject, sub: Json): Json =>
   typeof sub === "object" && sub !== null && !Array.isArray(sub)
-    ? { ...(root.$defs === undefined ? {} : { $defs: root.$defs }),
+    ? {
+      ...(root.$defs === undefined ? {} : { $defs: root.$defs }),
       ...(root.definitions === undefined ? {} : { definitions: root.definitions }),
-      ...(sub as SchemaObject) }
+      ...(sub as SchemaObject)
+    }
     : sub

@@ -3,8 +3,8 @@
  * cost, counted from its entries.
  */
 import * as Session from "../../Session.js"
-import { mean, quantile } from "./stats.js"
 import type { CaseResult, Metrics, Price, Prices, Totals } from "./model.js"
+import { mean, quantile } from "./stats.js"
 
 /** The price of a model: an exact key, else the longest key the model's name starts with. */
 export const priceOf = (prices: Prices, model: string): Price | undefined => {

@@ -14,7 +14,9 @@ export class EvalError extends Schema.TaggedError<EvalError>("rath/EvalError")("
   cause: Schema.optional(Schema.Defect)
 }) {
   override get message(): string {
-    return this.line === undefined ? `${this.reason}: ${this.detail}` : `${this.reason} (line ${this.line}): ${this.detail}`
+    return this.line === undefined
+      ? `${this.reason}: ${this.detail}`
+      : `${this.reason} (line ${this.line}): ${this.detail}`
   }
 }
 

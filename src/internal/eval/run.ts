@@ -38,7 +38,6 @@ import { outputOf, ReplayingProvider, type Scorer } from "./scorers.js"
 /** Who writes the eval's entries. */
 export const author: Entry.Author = { kind: "program", name: "eval" }
 
-
 /** How far a run has got. */
 export interface Progress {
   readonly done: number
@@ -110,7 +109,10 @@ export const read = (session: Session.Session): Effect.Effect<RunRecord, EvalErr
     }
     if (spec === undefined) {
       return Effect.fail(
-        new EvalError({ reason: "InvalidRun", detail: `session ${session.id} is not an eval run (it has no ${RUN_ENTRY} entry)` })
+        new EvalError({
+          reason: "InvalidRun",
+          detail: `session ${session.id} is not an eval run (it has no ${RUN_ENTRY} entry)`
+        })
       )
     }
     const cases = Array.from(latest.values()).sort((a, b) => a.line - b.line)
@@ -149,7 +151,8 @@ const errorText = (error: unknown): string =>
     ? error.message
     : String(error)
 
-const mean = (values: ReadonlyArray<number>) => values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length
+const mean = (values: ReadonlyArray<number>) =>
+  values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length
 
 /** Runs the scorers on an output session, appending each one's check. */
 const score = <SE, SR>(
@@ -167,7 +170,10 @@ const score = <SE, SR>(
       const value = Math.min(1, Math.max(0, scored.verdict.score ?? (scored.verdict.passed ? 1 : 0)))
       session = yield* Session.append(
         session,
-        Entry.check(scorer.name, scored.verdict.passed, { details: { score: value, ...scored.verdict.details }, author })
+        Entry.check(scorer.name, scored.verdict.passed, {
+          details: { score: value, ...scored.verdict.details },
+          author
+        })
       )
       checks.push({ name: scorer.name, passed: scored.verdict.passed, score: value })
     }
@@ -223,7 +229,15 @@ const progressCounter = (
     onProgress === undefined ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
       done++
       if (result.pass) passed++
-      return onProgress({ done, total, passed, failed: done - passed, skipped, elapsedMs: now - started, caseId: result.caseId })
+      return onProgress({
+        done,
+        total,
+        passed,
+        failed: done - passed,
+        skipped,
+        elapsedMs: now - started,
+        caseId: result.caseId
+      })
     })
 }
 
@@ -388,7 +402,15 @@ export const rescore = <SE, SR>(
             Effect.provideService(ReplayingProvider, replayer.provider)
           )
           saved = scored.session
-          result = resultOf(c, saved, previous.outputLength, scored.checks, previous.metrics.latencyMs, prices, previous.attempt)
+          result = resultOf(
+            c,
+            saved,
+            previous.outputLength,
+            scored.checks,
+            previous.metrics.latencyMs,
+            prices,
+            previous.attempt
+          )
         }
         yield* Effect.mapError(store.save(saved), storeError(`saving case ${previous.caseId}`))
         yield* index.append(RESULT_ENTRY, result)
@@ -415,7 +437,10 @@ const caseOf = (session: Session.Session, result: CaseResult): Effect.Effect<Cas
     }
     if (found === undefined || text === undefined) {
       return Effect.fail(
-        new EvalError({ reason: "InvalidRun", detail: `case session ${session.id} has no ${CASE_ENTRY} entry and input` })
+        new EvalError({
+          reason: "InvalidRun",
+          detail: `case session ${session.id} has no ${CASE_ENTRY} entry and input`
+        })
       )
     }
     const data = found.data as { readonly expected?: unknown; readonly metadata?: Record<string, unknown> }

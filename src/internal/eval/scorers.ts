@@ -4,6 +4,7 @@
  * it from the recording).
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
@@ -79,7 +80,10 @@ export const parseJsonOutput = (text: string): Either.Either<unknown, string> =>
   return Either.left("the output is not JSON")
 }
 
-const normalize = (text: string, options: { readonly trim?: boolean | undefined; readonly caseInsensitive?: boolean | undefined }) => {
+const normalize = (
+  text: string,
+  options: { readonly trim?: boolean | undefined; readonly caseInsensitive?: boolean | undefined }
+) => {
   const trimmed = options.trim === false ? text : text.trim().replace(/\s+/g, " ")
   return options.caseInsensitive === true ? trimmed.toLowerCase() : trimmed
 }
@@ -119,7 +123,9 @@ export const exact = (options: TextOptions = {}): Scorer => {
           return verdict(passed, passed ? undefined : { expected, actual: output.slice(0, 500) })
         }
         const parsed = parseJsonOutput(output)
-        if (Either.isLeft(parsed)) return verdict(false, { expected, actual: output.slice(0, 500), reason: parsed.left })
+        if (Either.isLeft(parsed)) {
+          return verdict(false, { expected, actual: output.slice(0, 500), reason: parsed.left })
+        }
         const passed = jsonEqual(parsed.right, expected)
         return verdict(passed, passed ? undefined : { expected, actual: parsed.right })
       })
@@ -138,7 +144,9 @@ export const contains = (options: TextOptions = {}): Scorer => {
       Effect.sync(() => {
         const expected = options.expected === undefined ? c.expected : options.expected(c)
         if (expected === undefined) return noExpected(name, c)
-        const needles = (Array.isArray(expected) ? expected : [expected]).map((n) => typeof n === "string" ? n : JSON.stringify(n))
+        const needles = (Array.isArray(expected) ? expected : [expected]).map((n) =>
+          typeof n === "string" ? n : JSON.stringify(n)
+        )
         const haystack = normalize(output, options)
         const missing = needles.filter((n) => !haystack.includes(normalize(n, options)))
         const score = needles.length === 0 ? 1 : (needles.length - missing.length) / needles.length
@@ -204,7 +212,7 @@ export const jsonSchema = (
 /** Options of {@link command}. */
 export interface CommandOptions {
   readonly name?: string | undefined
-  readonly timeout?: import("effect/Duration").DurationInput | undefined
+  readonly timeout?: Duration.DurationInput | undefined
   /** The exit code that passes (default 0). */
   readonly exitCode?: number | undefined
 }
@@ -285,7 +293,11 @@ export const readJudgement = (text: string, threshold: number): Verdict | undefi
     const score = typeof value.score === "number" && Number.isFinite(value.score)
       ? Math.min(1, Math.max(0, value.score))
       : undefined
-    const pass = typeof value.pass === "boolean" ? value.pass : typeof value.passed === "boolean" ? value.passed : undefined
+    const pass = typeof value.pass === "boolean"
+      ? value.pass
+      : typeof value.passed === "boolean"
+      ? value.passed
+      : undefined
     if (pass === undefined && score === undefined) return undefined
     const passed = pass ?? (score! >= threshold)
     return {
@@ -305,7 +317,9 @@ export const readJudgement = (text: string, threshold: number): Verdict | undefi
  * re-score replays it) sent the rubric, the conversation without system messages, and the expected
  * value. An answer it cannot read fails the check (the answer is in the details).
  */
-export const judge = (options: JudgeOptions): Scorer<Provider.ProviderError | Budget.BudgetError, Provider.Provider> => {
+export const judge = (
+  options: JudgeOptions
+): Scorer<Provider.ProviderError | Budget.BudgetError, Provider.Provider> => {
   const name = options.name ?? "judge"
   const threshold = options.threshold ?? 0.5
   const author: Entry.Author = { kind: "program", name: `eval.${name}` }
@@ -316,7 +330,9 @@ export const judge = (options: JudgeOptions): Scorer<Provider.ProviderError | Bu
         _tag: "User",
         text: c.expected === undefined
           ? "Grade the last assistant answer."
-          : `Expected answer: ${typeof c.expected === "string" ? c.expected : JSON.stringify(c.expected)}\nGrade the last assistant answer.`
+          : `Expected answer: ${
+            typeof c.expected === "string" ? c.expected : JSON.stringify(c.expected)
+          }\nGrade the last assistant answer.`
       }]
       const call = Model.call(session, {
         purpose: "judge",
@@ -337,7 +353,12 @@ export const judge = (options: JudgeOptions): Scorer<Provider.ProviderError | Bu
         const read = readJudgement(response.text, threshold)
         return {
           session: next,
-          verdict: read ?? { passed: false, score: 0, details: { reason: "the judge's answer was not a verdict", answer: response.text.slice(0, 500) } }
+          verdict: read ??
+            {
+              passed: false,
+              score: 0,
+              details: { reason: "the judge's answer was not a verdict", answer: response.text.slice(0, 500) }
+            }
         }
       })
     }
