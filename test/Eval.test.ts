@@ -301,7 +301,7 @@ describe("Eval.run", () => {
       const session = yield* store.load(first.session)
       const tags = Chunk.toReadonlyArray(Session.entries(session)).map((e) => e._tag === "Custom" ? e.type : e._tag)
       assert.deepStrictEqual(tags.slice(0, 3), ["rath.eval.run", "rath.eval.case", "User"])
-      assert.deepStrictEqual(tags.slice(-2), ["Check", "Check"])
+      assert.deepStrictEqual(tags.slice(-3), ["Check", "Check", "rath.eval.result"])
       const ancestors = yield* store.ancestors(first.session)
       assert.include(ancestors.map((a) => a.id), report.id)
       assert.strictEqual(first.metrics.modelCalls, 1)
@@ -350,6 +350,34 @@ describe("Eval.run", () => {
         continue: partial.id
       }).pipe(Effect.flip)
       assert.strictEqual(refused.reason, "InvalidRun")
+    }).pipe(Effect.provide([SessionStore.layerMemory, Scripted.layer(arithmetic())])))
+
+  it.effect("a run whose last records never reached the run session recovers them from the saved case sessions", () =>
+    Effect.gen(function*() {
+      const cases = yield* Eval.parseDataset(datasetOf(10))
+      const full = yield* Eval.run({ dataset: cases, workflow: solver, scorers: [Eval.exact()] })
+      // a store as a crash would leave it: every case session saved, the run session with 2 records
+      const before = yield* SessionStore.SessionStore
+      const after = yield* SessionStore.makeMemory
+      const runSession = yield* before.load(full.id)
+      yield* after.save(Session.take(runSession, 3))
+      for (const result of full.cases) {
+        yield* after.save(yield* before.load(result.input!))
+        yield* after.save(yield* before.load(result.session))
+      }
+      const calls = yield* Ref.make(0)
+      const counting = (session: Session.Session) => Effect.zipRight(Ref.update(calls, (n) => n + 1), solver(session))
+      const continued = yield* Eval.run({
+        dataset: cases,
+        workflow: counting,
+        scorers: [Eval.exact()],
+        continue: full.id
+      }).pipe(
+        Effect.provideService(SessionStore.SessionStore, after)
+      )
+      assert.strictEqual(yield* Ref.get(calls), 0)
+      assert.strictEqual(continued.skipped, 10)
+      assert.deepStrictEqual(continued.cases, full.cases)
     }).pipe(Effect.provide([SessionStore.layerMemory, Scripted.layer(arithmetic())])))
 
   it.effect("re-runs only the failed cases; a workflow failure fails its case, not the run", () =>

@@ -122,8 +122,10 @@ export interface Metrics extends Schema.Schema.Type<typeof Metrics> {}
 export const CaseResult = Schema.Struct({
   caseId: Schema.String,
   line: Schema.Number,
-  /** The saved case session (the workflow's output with the scorers' checks). */
+  /** The saved case session (the workflow's output with the scorers' checks, then this record). */
   session: Schema.String,
+  /** The case's input session (a fork of the run), when it differs from `session`. */
+  input: Schema.optional(Schema.String),
   /** How many entries of that session the workflow's output has (the checks follow). */
   outputLength: Schema.Number,
   pass: Schema.Boolean,

@@ -203,19 +203,72 @@ const resultOf = (
   ...(c.metadata === undefined ? {} : { metadata: c.metadata })
 })
 
-/** The index of results (the run session) behind a lock: every finished case is appended and saved. */
+/** How many finished cases are recorded in the run session at once (each case session holds its own record). */
+const FLUSH_EVERY = 32
+
+/**
+ * The index of results (the run session): finished cases are recorded in batches (one save of the
+ * run session per batch, not per case), behind a lock. A case's own session ends with its record,
+ * so a record lost with an unflushed batch is recovered from the store ({@link recover}).
+ */
 const makeIndex = (store: SessionStore.Service, initial: Session.Session) =>
-  Effect.map(Effect.all([Ref.make(initial), Effect.makeSemaphore(1)]), ([ref, lock]) => ({
-    append: (type: string, data: unknown) =>
-      lock.withPermits(1)(
-        Effect.gen(function*() {
-          const next = yield* Session.append(yield* Ref.get(ref), Entry.custom(type, data, { author }))
+  Effect.map(Effect.all([Ref.make(initial), Effect.makeSemaphore(1)]), ([ref, lock]) => {
+    let pending: Array<Entry.DraftFor<"Custom">> = []
+    const flush = lock.withPermits(1)(
+      Effect.suspend(() => {
+        if (pending.length === 0) return Effect.void
+        const drafts = pending
+        pending = []
+        return Effect.gen(function*() {
+          const next = yield* Session.appendAll(yield* Ref.get(ref), drafts)
           yield* Effect.mapError(store.save(next), storeError(`saving eval run ${next.id}`))
           yield* Ref.set(ref, next)
         })
-      ),
-    get: Ref.get(ref)
-  }))
+      })
+    )
+    return {
+      add: (type: string, data: unknown): Effect.Effect<void, EvalError> =>
+        Effect.suspend(() => {
+          pending.push(Entry.custom(type, data, { author }))
+          return pending.length >= FLUSH_EVERY ? flush : Effect.void
+        }),
+      flush,
+      get: Ref.get(ref)
+    }
+  })
+
+/**
+ * Results of cases whose session was saved but whose record did not reach the run session (the
+ * run stopped before its batch was flushed): the run's descendants the index does not name whose
+ * last entry is a result record.
+ */
+const recover = (
+  store: SessionStore.Service,
+  record: RunRecord
+): Effect.Effect<ReadonlyArray<CaseResult>, EvalError> =>
+  Effect.gen(function*() {
+    const known = new Set<string>()
+    for (const result of record.cases) {
+      known.add(result.session)
+      if (result.input !== undefined) known.add(result.input)
+    }
+    const descendants = yield* Effect.mapError(store.descendants(record.id), storeError(`eval run ${record.id}`))
+    const latest = new Map(record.cases.map((result) => [result.caseId, result]))
+    const found: Array<CaseResult> = []
+    for (const summary of descendants) {
+      if (known.has(summary.id)) continue
+      const session = yield* Effect.mapError(store.load(summary.id), storeError(`case session ${summary.id}`))
+      const head = Option.getOrUndefined(Session.head(session))
+      if (head?._tag !== "Custom" || head.type !== RESULT_ENTRY) continue
+      const decoded = decodeResult(head.data)
+      if (Option.isNone(decoded)) continue
+      const before = latest.get(decoded.value.caseId)
+      if (before !== undefined && before.attempt >= decoded.value.attempt) continue
+      latest.set(decoded.value.caseId, decoded.value)
+      found.push(decoded.value)
+    }
+    return found
+  })
 
 const progressCounter = (
   total: number,
@@ -268,6 +321,7 @@ export const run = <E, R, SE, SR, PE = never, PR = never>(
     let runSession: Session.Session
     let previous: ReadonlyArray<CaseResult> = []
     let rootLength = 1
+    let recoveredResults: ReadonlyArray<CaseResult> = []
     if (options.continue !== undefined) {
       const record = yield* load(store, options.continue)
       if (record.spec.datasetDigest !== datasetDigest) {
@@ -278,7 +332,11 @@ export const run = <E, R, SE, SR, PE = never, PR = never>(
         })
       }
       runSession = record.session
-      previous = record.cases
+      const recovered = yield* recover(store, record)
+      const merged = new Map(record.cases.map((result) => [result.caseId, result]))
+      for (const result of recovered) merged.set(result.caseId, result)
+      previous = Array.from(merged.values())
+      recoveredResults = recovered
       rootLength = record.rootLength
     } else {
       const spec: RunSpec = {
@@ -302,6 +360,7 @@ export const run = <E, R, SE, SR, PE = never, PR = never>(
     const skipped = cases.length - todo.length
     const root = Session.take(runSession, rootLength)
     const index = yield* makeIndex(store, runSession)
+    for (const result of recoveredResults) yield* index.add(RESULT_ENTRY, result)
     const budget = options.budget === undefined ? yield* Budget.Budget : yield* Budget.make({ tokens: options.budget })
     const progress = progressCounter(todo.length, skipped, started, options.onProgress)
     const prices = options.prices
@@ -329,21 +388,28 @@ export const run = <E, R, SE, SR, PE = never, PR = never>(
         if (outcome._tag === "Left") {
           const error = errorText(outcome.left)
           saved = yield* Session.append(input, Entry.check("eval.error", false, { details: { error }, author }))
-          result = resultOf(c, saved, input.length, [], latencyMs, prices, attempt, error)
+          result = { ...resultOf(c, saved, input.length, [], latencyMs, prices, attempt, error), input: input.id }
         } else {
           const output = outcome.right
           const scored = yield* score(output, c, options.scorers)
           saved = scored.session
           result = resultOf(c, saved, output.length, scored.checks, latencyMs, prices, attempt)
+          if (saved.id !== input.id) result = { ...result, input: input.id }
         }
+        // the case session ends with its own record: a run stopped before the index is saved recovers it
+        saved = yield* Session.append(saved, Entry.custom(RESULT_ENTRY, result, { author }))
         yield* Effect.mapError(store.save(saved), storeError(`saving case ${c.id}`))
-        yield* index.append(RESULT_ENTRY, result)
+        yield* index.add(RESULT_ENTRY, result)
         yield* progress(result)
       }).pipe(Effect.provideService(Budget.Budget, budget))
 
-    yield* Effect.forEach(todo, runCase, { concurrency: options.concurrency ?? 4, discard: true })
+    // what finished is recorded however the run ends (an interruption flushes the batch too)
+    yield* Effect.forEach(todo, runCase, { concurrency: options.concurrency ?? 4, discard: true }).pipe(
+      Effect.ensuring(Effect.ignoreLogged(index.flush))
+    )
     const wallMs = (yield* Clock.currentTimeMillis) - started
-    yield* index.append(END_ENTRY, { wallMs, ran: todo.length, skipped } satisfies RunEnd)
+    yield* index.add(END_ENTRY, { wallMs, ran: todo.length, skipped } satisfies RunEnd)
+    yield* index.flush
     const record = yield* read(yield* index.get)
     return { ...record, totals: totals(record.cases), ran: todo.length, skipped, wallMs }
   })
@@ -394,7 +460,8 @@ export const rescore = <SE, SR>(
         let saved: Session.Session
         if (previous.error !== undefined) {
           saved = output
-          result = { ...previous, session: output.id, metrics: measure(output, previous.metrics.latencyMs, prices) }
+          const { input: _input, ...kept } = previous
+          result = { ...kept, session: output.id, metrics: measure(output, previous.metrics.latencyMs, prices) }
         } else {
           const replayer = yield* Replay.make(recorded)
           const scored = yield* score(output, c, options.scorers).pipe(
@@ -412,13 +479,17 @@ export const rescore = <SE, SR>(
             previous.attempt
           )
         }
+        saved = yield* Session.append(saved, Entry.custom(RESULT_ENTRY, result, { author }))
         yield* Effect.mapError(store.save(saved), storeError(`saving case ${previous.caseId}`))
-        yield* index.append(RESULT_ENTRY, result)
+        yield* index.add(RESULT_ENTRY, result)
         yield* progress(result)
       })
-    yield* Effect.forEach(old.cases, rescoreCase, { concurrency: options.concurrency ?? 4, discard: true })
+    yield* Effect.forEach(old.cases, rescoreCase, { concurrency: options.concurrency ?? 4, discard: true }).pipe(
+      Effect.ensuring(Effect.ignoreLogged(index.flush))
+    )
     const wallMs = (yield* Clock.currentTimeMillis) - started
-    yield* index.append(END_ENTRY, { wallMs, ran: old.cases.length, skipped: 0 } satisfies RunEnd)
+    yield* index.add(END_ENTRY, { wallMs, ran: old.cases.length, skipped: 0 } satisfies RunEnd)
+    yield* index.flush
     const record = yield* read(yield* index.get)
     return { ...record, totals: totals(record.cases), ran: old.cases.length, skipped: 0, wallMs }
   }) as Effect.Effect<Report, EvalError | SE, Exclude<SR, Provider.Provider> | SessionStore.SessionStore>
