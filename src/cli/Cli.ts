@@ -35,6 +35,7 @@ import * as Tool from "../Tool.js"
 import * as Viewer from "../Viewer.js"
 import { CliError, ExitCode, exitCodeOf } from "./CliError.js"
 import * as Demo from "./demo.js"
+import * as EvalCli from "./Eval.js"
 import * as Render from "./Render.js"
 import * as Serve from "./Serve.js"
 import * as Source from "./Source.js"
@@ -1000,7 +1001,8 @@ export const command = Command.make("rath", {
     memoryCommand,
     prune,
     serve,
-    demoCommand
+    demoCommand,
+    EvalCli.command
   ])
 )
 

@@ -184,10 +184,25 @@ const keyOf = (item: Item, messages: ReadonlyArray<ChatMessage>): string =>
   item.caseId ?? JSON.stringify(messages.find((m) => m.role === "user") ?? null)
 
 /**
+ * The two branches' messages as compared: as they are, or without system messages when their
+ * system messages differ (two variants of an agent's instructions answering the same case: the
+ * prompt is the conversation, and each variant's instructions are its own).
+ */
+const comparable = (
+  a: ReadonlyArray<ChatMessage>,
+  b: ReadonlyArray<ChatMessage>
+): readonly [ReadonlyArray<ChatMessage>, ReadonlyArray<ChatMessage>] => {
+  const systemOf = (messages: ReadonlyArray<ChatMessage>) => JSON.stringify(messages.filter((m) => m.role === "system"))
+  if (systemOf(a) === systemOf(b)) return [a, b]
+  return [a.filter((m) => m.role !== "system"), b.filter((m) => m.role !== "system")]
+}
+
+/**
  * Preference pairs from branches: items with the same prompt (the same case, or the same first
  * user message) whose messages agree up to a point, after which both answer as the assistant; one
  * passed its checks and the other did not. The shared messages are the prompt, the passing
  * branch's messages after it (to its last answer) are `chosen`, the failing one's `rejected`.
+ * Branches whose system messages differ (variants of instructions) are compared without them.
  * The filter applies to the items (`passed` is ignored: pairs need both kinds).
  */
 export const preferences = (
@@ -213,13 +228,11 @@ export const preferences = (
         if (!good.passed) continue
         for (const bad of group) {
           if (bad.passed || (options?.maxPerPrompt !== undefined && made >= options.maxPerPrompt)) continue
+          const [gm, bm] = comparable(good.messages, bad.messages)
           let k = 0
-          while (
-            k < good.messages.length && k < bad.messages.length &&
-            JSON.stringify(good.messages[k]) === JSON.stringify(bad.messages[k])
-          ) k++
-          const chosen = untilLastAssistant(good.messages.slice(k))
-          const rejected = untilLastAssistant(bad.messages.slice(k))
+          while (k < gm.length && k < bm.length && JSON.stringify(gm[k]) === JSON.stringify(bm[k])) k++
+          const chosen = untilLastAssistant(gm.slice(k))
+          const rejected = untilLastAssistant(bm.slice(k))
           if (k === 0 || chosen[0]?.role !== "assistant" || rejected[0]?.role !== "assistant") continue
           const id = `${good.item.session.id}|${bad.item.session.id}`
           if (seen.has(id)) continue
@@ -227,7 +240,7 @@ export const preferences = (
           const tools = chatTools(good.item.session)
           out.push(
             yield* validPair({
-              prompt: good.messages.slice(0, k),
+              prompt: gm.slice(0, k) as [ChatMessage, ...Array<ChatMessage>],
               chosen,
               rejected,
               ...(tools.length === 0 ? {} : { tools }),
