@@ -3,7 +3,7 @@
  * export, end to end on a SQLite store, with a workflow module on the scripted provider.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { assert, describe, layer } from "@effect/vitest"
+import { assert, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
