@@ -3,7 +3,8 @@
  * then the answer) that each take 20 ms, at concurrency 100, scored by `exact`, every case saved.
  * Ideal wall time: 1,000 / 100 x 3 x 20 ms = 600 ms. The target is at most 2x that.
  *
- * Runs twice: with the in-memory `SessionStore` and with the SQLite store in a temporary file
+ * First the same 1,000 agent runs with no eval (the floor this machine gives the workflow), then
+ * the eval twice: with the in-memory `SessionStore` and with the SQLite store in a temporary file
  * (WAL, the default). Prints one JSON line per store: wall time, ideal, ratio, pass count, and the
  * peak RSS and heap sampled every 10 ms while the eval runs (the process's own, after a GC).
  *
@@ -14,7 +15,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { Entry } from "rath"
-import { Agent, Eval, Provider, SessionStore, Tool } from "rath"
+import { Agent, Eval, Provider, Session, SessionStore, Tool } from "rath"
 
 const CASES = 1000
 const CONCURRENCY = 100
@@ -145,6 +146,29 @@ const once = (label: string, store: Layer.Layer<SessionStore.SessionStore, Sessi
     return result
   })
 
+/** The same 1,000 agent runs with no eval around them: what the machine gives the workflow alone. */
+const bare = Effect.gen(function*() {
+  const cases = yield* Eval.parseDataset(dataset)
+  const start = performance.now()
+  const cpu0 = process.cpuUsage()
+  yield* Effect.forEach(
+    cases,
+    (c) => Effect.flatMap(Session.fromUserMessage(String(c.input)), (session) => agent(session)),
+    { concurrency: CONCURRENCY, discard: true }
+  ).pipe(Effect.provideService(Provider.Provider, model()))
+  const wallMs = performance.now() - start
+  const cpu = process.cpuUsage(cpu0)
+  console.log(JSON.stringify({
+    bench: "eval",
+    store: "none (the agent runs alone, no eval)",
+    wallMs: Math.round(wallMs),
+    idealMs: IDEAL_MS,
+    ratio: Math.round(wallMs / IDEAL_MS * 100) / 100,
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    loadAverage1m: Math.round(Os.loadavg()[0]! * 10) / 10
+  }))
+})
+
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "rath-eval-bench-"))
 const program = Effect.gen(function*() {
   // warm up the JIT on a small run, uncounted
@@ -154,6 +178,7 @@ const program = Effect.gen(function*() {
     scorers: [Eval.exact()],
     concurrency: 25
   }).pipe(Effect.provide(Layer.merge(SessionStore.layerMemory, Layer.succeed(Provider.Provider, model()))))
+  yield* bare
   const memory = yield* once("memory", SessionStore.layerMemory)
   const sqlite = yield* once("sqlite", SessionStore.layer({ filename: Path.join(dir, "eval.db") }))
   if (memory.passed !== CASES || sqlite.passed !== CASES) throw new Error("bench: not every case passed")
