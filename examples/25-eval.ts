@@ -7,8 +7,8 @@
  *
  *   node --import tsx examples/25-eval.ts
  *
- * @expect baseline: 8/12 passed \(66\.7%\)
- * @expect careful: 12/12 passed \(100\.0%\)
+ * @expect eval baseline \(\S+\): 8/12 passed \(66\.7%\)
+ * @expect eval careful \(\S+\): 12/12 passed \(100\.0%\)
  * @expect fixed 4\s+broken 0\s+McNemar exact p=0\.125
  * @expect re-scored without a model: 8/12 passed, judge calls answered from the recording: 12
  * @expect preference pairs: 4, e.g. chosen "27" over rejected "28"
