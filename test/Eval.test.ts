@@ -261,6 +261,58 @@ describe("Eval scorers", () => {
     }))
 })
 
+describe("Eval.measure", () => {
+  it.effect("counts calls, tool errors, retries, branches, checks, judge calls and cost from the entries", () =>
+    Effect.gen(function*() {
+      const usage = { inputTokens: 1000, outputTokens: 500, totalTokens: 1500 }
+      const call = (id: string) => ({ id, name: "run", arguments: "{}", parsedArguments: {} })
+      const base = yield* Session.make([
+        Entry.user("fix the build"),
+        Entry.assistant({ text: "", toolCalls: [call("c1")], model: "gpt-x-2026", usage, latencyMs: 40 }),
+        Entry.toolResult({
+          callId: "c1",
+          toolName: "run",
+          output: null,
+          error: { kind: "tool_failed", message: "exit 1" },
+          durationMs: 3
+        }),
+        Entry.assistant({ text: "", toolCalls: [call("c2")], model: "gpt-x-2026", usage, latencyMs: 60 }),
+        Entry.toolResult({ callId: "c2", toolName: "run", output: "ok", durationMs: 3 }),
+        Entry.check("tests", false)
+      ])
+      const left = yield* Session.fork(base).pipe(
+        Effect.flatMap(Session.append(Entry.assistant({ text: "done", model: "gpt-x-2026", usage })))
+      )
+      const right = yield* Session.fork(base).pipe(Effect.flatMap(Session.append(Entry.check("lint", true))))
+      const merged = yield* Session.merge(left, right)
+      const judged = yield* Session.append(merged, {
+        _tag: "ModelCall",
+        purpose: "judge",
+        text: "{}",
+        toolCalls: [],
+        model: "judge-model",
+        usage: { inputTokens: 10, outputTokens: 2, totalTokens: 12 }
+      } as Entry.DraftFor<"ModelCall">)
+      const m = Eval.measure(judged, 123, { "gpt-x": { input: 2, output: 10 }, "judge-model": { input: 0, output: 0 } })
+      assert.strictEqual(m.modelCalls, 3)
+      assert.strictEqual(m.tokens, 4500)
+      assert.strictEqual(m.toolCalls, 2)
+      assert.strictEqual(m.toolErrors, 1)
+      // the failed tool called again, and the failed check followed by another model call
+      assert.strictEqual(m.retries, 2)
+      assert.strictEqual(m.branches, 2)
+      assert.deepStrictEqual([m.checks, m.checksPassed], [2, 1])
+      assert.deepStrictEqual([m.judgeCalls, m.judgeTokens], [1, 12])
+      assert.strictEqual(m.latencyMs, 123)
+      assert.strictEqual(m.modelLatencyMs, 100)
+      // 3 calls of 1000 input at $2/M and 500 output at $10/M (the longest prefix "gpt-x" prices them)
+      assert.closeTo(m.cost!, 3 * (1000 * 2 + 500 * 10) / 1_000_000, 1e-12)
+      const unpriced = Eval.measure(judged, 0, { "other": { input: 1, output: 1 } })
+      assert.isUndefined(unpriced.cost)
+      assert.deepStrictEqual(unpriced.unpriced, ["gpt-x-2026", "judge-model"])
+    }))
+})
+
 // -----------------------------------------------------------------------------
 // runs
 // -----------------------------------------------------------------------------
