@@ -36,20 +36,11 @@ const json = Options.boolean("json").pipe(Options.withDescription("print JSON in
 const errorText = (error: unknown) =>
   typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
 
-const fromEvalError = (error: Eval.EvalError | SessionStore.SessionStoreError): CliError =>
-  error._tag === "SessionStoreError"
-    ? Source.fromStoreError("store")(error)
-    : new CliError({
-      reason: error.reason === "NotFound"
-        ? "NotFound"
-        : error.reason === "Store"
-        ? "Io"
-        : error.reason === "InvalidDataset" || error.reason === "InvalidRun"
-        ? "InvalidData"
-        : "InvalidData",
-      detail: error.message,
-      cause: error
-    })
+const fromEvalError = (error: Eval.EvalError | SessionStore.SessionStoreError): CliError => {
+  if (error._tag === "SessionStoreError") return Source.fromStoreError("store")(error)
+  const reason = error.reason === "NotFound" ? "NotFound" : error.reason === "Store" ? "Io" : "InvalidData"
+  return new CliError({ reason, detail: error.message, cause: error })
+}
 
 /** Opens the store (creating it when `create`) and provides it. */
 const withStore = <A, E, R>(path: string, create: boolean, effect: Effect.Effect<A, E, R>) =>
