@@ -4,8 +4,9 @@
  * Ideal wall time: 1,000 / 100 x 3 x 20 ms = 600 ms. The target is at most 2x that.
  *
  * First the same 1,000 agent runs with no eval (the floor this machine gives the workflow), then
- * the eval twice: with the in-memory `SessionStore` and with the SQLite store in a temporary file
- * (WAL, the default). Prints one JSON line per store: wall time, ideal, ratio, pass count, and the
+ * the eval with the in-memory `SessionStore` and with the SQLite store in a temporary file
+ * (WAL, the default), then the in-memory eval of a workflow of three plain `Model.call`s (no
+ * agent loop, no tools), where the eval's own cost is most of the CPU. Prints one JSON line per store: wall time, ideal, ratio, pass count, and the
  * peak RSS and heap sampled every 10 ms while the eval runs (the process's own, after a GC).
  *
  *   node --expose-gc --import tsx bench/eval.bench.ts
@@ -15,7 +16,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import type { Entry } from "rath"
-import { Agent, Eval, Provider, Session, SessionStore, Tool } from "rath"
+import { Agent, Eval, Model, Provider, Session, SessionStore, Tool } from "rath"
 
 const CASES = 1000
 const CONCURRENCY = 100
@@ -78,6 +79,40 @@ const model = (): Provider.Service => {
   })
 }
 
+/** A model that answers every request with the case's number plus 2 after 20 ms (no tool calls). */
+const textModel = (): Provider.Service => {
+  const info = { kind: "scripted", model: "bench-model", host: "bench.local" }
+  const usage: Entry.Usage = { inputTokens: 20, outputTokens: 5, totalTokens: 25 }
+  const reply = (request: Provider.Request) =>
+    Effect.sync(() => {
+      const user = request.messages.find((m) => m._tag === "User")
+      const n = Number(/(\d+)/.exec(user?._tag === "User" ? user.text : "")?.[1] ?? 0)
+      const parts: ReadonlyArray<Provider.StreamPart> = [
+        { _tag: "TextDelta", text: String(n + 2) },
+        { _tag: "Usage", usage },
+        { _tag: "Finish", finishReason: "stop", provider: { kind: "scripted", host: "bench.local" } }
+      ]
+      return Provider.finish(parts.reduce(Provider.step, Provider.emptyAccumulator), info)
+    })
+  return Provider.make({
+    info,
+    stream: (request) =>
+      Stream.unwrap(
+        Effect.map(Effect.zipRight(Effect.sleep(SLEEP_MS), reply(request)), (r) =>
+          Stream.make({ _tag: "TextDelta" as const, text: r.text }))
+      ),
+    chat: (request) => Effect.zipRight(Effect.sleep(SLEEP_MS), reply(request))
+  })
+}
+
+/** The lightest workflow with 3 model calls: three `Model.call`s in a row, each recorded as a turn. */
+const threeCalls = (session: Session.Session) =>
+  Effect.gen(function*() {
+    let current = session
+    for (let i = 0; i < CALLS; i++) current = (yield* Model.call(current, { purpose: "turn" })).session
+    return current
+  })
+
 const agent = Agent.make({ name: "adder", instructions: "Add one twice with the tool.", tools: [add] })
 
 const dataset = Array.from(
@@ -88,7 +123,12 @@ const dataset = Array.from(
 
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024 * 10) / 10
 
-const once = (label: string, store: Layer.Layer<SessionStore.SessionStore, SessionStore.SessionStoreError>) =>
+const once = (
+  label: string,
+  store: Layer.Layer<SessionStore.SessionStore, SessionStore.SessionStoreError>,
+  workflow: (session: Session.Session) => Effect.Effect<Session.Session, unknown, Provider.Provider> = agent,
+  provider: Provider.Service = model()
+) =>
   Effect.gen(function*() {
     const cases = yield* Eval.parseDataset(dataset)
     ;(globalThis as { gc?: () => void }).gc?.()
@@ -106,7 +146,7 @@ const once = (label: string, store: Layer.Layer<SessionStore.SessionStore, Sessi
     const report = yield* Eval.run({
       name: `bench-${label}`,
       dataset: cases,
-      workflow: agent,
+      workflow,
       scorers: [Eval.exact()],
       concurrency: CONCURRENCY,
       onProgress: (p) =>
@@ -116,7 +156,7 @@ const once = (label: string, store: Layer.Layer<SessionStore.SessionStore, Sessi
             process.stderr.write(`eval ${label}: ${p.done}/${p.total} (${p.passed} passed) ${p.elapsedMs} ms\n`)
           }
         })
-    }).pipe(Effect.provide(Layer.merge(store, Layer.succeed(Provider.Provider, model()))))
+    }).pipe(Effect.provide(Layer.merge(store, Layer.succeed(Provider.Provider, provider))))
     const wallMs = performance.now() - start
     const cpu = process.cpuUsage(cpu0)
     clearInterval(sampler)
@@ -181,6 +221,8 @@ const program = Effect.gen(function*() {
   yield* bare
   const memory = yield* once("memory", SessionStore.layerMemory)
   const sqlite = yield* once("sqlite", SessionStore.layer({ filename: Path.join(dir, "eval.db") }))
+  // the same eval with the lightest 3-call workflow (no tools, no agent loop): the eval's own cost shows
+  yield* once("memory, 3 Model.call", SessionStore.layerMemory, threeCalls, textModel())
   if (memory.passed !== CASES || sqlite.passed !== CASES) throw new Error("bench: not every case passed")
 })
 
