@@ -484,6 +484,30 @@ describe("Eval.run", () => {
       assert.strictEqual(report.spec.budget, 100)
     }).pipe(Effect.provide(SessionStore.layerMemory)))
 
+  it.live("prepare binds each case to a sandbox; the workflow works there and a command scorer checks its files", () =>
+    Effect.gen(function*() {
+      const cases = yield* Eval.parseDataset(datasetOf(4))
+      const writer = (session: Session.Session) =>
+        Effect.scoped(Effect.gen(function*() {
+          const handle = yield* Sandbox.handleFor(session)
+          const n = Number(/What is (\d+)/.exec(Option.getOrThrow(Session.lastOf(session, "User")).text)![1])
+          if (n !== 2) yield* handle.write("answer.txt", String(2 * n))
+          return yield* Session.append(session, Entry.assistant({ text: "written" }))
+        }))
+      const report = yield* Eval.run({
+        dataset: cases,
+        workflow: writer,
+        prepare: (session) => Sandbox.place(session, Placement.make({ backend: "local" })),
+        scorers: [
+          Eval.command((input) => `test "$(cat answer.txt)" = ${JSON.stringify(String(input.case.expected))}`, {
+            name: "file"
+          })
+        ]
+      })
+      assert.deepStrictEqual(report.cases.map((c) => c.pass), [true, true, false, true])
+      assert.strictEqual(report.cases[2]!.checks[0]!.name, "file")
+    }).pipe(Effect.provide([SessionStore.layerMemory, LocalSandbox.layer({ idleTimeToLive: "1 minute" })])))
+
   it.effect("refuses no scorer and two scorers of one name", () =>
     Effect.gen(function*() {
       const cases = yield* Eval.parseDataset(datasetOf(1))
