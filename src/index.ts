@@ -52,6 +52,11 @@ export * as Entry from "./Entry.js"
 /**
  * @since 0.1.0
  */
+export * as Eval from "./Eval.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as IdGenerator from "./IdGenerator.js"
 
 /**

@@ -37,6 +37,7 @@ import * as Tool from "../Tool.js"
 import * as Viewer from "../Viewer.js"
 import { CliError, ExitCode, exitCodeOf } from "./CliError.js"
 import * as Demo from "./demo.js"
+import * as EvalCli from "./Eval.js"
 import * as Help from "./Help.js"
 import * as Render from "./Render.js"
 import * as Serve from "./Serve.js"
@@ -1065,7 +1066,8 @@ export const command = Command.make("rath", {
     memoryCommand,
     prune,
     serve,
-    demoCommand
+    demoCommand,
+    EvalCli.command
   ])
 )
 
