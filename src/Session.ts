@@ -291,12 +291,57 @@ export const unsafeMake = (fields: {
   return self
 }
 
-const link = (prev: Node | undefined, entry: Entry.Entry): Node => ({
+/**
+ * Links one more node onto a chain: the one way a node is made, for a `SessionStore` that
+ * rebuilds chains from its rows.
+ *
+ * @since 0.2.0
+ * @category chain
+ */
+export const link = (prev: Node | undefined, entry: Entry.Entry): Node => ({
   entry,
   prev,
   length: prev === undefined ? 1 : prev.length + 1,
   usage: Entry.sumUsage(prev?.usage, Entry.usageOf(entry))
 })
+
+/**
+ * The nodes of a chain newest first, lazily, from `head` back to the root. For stores, which
+ * persist and share nodes; programs read entries with {@link reverseEntries}.
+ *
+ * @since 0.2.0
+ * @category chain
+ */
+export const chain = (head: Node | undefined): Iterable<Node> => ({
+  *[Symbol.iterator]() {
+    for (let node = head; node !== undefined; node = node.prev) yield node
+  }
+})
+
+/**
+ * The node at 1-based position `length` of a chain (walking back from `head`), if any.
+ *
+ * @since 0.2.0
+ * @category chain
+ */
+export const nodeAt = (head: Node | undefined, length: number): Node | undefined => {
+  let node = head
+  while (node !== undefined && node.length > length) node = node.prev
+  return node !== undefined && node.length === length ? node : undefined
+}
+
+/**
+ * The nodes after position `boundaryLength` (exclusive) up to `head`, oldest first: what a store
+ * has to write when it already holds the first `boundaryLength` entries.
+ *
+ * @since 0.2.0
+ * @category chain
+ */
+export const nodesAfter = (head: Node | undefined, boundaryLength: number): Array<Node> => {
+  const out: Array<Node> = []
+  for (let node = head; node !== undefined && node.length > boundaryLength; node = node.prev) out.push(node)
+  return out.reverse()
+}
 
 const withNode = (self: Session, node: Node | undefined, placement = self.placement): Session =>
   unsafeMake({ id: self.id, lineage: self.lineage, placement, base: self.base, node })
@@ -635,7 +680,7 @@ export const findLast: {
  */
 export const reverseEntries = (self: Session): Iterable<Entry.Entry> => ({
   *[Symbol.iterator]() {
-    for (let node = self.node; node !== undefined; node = node.prev) yield node.entry
+    for (const node of chain(self.node)) yield node.entry
   }
 })
 

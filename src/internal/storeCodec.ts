@@ -257,35 +257,15 @@ export const divergence = (
   return undefined
 }
 
-/** Links one more node onto a chain, exactly as `Session` does. */
-export const link = (prev: Session.Node | undefined, entry: Entry.Entry): Session.Node => ({
-  entry,
-  prev,
-  length: prev === undefined ? 1 : prev.length + 1,
-  usage: Entry.sumUsage(prev?.usage, Entry.usageOf(entry))
-})
-
-/** The node at 1-based position `length` of a chain (walking back from its head), if any. */
-export const nodeAt = (head: Session.Node | undefined, length: number): Session.Node | undefined => {
-  let node = head
-  while (node !== undefined && node.length > length) node = node.prev
-  return node !== undefined && node.length === length ? node : undefined
-}
-
-/** The nodes after `boundary` (exclusive) up to `head`, oldest first. */
-export const nodesAfter = (
-  head: Session.Node | undefined,
-  boundaryLength: number
-): Array<Session.Node> => {
-  const out: Array<Session.Node> = []
-  for (let node = head; node !== undefined && node.length > boundaryLength; node = node.prev) out.push(node)
-  return out.reverse()
-}
+/** Chain primitives live in `Session` (the one module that walks nodes); re-exported for the stores. */
+export const link = Session.link
+export const nodeAt = Session.nodeAt
+export const nodesAfter = Session.nodesAfter
 
 /** Whether the chain holds an entry whose `text` contains `needle` (case-insensitive, ASCII). */
 export const chainHasText = (head: Session.Node | undefined, needle: string): boolean => {
   const lower = asciiLower(needle)
-  for (let node = head; node !== undefined; node = node.prev) {
+  for (const node of Session.chain(head)) {
     const text = (node.entry as { readonly text?: unknown }).text
     if (typeof text === "string" && asciiLower(text).includes(lower)) return true
   }

@@ -537,7 +537,7 @@ export const make = (
         boundaryId = row.head
       } else {
         // the newest node of this chain the store already holds, as far as this process knows
-        for (let node = session.node; node !== undefined; node = node.prev) {
+        for (const node of Session.chain(session.node)) {
           const known = nodeIds.get(node)
           if (known === undefined) continue
           const found = selectNode.get(known) as { entry: string; pos: number } | undefined
