@@ -314,11 +314,17 @@ interface Opened {
   readonly readOnly: boolean
 }
 
-/** Opens a connection and reads the schema table once, so a file SQLite cannot read fails here. */
-const tryOpen = (filename: string, options: Database.Options): Database.Database => {
-  const db = new Database(filename, options)
+/**
+ * Opens a connection and reads the schema table once, so a file SQLite cannot read fails here.
+ * The read does not wait for a lock (it would block the process: SQLite's busy handler sleeps):
+ * `SQLITE_BUSY` comes back at once and the caller retries on a schedule; the connection's busy
+ * timeout is set once the read went through.
+ */
+const tryOpen = (filename: string, options: Database.Options, busyMs: number): Database.Database => {
+  const db = new Database(filename, { ...options, timeout: 0 })
   try {
     db.prepare("SELECT count(*) FROM sqlite_master").pluck().get()
+    db.pragma(`busy_timeout = ${busyMs}`)
     return db
   } catch (cause) {
     db.close()
@@ -334,11 +340,11 @@ const tryOpen = (filename: string, options: Database.Options): Database.Database
  */
 const openDatabase = (filename: string, busyMs: number): Opened => {
   try {
-    return { db: tryOpen(filename, { timeout: busyMs }), readOnly: false }
+    return { db: tryOpen(filename, {}, busyMs), readOnly: false }
   } catch (first) {
     if (!isReadOnly(first) || filename === ":memory:" || filename.startsWith("file:")) throw first
     try {
-      return { db: tryOpen(filename, { timeout: busyMs, readonly: true, fileMustExist: true }), readOnly: true }
+      return { db: tryOpen(filename, { readonly: true, fileMustExist: true }, busyMs), readOnly: true }
     } catch {
       let wal = 0
       try {
@@ -353,7 +359,7 @@ const openDatabase = (filename: string, busyMs: number): Opened => {
         bytes[18] = 1
         bytes[19] = 1
       }
-      return { db: tryOpen(bytes as unknown as string, { readonly: true }), readOnly: true }
+      return { db: tryOpen(bytes as unknown as string, { readonly: true }, busyMs), readOnly: true }
     }
   }
 }
@@ -404,11 +410,18 @@ export const make = (
         detail: `cannot open ${config.filename}: it is a directory, not a store file`
       }))
     }
+    const open = Effect.try({
+      try: () => openDatabase(config.filename, busyMs),
+      catch: unavailable(`cannot open ${config.filename}`)
+    })
     const opened = yield* Effect.acquireRelease(
-      Effect.try({
-        try: () => openDatabase(config.filename, busyMs),
-        catch: unavailable(`cannot open ${config.filename}`)
-      }),
+      // another process holding the file locked (a migration, a rollback-journal writer): retried
+      // on a schedule for up to the busy timeout, without blocking the process
+      open.pipe(Effect.retry({
+        schedule: Schedule.spaced("20 millis"),
+        times: Math.max(1, Math.ceil(busyMs / 20)),
+        while: isBusy
+      })),
       ({ db }) => Effect.sync(() => db.close())
     )
     const { db } = opened
