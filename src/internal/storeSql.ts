@@ -1,7 +1,8 @@
 /**
  * The SQLite SessionStore backend.
  *
- * Layout (schema version 2):
+ * Layout (schema version 3; version 3 added the `crc` columns: every node and session row carries
+ * a CRC-32 of what it holds, checked on every read, see `storeCodec.nodeChecksum`):
  *
  * - `rath_nodes(id, prev, pos, data)`: the entry chains, mirroring the in-memory `Session.Node`
  *   chain, one rowid table: a node is one position of a chain (`pos`, 1-based), the node before
