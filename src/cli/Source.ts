@@ -229,6 +229,15 @@ export const fromStoreError = (path: string) => (error: SessionStore.SessionStor
         detail: `store ${path} was written by a newer rath: upgrade rath to read it`,
         cause: error
       })
+    case "Corrupt":
+      // a damaged row names its session; a file that cannot be read as a store at all does not
+      return error.sessionId === undefined
+        ? new CliError({
+          reason: "Io",
+          detail: `cannot open store ${path} (${error.detail}): check that it is a rath SQLite store and undamaged`,
+          cause: error
+        })
+        : new CliError({ reason: "InvalidData", detail: `store ${path}: ${error.message}`, cause: error })
     case "Unavailable":
       return new CliError({
         reason: "Io",
