@@ -46,7 +46,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { mkdirSync, readFileSync, statSync } from "node:fs"
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import type * as Entry from "../Entry.js"
 import * as Placement from "../Placement.js"
@@ -309,6 +309,33 @@ const isReadOnly = (error: unknown): boolean =>
       code === "EROFS" || code === "EACCES" || code === "EPERM"
   )
 
+/**
+ * Whether the file is shorter than its header says (a truncated copy): SQLite reads missing pages
+ * as empty and may not notice. The header's page count is valid when its change counter matches
+ * (bytes 24 and 92); with a write-ahead log beside the file, pages may live there, so no verdict.
+ */
+const truncatedBy = (filename: string): string | undefined => {
+  const size = statSync(filename, { throwIfNoEntry: false })?.size
+  if (size === undefined || size < 100) return undefined
+  const wal = statSync(`${filename}-wal`, { throwIfNoEntry: false })?.size ?? 0
+  if (wal > 0) return undefined
+  const header = Buffer.alloc(100)
+  const fd = openSync(filename, "r")
+  try {
+    readSync(fd, header, 0, 100, 0)
+  } finally {
+    closeSync(fd)
+  }
+  if (header.toString("latin1", 0, 16) !== "SQLite format 3\u0000") return undefined
+  const raw = header.readUInt16BE(16)
+  const pageSize = raw === 1 ? 65536 : raw
+  const pages = header.readUInt32BE(28)
+  if (header.readUInt32BE(24) !== header.readUInt32BE(92) || pages === 0) return undefined
+  return size < pages * pageSize
+    ? `the file is truncated: its header says ${pages} pages of ${pageSize} bytes, it holds ${size} bytes`
+    : undefined
+}
+
 interface Opened {
   readonly db: Database.Database
   /** Opened read-only: the media or the permissions refuse writes. */
@@ -410,6 +437,13 @@ export const make = (
         reason: "Unavailable",
         detail: `cannot open ${config.filename}: it is a directory, not a store file`
       }))
+    }
+    const truncated = yield* Effect.try({
+      try: () => truncatedBy(config.filename),
+      catch: unavailable(`cannot open ${config.filename}`)
+    })
+    if (truncated !== undefined) {
+      return yield* Effect.fail(fail({ reason: "Corrupt", detail: `cannot open ${config.filename}: ${truncated}` }))
     }
     const open = Effect.try({
       try: () => openDatabase(config.filename, busyMs),
