@@ -316,7 +316,9 @@ const isReadOnly = (error: unknown): boolean =>
  */
 const truncatedBy = (filename: string): string | undefined => {
   const size = statSync(filename, { throwIfNoEntry: false })?.size
-  if (size === undefined || size < 100) return undefined
+  if (size === undefined || size === 0) return undefined
+  // SQLite takes a file shorter than its header for a new, empty database (and writes to it)
+  if (size < 100) return `the file is truncated: ${size} bytes, shorter than a database header`
   const wal = statSync(`${filename}-wal`, { throwIfNoEntry: false })?.size ?? 0
   if (wal > 0) return undefined
   const header = Buffer.alloc(100)
