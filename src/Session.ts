@@ -1299,9 +1299,11 @@ export const toJsonl = (self: Session): string =>
 
 /**
  * Decodes a JSONL session. Round-trips {@link toJsonl} exactly. A torn last line (a crash in the
- * middle of a write) is dropped and reported, and the intact prefix loads with `closed: false`; a
- * corrupt line anywhere else is a `SessionError` naming its line number; a newer format version is
- * refused; older versions go through `migrations`.
+ * middle of a write: the file ends without a newline) is dropped and reported, and the intact
+ * prefix loads with `closed: false`; a corrupt line anywhere else, the last one included when it
+ * ends with its newline (a damaged trailer is damage, not a torn write), is a `SessionError`
+ * naming its line number; a newer format version is refused; older versions go through
+ * `migrations`.
  *
  * @since 0.1.0
  * @category constructors

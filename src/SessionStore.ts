@@ -35,10 +35,12 @@ import type * as Session from "./Session.js"
  * - `NotFound`: no session with that id.
  * - `Conflict`: the stored history of that id is not a prefix of the session being saved.
  * - `NewerSchema`: the store was written by a newer rath; upgrade rath to open it.
- * - `Corrupt`: a stored row could not be read back.
+ * - `Corrupt`: the file is damaged: a stored row fails its checksum or its schema, SQLite finds
+ *   the file damaged or not a database, or its tables are not a rath store's.
  * - `InvalidJsonl`: `importJsonl` got text that is not a session file (a torn end is not an
  *   error: the intact prefix is imported and reported).
- * - `Unavailable`: the database failed (cannot open, disk full, locked for too long).
+ * - `Unavailable`: the database failed (cannot open, disk full, locked for too long), or a write
+ *   to a store opened read-only (read-only media or no write permission: it can still be read).
  *
  * @since 0.1.0
  * @category errors

@@ -346,6 +346,35 @@ describe("Session JSONL", () => {
       assert.strictEqual(unclosed.session.length, 3)
     }))
 
+  it.effect("a damaged trailer that ends with its newline is an error, not a torn tail (issue 19)", () =>
+    Effect.gen(function*() {
+      const session = yield* sample
+      const lines = Session.toJsonl(session).trimEnd().split("\n")
+      const last = lines.length
+      // one entry changed (still a valid entry) and the trailer damaged: the checksum would catch
+      // the entry, so the trailer must not be dropped as a torn write
+      const changed = lines.map((line, i) => i === 1 ? line.replace("\"text\":\"", "\"text\":\"X") : line)
+      assert.notStrictEqual(changed[1], lines[1])
+      const damaged = [...changed.slice(0, -1), changed[last - 1]!.slice(0, -1) + ","].join("\n") + "\n"
+      const error = yield* Effect.flip(Session.fromJsonl(damaged))
+      assert.strictEqual(error.reason, "CorruptLine")
+      assert.strictEqual(error.line, last)
+      assert.include(error.message, "not torn")
+      // the same cut without its newline is a torn write: the prefix loads, not closed
+      const torn = yield* Session.fromJsonl([...lines.slice(0, -1), lines[last - 1]!.slice(0, -3)].join("\n"))
+      assert.isFalse(torn.closed)
+      assert.strictEqual(torn.droppedLines, 1)
+      assert.strictEqual(torn.session.length, session.length)
+      // a torn line that happens to be valid JSON is still torn
+      const tornJson = yield* Session.fromJsonl(lines.slice(0, 3).join("\n") + "\n12")
+      assert.strictEqual(tornJson.droppedLines, 1)
+      assert.strictEqual(tornJson.session.length, 2)
+      // a complete, damaged last entry line (no trailer) is an error too
+      const entryLine = yield* Effect.flip(Session.fromJsonl(lines.slice(0, 3).join("\n") + "\n{\"_tag\n"))
+      assert.strictEqual(entryLine.reason, "CorruptLine")
+      assert.strictEqual(entryLine.line, 4)
+    }))
+
   it.effect("a corrupt line in the middle is an error naming the line", () =>
     Effect.gen(function*() {
       const lines = Session.toJsonl(yield* sample).trimEnd().split("\n")

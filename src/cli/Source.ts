@@ -10,6 +10,7 @@ import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { invalidEntry } from "../internal/storeCodec.js"
 import * as Session from "../Session.js"
 import * as SessionGraph from "../SessionGraph.js"
 import * as SessionStore from "../SessionStore.js"
@@ -228,6 +229,15 @@ export const fromStoreError = (path: string) => (error: SessionStore.SessionStor
         detail: `store ${path} was written by a newer rath: upgrade rath to read it`,
         cause: error
       })
+    case "Corrupt":
+      // a damaged row names its session; a file that cannot be read as a store at all does not
+      return error.sessionId === undefined
+        ? new CliError({
+          reason: "Io",
+          detail: `cannot open store ${path} (${error.detail}): check that it is a rath SQLite store and undamaged`,
+          cause: error
+        })
+        : new CliError({ reason: "InvalidData", detail: `store ${path}: ${error.message}`, cause: error })
     case "Unavailable":
       return new CliError({
         reason: "Io",
@@ -270,7 +280,22 @@ export const fromStore = (path: string, store: SessionStore.Service): SessionSou
         Effect.map((summaries) => summaries.map(rowOfSummary)),
         Effect.mapError(toCli)
       ),
-    load: (id) => store.load(id).pipe(Effect.mapError(toCli))
+    // a stored entry that fails its schema (saved without validation, or written by other software)
+    // would load and then die where a command encodes it: refused here, naming the entry
+    load: (id) =>
+      store.load(id).pipe(
+        Effect.mapError(toCli),
+        Effect.filterOrFail(
+          (session) => invalidEntry(session) === undefined,
+          (session) =>
+            new CliError({
+              reason: "InvalidData",
+              detail: `store ${path}: session ${id}: ${
+                invalidEntry(session) ?? ""
+              }: the stored session is damaged; delete it or restore the store from a copy`
+            })
+        )
+      )
   }
   return self
 }

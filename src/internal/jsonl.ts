@@ -46,6 +46,13 @@ export const encode = (
 const parseJson = (line: string): Either.Either<unknown, unknown> =>
   Either.try({ try: () => JSON.parse(line) as unknown, catch: (cause) => cause })
 
+const notJson = (line: string, isLast: boolean): string =>
+  !isLast
+    ? "not valid JSON"
+    : line.includes(TRAILER)
+    ? "the trailer is not valid JSON (the line ends with its newline, so it was written whole: the file is damaged, not torn)"
+    : "not valid JSON (the last line ends with its newline, so it was written whole: the file is damaged, not torn)"
+
 const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
 
 const decodeEntry = Schema.decodeUnknownEither(Entry.Entry)
@@ -67,8 +74,12 @@ export const decode = <E>(
   Effect.suspend((): Effect.Effect<Parsed, E> => {
     const { fail } = options
     const lines = text.split("\n")
-    if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop()
-    if (lines.length === 0) return Effect.fail(fail("MissingHeader", "the file is empty"))
+    // a write cut short leaves a last line without its newline: only such a line can be torn. A
+    // last line that ends with its newline was written whole, so if it is damaged (the trailer
+    // included) the file is damaged, never torn: dropping it would skip the checksum
+    const torn = !text.endsWith("\n")
+    if (!torn) lines.pop()
+    if (text.length === 0) return Effect.fail(fail("MissingHeader", "the file is empty"))
     const hash = createHash("sha256")
     const first = parseJson(lines[0]!)
     if (Either.isLeft(first) || !isRecord(first.right) || first.right.format !== FORMAT) {
@@ -106,8 +117,8 @@ export const decode = <E>(
       const isLast = i === lines.length - 1
       const parsed = parseJson(line)
       if (Either.isLeft(parsed)) {
-        if (isLast) return Effect.succeed({ header, entries, closed: false, droppedLines: 1 })
-        return Effect.fail(fail("CorruptLine", "not valid JSON", lineNo))
+        if (isLast && torn) return Effect.succeed({ header, entries, closed: false, droppedLines: 1 })
+        return Effect.fail(fail("CorruptLine", notJson(line, isLast), lineNo))
       }
       const value = parsed.right
       if (isRecord(value) && value.format === TRAILER) {
@@ -133,6 +144,8 @@ export const decode = <E>(
       for (const migration of chain) raw = migration.entry ? migration.entry(raw) : raw
       const entry = decodeEntry(raw, { errors: "first" })
       if (Either.isLeft(entry)) {
+        // a cut that happens to leave valid JSON (`12` of `123`) is still a torn line
+        if (isLast && torn) return Effect.succeed({ header, entries, closed: false, droppedLines: 1 })
         return Effect.fail(
           fail("CorruptLine", `not a valid entry: ${ParseResult.TreeFormatter.formatErrorSync(entry.left)}`, lineNo)
         )

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { crc32 } from "node:zlib"
 import * as Entry from "../Entry.js"
 import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
@@ -212,6 +213,61 @@ export const decodeStoredRaw = (
   return fields as unknown as Entry.Entry
 }
 
+/**
+ * The checksum of a stored node: a CRC-32 of its text (the bytes the store writes anyway) whose
+ * start value mixes in the node's `prev` and `pos`, so a damaged link or position fails it too.
+ * One native call over the row, no string built.
+ */
+export const nodeChecksum = (prev: number | null, pos: number, data: string): number =>
+  crc32(data, (Math.imul(prev === null ? 0x7fffffff : prev | 0, 0x9e3779b1) ^ Math.imul(pos | 0, 0x85ebca6b)) >>> 0)
+
+/**
+ * The checksum of a session row's fields (all but the agent record, which has its own): a CRC-32
+ * of their JSON, so a value whose type changed (`5` for `"5"`) fails it too.
+ */
+export const rowChecksum = (
+  fields: readonly [
+    id: unknown,
+    head: unknown,
+    headEntry: unknown,
+    length: unknown,
+    base: unknown,
+    operation: unknown,
+    parents: unknown,
+    byKind: unknown,
+    byName: unknown,
+    createdAt: unknown,
+    updatedAt: unknown,
+    placement: unknown
+  ]
+): number => crc32(JSON.stringify(fields))
+
+/** The checksum of a stored agent record's text. */
+export const textChecksum = (text: string): number => crc32(text)
+
+const encodeEntryChecked = Schema.encodeEither(Entry.Entry)
+
+/**
+ * Whether every entry of a session passes its schema: the first one that does not, as a message
+ * naming its position. A store loads entries from checked rows without the schema (see
+ * {@link decodeStored}); an entry that was saved without validation, or a row written by other
+ * software, would only fail later, when encoded for JSONL, as a defect. Export and the command line
+ * run this first, so they give a typed error instead.
+ */
+export const invalidEntry = (session: Session.Session): string | undefined => {
+  let position = session.length
+  for (const node of Session.chain(session.node)) {
+    const encoded = encodeEntryChecked(node.entry, { errors: "first" })
+    if (Either.isLeft(encoded)) {
+      return `entry #${position} (${String(node.entry.id)}) fails its schema: ${
+        ParseResult.TreeFormatter.formatErrorSync(encoded.left)
+      }`
+    }
+    position--
+  }
+  return undefined
+}
+
 export interface ErrorFields {
   readonly reason: "NotFound" | "Conflict" | "NewerSchema" | "Corrupt" | "InvalidJsonl" | "Unavailable"
   readonly detail: string
@@ -228,7 +284,17 @@ export const jsonlOps = <E, F>(
   load: (id: string) => Effect.Effect<Session.Session, F>,
   fail: (fields: ErrorFields) => E
 ) => ({
-  exportJsonl: (id: string) => Effect.map(load(id), Session.toJsonl),
+  exportJsonl: (id: string) =>
+    Effect.flatMap(load(id), (session) => {
+      const invalid = invalidEntry(session)
+      return invalid === undefined
+        ? Effect.try({
+          try: () => Session.toJsonl(session),
+          catch: (cause) =>
+            fail({ reason: "Corrupt", detail: `cannot encode ${id}: ${String(cause)}`, sessionId: id, cause })
+        })
+        : Effect.fail(fail({ reason: "Corrupt", detail: invalid, sessionId: id }))
+    }),
   importJsonl: (text: string) =>
     Effect.gen(function*() {
       const decoded = yield* Session.fromJsonl(text).pipe(

@@ -1,7 +1,8 @@
 /**
  * The SQLite SessionStore backend.
  *
- * Layout (schema version 2):
+ * Layout (schema version 3; version 3 added the `crc` columns: every node and session row carries
+ * a CRC-32 of what it holds, checked on every read, see `storeCodec.nodeChecksum`):
  *
  * - `rath_nodes(id, prev, pos, data)`: the entry chains, mirroring the in-memory `Session.Node`
  *   chain, one rowid table: a node is one position of a chain (`pos`, 1-based), the node before
@@ -45,7 +46,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { mkdirSync } from "node:fs"
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import type * as Entry from "../Entry.js"
 import * as Placement from "../Placement.js"
@@ -60,10 +61,13 @@ import {
   jsonlOps,
   link,
   nodeAt,
-  nodesAfter
+  nodeChecksum,
+  nodesAfter,
+  rowChecksum,
+  textChecksum
 } from "./storeCodec.js"
 
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 const MIGRATIONS_TABLE = "rath_migrations"
 const PAGE_SIZE = 1024
 const WAL_BYTES = 1_048_576
@@ -160,6 +164,28 @@ const migrations = Migrator.fromRecord({
     yield* sql`DROP TABLE rath_nodes`
     yield* sql`DROP TABLE rath_entries`
     yield* sql`ALTER TABLE rath_nodes_v2 RENAME TO rath_nodes`
+  }),
+  // checksums: every node and session row carries a CRC-32 of what it holds (see
+  // `storeCodec.nodeChecksum`, `rowChecksum`), checked on every read, so a damaged row is `Corrupt`
+  // and never a different session. Existing rows get theirs here, a node only when its entry
+  // passes the full schema decode (one that does not stays without, and reads as `Corrupt`)
+  "3_checksums": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`ALTER TABLE rath_nodes ADD COLUMN crc INTEGER`
+    yield* sql`ALTER TABLE rath_sessions ADD COLUMN crc INTEGER`
+    yield* sql`ALTER TABLE rath_sessions ADD COLUMN agent_crc INTEGER`
+    const nodes = yield* sql<{ id: number; prev: number | null; pos: number; data: unknown }>`
+      SELECT id, prev, pos, data FROM rath_nodes`
+    for (const node of nodes) {
+      if (typeof node.data !== "string" || typeof decodeStoredRaw(node.data, undefined, true) === "string") continue
+      yield* sql`UPDATE rath_nodes SET crc = ${nodeChecksum(node.prev, node.pos, node.data)} WHERE id = ${node.id}`
+    }
+    const sessions = yield* sql<SessionRow>`SELECT ${sql.literal(sessionColumns(false))} FROM rath_sessions s`
+    for (const row of sessions) {
+      yield* sql`UPDATE rath_sessions SET crc = ${checksumOfRow(row)}, agent_crc = ${
+        typeof row.agent === "string" ? textChecksum(row.agent) : null
+      } WHERE key = ${row.key}`
+    }
   })
 })
 
@@ -178,10 +204,51 @@ interface SessionRow {
   readonly updated_at: number
   readonly placement: string | null
   readonly agent: string | null
+  /** Null in a version-2 store read without migrating (read-only). */
+  readonly crc: number | null
+  readonly agent_crc: number | null
 }
 
-const SESSION_COLUMNS =
-  "s.key, s.id, s.head, s.head_entry, s.length, s.base, s.operation, s.parents, s.by_kind, s.by_name, s.created_at, s.updated_at, s.placement, s.agent"
+/** The session columns; `legacy`: a version-2 store, which has no checksums yet. */
+const sessionColumns = (legacy: boolean) =>
+  `s.key, s.id, s.head, s.head_entry, s.length, s.base, s.operation, s.parents, s.by_kind, s.by_name, s.created_at, s.updated_at, s.placement, s.agent, ${
+    legacy ? "NULL AS crc, NULL AS agent_crc" : "s.crc, s.agent_crc"
+  }`
+
+const checksumOfRow = (row: SessionRow): number =>
+  rowChecksum([
+    row.id,
+    row.head,
+    row.head_entry,
+    row.length,
+    row.base,
+    row.operation,
+    row.parents,
+    row.by_kind,
+    row.by_name,
+    row.created_at,
+    row.updated_at,
+    row.placement
+  ])
+
+/** What is wrong with a session row read back (its types, its checksum), if anything. */
+const rowDamage = (row: SessionRow, legacy: boolean): string | undefined => {
+  if (
+    typeof row.key !== "number" || typeof row.id !== "string" || typeof row.length !== "number" ||
+    typeof row.base !== "number" || typeof row.operation !== "string" || typeof row.parents !== "string" ||
+    typeof row.created_at !== "number" || typeof row.updated_at !== "number" ||
+    (row.head !== null && typeof row.head !== "number") ||
+    (row.head_entry !== null && typeof row.head_entry !== "string") ||
+    (row.by_kind !== null && typeof row.by_kind !== "string") ||
+    (row.by_name !== null && typeof row.by_name !== "string") ||
+    (row.placement !== null && typeof row.placement !== "string") ||
+    (row.agent !== null && typeof row.agent !== "string")
+  ) return "the session row holds a value of the wrong type"
+  if (legacy) return undefined
+  if (row.crc !== checksumOfRow(row)) return "the session row fails its checksum"
+  if (row.agent !== null && row.agent_crc !== textChecksum(row.agent)) return "the agent record fails its checksum"
+  return undefined
+}
 
 const decodeLineage = Schema.decodeUnknownEither(Session.Lineage)
 const decodePlacement = Schema.decodeUnknownEither(Schema.parseJson(Placement.Placement))
@@ -211,20 +278,144 @@ class Stale {}
 const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 /** A chain from a node back to its start (at most `?` rows: a damaged `prev` may form a cycle). */
-const CHAIN = `WITH RECURSIVE chain(id, prev, pos, data) AS (
-    SELECT id, prev, pos, data FROM rath_nodes WHERE id = ?
+const chainQuery = (crc: string) =>
+  `WITH RECURSIVE chain(id, prev, pos, data, crc) AS (
+    SELECT id, prev, pos, data, ${crc} FROM rath_nodes WHERE id = ?
     UNION ALL
-    SELECT n.id, n.prev, n.pos, n.data FROM rath_nodes n JOIN chain c ON n.id = c.prev
+    SELECT n.id, n.prev, n.pos, n.data, ${crc === "crc" ? "n.crc" : crc} FROM rath_nodes n JOIN chain c ON n.id = c.prev
   )
-  SELECT id, prev, pos, data FROM chain LIMIT ?`
+  SELECT id, prev, pos, data, crc FROM chain LIMIT ?`
+
+/** An SQLite error code anywhere in an error's causes that passes `test`. */
+const hasCode = (error: unknown, test: (code: string) => boolean): boolean => {
+  for (let cause = error, depth = 0; typeof cause === "object" && cause !== null && depth < 8; depth++) {
+    const code = (cause as { readonly code?: unknown }).code
+    if (typeof code === "string" && test(code)) return true
+    cause = (cause as { readonly cause?: unknown }).cause
+  }
+  return false
+}
+
+/** SQLite found the file damaged, or not a database at all. */
+const isDamage = (error: unknown): boolean =>
+  hasCode(error, (code) => code.startsWith("SQLITE_CORRUPT") || code === "SQLITE_NOTADB" || code === "SQLITE_FORMAT")
+
+/** The file cannot be opened for writing (read-only media or permissions). */
+const isReadOnly = (error: unknown): boolean =>
+  hasCode(
+    error,
+    (code) =>
+      code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_READONLY") || code === "SQLITE_PERM" ||
+      code === "EROFS" || code === "EACCES" || code === "EPERM"
+  )
+
+/**
+ * Whether the file is shorter than its header says (a truncated copy): SQLite reads missing pages
+ * as empty and may not notice. The header's page count is valid when its change counter matches
+ * (bytes 24 and 92); with a write-ahead log beside the file, pages may live there, so no verdict.
+ */
+const truncatedBy = (filename: string): string | undefined => {
+  const size = statSync(filename, { throwIfNoEntry: false })?.size
+  if (size === undefined || size === 0) return undefined
+  // SQLite takes a file shorter than its header for a new, empty database (and writes to it)
+  if (size < 100) return `the file is truncated: ${size} bytes, shorter than a database header`
+  const wal = statSync(`${filename}-wal`, { throwIfNoEntry: false })?.size ?? 0
+  if (wal > 0) return undefined
+  const header = Buffer.alloc(100)
+  const fd = openSync(filename, "r")
+  try {
+    readSync(fd, header, 0, 100, 0)
+  } finally {
+    closeSync(fd)
+  }
+  if (header.toString("latin1", 0, 16) !== "SQLite format 3\u0000") return undefined
+  const raw = header.readUInt16BE(16)
+  const pageSize = raw === 1 ? 65536 : raw
+  const pages = header.readUInt32BE(28)
+  if (header.readUInt32BE(24) !== header.readUInt32BE(92) || pages === 0) return undefined
+  return size < pages * pageSize
+    ? `the file is truncated: its header says ${pages} pages of ${pageSize} bytes, it holds ${size} bytes`
+    : undefined
+}
+
+interface Opened {
+  readonly db: Database.Database
+  /** Opened read-only: the media or the permissions refuse writes. */
+  readonly readOnly: boolean
+}
+
+/**
+ * Opens a connection and reads the schema table once, so a file SQLite cannot read fails here.
+ * The read does not wait for a lock (it would block the process: SQLite's busy handler sleeps):
+ * `SQLITE_BUSY` comes back at once and the caller retries on a schedule; the connection's busy
+ * timeout is set once the read went through.
+ */
+const tryOpen = (filename: string, options: Database.Options, busyMs: number): Database.Database => {
+  const db = new Database(filename, { ...options, timeout: 0 })
+  try {
+    db.prepare("SELECT count(*) FROM sqlite_master").pluck().get()
+    db.pragma(`busy_timeout = ${busyMs}`)
+    return db
+  } catch (cause) {
+    db.close()
+    throw cause
+  }
+}
+
+/**
+ * Opens the store file: for reading and writing; else (read-only media, no write permission)
+ * read-only; else, when SQLite cannot even read it in place (a WAL file needs its shared-memory
+ * file, which read-only media cannot hold), from a copy in memory of the file, which is the whole
+ * store when no write-ahead log is left beside it (a store closed cleanly leaves none).
+ */
+const openDatabase = (filename: string, busyMs: number): Opened => {
+  try {
+    return { db: tryOpen(filename, {}, busyMs), readOnly: false }
+  } catch (first) {
+    if (!isReadOnly(first) || filename === ":memory:" || filename.startsWith("file:")) throw first
+    try {
+      return { db: tryOpen(filename, { readonly: true, fileMustExist: true }, busyMs), readOnly: true }
+    } catch {
+      let wal = 0
+      try {
+        wal = statSync(`${filename}-wal`).size
+      } catch {
+        // no write-ahead log: the file is the whole store
+      }
+      if (wal > 0) throw first
+      const bytes = readFileSync(filename)
+      // the header's read and write versions say WAL (2); a copy in memory reads as rollback (1)
+      if (bytes.length >= 100 && bytes[18] === 2 && bytes[19] === 2) {
+        bytes[18] = 1
+        bytes[19] = 1
+      }
+      return { db: tryOpen(bytes as unknown as string, { readonly: true }, busyMs), readOnly: true }
+    }
+  }
+}
 
 export const make = (
   config: Config,
   fail: (fields: ErrorFields) => E
 ): Effect.Effect<SessionStore.Service, E, Scope.Scope> =>
   Effect.gen(function*() {
+    /** A database failure: `Corrupt` when SQLite found the file damaged, else `Unavailable`. */
     const unavailable = (detail: string) => (cause: unknown) =>
-      fail({ reason: "Unavailable", detail: cause === undefined ? detail : `${detail}: ${causeMessage(cause)}`, cause })
+      isDamage(cause)
+        ? fail({
+          reason: "Corrupt",
+          detail: `${detail}: ${causeMessage(cause)} (the file is damaged or not a rath store)`,
+          cause
+        })
+        : fail({
+          reason: "Unavailable",
+          detail: cause === undefined
+            ? detail
+            : `${detail}: ${causeMessage(cause)}${
+              hasCode(cause, (code) => code.startsWith("SQLITE_READONLY")) ? " (the store is read-only)" : ""
+            }`,
+          cause
+        })
     const corrupt = (sessionId: string, detail: string, cause?: unknown) =>
       fail(
         cause === undefined
@@ -239,13 +430,39 @@ export const make = (
       })
     }
     const busyMs = Math.max(0, Math.round(Duration.toMillis(Duration.decode(config.busyTimeout))))
-    const db = yield* Effect.acquireRelease(
-      Effect.try({
-        try: () => new Database(config.filename, { timeout: busyMs }),
-        catch: unavailable(`cannot open ${config.filename}`)
-      }),
-      (db) => Effect.sync(() => db.close())
+    const isDirectory = yield* Effect.try({
+      try: () => statSync(config.filename, { throwIfNoEntry: false })?.isDirectory() === true,
+      catch: unavailable(`cannot open ${config.filename}`)
+    })
+    if (isDirectory) {
+      return yield* Effect.fail(fail({
+        reason: "Unavailable",
+        detail: `cannot open ${config.filename}: it is a directory, not a store file`
+      }))
+    }
+    const truncated = yield* Effect.try({
+      try: () => truncatedBy(config.filename),
+      catch: unavailable(`cannot open ${config.filename}`)
+    })
+    if (truncated !== undefined) {
+      return yield* Effect.fail(fail({ reason: "Corrupt", detail: `cannot open ${config.filename}: ${truncated}` }))
+    }
+    const open = Effect.try({
+      try: () => openDatabase(config.filename, busyMs),
+      catch: unavailable(`cannot open ${config.filename}`)
+    })
+    const opened = yield* Effect.acquireRelease(
+      // another process holding the file locked (a migration, a rollback-journal writer): retried
+      // on a schedule for up to the busy timeout, without blocking the process
+      open.pipe(Effect.retry({
+        schedule: Schedule.spaced("20 millis"),
+        times: Math.max(1, Math.ceil(busyMs / 20)),
+        while: isBusy
+      })),
+      ({ db }) => Effect.sync(() => db.close())
     )
+    const { db } = opened
+    let readOnly = opened.readOnly
 
     /** Runs one synchronous database call; SQLite errors are `Unavailable`, an `Abort` its error. */
     const run = <A>(detail: string, body: () => A): Effect.Effect<A, E> =>
@@ -281,14 +498,16 @@ export const make = (
       db.pragma(`page_size = ${PAGE_SIZE}`)
       if (db.pragma("journal_mode", { simple: true }) !== "wal") db.pragma("journal_mode = WAL")
     })
-    yield* switchToWal.pipe(
-      Effect.catchIf(isBusy, () =>
-        switchToWal.pipe(Effect.retry({
-          schedule: Schedule.spaced("20 millis"),
-          times: Math.max(1, Math.ceil(busyMs / 20)),
-          while: isBusy
-        })))
-    )
+    if (!readOnly) {
+      yield* switchToWal.pipe(
+        Effect.catchIf(isBusy, () =>
+          switchToWal.pipe(Effect.retry({
+            schedule: Schedule.spaced("20 millis"),
+            times: Math.max(1, Math.ceil(busyMs / 20)),
+            while: isBusy
+          })))
+      )
+    }
 
     // refuse a store written by a newer schema before touching it
     const schemaVersion = run(`cannot read the schema version of ${config.filename}`, () => {
@@ -306,7 +525,23 @@ export const make = (
         }))
         : Effect.void
     const current = yield* Effect.tap(schemaVersion, refuseNewer)
-    if (current < SCHEMA_VERSION) {
+    /** A version-2 store read where it cannot be migrated: its rows have no checksums yet. */
+    let legacy = false
+    const readOnlyOld = (cause?: unknown) =>
+      current === SCHEMA_VERSION - 1
+        ? Effect.sync(() => {
+          legacy = true
+          readOnly = true
+        })
+        : Effect.fail(fail({
+          reason: "Unavailable",
+          detail: current === 0
+            ? `cannot open ${config.filename}: it is read-only and holds no rath store`
+            : `cannot open ${config.filename}: it has schema version ${current} and is read-only; open it once where it can be written to upgrade it to version ${SCHEMA_VERSION}`,
+          cause
+        }))
+    if (current < SCHEMA_VERSION && readOnly) yield* readOnlyOld()
+    else if (current < SCHEMA_VERSION) {
       // effect-sql's Migrator on a connection of its own, closed once the schema is current. Two
       // processes may open a new store at once: the loser of the migration lock waits for the
       // winner's migrations to commit. The Migrator reports the lost race as success ("Migrations
@@ -347,6 +582,11 @@ export const make = (
           error instanceof Incomplete
             ? unavailable(`migrations of ${config.filename} did not complete`)(undefined)
             : error
+        ),
+        // no write permission (a read-only file on writable media): read it as it is
+        Effect.catchIf(
+          (error) => isReadOnly(error) && current === SCHEMA_VERSION - 1,
+          (error) => readOnlyOld(error)
         )
       )
     }
@@ -365,31 +605,63 @@ export const make = (
       db.pragma("mmap_size = 268435456")
     })
 
-    const selectHead = statement("SELECT key, head, head_entry, length FROM rath_sessions WHERE id = ?")
-    const selectSession = statement(`SELECT ${SESSION_COLUMNS} FROM rath_sessions s WHERE s.id = ?`)
-    const selectNode = statement("SELECT json_extract(data, '$.id') AS entry, pos FROM rath_nodes WHERE id = ?")
-    const maxNode = statement("SELECT max(id) FROM rath_nodes").pluck()
-    const insertNode = statement("INSERT INTO rath_nodes (id, prev, pos, data) VALUES (?, ?, ?, ?)")
-    const updateSession = statement(
-      "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ?"
-    )
-    // compare-and-set: moves the head only if the row still holds the head this process last saw
-    const updateSessionIf = statement(
-      "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent) WHERE key = ? AND id = ? AND head IS ? AND head_entry IS ? AND length = ?"
-    )
-    const insertSession = statement(
-      "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    )
-    const insertParent = statement("INSERT INTO rath_session_parents (child, ord, parent) VALUES (?, ?, ?)")
-    const selectChain = statement(CHAIN).raw(true)
-    const selectRange = statement(
-      "SELECT id, prev, pos, data FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC"
-    ).raw(true)
-    // whether rows lo..hi are, exactly, the chain's next nodes down from `hi` at position `top`:
-    // every id present, each linked to the one below, each at its position; and the node below
-    const selectWindow = statement(`SELECT count(*), sum(id = @lo OR prev = id - 1), sum(pos = @top - (@hi - id)),
-      max(CASE WHEN id = @lo THEN prev END) FROM rath_nodes WHERE id BETWEEN @lo AND @hi`).raw(true)
-    const selectData = statement("SELECT data FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC").pluck()
+    // every statement the hot paths use, prepared once: a store whose tables lack a column (a
+    // damaged schema text, say) fails here, typed, before anything runs
+    const prepareAll = () => {
+      const crc = legacy ? "NULL" : "crc"
+      return {
+        selectHead: statement("SELECT key, head, head_entry, length FROM rath_sessions WHERE id = ?"),
+        selectSession: statement(`SELECT ${sessionColumns(legacy)} FROM rath_sessions s WHERE s.id = ?`),
+        selectNode: statement("SELECT json_extract(data, '$.id') AS entry, pos FROM rath_nodes WHERE id = ?"),
+        maxNode: statement("SELECT max(id) FROM rath_nodes").pluck(),
+        insertNode: statement("INSERT INTO rath_nodes (id, prev, pos, data, crc) VALUES (?, ?, ?, ?, ?)"),
+        updateSession: statement(
+          "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), base = ?, operation = ?, parents = ?, by_kind = ?, by_name = ?, created_at = ?, crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ?"
+        ),
+        // compare-and-set: moves the head only if the row still holds the head this process last saw
+        updateSessionIf: statement(
+          "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), base = ?, operation = ?, parents = ?, by_kind = ?, by_name = ?, created_at = ?, crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ? AND id = ? AND head IS ? AND head_entry IS ? AND length = ?"
+        ),
+        insertSession: statement(
+          "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent, crc, agent_crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        insertParent: statement("INSERT INTO rath_session_parents (child, ord, parent) VALUES (?, ?, ?)"),
+        selectChain: statement(chainQuery(crc)).raw(true),
+        selectRange: statement(
+          `SELECT id, prev, pos, data, ${crc} FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC`
+        ).raw(true),
+        // whether rows lo..hi are, exactly, the chain's next nodes down from `hi` at position `top`:
+        // every id present, each linked to the one below, each at its position; and the node below
+        selectWindow: statement(`SELECT count(*), sum(id = @lo OR prev = id - 1), sum(pos = @top - (@hi - id)),
+      max(CASE WHEN id = @lo THEN prev END) FROM rath_nodes WHERE id BETWEEN @lo AND @hi`).raw(true),
+        selectData: statement(`SELECT data, ${crc} FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC`).raw(true)
+      }
+    }
+    const {
+      insertNode,
+      insertParent,
+      insertSession,
+      maxNode,
+      selectChain,
+      selectData,
+      selectHead,
+      selectNode,
+      selectRange,
+      selectSession,
+      selectWindow,
+      updateSession,
+      updateSessionIf
+    } = yield* Effect.try({
+      try: prepareAll,
+      catch: (cause) =>
+        fail({
+          reason: "Corrupt",
+          detail: `cannot open ${config.filename}: its tables are not those of a rath store of schema version ${
+            legacy ? current : SCHEMA_VERSION
+          } (${causeMessage(cause)}): the file is damaged`,
+          cause
+        })
+    })
 
     /**
      * The chain that ends at node `head` (`length` nodes), head first: each node's entry JSON and
@@ -408,12 +680,17 @@ export const make = (
     const chainOf = (head: number, length: number) => {
       const data: Array<string | undefined> = []
       const positions: Array<unknown> = []
+      // each node's `prev` and checksum, checked against its text in `rebuild`
+      const prevs: Array<unknown> = []
+      const crcs: Array<unknown> = []
       let expected: number | null = head
       let window = 256
       let sparse = 0
       const take = (row: ReadonlyArray<unknown>) => {
         positions.push(row[2])
         data.push(row[3] as string)
+        prevs.push(row[1])
+        crcs.push(row[4])
         expected = row[1] as number | null
       }
       while (expected !== null && data.length < length) {
@@ -427,9 +704,13 @@ export const make = (
           number | null
         ]
         if (count === size && linked === size && placed === size) {
-          for (const text of selectData.all(lo, expected) as Array<string>) {
+          let id = expected
+          for (const row of selectData.all(lo, expected) as Array<ReadonlyArray<unknown>>) {
             positions.push(length - data.length)
-            data.push(text)
+            data.push(row[0] as string)
+            crcs.push(row[1])
+            prevs.push(id === lo ? below : id - 1)
+            id--
           }
           expected = below
           window *= 2
@@ -451,7 +732,7 @@ export const make = (
           break
         }
       }
-      return { data, positions, more: expected !== null }
+      return { data, positions, prevs, crcs, more: expected !== null }
     }
 
     /**
@@ -462,8 +743,59 @@ export const make = (
 
     const placementJson = (session: Session.Session) =>
       Option.match(session.placement, { onNone: () => null, onSome: (p) => JSON.stringify(p) })
-    const agentJson = (options?: SessionStore.SaveOptions) =>
-      options?.agent === undefined ? null : JSON.stringify(options.agent)
+    /** The agent record's text and its checksum; nulls keep the stored ones. */
+    const agentValues = (options?: SessionStore.SaveOptions): readonly [string | null, number | null] => {
+      if (options?.agent === undefined) return [null, null]
+      const text = JSON.stringify(options.agent)
+      return [text, textChecksum(text)]
+    }
+    /** A session row's fields, in the order of `rowChecksum`. */
+    const rowFields = (session: Session.Session, head: number | null, now: number) => {
+      const { lineage } = session
+      return [
+        session.id,
+        head,
+        session.node === undefined ? null : session.node.entry.id,
+        session.length,
+        session.base,
+        lineage.operation,
+        JSON.stringify(lineage.parents),
+        lineage.by?.kind ?? null,
+        lineage.by?.name ?? null,
+        lineage.createdAt,
+        now,
+        placementJson(session)
+      ] as const
+    }
+    /**
+     * The values of the update statements' SET clause: head, head entry, length, updated_at,
+     * placement, agent, base, the lineage columns, the row's checksum and the agent's.
+     */
+    const updateValues = (
+      session: Session.Session,
+      head: number | null,
+      now: number,
+      options: SessionStore.SaveOptions | undefined
+    ) => {
+      const fields = rowFields(session, head, now)
+      const [agent, agentCrc] = agentValues(options)
+      return [
+        fields[1],
+        fields[2],
+        fields[3],
+        fields[10],
+        fields[11],
+        agent,
+        fields[4],
+        fields[5],
+        fields[6],
+        fields[7],
+        fields[8],
+        fields[9],
+        rowChecksum(fields),
+        agentCrc
+      ] as const
+    }
 
     /**
      * What this process last saw of each session row it saved or loaded: a shortcut for the common
@@ -494,19 +826,14 @@ export const make = (
     ): SessionStore.SaveResult => {
       let prev = cached.head
       for (const node of nodesAfter(session.node, cached.length)) {
+        const data = encodeStored(node.entry, node.prev?.entry.id)
         prev = Number(
-          insertNode.run(null, prev, node.length, encodeStored(node.entry, node.prev?.entry.id))
-            .lastInsertRowid
+          insertNode.run(null, prev, node.length, data, nodeChecksum(prev, node.length, data)).lastInsertRowid
         )
         assigned.push([node, prev])
       }
       const moved = updateSessionIf.run(
-        prev,
-        session.node === undefined ? null : session.node.entry.id,
-        session.length,
-        now,
-        placementJson(session),
-        agentJson(options),
+        ...updateValues(session, prev, now, options),
         cached.key,
         session.id,
         cached.head,
@@ -554,41 +881,66 @@ export const make = (
       const fresh = nodesAfter(session.node, boundaryLength)
       const first = fresh.length > 0 ? Number(maxNode.get() ?? 0) + 1 : 0
       const head = fresh.length > 0 ? first + fresh.length - 1 : boundaryId
-      const headEntry = session.node === undefined ? null : session.node.entry.id
       let key: number
       if (row !== undefined) {
         key = row.key
-        updateSession.run(head, headEntry, session.length, now, placementJson(session), agentJson(options), key)
+        updateSession.run(...updateValues(session, head, now, options), key)
       } else {
-        const { lineage } = session
+        const [
+          id,
+          headId,
+          headEntryId,
+          length,
+          base,
+          operation,
+          parents,
+          byKind,
+          byName,
+          createdAt,
+          updatedAt,
+          placement
+        ] = rowFields(session, head, now)
+        const agent = agentValues(options)
         key = Number(
           insertSession.run(
-            session.id,
-            head,
-            headEntry,
-            session.length,
-            session.base,
-            lineage.operation,
-            JSON.stringify(lineage.parents),
-            lineage.by?.kind ?? null,
-            lineage.by?.name ?? null,
-            lineage.createdAt,
-            now,
-            placementJson(session),
-            agentJson(options)
+            id,
+            headId,
+            headEntryId,
+            length,
+            base,
+            operation,
+            parents,
+            byKind,
+            byName,
+            createdAt,
+            updatedAt,
+            placement,
+            agent[0],
+            rowChecksum([
+              id,
+              headId,
+              headEntryId,
+              length,
+              base,
+              operation,
+              parents,
+              byKind,
+              byName,
+              createdAt,
+              updatedAt,
+              placement
+            ]),
+            agent[1]
           ).lastInsertRowid
         )
-        lineage.parents.forEach((parent, ord) => insertParent.run(session.id, ord, parent))
+        session.lineage.parents.forEach((parent, ord) => insertParent.run(session.id, ord, parent))
       }
       for (let i = 0; i < fresh.length; i++) {
         const node = fresh[i]!
         const id = first + i
-        insertNode.run(
-          id,
-          i === 0 ? boundaryId : id - 1,
-          node.length,
-          encodeStored(node.entry, node.prev?.entry.id)
-        )
+        const prev = i === 0 ? boundaryId : id - 1
+        const data = encodeStored(node.entry, node.prev?.entry.id)
+        insertNode.run(id, prev, node.length, data, nodeChecksum(prev, node.length, data))
         assigned.push([node, id])
       }
       remember(session, key, head)
@@ -622,10 +974,22 @@ export const make = (
       return result
     }
 
+    /** Writes fail at once on a store opened read-only, saying why. */
+    const refuseReadOnly = (what: string) =>
+      readOnly
+        ? Effect.fail(fail({
+          reason: "Unavailable",
+          detail:
+            `cannot ${what}: ${config.filename} was opened read-only (read-only media, no write permission, or a schema it cannot upgrade there); it can be read, not written`
+        }))
+        : Effect.void
     const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
-      Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) => run(`cannot save ${session.id}`, () => saveSync(session, options, now))
+      Effect.zipRight(
+        refuseReadOnly(`save ${session.id}`),
+        Effect.flatMap(
+          Clock.currentTimeMillis,
+          (now) => run(`cannot save ${session.id}`, () => saveSync(session, options, now))
+        )
       )
 
     const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
@@ -645,6 +1009,8 @@ export const make = (
     }
 
     const toSummary = (row: SessionRow): Either.Either<SessionStore.Summary, E> => {
+      const damage = rowDamage(row, legacy)
+      if (damage !== undefined) return Either.left(corrupt(String(row.id), damage))
       const lineage = toLineage(row)
       if (Either.isLeft(lineage)) return Either.left(corrupt(row.id, lineage.left))
       let placement = Option.none<Placement.Placement>()
@@ -680,7 +1046,7 @@ export const make = (
       row: SessionRow,
       chain: ReturnType<typeof chainOf>
     ): Either.Either<Session.Node | undefined, E> => {
-      const { data, positions } = chain
+      const { crcs, data, positions, prevs } = chain
       const length = data.length
       if (length !== row.length) {
         return Either.left(corrupt(id, `the chain has ${length} nodes, the row says ${row.length}`))
@@ -702,7 +1068,19 @@ export const make = (
         const text = data[at]!
         // a decoded row is let go at once: the rows' text is garbage the collector need not copy
         data[at] = undefined
-        const entry = decodeStoredRaw(text, node?.entry.id, false, authors)
+        const prev = prevs[at]
+        if (typeof text !== "string" || (prev !== null && typeof prev !== "number")) {
+          return Either.left(corrupt(id, `entry #${i + 1}: the node holds a value of the wrong type`))
+        }
+        // a checked row is the one the store wrote: rebuilt without the schema decode. A row of a
+        // version-2 store read without migrating has no checksum: it goes through the schema
+        const crc = crcs[at]
+        if (!legacy && crc !== nodeChecksum(prev, i + 1, text)) {
+          return Either.left(
+            corrupt(id, crc === null ? `entry #${i + 1} has no checksum` : `entry #${i + 1} fails its checksum`)
+          )
+        }
+        const entry = decodeStoredRaw(text, node?.entry.id, legacy, authors)
         if (typeof entry === "string") return Either.left(corrupt(id, `entry #${i + 1}: ${entry}`))
         node = link(node, entry)
       }
@@ -717,8 +1095,15 @@ export const make = (
         const loaded = yield* read(`cannot load ${id}`, () => {
           const row = selectSession.get(id) as SessionRow | undefined
           if (row === undefined) throw new Abort(notFound(id))
+          // the row is checked before its chain is read: a damaged length or head must not steer
+          // the walk (a legacy row, unchecked, is bounded by the number of nodes)
+          const damage = rowDamage(row, legacy)
+          if (damage !== undefined) throw new Abort(corrupt(id, damage))
+          if (legacy && row.length > Number(maxNode.get() ?? 0)) {
+            throw new Abort(corrupt(id, `the row says ${row.length} entries, the store holds fewer`))
+          }
           const chain = row.head === null
-            ? { data: [], positions: [], more: false }
+            ? { data: [], positions: [], prevs: [], crcs: [], more: false }
             : chainOf(row.head, row.length)
           return { row, chain }
         })
@@ -765,7 +1150,7 @@ export const make = (
       // with a text filter the limit applies after it, to the sessions that pass
       const limit = options?.limit === undefined ? undefined : Math.max(0, Math.floor(options.limit))
       if (limit !== undefined && needle === undefined) params.push(limit)
-      const text = `SELECT ${SESSION_COLUMNS} FROM rath_sessions s${
+      const text = `SELECT ${sessionColumns(legacy)} FROM rath_sessions s${
         where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`
       } ORDER BY s.created_at, s.id${limit === undefined || needle !== undefined ? "" : " LIMIT ?"}`
       return Effect.flatMap(
@@ -804,7 +1189,7 @@ export const make = (
           UNION
           SELECT p.${to}, w.depth + 1 FROM rath_session_parents p JOIN walk w ON p.${from} = w.id
         )
-        SELECT ${SESSION_COLUMNS}, min(w.depth) AS depth FROM walk w JOIN rath_sessions s ON s.id = w.id
+        SELECT ${sessionColumns(legacy)}, min(w.depth) AS depth FROM walk w JOIN rath_sessions s ON s.id = w.id
         WHERE s.id <> ? GROUP BY s.key ORDER BY depth, s.created_at, s.id`
       return Effect.flatMap(
         read(`cannot walk the lineage of ${id}`, () => {
@@ -830,16 +1215,19 @@ export const make = (
     })
 
     const remove = (id: string) =>
-      write(`cannot delete ${id}`, () => {
-        const row = selectHead.get(id) as { key: number } | undefined
-        if (row === undefined) throw new Abort(notFound(id))
-        statement("DELETE FROM rath_sessions WHERE key = ?").run(row.key)
-        statement("DELETE FROM rath_session_parents WHERE child = ?").run(id)
-        collectGarbage()
-      }).pipe(Effect.zipLeft(forget))
+      Effect.zipRight(
+        refuseReadOnly(`delete ${id}`),
+        write(`cannot delete ${id}`, () => {
+          const row = selectHead.get(id) as { key: number } | undefined
+          if (row === undefined) throw new Abort(notFound(id))
+          statement("DELETE FROM rath_sessions WHERE key = ?").run(row.key)
+          statement("DELETE FROM rath_session_parents WHERE child = ?").run(id)
+          collectGarbage()
+        })
+      ).pipe(Effect.zipLeft(forget))
 
     const prune = (olderThan: Duration.DurationInput) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(Effect.zipRight(refuseReadOnly("prune"), Clock.currentTimeMillis), (now) =>
         write("cannot prune", () => {
           const cutoff = now - Duration.toMillis(Duration.decode(olderThan))
           const removed = statement("DELETE FROM rath_sessions WHERE updated_at < ? RETURNING id").all(cutoff)
@@ -855,7 +1243,8 @@ export const make = (
       save,
       load,
       list,
-      ancestors: (id) => graph(id, "up"),
+      ancestors: (id) =>
+        graph(id, "up"),
       descendants: (id) => graph(id, "down"),
       delete: remove,
       prune,
