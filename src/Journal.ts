@@ -21,7 +21,7 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
-import * as Run from "./Run.js"
+import type * as Run from "./Run.js"
 import * as Session from "./Session.js"
 import * as SessionStore from "./SessionStore.js"
 

@@ -39,6 +39,7 @@ import { CliError, ExitCode, exitCodeOf } from "./CliError.js"
 import * as Demo from "./demo.js"
 import * as EvalCli from "./Eval.js"
 import * as Help from "./Help.js"
+import { importFile, tsxHint } from "./ModuleLoader.js"
 import * as Render from "./Render.js"
 import * as Serve from "./Serve.js"
 import * as Source from "./Source.js"
@@ -816,72 +817,9 @@ const prune = Command.make(
 
 type Step = (session: Session.Session) => unknown
 
-const tsxHint = "a .ts module loads through tsx when it is installed (npm install --save-dev tsx)"
-
-const isTypeScript = (file: string) => /\.[cm]?tsx?$/.test(file)
-
-const causeText = (cause: unknown) => cause instanceof Error ? cause.message : String(cause)
-
-/**
- * Imports a workflow module. Plain Node cannot import a `.ts` file (before its type stripping): then
- * the module goes through tsx's `tsImport` when tsx is installed, and otherwise the error says what
- * to install. Under tsx (or a Node that strips types) the plain import already works.
- */
-const importModule = (file: string, href: string) =>
-  Effect.tryPromise({
-    try: () => import(href) as Promise<Record<string, unknown>>,
-    catch: (cause) => cause
-  }).pipe(
-    Effect.catchIf(
-      (cause) => isTypeScript(file) && (cause as { code?: unknown } | null)?.code === "ERR_UNKNOWN_FILE_EXTENSION",
-      () =>
-        Effect.tryPromise({
-          // a variable specifier: tsx is a development dependency, absent from an installed rath
-          try: () => import(tsxApi) as Promise<{ tsImport: (url: string, parent: string) => Promise<unknown> }>,
-          catch: () => "no-tsx" as const
-        }).pipe(
-          Effect.flatMap((api) =>
-            Effect.tryPromise({
-              try: () => api.tsImport(href, import.meta.url) as Promise<Record<string, unknown>>,
-              catch: (cause) => cause
-            })
-          )
-        )
-    ),
-    Effect.mapError((cause) =>
-      new CliError({
-        reason: cause === "no-tsx" ? "Unavailable" : "InvalidData",
-        detail: cause === "no-tsx"
-          ? `cannot load ${file}: this Node (${process.version}) cannot import TypeScript by itself: ` +
-            "install tsx next to rath (npm install --save-dev tsx) and run again, use Node 22.18 or newer, " +
-            "or compile the module to .js"
-          : `cannot load ${file}: ${oneLine(causeText(cause))}`,
-        cause
-      })
-    )
-  )
-
-const tsxApi = "tsx/esm/api"
-
 const loadWorkflow = (file: string) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const absolute = path.resolve(file)
-    const exists = yield* fs.exists(absolute).pipe(
-      Effect.mapError((cause) => new CliError({ reason: "Io", detail: `cannot read ${file}: ${cause.message}`, cause }))
-    )
-    if (!exists) {
-      return yield* new CliError({
-        reason: "NotFound",
-        detail:
-          `workflow module ${file} does not exist: pass the path of a .ts, .mjs or .js file that exports \`workflow\``
-      })
-    }
-    const url = yield* path.toFileUrl(absolute).pipe(
-      Effect.mapError((cause) => new CliError({ reason: "Usage", detail: `${file}: ${cause.message}`, cause }))
-    )
-    const module = yield* importModule(file, url.href)
+    const module = yield* importFile(file)
     const workflow = module.workflow ?? module.default
     if (typeof workflow !== "function") {
       return yield* new CliError({
@@ -1088,7 +1026,8 @@ const helpTree = Help.tree(command, [
   ]),
   Help.tree(prune),
   Help.tree(serve),
-  Help.tree(demoCommand)
+  Help.tree(demoCommand),
+  Help.tree(EvalCli.command, EvalCli.subcommands.map((sub) => Help.tree(sub)))
 ])
 
 /**

@@ -14,7 +14,6 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as Path from "@effect/platform/Path"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,6 +23,7 @@ import * as ProviderConfig from "../ProviderConfig.js"
 import type * as Session from "../Session.js"
 import * as SessionStore from "../SessionStore.js"
 import { CliError } from "./CliError.js"
+import { importFile, tsxHint } from "./ModuleLoader.js"
 import * as Source from "./Source.js"
 
 const store = Options.text("store").pipe(
@@ -56,34 +56,9 @@ interface EvalModule {
   readonly layer: Layer.Layer<never, unknown, never> | undefined
 }
 
-const tsxHint = "a .ts module needs the CLI to run under tsx (npm run rath -- eval ...)"
-
 const loadModule = (file: string, needWorkflow: boolean) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const path = yield* Path.Path
-    const absolute = path.resolve(file)
-    const exists = yield* fs.exists(absolute).pipe(
-      Effect.mapError((cause) => new CliError({ reason: "Io", detail: `cannot read ${file}: ${cause.message}`, cause }))
-    )
-    if (!exists) {
-      return yield* new CliError({
-        reason: "NotFound",
-        detail: `module ${file} does not exist: pass a .ts, .mjs or .js file`
-      })
-    }
-    const url = yield* path.toFileUrl(absolute).pipe(
-      Effect.mapError((cause) => new CliError({ reason: "Usage", detail: `${file}: ${cause.message}`, cause }))
-    )
-    const module = yield* Effect.tryPromise({
-      try: () => import(url.href) as Promise<Record<string, unknown>>,
-      catch: (cause) =>
-        new CliError({
-          reason: "InvalidData",
-          detail: `cannot load ${file}: ${errorText(cause)}${/\.[cm]?tsx?$/.test(file) ? ` (${tsxHint})` : ""}`,
-          cause
-        })
-    })
+    const module = yield* importFile(file)
     const workflow = module.workflow ?? module.default
     if (needWorkflow && typeof workflow !== "function") {
       return yield* new CliError({
@@ -425,3 +400,11 @@ export const command = Command.make("eval").pipe(
   Command.withDescription("evaluate workflows on datasets: run, rescore, show, compare, export"),
   Command.withSubcommands([runCommand, rescoreCommand, showCommand, compareCommand, exportCommand])
 )
+
+/**
+ * The subcommands of `rath eval`, for the help pages and the command-line scan.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const subcommands = [runCommand, rescoreCommand, showCommand, compareCommand, exportCommand] as const
