@@ -886,53 +886,9 @@ export const make = (
         key = row.key
         updateSession.run(...updateValues(session, head, now, options), key)
       } else {
-        const [
-          id,
-          headId,
-          headEntryId,
-          length,
-          base,
-          operation,
-          parents,
-          byKind,
-          byName,
-          createdAt,
-          updatedAt,
-          placement
-        ] = rowFields(session, head, now)
+        const fields = rowFields(session, head, now)
         const agent = agentValues(options)
-        key = Number(
-          insertSession.run(
-            id,
-            headId,
-            headEntryId,
-            length,
-            base,
-            operation,
-            parents,
-            byKind,
-            byName,
-            createdAt,
-            updatedAt,
-            placement,
-            agent[0],
-            rowChecksum([
-              id,
-              headId,
-              headEntryId,
-              length,
-              base,
-              operation,
-              parents,
-              byKind,
-              byName,
-              createdAt,
-              updatedAt,
-              placement
-            ]),
-            agent[1]
-          ).lastInsertRowid
-        )
+        key = Number(insertSession.run(...fields, agent[0], rowChecksum(fields), agent[1]).lastInsertRowid)
         session.lineage.parents.forEach((parent, ord) => insertParent.run(session.id, ord, parent))
       }
       for (let i = 0; i < fresh.length; i++) {
