@@ -477,8 +477,10 @@ export const toolkit = (server: Server): Effect.Effect<Tool.Toolkit<never>, McpE
         })
         return Effect.succeed([Either.left(gaveUp), state] as const)
       }
+      // uninterruptible like the first open (acquireRelease): a reconnect cut off by a tool timeout
+      // would leave a started server that nothing stores or closes
       return Effect.map(
-        Effect.either(open(sdk, server)),
+        Effect.uninterruptible(Effect.either(open(sdk, server))),
         (opened) =>
           [
             opened,

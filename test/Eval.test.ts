@@ -318,6 +318,22 @@ describe("Eval.measure", () => {
 // -----------------------------------------------------------------------------
 
 describe("Eval.run", () => {
+  it.effect("a scorer that fails fails its case, not the run", () =>
+    Effect.gen(function*() {
+      const cases = yield* Eval.parseDataset(datasetOf(4))
+      const flaky = Eval.scorer("flaky", ({ case: c }) =>
+        c.id === "q2" ? Effect.fail(new Error("judge unavailable")) : Effect.succeed({ passed: true }))
+      const report = yield* Eval.run({ dataset: cases, workflow: solver, scorers: [flaky], concurrency: 2 }).pipe(
+        Effect.provide([SessionStore.layerMemory, Scripted.layer(arithmetic())])
+      )
+      assert.strictEqual(report.cases.length, 4)
+      const failed = report.cases.filter((c) =>
+        !c.pass
+      )
+      assert.deepStrictEqual(failed.map((c) => c.caseId), ["q2"])
+      assert.match(failed[0]!.error ?? "", /judge unavailable/)
+    }))
+
   it.effect("50 cases on the scripted provider: results, totals, saved case sessions with lineage to the run", () =>
     Effect.gen(function*() {
       const cases = yield* Eval.parseDataset(datasetOf(50))

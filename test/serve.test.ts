@@ -147,6 +147,9 @@ describe("rath serve: who may ask", () => {
     assert.isFalse(Serve.hostAllowed("my-box.lan:77770", bound))
     assert.isFalse(Serve.hostAllowed("10.0.0.1:7777", bound))
     assert.isFalse(Serve.hostAllowed(undefined, bound))
+    // a browser leaves the default port out of Host
+    assert.isTrue(Serve.hostAllowed("localhost", { host: "127.0.0.1", port: 80 }))
+    assert.isFalse(Serve.hostAllowed("localhost", bound))
     assert.isTrue(Serve.hostAllowed("[::1]:7777", { host: "::1", port: 7777 }))
     assert.isFalse(Serve.isLoopback("0.0.0.0"))
     assert.isTrue(Serve.isLoopback("127.0.0.1"))

@@ -248,16 +248,23 @@ const rescoreCommand = Command.make(
   (args) =>
     Effect.gen(function*() {
       const module = yield* loadModule(args.workflow, false)
+      const rescoring = Eval.rescore({
+        run: args.run,
+        scorers: module.scorers,
+        name: Option.getOrUndefined(args.name),
+        prices: module.prices,
+        onProgress: progressLine("rescore")
+      })
+      // the module's layer serves what its scorers need (a sandbox for `command`); judges are
+      // answered from the recordings, so no provider is configured here
       const report = yield* withStore(
         args.store,
         false,
-        Eval.rescore({
-          run: args.run,
-          scorers: module.scorers,
-          name: Option.getOrUndefined(args.name),
-          prices: module.prices,
-          onProgress: progressLine("rescore")
-        }) as Effect.Effect<Eval.Report, unknown, SessionStore.SessionStore>
+        (module.layer === undefined ? rescoring : Effect.provide(rescoring, module.layer)) as Effect.Effect<
+          Eval.Report,
+          unknown,
+          SessionStore.SessionStore
+        >
       ).pipe(Effect.mapError(mapRunError))
       yield* printReport(report, args.json)
     })

@@ -30,9 +30,12 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
 import { createServer } from "node:http"
 import { isIP } from "node:net"
 import * as Os from "node:os"
@@ -132,7 +135,8 @@ const splitHost = (value: string): { readonly name: string; readonly port: strin
 export const hostAllowed = (value: string | undefined, bound: { readonly host: string; readonly port: number }) => {
   if (value === undefined) return false
   const parsed = splitHost(value)
-  if (parsed === undefined || parsed.port !== String(bound.port)) return false
+  // a browser leaves the default port out of Host
+  if (parsed === undefined || (parsed.port ?? "80") !== String(bound.port)) return false
   const { name } = parsed
   if (LOOPBACK_NAMES.includes(name) || name === bracketed(bound.host.toLowerCase())) return true
   if (!isWildcard(bound.host)) return false
@@ -221,7 +225,22 @@ export const guard = (bound: { readonly host: string; readonly port: number }) =
       : Effect.succeed(
         HttpServerResponse.unsafeJson({ error: refused.error, reason: refused.reason }, { status: refused.status })
       )
-    return Effect.map(answer, HttpServerResponse.setHeaders(securityHeaders))
+    // every answer carries the headers, a failure too (an unknown path, a defect): turned into
+    // its JSON answer here rather than by the server's default handler, which would not add them
+    return answer.pipe(
+      Effect.catchAllCause((cause) => {
+        const notFound = Option.exists(Cause.failureOption(cause), Predicate.isTagged("RouteNotFound"))
+        return Effect.succeed(
+          HttpServerResponse.unsafeJson(
+            notFound
+              ? { error: "no such path", reason: "NotFound" }
+              : { error: "internal error", reason: "Internal" },
+            { status: notFound ? 404 : 500 }
+          )
+        )
+      }),
+      Effect.map(HttpServerResponse.setHeaders(securityHeaders))
+    )
   })
 
 const reasonOf = (cause: unknown): string => {

@@ -167,8 +167,9 @@ const migrations = Migrator.fromRecord({
   }),
   // checksums: every node and session row carries a CRC-32 of what it holds (see
   // `storeCodec.nodeChecksum`, `rowChecksum`), checked on every read, so a damaged row is `Corrupt`
-  // and never a different session. Existing rows get theirs here, a node only when its entry
-  // passes the full schema decode (one that does not stays without, and reads as `Corrupt`)
+  // and never a different session. Existing rows get theirs here, every node with stored text
+  // (schema validity stays the loader's and the exporter's business, as for new rows: an entry that
+  // loaded before the upgrade loads after it)
   "3_checksums": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     yield* sql`ALTER TABLE rath_nodes ADD COLUMN crc INTEGER`
@@ -177,7 +178,7 @@ const migrations = Migrator.fromRecord({
     const nodes = yield* sql<{ id: number; prev: number | null; pos: number; data: unknown }>`
       SELECT id, prev, pos, data FROM rath_nodes`
     for (const node of nodes) {
-      if (typeof node.data !== "string" || typeof decodeStoredRaw(node.data, undefined, true) === "string") continue
+      if (typeof node.data !== "string") continue
       yield* sql`UPDATE rath_nodes SET crc = ${nodeChecksum(node.prev, node.pos, node.data)} WHERE id = ${node.id}`
     }
     const sessions = yield* sql<SessionRow>`SELECT ${sql.literal(sessionColumns(false))} FROM rath_sessions s`

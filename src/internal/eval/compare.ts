@@ -62,7 +62,9 @@ export interface Comparison {
 const measureOf = (pairs: ReadonlyArray<PairedCase>, f: (c: CaseResult) => number): PairedMeasure => {
   const a = pairs.map((p) => f(p.a))
   const b = pairs.map((p) => f(p.b))
-  const diffs = pairs.map((_, i) => b[i]! - a[i]!)
+  // rounded: means of check scores give the same difference in different last bits (1 - 2/3 is
+  // not 1/3), which would break ties and signs
+  const diffs = pairs.map((_, i) => Math.round((b[i]! - a[i]!) * 1e9) / 1e9)
   const higher = diffs.filter((d) => d > 0).length
   const lower = diffs.filter((d) => d < 0).length
   return {

@@ -391,9 +391,17 @@ export const run = <E, R, SE, SR, PE = never, PR = never>(
           result = { ...resultOf(c, saved, input.length, [], latencyMs, prices, attempt, error), input: input.id }
         } else {
           const output = outcome.right
-          const scored = yield* score(output, c, options.scorers)
-          saved = scored.session
-          result = resultOf(c, saved, output.length, scored.checks, latencyMs, prices, attempt)
+          // a scorer that fails (a judge's provider error, the budget running out) fails its case,
+          // not the run
+          const scoredOrFailed = yield* Effect.either(score(output, c, options.scorers))
+          if (scoredOrFailed._tag === "Left") {
+            const error = errorText(scoredOrFailed.left)
+            saved = yield* Session.append(output, Entry.check("eval.error", false, { details: { error }, author }))
+            result = resultOf(c, saved, output.length, [], latencyMs, prices, attempt, error)
+          } else {
+            saved = scoredOrFailed.right.session
+            result = resultOf(c, saved, output.length, scoredOrFailed.right.checks, latencyMs, prices, attempt)
+          }
           if (saved.id !== input.id) result = { ...result, input: input.id }
         }
         // the case session ends with its own record: a run stopped before the index is saved recovers it
