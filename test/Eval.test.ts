@@ -418,6 +418,15 @@ describe("Eval.run", () => {
         continue: partial.id
       }).pipe(Effect.flip)
       assert.strictEqual(refused.reason, "InvalidRun")
+      // nor other scorers: one run holds one set of verdicts
+      const rescored = yield* Eval.run({
+        dataset: cases,
+        workflow: solver,
+        scorers: [Eval.contains()],
+        continue: partial.id
+      }).pipe(Effect.flip)
+      assert.strictEqual(rescored.reason, "InvalidRun")
+      assert.match(rescored.message, /scored by exact/)
     }).pipe(Effect.provide([SessionStore.layerMemory, Scripted.layer(arithmetic())])))
 
   it.effect("a run whose last records never reached the run session recovers them from the saved case sessions", () =>

@@ -1,7 +1,8 @@
 /**
  * Known secrets and their removal from text. A secret is known when a provider was built with it
- * (`OpenAi.make`, `Anthropic.make`) or when the configuration named it (an `apiKey`, a header
- * value, an MCP server's `env` or `headers`); the text that leaves rath's hands — an error's
+ * (`OpenAi.make`, `Anthropic.make`) or when the provider configuration named it (an `apiKey`, a
+ * header value; an MCP server's `env` and `headers` are kept out of config errors but not yet
+ * registered here, so an MCP server echoing its token is not masked); the text that leaves rath's hands — an error's
  * message, an entry's `detail` — is passed through {@link text} first, so a gateway that echoes the
  * key in its 401 body never gets it printed or persisted.
  *

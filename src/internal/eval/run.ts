@@ -331,6 +331,14 @@ export const run = <E, R, SE, SR, PE = never, PR = never>(
             `run ${record.id} was made on another dataset (${record.spec.cases} cases, digest ${record.spec.datasetDigest}); this one has ${cases.length} cases, digest ${datasetDigest}`
         })
       }
+      const names = options.scorers.map((s) => s.name)
+      if (names.join("\u0000") !== record.spec.scorers.join("\u0000")) {
+        return yield* new EvalError({
+          reason: "InvalidRun",
+          detail: `run ${record.id} was scored by ${record.spec.scorers.join(", ") || "no scorer"}; continue it with ` +
+            `the same scorers, not ${names.join(", ") || "none"} (or start a new run)`
+        })
+      }
       runSession = record.session
       const recovered = yield* recover(store, record)
       const merged = new Map(record.cases.map((result) => [result.caseId, result]))
