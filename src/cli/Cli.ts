@@ -35,7 +35,7 @@ import * as SessionGraph from "../SessionGraph.js"
 import type * as SessionStore from "../SessionStore.js"
 import * as Tool from "../Tool.js"
 import * as Viewer from "../Viewer.js"
-import { CliError, ExitCode, exitCodeOf } from "./CliError.js"
+import { CliError, ExitCode, exitCodeOf, messageOf, oneLine } from "./CliError.js"
 import * as Demo from "./demo.js"
 import * as EvalCli from "./Eval.js"
 import * as Help from "./Help.js"
@@ -58,7 +58,7 @@ export const version = "0.1.0"
  * @since 0.1.0
  * @category models
  */
-export const defaultStore = ".rath/rath.db"
+export const defaultStore = Source.defaultStore
 
 /**
  * How the commands open a `--store` path. A `Context.Reference` so a build with the SQLite
@@ -558,8 +558,6 @@ const memoryFile = Options.text("memory").pipe(
   Options.withDescription("the memory file (SQLite)")
 )
 
-const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ")
-
 const fromMemoryError = (file: string) => (error: Memory.MemoryError): CliError =>
   error.reason === "InvalidRequest"
     ? new CliError({ reason: "Usage", detail: `${error.detail}: see \`rath memory --help\``, cause: error })
@@ -895,8 +893,6 @@ const divergenceIn = (error: unknown): Option.Option<string> => {
   return Option.none()
 }
 
-const errorText = (error: unknown) => error instanceof Error ? error.message : String(error)
-
 const replay = Command.make(
   "replay",
   {
@@ -922,7 +918,7 @@ const replay = Command.make(
           Effect.mapError((error) =>
             error instanceof CliError
               ? error
-              : new CliError({ reason: "InvalidData", detail: `input failed: ${errorText(error)}`, cause: error })
+              : new CliError({ reason: "InvalidData", detail: `input failed: ${messageOf(error)}`, cause: error })
           ),
           Effect.flatMap((value) => asSession(value, "input"))
         )
@@ -944,7 +940,7 @@ const replay = Command.make(
           new CliError({
             reason: "InvalidData",
             detail: `the workflow died during the replay: ${
-              oneLine(errorText(defect))
+              oneLine(messageOf(defect))
             } (run with --verbose for the stack trace)`,
             cause: defect
           })
@@ -955,7 +951,7 @@ const replay = Command.make(
             onNone: () =>
               new CliError({
                 reason: "InvalidData",
-                detail: `the workflow failed during the replay: ${oneLine(errorText(error))}`,
+                detail: `the workflow failed during the replay: ${oneLine(messageOf(error))}`,
                 cause: error
               })
           })

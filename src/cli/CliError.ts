@@ -67,3 +67,23 @@ export const exitCodeOf = (error: CliError): number => {
       return ExitCode.Rejected
   }
 }
+
+/**
+ * The message of anything a command caught: an `Error`'s or a tagged error's `message`, else its
+ * text.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const messageOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+    ? error.message
+    : String(error)
+
+/**
+ * Text on one line: each line break (and the blanks around it) becomes one space.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, " ")

@@ -22,19 +22,16 @@ import * as Eval from "../Eval.js"
 import * as ProviderConfig from "../ProviderConfig.js"
 import type * as Session from "../Session.js"
 import * as SessionStore from "../SessionStore.js"
-import { CliError } from "./CliError.js"
+import { CliError, messageOf } from "./CliError.js"
 import { importFile, tsxHint } from "./ModuleLoader.js"
 import * as Source from "./Source.js"
 
 const store = Options.text("store").pipe(
-  Options.withDefault(".rath/rath.db"),
+  Options.withDefault(Source.defaultStore),
   Options.withDescription("the SQLite store that holds eval runs and their case sessions")
 )
 
 const json = Options.boolean("json").pipe(Options.withDescription("print JSON instead of text"))
-
-const errorText = (error: unknown) =>
-  typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
 
 const fromEvalError = (error: Eval.EvalError | SessionStore.SessionStoreError): CliError => {
   if (error._tag === "SessionStoreError") return Source.fromStoreError("store")(error)
@@ -158,7 +155,7 @@ const mapRunError = (error: unknown): CliError =>
     : typeof error === "object" && error !== null && "_tag" in error &&
         (error._tag === "EvalError" || error._tag === "SessionStoreError")
     ? fromEvalError(error as Eval.EvalError)
-    : new CliError({ reason: "InvalidData", detail: `the eval failed: ${errorText(error)}`, cause: error })
+    : new CliError({ reason: "InvalidData", detail: `the eval failed: ${messageOf(error)}`, cause: error })
 
 const runCommand = Command.make(
   "run",

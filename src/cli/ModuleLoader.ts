@@ -8,14 +8,12 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
-import { CliError } from "./CliError.js"
+import { CliError, messageOf, oneLine } from "./CliError.js"
 
 /** What the help of a `--workflow` option says about TypeScript modules. */
 export const tsxHint = "a .ts module loads through tsx when it is installed (npm install --save-dev tsx)"
 
 const isTypeScript = (file: string) => /\.[cm]?tsx?$/.test(file)
-
-const causeText = (cause: unknown) => cause instanceof Error ? cause.message : String(cause)
 
 /**
  * Imports a workflow module. Plain Node cannot import a `.ts` file (before its type stripping): then
@@ -50,7 +48,7 @@ const importModule = (file: string, href: string) =>
           ? `cannot load ${file}: this Node (${process.version}) cannot import TypeScript by itself: ` +
             "install tsx next to rath (npm install --save-dev tsx) and run again, use Node 22.18 or newer, " +
             "or compile the module to .js"
-          : `cannot load ${file}: ${causeText(cause).replace(/\s*\n\s*/g, " ")}`,
+          : `cannot load ${file}: ${oneLine(messageOf(cause))}`,
         cause
       })
     )

@@ -17,6 +17,14 @@ import * as SessionStore from "../SessionStore.js"
 import { CliError } from "./CliError.js"
 
 /**
+ * The store path used when `--store` is not given.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const defaultStore = ".rath/rath.db"
+
+/**
  * A place sessions come from.
  *
  * @since 0.1.0

@@ -107,53 +107,57 @@ export interface TextOptions {
 }
 
 /**
- * The output equals the expected value: as text (normalized), or, when the expected value is not
- * a string, as JSON (the output parsed, keys in any order).
+ * A scorer over the output and the case's expected value (or what `options.expected` picks): a
+ * case without one fails, saying so.
  */
-export const exact = (options: TextOptions = {}): Scorer => {
-  const name = options.name ?? "exact"
+const againstExpected = (
+  defaultName: string,
+  options: TextOptions,
+  check: (output: string, expected: unknown) => Scored
+): Scorer => {
+  const name = options.name ?? defaultName
   return {
     name,
     score: ({ case: c, output }) =>
       Effect.sync(() => {
         const expected = options.expected === undefined ? c.expected : options.expected(c)
-        if (expected === undefined) return noExpected(name, c)
-        if (typeof expected === "string") {
-          const passed = normalize(output, options) === normalize(expected, options)
-          return verdict(passed, passed ? undefined : { expected, actual: output.slice(0, 500) })
-        }
-        const parsed = parseJsonOutput(output)
-        if (Either.isLeft(parsed)) {
-          return verdict(false, { expected, actual: output.slice(0, 500), reason: parsed.left })
-        }
-        const passed = jsonEqual(parsed.right, expected)
-        return verdict(passed, passed ? undefined : { expected, actual: parsed.right })
+        return expected === undefined ? noExpected(name, c) : check(output, expected)
       })
   }
 }
 
 /**
+ * The output equals the expected value: as text (normalized), or, when the expected value is not
+ * a string, as JSON (the output parsed, keys in any order).
+ */
+export const exact = (options: TextOptions = {}): Scorer =>
+  againstExpected("exact", options, (output, expected) => {
+    if (typeof expected === "string") {
+      const passed = normalize(output, options) === normalize(expected, options)
+      return verdict(passed, passed ? undefined : { expected, actual: output.slice(0, 500) })
+    }
+    const parsed = parseJsonOutput(output)
+    if (Either.isLeft(parsed)) {
+      return verdict(false, { expected, actual: output.slice(0, 500), reason: parsed.left })
+    }
+    const passed = jsonEqual(parsed.right, expected)
+    return verdict(passed, passed ? undefined : { expected, actual: parsed.right })
+  })
+
+/**
  * The output contains the expected text, or every one of the expected texts (an array); the score
  * is the fraction found.
  */
-export const contains = (options: TextOptions = {}): Scorer => {
-  const name = options.name ?? "contains"
-  return {
-    name,
-    score: ({ case: c, output }) =>
-      Effect.sync(() => {
-        const expected = options.expected === undefined ? c.expected : options.expected(c)
-        if (expected === undefined) return noExpected(name, c)
-        const needles = (Array.isArray(expected) ? expected : [expected]).map((n) =>
-          typeof n === "string" ? n : JSON.stringify(n)
-        )
-        const haystack = normalize(output, options)
-        const missing = needles.filter((n) => !haystack.includes(normalize(n, options)))
-        const score = needles.length === 0 ? 1 : (needles.length - missing.length) / needles.length
-        return verdict(missing.length === 0, missing.length === 0 ? undefined : { missing }, score)
-      })
-  }
-}
+export const contains = (options: TextOptions = {}): Scorer =>
+  againstExpected("contains", options, (output, expected) => {
+    const needles = (Array.isArray(expected) ? expected : [expected]).map((n) =>
+      typeof n === "string" ? n : JSON.stringify(n)
+    )
+    const haystack = normalize(output, options)
+    const missing = needles.filter((n) => !haystack.includes(normalize(n, options)))
+    const score = needles.length === 0 ? 1 : (needles.length - missing.length) / needles.length
+    return verdict(missing.length === 0, missing.length === 0 ? undefined : { missing }, score)
+  })
 
 /** The output matches a regular expression (given, or the case's expected string as a pattern). */
 export const regex = (pattern?: RegExp | string, options: { readonly name?: string | undefined } = {}): Scorer => {
