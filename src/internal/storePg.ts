@@ -601,8 +601,9 @@ export const makeWith = (
         params.push(value)
         return `$${params.length}`
       }
-      if (options?.since !== undefined) where.push(`s.created_at >= ${param(options.since)}`)
-      if (options?.until !== undefined) where.push(`s.created_at < ${param(options.until)}`)
+      // times as float8: a fractional millisecond compares as the memory store compares it
+      if (options?.since !== undefined) where.push(`s.created_at >= ${param(options.since)}::float8`)
+      if (options?.until !== undefined) where.push(`s.created_at < ${param(options.until)}::float8`)
       if (options?.agent !== undefined) {
         const agent = param(options.agent)
         where.push(`(s.by_name = ${agent} OR (s.agent::json->>'name') = ${agent})`)
@@ -688,7 +689,7 @@ export const makeWith = (
         sql.withTransaction(Effect.gen(function*() {
           yield* lockExclusive
           const cutoff = now - Duration.toMillis(Duration.decode(olderThan))
-          const removed = yield* query("DELETE FROM rath_sessions WHERE updated_at < $1 RETURNING id", [cutoff])
+          const removed = yield* query("DELETE FROM rath_sessions WHERE updated_at < $1::float8 RETURNING id", [cutoff])
           if (removed.length === 0) return 0
           yield* query("DELETE FROM rath_session_parents WHERE child NOT IN (SELECT id FROM rath_sessions)")
           yield* collectGarbage
