@@ -7,7 +7,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Deferred, Effect, Either, Equal, Exit, Fiber, Redacted, Schedule, Scope } from "effect"
+import { Deferred, Effect, Either, Equal, Exit, Fiber, Layer, Redacted, Schedule, Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { createServer, type Socket } from "node:net"
 import { tmpdir } from "node:os"
@@ -308,6 +308,22 @@ describe.skipIf(skipPostgres)("SessionStore on Postgres", () => {
         const row = yield* Effect.either(store.load(other.id))
         assert.strictEqual(reasonOf(row), "Corrupt")
         if (Either.isLeft(row)) assert.match(row.left.message, /fails its checksum/)
+      })))
+
+    it.effect("layerPgWithClient stores through the program's own PgClient, in the same tables", () =>
+      run(Effect.gen(function*() {
+        const url = yield* freshDatabase
+        const session = yield* grow(yield* Session.fromUserMessage("shared client"), 2, "x")
+        yield* Effect.gen(function*() {
+          const store = yield* SessionStore.SessionStore
+          yield* store.save(session)
+        }).pipe(
+          Effect.provide(
+            SessionStore.layerPgWithClient.pipe(Layer.provide(PgClient.layer({ url: Redacted.make(url) })), Layer.orDie)
+          )
+        )
+        const other = yield* SessionStore.makePg({ url })
+        assert.isTrue(Equal.equals(yield* other.load(session.id), session))
       })))
 
     it.effect("layerFromUrl opens Postgres from a postgres:// URL", () =>

@@ -234,6 +234,20 @@ export const make = (
     return yield* makeWith(Context.get(context, PgClient.PgClient), shown, secrets, fail)
   })
 
+/** The store on the program's own `PgClient` (named in messages by its host and database). */
+export const makeFromClient = (
+  fail: (fields: PgErrorFields) => E
+): Effect.Effect<SessionStore.Service, E, PgClient.PgClient> =>
+  Effect.flatMap(PgClient.PgClient, (client) => {
+    const { database, host, port } = client.config
+    return makeWith(
+      client,
+      `postgres://${host ?? "localhost"}${port === undefined ? "" : `:${port}`}/${database ?? ""}`,
+      redact.normalize(client.config.password === undefined ? [] : [Redacted.value(client.config.password)]),
+      fail
+    )
+  })
+
 /**
  * The store on a client that is already connected (`shown`: the database as messages name it).
  * Checks the schema version first: a newer one is refused before anything is written.
