@@ -242,6 +242,45 @@ export const rowChecksum = (
   ]
 ): number => crc32(JSON.stringify(fields))
 
+/**
+ * The fields of a session row that an append never changes (base, operation, parents, by_kind,
+ * by_name, created_at), as the JSON text they have inside {@link rowChecksum}'s array: computed
+ * once per session row, so an append's checksum serialises no lineage.
+ */
+export const rowChecksumMiddle = (
+  base: unknown,
+  operation: unknown,
+  parents: unknown,
+  byKind: unknown,
+  byName: unknown,
+  createdAt: unknown
+): string =>
+  `${JSON.stringify(base)},${JSON.stringify(operation)},${JSON.stringify(parents)},${JSON.stringify(byKind)},${
+    JSON.stringify(byName)
+  },${JSON.stringify(createdAt)}`
+
+/**
+ * {@link rowChecksum} of a row whose unchanging fields are `middle` ({@link rowChecksumMiddle}) and
+ * whose id is `idJson` (its JSON): the same number, from one template string instead of the JSON
+ * of a twelve-field array (what an append pays on every save).
+ */
+export const rowChecksumOf = (
+  idJson: string,
+  head: number | null,
+  headEntry: string | null,
+  length: number,
+  middle: string,
+  updatedAt: number,
+  placement: string | null
+): number =>
+  crc32(
+    `[${idJson},${head === null ? "null" : JSON.stringify(head)},${
+      headEntry === null ? "null" : JSON.stringify(headEntry)
+    },${JSON.stringify(length)},${middle},${JSON.stringify(updatedAt)},${
+      placement === null ? "null" : JSON.stringify(placement)
+    }]`
+  )
+
 /** The checksum of a stored agent record's text. */
 export const textChecksum = (text: string): number => crc32(text)
 

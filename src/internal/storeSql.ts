@@ -64,6 +64,8 @@ import {
   nodeChecksum,
   nodesAfter,
   rowChecksum,
+  rowChecksumMiddle,
+  rowChecksumOf,
   textChecksum
 } from "./storeCodec.js"
 
@@ -263,6 +265,24 @@ const isBusy = (error: unknown): boolean => {
     cause = (cause as { readonly cause?: unknown }).cause
   }
   return false
+}
+
+/**
+ * What this process last saw of a session row it saved or loaded (see `heads` in {@link make}):
+ * where its head is, and the row's unchanging fields (the lineage object they came from and their
+ * checksum text), so an append rewrites and checksums only what moved.
+ */
+interface Known {
+  readonly key: number
+  readonly head: number | null
+  readonly headEntry: string | null
+  readonly length: number
+  readonly lineage: Session.Lineage
+  readonly base: number
+  /** The session id's JSON. */
+  readonly idJson: string
+  /** `rowChecksumMiddle` of the stored row. */
+  readonly middle: string
 }
 
 /** A typed failure thrown out of a synchronous transaction body (which then rolls back). */
@@ -620,8 +640,9 @@ export const make = (
           "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), base = ?, operation = ?, parents = ?, by_kind = ?, by_name = ?, created_at = ?, crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ?"
         ),
         // compare-and-set: moves the head only if the row still holds the head this process last saw
-        updateSessionIf: statement(
-          "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), base = ?, operation = ?, parents = ?, by_kind = ?, by_name = ?, created_at = ?, crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ? AND id = ? AND head IS ? AND head_entry IS ? AND length = ?"
+        // (the lineage columns are not written: an append does not change them)
+        moveHead: statement(
+          "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ? AND head IS ? AND head_entry IS ? AND length = ?"
         ),
         insertSession: statement(
           "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent, crc, agent_crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -650,8 +671,8 @@ export const make = (
       selectRange,
       selectSession,
       selectWindow,
-      updateSession,
-      updateSessionIf
+      moveHead,
+      updateSession
     } = yield* Effect.try({
       try: prepareAll,
       catch: (cause) =>
@@ -805,24 +826,41 @@ export const make = (
      * process, or a store on another connection), that save rolls back and {@link saveBody} runs
      * on what the database holds.
      */
-    const heads = new Map<
-      string,
-      { readonly key: number; readonly head: number | null; readonly headEntry: string | null; readonly length: number }
-    >()
-    const remember = (session: Session.Session, key: number, head: number | null) =>
-      heads.set(session.id, { key, head, headEntry: session.node?.entry.id ?? null, length: session.length })
+    const heads = new Map<string, Known>()
+    /** What a save of `session` that left the row at `head` knows of it. */
+    const remember = (session: Session.Session, key: number, head: number | null) => {
+      const { lineage } = session
+      heads.set(session.id, {
+        key,
+        head,
+        headEntry: session.node?.entry.id ?? null,
+        length: session.length,
+        lineage,
+        base: session.base,
+        idJson: JSON.stringify(session.id),
+        middle: rowChecksumMiddle(
+          session.base,
+          lineage.operation,
+          JSON.stringify(lineage.parents),
+          lineage.by?.kind ?? null,
+          lineage.by?.name ?? null,
+          lineage.createdAt
+        )
+      })
+    }
 
-    /** The fast save, inside one `BEGIN IMMEDIATE` transaction; throws `Stale` to roll back. */
+    /**
+     * The fast save, inside one `BEGIN IMMEDIATE` transaction; throws `Stale` to roll back. It
+     * writes the new nodes and moves the head: the row's lineage columns are the ones stored (the
+     * caller checked that the session has the lineage this process last saw), so only head, head
+     * entry, length, updated_at, placement, the agent record and the checksums change, and the
+     * checksum comes from the row's unchanging part computed once ({@link rowChecksumOf}).
+     */
     const saveCached = (
       session: Session.Session,
       options: SessionStore.SaveOptions | undefined,
       now: number,
-      cached: {
-        readonly key: number
-        readonly head: number | null
-        readonly headEntry: string | null
-        readonly length: number
-      },
+      cached: Known,
       assigned: Array<readonly [Session.Node, number]>
     ): SessionStore.SaveResult => {
       let prev = cached.head
@@ -833,16 +871,25 @@ export const make = (
         )
         assigned.push([node, prev])
       }
-      const moved = updateSessionIf.run(
-        ...updateValues(session, prev, now, options),
+      const headEntry = session.node === undefined ? null : session.node.entry.id
+      const placement = placementJson(session)
+      const [agent, agentCrc] = agentValues(options)
+      const moved = moveHead.run(
+        prev,
+        headEntry,
+        session.length,
+        now,
+        placement,
+        agent,
+        rowChecksumOf(cached.idJson, prev, headEntry, session.length, cached.middle, now, placement),
+        agentCrc,
         cached.key,
-        session.id,
         cached.head,
         cached.headEntry,
         cached.length
       )
       if (moved.changes !== 1) throw new Stale()
-      remember(session, cached.key, prev)
+      heads.set(session.id, { ...cached, head: prev, headEntry, length: session.length })
       return { appended: session.length - cached.length, created: false }
     }
 
@@ -910,7 +957,8 @@ export const make = (
       const cached = heads.get(session.id)
       let result: SessionStore.SaveResult | undefined = undefined
       if (
-        cached !== undefined && session.length >= cached.length &&
+        cached !== undefined && session.length >= cached.length && session.lineage === cached.lineage &&
+        session.base === cached.base &&
         (cached.length === 0 || nodeAt(session.node, cached.length)?.entry.id === cached.headEntry)
       ) {
         try {
@@ -932,21 +980,21 @@ export const make = (
     }
 
     /** Writes fail at once on a store opened read-only, saying why. */
-    const refuseReadOnly = (what: string) =>
-      readOnly
-        ? Effect.fail(fail({
-          reason: "Unavailable",
-          detail:
-            `cannot ${what}: ${config.filename} was opened read-only (read-only media, no write permission, or a schema it cannot upgrade there); it can be read, not written`
-        }))
-        : Effect.void
+    const readOnlyFailure = (what: string) =>
+      Effect.fail(fail({
+        reason: "Unavailable",
+        detail:
+          `cannot ${what}: ${config.filename} was opened read-only (read-only media, no write permission, or a schema it cannot upgrade there); it can be read, not written`
+      }))
+    const refuseReadOnly = (what: string) => readOnly ? readOnlyFailure(what) : Effect.void
+    // one clock read and one synchronous call: an append's save is a few microseconds of Effect
+    // around SQLite's own work (no step that builds its error text before it fails)
     const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
-      Effect.zipRight(
-        refuseReadOnly(`save ${session.id}`),
-        Effect.flatMap(
-          Clock.currentTimeMillis,
-          (now) => run(`cannot save ${session.id}`, () => saveSync(session, options, now))
-        )
+      readOnly ? readOnlyFailure(`save ${session.id}`) : Effect.clockWith((clock) =>
+        Effect.try({
+          try: () => saveSync(session, options, clock.unsafeCurrentTimeMillis()),
+          catch: (cause) => cause instanceof Abort ? cause.error : unavailable(`cannot save ${session.id}`)(cause)
+        })
       )
 
     const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
@@ -1072,7 +1120,16 @@ export const make = (
         // inner node of the loaded chain (not a head) is still saved correctly, with that chain's
         // nodes written again (its entries are shared)
         if (node !== undefined && row.head !== null) nodeIds.set(node, row.head)
-        heads.set(id, { key: row.key, head: row.head, headEntry: row.head_entry, length: row.length })
+        heads.set(id, {
+          key: row.key,
+          head: row.head,
+          headEntry: row.head_entry,
+          length: row.length,
+          lineage: summary.lineage,
+          base: summary.base,
+          idJson: JSON.stringify(row.id),
+          middle: rowChecksumMiddle(row.base, row.operation, row.parents, row.by_kind, row.by_name, row.created_at)
+        })
         return Session.unsafeMake({
           id: summary.id,
           lineage: summary.lineage,
