@@ -49,7 +49,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs"
 import { dirname } from "node:path"
-import type * as Entry from "../Entry.js"
+import * as Entry from "../Entry.js"
 import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
@@ -732,6 +732,11 @@ export const make = (
      * checksum (position, link and text), since another process may delete rows and reuse ids.
      */
     const loaded = new Map<number, { readonly node: WeakRef<Session.Node>; readonly crc: unknown }>()
+    /**
+     * One value per author across every load of this store (loads share nodes, so their entries
+     * share authors too), the default ones first (what a row that leaves its author out gets).
+     */
+    const authors: Array<{ readonly kind: string; readonly name: string }> = [Entry.userAuthor, Entry.programAuthor]
     const keepLoaded = (id: number, node: Session.Node, crc: unknown) => {
       if (loaded.has(id)) return
       if (loaded.size >= LOADED_NODES) loaded.delete(loaded.keys().next().value!)
@@ -1166,7 +1171,6 @@ export const make = (
         }
       }
       let node: Session.Node | undefined = base
-      const authors: Array<{ readonly kind: string; readonly name: string }> = []
       for (let i = below; i < length; i++) {
         const at = length - 1 - i
         const text = data[at]!
