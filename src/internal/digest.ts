@@ -38,14 +38,19 @@ export class Hasher {
     let h2 = this.h2
     let h3 = this.h3
     let h4 = this.h4
-    for (let i = 0; i <= text.length; i++) {
-      // the separator after each text: a code no UTF-16 unit has
-      const ch = i < text.length ? text.charCodeAt(i) : 0x10000
+    const n = text.length
+    for (let i = 0; i < n; i++) {
+      const ch = text.charCodeAt(i)
       h1 = Math.imul(h1 ^ ch, 2654435761)
       h2 = Math.imul(h2 ^ ch, 1597334677)
       h3 = Math.imul(h3 ^ ch, 2246822519)
       h4 = Math.imul(h4 ^ ch, 3266489917)
     }
+    // the separator after each text: a code no UTF-16 unit has
+    h1 = Math.imul(h1 ^ 0x10000, 2654435761)
+    h2 = Math.imul(h2 ^ 0x10000, 1597334677)
+    h3 = Math.imul(h3 ^ 0x10000, 2246822519)
+    h4 = Math.imul(h4 ^ 0x10000, 3266489917)
     this.h1 = h1
     this.h2 = h2
     this.h3 = h3
