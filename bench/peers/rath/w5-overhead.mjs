@@ -11,12 +11,13 @@
 // timers, not CPU, so the CPU difference per conversation is what rath adds over Effect itself.
 //
 // Prints one JSON line: medians of both sides, the overhead (rath - bare) in CPU µs per
-// conversation, and every round. RATH_DIST=<dir> measures another build.
+// conversation, every round, and the Effect operations one conversation of each side evaluates
+// (counted after the rounds by a Supervisor, so the count costs the timed rounds nothing). RATH_DIST=<dir> measures another build.
 import { add, check, decide, emit, parseArgs, round } from "../lib/common.mjs"
 import { addTool, loadEffect, loadRath, scriptedProvider, version } from "./lib.mjs"
 
 const { Agent, Provider, Session, Tool } = await loadRath("W5-overhead", ["Agent", "Provider", "Tool"])
-const { Effect, Layer, Option, Schema, Stream } = await loadEffect()
+const { Effect, Layer, Option, RuntimeFlags, RuntimeFlagsPatch, Schema, Stream, Supervisor } = await loadEffect()
 const { conversations = 1000, sleepMs = 20, toolCalls = 4, rounds = 5 } = parseArgs()
 
 const expected = `The answer is ${toolCalls - 1 + 2}`
@@ -75,6 +76,26 @@ const batch = (one) =>
     )
   })
 
+// The Effect operations the runtime evaluates for one conversation of a side (a count that does
+// not depend on the machine's load): a Supervisor told of every operation (OpSupervision on).
+let ops = 0
+class OpCounter extends Supervisor.AbstractSupervisor {
+  get value() {
+    return Effect.void
+  }
+  onEffect() {
+    ops++
+  }
+}
+const countOps = (effect) =>
+  Effect.suspend(() => {
+    ops = 0
+    return Effect.supervised(
+      Effect.withRuntimeFlagsPatch(effect, RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision)),
+      new OpCounter()
+    )
+  }).pipe(Effect.map(() => ops))
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
@@ -97,7 +118,7 @@ const results = await Effect.runPromise(
         bare.push(yield* batch(bareOne))
       }
     }
-    return { bare, rath }
+    return { bare, rath, bareOps: yield* countOps(bareOne(-1)), rathOps: yield* countOps(rathOne(-1)) }
   }).pipe(Effect.provide(Layer.succeed(Provider.Provider, provider)))
 )
 
@@ -119,6 +140,8 @@ emit({
   bareWallMs: round(median(results.bare.map((r) => r.wallMs)), 1),
   rathWallMs: round(median(results.rath.map((r) => r.wallMs)), 1),
   idealMs: (toolCalls + 1) * sleepMs,
+  bareEffectOpsPerConversation: results.bareOps,
+  rathEffectOpsPerConversation: results.rathOps,
   roundsBare: results.bare.map((r) => [round(r.cpuUs, 1), round(r.wallMs, 1)]),
   roundsRath: results.rath.map((r) => [round(r.cpuUs, 1), round(r.wallMs, 1)])
 })
