@@ -31,10 +31,13 @@ let counter = 0
 // the time part of the last id (many ids are made within one millisecond)
 let lastMillis = -1
 let lastMillisText = ""
-// the random part: drawn from a fiber's `Random` once per millisecond (the counter tells apart the
-// ids of one millisecond), so that most ids are made without running an effect
+// the random part: drawn from a fiber's `Random` for every DRAW_EVERY ids (and whenever the fiber's
+// `Random` is another service), so that most ids are made without running an effect. Time and the
+// process counter already tell apart the ids of one process; the random part tells apart those of
+// two processes that mint at the same millisecond with the same count.
+const DRAW_EVERY = 256
 let drawnFrom: Random.Random | undefined
-let drawnAt = -1
+let drawsLeft = 0
 let drawnText = ""
 
 const compose = (prefix: string, millis: number): string => {
@@ -48,7 +51,7 @@ const compose = (prefix: string, millis: number): string => {
 
 /**
  * The default generator's next id made at once, without an effect, from a fiber's services: when
- * the random part of this millisecond is already drawn from the fiber's `Random`. `undefined`
+ * the random part in use was drawn from the fiber's `Random` fewer than 256 ids ago. `undefined`
  * otherwise, and for any other generator (then run `generator.generate`). Minting runs on every
  * append and fork, where an effect per id was a measurable share of an agent's turn.
  *
@@ -60,15 +63,17 @@ export const unsafeGenerate = (
   prefix: string,
   services: Context.Context<DefaultServices.DefaultServices>
 ): string | undefined => {
-  if (generator !== defaultService) return undefined
-  const millis = Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()
-  return millis === drawnAt && Context.get(services, Random.Random) === drawnFrom ? compose(prefix, millis) : undefined
+  if (generator !== defaultService || drawsLeft === 0 || Context.get(services, Random.Random) !== drawnFrom) {
+    return undefined
+  }
+  drawsLeft--
+  return compose(prefix, Context.get(services, Clock.Clock).unsafeCurrentTimeMillis())
 }
 
 /**
  * The default generator: `<prefix>_<time><count><random>`: the `Clock`'s milliseconds in base 36
- * (so ids sort by creation time), a process-wide counter, and 31 bits from `Random` (drawn once
- * per millisecond and `Random` service: the counter tells apart the ids of one millisecond).
+ * (so ids sort by creation time), a process-wide counter, and 31 bits from `Random` (drawn again
+ * every 256 ids, and whenever the fiber's `Random` is another service).
  *
  * @since 0.1.0
  * @category constructors
@@ -78,14 +83,16 @@ export const defaultService: Service = {
     // the clock and random services read in one step from the fiber: this runs on every append
     Effect.withFiberRuntime((fiber) => {
       const services = fiber.currentDefaultServices
-      const millis = Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()
       const random = Context.get(services, Random.Random)
-      if (millis === drawnAt && random === drawnFrom) return Effect.succeed(compose(prefix, millis))
+      if (drawsLeft > 0 && random === drawnFrom) {
+        drawsLeft--
+        return Effect.succeed(compose(prefix, Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()))
+      }
       return Effect.map(random.nextIntBetween(0, RANDOM_SPAN), (drawn) => {
         drawnFrom = random
-        drawnAt = millis
+        drawsLeft = DRAW_EVERY - 1
         drawnText = drawn.toString(36).padStart(6, "0")
-        return compose(prefix, millis)
+        return compose(prefix, Context.get(services, Clock.Clock).unsafeCurrentTimeMillis())
       })
     })
 }

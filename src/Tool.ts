@@ -593,4 +593,6 @@ export const execute = <R>(
   toolkit: Toolkit<R>,
   call: Entry.ToolCall,
   options: RunOptions
-): Effect.Effect<Outcome, never, R> => Effect.flatMap(Executor, (executor) => executor.execute(toolkit, call, options))
+): Effect.Effect<Outcome, never, R> =>
+  // the executor read from the fiber's context in the same step (this runs on every tool call)
+  Effect.withFiberRuntime((fiber) => Context_.get(fiber.currentContext, Executor).execute(toolkit, call, options))
