@@ -168,5 +168,42 @@ describe("Durable", () => {
       assert.strictEqual(counter.calls, 0)
     }).pipe(Effect.scoped), 60_000)
 
+  it.live("a run cut mid-way continues in a new runtime over the same files without repeating recorded calls", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const first: Counter = { calls: 0, byAgent: new Map() }
+      const reached = yield* Deferred.make<void>()
+      // the first runtime: coder-b's second model call never answers; the runtime is shut down then
+      const gate = (request: Provider.Request) =>
+        systemText(request).includes("You code part B") && lastIsToolResult(request)
+          ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never)
+          : Effect.void
+      yield* Effect.gen(function*() {
+        const id = yield* Durable.submit("team", { prompt: "Build the thing", key: "cut1" })
+        assert.strictEqual(id, "team:cut1")
+        yield* Deferred.await(reached)
+        // let coder-a finish what it is doing, if it still is
+        yield* Effect.sleep("300 millis")
+      }).pipe(Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(first, gate)))))
+      const answeredBefore = first.calls
+      assert.isAtLeast(answeredBefore, 2)
+
+      // a new runtime over the same files: the run continues by itself
+      const second: Counter = { calls: 0, byAgent: new Map() }
+      const result = yield* Durable.wait("team:cut1").pipe(
+        Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(second))))
+      )
+      // every call that had an answer was not asked again: 8 answered calls in all
+      assert.strictEqual(answeredBefore + second.calls, 8)
+      assert.strictEqual(second.byAgent.get("You plan the work"), undefined)
+      assert.strictEqual(second.byAgent.get("You code part B"), 1)
+      const texts = entriesOf(result).filter(Entry.is("Assistant")).map((e) => e.text)
+      // each answer once: the resumed coder-b did not ask its first call again
+      assert.deepStrictEqual(texts, ["Plan: A then B.", "", "Part A done.", "", "Part B done.", "Fixed."])
+      assert.strictEqual(entriesOf(result).filter(Entry.is("Compression")).length, 1)
+      // the tool's effect was applied once per call
+      assert.strictEqual(applied.get("team:cut1/call_B"), 1)
+    }).pipe(Effect.scoped), 90_000)
+
   void Exit
 })

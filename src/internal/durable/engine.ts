@@ -198,10 +198,12 @@ const leafBody = <E, R>(
       Effect.provideService(Approval.Approval, approval),
       Effect.provideService(Workflow.Durability, Workflow.direct)
     )
-    return yield* Effect.raceFirst(
+    // the cluster runs an activity uninterruptibly; a runner shutting down must be able to stop
+    // the step (the agent records where it was cut, and the next runner continues from there)
+    return yield* Effect.interruptible(Effect.raceFirst(
       running,
       Effect.map(Deferred.await(needs), (asked): Outcome => ({ _tag: "NeedsApproval", ...asked }))
-    )
+    ))
   }).pipe(
     Effect.mapError((error) =>
       Schema.is(DurableError)(error)
