@@ -21,6 +21,7 @@ import * as path from "node:path"
 import * as Agent from "../../Agent.js"
 import * as Approval from "../../Approval.js"
 import * as IdGenerator from "../../IdGenerator.js"
+import type * as Journal from "../../Journal.js"
 import * as Placement from "../../Placement.js"
 import type * as Provider from "../../Provider.js"
 import * as Resume from "../../Resume.js"
@@ -281,7 +282,7 @@ export type SelectorLike<W extends Workflow.Workflow<any, any>> = Selector.Selec
 
 /** @internal */
 export type SelectorErrorOf<S> = S extends Selector.Selector<any>
-  ? Selector.SelectorError | import("../../Journal.js").JournalError
+  ? Selector.SelectorError | Journal.JournalError
   : never
 
 /** @internal */
