@@ -281,8 +281,7 @@ const hook = (run: Run): Workflow.DurabilityService => ({
 export type SelectorLike<W extends Workflow.Workflow<any, any>> = Selector.Selector<W>
 
 /** @internal */
-export type SelectorErrorOf<S> = S extends Selector.Selector<any>
-  ? Selector.SelectorError | Journal.JournalError
+export type SelectorErrorOf<S> = S extends Selector.Selector<any> ? Selector.SelectorError | Journal.JournalError
   : never
 
 /** @internal */
