@@ -52,7 +52,15 @@ const compressor = Compressor.make({ minEntries: 2 })
 const team = Workflow.andThen(
   planner,
   Workflow.parallel([coderA, coderB], { name: "coders" }),
-  Durable.route(selector),
+  // a selector loop: the triage picks the fixer, then done
+  Workflow.loop(Durable.route(selector), {
+    while: (session) =>
+      Option.match(Selector.lastRecord(session, "triage"), {
+        onNone: () => true,
+        onSome: (record) => record.choice !== "done"
+      }),
+    maxIterations: 3
+  }),
   compressor
 )
 
@@ -148,9 +156,13 @@ describe("Durable", () => {
         assert.isTrue(Option.isNone(divergence), Option.isSome(divergence) ? Replay.describe(divergence.value) : "")
         const shape = (session: Session.Session) => entriesOf(session).map((e) => `${e._tag} by ${e.author.name}`)
         assert.deepStrictEqual(shape(result), shape(direct))
-        assert.strictEqual(entriesOf(result).length, 26)
-        // planner 1, coders 2 each, selector 1, fixer 1, compressor 1
-        assert.strictEqual(counter.calls, 8)
+        assert.strictEqual(entriesOf(result).length, 28)
+        // planner 1, coders 2 each, selector 2, fixer 1, compressor 1
+        assert.strictEqual(counter.calls, 9)
+        assert.deepStrictEqual(
+          entriesOf(result).flatMap((e) => Option.toArray(Selector.recordOf(e))).map((r) => r.choice),
+          ["fixer", "done"]
+        )
         assert.strictEqual(applied.get("team:run1/call_A"), 1)
         assert.strictEqual(applied.get("team:run1/call_B"), 1)
         // the input session's ids derive from the execution id
@@ -240,8 +252,8 @@ describe("Durable", () => {
         const result = yield* Durable.wait("team:cut1").pipe(
           Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(second))))
         )
-        // every call that had an answer was not asked again: 8 answered calls in all
-        assert.strictEqual(answeredBefore + second.calls, 8)
+        // every call that had an answer was not asked again: 9 answered calls in all
+        assert.strictEqual(answeredBefore + second.calls, 9)
         assert.strictEqual(second.byAgent.get("You plan the work"), undefined)
         assert.strictEqual(second.byAgent.get("You code part B"), 1)
         const texts = entriesOf(result).filter(Entry.is("Assistant")).map((e) => e.text)
