@@ -17,11 +17,13 @@ import {
   Scripted,
   Selector,
   Session,
+  SessionStore,
   Tool,
   Workflow
 } from "rath"
 import type { Provider } from "rath"
 import * as Durable from "rath/Durable"
+import { freePort, skipPostgres, startPostgres } from "./postgres.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "rath-durable-"))),
@@ -300,6 +302,30 @@ describe("Durable", () => {
         assert.deepStrictEqual(entriesOf(result).filter(Entry.is("Assistant")).map((e) => e.text).at(-1), "Released.")
       }).pipe(Effect.scoped),
     90_000
+  )
+
+  it.live.skipIf(skipPostgres)(
+    "a runner on Postgres (NodeClusterSocket) runs the workflow too",
+    () =>
+      Effect.gen(function*() {
+        const pg = yield* startPostgres
+        const port = yield* freePort
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        const result = yield* Durable.submit("team", { prompt: "Build the thing", key: "pg1" }).pipe(
+          Effect.flatMap(Durable.wait),
+          Effect.provide(
+            Durable.layerRunner({
+              url: pg.url,
+              host: "127.0.0.1",
+              port,
+              workflows: [Durable.define("team", team)]
+            }).pipe(Layer.provide([countingProvider(counter), SessionStore.layerMemory]))
+          )
+        )
+        assert.strictEqual(counter.calls, 9)
+        assert.strictEqual(entriesOf(result).filter(Entry.is("Compression")).length, 1)
+      }).pipe(Effect.scoped),
+    120_000
   )
 
   void Exit
