@@ -328,5 +328,32 @@ describe("Durable", () => {
     120_000
   )
 
+  it.live(
+    "interrupt ends a run that waits for an approval: its status is Failed with Interrupted",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        const status = yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("release", { prompt: "Ship it", key: "stop1" })
+          while ((yield* Durable.poll(id))._tag !== "Suspended") yield* Effect.sleep("50 millis")
+          yield* Durable.interrupt(id)
+          for (;;) {
+            const status = yield* Durable.poll(id)
+            if (status._tag === "Failed" || status._tag === "Done") return status
+            yield* Effect.sleep("50 millis")
+          }
+        }).pipe(
+          Effect.timeout("30 seconds"),
+          Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(counter))))
+        )
+        assert.strictEqual(status._tag, "Failed")
+        if (status._tag === "Failed") assert.strictEqual(status.error.reason, "Interrupted")
+        assert.strictEqual(counter.calls, 1)
+        assert.isUndefined(applied.get("release:stop1/call_deploy"))
+      }).pipe(Effect.scoped),
+    90_000
+  )
+
   void Exit
 })
