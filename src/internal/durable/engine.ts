@@ -30,7 +30,7 @@ import * as Session from "../../Session.js"
 import * as SessionStore from "../../SessionStore.js"
 import * as Workflow from "../../Workflow.js"
 import { firstSessionId, seeded, stepTag } from "./ids.js"
-import { type Definition, DurableError, type RunRequest, type Service, type Status } from "./model.js"
+import { type Definition, DurableError, RunRequest, type Service, type Status } from "./model.js"
 
 // -----------------------------------------------------------------------------
 // context of a durable run
@@ -411,7 +411,7 @@ export const make = <R>(options: {
               })`
             })
           }
-          const request: RunRequest = yield* Schema.decodeUnknown(RunRequestSchema)(input).pipe(
+          const request: RunRequest = yield* Schema.decodeUnknown(RunRequest)(input).pipe(
             Effect.mapError((error) =>
               new DurableError({ reason: "InvalidRequest", workflow: name, detail: error.message })
             )
@@ -457,12 +457,6 @@ export const make = <R>(options: {
     }
     return service
   }) as never
-
-const RunRequestSchema = Schema.Struct({
-  prompt: Schema.String.pipe(Schema.minLength(1)),
-  workspace: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))),
-  key: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)))
-})
 
 const checkWorkspaceDir = (root: string | undefined, workflow: string, workspace: string) =>
   Effect.suspend(() => {
