@@ -15,8 +15,8 @@ button{cursor:pointer;border:1px solid #c4cad4;background:#fff;border-radius:4px
 button.bad{color:#c9372c}.badge{background:#c9372c;color:#fff;border-radius:8px;padding:0 6px;font-size:11px}.badge.zero{background:#6b7280}
 main{flex:1;display:grid;grid-template-columns:300px minmax(300px,1fr) minmax(380px,40%);min-height:0}
 aside{display:flex;flex-direction:column;border-right:1px solid #d9dde4;min-height:0;background:#fff}
-aside .filters{padding:6px;display:grid;grid-template-columns:1fr 1fr;gap:4px}aside input{font:inherit;width:100%}
-aside .filters label{font-size:12px;display:flex;gap:4px;align-items:center}#q{margin:6px 6px 0;width:calc(100% - 12px)}
+aside .filters{padding:6px;display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:4px}aside input{font:inherit;width:100%;min-width:0}aside input[type=checkbox]{width:auto}
+aside .filters label{font-size:12px;display:flex;gap:4px;align-items:center;min-width:0}aside .filters label input{flex:1}aside .filters label input[type=checkbox]{flex:none}#q{margin:6px 6px 0;width:calc(100% - 12px)}
 #count{padding:2px 8px;color:#5b6475;font-size:12px}
 #list{flex:1;overflow:auto;position:relative;outline:none}#list-spacer{position:relative}
 .row{position:absolute;left:0;right:0;height:40px;padding:3px 8px;border-bottom:1px solid #eef0f3;cursor:pointer;overflow:hidden;white-space:nowrap}
