@@ -224,16 +224,19 @@ const openPage = Effect.gen(function*() {
   return { page, errors, requests, call }
 })
 
-/** In the browser: every drawn edge, sampled along its path, against every node box it does not join. */
-const crossingsInBrowser = () => {
-  const boxes = Array.from(document.querySelectorAll<SVGGElement>("#graph .node")).map((node) => {
-    const rect = node.querySelector("rect")!
-    const m = node.transform.baseVal.consolidate()!.matrix
-    return { id: node.dataset.id!, x: m.e, y: m.f, w: rect.width.baseVal.value, h: rect.height.baseVal.value }
+/**
+ * In the browser: every drawn edge, sampled every 2 units along its SVG path, against every node
+ * box it does not join (a string: the test's TypeScript has no DOM types).
+ */
+const crossingsInBrowser = `(() => {
+  const boxes = Array.from(document.querySelectorAll("#graph .node")).map((node) => {
+    const rect = node.querySelector("rect")
+    const m = node.transform.baseVal.consolidate().matrix
+    return { id: node.dataset.id, x: m.e, y: m.f, w: rect.width.baseVal.value, h: rect.height.baseVal.value }
   })
-  const out: Array<string> = []
+  const out = []
   let samples = 0
-  for (const path of Array.from(document.querySelectorAll<SVGPathElement>("#graph .edge"))) {
+  for (const path of Array.from(document.querySelectorAll("#graph .edge"))) {
     const from = path.dataset.from
     const to = path.dataset.to
     const length = path.getTotalLength()
@@ -243,13 +246,19 @@ const crossingsInBrowser = () => {
       for (const box of boxes) {
         if (box.id === from || box.id === to) continue
         if (p.x > box.x - 0.5 && p.x < box.x + box.w + 0.5 && p.y > box.y - 0.5 && p.y < box.y + box.h + 0.5) {
-          out.push(`${from}→${to} at (${p.x.toFixed(1)},${p.y.toFixed(1)}) inside ${box.id}`)
+          out.push(from + "→" + to + " at (" + p.x.toFixed(1) + "," + p.y.toFixed(1) + ") inside " + box.id)
           break
         }
       }
     }
   }
   return { crossings: out.slice(0, 10), samples, edges: document.querySelectorAll("#graph .edge").length }
+})()`
+
+interface Drawn {
+  readonly crossings: ReadonlyArray<string>
+  readonly samples: number
+  readonly edges: number
 }
 
 describe("Viewer.page in headless Chromium (contract-shaped local API)", () => {
@@ -271,7 +280,7 @@ describe("Viewer.page in headless Chromium (contract-shaped local API)", () => {
 
         // the newest 100: the two demo runs (16) and 60 random sessions
         assert.strictEqual(yield* call(() => page.locator("#graph .node").count()), rows.length)
-        const drawn = yield* call(() => page.evaluate(crossingsInBrowser))
+        const drawn = yield* call(() => page.evaluate<Drawn>(crossingsInBrowser))
         assert.deepStrictEqual(drawn.crossings, [])
         assert.strictEqual(drawn.edges, rows.reduce((n, row) => n + row.parents.length, 0))
         assert.isAbove(drawn.samples, 1000)
@@ -298,10 +307,10 @@ describe("Viewer.page in headless Chromium (contract-shaped local API)", () => {
         // a session of a run: its graph is that run's, and its timeline shows the model call
         yield* call(() => page.locator(".row[data-id=coderB1]").click())
         yield* call(() =>
-          page.waitForFunction(() => document.querySelector("#graph-scope")?.textContent?.includes("run run1"))
+          page.waitForFunction(`document.querySelector("#graph-scope").textContent.includes("run run1")`)
         )
         assert.strictEqual(yield* call(() => page.locator("#graph .node").count()), 8)
-        assert.deepStrictEqual((yield* call(() => page.evaluate(crossingsInBrowser))).crossings, [])
+        assert.deepStrictEqual((yield* call(() => page.evaluate<Drawn>(crossingsInBrowser))).crossings, [])
         assert.strictEqual(yield* call(() => page.locator("#graph .node.selected").getAttribute("data-id")), "coderB1")
         assert.include(yield* call(() => page.locator("#entries").innerText()), "answer of coderB1")
         yield* call(() => page.keyboard.press("t"))
@@ -310,14 +319,10 @@ describe("Viewer.page in headless Chromium (contract-shaped local API)", () => {
 
         // search: the list asks the server with q=
         yield* call(() => page.locator("#q").fill("coder"))
-        yield* call(() =>
-          page.waitForFunction(() => document.querySelector("#count")?.textContent?.startsWith("4 of 4"))
-        )
+        yield* call(() => page.waitForFunction(`document.querySelector("#count").textContent.startsWith("4 of 4")`))
         // grouping by run: one header per run
         yield* call(() => page.locator("#q").fill(""))
-        yield* call(() =>
-          page.waitForFunction(() => document.querySelector("#count")?.textContent?.startsWith("76 of 76"))
-        )
+        yield* call(() => page.waitForFunction(`document.querySelector("#count").textContent.startsWith("76 of 76")`))
         yield* call(() => page.locator("#group").check())
         assert.deepStrictEqual(
           yield* call(() => page.locator(".row.group .l1").allTextContents()),
