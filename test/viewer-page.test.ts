@@ -306,9 +306,7 @@ describe("Viewer.page in headless Chromium (contract-shaped local API)", () => {
 
         // a session of a run: its graph is that run's, and its timeline shows the model call
         yield* call(() => page.locator(".row[data-id=coderB1]").click())
-        yield* call(() =>
-          page.waitForFunction(`document.querySelector("#graph-scope").textContent.includes("run run1")`)
-        )
+        yield* call(() => page.locator("#graph-scope", { hasText: "run run1" }).waitFor())
         assert.strictEqual(yield* call(() => page.locator("#graph .node").count()), 8)
         assert.deepStrictEqual((yield* call(() => page.evaluate<Drawn>(crossingsInBrowser))).crossings, [])
         assert.strictEqual(yield* call(() => page.locator("#graph .node.selected").getAttribute("data-id")), "coderB1")
@@ -319,10 +317,10 @@ describe("Viewer.page in headless Chromium (contract-shaped local API)", () => {
 
         // search: the list asks the server with q=
         yield* call(() => page.locator("#q").fill("coder"))
-        yield* call(() => page.waitForFunction(`document.querySelector("#count").textContent.startsWith("4 of 4")`))
+        yield* call(() => page.locator("#count", { hasText: /^4 of 4 / }).waitFor())
         // grouping by run: one header per run
         yield* call(() => page.locator("#q").fill(""))
-        yield* call(() => page.waitForFunction(`document.querySelector("#count").textContent.startsWith("76 of 76")`))
+        yield* call(() => page.locator("#count", { hasText: /^76 of 76 / }).waitFor())
         yield* call(() => page.locator("#group").check())
         assert.deepStrictEqual(
           yield* call(() => page.locator(".row.group .l1").allTextContents()),
