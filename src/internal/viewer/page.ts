@@ -116,7 +116,7 @@ export const script = String.raw`
   function entryText(entry){
     if (!entry) return "";
     if (typeof entry.text === "string" && entry.text) return entry.text;
-    if (entry._tag === "ToolResult") return (entry.name || "") + " \u2192 " + (typeof entry.result === "string" ? entry.result : JSON.stringify(entry.result));
+    if (entry._tag === "ToolResult") return (entry.toolName || "") + " \u2192 " + (entry.error ? "failed: " + (entry.error.message || JSON.stringify(entry.error)) : typeof entry.output === "string" ? entry.output : JSON.stringify(entry.output));
     if (entry._tag === "Check") return (entry.name || "") + ": " + (entry.passed ? "passed" : "failed");
     if (entry._tag === "Merge") return "merged " + (entry.sessions || []).join(" + ");
     if (entry.toolCalls && entry.toolCalls.length) return entry.toolCalls.map(function(c){ return c.name + "(" + c.arguments + ")"; }).join(", ");
@@ -566,8 +566,12 @@ export const script = String.raw`
     if (following.has(run.id)) return;
     var source = new EventSource("/api/runs/" + encodeURIComponent(run.id) + "/events");
     following.set(run.id, source);
+    // the session a run writes may move on (a step or fork makes a new id): the page follows it
+    var current = run.session;
     source.addEventListener("entry", function(e){
       var data = JSON.parse(e.data);
+      if (state.selected === current && data.session !== current) { state.selected = data.session; renderList(); }
+      current = data.session;
       if (data.session === state.selected) {
         // the entry itself is here: show it at once, then ask for the derived views
         if (state.detail && state.detail.summary.id === data.session && state.detail.entries.length === data.index) {
@@ -578,7 +582,12 @@ export const script = String.raw`
       }
     });
     source.addEventListener("approval", function(){ loadApprovalsSoon(); });
-    source.addEventListener("status", function(e){ var info = JSON.parse(e.data); upsertRun(info); if (info.status === "waiting") loadApprovalsSoon(); });
+    source.addEventListener("status", function(e){
+      var info = JSON.parse(e.data);
+      upsertRun(info);
+      if (info.status === "waiting") loadApprovalsSoon();
+      if (info.result && state.selected === current && info.result !== current) { current = info.result; select(info.result); }
+    });
     source.addEventListener("end", function(){ source.close(); following.delete(run.id); loadApprovalsSoon(); if (state.selected) refreshSoon(); });
   }
   $("start").addEventListener("submit", function(e){
