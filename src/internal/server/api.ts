@@ -25,34 +25,29 @@ const errorFields = {
 }
 
 /** 400: the request is malformed (a body, a query parameter). */
-export class BadRequest extends Schema.Class<BadRequest>("BadRequest")(
-  errorFields,
-  HttpApiSchema.annotations({ status: 400 })
-) {}
+export class BadRequest
+  extends Schema.TaggedError<BadRequest>()("BadRequest", errorFields, HttpApiSchema.annotations({ status: 400 }))
+{}
 
 /** 401: a write without the server's bearer token. */
-export class Unauthorized extends Schema.Class<Unauthorized>("Unauthorized")(
-  errorFields,
-  HttpApiSchema.annotations({ status: 401 })
-) {}
+export class Unauthorized
+  extends Schema.TaggedError<Unauthorized>()("Unauthorized", errorFields, HttpApiSchema.annotations({ status: 401 }))
+{}
 
 /** 404: no such session, entry, run, workflow or approval. */
-export class NotFound extends Schema.Class<NotFound>("NotFound")(
-  errorFields,
-  HttpApiSchema.annotations({ status: 404 })
-) {}
+export class NotFound
+  extends Schema.TaggedError<NotFound>()("NotFound", errorFields, HttpApiSchema.annotations({ status: 404 }))
+{}
 
 /** 409: the request conflicts with the state (a run that already ended, say). */
-export class Conflict extends Schema.Class<Conflict>("Conflict")(
-  errorFields,
-  HttpApiSchema.annotations({ status: 409 })
-) {}
+export class Conflict
+  extends Schema.TaggedError<Conflict>()("Conflict", errorFields, HttpApiSchema.annotations({ status: 409 }))
+{}
 
 /** 500: the store failed. */
-export class Internal extends Schema.Class<Internal>("Internal")(
-  errorFields,
-  HttpApiSchema.annotations({ status: 500 })
-) {}
+export class Internal
+  extends Schema.TaggedError<Internal>()("Internal", errorFields, HttpApiSchema.annotations({ status: 500 }))
+{}
 
 // -----------------------------------------------------------------------------
 // models
