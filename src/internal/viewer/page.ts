@@ -116,7 +116,7 @@ export const script = String.raw`
   function entryText(entry){
     if (!entry) return "";
     if (typeof entry.text === "string" && entry.text) return entry.text;
-    if (entry._tag === "ToolResult") return (entry.toolName || "") + " \u2192 " + (entry.error ? "failed: " + (entry.error.message || JSON.stringify(entry.error)) : typeof entry.output === "string" ? entry.output : JSON.stringify(entry.output));
+    if (entry._tag === "ToolResult") return (entry.toolName || "") + " \u2192 " + (entry.error ? "failed: " + (entry.error.kind ? entry.error.kind + ": " : "") + (entry.error.message || JSON.stringify(entry.error)) : typeof entry.output === "string" ? entry.output : JSON.stringify(entry.output));
     if (entry._tag === "Check") return (entry.name || "") + ": " + (entry.passed ? "passed" : "failed");
     if (entry._tag === "Merge") return "merged " + (entry.sessions || []).join(" + ");
     if (entry.toolCalls && entry.toolCalls.length) return entry.toolCalls.map(function(c){ return c.name + "(" + c.arguments + ")"; }).join(", ");
