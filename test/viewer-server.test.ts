@@ -236,6 +236,40 @@ describe("the debugger against the run server, in headless Chromium", () => {
   )
 
   it.scopedLive.skipIf(skip)(
+    "fork from an entry with an edited message re-runs from there",
+    () =>
+      Effect.gen(function*() {
+        const store = yield* SessionStore.makeMemory
+        const server = yield* serve(store, gate())
+        const { call, errors, page, requests } = yield* openPage(server)
+        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
+        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
+        yield* call(() => page.locator("#start-workflow").selectOption("echo"))
+        yield* call(() => page.locator("#start-input").fill("first question"))
+        yield* call(() => page.locator("#start-button").click())
+        yield* call(() => page.keyboard.press("e"))
+        yield* call(() =>
+          page.locator("#entries .entry", { hasText: "echo: first question" }).waitFor({ timeout: 20_000 })
+        )
+        // fork at the user's message, with the message edited, and re-run the echo agent
+        const user = page.locator("#entries .entry.tag-User", { hasText: "first question" }).first()
+        yield* call(() => user.locator("button.fork").click())
+        yield* call(() => user.locator("textarea").fill("second question"))
+        yield* call(() => user.locator("select").selectOption("echo"))
+        yield* call(() => user.locator("button[type=submit]").click())
+        yield* call(() =>
+          page.locator("#entries .entry", { hasText: "echo: second question" }).waitFor({ timeout: 20_000 })
+        )
+        const text = yield* call(() => page.locator("#entries").innerText())
+        assert.notInclude(text, "first question", "the fork replaced the message")
+        yield* screenshot(page, "viewer-server-fork.png")
+        assert.deepStrictEqual(errors, [])
+        onlyLocal(requests, server)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.scopedLive.skipIf(skip)(
     "a store of 10,000 sessions paints its first screen in at most 2 s; the drawn lineage crosses no box",
     () =>
       Effect.gen(function*() {
