@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Entry from "./Entry.js"
 import * as internal from "./internal/viewer/layout.js"
+import * as debuggerPage from "./internal/viewer/page.js"
 import * as Placement from "./Placement.js"
 import * as Session from "./Session.js"
 import * as SessionGraph from "./SessionGraph.js"
@@ -475,6 +476,48 @@ export const html = (sessions: Iterable<Session.Session>, options?: Options): st
   }</div><section id="details"><p class="muted">Click a session to see its entries.</p></section></main>
 <script type="application/json" id="rath-data">${jsonForScript(payload)}</script>
 <script>${script}</script>
+</body>
+</html>
+`
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface PageOptions {
+  /** The page title (default: "rath"). */
+  readonly title?: string | undefined
+}
+
+/**
+ * The debugger `rath serve` answers at `/`: one self-contained HTML document (inline CSS and
+ * script, no external URL; its Content-Security-Policy allows requests to its own origin only)
+ * that reads everything from the server's JSON API under `/api`: the session list with paging,
+ * search and filters, grouped by run; the lineage graph (zoom, pan, fit); a timeline per session;
+ * the messages a model call was sent; a diff of two branches; live updates over SSE; starting,
+ * following and interrupting runs; answering approvals; forking from an entry. Writes carry the
+ * bearer token the server printed (`#token=` in the address, kept in `sessionStorage`).
+ * See docs/viewer.md.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const page = (options?: PageOptions): string => {
+  const title = escape(options?.title ?? "rath")
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<style>${debuggerPage.style}</style>
+</head>
+<body>
+${debuggerPage.body.replace("<h1 id=\"title\"></h1>", `<h1 id="title">${title}</h1>`)}
+<script>${debuggerPage.script}</script>
 </body>
 </html>
 `
