@@ -17,7 +17,7 @@ const CLIENTS_PER_RUN = 2
 const agent = Agent.make({ name: "loader", description: "answers after a few turns" })
 
 const script = (request: Provider.Request): Scripted.Step => {
-  const user = request.messages.findLast((m) => m._tag === "User")
+  const user = [...request.messages].reverse().find((m) => m._tag === "User")
   return Scripted.reply(`done: ${user?._tag === "User" ? user.text : ""}`, { chunks: ["done", ": ", "..."] })
 }
 
