@@ -77,10 +77,8 @@ export const make = (options: {
       )
     )
     const apiApp = yield* Effect.provide(HttpApiBuilder.httpApp, built)
-    const page = Effect.map(
-      Effect.orElseSucceed(options.store.list({}), () => []),
-      () => HttpServerResponse.html(Viewer.html([], { title: options.title }))
-    )
+    const html = Viewer.page({ title: options.title })
+    const page = Effect.succeed(HttpServerResponse.html(html))
     const app = Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const path = request.url.split("?")[0]
       return (path === "/" || path === "/index.html") && (request.method === "GET" || request.method === "HEAD")
