@@ -9,7 +9,7 @@ import { Effect, Redacted, Schema, TestContext } from "effect"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 import type { Provider } from "rath"
-import { Agent, Scripted, Server, Session, SessionStore, Tool, Viewer } from "rath"
+import { Agent, Scripted, Server, Session, SessionStore, Tool } from "rath"
 import { buildRun } from "./cli-fixture.js"
 
 // -----------------------------------------------------------------------------
@@ -125,17 +125,10 @@ const openPage = (server: Server.Server) =>
     page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
     page.on("request", (request) => requests.push(request.url()))
     const call = <A>(f: () => Promise<A>) => Effect.promise(f)
-    // the server answers `/` with Viewer.page; while it still answered the older static page, the
-    // document is this package's Viewer.page, on the server's own origin (the API is the server's)
+    // the server answers `/` with the debugger, Viewer.page
     const root = yield* call(() => fetch(server.url).then((r) => r.text()))
-    const served = root.includes("id=\"list-spacer\"")
-    if (!served) {
-      yield* call(() =>
-        page.route(server.url, (route) =>
-          route.fulfill({ contentType: "text/html", body: Viewer.page({ title: "debugger test" }) }))
-      )
-    }
-    return { page, errors, requests, call, served }
+    assert.include(root, "id=\"list-spacer\"")
+    return { page, errors, requests, call }
   })
 
 const screenshot = (page: { screenshot: (o: { path: string }) => Promise<unknown> }, name: string) =>
