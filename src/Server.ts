@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Eval from "./Eval.js"
 import * as api from "./internal/server/api.js"
 import * as server from "./internal/server/server.js"
 import * as SessionStore from "./SessionStore.js"
@@ -80,6 +81,11 @@ export interface Options<R> {
   readonly title?: string | undefined
   /** The bearer token; default: 32 random bytes from the `Random` service. */
   readonly token?: Redacted.Redacted<string> | undefined
+  /**
+   * A price table (`Eval.Prices`: model name or prefix to USD per million tokens): each model
+   * call of a session's timeline then has its cost, counted from its usage as `rath eval` does.
+   */
+  readonly prices?: Eval.Prices | undefined
 }
 
 /**
@@ -133,7 +139,8 @@ export const make = <R = never>(
       host: options?.host ?? "127.0.0.1",
       port: options?.port ?? 0,
       title: options?.title ?? "rath",
-      token: options?.token
+      token: options?.token,
+      prices: options?.prices
     }).pipe(
       Effect.mapError((cause) =>
         cause._tag === "SessionStoreError"
