@@ -338,6 +338,21 @@ describe("the debugger against the run server, in headless Chromium", () => {
         assert.isAtMost(firstScreen, 2000)
         assert.include(yield* call(() => page.locator("#count").innerText()), "of 10006 sessions loaded")
         assert.isAtMost(yield* call(() => page.locator("#list .row").count()), 40)
+        // the graph pages through the whole store: page 2 of 101 has 100 other sessions
+        const firstPage = yield* call(() =>
+          page.locator("#graph .node").evaluateAll((ns) => ns.map((n) => n.getAttribute("data-id")))
+        )
+        assert.strictEqual(firstPage.length, 100)
+        yield* call(() => page.locator("#graph-older").click())
+        yield* call(() => page.locator("#graph-scope", { hasText: "page 2 of 101" }).waitFor({ timeout: 20_000 }))
+        const secondPage = yield* call(() =>
+          page.locator("#graph .node").evaluateAll((ns) => ns.map((n) => n.getAttribute("data-id")))
+        )
+        assert.strictEqual(secondPage.length, 100)
+        assert.deepStrictEqual(secondPage.filter((id) => firstPage.includes(id)), [])
+        yield* call(() => page.locator("#graph-newer").click())
+        yield* call(() => page.locator("#graph-scope", { hasText: "page 1 of 101" }).waitFor({ timeout: 20_000 }))
+        assert.isTrue(yield* call(() => page.locator("#graph-newer").isDisabled()))
 
         // the lineage of the built run, drawn by the page from /api/graph
         yield* call(() => page.locator("#q").fill(run.merged.id))
