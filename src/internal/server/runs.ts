@@ -357,12 +357,16 @@ export const make = (options: {
               for (const [id, p] of pending) if (p.approval.run === state.info.id) pending.delete(id)
               yield* setStatus(state, { ...end, endedAt: iso(endedAt) })
               yield* push(state, "end", { id: state.info.id, status: end.status })
-              // ended: only the last few events stay whole; a late client reads the rest back from the store
+              // ended: only the last few events stay whole; a late client reads the rest back from the
+              // store; and the fiber goes (it holds its exit: the whole final session)
               state.recent = state.recent.slice(-RECENT_ENDED)
+              state.fiber = undefined
             })
           )
         )
-        state.fiber = yield* Effect.forkIn(run, scope)
+        const fiber = yield* Effect.forkIn(run, scope)
+        // (a run that already ended keeps no fiber)
+        if (state.info.endedAt === null) state.fiber = fiber
       })
 
     const newState = (info: Api.RunInfo, record: Session.Session) =>
