@@ -8,9 +8,14 @@
  *   `?format=ui` streams the AI SDK UI message stream instead); `POST /api/runs/:id/interrupt`.
  * - Approvals (human in the loop): a tool that `needsApproval` waits until
  *   `POST /api/approvals/:id` approves, rejects or edits the call.
- * - Sessions: paged and filtered lists, a session's entries, its timeline, what a model call was
- *   sent, a diff of two sessions, the lineage graph, and a fork at an entry re-run with an edited
- *   message (time travel).
+ * - Sessions: paged and filtered lists, a session's entries, its timeline (each model call's cost
+ *   when `prices` is given), what a model call was sent, a diff of two sessions, the lineage graph
+ *   (paged like the list, or one session's lineage), and a fork at an entry re-run with an edited
+ *   message (time travel). `GET /api/events` streams this server's own runs' changes only.
+ *
+ * A run's event log keeps its newest events whole in memory and, for older ones, where each entry
+ * is: a late or resuming client gets those read back from the store, so memory stays bounded
+ * however long a run is.
  *
  * Every run is saved as it goes (`Resume.persist`) and recorded in the store, so a server started
  * over the same store resumes the runs a stopped one left in flight: an agent from where it was

@@ -679,6 +679,7 @@ export const script = String.raw`
       if (!fresh.length) return;
       state.items = fresh.concat(state.items);
       state.total = page.total;
+      state.totalExact = page.totalExact;
       renderList();
     }, fail);
   }, 200);
