@@ -96,11 +96,12 @@ interface Segment {
 
 /**
  * How many of a run's newest events are kept whole in memory (while it runs; `RECENT_ENDED` once
- * it ended). Older entry events are kept as segments (session, index, seq) and read back from the
- * store when a late client asks for them; approval and status events (few) are all kept.
+ * it ended, so an ended run costs a few hundred bytes however long it was). Older entry events
+ * are kept as segments (session, index, seq) and read back from the store when a late client asks
+ * for them; approval and status events (few) are all kept.
  */
 export const RECENT = 256
-export const RECENT_ENDED = 16
+export const RECENT_ENDED = 0
 
 interface RunState {
   info: Api.RunInfo
@@ -359,7 +360,7 @@ export const make = (options: {
               yield* push(state, "end", { id: state.info.id, status: end.status })
               // ended: only the last few events stay whole; a late client reads the rest back from the
               // store; and the fiber goes (it holds its exit: the whole final session)
-              state.recent = state.recent.slice(-RECENT_ENDED)
+              state.recent = RECENT_ENDED === 0 ? [] : state.recent.slice(-RECENT_ENDED)
               state.fiber = undefined
             })
           )
