@@ -5,11 +5,23 @@
  * the same events as the other client of that run. Server memory (RSS, heap) is sampled every
  * 100 ms.
  *
+ * Then one long run (1,500 tool calls, each result 4 KB) over a SQLite store in a temp
+ * directory, followed live by one client and replayed by a late one from seq 1: both must see
+ * every event in order, and what the server holds on the heap once the run ended (heap after a
+ * full GC, minus the same once the server closed) must be much less than the bytes the run's
+ * events carry, since the server keeps only a run's newest events whole and reads older entries
+ * back from the store.
+ *
  *   node --import tsx bench/server-load.ts
  */
-import { Effect, Redacted } from "effect"
+import { Effect, Exit, Layer, Redacted, Schema, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import type { Provider } from "rath"
-import { Agent, Scripted, Server, SessionStore } from "rath"
+import { Agent, Scripted, Server, SessionStore, Tool } from "rath"
 
 const RUNS = 100
 const CLIENTS_PER_RUN = 2
@@ -29,10 +41,12 @@ const follow = async (url: string) => {
   let buffer = ""
   let ended = false
   let status = ""
+  let bytes = 0
   while (!ended) {
     const { done, value } = await reader.read()
     if (done) break
     buffer += decoder.decode(value, { stream: true })
+    bytes += value.byteLength
     let cut: number
     while ((cut = buffer.indexOf("\n\n")) !== -1) {
       const block = buffer.slice(0, cut)
@@ -45,8 +59,82 @@ const follow = async (url: string) => {
     }
   }
   await reader.cancel().catch(() => undefined)
-  return { seqs, status, ended }
+  return { seqs, status, ended, bytes }
 }
+
+setFlagsFromString("--expose-gc")
+const gc = runInNewContext("gc") as () => void
+const heapAfterGc = () => {
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+const LONG_TURNS = 1500
+const tick = Tool.make({
+  name: "tick",
+  description: "counts",
+  parameters: Schema.Struct({ i: Schema.Number }),
+  idempotent: true,
+  handler: ({ i }) => Effect.succeed({ tock: i, pad: "x".repeat(4096) })
+})
+const ticker = Agent.make({ name: "ticker", description: "ticks", tools: [tick], maxTurns: LONG_TURNS + 2 })
+const tickScript = (request: Provider.Request): Scripted.Step => {
+  let done = 0
+  for (const m of request.messages) if (m._tag === "ToolResult") done++
+  return done < LONG_TURNS ? Scripted.toolCall("tick", { i: done }) : Scripted.reply(`ticked ${done}`)
+}
+
+/** One long run on a SQLite store: bounded memory, and every event for a live and a late client. */
+const longRun = Effect.gen(function*() {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "rath-server-load-"))
+  yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true })))
+  const store = yield* SessionStore.makeSqlite({ filename: Path.join(dir, "long.db") })
+  // the scripted provider keeps every request it was sent (for tests): it lives outside the
+  // server's scope, so closing the server shows what the server itself held
+  const provider = yield* Layer.build(Scripted.layer(tickScript))
+  const serverScope = yield* Scope.make()
+  const server = yield* Server.make({ workflows: [ticker] }).pipe(
+    Effect.provideService(SessionStore.SessionStore, store),
+    Effect.provide(provider),
+    Scope.extend(serverScope)
+  )
+  const before = heapAfterGc()
+  const started = performance.now()
+  const outcome = yield* Effect.promise(async () => {
+    const response = await fetch(new URL("/api/runs", server.url), {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${Redacted.value(server.token)}` },
+      body: JSON.stringify({ workflow: "ticker", input: "tick" })
+    })
+    const run = (await response.json()) as { id: string }
+    const live = await follow(new URL(`/api/runs/${run.id}/events`, server.url).href)
+    const afterRun = heapAfterGc()
+    const late = await follow(new URL(`/api/runs/${run.id}/events`, server.url).href)
+    return { live, late, afterRun }
+  })
+  yield* Scope.close(serverScope, Exit.void)
+  const afterClose = heapAfterGc()
+  const serverHeld = outcome.afterRun - afterClose
+  const wallMs = performance.now() - started
+  const inOrder = (seqs: ReadonlyArray<number>) => seqs.every((seq, k) => seq === k + 1)
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1)
+  console.log(
+    `long run: ${LONG_TURNS} tool calls, ${outcome.live.seqs.length} events (${mb(outcome.live.bytes)} MB of SSE), ${
+      wallMs.toFixed(0)
+    } ms; live client in order: ${inOrder(outcome.live.seqs)}, ended ${outcome.live.status}; ` +
+      `late client from seq 1: ${outcome.late.seqs.length} events, in order: ${inOrder(outcome.late.seqs)}`
+  )
+  console.log(
+    `long run heap after GC: before ${mb(before)} MB, after the run ${mb(outcome.afterRun)} MB, ` +
+      `the server closed ${mb(afterClose)} MB: the server held ${mb(serverHeld)} MB after a run whose events ` +
+      `carried ${mb(outcome.live.bytes)} MB (the rest: the store's caches and the scripted provider's request log)`
+  )
+  const ok = outcome.live.status === "done" && inOrder(outcome.live.seqs) && inOrder(outcome.late.seqs) &&
+    outcome.late.seqs.length === outcome.live.seqs.length &&
+    serverHeld < outcome.live.bytes / 4
+  if (!ok) return yield* Effect.dieMessage("long run check failed")
+}).pipe(Effect.scoped)
 
 const program = Effect.gen(function*() {
   const server = yield* Server.make({ workflows: [agent] })
@@ -105,7 +193,12 @@ const program = Effect.gen(function*() {
   if (ended !== outcome.clients.length || done !== outcome.clients.length || lost > 0 || differing > 0) {
     return yield* Effect.dieMessage("load check failed")
   }
-}).pipe(Effect.scoped, Effect.provide(SessionStore.layerMemory), Effect.provide(Scripted.layer(script)))
+}).pipe(
+  Effect.scoped,
+  Effect.provide(SessionStore.layerMemory),
+  Effect.provide(Scripted.layer(script)),
+  Effect.zipRight(longRun)
+)
 
 Effect.runPromise(program).then(() => process.exit(0), (error) => {
   console.error(error)

@@ -8,9 +8,14 @@
  *   `?format=ui` streams the AI SDK UI message stream instead); `POST /api/runs/:id/interrupt`.
  * - Approvals (human in the loop): a tool that `needsApproval` waits until
  *   `POST /api/approvals/:id` approves, rejects or edits the call.
- * - Sessions: paged and filtered lists, a session's entries, its timeline, what a model call was
- *   sent, a diff of two sessions, the lineage graph, and a fork at an entry re-run with an edited
- *   message (time travel).
+ * - Sessions: paged and filtered lists, a session's entries, its timeline (each model call's cost
+ *   when `prices` is given), what a model call was sent, a diff of two sessions, the lineage graph
+ *   (paged like the list, or one session's lineage), and a fork at an entry re-run with an edited
+ *   message (time travel). `GET /api/events` streams this server's own runs' changes only.
+ *
+ * A run's event log keeps its newest events whole in memory and, for older ones, where each entry
+ * is: a late or resuming client gets those read back from the store, so memory stays bounded
+ * however long a run is.
  *
  * Every run is saved as it goes (`Resume.persist`) and recorded in the store, so a server started
  * over the same store resumes the runs a stopped one left in flight: an agent from where it was
@@ -29,6 +34,7 @@ import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Eval from "./Eval.js"
 import * as api from "./internal/server/api.js"
 import * as server from "./internal/server/server.js"
 import * as SessionStore from "./SessionStore.js"
@@ -80,6 +86,11 @@ export interface Options<R> {
   readonly title?: string | undefined
   /** The bearer token; default: 32 random bytes from the `Random` service. */
   readonly token?: Redacted.Redacted<string> | undefined
+  /**
+   * A price table (`Eval.Prices`: model name or prefix to USD per million tokens): each model
+   * call of a session's timeline then has its cost, counted from its usage as `rath eval` does.
+   */
+  readonly prices?: Eval.Prices | undefined
 }
 
 /**
@@ -133,7 +144,8 @@ export const make = <R = never>(
       host: options?.host ?? "127.0.0.1",
       port: options?.port ?? 0,
       title: options?.title ?? "rath",
-      token: options?.token
+      token: options?.token,
+      prices: options?.prices
     }).pipe(
       Effect.mapError((cause) =>
         cause._tag === "SessionStoreError"

@@ -10,6 +10,7 @@ import type { Console } from "effect"
 import { Effect, Option, Redacted } from "effect"
 import * as Http from "node:http"
 import * as Os from "node:os"
+import * as Path from "node:path"
 import { IdGenerator, Session } from "rath"
 import * as Serve from "../src/cli/Serve.js"
 
@@ -190,4 +191,80 @@ describe("rath serve: who may ask", () => {
     assert.isFalse(Serve.isLoopback("0.0.0.0"))
     assert.isTrue(Serve.isLoopback("127.0.0.1"))
   })
+})
+
+const src = Path.join(import.meta.dirname, "..", "src", "index.ts")
+
+/** A serve module: one agent on the scripted provider with a fixed usage, and a price table. */
+const moduleText = (prices: string) => `
+import { Agent, Scripted } from ${JSON.stringify(src)}
+export const workflows = [Agent.make({ name: "echo", description: "answers" })]
+export const layer = Scripted.layer(() =>
+  Scripted.reply("priced", { usage: { inputTokens: 1000, outputTokens: 500, totalTokens: 1500 } })
+)
+export const prices = ${prices}
+`
+
+/** A JSON request to the served API (writes with the token). */
+const json = (port: number, path: string, token: string, body?: unknown) =>
+  Effect.promise(async () => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: body === undefined ? {} : { "content-type": "application/json", authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    return { status: response.status, body: await response.json() as any }
+  })
+
+describe("rath serve --module", () => {
+  it.scopedLive("registers the module's workflows and prices: the timeline has each model call's cost", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-serve-module-" })
+      const file = Path.join(dir, "serve.ts")
+      // USD per million tokens: 1,000 in at $3 and 500 out at $10 cost $0.003 + $0.005
+      yield* fs.writeFileString(file, moduleText(`{ "scripted": { input: 3, output: 10 } }`))
+      const printed: Array<string> = []
+      const base = yield* Effect.console
+      const hear = (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void printed.push(parts.join(" ")))
+      const server = yield* Serve.run({
+        target: Option.none(),
+        store: Path.join(dir, "sessions.db"),
+        module: Option.some(file),
+        host: "127.0.0.1",
+        port: 0
+      }).pipe(Effect.withConsole({ ...base, log: hear, error: hear }))
+      assert.include(printed.join("\n"), "with 1 workflows")
+      const token = Redacted.value(server.token)
+      const started = yield* json(server.port, "/api/runs", token, { workflow: "echo", input: "hi" })
+      assert.strictEqual(started.status, 201, JSON.stringify(started.body))
+      let run = started.body
+      for (let i = 0; i < 200 && run.status === "running"; i++) {
+        yield* Effect.sleep("20 millis")
+        run = (yield* json(server.port, `/api/runs/${run.id}`, token)).body
+      }
+      assert.strictEqual(run.status, "done", JSON.stringify(run))
+      const timeline = yield* json(server.port, `/api/sessions/${run.result}/timeline`, token)
+      const model = timeline.body.items.find((item: any) => item.kind === "model")
+      assert.deepStrictEqual(model.tokens, { input: 1000, output: 500 })
+      assert.closeTo(model.cost, 0.008, 1e-12)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
+  it.scopedLive("a module whose prices are no price table is refused with a clear message", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-serve-module-" })
+      const file = Path.join(dir, "serve.ts")
+      yield* fs.writeFileString(file, moduleText(`{ "scripted": { input: "cheap" } }`))
+      const error = yield* Effect.flip(Serve.run({
+        target: Option.none(),
+        store: Path.join(dir, "sessions.db"),
+        module: Option.some(file),
+        host: "127.0.0.1",
+        port: 0
+      }))
+      assert.strictEqual(error._tag, "CliError")
+      assert.include(error.message, "prices")
+      assert.include(error.message, "not a price table")
+    }).pipe(Effect.provide(NodeContext.layer)))
 })

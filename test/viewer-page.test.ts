@@ -81,7 +81,14 @@ const serveRows = (rows: ReadonlyArray<Row>) =>
           const from = Number(p.get("cursor") ?? 0)
           const limit = Number(p.get("limit") ?? 100)
           const items = all.slice(from, from + limit).map(summary)
-          return json(res, { items, next: from + limit < all.length ? String(from + limit) : null, total: all.length })
+          // the tool filter reads entries: like the server, the fake gives an upper bound and says so
+          const bound = p.get("tool") !== null
+          return json(res, {
+            items,
+            next: from + limit < all.length ? String(from + limit) : null,
+            total: all.length + (bound ? 5 : 0),
+            totalExact: !bound
+          })
         }
         if (url.pathname === "/api/graph") {
           const chosen = p.get("ids")
@@ -105,7 +112,7 @@ const serveRows = (rows: ReadonlyArray<Row>) =>
                 at: "2026-12-02T10:00:01.500Z",
                 latencyMs: 1200,
                 tokens: { input: 10, output: 5 },
-                cost: null,
+                cost: 0.0012,
                 ok: true,
                 error: null
               }]
@@ -313,6 +320,9 @@ describe("Viewer.page in headless Chromium (contract-shaped local API)", () => {
         assert.include(yield* call(() => page.locator("#entries").innerText()), "answer of coderB1")
         yield* call(() => page.keyboard.press("t"))
         assert.include(yield* call(() => page.locator("#timeline").innerText()), "1200 ms")
+        // the cost of the call, and the total above
+        assert.include(yield* call(() => page.locator("#timeline").innerText()), "$0.0012")
+        assert.include(yield* call(() => page.locator("#timeline-sum").innerText()), "$0.0012")
         yield* call(() => page.screenshot({ path: path.join(outDir, "viewer-page-run.png") }))
 
         // search: the list asks the server with q=
@@ -326,6 +336,10 @@ describe("Viewer.page in headless Chromium (contract-shaped local API)", () => {
           yield* call(() => page.locator(".row.group .l1").allTextContents()),
           ["run run1", "run run2", "run random"]
         )
+        yield* call(() => page.locator("#group").uncheck())
+        // a filter whose total the server only bounds: the page says "at most"
+        yield* call(() => page.locator("#f-tool").fill("write_file"))
+        yield* call(() => page.locator("#count", { hasText: /^76 of at most 81 sessions/ }).waitFor())
 
         assert.deepStrictEqual(errors, [])
         // every request the page made went to the server it came from

@@ -70,7 +70,13 @@ const serve = (store: SessionStore.Service, g: ReturnType<typeof gate>) => {
     Agent.make({ name: "waiter", description: "calls wait, then answers", tools: [wait] }),
     Agent.make({ name: "treasurer", description: "pays, with approval", tools: [transfer] })
   ]
-  return Server.make({ workflows, token: Redacted.make(TOKEN), title: "debugger test" }).pipe(
+  return Server.make({
+    workflows,
+    token: Redacted.make(TOKEN),
+    title: "debugger test",
+    // USD per million tokens: the timeline shows each model call's cost
+    prices: { "scripted-model": { input: 2, output: 8 } }
+  }).pipe(
     Effect.provideService(SessionStore.SessionStore, store),
     Effect.provide(Scripted.layer(script))
   )
@@ -167,7 +173,8 @@ describe("the debugger against the run server, in headless Chromium", () => {
         // the run waits in its tool; the page shows its session as it is saved so far (the user's
         // message: the server saves the model's tool call with its result) and offers an interrupt
         yield* call(() => page.locator("#pane", { hasText: "running" }).waitFor({ timeout: 20_000 }))
-        assert.include(yield* call(() => page.locator("#pane").innerText()), "No model or tool calls")
+        // (the model's tool call may or may not be saved yet; the tool's result cannot be)
+        assert.strictEqual(yield* call(() => page.locator("#timeline .lbl.item-tool").count()), 0)
         yield* call(() => page.keyboard.press("e"))
         yield* call(() =>
           page.locator("#entries .entry", { hasText: "hello from the page" }).waitFor({ timeout: 20_000 })
@@ -180,11 +187,60 @@ describe("the debugger against the run server, in headless Chromium", () => {
         // the rest streams in: the tool call and the second model call
         yield* call(() => page.locator("#timeline .lbl.item-tool", { hasText: "wait" }).waitFor({ timeout: 20_000 }))
         yield* call(() => page.locator("#timeline-sum", { hasText: /^3 calls/ }).waitFor({ timeout: 20_000 }))
+        // each model call with its cost from the price table, as the API counts it
+        const selected = yield* call(() =>
+          page.evaluate<string>("document.querySelector('#timeline .lbl').dataset.entry")
+        )
+        assert.isString(selected)
+        const costs = yield* call(() => page.locator("#timeline .num.item-model").allInnerTexts())
+        assert.strictEqual(costs.length, 2)
+        for (const text of costs) assert.match(text, /tok · \$0\.0000\d+/)
+        assert.match(yield* call(() => page.locator("#timeline-sum").innerText()), /tok · \$0\.0000\d+ ·/)
         yield* call(() => page.keyboard.press("e"))
         yield* call(() =>
           page.locator("#entries .entry", { hasText: "echo: hello from the page" }).waitFor({ timeout: 20_000 })
         )
         yield* screenshot(page, "viewer-server-run.png")
+        assert.deepStrictEqual(errors, [])
+        onlyLocal(requests, server)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.scopedLive.skipIf(skip)(
+    "a slow run started from the page is interrupted from it: the run ends interrupted and the timeline says so",
+    () =>
+      Effect.gen(function*() {
+        const store = yield* SessionStore.makeMemory
+        // the gate is never opened: the run waits in its tool until interrupted
+        const server = yield* serve(store, gate())
+        const { call, errors, page, requests } = yield* openPage(server)
+        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
+        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
+        yield* call(() => page.locator("#start-workflow").selectOption("waiter"))
+        yield* call(() => page.locator("#start-input").fill("never ends by itself"))
+        yield* call(() => page.locator("#start-button").click())
+        yield* call(() => page.keyboard.press("r"))
+        const running = page.locator(".card.run[data-status=running]")
+        yield* call(() => running.locator(".interrupt").waitFor({ timeout: 20_000 }))
+        const runId = yield* call(() => running.getAttribute("data-run"))
+        yield* call(() => running.locator(".interrupt").click())
+        yield* call(() => page.locator(".card.run[data-status=interrupted]").waitFor({ timeout: 20_000 }))
+        assert.strictEqual(
+          yield* call(() => page.locator(".card.run .interrupt").count()),
+          0,
+          "no interrupt once ended"
+        )
+        // the server says so too
+        const info: any = yield* call(() => fetch(new URL(`/api/runs/${runId}`, server.url)).then((r) => r.json()))
+        assert.strictEqual(info.status, "interrupted")
+        // the run's session: its timeline ends with the interrupt
+        yield* call(() => page.keyboard.press("t"))
+        yield* call(() =>
+          page.locator("#timeline-end", { hasText: "run ended: interrupted" }).waitFor({ timeout: 20_000 })
+        )
+        assert.include(yield* call(() => page.locator("#pane").innerText()), "interrupted")
+        yield* screenshot(page, "viewer-server-interrupted.png")
         assert.deepStrictEqual(errors, [])
         onlyLocal(requests, server)
       }).pipe(Effect.provide(NodeContext.layer)),
@@ -282,6 +338,21 @@ describe("the debugger against the run server, in headless Chromium", () => {
         assert.isAtMost(firstScreen, 2000)
         assert.include(yield* call(() => page.locator("#count").innerText()), "of 10006 sessions loaded")
         assert.isAtMost(yield* call(() => page.locator("#list .row").count()), 40)
+        // the graph pages through the whole store: page 2 of 101 has 100 other sessions
+        const firstPage = yield* call(() =>
+          page.locator("#graph .node").evaluateAll((ns) => ns.map((n) => n.getAttribute("data-id")))
+        )
+        assert.strictEqual(firstPage.length, 100)
+        yield* call(() => page.locator("#graph-older").click())
+        yield* call(() => page.locator("#graph-scope", { hasText: "page 2 of 101" }).waitFor({ timeout: 20_000 }))
+        const secondPage = yield* call(() =>
+          page.locator("#graph .node").evaluateAll((ns) => ns.map((n) => n.getAttribute("data-id")))
+        )
+        assert.strictEqual(secondPage.length, 100)
+        assert.deepStrictEqual(secondPage.filter((id) => firstPage.includes(id)), [])
+        yield* call(() => page.locator("#graph-newer").click())
+        yield* call(() => page.locator("#graph-scope", { hasText: "page 1 of 101" }).waitFor({ timeout: 20_000 }))
+        assert.isTrue(yield* call(() => page.locator("#graph-newer").isDisabled()))
 
         // the lineage of the built run, drawn by the page from /api/graph
         yield* call(() => page.locator("#q").fill(run.merged.id))

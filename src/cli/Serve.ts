@@ -5,7 +5,8 @@
  *
  * The module exports `workflows` (an array of workflows or agents), or `workflow` (or a default
  * export), and optionally `layer` (a Layer providing what they need; default: the provider
- * configured from the environment).
+ * configured from the environment) and `prices` (a price table, as for `rath eval`: the timeline
+ * then shows each model call's cost).
  *
  * @since 0.1.0
  */
@@ -18,9 +19,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
 import { randomInt } from "node:crypto"
+import * as Eval from "../Eval.js"
 import * as Guard from "../internal/server/guard.js"
 import * as ProviderConfig from "../ProviderConfig.js"
 import * as Server from "../Server.js"
@@ -60,6 +64,7 @@ export const cryptoRandom: Random.Random = {
 interface ServeModule {
   readonly workflows: ReadonlyArray<Workflow.Step<any, any>>
   readonly layer: Layer.Layer<never, unknown, never> | undefined
+  readonly prices: Eval.Prices | undefined
 }
 
 /** The workflows and layer a module exports. */
@@ -84,7 +89,19 @@ export const loadModule = (file: string) =>
     if (module.layer !== undefined && !Layer.isLayer(module.layer)) {
       return yield* new CliError({ reason: "Usage", detail: `${file} exports a \`layer\` that is not a Layer` })
     }
-    return { workflows, layer: module.layer } as ServeModule
+    const prices = module.prices === undefined ?
+      undefined :
+      yield* Schema.decodeUnknown(Eval.Prices)(module.prices).pipe(
+        Effect.mapError((error) =>
+          new CliError({
+            reason: "Usage",
+            detail:
+              `${file} exports \`prices\` that is not a price table ({ [model]: { input, output, cachedInput? } }, ` +
+              `USD per million tokens): ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+          })
+        )
+      )
+    return { workflows, layer: module.layer, prices } as ServeModule
   })
 
 /** The store served: the SQLite store, or a JSONL source read into memory. */
@@ -122,7 +139,7 @@ export const run = (args: {
     const store = yield* openStore(args.target, args.store)
     const module = Option.isSome(args.module)
       ? yield* loadModule(args.module.value)
-      : { workflows: [], layer: undefined }
+      : { workflows: [], layer: undefined, prices: undefined }
     let context = Context.empty() as Context.Context<never>
     if (module.workflows.length > 0) {
       const built = yield* Effect.either(Layer.build(module.layer ?? ProviderConfig.layerFromEnv()))
@@ -134,6 +151,7 @@ export const run = (args: {
     }
     const server = yield* Server.make({
       workflows: module.workflows,
+      prices: module.prices,
       host: args.host,
       port: args.port,
       title: Option.match(args.target, { onNone: () => `rath: ${args.store}`, onSome: (t) => `rath: ${t}` })
@@ -182,7 +200,7 @@ export const command = (store: Options.Options<string>) =>
       store,
       module: Options.text("module").pipe(
         Options.withDescription(
-          `a module registering the workflows runs may start (exports \`workflows\`, and \`layer\`); ${tsxHint}`
+          `a module registering the workflows runs may start (exports \`workflows\`, and \`layer\`, \`prices\`); ${tsxHint}`
         ),
         Options.optional
       ),

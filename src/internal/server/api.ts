@@ -81,7 +81,13 @@ export type SessionSummary = typeof SessionSummary.Type
 export const SessionPage = Schema.Struct({
   items: Schema.Array(SessionSummary),
   next: Schema.NullOr(Schema.String),
-  total: Schema.Number
+  /** How many sessions match; with the `tool` or `failed` filter maybe an upper bound (see `totalExact`). */
+  total: Schema.Number,
+  /**
+   * `false` when `total` is an upper bound: the `tool` and `failed` filters need each session's
+   * entries, and the server has not read every session the other filters leave.
+   */
+  totalExact: Schema.Boolean
 })
 
 export const SessionDetail = Schema.Struct({
@@ -124,7 +130,9 @@ export const Diff = Schema.Struct({
 
 export const Graph = Schema.Unknown.annotations({
   identifier: "Graph",
-  description: "Viewer.layout output: { width, height, nodes, edges }"
+  description: "Viewer.layout output: { width, height, nodes, edges }; paged by cursor (no ids, run or session), " +
+    "with `next` (the cursor of the next page, or null), `total` and `totalExact` as in GET /sessions; " +
+    "`session=ID`: that session's lineage, its ancestors and descendants (at most 500)"
 })
 
 export const RunStatus = Schema.Literal("running", "waiting", "done", "failed", "interrupted")
@@ -230,8 +238,15 @@ export class Sessions extends HttpApiGroup.make("sessions")
     HttpApiEndpoint.get("graph", "/graph").setUrlParams(Schema.Struct({
       ids: Schema.optional(Schema.String),
       run: Schema.optional(Schema.String),
+      session: Schema.optional(Schema.String),
       cursor: Schema.optional(Schema.String),
-      limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)))
+      limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))),
+      q: Schema.optional(Schema.String),
+      agent: Schema.optional(Schema.String),
+      tool: Schema.optional(Schema.String),
+      failed: Schema.optional(BooleanFromText),
+      since: Schema.optional(Schema.String),
+      until: Schema.optional(Schema.String)
     })).addSuccess(Graph)
   )
   .add(HttpApiEndpoint.get("events", "/events").addSuccess(EventStream))

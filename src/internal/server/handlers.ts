@@ -17,6 +17,7 @@ import * as Entry from "../../Entry.js"
 import * as Session from "../../Session.js"
 import type * as SessionStore from "../../SessionStore.js"
 import * as Viewer from "../../Viewer.js"
+import type { Prices } from "../eval/model.js"
 import * as Api from "./api.js"
 import type * as Runs from "./runs.js"
 import * as Sessions from "./sessions.js"
@@ -26,6 +27,8 @@ export interface Deps {
   readonly store: SessionStore.Service
   readonly runs: Runs.Manager
   readonly token: Redacted.Redacted<string>
+  /** The price table of the timeline's costs. */
+  readonly prices?: Prices | undefined
 }
 
 const fromStore = (error: SessionStore.SessionStoreError): Api.NotFound | Api.Internal =>
@@ -125,6 +128,45 @@ const lastEventId = (headers: Readonly<Record<string, string | undefined>>) => {
   return Number.isSafeInteger(value) && value > 0 ? value : 0
 }
 
+/** How many sessions `GET /api/graph?session=` draws at most. */
+export const GRAPH_LINEAGE_LIMIT = 500
+
+/**
+ * The lineage of session `id` among `rows`: it, its ancestors and its descendants (nearest first,
+ * at most `limit`), or `undefined` when no row has that id.
+ */
+export const lineageOf = (
+  rows: ReadonlyArray<SessionStore.Summary>,
+  id: string,
+  limit: number
+): ReadonlyArray<SessionStore.Summary> | undefined => {
+  const byId = new Map<string, SessionStore.Summary>(rows.map((row) => [row.id, row]))
+  if (!byId.has(id)) return undefined
+  const children = new Map<string, Array<string>>()
+  for (const row of rows) {
+    for (const parent of row.lineage.parents) {
+      const list = children.get(parent)
+      if (list === undefined) children.set(parent, [row.id])
+      else list.push(row.id)
+    }
+  }
+  const seen = new Set<string>([id])
+  // breadth first, both ways at once, so the nearest relatives come first when the limit cuts
+  let frontier = [id]
+  while (frontier.length > 0 && seen.size < limit) {
+    const next: Array<string> = []
+    for (const at of frontier) {
+      for (const other of [...(byId.get(at)?.lineage.parents ?? []), ...(children.get(at) ?? [])]) {
+        if (seen.has(other) || !byId.has(other) || seen.size >= limit) continue
+        seen.add(other)
+        next.push(other)
+      }
+    }
+    frontier = next
+  }
+  return rows.filter((row) => seen.has(row.id))
+}
+
 /** The handler layers of every group. */
 export const layer = (deps: Deps) => {
   const { runs, store } = deps
@@ -154,7 +196,8 @@ export const layer = (deps: Deps) => {
           })
         ))
       .handle("get", ({ path }) => Effect.mapError(views.detail(path.id), fromStore))
-      .handle("timeline", ({ path }) => Effect.map(load(path.id), (session) => ({ items: Sessions.timeline(session) })))
+      .handle("timeline", ({ path }) =>
+        Effect.map(load(path.id), (session) => ({ items: Sessions.timeline(session, deps.prices) })))
       .handle("call", ({ path }) =>
         Effect.flatMap(load(path.id), (session) => {
           const view = Sessions.callView(session, path.entry)
@@ -184,11 +227,13 @@ export const layer = (deps: Deps) => {
           return { session: fork.value.id, run }
         }))
       .handle("diff", ({ urlParams }) =>
-        Effect.map(Effect.all([load(urlParams.a), load(urlParams.b)]), ([a, b]) => Sessions.diff(a, b)))
+        Effect.map(Effect.all([load(urlParams.a), load(urlParams.b)]), ([a, b]) =>
+          Sessions.diff(a, b)))
       .handle("graph", ({ urlParams }) =>
         Effect.gen(function*() {
           const all = yield* Effect.mapError(store.list({}), fromStore)
           let rows: ReadonlyArray<SessionStore.Summary>
+          let paging: { next: string | null; total: number; totalExact: boolean } | undefined
           if (urlParams.ids !== undefined) {
             const ids = new Set(
               urlParams.ids.split(",").map((id) =>
@@ -199,8 +244,17 @@ export const layer = (deps: Deps) => {
           } else if (urlParams.run !== undefined) {
             const run = urlParams.run
             rows = all.filter((row) => runs.runOf(row.id) === run)
+          } else if (urlParams.session !== undefined) {
+            const found = lineageOf(all, urlParams.session, GRAPH_LINEAGE_LIMIT)
+            if (found === undefined) {
+              return yield* Effect.fail(
+                new Api.NotFound({ error: `no session ${urlParams.session}`, reason: "NotFound" })
+              )
+            }
+            rows = found
           } else {
-            const page = yield* views.page({ cursor: urlParams.cursor, limit: urlParams.limit }).pipe(
+            const { ids: _ids, run: _run, session: _session, ...query } = urlParams
+            const page = yield* views.page({ ...query, limit: urlParams.limit ?? 100 }).pipe(
               Effect.catchTags({
                 InvalidQuery: (e) => Effect.fail(badQuery(e)),
                 SessionStoreError: (e) => Effect.fail(fromStore(e))
@@ -208,14 +262,16 @@ export const layer = (deps: Deps) => {
             )
             const ids = new Set(page.items.map((item) => item.id))
             rows = all.filter((row) => ids.has(row.id))
+            paging = { next: page.next, total: page.total, totalExact: page.totalExact }
           }
-          return Viewer.layout(rows.map((row) => ({
+          const layout = Viewer.layout(rows.map((row) => ({
             id: row.id,
             parents: row.lineage.parents,
             operation: row.lineage.operation,
             label: `${row.lineage.operation}${row.lineage.by === undefined ? "" : ` · ${row.lineage.by.name}`}`,
             status: runs.statusOf(row.id) ?? "idle"
           })))
+          return paging === undefined ? layout : { ...layout, ...paging }
         }))
       .handle("events", () =>
         Effect.succeed(sseResponse(

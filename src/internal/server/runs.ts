@@ -86,9 +86,33 @@ interface Pending {
   readonly answer: Deferred.Deferred<Approval.Decision>
 }
 
+/** Consecutive entry events of one session: seqs `seq..seq+count-1` are its entries `index..index+count-1`. */
+interface Segment {
+  readonly seq: number
+  readonly session: string
+  readonly index: number
+  count: number
+}
+
+/**
+ * How many of a run's newest events are kept whole in memory (while it runs; `RECENT_ENDED` once
+ * it ended, so an ended run costs a few hundred bytes however long it was). Older entry events
+ * are kept as segments (session, index, seq) and read back from the store when a late client asks
+ * for them; approval and status events (few) are all kept.
+ */
+export const RECENT = 256
+export const RECENT_ENDED = 0
+
 interface RunState {
   info: Api.RunInfo
-  readonly events: Array<RunEvent>
+  /** The newest events, whole, oldest first (at most `2 * RECENT`). */
+  recent: Array<RunEvent>
+  /** Every entry event, as segments. */
+  readonly segments: Array<Segment>
+  /** Every event that is not an entry (approvals, status, end). */
+  readonly others: Array<RunEvent>
+  /** The last seq given. */
+  seq: number
   readonly count: SubscriptionRef.SubscriptionRef<number>
   readonly emitted: Map<string, number>
   readonly sessions: Set<string>
@@ -133,6 +157,12 @@ export interface Manager {
   readonly list: (status?: Api.RunStatus) => ReadonlyArray<Api.RunInfo>
   readonly get: (id: string) => Option.Option<Api.RunInfo>
   readonly events: (id: string, after: number) => Option.Option<Stream.Stream<RunEvent>>
+  /** What a run's event log keeps in memory (for tests and the load script). */
+  readonly retained: (
+    id: string
+  ) => Option.Option<
+    { readonly recent: number; readonly segments: number; readonly others: number; readonly seq: number }
+  >
   readonly interrupt: (id: string) => Effect.Effect<Api.RunInfo, Failure>
   readonly approvals: () => ReadonlyArray<Api.Approval>
   readonly answer: (id: string, decision: Approval.Decision) => Effect.Effect<boolean>
@@ -158,14 +188,69 @@ export const make = (options: {
     const runs = new Map<string, RunState>()
     const bySession = new Map<string, string>()
     const pending = new Map<string, Pending>()
-    const hub = yield* PubSub.unbounded<StoreEvent>()
+    // live-update hints for viewers: a slow client loses the oldest (it refetches), the server never grows
+    const hub = yield* PubSub.sliding<StoreEvent>(1024)
     const byName = new Map(options.workflows.map((w) => [w.name, w]))
 
     const push = (state: RunState, event: RunEvent["event"], data: unknown) =>
       Effect.suspend(() => {
-        const seq = state.events.length + 1
-        state.events.push({ seq, event, data })
+        const seq = ++state.seq
+        const item: RunEvent = { seq, event, data }
+        state.recent.push(item)
+        if (state.recent.length > 2 * RECENT) state.recent = state.recent.slice(-RECENT)
+        if (event === "entry") {
+          const { index, session } = data as { readonly session: string; readonly index: number }
+          const last = state.segments[state.segments.length - 1]
+          if (
+            last !== undefined && last.session === session && last.seq + last.count === seq &&
+            last.index + last.count === index
+          ) last.count++
+          else state.segments.push({ seq, session, index, count: 1 })
+        } else state.others.push(item)
         return SubscriptionRef.set(state.count, seq)
+      })
+
+    /**
+     * The events with seq in `(after, upTo]`: the newest from memory, older entries read back from
+     * the sessions in the store (an entry whose session cannot be read is left out, with a warning).
+     */
+    const between = (state: RunState, after: number, upTo: number): Effect.Effect<ReadonlyArray<RunEvent>> =>
+      Effect.suspend(() => {
+        const firstRecent = state.recent[0]?.seq ?? state.seq + 1
+        const fromMemory = state.recent.slice(Math.max(0, after + 1 - firstRecent), Math.max(0, upTo + 1 - firstRecent))
+        if (after + 1 >= firstRecent) return Effect.succeed(fromMemory)
+        const olderUpTo = Math.min(upTo, firstRecent - 1)
+        const others = state.others.filter((e) => e.seq > after && e.seq <= olderUpTo)
+        const wanted = state.segments.filter((g) => g.seq + g.count - 1 > after && g.seq <= olderUpTo)
+        return Effect.gen(function*() {
+          const entries: Array<RunEvent> = []
+          const loaded = new Map<string, Option.Option<Session.Session>>()
+          for (const segment of wanted) {
+            let session = loaded.get(segment.session)
+            if (session === undefined) {
+              session = yield* Effect.option(store.load(segment.session))
+              loaded.set(segment.session, session)
+              if (Option.isNone(session)) {
+                yield* Effect.logWarning(`run ${state.info.id}: session ${segment.session} cannot be read back`)
+              }
+            }
+            if (Option.isNone(session)) continue
+            const all = Session.entries(session.value)
+            const first = Math.max(segment.seq, after + 1)
+            const last = Math.min(segment.seq + segment.count - 1, olderUpTo)
+            for (let seq = first; seq <= last; seq++) {
+              const index = segment.index + (seq - segment.seq)
+              if (index >= session.value.length) break
+              entries.push({
+                seq,
+                event: "entry",
+                data: { session: segment.session, index, entry: encodeEntry(Chunk.unsafeGet(all, index)) }
+              })
+            }
+          }
+          const older = [...entries, ...others].sort((a, b) => a.seq - b.seq)
+          return [...older, ...fromMemory]
+        })
       })
 
     const setStatus = (state: RunState, patch: Partial<Api.RunInfo>) =>
@@ -273,10 +358,16 @@ export const make = (options: {
               for (const [id, p] of pending) if (p.approval.run === state.info.id) pending.delete(id)
               yield* setStatus(state, { ...end, endedAt: iso(endedAt) })
               yield* push(state, "end", { id: state.info.id, status: end.status })
+              // ended: only the last few events stay whole; a late client reads the rest back from the
+              // store; and the fiber goes (it holds its exit: the whole final session)
+              state.recent = RECENT_ENDED === 0 ? [] : state.recent.slice(-RECENT_ENDED)
+              state.fiber = undefined
             })
           )
         )
-        state.fiber = yield* Effect.forkIn(run, scope)
+        const fiber = yield* Effect.forkIn(run, scope)
+        // (a run that already ended keeps no fiber)
+        if (state.info.endedAt === null) state.fiber = fiber
       })
 
     const newState = (info: Api.RunInfo, record: Session.Session) =>
@@ -285,7 +376,10 @@ export const make = (options: {
         const lock = yield* Effect.makeSemaphore(1)
         const state: RunState = {
           info,
-          events: [],
+          recent: [],
+          segments: [],
+          others: [],
+          seq: 0,
           count,
           emitted: new Map(),
           sessions: new Set(),
@@ -414,14 +508,22 @@ export const make = (options: {
         Option.map(Option.fromNullable(runs.get(id)), (state) => {
           let cursor = after
           return state.count.changes.pipe(
-            Stream.mapConcat((count) => {
-              const out = state.events.slice(cursor, count)
+            Stream.mapEffect((count) => {
+              const from = cursor
               cursor = Math.max(cursor, count)
-              return out
+              return count <= from ? Effect.succeed([]) : between(state, from, count)
             }),
+            Stream.flattenIterables,
             Stream.takeUntil((event) => event.event === "end")
           )
         }),
+      retained: (id) =>
+        Option.map(Option.fromNullable(runs.get(id)), (state) => ({
+          recent: state.recent.length,
+          segments: state.segments.length,
+          others: state.others.length,
+          seq: state.seq
+        })),
       interrupt: (id) =>
         Effect.gen(function*() {
           const state = runs.get(id)

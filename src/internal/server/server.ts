@@ -21,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import { createServer } from "node:http"
 import type * as SessionStore from "../../SessionStore.js"
 import * as Viewer from "../../Viewer.js"
+import type { Prices } from "../eval/model.js"
 import * as Api from "./api.js"
 import * as Guard from "./guard.js"
 import * as Handlers from "./handlers.js"
@@ -64,12 +65,13 @@ export const make = (options: {
   readonly port: number
   readonly title: string
   readonly token: Redacted.Redacted<string> | undefined
+  readonly prices?: Prices | undefined
 }): Effect.Effect<Listening, HttpServerError.ServeError | SessionStore.SessionStoreError, Scope.Scope> =>
   Effect.gen(function*() {
     const token = options.token ?? (yield* generateToken)
     const runs = yield* Runs.make({ store: options.store, workflows: options.workflows, context: options.context })
     const apiLayer = HttpApiBuilder.api(Api.Api).pipe(
-      Layer.provide(Handlers.layer({ store: options.store, runs, token }))
+      Layer.provide(Handlers.layer({ store: options.store, runs, token, prices: options.prices }))
     )
     const built = yield* Layer.build(
       Layer.mergeAll(apiLayer, HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer, decodeErrors).pipe(

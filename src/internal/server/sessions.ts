@@ -14,6 +14,8 @@ import * as Model from "../../Model.js"
 import * as Run from "../../Run.js"
 import * as Session from "../../Session.js"
 import type * as SessionStore from "../../SessionStore.js"
+import { priceOf } from "../eval/metrics.js"
+import type { Prices } from "../eval/model.js"
 import type * as Api from "./api.js"
 import * as Runs from "./runs.js"
 
@@ -189,8 +191,23 @@ export const make = (store: SessionStore.Service, runs: () => Runs.Manager) => {
         if (query.failed === "false" && facts.failedChecks > 0) continue
         items.push(summaryFrom(row, facts))
       }
-      // with filters that need the entries, `total` counts the rows the other filters leave (an upper bound)
-      return { items, next, total: expensive ? Math.max(rows.length, items.length) : rows.length }
+      if (!expensive) return { items, next, total: rows.length, totalExact: true }
+      // with filters that need the entries (tool, failed) the total is exact when the walk reached
+      // the end of the first page, or when every row's facts are cached; else it counts the rows
+      // the other filters leave: an upper bound, and `totalExact` says so
+      if (cursor === undefined && next === null) return { items, next, total: items.length, totalExact: true }
+      let matching = 0
+      for (const row of rows) {
+        const cached = cache.get(row.id)
+        if (cached === undefined || cached.updatedAt !== row.updatedAt) {
+          return { items, next, total: Math.max(rows.length, items.length), totalExact: false }
+        }
+        if (query.tool !== undefined && !cached.facts.tools.includes(query.tool)) continue
+        if (query.failed === "true" && cached.facts.failedChecks === 0) continue
+        if (query.failed === "false" && cached.facts.failedChecks > 0) continue
+        matching++
+      }
+      return { items, next, total: matching, totalExact: true }
     })
 
   const rowOf = (id: string) =>
@@ -221,8 +238,32 @@ export const make = (store: SessionStore.Service, runs: () => Runs.Manager) => {
   return { page, detail, summaryOf }
 }
 
-/** The timeline of a session: each model, tool, memory and check entry, in order. */
-export const timeline = (session: Session.Session): Array<Api.TimelineItem> => {
+/**
+ * The cost in USD of one model call from its usage, as `rath eval` counts it (cached input at its
+ * own price); `null` without a price table, a price for the model, or usage.
+ */
+export const costOf = (
+  prices: Prices | undefined,
+  model: string,
+  usage: {
+    readonly inputTokens: number
+    readonly outputTokens: number
+    readonly cachedInputTokens?: number | undefined
+  } | undefined
+): number | null => {
+  if (prices === undefined || usage === undefined) return null
+  const price = priceOf(prices, model)
+  if (price === undefined) return null
+  const cached = usage.cachedInputTokens ?? 0
+  return ((usage.inputTokens - cached) * price.input + cached * (price.cachedInput ?? price.input) +
+    usage.outputTokens * price.output) / 1_000_000
+}
+
+/**
+ * The timeline of a session: each model, tool, memory and check entry, in order; each model call
+ * with its cost when a price table is given.
+ */
+export const timeline = (session: Session.Session, prices?: Prices | undefined): Array<Api.TimelineItem> => {
   const out: Array<Api.TimelineItem> = []
   let index = 0
   for (const entry of Session.entries(session)) {
@@ -235,11 +276,13 @@ export const timeline = (session: Session.Session): Array<Api.TimelineItem> => {
     }
     switch (entry._tag) {
       case "Assistant":
-      case "ModelCall":
+      case "ModelCall": {
+        const model = entry.model ?? entry.requestedModel ?? "model"
         out.push({
           ...common,
           kind: "model",
-          label: entry.model ?? entry.requestedModel ?? "model",
+          label: model,
+          cost: costOf(prices, model, entry.usage),
           latencyMs: entry.latencyMs ?? null,
           tokens: entry.usage === undefined
             ? null
@@ -248,6 +291,7 @@ export const timeline = (session: Session.Session): Array<Api.TimelineItem> => {
           error: entry.finishReason === "error" ? "the model call ended in an error" : null
         })
         break
+      }
       case "ToolResult":
         out.push({
           ...common,

@@ -123,13 +123,17 @@ export const script = String.raw`
     if (entry._tag === "Custom") return entry.type || "";
     return "";
   }
+  // USD with two significant digits at least: small calls cost fractions of a cent
+  function money(v){ return v <= 0 ? "$0" : "$" + v.toFixed(Math.min(10, Math.max(4, 1 - Math.floor(Math.log10(v))))); }
   function who(entry){ var a = entry && entry.author; return a ? (a.kind === a.name ? a.kind : a.kind + ":" + a.name) : ""; }
 
   // ---------------------------------------------------------------- state
   var state = {
     filters: {}, items: [], next: undefined, total: 0, loading: false, generation: 0,
     selected: null, compare: null, detail: null, timeline: [], tab: "entries",
-    workflows: [], approvals: [], runs: [], graph: null, graphScope: "", group: false
+    workflows: [], approvals: [], runs: [], graph: null, graphScope: "", group: false, totalExact: true,
+    // the graph pages through the store (with the list's filters): the cursor of each page seen
+    graphPages: [undefined], graphAt: 0, graphNext: null
   };
   var ROW = 40, PAGE = 200;
 
@@ -180,7 +184,9 @@ export const script = String.raw`
       node.style.top = (i * ROW) + "px";
       spacer.appendChild(node);
     }
-    $("count").textContent = state.items.length + " of " + state.total + " sessions loaded" + (state.group ? ", grouped by run" : "");
+    // with the tool or failed filter the server may not know the total yet: it says so, and so does the page
+    $("count").textContent = state.items.length + " of " + (state.totalExact === false ? "at most " : "") + state.total + " sessions loaded" + (state.group ? ", grouped by run" : "");
+    $("count").title = state.totalExact === false ? "the tool and failed filters read each session: the total is exact once every page was read" : "";
     if (!state.group && last > state.items.length && state.next) loadMore();
   }
   list.addEventListener("scroll", function(){ requestAnimationFrame(renderList); });
@@ -197,6 +203,7 @@ export const script = String.raw`
       state.items = state.items.concat(page.items);
       state.next = page.next;
       state.total = page.total;
+      state.totalExact = page.totalExact;
       state.loading = false;
       renderList();
     }, function(e){ state.loading = false; fail(e); });
@@ -204,12 +211,12 @@ export const script = String.raw`
   function filtered(){ var f = state.filters; return !!(f.q || f.agent || f.tool || f.failed || f.since || f.until || f.run); }
   function reload(){
     state.generation++;
-    state.items = []; state.next = undefined; state.total = 0; state.loading = false;
+    state.items = []; state.next = undefined; state.total = 0; state.totalExact = true; state.loading = false;
     list.scrollTop = 0;
     var done = loadMore();
     // with filters, the graph follows the first sessions they match; without, the store's newest
     return done.then(function(){
-      if (filtered()) return loadGraph({ ids: state.items.slice(0, 100).map(function(s){ return s.id; }).join(",") }, "first 100 matching");
+      if (filtered()) return graphPage(0);
     });
   }
   function readFilters(){
@@ -276,8 +283,27 @@ export const script = String.raw`
     return api("/graph" + qs(params)).then(function(g){
       state.graph = g; state.graphScope = scope;
       $("graph-scope").textContent = g.nodes.length + " sessions \u00b7 " + scope;
+      var paged = scope.slice(0, 5) === "page ";
+      $("graph-newer").disabled = !paged || state.graphAt === 0;
+      $("graph-older").disabled = !paged || !g.next;
       drawGraph(); fit();
+      return g;
     }, fail);
+  }
+  var GRAPH_PAGE = 100;
+  // page number at of the graph: the sessions of that page of the list (same filters, same order)
+  function graphPage(at){
+    if (at === 0) state.graphPages = [undefined];
+    var f = state.filters;
+    var pages = Math.max(1, Math.ceil(state.total / GRAPH_PAGE));
+    var scope = "page " + (at + 1) + (state.total ? " of " + (state.totalExact === false ? "at most " : "") + pages : "") + (filtered() ? " matching" : ", newest first");
+    state.graphAt = at;
+    return loadGraph({ limit: GRAPH_PAGE, cursor: state.graphPages[at], q: f.q, agent: f.agent, tool: f.tool,
+      failed: f.failed ? "true" : "", since: f.since, until: f.until }, scope).then(function(g){
+      state.graphNext = g && g.next ? g.next : null;
+      if (state.graphNext) state.graphPages[at + 1] = state.graphNext;
+      $("graph-older").disabled = !state.graphNext;
+    });
   }
   function zoom(factor, cx, cy){
     if (cx === undefined) { cx = view.x + view.w / 2; cy = view.y + view.h / 2; }
@@ -310,7 +336,9 @@ export const script = String.raw`
   $("zoom-in").addEventListener("click", function(){ zoom(1 / 1.25); });
   $("zoom-out").addEventListener("click", function(){ zoom(1.25); });
   $("approvals-button").addEventListener("click", function(){ tab("approvals"); });
-  $("graph-all").addEventListener("click", function(){ loadGraph({ limit: 100 }, "newest 100"); });
+  $("graph-all").addEventListener("click", function(){ graphPage(0); });
+  $("graph-newer").addEventListener("click", function(){ if (state.graphAt > 0) graphPage(state.graphAt - 1); });
+  $("graph-older").addEventListener("click", function(){ if (state.graphNext) graphPage(state.graphAt + 1); });
 
   // ---------------------------------------------------------------- details
   var pane = $("pane");
@@ -336,7 +364,8 @@ export const script = String.raw`
       var s = state.detail && state.detail.summary;
       // a session of a run: show that run's graph; one outside the graph: it and its parents
       if (s && s.run && state.graphScope !== "run " + s.run) return loadGraph({ run: s.run }, "run " + s.run);
-      if (s && !node) return loadGraph({ ids: [s.id].concat(s.parents).join(",") }, "session and parents");
+      // one outside the graph: its lineage (ancestors and descendants)
+      if (s && !node) return loadGraph({ session: s.id }, "lineage of " + s.id);
     });
   }
   function refreshSelected(){
@@ -417,7 +446,12 @@ export const script = String.raw`
     if (!state.detail) return none();
     pane.appendChild(header());
     var items = state.timeline;
-    if (!items.length) { pane.appendChild(el("p", { "class": "muted", text: "No model or tool calls in this session." })); return; }
+    var ended = runEnd();
+    if (!items.length) {
+      pane.appendChild(el("p", { "class": "muted", text: "No model or tool calls in this session." }));
+      if (ended) pane.appendChild(ended);
+      return;
+    }
     var spans = items.map(function(it){ var end = Date.parse(it.at); return { it: it, start: end - (it.latencyMs || 0), end: end }; });
     var t0 = Math.min.apply(null, spans.map(function(s){ return s.start; }));
     var t1 = Math.max.apply(null, spans.map(function(s){ return s.end; }));
@@ -434,7 +468,7 @@ export const script = String.raw`
       bar.style.left = ((s.start - t0) / total * 100) + "%";
       bar.style.width = ((s.end - s.start) / total * 100) + "%";
       var nums = [it.latencyMs !== null ? it.latencyMs + " ms" : "", it.tokens ? it.tokens.input + "/" + it.tokens.output + " tok" : "",
-        it.cost !== null && it.cost !== undefined ? "$" + it.cost.toFixed(4) : "", it.ok ? "" : "failed"].filter(Boolean).join(" \u00b7 ");
+        it.cost !== null && it.cost !== undefined ? money(it.cost) : "", it.ok ? "" : "failed"].filter(Boolean).join(" \u00b7 ");
       var row = [lbl, el("div", { "class": "track" }, [bar]), el("div", { "class": "num", text: nums })];
       row.forEach(function(cell){
         cell.setAttribute("data-entry", it.entry);
@@ -443,8 +477,22 @@ export const script = String.raw`
       });
       row.forEach(function(cell){ grid.appendChild(cell); });
     });
-    pane.appendChild(el("p", { "class": "muted", id: "timeline-sum", text: items.length + " calls \u00b7 " + sum.latency + " ms \u00b7 " + sum.input + "/" + sum.output + " tok" + (sum.costs ? " \u00b7 $" + sum.cost.toFixed(4) : "") + " \u00b7 click a model call to see what it was sent" }));
+    pane.appendChild(el("p", { "class": "muted", id: "timeline-sum", text: items.length + " calls \u00b7 " + sum.latency + " ms \u00b7 " + sum.input + "/" + sum.output + " tok" + (sum.costs ? " \u00b7 " + money(sum.cost) : "") + " \u00b7 click a model call to see what it was sent" }));
     pane.appendChild(grid);
+    if (ended) pane.appendChild(ended);
+  }
+  // how the session's run ended (its last rath.run.end entry), for the foot of the timeline
+  function runEnd(){
+    var entries = state.detail ? state.detail.entries : [];
+    for (var i = entries.length - 1; i >= 0; i--) {
+      var e = entries[i];
+      if (e._tag === "Custom" && e.type === "rath.run.end") {
+        var reason = e.data && e.data.reason ? String(e.data.reason) : "ended";
+        return el("p", { id: "timeline-end", "class": "end-" + reason + (reason === "stop" ? " muted" : " err"),
+          text: "run ended: " + reason + (e.data.turns !== undefined ? " after " + e.data.turns + " model call" + (e.data.turns === 1 ? "" : "s") : "") + (e.data.detail ? " \u00b7 " + e.data.detail : "") });
+      }
+    }
+    return null;
   }
   function showCall(entry){
     var id = state.selected;
@@ -631,6 +679,7 @@ export const script = String.raw`
       if (!fresh.length) return;
       state.items = fresh.concat(state.items);
       state.total = page.total;
+      state.totalExact = page.totalExact;
       renderList();
     }, fail);
   }, 200);
@@ -668,7 +717,7 @@ export const script = String.raw`
   api("/runs").then(function(r){ state.runs = r.items; r.items.forEach(function(run){ if (run.status === "running" || run.status === "waiting") follow(run); }); }, fail);
   loadApprovals();
   // the first screen: the newest page of sessions and the graph of the newest 100, side by side
-  Promise.all([loadMore(), loadGraph({ limit: 100 }, "newest 100")]).then(function(){
+  Promise.all([loadMore(), graphPage(0)]).then(function(){
     requestAnimationFrame(function(){
       window.rathFirstScreen = performance.now();
       document.body.setAttribute("data-ready", "true");
@@ -694,7 +743,7 @@ export const body = String.raw`<header><h1 id="title"></h1>
 <div id="count"></div>
 <div id="list" tabindex="0"><div id="list-spacer"></div></div>
 </aside>
-<section id="graph-pane"><div class="toolbar"><button id="fit" type="button" title="fit (f)">fit</button><button id="zoom-in" type="button" title="zoom in (+)">+</button><button id="zoom-out" type="button" title="zoom out (-)">&minus;</button><button id="graph-all" type="button">newest 100</button><span id="graph-scope"></span></div>
+<section id="graph-pane"><div class="toolbar"><button id="fit" type="button" title="fit (f)">fit</button><button id="zoom-in" type="button" title="zoom in (+)">+</button><button id="zoom-out" type="button" title="zoom out (-)">&minus;</button><button id="graph-all" type="button" title="the graph of the first page">first</button><button id="graph-newer" type="button" title="the graph of the previous page" disabled>&lsaquo; newer</button><button id="graph-older" type="button" title="the graph of the next page" disabled>older &rsaquo;</button><span id="graph-scope"></span></div>
 <svg id="graph" xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMidYMid meet"></svg></section>
 <section id="details"><nav class="tabs">
 <button data-tab="entries" type="button" title="e">entries</button><button data-tab="timeline" type="button" title="t">timeline</button><button data-tab="call" type="button" title="c">call</button><button data-tab="diff" type="button" title="d">diff</button><button data-tab="runs" type="button" title="r">runs</button><button data-tab="approvals" type="button" title="a">approvals</button>
