@@ -680,8 +680,12 @@ const runToolCalls = (
     }
     return outcome
   }
+  // the executor (as `Tool.execute` reads it) and whether a tracer listens, read from the run's
+  // fiber now (the calls run on it or on fibers forked from it with its context): no effect per call
+  const executor = Context.get(ctx.fiber.currentContext, Tool.Executor)
+  const tracing = Trace.isTracing(ctx.fiber)
   const runOne = (item: Planned): Effect.Effect<Tool.Outcome, never, ToolRequirements> => {
-    const executed = Tool.execute(agent.toolkit, item.call, {
+    const executed = executor.execute(agent.toolkit, item.call, {
       session: at,
       agent: agent.name,
       timeout: agent.toolTimeout
@@ -698,8 +702,10 @@ const runToolCalls = (
           }),
           outcome
         ))
+    const started = emitThen(ctx, () => ({ _tag: "ToolStarted", turn, call: item.call }), kept)
+    if (!tracing) return started
     return Trace.withSpan(
-      emitThen(ctx, () => ({ _tag: "ToolStarted", turn, call: item.call }), kept),
+      started,
       () => `execute_tool ${item.call.name}`,
       (context) => ({
         kind: "internal",
@@ -727,13 +733,9 @@ const runToolCalls = (
       { discard: true }
     )
   // the turn's results: one report for all of them
-  return reported(
-    ctx,
-    Effect.suspend(() => {
-      keep(ctx, { ...state, pending: { calls, results } })
-      return Effect.flatMap(ran, () => appendResults(ctx, ctx.current.state))
-    })
-  )
+  // the calls are pending from here (this is built when the run gets to it, as every step is)
+  keep(ctx, { ...state, pending: { calls, results } })
+  return reported(ctx, Effect.flatMap(ran, () => appendResults(ctx, ctx.current.state)))
 }
 
 /**
