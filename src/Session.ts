@@ -1023,7 +1023,7 @@ const appended = (self: Session, draft: Entry.Draft, entry: Entry.Entry): Sessio
  * (an agent's turns); everything else uses `append`.
  *
  * @since 0.2.0
- * @category unsafe
+ * @category combinators
  */
 export const unsafeAppendOn = (fiber: Minter, self: Session, draft: Entry.Draft): Session | undefined => {
   const entry = mintNow(fiber, "e", drafted(self.node, draft, undefined))
@@ -1035,7 +1035,7 @@ export const unsafeAppendOn = (fiber: Minter, self: Session, draft: Entry.Draft)
  * `append`; `undefined` when the id needs an effect.
  *
  * @since 0.2.0
- * @category unsafe
+ * @category combinators
  */
 export const unsafeStepOn = (fiber: Minter, self: Session, by: Entry.Author): Session | undefined =>
   mintNow(fiber, "s", derived("step", [self.id], by, self.placement, self.length, self.node))
