@@ -857,40 +857,47 @@ const runAgent = <E, R>(
   sink: Sink | undefined,
   resumed: Continuation | undefined
 ): Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R | Provider.Provider> =>
-  Effect.gen(function*() {
+  // one step reads the provider, the budget and the journal from the fiber that runs the steps,
+  // and the run is returned in tail position (no generator frame held for the whole run)
+  Effect.withFiberRuntime((fiber): Effect.Effect<
+    Session.Session,
+    AgentError | Journal.JournalError | E,
+    R | Provider.Provider
+  > => {
     if (agent.invalid !== undefined) {
-      return yield* new AgentError({
+      return new AgentError({
         reason: "InvalidAgent",
         agent: agent.name,
         detail: agent.invalid.message,
         cause: agent.invalid
       })
     }
-    // the provider, the budget and the journal, read from the context in one step
-    const services = yield* Effect.context<Provider.Provider>()
+    const services = fiber.currentContext as Context.Context<Provider.Provider>
     const provider = Context.get(services, Provider.Provider)
     const inherited = Context.get(services, Budget.Budget)
-    const budget = agent.budget === undefined
-      ? inherited
-      : yield* Budget.make({ tokens: agent.budget, parent: inherited === Budget.unlimited ? undefined : inherited })
-    const journal = Context.get(services, Journal.Journal)
-    const model = agent.model ?? provider.info.model
-    const spec: Spec = {
-      name: agent.name,
-      description: agent.description,
-      ...(agent.instructionsHash === undefined ? {} : { instructionsHash: agent.instructionsHash }),
-      tools: agent.definitions,
-      provider: provider.info.kind,
-      ...(provider.info.host === undefined ? {} : { host: provider.info.host }),
-      model,
-      maxTurns: agent.maxTurns,
-      ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
+    const start = (budget: Budget.Service) => {
+      const model = agent.model ?? provider.info.model
+      const spec: Spec = {
+        name: agent.name,
+        description: agent.description,
+        ...(agent.instructionsHash === undefined ? {} : { instructionsHash: agent.instructionsHash }),
+        tools: agent.definitions,
+        provider: provider.info.kind,
+        ...(provider.info.host === undefined ? {} : { host: provider.info.host }),
+        model,
+        maxTurns: agent.maxTurns,
+        ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
+      }
+      const journal = Context.get(services, Journal.Journal)
+      const current = { state: { session: input, turns: 0, pending: undefined } as State }
+      const ctx: Context = { fiber, agent, provider, budget, journal, model, spec, emit: sink, current }
+      const run = runLoop<E, R>(ctx, input, resumed)
+      return agent.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget)
     }
-    const fiber = yield* Effect.withFiberRuntime<Session.Minter>((fiber) => Effect.succeed(fiber))
-    const current = { state: { session: input, turns: 0, pending: undefined } as State }
-    const ctx: Context = { fiber, agent, provider, budget, journal, model, spec, emit: sink, current }
-    const run = runLoop<E, R>(ctx, input, resumed)
-    return yield* (agent.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
+    return agent.budget === undefined ? start(inherited) : Effect.flatMap(
+      Budget.make({ tokens: agent.budget, parent: inherited === Budget.unlimited ? undefined : inherited }),
+      start
+    )
   }).pipe((run) =>
     Trace.withSpan(
       run,
