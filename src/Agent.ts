@@ -662,7 +662,7 @@ const runToolCalls = (
 ): Effect.Effect<State, Journal.JournalError, ToolRequirements> => {
   const { agent } = ctx
   const turn = state.turns - 1
-  const results: ReadonlyArray<Tool.Outcome | undefined> = calls.map((_, i) => {
+  const results: Array<Tool.Outcome | undefined> = calls.map((_, i) => {
     const result = recorded?.[i]
     return result === undefined ? undefined : outcomeOf(result)
   })
@@ -670,16 +670,8 @@ const runToolCalls = (
   const at = state.session
   // the outcome is kept as soon as the call ends (an interruption meanwhile answers it), and
   // returned for the call's span
-  const finished = (index: number, outcome: Tool.Outcome): Tool.Outcome => {
-    const current = ctx.current.state
-    if (current.pending !== undefined) {
-      keep(ctx, {
-        ...current,
-        pending: { ...current.pending, results: current.pending.results.map((r, i) => i === index ? outcome : r) }
-      })
-    }
-    return outcome
-  }
+  // (into this turn's own results array, which only the run's state holds)
+  const finished = (index: number, outcome: Tool.Outcome): Tool.Outcome => (results[index] = outcome)
   // the executor (as `Tool.execute` reads it) and whether a tracer listens, read from the run's
   // fiber now (the calls run on it or on fibers forked from it with its context): no effect per call
   const executor = Context.get(ctx.fiber.currentContext, Tool.Executor)
