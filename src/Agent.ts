@@ -385,6 +385,13 @@ interface Definition {
   readonly temperature: number | undefined
   readonly maxTokens: number | undefined
   readonly hooks: Hooks<any, any> | undefined
+  /**
+   * The spec of the last run, with the provider and budget cap it was made for: the next run with
+   * the same ones shares it (a spec is data in an immutable entry; one per run was a copy per run).
+   */
+  readonly specs: {
+    last: { readonly info: Provider.Service["info"]; readonly cap: number; readonly spec: Spec } | undefined
+  }
 }
 
 /**
@@ -869,7 +876,8 @@ const runAgent = <E, R>(
     const inherited = Context.get(services, Budget.Budget)
     const start = (budget: Budget.Service) => {
       const model = agent.model ?? provider.info.model
-      const spec: Spec = {
+      const last = agent.specs.last
+      const spec: Spec = last !== undefined && last.info === provider.info && last.cap === budget.cap ? last.spec : {
         name: agent.name,
         description: agent.description,
         ...(agent.instructionsHash === undefined ? {} : { instructionsHash: agent.instructionsHash }),
@@ -880,6 +888,7 @@ const runAgent = <E, R>(
         maxTurns: agent.maxTurns,
         ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
       }
+      if (spec !== last?.spec) agent.specs.last = { info: provider.info, cap: budget.cap, spec }
       const journal = Context.get(services, Journal.Journal)
       const current = { state: { session: input, turns: 0, pending: undefined } as State }
       const ctx: Context = { fiber, agent, provider, budget, journal, model, spec, emit: sink, current }
@@ -1123,6 +1132,7 @@ export const make = <
     toolTimeout: options.toolTimeout,
     temperature: options.temperature,
     maxTokens: options.maxTokens,
+    specs: { last: undefined },
     hooks: composeHooks(
       memory === undefined ? undefined : Memory.hooks({
         namespace: recallFrom,
