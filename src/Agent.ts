@@ -27,7 +27,6 @@ import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
-import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
@@ -386,10 +385,17 @@ interface Definition {
   readonly temperature: number | undefined
   readonly maxTokens: number | undefined
   readonly hooks: Hooks<any, any> | undefined
+  /**
+   * The spec of the last run, with the provider and budget cap it was made for: the next run with
+   * the same ones shares it (a spec is data in an immutable entry; one per run was a copy per run).
+   */
+  readonly specs: {
+    last: { readonly info: Provider.Service["info"]; readonly cap: number; readonly spec: Spec } | undefined
+  }
 }
 
 /**
- * What a run has made so far. The run keeps it in a `Ref`, updated at each step, so that whoever
+ * What a run has made so far. The run keeps it in a cell, replaced at each step, so that whoever
  * interrupts the run finds it: the session, the model calls made, and the tool calls of the turn
  * in flight with the results that have finished.
  *
@@ -412,6 +418,11 @@ type ToolRequirements = any
 
 /** One run: the agent, the services it resolved once, its listener and its state. */
 interface Context {
+  /**
+   * The fiber the run's steps run on: entries are minted from it at once (its id generator, clock
+   * and author, read when minting) where the generator allows, with no effect per entry.
+   */
+  readonly fiber: Session.Minter
   readonly agent: Definition
   readonly provider: Provider.Service
   readonly budget: Budget.Service
@@ -419,7 +430,11 @@ interface Context {
   readonly model: string
   readonly spec: Spec
   readonly emit: Sink | undefined
-  readonly state: Ref.Ref<State>
+  /**
+   * The run's state, replaced at each step (a plain cell: every step and every tool call runs in
+   * this process, and a step that replaces it runs without yielding in between).
+   */
+  readonly current: { state: State }
 }
 
 // The steps below run on every turn and every tool call: where nobody listens (no journal, no
@@ -448,8 +463,19 @@ const emit = (ctx: Context, event: Event): Effect.Effect<unknown> =>
 const emitThen = <A, E, R>(ctx: Context, event: () => Event, next: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   ctx.emit === undefined ? next : Effect.zipRight(ctx.emit(event()), next)
 
-// one step (a set and a map were two)
-const setState = (ctx: Context, state: State): Effect.Effect<State> => Ref.modify(ctx.state, () => [state, state])
+/** Keeps `state` as the run's state (no effect: a `Ref` was one effect per step). */
+const keep = (ctx: Context, state: State): State => (ctx.current.state = state)
+
+/** The session with `draft` appended: at once on the run's fiber when its generator allows. */
+const appendNow = <A>(
+  ctx: Context,
+  session: Session.Session,
+  draft: Entry.Draft,
+  then: (session: Session.Session) => A
+): Effect.Effect<A> => {
+  const next = Session.unsafeAppendOn(ctx.fiber, session, draft)
+  return next === undefined ? Effect.map(Session.append(session, draft), then) : Effect.succeed(then(next))
+}
 
 /** `effect`, then a report of the session it gives (when a journal listens). */
 const reported = <E, R>(
@@ -471,12 +497,15 @@ const reported = <E, R>(
 const startRun = (ctx: Context, input: Session.Session, resumed: Continuation | undefined) =>
   Effect.gen(function*() {
     const { agent } = ctx
-    let session = yield* Session.step(input, agent.author)
-    session = yield* Session.append(session, Run.specEntry(ctx.spec, agent.author))
+    // the step, the spec and the instructions minted at once where the generator allows
+    let session = Session.unsafeStepOn(ctx.fiber, input, agent.author) ?? (yield* Session.step(input, agent.author))
+    const spec = Run.specEntry(ctx.spec, agent.author)
+    session = Session.unsafeAppendOn(ctx.fiber, session, spec) ?? (yield* Session.append(session, spec))
     if (agent.instructions !== undefined && !hasOwnInstructions(agent.name, agent.instructions, session)) {
-      session = yield* Session.append(session, Entry.system(agent.instructions, { author: agent.author }))
+      const system = Entry.system(agent.instructions, { author: agent.author })
+      session = Session.unsafeAppendOn(ctx.fiber, session, system) ?? (yield* Session.append(session, system))
     }
-    let state = yield* setState(ctx, { session, turns: resumed?.turns ?? 0, pending: undefined })
+    let state = keep(ctx, { session, turns: resumed?.turns ?? 0, pending: undefined })
     if (ctx.emit !== undefined) yield* ctx.emit({ _tag: "RunStarted", agent: agent.name, sessionId: session.id })
     if (resumed !== undefined) {
       // a resumed run: answer the last answer's open calls (recorded results first), then go on
@@ -488,7 +517,7 @@ const startRun = (ctx: Context, input: Session.Session, resumed: Continuation | 
         Entry.CurrentAuthor,
         agent.author
       )
-      state = yield* setState(ctx, { ...state, session: hooked })
+      state = keep(ctx, { ...state, session: hooked })
     }
     // start-up (spec, instructions, what the hook or the resumed calls added): one report
     yield* report(ctx, state.session, { agent: ctx.spec })
@@ -537,11 +566,8 @@ const callModel = (
     Effect.matchEffect(call, {
       onFailure: (error) => failedCall(ctx, state, error),
       onSuccess: (called) => {
-        const next: State = { session: called.session, turns: turn + 1, pending: undefined }
-        return Ref.modify(
-          ctx.state,
-          () => [Option.some({ state: next, answer: called.entry as Entry.Assistant }), next]
-        )
+        const next = keep(ctx, { session: called.session, turns: turn + 1, pending: undefined })
+        return Effect.succeed(Option.some({ state: next, answer: called.entry as Entry.Assistant }))
       }
     })
   )
@@ -643,35 +669,42 @@ const runToolCalls = (
 ): Effect.Effect<State, Journal.JournalError, ToolRequirements> => {
   const { agent } = ctx
   const turn = state.turns - 1
-  const results: ReadonlyArray<Tool.Outcome | undefined> = calls.map((_, i) => {
+  const results: Array<Tool.Outcome | undefined> = calls.map((_, i) => {
     const result = recorded?.[i]
     return result === undefined ? undefined : outcomeOf(result)
   })
   const open = calls.flatMap((call, i) => results[i] === undefined ? [{ index: i, call }] : [])
   const at = state.session
-  // the outcome is returned (for the call's span) by the same step that keeps it
-  const finished = (index: number, outcome: Tool.Outcome) =>
-    Ref.modify(ctx.state, (current): [Tool.Outcome, State] => [
-      outcome,
-      current.pending === undefined ? current : {
-        ...current,
-        pending: { ...current.pending, results: current.pending.results.map((r, i) => i === index ? outcome : r) }
-      }
-    ])
+  // the outcome is kept as soon as the call ends (an interruption meanwhile answers it), and
+  // returned for the call's span
+  // (into this turn's own results array, which only the run's state holds)
+  const finished = (index: number, outcome: Tool.Outcome): Tool.Outcome => (results[index] = outcome)
+  // the executor (as `Tool.execute` reads it) and whether a tracer listens, read from the run's
+  // fiber now (the calls run on it or on fibers forked from it with its context): no effect per call
+  const executor = Context.get(ctx.fiber.currentContext, Tool.Executor)
+  const tracing = Trace.isTracing(ctx.fiber)
   const runOne = (item: Planned): Effect.Effect<Tool.Outcome, never, ToolRequirements> => {
-    const executed = Tool.execute(agent.toolkit, item.call, {
+    const executed = executor.execute(agent.toolkit, item.call, {
       session: at,
       agent: agent.name,
       timeout: agent.toolTimeout
     })
-    const kept = Effect.flatMap(executed, (outcome) =>
-      emitThen(
-        ctx,
-        () => ({ _tag: outcome.error === undefined ? "ToolFinished" : "ToolFailed", turn, call: item.call, outcome }),
-        finished(item.index, outcome)
-      ))
+    const kept = ctx.emit === undefined
+      ? Effect.map(executed, (outcome) => finished(item.index, outcome))
+      : Effect.flatMap(executed, (outcome) =>
+        Effect.as(
+          ctx.emit!({
+            _tag: outcome.error === undefined ? "ToolFinished" : "ToolFailed",
+            turn,
+            call: item.call,
+            outcome: finished(item.index, outcome)
+          }),
+          outcome
+        ))
+    const started = emitThen(ctx, () => ({ _tag: "ToolStarted", turn, call: item.call }), kept)
+    if (!tracing) return started
     return Trace.withSpan(
-      emitThen(ctx, () => ({ _tag: "ToolStarted", turn, call: item.call }), kept),
+      started,
       () => `execute_tool ${item.call.name}`,
       (context) => ({
         kind: "internal",
@@ -699,13 +732,9 @@ const runToolCalls = (
       { discard: true }
     )
   // the turn's results: one report for all of them
-  return reported(
-    ctx,
-    Effect.zipRight(
-      Effect.zipRight(setState(ctx, { ...state, pending: { calls, results } }), ran),
-      Effect.flatMap(Ref.get(ctx.state), (current) => appendResults(ctx, current))
-    )
-  )
+  // the calls are pending from here (this is built when the run gets to it, as every step is)
+  keep(ctx, { ...state, pending: { calls, results } })
+  return reported(ctx, Effect.flatMap(ran, () => appendResults(ctx, ctx.current.state)))
 }
 
 /**
@@ -721,10 +750,16 @@ const appendResults = (ctx: Context, state: State): Effect.Effect<State> => {
       ? interruptedDraft(pending.calls[i]!, ctx.agent.author)
       : resultDraft(outcome, ctx.agent)
   }
-  const appended = pending.calls.length === 1
-    ? Session.append(state.session, draft(0))
-    : Session.appendAll(state.session, pending.calls.map((_, i) => draft(i)))
-  return Effect.flatMap(appended, (session) => setState(ctx, { ...state, session, pending: undefined }))
+  // at once on the run's fiber where the generator allows, else one effect per result
+  let session: Session.Session | undefined = state.session
+  for (let i = 0; i < pending.calls.length && session !== undefined; i++) {
+    session = Session.unsafeAppendOn(ctx.fiber, session, draft(i))
+  }
+  if (session !== undefined) return Effect.succeed(keep(ctx, { ...state, session, pending: undefined }))
+  return Effect.map(
+    Session.appendAll(state.session, pending.calls.map((_, i) => draft(i))),
+    (session) => keep(ctx, { ...state, session, pending: undefined })
+  )
 }
 
 /**
@@ -740,7 +775,7 @@ const afterRun = (ctx: Context, state: State): Effect.Effect<State, unknown, unk
     state.session,
     Effect.flatMap(
       Effect.provideService(hook(state.session), Entry.CurrentAuthor, ctx.agent.author),
-      (session) => setState(ctx, { ...state, session })
+      (session) => Effect.succeed(keep(ctx, { ...state, session }))
     )
   )
 }
@@ -758,9 +793,11 @@ const endRun = (
     : { agent: agent.name, reason, turns: state.turns, detail }
   return reported(
     ctx,
-    Effect.flatMap(
-      Session.append(state.session, Run.endEntry(end, agent.author)),
-      (session) => setState(ctx, { ...state, session, pending: undefined })
+    appendNow(
+      ctx,
+      state.session,
+      Run.endEntry(end, agent.author),
+      (session) => keep(ctx, { ...state, session, pending: undefined })
     )
   )
 }
@@ -772,7 +809,7 @@ const endRun = (
  */
 const interrupted = (ctx: Context) =>
   Effect.gen(function*() {
-    const state = yield* Ref.get(ctx.state)
+    const state = ctx.current.state
     const answered = yield* appendResults(ctx, state)
     yield* endRun(ctx, answered, "interrupted")
   }).pipe(
@@ -819,39 +856,49 @@ const runAgent = <E, R>(
   sink: Sink | undefined,
   resumed: Continuation | undefined
 ): Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R | Provider.Provider> =>
-  Effect.gen(function*() {
+  // one step reads the provider, the budget and the journal from the fiber that runs the steps,
+  // and the run is returned in tail position (no generator frame held for the whole run)
+  Effect.withFiberRuntime((fiber): Effect.Effect<
+    Session.Session,
+    AgentError | Journal.JournalError | E,
+    R | Provider.Provider
+  > => {
     if (agent.invalid !== undefined) {
-      return yield* new AgentError({
+      return new AgentError({
         reason: "InvalidAgent",
         agent: agent.name,
         detail: agent.invalid.message,
         cause: agent.invalid
       })
     }
-    // the provider, the budget and the journal, read from the context in one step
-    const services = yield* Effect.context<Provider.Provider>()
+    const services = fiber.currentContext as Context.Context<Provider.Provider>
     const provider = Context.get(services, Provider.Provider)
     const inherited = Context.get(services, Budget.Budget)
-    const budget = agent.budget === undefined
-      ? inherited
-      : yield* Budget.make({ tokens: agent.budget, parent: inherited === Budget.unlimited ? undefined : inherited })
-    const journal = Context.get(services, Journal.Journal)
-    const model = agent.model ?? provider.info.model
-    const spec: Spec = {
-      name: agent.name,
-      description: agent.description,
-      ...(agent.instructionsHash === undefined ? {} : { instructionsHash: agent.instructionsHash }),
-      tools: agent.definitions,
-      provider: provider.info.kind,
-      ...(provider.info.host === undefined ? {} : { host: provider.info.host }),
-      model,
-      maxTurns: agent.maxTurns,
-      ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
+    const start = (budget: Budget.Service) => {
+      const model = agent.model ?? provider.info.model
+      const last = agent.specs.last
+      const spec: Spec = last !== undefined && last.info === provider.info && last.cap === budget.cap ? last.spec : {
+        name: agent.name,
+        description: agent.description,
+        ...(agent.instructionsHash === undefined ? {} : { instructionsHash: agent.instructionsHash }),
+        tools: agent.definitions,
+        provider: provider.info.kind,
+        ...(provider.info.host === undefined ? {} : { host: provider.info.host }),
+        model,
+        maxTurns: agent.maxTurns,
+        ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
+      }
+      if (spec !== last?.spec) agent.specs.last = { info: provider.info, cap: budget.cap, spec }
+      const journal = Context.get(services, Journal.Journal)
+      const current = { state: { session: input, turns: 0, pending: undefined } as State }
+      const ctx: Context = { fiber, agent, provider, budget, journal, model, spec, emit: sink, current }
+      const run = runLoop<E, R>(ctx, input, resumed)
+      return agent.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget)
     }
-    const state = yield* Ref.make<State>({ session: input, turns: 0, pending: undefined })
-    const ctx: Context = { agent, provider, budget, journal, model, spec, emit: sink, state }
-    const run = runLoop<E, R>(ctx, input, resumed)
-    return yield* (agent.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget))
+    return agent.budget === undefined ? start(inherited) : Effect.flatMap(
+      Budget.make({ tokens: agent.budget, parent: inherited === Budget.unlimited ? undefined : inherited }),
+      start
+    )
   }).pipe((run) =>
     Trace.withSpan(
       run,
@@ -1085,6 +1132,7 @@ export const make = <
     toolTimeout: options.toolTimeout,
     temperature: options.temperature,
     maxTokens: options.maxTokens,
+    specs: { last: undefined },
     hooks: composeHooks(
       memory === undefined ? undefined : Memory.hooks({
         namespace: recallFrom,

@@ -40,13 +40,29 @@ let drawnFrom: Random.Random | undefined
 let drawsLeft = 0
 let drawnText = ""
 
+const DIGITS = Array.from("0123456789abcdefghijklmnopqrstuvwxyz", (c) => c.charCodeAt(0))
+// one buffer of char codes per id length, reused: an id is made as one flat string (joining its
+// five parts made a rope of two or three strings per id, kept as long as the entry)
+const buffers = new Map<number, Array<number>>()
+
 const compose = (prefix: string, millis: number): string => {
   if (millis !== lastMillis) {
     lastMillis = millis
     lastMillisText = millis.toString(36).padStart(9, "0")
   }
   counter = (counter + 1) % 1_679_616 // 36^4
-  return prefix + "_" + lastMillisText + counter.toString(36).padStart(4, "0") + drawnText
+  const length = prefix.length + 1 + lastMillisText.length + 4 + drawnText.length
+  let codes = buffers.get(length)
+  if (codes === undefined) buffers.set(length, codes = new Array<number>(length).fill(48))
+  let at = 0
+  for (let i = 0; i < prefix.length; i++) codes[at++] = prefix.charCodeAt(i)
+  codes[at++] = 95 // "_"
+  for (let i = 0; i < lastMillisText.length; i++) codes[at++] = lastMillisText.charCodeAt(i)
+  // the counter in four base-36 digits
+  for (let n = counter, k = at + 3; k >= at; k--, n = Math.floor(n / 36)) codes[k] = DIGITS[n % 36]!
+  at += 4
+  for (let i = 0; i < drawnText.length; i++) codes[at++] = drawnText.charCodeAt(i)
+  return String.fromCharCode.apply(null, codes)
 }
 
 /**

@@ -283,17 +283,23 @@ export const callWith = (
         : reported?.totalTokens ?? 0)
     const recorded = Effect.flatMap(held, (response) => {
       const draft = record(response, sent, meta, clock.unsafeCurrentTimeMillis() - started)
-      return Effect.map(Session.append(session, draft), (next): Called => ({
-        session: next,
-        // the entry just appended is the head
-        entry: next.node!.entry as Entry.Assistant | Entry.ModelCall,
-        response
-      }))
+      // minted at once on this fiber where its generator allows (no effect per answer)
+      const now = Session.unsafeAppendOn(fiber, session, draft)
+      return now === undefined
+        ? Effect.map(Session.append(session, draft), (next) => called(next, response))
+        : Effect.succeed(called(now, response))
     })
     if (!Trace.isTracing(fiber)) return recorded
     return traced(recorded, fiber.currentContext, provider, session, sent, author, purpose)
   })
 }
+
+// the entry just appended is the head
+const called = (next: Session.Session, response: Provider.Response): Called => ({
+  session: next,
+  entry: next.node!.entry as Entry.Assistant | Entry.ModelCall,
+  response
+})
 
 /**
  * The call's `chat {model}` span (OpenTelemetry GenAI conventions, `rath.*` beside): made only

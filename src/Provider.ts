@@ -581,7 +581,7 @@ export const fingerprint = (request: Request): string => {
     request.seed ?? null,
     request.extra ?? null
   ]))
-  return FINGERPRINT_PREFIX + hasher.done()
+  return hasher.done(FINGERPRINT_PREFIX)
 }
 
 /**

@@ -16,6 +16,7 @@
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import type * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Equal from "effect/Equal"
@@ -412,6 +413,35 @@ export const appendEntry: {
 } = dual(2, (self: Session, entry: Entry.Entry): Session => withNode(self, link(self.node, entry)))
 
 /**
+ * What minting reads from the fiber it runs on: its context (the id generator, the current
+ * author) and its default services (the clock, the random source). A running fiber is one.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Minter {
+  readonly currentContext: Context.Context<never>
+  readonly currentDefaultServices: Context.Context<DefaultServices.DefaultServices>
+}
+
+/**
+ * Mints an id with `prefix` and hands it to `body` with the fiber's clock and current author,
+ * without an effect; `undefined` when the fiber's generator needs an effect for this id (another
+ * generator than the default, or the default's random bits are due).
+ */
+const mintNow = <A>(
+  fiber: Minter,
+  prefix: string,
+  body: (id: string, clock: Clock.Clock, author: Entry.Author) => A
+): A | undefined => {
+  const services = fiber.currentDefaultServices
+  const id = IdGenerator.unsafeGenerate(Context.get(fiber.currentContext, IdGenerator.IdGenerator), prefix, services)
+  return id === undefined
+    ? undefined
+    : body(id, Context.get(services, Clock.Clock), Context.get(fiber.currentContext, Entry.CurrentAuthor))
+}
+
+/**
  * Mints an id with `prefix` and hands it to `body` with the fiber's clock and current author, all
  * read in one step from the fiber. The default generator makes most ids at once (see
  * `IdGenerator.unsafeGenerate`): then minting is one effect, not one per service and id (minting
@@ -422,16 +452,36 @@ const minting = <A>(
   body: (id: string, clock: Clock.Clock, author: Entry.Author) => A
 ): Effect.Effect<A> =>
   Effect.withFiberRuntime((fiber) => {
+    const now = mintNow(fiber, prefix, body)
+    if (now !== undefined) return Effect.succeed(now)
     const context = fiber.currentContext
-    const services = fiber.currentDefaultServices
-    const generator = Context.get(context, IdGenerator.IdGenerator)
-    const clock = Context.get(services, Clock.Clock)
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     const author = Context.get(context, Entry.CurrentAuthor)
-    const id = IdGenerator.unsafeGenerate(generator, prefix, services)
-    return id === undefined
-      ? Effect.map(generator.generate(prefix), (drawn) => body(drawn, clock, author))
-      : Effect.succeed(body(id, clock, author))
+    return Effect.map(
+      Context.get(context, IdGenerator.IdGenerator).generate(prefix),
+      (drawn) => body(drawn, clock, author)
+    )
   })
+
+/** The session a new id and lineage over the given history make. */
+const derived = (
+  operation: Operation,
+  parents: ReadonlyArray<SessionId>,
+  by: Entry.Author | undefined,
+  placement: Option.Option<Placement.Placement>,
+  base: number,
+  node: Node | undefined
+) =>
+(id: string, clock: Clock.Clock): Session => {
+  const createdAt = clock.unsafeCurrentTimeMillis()
+  return unsafeMake({
+    id: id as SessionId,
+    lineage: by === undefined ? { operation, parents, createdAt } : { operation, parents, by, createdAt },
+    placement,
+    base,
+    node
+  })
+}
 
 /** A new session id and lineage over the given history, without a generator (fork is hot). */
 const derive = (
@@ -441,16 +491,20 @@ const derive = (
   placement: Option.Option<Placement.Placement>,
   base: number,
   node: Node | undefined
-): Effect.Effect<Session> =>
-  minting("s", (id, clock) => {
-    const createdAt = clock.unsafeCurrentTimeMillis()
-    return unsafeMake({
-      id: id as SessionId,
-      lineage: by === undefined ? { operation, parents, createdAt } : { operation, parents, by, createdAt },
-      placement,
-      base,
-      node
-    })
+): Effect.Effect<Session> => minting("s", derived(operation, parents, by, placement, base, node))
+
+/** The entry a draft makes with a minted id, the clock and the current author. */
+const drafted = (
+  node: Node | undefined,
+  draft: Entry.Draft | Entry.DraftFor<"Merge">,
+  parents: ReadonlyArray<Entry.EntryId> | undefined
+) =>
+(id: string, clock: Clock.Clock, author: Entry.Author): Entry.Entry =>
+  Entry.fromDraft(draft, {
+    id: id as Entry.EntryId,
+    timestamp: clock.unsafeCurrentTimeMillis(),
+    author: draft.author ?? (draft._tag === "User" && author === Entry.programAuthor ? Entry.userAuthor : author),
+    parents: parents ?? (node === undefined ? [] : [node.entry.id])
   })
 
 /** A new entry from a draft, and `then` of it, in one effect. */
@@ -459,14 +513,10 @@ const mintThen = <A>(
   draft: Entry.Draft | Entry.DraftFor<"Merge">,
   parents: ReadonlyArray<Entry.EntryId> | undefined,
   then: (entry: Entry.Entry) => A
-): Effect.Effect<A> =>
-  minting("e", (id, clock, author) =>
-    then(Entry.fromDraft(draft, {
-      id: id as Entry.EntryId,
-      timestamp: clock.unsafeCurrentTimeMillis(),
-      author: draft.author ?? (draft._tag === "User" && author === Entry.programAuthor ? Entry.userAuthor : author),
-      parents: parents ?? (node === undefined ? [] : [node.entry.id])
-    })))
+): Effect.Effect<A> => {
+  const make = drafted(node, draft, parents)
+  return minting("e", (id, clock, author) => then(make(id, clock, author)))
+}
 
 const mint = (
   node: Node | undefined,
@@ -957,11 +1007,38 @@ export const append: {
 } = dual(
   2,
   (self: Session, draft: Entry.Draft): Effect.Effect<Session> =>
-    mintThen(self.node, draft, undefined, (entry) =>
-      draft._tag === "Placement"
-        ? withNode(self, link(self.node, entry), Option.some(draft.placement))
-        : withNode(self, link(self.node, entry)))
+    mintThen(self.node, draft, undefined, (entry) => appended(self, draft, entry))
 )
+
+const appended = (self: Session, draft: Entry.Draft, entry: Entry.Entry): Session =>
+  draft._tag === "Placement"
+    ? withNode(self, link(self.node, entry), Option.some(draft.placement))
+    : withNode(self, link(self.node, entry))
+
+/**
+ * {@link append} done at once by code already running on `fiber` (its id generator, clock and
+ * current author, read now): the same session `append` would give, without an effect. `undefined`
+ * when the fiber's generator needs an effect for the id (a generator other than the default, or
+ * the default's random bits are due): then use {@link append}. For hot loops that hold their fiber
+ * (an agent's turns); everything else uses `append`.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const unsafeAppendOn = (fiber: Minter, self: Session, draft: Entry.Draft): Session | undefined => {
+  const entry = mintNow(fiber, "e", drafted(self.node, draft, undefined))
+  return entry === undefined ? undefined : appended(self, draft, entry)
+}
+
+/**
+ * {@link step} done at once by code already running on `fiber`, as {@link unsafeAppendOn} is for
+ * `append`; `undefined` when the id needs an effect.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const unsafeStepOn = (fiber: Minter, self: Session, by: Entry.Author): Session | undefined =>
+  mintNow(fiber, "s", derived("step", [self.id], by, self.placement, self.length, self.node))
 
 /**
  * Appends several drafts in order.

@@ -464,9 +464,17 @@ const runUntraced = <R>(
       return fail("tool_failed", message)
     }
     // the sandbox the call held is released on every exit, an interruption from outside included
-    // (a timed-out handler has been interrupted by then)
-    const released = Effect.onExit(timed, (exit) => scope === undefined ? Effect.void : Scope.close(scope, exit))
-    return Effect.flatMap(Effect.exit(released), settle)
+    // (a timed-out handler has been interrupted by then); the handler alone runs interruptibly, and
+    // its exit is settled in the same step (an `onExit`, an `exit` and a `flatMap` were eleven
+    // effects per call)
+    const release = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<Outcome> =>
+      scope === undefined ? settle(exit) : Effect.zipRight(Scope.close(scope, exit), settle(exit))
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.matchCauseEffect(restore(timed), {
+        onFailure: (cause) => release(Exit.failCause(cause)),
+        onSuccess: (value) => release(Exit.succeed(value))
+      })
+    )
   })
 
 /**

@@ -78,6 +78,40 @@ describe("Session constructors", () => {
         "coder"
       ])
     }))
+
+  it.effect("unsafeAppendOn / unsafeStepOn mint on the fiber as append / step do, or defer to them", () =>
+    Effect.gen(function*() {
+      yield* TestClock.adjust(5000)
+      const session = yield* Session.fromUserMessage("base")
+      const fiber = yield* Effect.withFiberRuntime<Session.Minter>((fiber) => Effect.succeed(fiber))
+      // the default generator: at once, with the fiber's clock, current author and the parent
+      const coder: Entry.Author = { kind: "agent", name: "coder" }
+      const appended = yield* Effect.withFiberRuntime<Session.Session | undefined>((fiber) =>
+        Effect.succeed(Session.unsafeAppendOn(fiber, session, Entry.assistant({ text: "ok" })))
+      ).pipe(Effect.provideService(Entry.CurrentAuthor, coder))
+      assert.isDefined(appended)
+      const head = Option.getOrThrow(Session.head(appended!))
+      assert.match(head.id, /^e_[0-9a-z]{19}$/)
+      assert.notStrictEqual(head.id, Option.getOrThrow(Session.head(session)).id)
+      assert.strictEqual(head.timestamp, 5000)
+      assert.deepStrictEqual(head.author, coder)
+      assert.deepStrictEqual(head.parents, [Option.getOrThrow(Session.head(session)).id])
+      assert.strictEqual(appended!.id, session.id)
+      assert.deepStrictEqual(texts(appended!), [...texts(session), "ok"])
+      const stepped = Session.unsafeStepOn(fiber, session, coder)
+      assert.isDefined(stepped)
+      assert.match(stepped!.id, /^s_[0-9a-z]{19}$/)
+      assert.deepStrictEqual(stepped!.lineage, { operation: "step", parents: [session.id], by: coder, createdAt: 5000 })
+      assert.strictEqual(stepped!.node, session.node)
+      // another generator needs its effect: both give undefined, and append / step are used instead
+      const deferred = yield* Effect.withFiberRuntime((fiber) =>
+        Effect.succeed([
+          Session.unsafeAppendOn(fiber, session, Entry.user("x")),
+          Session.unsafeStepOn(fiber, session, coder)
+        ])
+      ).pipe(sequential)
+      assert.deepStrictEqual(deferred, [undefined, undefined])
+    }))
 })
 
 describe("Session structure", () => {

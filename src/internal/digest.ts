@@ -59,8 +59,8 @@ export class Hasher {
     return this
   }
 
-  /** The digest of what was fed. */
-  done(): string {
+  /** The digest of what was fed, after `prefix` (one flat string, not a rope of the two). */
+  done(prefix?: string): string {
     let { h1, h2, h3, h4 } = this
     h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
     h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
@@ -70,7 +70,10 @@ export class Hasher {
     put(h2, 8)
     put(h3, 16)
     put(h4 ^ this.length, 24)
-    return String.fromCharCode.apply(null, codes)
+    if (prefix === undefined || prefix === "") return String.fromCharCode.apply(null, codes)
+    const out = Array.from(prefix, (c) => c.charCodeAt(0))
+    for (let i = 0; i < 32; i++) out.push(codes[i]!)
+    return String.fromCharCode.apply(null, out)
   }
 }
 
