@@ -7,11 +7,18 @@
  *   growth is read from the first line).
  * - `fork-fanout`: 1,000 forks of a saved 1,000-message session, one new message each, saved.
  * - `resume-load`: load of a 10,000-entry session in a fresh process (a child is spawned).
+ * - `append-split`: where an append's CPU time goes, in one process, rounds interleaved: SQLite's
+ *   own commit with rath's statements (bare better-sqlite3 on a rath store file: BEGIN IMMEDIATE,
+ *   the node INSERT, the head's compare-and-set UPDATE, COMMIT), the same with the Agents SDK
+ *   SQLiteSession's layout and transaction (the W1 peer), `store.save` alone, `Session.append`
+ *   alone, and the two together. `peerFloorOverRathFloor` bounds the W1 ratio any rath could
+ *   reach over that peer with SQLite doing this work per commit (the peer's own JavaScript aside).
  *
  * Durability: SQLite WAL with synchronous=NORMAL (a committed save survives a process crash; it
  * is not fsynced, so an OS crash may lose the last commits). `SQLITE_SYNC=FULL` fsyncs every
  * commit. Run: `npm run bench -- store` or `node --import tsx bench/store.bench.ts`.
  */
+import Database from "better-sqlite3"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
@@ -181,8 +188,145 @@ const loadChild = (filename: string, id: string, importMs: number) =>
     })
   })
 
+/** Bare better-sqlite3 commits, `n` of them, each a transaction like an append's; CPU µs per commit. */
+const bareCommits = (filename: string, layout: "rath" | "peer", n: number): number => {
+  const db = new Database(filename)
+  const text = (i: number) =>
+    JSON.stringify({
+      id: `e_${String(i).padStart(20, "0")}`,
+      timestamp: 1_796_000_000_000 + i,
+      text: msgText(i),
+      _tag: "User"
+    })
+  let commit: (i: number) => void
+  if (layout === "rath") {
+    // the file is a rath store (schema, pragmas and session row made by SessionStore): its own
+    // statements, as storeSql's fast save runs them
+    db.pragma(`synchronous = ${synchronous}`)
+    db.pragma("wal_autocheckpoint = 1000")
+    db.pragma("journal_size_limit = 1048576")
+    const row = db.prepare("SELECT key, head, head_entry, length FROM rath_sessions").get() as {
+      key: number
+      head: number | null
+      head_entry: string | null
+      length: number
+    }
+    const insert = db.prepare("INSERT INTO rath_nodes (id, prev, pos, data, crc) VALUES (?, ?, ?, ?, ?)")
+    const move = db.prepare(
+      "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ? AND head IS ? AND head_entry IS ? AND length = ?"
+    )
+    let { head, head_entry: headEntry, length } = row
+    const tx = db.transaction((i: number) => {
+      const id = Number(insert.run(null, head, length + 1, text(i), i).lastInsertRowid)
+      const entry = `e_${i}`
+      if (move.run(id, entry, length + 1, i, null, null, i, null, row.key, head, headEntry, length).changes !== 1) {
+        throw new Error("the head moved")
+      }
+      head = id
+      headEntry = entry
+      length++
+    })
+    commit = (i) => tx.immediate(i)
+  } else {
+    db.pragma("journal_mode = WAL")
+    db.pragma(`synchronous = ${synchronous}`)
+    db.exec(`CREATE TABLE agent_sessions (session_id TEXT PRIMARY KEY, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+        updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+      CREATE TABLE agent_messages (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, message_data TEXT NOT NULL,
+        created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, FOREIGN KEY (session_id) REFERENCES agent_sessions (session_id) ON DELETE CASCADE);
+      CREATE INDEX idx_agent_messages_session_id ON agent_messages (session_id, created_at);`)
+    const session = db.prepare("INSERT OR IGNORE INTO agent_sessions (session_id) VALUES (?)")
+    const item = db.prepare("INSERT INTO agent_messages (session_id, message_data) VALUES (?, ?)")
+    const touch = db.prepare("UPDATE agent_sessions SET updated_at = CURRENT_TIMESTAMP WHERE session_id = ?")
+    const tx = db.transaction((i: number) => {
+      session.run("conv-1")
+      item.run("conv-1", JSON.stringify({ type: "message", role: "user", content: text(i) }))
+      touch.run("conv-1")
+    })
+    commit = (i) => tx(i)
+  }
+  const cpu = process.cpuUsage()
+  for (let i = 0; i < n; i++) commit(i)
+  const used = cpuUs(cpu)
+  db.close()
+  return used / n
+}
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+/** Where an append's CPU goes (see the header): `rounds` interleaved rounds of `n` operations each. */
+const appendSplit = (n: number, rounds: number) =>
+  Effect.gen(function*() {
+    const runs: Record<"sqliteRath" | "sqlitePeer" | "save" | "append" | "appendAndSave", Array<number>> = {
+      sqliteRath: [],
+      sqlitePeer: [],
+      save: [],
+      append: [],
+      appendAndSave: []
+    }
+    for (let round = 0; round < rounds; round++) {
+      const dir = mkdtempSync(join(tmpdir(), "rath-bench-split-"))
+      // a rath store with one empty session: the bare commits run rath's statements on its file
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* SessionStore.makeSqlite({ filename: join(dir, "bare.db"), synchronous })
+        yield* store.save(yield* Session.empty())
+      }))
+      runs.sqliteRath.push(bareCommits(join(dir, "bare.db"), "rath", n))
+      runs.sqlitePeer.push(bareCommits(join(dir, "peer.db"), "peer", n))
+      yield* Effect.scoped(Effect.gen(function*() {
+        const store = yield* SessionStore.makeSqlite({ filename: join(dir, "rath.db"), synchronous })
+        // Session.append alone, then store.save alone of those sessions (a save each, in order)
+        let session = yield* Session.empty()
+        const sessions: Array<Session.Session> = []
+        let cpu = process.cpuUsage()
+        for (let i = 0; i < n; i++) {
+          session = yield* Session.append(session, msg(i))
+          sessions.push(session)
+        }
+        runs.append.push(cpuUs(cpu) / n)
+        yield* store.save(sessions[0]!)
+        cpu = process.cpuUsage()
+        for (let i = 1; i < n; i++) yield* store.save(sessions[i]!)
+        runs.save.push(cpuUs(cpu) / (n - 1))
+        sessions.length = 0
+        // both, as W1 runs them
+        session = yield* Session.empty()
+        cpu = process.cpuUsage()
+        for (let i = 0; i < n; i++) {
+          session = yield* Session.append(session, msg(i))
+          yield* store.save(session)
+        }
+        runs.appendAndSave.push(cpuUs(cpu) / n)
+      }))
+      rmSync(dir, { recursive: true, force: true })
+    }
+    const m = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, +median(v).toFixed(1)])) as Record<
+      keyof typeof runs,
+      number
+    >
+    print({
+      ...common,
+      workload: "W1",
+      name: "append-split",
+      n,
+      rounds,
+      clock: "process CPU (user + system) µs per operation, median of the rounds",
+      sqliteRathUs: m.sqliteRath,
+      sqlitePeerUs: m.sqlitePeer,
+      saveUs: m.save,
+      appendUs: m.append,
+      appendAndSaveUs: m.appendAndSave,
+      saveAboveSqliteUs: +(m.save - m.sqliteRath).toFixed(1),
+      peerFloorOverRathFloor: +(m.sqlitePeer / m.sqliteRath).toFixed(2),
+      runs,
+      loadAverage: loadAverage()
+    })
+  })
+
 const [mode, childFile, childId] = process.argv.slice(2)
-if (mode === "--load" && childFile !== undefined && childId !== undefined) {
+if (mode === "--split") {
+  await Effect.runPromise(appendSplit(Number(childFile ?? 10_000), Number(childId ?? 3)))
+} else if (mode === "--load" && childFile !== undefined && childId !== undefined) {
   const importMs = performance.now()
   await Effect.runPromise(loadChild(childFile, childId, importMs))
 } else {
@@ -194,6 +338,7 @@ if (mode === "--load" && childFile !== undefined && childId !== undefined) {
     rmSync(full.dir, { recursive: true, force: true })
   }
   await Effect.runPromise(forkFanout(1_000, 1_000))
+  await Effect.runPromise(appendSplit(10_000, 3))
   const self = fileURLToPath(import.meta.url)
   const child = spawnSync(process.execPath, ["--import", "tsx", self, "--load", w1.filename, w1.id], {
     stdio: ["ignore", "inherit", "inherit"]

@@ -4,7 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Arbitrary, Chunk, Effect, Either, Equal, FastCheck, Option } from "effect"
+import { Arbitrary, Chunk, Effect, Either, Equal, FastCheck, Option, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -132,6 +132,30 @@ describe("SessionStore (sqlite)", () => {
           assert.isTrue(Equal.equals(yield* store.load(fork.id), fork))
         }))
       assert.strictEqual(count(filename, "rath_nodes"), 221)
+    })))
+
+  it.scoped("a loaded lineage is the one the schema decodes from the row, for every operation and author", () =>
+    deterministic(Effect.gen(function*() {
+      const filename = join(yield* tempDir, "rath.db")
+      const root = yield* Session.fromUserMessage("root")
+      const forked = yield* Session.fork(root)
+      const byAgent = yield* Session.fork(root, { by: { kind: "agent", name: "planner" } })
+      const stepped = yield* Session.step(root, { kind: "tool", name: "" })
+      const merged = yield* Session.merge(yield* Session.append(forked, Entry.user("a")), byAgent)
+      const detached = yield* Session.detach(root)
+      const sessions = [root, forked, byAgent, stepped, merged, detached]
+      yield* withStore(filename, (store) => Effect.forEach(sessions, (session) => store.save(session)))
+      // a fresh store: every lineage comes from its row
+      yield* withStore(filename, (store) =>
+        Effect.forEach(sessions, (session) =>
+          Effect.gen(function*() {
+            const loaded = yield* store.load(session.id)
+            const decoded = Schema.decodeUnknownSync(Session.Lineage)(JSON.parse(JSON.stringify(session.lineage)))
+            assert.deepStrictEqual(loaded.lineage, decoded)
+            // the same fields in the same order (what a later save checksums)
+            assert.strictEqual(JSON.stringify(loaded.lineage), JSON.stringify(decoded))
+            assert.isTrue(Equal.equals(loaded, session))
+          })))
     })))
 
   it.scoped("two stores on one file: a stale cache never overwrites, and a delete elsewhere is noticed", () =>

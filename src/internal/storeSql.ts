@@ -47,7 +47,8 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs"
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs"
+import * as NodeModule from "node:module"
 import { dirname } from "node:path"
 import * as Entry from "../Entry.js"
 import * as Placement from "../Placement.js"
@@ -269,6 +270,33 @@ const decodeLineage = Schema.decodeUnknownEither(Session.Lineage)
 const decodePlacement = Schema.decodeUnknownEither(Schema.parseJson(Placement.Placement))
 const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(Schema.Unknown))
 
+const operations: ReadonlySet<unknown> = new Set(Session.Operation.literals)
+const authorKinds: ReadonlySet<unknown> = new Set(Entry.Author.fields.kind.literals)
+
+/**
+ * The lineage of a session row that passed its checksum (the store wrote it), built without the
+ * schema decoder: the value `decodeLineage` gives for it (the same fields, in its order), after
+ * the same checks of each field's kind. Undefined when a field is not what the schema wants: the
+ * caller then decodes it, for the error. The schema decode was about 4 ms of a cold load.
+ */
+const lineageOfChecked = (row: SessionRow): Session.Lineage | undefined => {
+  let parents: unknown
+  try {
+    parents = JSON.parse(row.parents)
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(parents) || !operations.has(row.operation) || typeof row.created_at !== "number") return undefined
+  for (const parent of parents) if (typeof parent !== "string") return undefined
+  const operation = row.operation as Session.Operation
+  const createdAt = row.created_at
+  const ids = parents as Array<Session.SessionId>
+  if (row.by_kind === null) return { operation, parents: ids, createdAt }
+  if (!authorKinds.has(row.by_kind)) return undefined
+  const by = { kind: row.by_kind as Entry.Author["kind"], name: row.by_name ?? "" }
+  return { operation, parents: ids, by, createdAt }
+}
+
 /** Whether an error comes from SQLite's lock (SQLITE_BUSY / SQLITE_LOCKED), anywhere in its causes. */
 const isBusy = (error: unknown): boolean => {
   for (let cause = error, depth = 0; typeof cause === "object" && cause !== null && depth < 8; depth++) {
@@ -377,6 +405,26 @@ interface Opened {
   readonly readOnly: boolean
 }
 
+let addonPath: string | null | undefined = undefined
+/**
+ * better-sqlite3's native addon, where its own build puts it, looked up once per process. Without
+ * it, better-sqlite3's first `new Database` finds the addon through the `bindings` package, which
+ * captures and formats a stack trace to learn its own file name: about 7 ms of a cold open (a
+ * tenth of loading a 10,000-entry session in a fresh process). Undefined when the file is not
+ * there (another build layout): better-sqlite3 then looks for it itself.
+ */
+const nativeBinding = (): string | undefined => {
+  if (addonPath === undefined) {
+    try {
+      const path = NodeModule.createRequire(import.meta.url).resolve("better-sqlite3/build/Release/better_sqlite3.node")
+      addonPath = existsSync(path) ? path : null
+    } catch {
+      addonPath = null
+    }
+  }
+  return addonPath ?? undefined
+}
+
 /**
  * Opens a connection and reads the schema table once, so a file SQLite cannot read fails here.
  * The read does not wait for a lock (it would block the process: SQLite's busy handler sleeps):
@@ -384,7 +432,11 @@ interface Opened {
  * timeout is set once the read went through.
  */
 const tryOpen = (filename: string, options: Database.Options, busyMs: number): Database.Database => {
-  const db = new Database(filename, { ...options, timeout: 0 })
+  const addon = nativeBinding()
+  const db = new Database(
+    filename,
+    addon === undefined ? { ...options, timeout: 0 } : { ...options, timeout: 0, nativeBinding: addon }
+  )
   try {
     db.prepare("SELECT count(*) FROM sqlite_master").pluck().get()
     db.pragma(`busy_timeout = ${busyMs}`)
@@ -1099,6 +1151,10 @@ export const make = (
       )
 
     const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
+      if (!legacy) {
+        const lineage = lineageOfChecked(row)
+        if (lineage !== undefined) return Either.right(lineage)
+      }
       const parents = decodeJson(row.parents)
       if (Either.isLeft(parents)) {
         return Either.left("invalid lineage parents")

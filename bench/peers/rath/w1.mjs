@@ -6,7 +6,7 @@
 // message one `runtime.runPromise` of the composed append-then-save (one fiber per message, not
 // one per call). --caller sync: the same with `runtime.runSync` (the SQLite store's operations
 // are synchronous underneath, so no promise is needed).
-import { check, dataDir, dirBytes, emitW1, parseArgs } from "../lib/common.mjs"
+import { check, dataDir, dirBytes, emit, parseArgs, round } from "../lib/common.mjs"
 import { draft, loadEffect, loadRath, rathDurability, version } from "./lib.mjs"
 
 const { Entry, Session, SessionStore } = await loadRath("W1", ["SessionStore"])
@@ -14,6 +14,12 @@ const { Chunk, Effect, Layer, ManagedRuntime } = await loadEffect()
 const { caller = "effect", n = 10000, prefill = 0, store = "sqlite" } = parseArgs()
 const dir = dataDir(`rath-w1-${store}`)
 const synchronous = process.env.SQLITE_SYNC === "FULL" ? "FULL" : "NORMAL"
+
+/** Process CPU (user + system) in µs since `from`. */
+const cpuSince = (from) => {
+  const used = process.cpuUsage(from)
+  return used.user + used.system
+}
 
 const layer = () =>
   store === "sqlite" ? SessionStore.layer({ filename: `${dir}/rath.db`, synchronous }) : memoryLayer
@@ -36,19 +42,21 @@ if (prefill > 0) {
 const program = Effect.gen(function*() {
   const sessions = yield* SessionStore.SessionStore
   const before = store === "sqlite" ? dirBytes(dir) : 0
+  const cpu = process.cpuUsage()
   const start = performance.now()
   for (let i = prefill; i < prefill + n; i++) {
     session = yield* Session.append(session, draft(Entry, i))
     yield* sessions.save(session)
   }
   const totalMs = performance.now() - start
+  const cpuUs = cpuSince(cpu)
   const grown = store === "sqlite" ? dirBytes(dir) - before : null
   const loaded = yield* sessions.load(session.id)
   const entries = Session.entries(loaded)
   check(Chunk.size(entries) === prefill + n, `expected ${prefill + n} entries`)
   const last = Chunk.unsafeLast(entries)
   check(last.text === draft(Entry, prefill + n - 1).text && last._tag === draft(Entry, prefill + n - 1)._tag, "last entry")
-  return { totalMs, grown }
+  return { totalMs, cpuUs, grown }
 })
 
 const promiseProgram = async () => {
@@ -56,6 +64,7 @@ const promiseProgram = async () => {
   const sessions = await runtime.runPromise(SessionStore.SessionStore)
   const step = (i) => Effect.flatMap(Session.append(session, draft(Entry, i)), (next) => Effect.as(sessions.save(next), next))
   const before = store === "sqlite" ? dirBytes(dir) : 0
+  const cpu = process.cpuUsage()
   const start = performance.now()
   if (caller === "sync") {
     for (let i = prefill; i < prefill + n; i++) session = runtime.runSync(step(i))
@@ -63,18 +72,21 @@ const promiseProgram = async () => {
     for (let i = prefill; i < prefill + n; i++) session = await runtime.runPromise(step(i))
   }
   const totalMs = performance.now() - start
+  const cpuUs = cpuSince(cpu)
   const grown = store === "sqlite" ? dirBytes(dir) - before : null
   const entries = Session.entries(await runtime.runPromise(sessions.load(session.id)))
   check(Chunk.size(entries) === prefill + n, `expected ${prefill + n} entries`)
   await runtime.dispose()
-  return { totalMs, grown }
+  return { totalMs, cpuUs, grown }
 }
 
-const { totalMs, grown } = caller === "effect"
+const { cpuUs, totalMs, grown } = caller === "effect"
   ? await Effect.runPromise(program.pipe(Effect.provide(layer())))
   : await promiseProgram()
 
-emitW1({
+// emitW1's line, with the CPU figure after `perAppendUs`
+emit({
+  workload: "W1",
   peer: "rath",
   store,
   caller,
@@ -82,8 +94,11 @@ emitW1({
   durability: rathDurability(store),
   n,
   prefill,
-  totalMs,
+  totalMs: round(totalMs, 2),
+  perAppendUs: round((totalMs * 1000) / n, 1),
+  // process CPU (user + system, all threads) per append over the timed region: steadier than
+  // the wall clock on a busy machine
+  cpuPerAppendUs: round(cpuUs / n, 1),
   bytesOnDisk: store === "sqlite" ? dirBytes(dir) : null,
-  grown
+  bytesPerAppend: grown === null ? null : round(grown / n, 1)
 })
-

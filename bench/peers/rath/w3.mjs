@@ -13,13 +13,16 @@ const dir = common.dataDir("rath-w3", { fresh: false })
 const id = readFileSync(`${dir}/session-id.txt`, "utf8")
 const synchronous = process.env.SQLITE_SYNC === "FULL" ? "FULL" : "NORMAL"
 
+const cpu = process.cpuUsage()
 const start = performance.now()
-const { entries, usable } = await Effect.runPromise(
+const { cpuMs, entries, usable } = await Effect.runPromise(
   Effect.scoped(Effect.gen(function*() {
     const sessions = yield* SessionStore.makeSqlite({ filename: `${dir}/rath.db`, synchronous })
     const session = yield* sessions.load(id)
     const entries = Session.entries(session)
-    return { entries, usable: performance.now() }
+    const usable = performance.now()
+    const used = process.cpuUsage(cpu)
+    return { entries, usable, cpuMs: (used.user + used.system) / 1000 }
   }))
 )
 const last = Chunk.unsafeLast(entries)
@@ -35,6 +38,8 @@ common.emit({
   durability: lib.rathDurability("sqlite"),
   n,
   loadMs: common.round(usable - start, 2),
+  // process CPU (user + system, all threads) over the same region: steadier than wall on a busy machine
+  cpuLoadMs: common.round(cpuMs, 2),
   importMs: common.round(importMs, 2),
   sinceProcessStartMs: common.round(usable, 2)
 })
