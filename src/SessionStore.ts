@@ -7,8 +7,10 @@
  * (the history diverged) is a typed `Conflict`, never an overwrite. `load` rebuilds the exact
  * session value (`Equal.equals(loaded, saved)`), forks and merges included.
  *
- * Backends: SQLite (WAL) at `.rath/rath.db` by default ({@link layer}), and an in-memory store
- * for tests ({@link layerMemory}); one conformance suite runs against both.
+ * Backends: SQLite (WAL) at `.rath/rath.db` by default ({@link layer}), PostgreSQL for stores
+ * that several processes or machines share ({@link layerPg}), and an in-memory store for tests
+ * ({@link layerMemory}); one conformance suite runs against all three. {@link layerFromUrl} picks
+ * one from a URL (`postgres://…`, `sqlite:<path>` or a bare path, `memory:`).
  *
  * @since 0.1.0
  */
@@ -17,10 +19,12 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Entry from "./Entry.js"
 import * as storeMemory from "./internal/storeMemory.js"
+import * as storePgUrl from "./internal/storePgUrl.js"
 import * as storeSql from "./internal/storeSql.js"
 import type * as Placement from "./Placement.js"
 import type * as Session from "./Session.js"
@@ -39,8 +43,10 @@ import type * as Session from "./Session.js"
  *   the file damaged or not a database, or its tables are not a rath store's.
  * - `InvalidJsonl`: `importJsonl` got text that is not a session file (a torn end is not an
  *   error: the intact prefix is imported and reported).
- * - `Unavailable`: the database failed (cannot open, disk full, locked for too long), or a write
+ * - `Unavailable`: the database failed (cannot open, disk full, locked for too long; a Postgres
+ *   server that refuses the connection or does not answer within the connect timeout), or a write
  *   to a store opened read-only (read-only media or no write permission: it can still be read).
+ * - `InvalidUrl`: a store URL that is malformed or names no kind of store rath knows.
  *
  * @since 0.1.0
  * @category errors
@@ -48,7 +54,15 @@ import type * as Session from "./Session.js"
 export class SessionStoreError extends Schema.TaggedError<SessionStoreError>("rath/SessionStoreError")(
   "SessionStoreError",
   {
-    reason: Schema.Literal("NotFound", "Conflict", "NewerSchema", "Corrupt", "InvalidJsonl", "Unavailable"),
+    reason: Schema.Literal(
+      "NotFound",
+      "Conflict",
+      "NewerSchema",
+      "Corrupt",
+      "InvalidJsonl",
+      "Unavailable",
+      "InvalidUrl"
+    ),
     detail: Schema.String,
     sessionId: Schema.optional(Schema.String),
     cause: Schema.optional(Schema.Defect)
@@ -267,3 +281,143 @@ export const layer = (options?: SqliteOptions): Layer.Layer<SessionStore, Sessio
  * @category layers
  */
 export const layerMemory: Layer.Layer<SessionStore> = Layer.effect(SessionStore, makeMemory)
+
+// -----------------------------------------------------------------------------
+// PostgreSQL
+// -----------------------------------------------------------------------------
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface PgOptions {
+  /**
+   * `postgres://user:password@host:port/database` (or `postgresql://`). Give it as a `Redacted`
+   * when it holds a password: rath never logs it, and masks the password in its error messages.
+   */
+  readonly url: Redacted.Redacted<string> | string
+  /** Connections in the pool. Default 10. */
+  readonly maxConnections?: number | undefined
+  /**
+   * How long opening waits for the server to accept a connection before it fails `Unavailable`
+   * (a server that refuses fails at once). Default 5 seconds.
+   */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** The `application_name` the server shows for these connections. Default `rath`. */
+  readonly applicationName?: string | undefined
+}
+
+/**
+ * The schema version of the Postgres store this rath writes (its own series, apart from
+ * SQLite's). A database whose version is newer is refused, and nothing is written to it.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const PG_SCHEMA_VERSION = storePgUrl.PG_SCHEMA_VERSION
+
+/**
+ * Opens (and migrates) a Postgres store on a pool of its own, closed with the scope. Several
+ * processes may share one database: saves are transactions that compare-and-set the session's
+ * head, so of two writers racing on one head exactly one wins and the other gets a `Conflict`.
+ *
+ * `@effect/sql-pg` is loaded on first use, so programs that never open a Postgres store do not
+ * load it.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makePg = (options: PgOptions): Effect.Effect<Service, SessionStoreError, Scope.Scope> =>
+  Effect.flatMap(
+    storePgUrl.loadPg((fields) => new SessionStoreError(fields)),
+    (storePg) =>
+      storePg.make(
+        {
+          url: typeof options.url === "string" ? Redacted.make(options.url) : options.url,
+          maxConnections: options.maxConnections ?? 10,
+          connectTimeout: options.connectTimeout ?? "5 seconds",
+          applicationName: options.applicationName ?? "rath"
+        },
+        (fields) => new SessionStoreError(fields)
+      )
+  ).pipe(Effect.map((service) => SessionStore.of(service)))
+
+/**
+ * The Postgres store.
+ *
+ * @since 0.2.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { SessionStore } from "rath"
+ *
+ * const StoreLive = SessionStore.layerPg({
+ *   url: Redacted.make("postgres://rath:secret@db.internal:5432/rath")
+ * })
+ * ```
+ */
+export const layerPg = (options: PgOptions): Layer.Layer<SessionStore, SessionStoreError> =>
+  Layer.scoped(SessionStore, makePg(options))
+
+/**
+ * Options of {@link layerFromUrl} for whichever store the URL names (each applies to its kind).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface UrlOptions extends Omit<PgOptions, "url">, Omit<SqliteOptions, "filename"> {}
+
+/**
+ * Opens the store a URL names:
+ *
+ * - `postgres://…` or `postgresql://…`: {@link makePg};
+ * - `sqlite:<path>` (also `sqlite://<path>`), or a bare path with no scheme: {@link makeSqlite};
+ * - `memory:`: {@link makeMemory}.
+ *
+ * Anything else (another scheme, an empty string, a Postgres URL that does not parse) fails
+ * `InvalidUrl`, with the password masked in the message.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeFromUrl = (
+  url: Redacted.Redacted<string> | string,
+  options?: UrlOptions
+): Effect.Effect<Service, SessionStoreError, Scope.Scope> =>
+  Effect.flatMap(
+    storePgUrl.parseStoreUrl(
+      typeof url === "string" ? url : Redacted.value(url),
+      (fields) => new SessionStoreError(fields)
+    ),
+    (target): Effect.Effect<Service, SessionStoreError, Scope.Scope> => {
+      switch (target._tag) {
+        case "Memory":
+          return makeMemory
+        case "Sqlite":
+          return makeSqlite({ ...options, filename: target.filename })
+        case "Postgres":
+          return makePg({ ...options, url: target.url })
+      }
+    }
+  )
+
+/**
+ * The store a URL names (see {@link makeFromUrl}): what a runner's configuration calls with its
+ * `store` setting.
+ *
+ * @since 0.2.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { Redacted } from "effect"
+ * import { SessionStore } from "rath"
+ *
+ * SessionStore.layerFromUrl("sqlite:.rath/rath.db")
+ * SessionStore.layerFromUrl(Redacted.make("postgres://rath:secret@db.internal/rath"), { maxConnections: 4 })
+ * ```
+ */
+export const layerFromUrl = (
+  url: Redacted.Redacted<string> | string,
+  options?: UrlOptions
+): Layer.Layer<SessionStore, SessionStoreError> => Layer.scoped(SessionStore, makeFromUrl(url, options))

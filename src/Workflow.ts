@@ -13,6 +13,7 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
@@ -79,6 +80,95 @@ export class WorkflowError extends Schema.TaggedError<WorkflowError>("rath/Workf
   }
 }
 
+// -----------------------------------------------------------------------------
+// durability hook
+// -----------------------------------------------------------------------------
+
+/**
+ * What a leaf step is, as a durable runner sees it: an agent run, a fork or a merge of
+ * {@link parallel}, or any other step (a compressor, a `make` step over plain code). `name` is the
+ * step's name.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StepInfo {
+  readonly kind: "agent" | "workflow" | "fork" | "merge" | "selector"
+  readonly name: string
+}
+
+/**
+ * The hook a durable runner (`rath/Durable`) provides: the combinators of this module run each
+ * leaf step through `step` and each branch of {@link parallel} and iteration of {@link loop}
+ * through `within`, so the runner can name every step by its position in the workflow and make
+ * it a durable step. The default, {@link direct}, runs everything as it is.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface DurabilityService {
+  readonly step: <E, R>(
+    info: StepInfo,
+    session: Session.Session,
+    run: (session: Session.Session) => Effect.Effect<Session.Session, E, R>
+  ) => Effect.Effect<Session.Session, E, R>
+  readonly within: <A, E, R>(segment: string, self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+/**
+ * The durability hook that runs every step as it is.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const direct: DurabilityService = {
+  step: (_info, session, run) => run(session),
+  within: (_segment, self) => self
+}
+
+/**
+ * The durability hook in effect. Default: {@link direct}.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export class Durability extends Context.Reference<Durability>()("rath/Workflow/Durability", {
+  defaultValue: (): DurabilityService => direct
+}) {}
+
+const CompositeId = Symbol.for("rath/Workflow/Composite")
+
+const composite = <W>(workflow: W): W => Object.assign(workflow as object, { [CompositeId]: true }) as W
+
+const isComposite = (step: Step<any, any>): boolean =>
+  (step as { readonly [CompositeId]?: boolean })[CompositeId] === true
+
+const isAgentLike = (step: Step<any, any>): boolean => {
+  const s = step as { readonly toolkit?: unknown; readonly definitions?: unknown; readonly maxTurns?: unknown }
+  return s.toolkit !== undefined && Array.isArray(s.definitions) && typeof s.maxTurns === "number"
+}
+
+/**
+ * Runs `step` on `session` as a child of a workflow: through the durability hook in effect (see
+ * {@link Durability}). A composite step (made by {@link andThen}, {@link parallel}, {@link loop},
+ * or {@link make} over one of those) runs its own children through the hook; any other step (an
+ * agent, a compressor, plain code) is one leaf step. Use it in `Effect.gen` code to make a call
+ * of an agent a durable step under `rath/Durable`; outside a durable run it is `step(session)`.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const call = <E, R>(step: Step<E, R>, session: Session.Session): Effect.Effect<Session.Session, E, R> =>
+  isComposite(step) ? step(session) : Effect.flatMap(
+    Durability,
+    (durability) =>
+      durability === direct ? step(session) : durability.step(
+        { kind: isAgentLike(step) ? "agent" : "workflow", name: nameOf(step) },
+        session,
+        step
+      )
+  )
+
 const named = <E, R>(name: string, description: string, step: Step<E, R>): Workflow<E, R> => {
   const fn = (session: Session.Session) => step(session)
   Object.defineProperty(fn, "name", { value: name })
@@ -128,7 +218,7 @@ export const make = <E, R>(
   step: Step<E, R>
 ): Workflow<E | Journal.JournalError, R> => {
   const author: Entry.Author = { kind: "workflow", name: info.name }
-  return named(info.name, info.description ?? "", (session) =>
+  const made = named(info.name, info.description ?? "", (session) =>
     Session.step(session, author).pipe(
       Effect.flatMap((stepped) => reportAround(stepped, step)),
       Effect.provideService(Entry.CurrentAuthor, author),
@@ -137,6 +227,8 @@ export const make = <E, R>(
         attributes: { "rath.workflow.name": info.name, "rath.session.id": session.id }
       })
     ))
+  // a named composite stays composite: its children are the durable steps
+  return isComposite(step) ? composite(made) : made
 }
 
 /**
@@ -184,16 +276,16 @@ export const isDone = (step: Step<any, any>): boolean => step === done
 export const andThen = <const S extends ReadonlyArray<Step<any, any>>>(
   ...steps: S
 ): Workflow<ErrorOf<S[number]>, ContextOf<S[number]>> =>
-  named(
+  composite(named(
     steps.map(nameOf).join(" -> "),
     steps.map(descriptionOf).filter((text) => text !== "").join(" Then: "),
     (session) =>
-      Effect.reduce(steps, session, (current, step) => step(current)) as Effect.Effect<
+      Effect.reduce(steps, session, (current, step) => call(step, current)) as Effect.Effect<
         Session.Session,
         ErrorOf<S[number]>,
         ContextOf<S[number]>
       >
-  )
+  ))
 
 /**
  * Options of {@link parallel}.
@@ -248,16 +340,24 @@ export const parallel: {
   ): Workflow<ErrorOf<S[number]> | WorkflowError | Journal.JournalError, ContextOf<S[number]>> => {
     const name = options?.name ?? "parallel"
     const author: Entry.Author = { kind: "workflow", name }
-    return named(
+    return composite(named(
       name,
       options?.description ?? `In parallel: ${branches.map(nameOf).join(", ")}`,
       (session) =>
         Effect.gen(function*() {
           const journal = yield* Journal.Journal
+          const durability = yield* Durability
+          // under a durable runner each branch (its fork, its steps) is a part named by its index
+          const inBranch = <A, E2, R2>(i: number, self: Effect.Effect<A, E2, R2>) =>
+            durability === direct ? self : durability.within(String(i), self)
           // where each branch got to, so that an interrupted fork-join still joins what it made
           const latest: Array<Session.Session | undefined> = new Array(branches.length)
+          const mergeOf = (sessions: ReadonlyArray<Session.Session>) =>
+            durability === direct || sessions.length < 2
+              ? Session.mergeAll(sessions, { author })
+              : durability.step({ kind: "merge", name }, sessions[0]!, () => Session.mergeAll(sessions, { author }))
           const join = (sessions: ReadonlyArray<Session.Session>) =>
-            Session.mergeAll(sessions, { author }).pipe(
+            mergeOf(sessions).pipe(
               Effect.mapError((cause) =>
                 new WorkflowError({
                   reason: "MergeFailed",
@@ -270,26 +370,31 @@ export const parallel: {
               Effect.tap((merged) => sessions.length > 1 ? journal.report(merged) : Effect.void)
             )
           const runBranch = (branch: Step<any, any>, i: number) =>
-            Effect.gen(function*() {
-              const fork = yield* Session.fork(session, {
-                by: { kind: "workflow", name: `${name}/${branchName(branch, i)}` }
+            inBranch(
+              i,
+              Effect.gen(function*() {
+                const by: Entry.Author = { kind: "workflow", name: `${name}/${branchName(branch, i)}` }
+                const fork = yield* durability === direct
+                  ? Session.fork(session, { by })
+                  : durability.step({ kind: "fork", name: by.name }, session, (input) => Session.fork(input, { by }))
+                latest[i] = fork
+                yield* journal.report(fork)
+                const result: Session.Session = yield* Journal.observe(
+                  durability === direct ? branch(fork) : call(branch, fork),
+                  (next) => Effect.sync(() => void (latest[i] = next))
+                )
+                // a branch that is no agent (or ends with unreported entries) reports nothing itself
+                if (result !== latest[i]) {
+                  latest[i] = result
+                  yield* journal.report(result)
+                }
+                return result
               })
-              latest[i] = fork
-              yield* journal.report(fork)
-              const result: Session.Session = yield* Journal.observe(
-                branch(fork),
-                (next) => Effect.sync(() => void (latest[i] = next))
-              )
-              // a branch that is no agent (or ends with unreported entries) reports nothing itself
-              if (result !== latest[i]) {
-                latest[i] = result
-                yield* journal.report(result)
-              }
-              return result
-            })
-          const results = yield* Effect.forEach(branches, runBranch, {
+            )
+          const forEachBranch = Effect.forEach(branches, runBranch, {
             concurrency: options?.concurrency ?? "unbounded"
-          }).pipe(
+          })
+          const results = yield* (durability === direct ? forEachBranch : durability.within(name, forEachBranch)).pipe(
             Effect.onInterrupt(() => {
               const reached = latest.filter((s): s is Session.Session => s !== undefined)
               return journal === Journal.noop || reached.length === 0
@@ -311,7 +416,7 @@ export const parallel: {
           ErrorOf<S[number]> | WorkflowError | Journal.JournalError,
           ContextOf<S[number]>
         >
-    )
+    ))
   }
 )
 
@@ -357,17 +462,20 @@ export const loop: {
 } = dual(
   2,
   <E, R, E2 = never, R2 = never>(body: Step<E, R>, options: LoopOptions<E2, R2>): Workflow<E | E2, R | R2> =>
-    named(options.name ?? `loop ${nameOf(body)}`, descriptionOf(body), (session) =>
+    composite(named(options.name ?? `loop ${nameOf(body)}`, descriptionOf(body), (session) =>
       Effect.gen(function*() {
+        const durability = yield* Durability
         let current = session
         for (let i = 0; i < options.maxIterations; i++) {
           const test = options.while(current, i)
           const go = typeof test === "boolean" ? test : yield* test
           if (!go) break
-          current = yield* body(current)
+          current = yield* durability === direct
+            ? body(current)
+            : durability.within(`loop/${i}`, call(body, current))
         }
         return current
-      }))
+      })))
 )
 
 /**

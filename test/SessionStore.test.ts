@@ -1,13 +1,17 @@
 /**
- * The SessionStore conformance suite: every test runs against the in-memory store and against a
- * real SQLite file in a temporary folder.
+ * The SessionStore conformance suite: every test runs against the in-memory store, against a
+ * real SQLite file in a temporary folder, and against a fresh database on a real PostgreSQL server
+ * (one server for the file, started by `startPostgres`; skipped outside CI when PostgreSQL is not
+ * installed).
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Equal, Layer, Option, TestClock } from "effect"
+import { assert, describe, it, layer, type Vitest } from "@effect/vitest"
+import { Chunk, Effect, Either, Equal, Layer, Option, TestClock, TestContext } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Entry, IdGenerator, Placement, Session, SessionStore } from "rath"
+import { skipPostgres } from "./postgres.js"
+import { freshDatabase, PgServerLive } from "./postgresDb.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-store-"))),
@@ -18,12 +22,8 @@ const sqlite = Layer.unwrapScoped(
   Effect.map(tempDir, (dir) => SessionStore.layer({ filename: join(dir, "nested", "rath.db") }))
 )
 
-const backends: ReadonlyArray<
-  readonly [string, Layer.Layer<SessionStore.SessionStore, SessionStore.SessionStoreError>]
-> = [
-  ["memory", SessionStore.layerMemory],
-  ["sqlite", sqlite]
-]
+/** A fresh database per test on the file's server, through the URL a runner's config would give. */
+const postgres = Layer.unwrapEffect(Effect.map(freshDatabase, (url) => SessionStore.layerFromUrl(url)))
 
 const agent: Entry.Author = { kind: "agent", name: "coder" }
 
@@ -76,12 +76,17 @@ const grow = (session: Session.Session, n: number, label = "m") =>
 const reasonOf = <A>(either: Either.Either<A, SessionStore.SessionStoreError>): string =>
   Either.isLeft(either) ? either.left.reason : "ok"
 
-for (const [name, backend] of backends) {
-  describe(`SessionStore conformance (${name})`, () => {
+const conformance = <R>(
+  it: { readonly effect: Vitest.Tester<R> },
+  backend: Layer.Layer<SessionStore.SessionStore, SessionStore.SessionStoreError, R>
+) => {
+  {
+    // a fresh TestClock per test (a `layer(...)` block would otherwise share one)
     const run = <A, E>(body: Effect.Effect<A, E, SessionStore.SessionStore>) =>
       body.pipe(
         Effect.provide(backend),
-        Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
+        Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential()),
+        Effect.provide(TestContext.TestContext)
       )
 
     it.effect("save then load gives back the same session, every entry kind included", () =>
@@ -300,5 +305,11 @@ for (const [name, backend] of backends) {
         const invalid = yield* Effect.either(store.importJsonl("not a session\n"))
         assert.strictEqual(reasonOf(invalid), "InvalidJsonl")
       })))
-  })
+  }
 }
+
+describe("SessionStore conformance (memory)", () => conformance(it, SessionStore.layerMemory))
+describe("SessionStore conformance (sqlite)", () => conformance(it, sqlite))
+describe.skipIf(skipPostgres)("SessionStore conformance (postgres)", () => {
+  layer(PgServerLive, { timeout: "60 seconds", excludeTestServices: true })((it) => conformance(it, postgres))
+})
