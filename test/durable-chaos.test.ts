@@ -13,7 +13,7 @@
  * then, naming the executions still running.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer, Random } from "effect"
+import { Duration, Effect, Fiber, Layer, Random } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -71,18 +71,21 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
         { concurrency: WORKFLOWS }
       ).pipe(Effect.provide(client))
 
-      // the kills: at seeded random points while the workflows run, each time a random live runner
+      // the kills: at seeded random points while the workflows run, each time a random ready runner;
+      // its replacement starts at once, in the background (a runner takes seconds to start)
       const kills: Array<{ runner: string; atMillis: number; inFlight: number }> = []
+      const replacements: Array<Effect.Effect<RunnerProcess>> = []
       const chaos = Effect.gen(function*() {
         for (let k = 0; k < KILLS; k++) {
-          yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(1_500, 4_000)))
+          yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(1_500, 3_500)))
           const victim = live[yield* Random.nextIntBetween(0, live.length)]!
           // calls in flight for that runner, and those answered in the last 250 ms (not yet journalled)
           const inFlight = model.inFlight(victim.id, 250)
           yield* Effect.promise(() => kill9(victim))
           kills.push({ runner: victim.id, atMillis: Date.now() - started, inFlight })
-          const replacement = yield* launch(`r${4 + k}`)
-          live = live.map((runner) => runner === victim ? replacement : runner)
+          live = live.filter((runner) => runner !== victim)
+          const replacement = yield* Effect.fork(launch(`r${4 + k}`))
+          replacements.push(Fiber.join(replacement))
         }
       }).pipe(Effect.withRandom(Random.make(SEED)))
 
@@ -105,6 +108,8 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
 
       const [results] = yield* Effect.all([waitAll, chaos], { concurrency: 2 })
       assert.strictEqual(kills.length, KILLS)
+      // every replacement came up (and is killed at the end with the others)
+      yield* Effect.all(replacements)
 
       // every workflow completed successfully
       for (const result of results) {
