@@ -14,9 +14,6 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Layer, Random } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { SessionStore } from "rath"
 import {
   clientLayer,
@@ -43,14 +40,12 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
   it.scoped("ten multi-agent workflows survive three runner kills with the fault-free result", () =>
     Effect.gen(function*() {
       const started = Date.now()
+      const progress = (line: string) => Effect.sync(() => console.error(`chaos +${Date.now() - started} ms: ${line}`))
       const pg = yield* startPostgres
       const model = yield* Effect.acquireRelease(Effect.promise(() => startModelServer()), (server) =>
         Effect.promise(() => server.close()))
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-chaos-"))),
-        (path) => Effect.sync(() => rmSync(path, { recursive: true, force: true }))
-      )
-      const env = { pgUrl: pg.url, modelUrl: model.url, store: join(dir, "sessions.db") }
+      // the sessions live in the same Postgres as the cluster's shards and messages
+      const env = { pgUrl: pg.url, modelUrl: model.url, store: pg.url }
       yield* prepareDatabase(pg.url)
 
       // every runner started is killed when the test ends, whatever happened
@@ -58,11 +53,10 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
       yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(runners.map(kill9))))
       const launch = (id: string) =>
         Effect.flatMap(freePort, (port) =>
-          Effect.tryPromise(() => startRunner(env, id, port)).pipe(
-            Effect.tap((runner) => Effect.sync(() => runners.push(runner))),
-            Effect.orDie
-          ))
+          Effect.tryPromise(() => startRunner(env, id, port, (runner) => runners.push(runner))).pipe(Effect.orDie))
+      yield* progress("postgres and the model server are up")
       let live: ReadonlyArray<RunnerProcess> = yield* Effect.all([launch("r1"), launch("r2"), launch("r3")], { concurrency: 3 })
+      yield* progress("three runners are up")
 
       const client = yield* Layer.build(clientLayer(pg.url))
       const executionIds = yield* Effect.forEach(
@@ -70,6 +64,7 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
         (task) => submit(task),
         { concurrency: WORKFLOWS }
       ).pipe(Effect.provide(client))
+      yield* progress(`submitted ${WORKFLOWS} workflows`)
 
       // the kills: at seeded random points while the workflows run, each time a random ready runner;
       // its replacement starts at once, in the background (a runner takes seconds to start)
@@ -83,6 +78,7 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
           const inFlight = model.inFlight(victim.id, 250)
           yield* Effect.promise(() => kill9(victim))
           kills.push({ runner: victim.id, atMillis: Date.now() - started, inFlight })
+          yield* progress(`killed ${victim.id} (${inFlight} calls in flight)`)
           live = live.filter((runner) => runner !== victim)
           const replacement = yield* Effect.fork(launch(`r${4 + k}`))
           replacements.push(Fiber.join(replacement))
@@ -90,10 +86,14 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
       }).pipe(Effect.withRandom(Random.make(SEED)))
 
       const waitAll = Effect.gen(function*() {
-        const deadline = Date.now() + 150_000 - (Date.now() - started)
+        const deadline = started + 160_000
+        let lastDone = -1
         while (true) {
           const results = yield* Effect.forEach(executionIds, (id) => poll(id))
-          if (results.every((result) => result !== undefined && result._tag === "Complete")) return results
+          const done = results.filter((result) => result !== undefined && result._tag === "Complete").length
+          if (done !== lastDone) yield* progress(`${done}/${WORKFLOWS} workflows complete`)
+          lastDone = done
+          if (done === WORKFLOWS) return results
           if (Date.now() > deadline) {
             const pending = executionIds.filter((_, i) => results[i]?._tag !== "Complete")
             return yield* Effect.dieMessage(
@@ -118,7 +118,7 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
       }
 
       // the sessions equal the fault-free run's, entry by entry, ids aside; the lineage is whole
-      const store = yield* Layer.build(SessionStore.layer({ filename: env.store }))
+      const store = yield* Layer.build(SessionStore.layerFromUrl(env.store))
       const refModel = yield* Effect.acquireRelease(Effect.promise(() => startModelServer({ delay: () => 0 })), (s) =>
         Effect.promise(() => s.close()))
       for (let task = 0; task < WORKFLOWS; task++) {
