@@ -198,7 +198,7 @@ export const fromStoreError = (url: string) => (error: SessionStore.SessionStore
       })
     case "NewerSchema":
       return new CliError({
-        reason: "InvalidData",
+        reason: "Io",
         detail: `the store at ${maskUrl(url)} was written by a newer rath (${
           oneLine(error.detail)
         }): run every runner and client on the same rath version`,
