@@ -18,9 +18,9 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
@@ -109,7 +109,10 @@ const text = (name: string, description: string) =>
 const settingsOptions = {
   url: text("url", "the Postgres URL of the cluster's storage (config: runner.url)"),
   store: text("store", "the session store URL: postgres://..., sqlite:<path> (config: runner.store; default: --url)"),
-  module: text("module", `the workflow module: exports \`workflows\` (Durable.define values) and optionally \`layer\` (config: runner.module); ${tsxHint}`)
+  module: text(
+    "module",
+    `the workflow module: exports \`workflows\` (Durable.define values) and optionally \`layer\` (config: runner.module); ${tsxHint}`
+  )
 }
 
 const pick = (flag: Option.Option<string>, configured: string | undefined) =>
@@ -205,7 +208,11 @@ export const fromStoreError = (url: string) => (error: SessionStore.SessionStore
         cause: error
       })
     case "InvalidUrl":
-      return new CliError({ reason: "Usage", detail: `--store ${maskUrl(url)}: ${oneLine(error.detail)}`, cause: error })
+      return new CliError({
+        reason: "Usage",
+        detail: `--store ${maskUrl(url)}: ${oneLine(error.detail)}`,
+        cause: error
+      })
     default:
       return new CliError({ reason: "Io", detail: `store ${maskUrl(url)}: ${oneLine(error.message)}`, cause: error })
   }
@@ -314,7 +321,9 @@ const resolveSettings = (args: {
       return yield* new CliError({
         reason: "Usage",
         detail: `--shard-lock-refresh (${Duration.format(settings.shardLockRefreshInterval)}) must be shorter than ` +
-          `--shard-lock-expiration (${Duration.format(settings.shardLockExpiration)}), or live runners lose their shards`
+          `--shard-lock-expiration (${
+            Duration.format(settings.shardLockExpiration)
+          }), or live runners lose their shards`
       })
     }
     if (settings.port < 1 || settings.port > 65535) {
@@ -404,7 +413,11 @@ export const runner = Command.make(
 // -----------------------------------------------------------------------------
 
 const withClient = <A>(
-  args: { readonly url: Option.Option<string>; readonly store: Option.Option<string>; readonly module: Option.Option<string> },
+  args: {
+    readonly url: Option.Option<string>
+    readonly store: Option.Option<string>
+    readonly module: Option.Option<string>
+  },
   use: Effect.Effect<A, Durable.DurableError | CliError, Durable.Durable>
 ): Effect.Effect<A, CliError, FileSystem.FileSystem | Path.Path | Scope.Scope> =>
   Effect.gen(function*() {
@@ -431,7 +444,10 @@ const submitCommand = Command.make(
     ...settingsOptions,
     workflow: Args.text({ name: "workflow" }).pipe(Args.withDescription("the name of a workflow the module defines")),
     prompt: Options.text("prompt").pipe(Options.withDescription("the user message the run starts from")),
-    key: text("key", "the run's idempotency key (letters, digits, . _ -): submitting the same key again is the same run"),
+    key: text(
+      "key",
+      "the run's idempotency key (letters, digits, . _ -): submitting the same key again is the same run"
+    ),
     workspace: text("workspace", "a directory under the runners' workspace root the run works in")
   },
   (args) =>
