@@ -45,7 +45,9 @@ const main = Effect.gen(function*() {
       freePort,
       (port) => Effect.promise(() => startRunner(env, `r${++n}`, port, (runner) => runners.push(runner), spare))
     )
-  let live = yield* Effect.all([launch(false), launch(false), launch(false)], { concurrency: 3 })
+  let live: ReadonlyArray<RunnerProcess> = yield* Effect.all([launch(false), launch(false), launch(false)], {
+    concurrency: 3
+  })
   let spare = yield* launch(true)
   const client = yield* Layer.build(clientLayer(pg.url))
   const ids: Array<string> = []
