@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import type * as PgClient from "@effect/sql-pg/PgClient"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -359,6 +360,39 @@ export const makePg = (options: PgOptions): Effect.Effect<Service, SessionStoreE
  */
 export const layerPg = (options: PgOptions): Layer.Layer<SessionStore, SessionStoreError> =>
   Layer.scoped(SessionStore, makePg(options))
+
+/**
+ * The Postgres store on the `PgClient` the program already has (the one `@effect/cluster`'s
+ * storage uses, say), instead of a pool of its own: same schema, same behaviour. The client's
+ * lifetime is its own layer's.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makePgWithClient: Effect.Effect<Service, SessionStoreError, PgClient.PgClient> = Effect.flatMap(
+  storePgUrl.loadPg((fields) => new SessionStoreError(fields)),
+  (storePg) => storePg.makeFromClient((fields) => new SessionStoreError(fields))
+).pipe(Effect.map((service) => SessionStore.of(service)))
+
+/**
+ * {@link makePgWithClient} as a layer.
+ *
+ * @since 0.2.0
+ * @category layers
+ * @example
+ * ```ts
+ * import { PgClient } from "@effect/sql-pg"
+ * import { Layer, Redacted } from "effect"
+ * import { SessionStore } from "rath"
+ *
+ * const Database = PgClient.layer({ url: Redacted.make("postgres://rath:secret@db.internal/rath") })
+ * const StoreLive = SessionStore.layerPgWithClient.pipe(Layer.provide(Database))
+ * ```
+ */
+export const layerPgWithClient: Layer.Layer<SessionStore, SessionStoreError, PgClient.PgClient> = Layer.effect(
+  SessionStore,
+  makePgWithClient
+)
 
 /**
  * Options of {@link layerFromUrl} for whichever store the URL names (each applies to its kind).

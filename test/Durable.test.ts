@@ -7,9 +7,23 @@ import { Chunk, Deferred, Effect, Exit, Layer, Option, Schema } from "effect"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { Agent, Compressor, Entry, IdGenerator, Replay, Scripted, Selector, Session, Tool, Workflow } from "rath"
+import {
+  Agent,
+  Approval,
+  Compressor,
+  Entry,
+  IdGenerator,
+  Replay,
+  Scripted,
+  Selector,
+  Session,
+  SessionStore,
+  Tool,
+  Workflow
+} from "rath"
 import type { Provider } from "rath"
 import * as Durable from "rath/Durable"
+import { freePort, skipPostgres, startPostgres } from "./postgres.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "rath-durable-"))),
@@ -40,7 +54,15 @@ const compressor = Compressor.make({ minEntries: 2 })
 const team = Workflow.andThen(
   planner,
   Workflow.parallel([coderA, coderB], { name: "coders" }),
-  Durable.route(selector),
+  // a selector loop: the triage picks the fixer, then done
+  Workflow.loop(Durable.route(selector), {
+    while: (session) =>
+      Option.match(Selector.lastRecord(session, "triage"), {
+        onNone: () => true,
+        onSome: (record) => record.choice !== "done"
+      }),
+    maxIterations: 3
+  }),
   compressor
 )
 
@@ -82,91 +104,256 @@ const countingProvider = (counter: Counter, gate?: (request: Provider.Request) =
       counter.calls++
       const who = systemText(request).split(".")[0] ?? ""
       counter.byAgent.set(who, (counter.byAgent.get(who) ?? 0) + 1)
-      return answer(request)
+      return systemText(request).includes("You release") ? releaseAnswer(request) : answer(request)
     })
   )
+
+const deploy = Tool.make({
+  name: "deploy",
+  description: "Deploys the build",
+  parameters: Schema.Struct({ target: Schema.String }),
+  needsApproval: true,
+  handler: (args, ctx) =>
+    Effect.map(Durable.idempotencyKey(ctx), (key) => {
+      applied.set(key, (applied.get(key) ?? 0) + 1)
+      return `deployed to ${args.target}`
+    })
+})
+
+const releaser = Agent.make({ name: "releaser", instructions: "You release.", tools: [deploy] })
+
+const releaseAnswer = (request: Provider.Request): Scripted.Reply =>
+  lastIsToolResult(request)
+    ? Scripted.reply("Released.")
+    : Scripted.toolCall("deploy", { target: "prod" }, { id: "call_deploy" })
 
 const durableLayer = (dir: string, options?: { readonly workspaceRoot?: string }) =>
   Durable.layerSingle({
     storeFile: NodePath.join(dir, "rath.db"),
-    workflows: [Durable.define("team", team), Durable.define("solo", coderA)],
+    workflows: [Durable.define("team", team), Durable.define("solo", coderA), Durable.define("release", releaser)],
     workspaceRoot: options?.workspaceRoot
   })
 
 const entriesOf = (session: Session.Session) => Chunk.toReadonlyArray(Session.entries(session))
 
 describe("Durable", () => {
-  it.live("a multi-agent workflow runs durably with the entries of the same workflow run directly", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const counter: Counter = { calls: 0, byAgent: new Map() }
-      const result = yield* Effect.gen(function*() {
-        const id = yield* Durable.submit("team", { prompt: "Build the thing", key: "run1" })
-        assert.strictEqual(id, "team:run1")
-        return yield* Durable.wait(id)
-      }).pipe(Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(counter)))))
+  it.live(
+    "a multi-agent workflow runs durably with the entries of the same workflow run directly",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        const result = yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("team", { prompt: "Build the thing", key: "run1" })
+          assert.strictEqual(id, "team:run1")
+          return yield* Durable.wait(id)
+        }).pipe(Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(counter)))))
 
-      const direct = yield* Session.fromUserMessage("Build the thing").pipe(
-        Effect.flatMap(team),
-        Effect.provide(countingProvider({ calls: 0, byAgent: new Map() })),
-        Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
-      )
-      const divergence = Replay.diff(direct, result, { ignore: ["durationMs", "latencyMs"] })
-      assert.isTrue(Option.isNone(divergence), Option.isSome(divergence) ? Replay.describe(divergence.value) : "")
-      const shape = (session: Session.Session) => entriesOf(session).map((e) => `${e._tag} by ${e.author.name}`)
-      assert.deepStrictEqual(shape(result), shape(direct))
-      assert.strictEqual(entriesOf(result).length, 26)
-      // planner 1, coders 2 each, selector 1, fixer 1, compressor 1
-      assert.strictEqual(counter.calls, 8)
-      assert.strictEqual(applied.get("team:run1/call_A"), 1)
-      assert.strictEqual(applied.get("team:run1/call_B"), 1)
-      // the input session's ids derive from the execution id
-      assert.match(entriesOf(result)[0]!.id, /^e_/)
-    }).pipe(Effect.scoped), 60_000)
-
-  it.live("unknown workflows and malformed requests are typed errors, and nothing is written", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const counter: Counter = { calls: 0, byAgent: new Map() }
-      yield* Effect.gen(function*() {
-        const unknown = yield* Effect.flip(Durable.submit("nope", { prompt: "x" }))
-        assert.strictEqual(unknown.reason, "UnknownWorkflow")
-        assert.include(unknown.message, "team")
-        const bad = yield* Effect.flip(Durable.submit("team", { prompt: 3 }))
-        assert.strictEqual(bad.reason, "InvalidRequest")
-        const empty = yield* Effect.flip(Durable.submit("team", { prompt: "" }))
-        assert.strictEqual(empty.reason, "InvalidRequest")
-        const noRun = yield* Effect.flip(Durable.poll("nope:1"))
-        assert.strictEqual(noRun.reason, "UnknownWorkflow")
-        const unreachable = yield* Effect.flip(Durable.submit("solo", { prompt: "x", workspace: "gone" }))
-        assert.strictEqual(unreachable.reason, "WorkspaceUnreachable")
-      }).pipe(
-        Effect.provide(
-          durableLayer(dir, { workspaceRoot: NodePath.join(dir, "ws") }).pipe(Layer.provide(countingProvider(counter)))
+        const direct = yield* Session.fromUserMessage("Build the thing").pipe(
+          Effect.flatMap(team),
+          Effect.provide(countingProvider({ calls: 0, byAgent: new Map() })),
+          Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
         )
-      )
-      assert.strictEqual(counter.calls, 0)
-    }).pipe(Effect.scoped), 60_000)
-
-  it.live("a step whose workspace went away fails with WorkspaceUnreachable instead of running", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const root = NodePath.join(dir, "ws")
-      NodeFs.mkdirSync(NodePath.join(root, "job1"), { recursive: true })
-      const counter: Counter = { calls: 0, byAgent: new Map() }
-      const error = yield* Effect.gen(function*() {
-        const id = yield* Durable.submit("solo", { prompt: "x", workspace: "job1", key: "ws1" })
-        // the workspace disappears (an unmounted share) before the step runs
-        NodeFs.rmSync(NodePath.join(root, "job1"), { recursive: true })
-        return yield* Effect.flip(Durable.wait(id))
-      }).pipe(
-        Effect.provide(
-          durableLayer(dir, { workspaceRoot: root }).pipe(Layer.provide(countingProvider(counter)))
+        const divergence = Replay.diff(direct, result, { ignore: ["durationMs", "latencyMs"] })
+        assert.isTrue(Option.isNone(divergence), Option.isSome(divergence) ? Replay.describe(divergence.value) : "")
+        const shape = (session: Session.Session) => entriesOf(session).map((e) => `${e._tag} by ${e.author.name}`)
+        assert.deepStrictEqual(shape(result), shape(direct))
+        assert.strictEqual(entriesOf(result).length, 28)
+        // planner 1, coders 2 each, selector 2, fixer 1, compressor 1
+        assert.strictEqual(counter.calls, 9)
+        assert.deepStrictEqual(
+          entriesOf(result).flatMap((e) => Option.toArray(Selector.recordOf(e))).map((r) => r.choice),
+          ["fixer", "done"]
         )
-      )
-      assert.strictEqual(error.reason, "WorkspaceUnreachable")
-      assert.strictEqual(counter.calls, 0)
-    }).pipe(Effect.scoped), 60_000)
+        assert.strictEqual(applied.get("team:run1/call_A"), 1)
+        assert.strictEqual(applied.get("team:run1/call_B"), 1)
+        // the input session's ids derive from the execution id
+        assert.match(entriesOf(result)[0]!.id, /^e_/)
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live(
+    "unknown workflows and malformed requests are typed errors, and nothing is written",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        yield* Effect.gen(function*() {
+          const unknown = yield* Effect.flip(Durable.submit("nope", { prompt: "x" }))
+          assert.strictEqual(unknown.reason, "UnknownWorkflow")
+          assert.include(unknown.message, "team")
+          const bad = yield* Effect.flip(Durable.submit("team", { prompt: 3 }))
+          assert.strictEqual(bad.reason, "InvalidRequest")
+          const empty = yield* Effect.flip(Durable.submit("team", { prompt: "" }))
+          assert.strictEqual(empty.reason, "InvalidRequest")
+          const noRun = yield* Effect.flip(Durable.poll("nope:1"))
+          assert.strictEqual(noRun.reason, "UnknownWorkflow")
+          const unreachable = yield* Effect.flip(Durable.submit("solo", { prompt: "x", workspace: "gone" }))
+          assert.strictEqual(unreachable.reason, "WorkspaceUnreachable")
+        }).pipe(
+          Effect.provide(
+            durableLayer(dir, { workspaceRoot: NodePath.join(dir, "ws") }).pipe(
+              Layer.provide(countingProvider(counter))
+            )
+          )
+        )
+        assert.strictEqual(counter.calls, 0)
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live(
+    "a step whose workspace went away fails with WorkspaceUnreachable instead of running",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const root = NodePath.join(dir, "ws")
+        NodeFs.mkdirSync(NodePath.join(root, "job1"), { recursive: true })
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        const error = yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("solo", { prompt: "x", workspace: "job1", key: "ws1" })
+          // the workspace disappears (an unmounted share) before the step runs
+          NodeFs.rmSync(NodePath.join(root, "job1"), { recursive: true })
+          return yield* Effect.flip(Durable.wait(id))
+        }).pipe(
+          Effect.provide(
+            durableLayer(dir, { workspaceRoot: root }).pipe(Layer.provide(countingProvider(counter)))
+          )
+        )
+        assert.strictEqual(error.reason, "WorkspaceUnreachable")
+        assert.strictEqual(counter.calls, 0)
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live(
+    "a run cut mid-way continues in a new runtime over the same files without repeating recorded calls",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const first: Counter = { calls: 0, byAgent: new Map() }
+        const reached = yield* Deferred.make<void>()
+        // the first runtime: coder-b's second model call never answers; the runtime is shut down then
+        const gate = (request: Provider.Request) =>
+          systemText(request).includes("You code part B") && lastIsToolResult(request)
+            ? Effect.zipRight(Deferred.succeed(reached, undefined), Effect.never)
+            : Effect.void
+        yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("team", { prompt: "Build the thing", key: "cut1" })
+          assert.strictEqual(id, "team:cut1")
+          yield* Deferred.await(reached)
+          // let coder-a finish what it is doing, if it still is
+          yield* Effect.sleep("300 millis")
+        }).pipe(Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(first, gate)))))
+        const answeredBefore = first.calls
+        assert.isAtLeast(answeredBefore, 2)
+
+        // a new runtime over the same files: the run continues by itself
+        const second: Counter = { calls: 0, byAgent: new Map() }
+        const result = yield* Durable.wait("team:cut1").pipe(
+          Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(second))))
+        )
+        // every call that had an answer was not asked again: 9 answered calls in all
+        assert.strictEqual(answeredBefore + second.calls, 9)
+        assert.strictEqual(second.byAgent.get("You plan the work"), undefined)
+        assert.strictEqual(second.byAgent.get("You code part B"), 1)
+        const texts = entriesOf(result).filter(Entry.is("Assistant")).map((e) => e.text)
+        // each answer once: the resumed coder-b did not ask its first call again
+        assert.deepStrictEqual(texts, ["Plan: A then B.", "", "Part A done.", "", "Part B done.", "Fixed."])
+        assert.strictEqual(entriesOf(result).filter(Entry.is("Compression")).length, 1)
+        // the tool's effect was applied once per call
+        assert.strictEqual(applied.get("team:cut1/call_B"), 1)
+      }).pipe(Effect.scoped),
+    90_000
+  )
+
+  it.live(
+    "a tool call waits for approval on a durable deferred, answered after a restart",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const first: Counter = { calls: 0, byAgent: new Map() }
+        yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("release", { prompt: "Ship it", key: "rel1" })
+          for (;;) {
+            const status = yield* Durable.poll(id)
+            if (status._tag === "Suspended") break
+            assert.strictEqual(status._tag, "Running")
+            yield* Effect.sleep("50 millis")
+          }
+        }).pipe(Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(first)))))
+        assert.strictEqual(first.calls, 1)
+        assert.isUndefined(applied.get("release:rel1/call_deploy"))
+
+        const second: Counter = { calls: 0, byAgent: new Map() }
+        const result = yield* Effect.gen(function*() {
+          assert.strictEqual((yield* Durable.poll("release:rel1"))._tag, "Suspended")
+          yield* Durable.approve("release:rel1", "call_deploy", Approval.approve("ops"))
+          return yield* Durable.wait("release:rel1")
+        }).pipe(Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(second)))))
+        // the recorded answer that asked for the deploy was not asked again
+        assert.strictEqual(second.calls, 1)
+        assert.strictEqual(applied.get("release:rel1/call_deploy"), 1)
+        const results = entriesOf(result).filter(Entry.is("ToolResult"))
+        assert.strictEqual(results.length, 1)
+        assert.deepStrictEqual(results[0]!.output, "deployed to prod")
+        assert.strictEqual(results[0]!.approval?.decision, "approved")
+        assert.deepStrictEqual(entriesOf(result).filter(Entry.is("Assistant")).map((e) => e.text).at(-1), "Released.")
+      }).pipe(Effect.scoped),
+    90_000
+  )
+
+  it.live.skipIf(skipPostgres)(
+    "a runner on Postgres (NodeClusterSocket) runs the workflow too",
+    () =>
+      Effect.gen(function*() {
+        const pg = yield* startPostgres
+        const port = yield* freePort
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        const result = yield* Durable.submit("team", { prompt: "Build the thing", key: "pg1" }).pipe(
+          Effect.flatMap(Durable.wait),
+          Effect.provide(
+            Durable.layerRunner({
+              url: pg.url,
+              host: "127.0.0.1",
+              port,
+              workflows: [Durable.define("team", team)]
+            }).pipe(Layer.provide([countingProvider(counter), SessionStore.layerMemory]))
+          )
+        )
+        assert.strictEqual(counter.calls, 9)
+        assert.strictEqual(entriesOf(result).filter(Entry.is("Compression")).length, 1)
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
+  it.live(
+    "interrupt ends a run that waits for an approval: its status is Failed with Interrupted",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        const status = yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("release", { prompt: "Ship it", key: "stop1" })
+          while ((yield* Durable.poll(id))._tag !== "Suspended") yield* Effect.sleep("50 millis")
+          yield* Durable.interrupt(id)
+          for (;;) {
+            const status = yield* Durable.poll(id)
+            if (status._tag === "Failed" || status._tag === "Done") return status
+            yield* Effect.sleep("50 millis")
+          }
+        }).pipe(
+          Effect.timeout("30 seconds"),
+          Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(counter))))
+        )
+        assert.strictEqual(status._tag, "Failed")
+        if (status._tag === "Failed") assert.strictEqual(status.error.reason, "Interrupted")
+        assert.strictEqual(counter.calls, 1)
+        assert.isUndefined(applied.get("release:stop1/call_deploy"))
+      }).pipe(Effect.scoped),
+    90_000
+  )
 
   void Exit
 })

@@ -179,6 +179,23 @@ const conformance = <R>(
         assert.isTrue(Equal.equals(yield* store.load(base.id), ours))
       })))
 
+    it.effect("text with NUL, quotes, backslashes and non-ASCII round-trips, and list by text still finds it", () =>
+      run(Effect.gen(function*() {
+        const store = yield* SessionStore.SessionStore
+        const odd = "nul \u0000 quote \" backslash \\u0000 Grüße 你好 \ud83d\ude00 TAIL"
+        const session = yield* Session.fromUserMessage(odd).pipe(
+          Effect.flatMap(Session.append(Entry.custom("odd", { text: odd, nested: ["\u0000"] })))
+        )
+        yield* store.save(session)
+        const loaded = yield* store.load(session.id)
+        assert.isTrue(Equal.equals(loaded, session))
+        assert.strictEqual(Session.toJsonl(loaded), Session.toJsonl(session))
+        assert.deepStrictEqual((yield* store.list({ text: "tail" })).map((row) => row.id), [session.id])
+        assert.deepStrictEqual((yield* store.list({ since: -0.5, until: 0.5 })).map((row) => row.id), [
+          session.id
+        ])
+      })))
+
     it.effect("unknown ids are NotFound", () =>
       run(Effect.gen(function*() {
         const store = yield* SessionStore.SessionStore

@@ -8,14 +8,18 @@
  *   (`pos`, 1-based), the node before it (`prev`) and its entry (`data`, the text
  *   `storeCodec.encodeStored` writes, kept as TEXT so it loads back byte for byte), with the
  *   CRC-32 of `storeCodec.nodeChecksum` (stored as a signed 32-bit integer). Forks share nodes.
- *   Ids come from the sequence `rath_node_ids`, so a node's `prev` is always an older node.
+ *   Ids come from the sequence `rath_node_ids`, reserved by each process in blocks (so ids are
+ *   unique, not ordered by time: nothing here relies on a `prev` being smaller).
  * - `rath_sessions(id, head, head_entry, length, …, crc, agent_crc)`: one row per session, its
  *   checksum `storeCodec.rowChecksum`.
  * - `rath_session_parents(child, ord, parent)`: lineage edges, walked with recursive queries.
  * - `rath_migrations(migration_id, name, created_at)`: the schema version (as the SQLite store's
  *   Migrator table).
  *
- * Concurrency. A save is one transaction: it locks the session row (`SELECT … FOR UPDATE`),
+ * Concurrency. A save of a session this process saved or loaded last (the common save: a few
+ * entries more) is one statement: a compare-and-set that moves the head only if the row still
+ * holds the head this process saw, inserting the new nodes only if it did. Otherwise (first save,
+ * another process moved the head) a save is one transaction: it locks the session row (`SELECT … FOR UPDATE`),
  * checks that the stored history is a prefix of the one being saved (else `Conflict`), writes the
  * new nodes and moves the head with a compare-and-set on the old head. Of two writers racing on one
  * head, the second waits for the first's commit, then reads the new head and gets a `Conflict`.
@@ -52,6 +56,7 @@ import {
   encodeStored,
   jsonlOps,
   link,
+  nodeAt,
   nodeChecksum,
   nodesAfter,
   rowChecksum,
@@ -229,6 +234,20 @@ export const make = (
     return yield* makeWith(Context.get(context, PgClient.PgClient), shown, secrets, fail)
   })
 
+/** The store on the program's own `PgClient` (named in messages by its host and database). */
+export const makeFromClient = (
+  fail: (fields: PgErrorFields) => E
+): Effect.Effect<SessionStore.Service, E, PgClient.PgClient> =>
+  Effect.flatMap(PgClient.PgClient, (client) => {
+    const { database, host, port } = client.config
+    return makeWith(
+      client,
+      `postgres://${host ?? "localhost"}${port === undefined ? "" : `:${port}`}/${database ?? ""}`,
+      redact.normalize(client.config.password === undefined ? [] : [Redacted.value(client.config.password)]),
+      fail
+    )
+  })
+
 /**
  * The store on a client that is already connected (`shown`: the database as messages name it).
  * Checks the schema version first: a newer one is refused before anything is written.
@@ -345,6 +364,92 @@ export const makeWith = (
     const lockShared = query("SELECT pg_advisory_xact_lock_shared($1)", [COLLECT_LOCK])
     const lockExclusive = query("SELECT pg_advisory_xact_lock($1)", [COLLECT_LOCK])
 
+    /** Node ids this process reserved from the sequence and has not used yet. */
+    const idPool: Array<number> = []
+    const ID_BLOCK = 256
+    /** `n` unused node ids: from the pool, which takes a block from the sequence when short. */
+    const takeIds = (n: number) =>
+      Effect.suspend(() =>
+        idPool.length >= n ? Effect.void : Effect.map(
+          values("SELECT nextval('rath_node_ids') FROM generate_series(1, $1)", [Math.max(ID_BLOCK, n)]),
+          (rows) => {
+            for (const row of rows) idPool.push(int(row[0])!)
+          }
+        )
+      ).pipe(Effect.map(() => idPool.splice(0, n)))
+
+    /** The fresh nodes of a save as the columns of `rath_nodes`, linked from `boundaryId`. */
+    const nodeColumns = (
+      fresh: ReadonlyArray<Session.Node>,
+      ids: ReadonlyArray<number>,
+      boundaryId: number | null,
+      assigned: Array<readonly [Session.Node, number]>
+    ) => {
+      const prevs: Array<number | null> = []
+      const positions: Array<number> = []
+      const data: Array<string> = []
+      const crcs: Array<number> = []
+      for (let i = 0; i < fresh.length; i++) {
+        const node = fresh[i]!
+        const prev = i === 0 ? boundaryId : ids[i - 1]!
+        const text = encodeStored(node.entry, node.prev?.entry.id)
+        prevs.push(prev)
+        positions.push(node.length)
+        data.push(text)
+        crcs.push(signed(nodeChecksum(prev, node.length, text)))
+        assigned.push([node, ids[i]!])
+      }
+      return [ids, prevs, positions, data, crcs] as const
+    }
+
+    /**
+     * What this process last saw of each session row it saved or loaded (committed): the head
+     * node, its entry and the length. The common save (such a session, a few entries longer) then
+     * needs no read: {@link saveCached}.
+     */
+    const heads = new Map<
+      string,
+      { readonly head: number | null; readonly headEntry: string | null; readonly length: number }
+    >()
+
+    const SET_ROW = `head = $2, head_entry = $3, length = $4, base = $5, operation = $6, parents = $7,
+      by_kind = $8, by_name = $9, created_at = $10, updated_at = $11, placement = $12,
+      agent = coalesce($13, agent), crc = $14, agent_crc = coalesce($15, agent_crc)`
+
+    /**
+     * The fast save, one statement (so one atomic commit, no transaction round trips): moves the
+     * head only if the row still holds the head this process saw (compare-and-set), and inserts
+     * the new nodes only if it moved. False when the row changed: nothing was written.
+     */
+    const saveCached = (
+      session: Session.Session,
+      options: SessionStore.SaveOptions | undefined,
+      now: number,
+      cached: { readonly head: number | null; readonly headEntry: string | null; readonly length: number },
+      assigned: Array<readonly [Session.Node, number]>
+    ) =>
+      Effect.gen(function*() {
+        const fresh = nodesAfter(session.node, cached.length)
+        const ids = fresh.length === 0 ? [] : yield* takeIds(fresh.length)
+        const columns = nodeColumns(fresh, ids, cached.head, assigned)
+        const head = fresh.length === 0 ? cached.head : ids[ids.length - 1]!
+        const fields = rowFields(session, head, now)
+        const [agent, agentCrc] = agentValues(options)
+        const rows = yield* values(
+          `WITH moved AS (
+            UPDATE rath_sessions SET ${SET_ROW}
+            WHERE id = $1 AND head IS NOT DISTINCT FROM $16 AND length = $17 RETURNING id
+          ), added AS (
+            INSERT INTO rath_nodes (id, prev, pos, data, crc)
+            SELECT n.* FROM unnest($18::bigint[], $19::bigint[], $20::int[], $21::text[], $22::int[]) AS n
+            WHERE EXISTS (SELECT 1 FROM moved)
+          )
+          SELECT count(*)::int FROM moved`,
+          [...fields, agent, signed(rowChecksum(fields)), agentCrc, cached.head, cached.length, ...columns]
+        )
+        return rows[0]?.[0] === 1 ? head : undefined
+      })
+
     /** One save, one transaction; fails `Retry` when another writer created the row meanwhile. */
     const saveOnce = (
       session: Session.Session,
@@ -389,25 +494,10 @@ export const makeWith = (
         const fresh = nodesAfter(session.node, boundaryLength)
         let head = boundaryId
         if (fresh.length > 0) {
-          const reserved = yield* values("SELECT nextval('rath_node_ids') FROM generate_series(1, $1)", [fresh.length])
-          const ids = reserved.map((r) => int(r[0])!).sort((a, b) => a - b)
-          const prevs: Array<number | null> = []
-          const positions: Array<number> = []
-          const data: Array<string> = []
-          const crcs: Array<number> = []
-          for (let i = 0; i < fresh.length; i++) {
-            const node = fresh[i]!
-            const prev = i === 0 ? boundaryId : ids[i - 1]!
-            const text = encodeStored(node.entry, node.prev?.entry.id)
-            prevs.push(prev)
-            positions.push(node.length)
-            data.push(text)
-            crcs.push(signed(nodeChecksum(prev, node.length, text)))
-            assigned.push([node, ids[i]!])
-          }
+          const ids = yield* takeIds(fresh.length)
           yield* query(
             "INSERT INTO rath_nodes (id, prev, pos, data, crc) SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::int[])",
-            [ids, prevs, positions, data, crcs]
+            nodeColumns(fresh, ids, boundaryId, assigned)
           )
           head = ids[ids.length - 1]!
         }
@@ -417,9 +507,7 @@ export const makeWith = (
         if (row !== undefined) {
           // compare-and-set on the head the row held when this transaction locked it
           const moved = yield* query(
-            `UPDATE rath_sessions SET head = $2, head_entry = $3, length = $4, base = $5, operation = $6, parents = $7,
-              by_kind = $8, by_name = $9, created_at = $10, updated_at = $11, placement = $12,
-              agent = coalesce($13, agent), crc = $14, agent_crc = coalesce($15, agent_crc)
+            `UPDATE rath_sessions SET ${SET_ROW}
             WHERE id = $1 AND head IS NOT DISTINCT FROM $16 AND length = $17 RETURNING id`,
             [...fields, agent, crc, agentCrc, boundaryId, row.length]
           )
@@ -447,36 +535,68 @@ export const makeWith = (
             )
           }
         }
-        return { appended: session.length - (row?.length ?? 0), created: row === undefined }
+        return { appended: session.length - (row?.length ?? 0), created: row === undefined, head }
       }))
 
-    const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const attempt = (left: number): Effect.Effect<SessionStore.SaveResult, E> => {
-          const assigned: Array<readonly [Session.Node, number]> = []
-          return saveOnce(session, options, now, assigned).pipe(
-            Effect.tap(() =>
-              Effect.sync(() => {
-                // only once committed: a rolled-back save must not teach this process node ids
-                for (const [node, id] of assigned) nodeIds.set(node, id)
+    /** Records what a committed save wrote: node ids for forks, and the head for the fast save. */
+    const committed = (
+      session: Session.Session,
+      head: number | null,
+      assigned: ReadonlyArray<readonly [Session.Node, number]>
+    ) =>
+      Effect.sync(() => {
+        for (const [node, id] of assigned) nodeIds.set(node, id)
+        heads.set(session.id, { head, headEntry: session.node?.entry.id ?? null, length: session.length })
+      })
+
+    /** The full save, run again (at most 3 times) when another writer created the row meanwhile. */
+    const saveFull = (
+      session: Session.Session,
+      options: SessionStore.SaveOptions | undefined,
+      now: number,
+      left: number
+    ): Effect.Effect<SessionStore.SaveResult, E> => {
+      const assigned: Array<readonly [Session.Node, number]> = []
+      return saveOnce(session, options, now, assigned).pipe(
+        Effect.tap(({ head }) => committed(session, head, assigned)),
+        Effect.map(({ appended, created }) => ({ appended, created })),
+        Effect.catchAll((error): Effect.Effect<SessionStore.SaveResult, E> => {
+          if (error._tag === "SessionStoreError") return Effect.fail(error)
+          if (error._tag === "Retry" && left > 0) return saveFull(session, options, now, left - 1)
+          return Effect.fail(
+            error._tag === "Retry"
+              ? fail({
+                reason: "Conflict",
+                detail: "other writers kept creating this session while it was being saved",
+                sessionId: session.id
               })
-            ),
-            Effect.catchAll((error): Effect.Effect<SessionStore.SaveResult, E> => {
-              if (error._tag === "SessionStoreError") return Effect.fail(error)
-              if (error._tag === "Retry" && left > 0) return attempt(left - 1)
-              return Effect.fail(
-                error._tag === "Retry"
-                  ? fail({
-                    reason: "Conflict",
-                    detail: "other writers kept creating this session while it was being saved",
-                    sessionId: session.id
-                  })
-                  : unavailable(`cannot save ${session.id}`)(error)
-              )
-            })
+              : unavailable(`cannot save ${session.id}`)(error)
           )
-        }
-        return attempt(3)
+        })
+      )
+    }
+
+    const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<SessionStore.SaveResult, E> => {
+        const cached = heads.get(session.id)
+        if (
+          cached === undefined || session.length < cached.length ||
+          (cached.length > 0 && nodeAt(session.node, cached.length)?.entry.id !== cached.headEntry)
+        ) return saveFull(session, options, now, 3)
+        const assigned: Array<readonly [Session.Node, number]> = []
+        return saveCached(session, options, now, cached, assigned).pipe(
+          Effect.mapError(unavailable(`cannot save ${session.id}`)),
+          Effect.flatMap((head) =>
+            head === undefined
+              // the row changed since this process saw it: nothing was written; the full save
+              // decides on what the database holds (a fast-forward goes through, else Conflict)
+              ? Effect.zipRight(Effect.sync(() => heads.delete(session.id)), saveFull(session, options, now, 3))
+              : Effect.as(committed(session, head, assigned), {
+                appended: session.length - cached.length,
+                created: false
+              })
+          )
+        )
       })
 
     const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
@@ -583,6 +703,7 @@ export const makeWith = (
         const summary = yield* toSummary(row)
         const node = yield* rebuild(id, row, chain)
         if (node !== undefined && row.head !== null) nodeIds.set(node, int(row.head)!)
+        heads.set(id, { head: int(row.head), headEntry: row.head_entry, length: row.length })
         return Session.unsafeMake({
           id: summary.id,
           lineage: summary.lineage,
@@ -601,8 +722,9 @@ export const makeWith = (
         params.push(value)
         return `$${params.length}`
       }
-      if (options?.since !== undefined) where.push(`s.created_at >= ${param(options.since)}`)
-      if (options?.until !== undefined) where.push(`s.created_at < ${param(options.until)}`)
+      // times as float8: a fractional millisecond compares as the memory store compares it
+      if (options?.since !== undefined) where.push(`s.created_at >= ${param(options.since)}::float8`)
+      if (options?.until !== undefined) where.push(`s.created_at < ${param(options.until)}::float8`)
       if (options?.agent !== undefined) {
         const agent = param(options.agent)
         where.push(`(s.by_name = ${agent} OR (s.agent::json->>'name') = ${agent})`)
@@ -668,6 +790,7 @@ export const makeWith = (
 
     const forget = Effect.sync(() => {
       nodeIds = new WeakMap()
+      heads.clear()
     })
 
     const remove = (id: string) =>
@@ -688,7 +811,7 @@ export const makeWith = (
         sql.withTransaction(Effect.gen(function*() {
           yield* lockExclusive
           const cutoff = now - Duration.toMillis(Duration.decode(olderThan))
-          const removed = yield* query("DELETE FROM rath_sessions WHERE updated_at < $1 RETURNING id", [cutoff])
+          const removed = yield* query("DELETE FROM rath_sessions WHERE updated_at < $1::float8 RETURNING id", [cutoff])
           if (removed.length === 0) return 0
           yield* query("DELETE FROM rath_session_parents WHERE child NOT IN (SELECT id FROM rath_sessions)")
           yield* collectGarbage

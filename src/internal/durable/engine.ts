@@ -21,6 +21,7 @@ import * as path from "node:path"
 import * as Agent from "../../Agent.js"
 import * as Approval from "../../Approval.js"
 import * as IdGenerator from "../../IdGenerator.js"
+import type * as Journal from "../../Journal.js"
 import * as Placement from "../../Placement.js"
 import type * as Provider from "../../Provider.js"
 import * as Resume from "../../Resume.js"
@@ -29,7 +30,7 @@ import * as Session from "../../Session.js"
 import * as SessionStore from "../../SessionStore.js"
 import * as Workflow from "../../Workflow.js"
 import { firstSessionId, seeded, stepTag } from "./ids.js"
-import { type Definition, DurableError, type RunRequest, type Service, type Status } from "./model.js"
+import { type Definition, DurableError, RunRequest, type Service, type Status } from "./model.js"
 
 // -----------------------------------------------------------------------------
 // context of a durable run
@@ -198,10 +199,12 @@ const leafBody = <E, R>(
       Effect.provideService(Approval.Approval, approval),
       Effect.provideService(Workflow.Durability, Workflow.direct)
     )
-    return yield* Effect.raceFirst(
+    // the cluster runs an activity uninterruptibly; a runner shutting down must be able to stop
+    // the step (the agent records where it was cut, and the next runner continues from there)
+    return yield* Effect.interruptible(Effect.raceFirst(
       running,
       Effect.map(Deferred.await(needs), (asked): Outcome => ({ _tag: "NeedsApproval", ...asked }))
-    )
+    ))
   }).pipe(
     Effect.mapError((error) =>
       Schema.is(DurableError)(error)
@@ -278,8 +281,7 @@ const hook = (run: Run): Workflow.DurabilityService => ({
 export type SelectorLike<W extends Workflow.Workflow<any, any>> = Selector.Selector<W>
 
 /** @internal */
-export type SelectorErrorOf<S> = S extends Selector.Selector<any>
-  ? Selector.SelectorError | import("../../Journal.js").JournalError
+export type SelectorErrorOf<S> = S extends Selector.Selector<any> ? Selector.SelectorError | Journal.JournalError
   : never
 
 /** @internal */
@@ -409,7 +411,7 @@ export const make = <R>(options: {
               })`
             })
           }
-          const request: RunRequest = yield* Schema.decodeUnknown(RunRequestSchema)(input).pipe(
+          const request: RunRequest = yield* Schema.decodeUnknown(RunRequest)(input).pipe(
             Effect.mapError((error) =>
               new DurableError({ reason: "InvalidRequest", workflow: name, detail: error.message })
             )
@@ -455,12 +457,6 @@ export const make = <R>(options: {
     }
     return service
   }) as never
-
-const RunRequestSchema = Schema.Struct({
-  prompt: Schema.String.pipe(Schema.minLength(1)),
-  workspace: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))),
-  key: Schema.optional(Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)))
-})
 
 const checkWorkspaceDir = (root: string | undefined, workflow: string, workspace: string) =>
   Effect.suspend(() => {
