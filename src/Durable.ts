@@ -64,7 +64,7 @@ export {
 } from "./internal/durable/model.js"
 
 /**
- * Names a workflow for {@link layerSingle} / {@link layerRunner}. The name is what
+ * Names a workflow for {@link layerSingle} / {@link layerRunner} / {@link layerClient}. The name is what
  * {@link submit} asks for; it must be the same on every runner.
  *
  * @since 0.2.0
@@ -211,6 +211,13 @@ export interface CommonOptions<R> {
   readonly sandboxBackend?: string | undefined
   /** Extra settings of the cluster's sharding. */
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  /**
+   * Two attempts of one step may overlap (a shard moved while its old owner still ran the step).
+   * The attempt that loses the store's compare-and-set waits for the winner to finish the step and
+   * takes its result; if the winner's session stops growing for this long (its runner died), the
+   * loser continues it. Default 30 seconds: longer than a model call.
+   */
+  readonly takeoverAfter?: Duration.DurationInput | undefined
 }
 
 /**
@@ -307,6 +314,45 @@ export const layerRunner = <R>(
     }
   }).pipe(Layer.provide(PgClient.layer({ url })))
   return Layer.scoped(Durable, internal.make(options)).pipe(
+    Layer.provideMerge(ClusterWorkflowEngine.layer.pipe(Layer.provide(cluster))),
+    Layer.mapError((cause) => new DurableError({ reason: "StoreFailed", detail: messageOf(cause) }))
+  ) as never
+}
+
+/**
+ * Options of {@link layerClient}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ClientOptions {
+  /** The Postgres URL of the cluster's storage (the runners' `url`). */
+  readonly url: Redacted.Redacted | string
+  /** The workflows, by name (see {@link define}); the runners run them, the client only names them. */
+  readonly workflows: ReadonlyArray<Definition<any>>
+  /** Extra settings of the cluster's sharding. */
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+}
+
+/**
+ * A client of a cluster of runners: a member that takes no shards and runs nothing, for the
+ * programs that {@link submit}, {@link poll}, {@link wait}, {@link interrupt} and {@link approve}
+ * (a web server, a CLI, a test). It needs the `SessionStore` the runners save in ({@link wait}
+ * loads the result from it).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerClient = (
+  options: ClientOptions
+): Layer.Layer<Durable | WorkflowEngine.WorkflowEngine, DurableError, SessionStore.SessionStore> => {
+  const url = typeof options.url === "string" ? Redacted.make(options.url) : options.url
+  const cluster = NodeClusterSocket.layer({
+    clientOnly: true,
+    storage: "sql",
+    shardingConfig: { ...options.shardingConfig }
+  }).pipe(Layer.provide(PgClient.layer({ url })))
+  return Layer.scoped(Durable, internal.make({ workflows: options.workflows, register: false })).pipe(
     Layer.provideMerge(ClusterWorkflowEngine.layer.pipe(Layer.provide(cluster))),
     Layer.mapError((cause) => new DurableError({ reason: "StoreFailed", detail: messageOf(cause) }))
   ) as never

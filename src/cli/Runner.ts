@@ -17,11 +17,8 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
-import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,7 +29,6 @@ import type * as Scope from "effect/Scope"
 import * as Approval from "../Approval.js"
 import * as Durable from "../Durable.js"
 import * as ConfigFile from "../internal/configFile.js"
-import * as engine from "../internal/durable/engine.js"
 import * as SessionStore from "../SessionStore.js"
 import { CliError, messageOf, oneLine } from "./CliError.js"
 import { importFile, tsxHint } from "./ModuleLoader.js"
@@ -56,6 +52,8 @@ export interface Settings {
   readonly port: number
   readonly shardLockExpiration: Duration.Duration
   readonly shardLockRefreshInterval: Duration.Duration
+  /** How long a step attempt that lost to an overlapping one waits for a winner that stopped writing. */
+  readonly takeoverAfter: Duration.Duration
   readonly workspaceRoot: string | undefined
   readonly module: string | undefined
 }
@@ -276,15 +274,11 @@ export const layerClient = (options: {
   readonly url: string
   readonly store: string
   readonly workflows: ReadonlyArray<Durable.Definition<any>>
-}): Layer.Layer<Durable.Durable, CliError> => {
-  const cluster = NodeClusterSocket.layer({ clientOnly: true, storage: "sql" }).pipe(
-    Layer.provide(PgClient.layer({ url: Redacted.make(options.url) }))
-  )
-  return Layer.scoped(Durable.Durable, engine.make({ workflows: options.workflows })).pipe(
-    Layer.provide(ClusterWorkflowEngine.layer.pipe(Layer.provide(cluster), Layer.mapError(clusterFailed(options.url)))),
+}): Layer.Layer<Durable.Durable, CliError> =>
+  Durable.layerClient({ url: options.url, workflows: options.workflows }).pipe(
+    Layer.mapError(clusterFailed(options.url)),
     Layer.provide(storeLayer(options.store))
-  ) as Layer.Layer<Durable.Durable, CliError>
-}
+  )
 
 const resolveSettings = (args: {
   readonly url: Option.Option<string>
@@ -294,6 +288,7 @@ const resolveSettings = (args: {
   readonly port?: Option.Option<number>
   readonly shardLockExpiration?: Option.Option<string>
   readonly shardLockRefresh?: Option.Option<string>
+  readonly takeoverAfter?: Option.Option<string>
   readonly workspaceRoot?: Option.Option<string>
 }) =>
   Effect.gen(function*() {
@@ -303,6 +298,7 @@ const resolveSettings = (args: {
     const module = yield* required(pick(args.module, config.module), "module", "workflow module")
     const expiration = pick(args.shardLockExpiration ?? Option.none(), config.shardLockExpiration)
     const refresh = pick(args.shardLockRefresh ?? Option.none(), config.shardLockRefreshInterval)
+    const takeover = pick(args.takeoverAfter ?? Option.none(), config.takeoverAfter)
     const settings: Settings = {
       url,
       store,
@@ -315,6 +311,9 @@ const resolveSettings = (args: {
       shardLockRefreshInterval: refresh === undefined
         ? tunedFailover.shardLockRefreshInterval
         : yield* parseDurationText("shard-lock-refresh", refresh),
+      takeoverAfter: takeover === undefined
+        ? Duration.seconds(30)
+        : yield* parseDurationText("takeover-after", takeover),
       workspaceRoot: pick(args.workspaceRoot ?? Option.none(), config.workspaceRoot)
     }
     if (Duration.greaterThanOrEqualTo(settings.shardLockRefreshInterval, settings.shardLockExpiration)) {
@@ -362,6 +361,11 @@ export const runner = Command.make(
       "shard-lock-refresh",
       "how often this runner refreshes its shard locks (config: runner.shardLockRefreshInterval; default 1s)"
     ),
+    takeoverAfter: text(
+      "takeover-after",
+      "how long a step attempt that lost to an overlapping attempt of the same step waits for the winner's " +
+        "session to grow before it continues the step itself (config: runner.takeoverAfter; default 30s)"
+    ),
     workspaceRoot: text(
       "workspace-root",
       "the root of the run workspaces, on storage every runner reaches (config: runner.workspaceRoot)"
@@ -378,6 +382,7 @@ export const runner = Command.make(
         port: settings.port,
         shardLockExpiration: settings.shardLockExpiration,
         shardLockRefreshInterval: settings.shardLockRefreshInterval,
+        takeoverAfter: settings.takeoverAfter,
         workspaceRoot: settings.workspaceRoot
       }).pipe(
         Layer.mapError((error) =>

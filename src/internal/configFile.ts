@@ -86,6 +86,8 @@ export const RunnerEntry = Schema.Struct({
   /** Like `5s` or `500ms`. */
   shardLockExpiration: Schema.optional(Schema.String),
   shardLockRefreshInterval: Schema.optional(Schema.String),
+  /** Like `30s`: how long a step attempt that lost to an overlapping one waits for the winner. */
+  takeoverAfter: Schema.optional(Schema.String),
   workspaceRoot: Schema.optional(Schema.String)
 })
 
