@@ -266,6 +266,13 @@ const leafAttempt = <E, R>(
     if (found !== undefined && (info.kind === "fork" || info.kind === "merge")) {
       // a fork or a merge is saved only once it is whole
       return { _tag: "Done", sessionId: found.id } as const
+    } else if (
+      found !== undefined && info.kind !== "agent" && found.lineage.operation === "step" &&
+      found.lineage.by?.name === info.name
+    ) {
+      // a step that is no agent (a selector's decision, a compressor) saves its session once, whole:
+      // its model call is not made again
+      return { _tag: "Done", sessionId: found.id } as const
     } else if (found !== undefined && info.kind === "agent" && original !== undefined) {
       const agent = original as Agent.Agent<any, any>
       const state = Resume.inspect(found)
