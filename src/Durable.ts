@@ -6,12 +6,15 @@
  * - {@link define} names a workflow (any rath step: an agent, `Workflow.andThen`,
  *   `Workflow.parallel`, `Workflow.loop`, a compressor, {@link route} over a selector).
  *   {@link layerSingle} (one machine, SQLite) and {@link layerRunner} (several runners sharing
- *   Postgres) register the workflows and provide the {@link Durable} service.
+ *   Postgres) register the workflows and provide the {@link Durable} service; {@link layerClient}
+ *   provides it to a program that only drives runs (a client of the runners, running nothing).
  * - Each agent run, selector decision, compressor call, fork and merge is a durable step (an
  *   `Activity`) named by its position in the workflow (`step/0/parallel/1/0/agent:coder`). A step
  *   that ran before returns its stored result; a step cut short by a crash continues its own
  *   earlier run from the `SessionStore` (an agent with `Resume`), so no model call that has a
- *   recorded answer is made again. Ids derive from the execution id and the step's position.
+ *   recorded answer is made again. Ids derive from the execution id and the step's position, so
+ *   two overlapping attempts of a step write the same session: the store's compare-and-set lets
+ *   one write, and the other takes its result or continues what it stored (`takeoverAfter`).
  * - {@link submit}, {@link poll}, {@link wait}, {@link interrupt} and {@link approve} drive runs
  *   from outside; a tool call that needs approval waits on a `DurableDeferred` that survives
  *   restarts. {@link idempotencyKey} gives a tool body a key for its external effects.

@@ -35,6 +35,7 @@ import {
   makeHome,
   prepareDatabase,
   reference,
+  runCli,
   type RunnerProcess,
   sessionsOf,
   shapeDifference,
@@ -148,6 +149,11 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
 
         yield* Effect.all([waitAll, chaos], { concurrency: 2 })
         assert.strictEqual(kills.length, KILLS)
+
+        // the CLI's client (`rath run`, on Durable.layerClient) sees the same
+        const status = yield* Effect.promise(() => runCli(env, ["run", "status", executionIds[0]!]))
+        assert.strictEqual(status.code, 0, status.output)
+        assert.match(status.output, new RegExp(`^${executionIds[0]}  done  s_`, "m"))
         yield* progress("every workflow is done; checking against the fault-free run")
 
         // the sessions equal the fault-free run's (ids, times and a continued run's spec record
