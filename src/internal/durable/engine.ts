@@ -169,10 +169,16 @@ export const DEFAULT_TAKEOVER_AFTER = 30_000
 const afterLoss = (run: Run, tag: string, info: Workflow.StepInfo, conflictId: string | undefined) =>
   Effect.gen(function*() {
     if (info.kind !== "agent") {
-      // a step that is no agent saves only its whole result: the winner's is the result
+      // a step that is no agent saves its own session once, whole: the winner's is the result (a
+      // session an agent inside it reported is not: the step runs again, in a new generation)
       if (conflictId !== undefined) {
         const stored = yield* Effect.either(run.store.load(conflictId))
-        if (stored._tag === "Right") return { _tag: "Done", sessionId: conflictId } as const
+        if (
+          stored._tag === "Right" &&
+          (info.kind === "fork" || info.kind === "merge" || stored.right.lineage.by?.name === info.name)
+        ) {
+          return { _tag: "Done", sessionId: conflictId } as const
+        }
       }
       return { _tag: "Continue" } as const
     }
