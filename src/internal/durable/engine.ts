@@ -146,6 +146,15 @@ const earlier = (run: Run, tag: string) =>
     return { found, generation }
   })
 
+/**
+ * Whether a stored session is the whole result of a step that is no agent: the step's own session
+ * (a `step` by the step's name) with more entries than the step's input. A workflow step reports
+ * its session when it starts (no entries of its own yet) and again when it ends; a step that adds
+ * nothing is run again, which costs no model call.
+ */
+const isWholeStep = (found: Session.Session, input: Session.Session, info: Workflow.StepInfo): boolean =>
+  found.lineage.operation === "step" && found.lineage.by?.name === info.name && found.length > input.length
+
 /** Whether an error is, or wraps, the store's `Conflict`: another attempt of the step saved first. */
 export const isConflict = (error: unknown): boolean => {
   let current: unknown = error
@@ -166,7 +175,13 @@ export const DEFAULT_TAKEOVER_AFTER = 30_000
  * left to its writer until it finishes, or stops growing for `takeoverAfter` (its writer died:
  * this attempt continues it); a run that ended interrupted is continued at once.
  */
-const afterLoss = (run: Run, tag: string, info: Workflow.StepInfo, conflictId: string | undefined) =>
+const afterLoss = (
+  run: Run,
+  tag: string,
+  info: Workflow.StepInfo,
+  input: Session.Session,
+  conflictId: string | undefined
+) =>
   Effect.gen(function*() {
     if (info.kind !== "agent") {
       // a step that is no agent saves its own session once, whole: the winner's is the result (a
@@ -175,7 +190,7 @@ const afterLoss = (run: Run, tag: string, info: Workflow.StepInfo, conflictId: s
         const stored = yield* Effect.either(run.store.load(conflictId))
         if (
           stored._tag === "Right" &&
-          (info.kind === "fork" || info.kind === "merge" || stored.right.lineage.by?.name === info.name)
+          (info.kind === "fork" || info.kind === "merge" || isWholeStep(stored.right, input, info))
         ) {
           return { _tag: "Done", sessionId: conflictId } as const
         }
@@ -243,7 +258,7 @@ export const leafBody = <E, R>(
       yield* Effect.logInfo(
         `rath durable: step ${position} of ${run.executionId} lost the store's compare-and-set to an overlapping attempt; going on from what is stored`
       ).pipe(Effect.annotateLogs({ rathOverlap: "lost" }))
-      const next = yield* afterLoss(run, tag, info, conflictSession(attempt.left)).pipe(
+      const next = yield* afterLoss(run, tag, info, input, conflictSession(attempt.left)).pipe(
         Effect.mapError(storeError(run, position))
       )
       if (next._tag === "Done") return next
@@ -272,12 +287,9 @@ const leafAttempt = <E, R>(
     if (found !== undefined && (info.kind === "fork" || info.kind === "merge")) {
       // a fork or a merge is saved only once it is whole
       return { _tag: "Done", sessionId: found.id } as const
-    } else if (
-      found !== undefined && info.kind !== "agent" && found.lineage.operation === "step" &&
-      found.lineage.by?.name === info.name
-    ) {
-      // a step that is no agent (a selector's decision, a compressor) saves its session once, whole:
-      // its model call is not made again
+    } else if (found !== undefined && info.kind !== "agent" && isWholeStep(found, input, info)) {
+      // a step that is no agent (a selector's decision, a compressor) that saved its result: its
+      // model call is not made again
       return { _tag: "Done", sessionId: found.id } as const
     } else if (found !== undefined && info.kind === "agent" && original !== undefined) {
       const agent = original as Agent.Agent<any, any>
