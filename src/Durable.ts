@@ -30,12 +30,14 @@ import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Approval from "./Approval.js"
 import * as internal from "./internal/durable/engine.js"
@@ -315,7 +317,7 @@ export const layerRunner = <R>(
       shardLockRefreshInterval: options.shardLockRefreshInterval ?? "1 second",
       ...options.shardingConfig
     }
-  }).pipe(Layer.provide(PgClient.layer({ url })))
+  }).pipe(Layer.provide(PgClient.layer({ url })), startingTogether)
   return Layer.scoped(Durable, internal.make(options)).pipe(
     Layer.provideMerge(ClusterWorkflowEngine.layer.pipe(Layer.provide(cluster))),
     Layer.mapError((cause) => new DurableError({ reason: "StoreFailed", detail: messageOf(cause) }))
@@ -354,12 +356,24 @@ export const layerClient = (
     clientOnly: true,
     storage: "sql",
     shardingConfig: { ...options.shardingConfig }
-  }).pipe(Layer.provide(PgClient.layer({ url })))
+  }).pipe(Layer.provide(PgClient.layer({ url })), startingTogether)
   return Layer.scoped(Durable, internal.make({ workflows: options.workflows, register: false })).pipe(
     Layer.provideMerge(ClusterWorkflowEngine.layer.pipe(Layer.provide(cluster))),
     Layer.mapError((cause) => new DurableError({ reason: "StoreFailed", detail: messageOf(cause) }))
   ) as never
 }
+
+/**
+ * The cluster's layer, tried again a few times: members that start together on a fresh database
+ * race on the cluster's own table migrations, and the loser's statement fails (a defect there).
+ */
+const startingTogether = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, unknown, R> =>
+  layer.pipe(
+    Layer.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Layer.failCause(cause) : Layer.fail(Cause.squash(cause))
+    ),
+    Layer.retry(Schedule.intersect(Schedule.spaced("1 second"), Schedule.recurs(3)))
+  )
 
 const messageOf = (cause: unknown): string =>
   typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)
