@@ -84,7 +84,9 @@ const main = Effect.gen(function*() {
       ids.push(yield* submit(tasks.length - 1).pipe(Effect.provide(client)))
     }
     yield* Effect.sleep(500 + random(3500))
-    const victim = live[random(live.length)]!
+    const busy = live.filter((runner) => model.inFlight(runner.id) > 0)
+    const pool = busy.length > 0 ? busy : live
+    const victim = pool[random(pool.length)]!
     inFlight += model.inFlight(victim.id, 250)
     yield* Effect.promise(() => kill9(victim))
     kills++
