@@ -258,7 +258,8 @@ export const leafBody = <E, R>(
       yield* Effect.logInfo(
         `rath durable: step ${position} of ${run.executionId} lost the store's compare-and-set to an overlapping attempt; going on from what is stored`
       ).pipe(Effect.annotateLogs({ rathOverlap: "lost" }))
-      const next = yield* afterLoss(run, tag, info, input, conflictSession(attempt.left)).pipe(
+      // waiting for the winner, like the step itself, stops when the runner shuts down
+      const next = yield* Effect.interruptible(afterLoss(run, tag, info, input, conflictSession(attempt.left))).pipe(
         Effect.mapError(storeError(run, position))
       )
       if (next._tag === "Done") return next
