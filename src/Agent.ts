@@ -448,7 +448,15 @@ const emit = (ctx: Context, event: Event): Effect.Effect<unknown> =>
 const emitThen = <A, E, R>(ctx: Context, event: () => Event, next: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   ctx.emit === undefined ? next : Effect.zipRight(ctx.emit(event()), next)
 
-const setState = (ctx: Context, state: State): Effect.Effect<State> => Effect.as(Ref.set(ctx.state, state), state)
+// one step (a set and a map were two)
+const setState = (ctx: Context, state: State): Effect.Effect<State> => Ref.modify(ctx.state, () => [state, state])
+
+/** `effect`, then a report of the session it gives (when a journal listens). */
+const reported = <E, R>(
+  ctx: Context,
+  effect: Effect.Effect<State, E, R>
+): Effect.Effect<State, E | Journal.JournalError, R> =>
+  ctx.journal === Journal.noop ? effect : Effect.tap(effect, (state) => ctx.journal.report(state.session))
 
 // -----------------------------------------------------------------------------
 // the steps of a run
@@ -528,11 +536,13 @@ const callModel = (
     () => ({ _tag: "TurnStarted", turn }),
     Effect.matchEffect(call, {
       onFailure: (error) => failedCall(ctx, state, error),
-      onSuccess: (called) =>
-        Effect.map(
-          setState(ctx, { session: called.session, turns: turn + 1, pending: undefined }),
-          (next) => Option.some({ state: next, answer: called.entry as Entry.Assistant })
+      onSuccess: (called) => {
+        const next: State = { session: called.session, turns: turn + 1, pending: undefined }
+        return Ref.modify(
+          ctx.state,
+          () => [Option.some({ state: next, answer: called.entry as Entry.Assistant }), next]
         )
+      }
     })
   )
 }
@@ -688,12 +698,13 @@ const runToolCalls = (
         }),
       { discard: true }
     )
-  return setState(ctx, { ...state, pending: { calls, results } }).pipe(
-    Effect.zipRight(ran),
-    Effect.zipRight(Ref.get(ctx.state)),
-    Effect.flatMap((current) => appendResults(ctx, current)),
-    // the turn's results: one report for all of them
-    Effect.tap((done) => report(ctx, done.session))
+  // the turn's results: one report for all of them
+  return reported(
+    ctx,
+    Effect.zipRight(
+      Effect.zipRight(setState(ctx, { ...state, pending: { calls, results } }), ran),
+      Effect.flatMap(Ref.get(ctx.state), (current) => appendResults(ctx, current))
+    )
   )
 }
 
@@ -745,9 +756,12 @@ const endRun = (
   const end: RunEnd = detail === undefined
     ? { agent: agent.name, reason, turns: state.turns }
     : { agent: agent.name, reason, turns: state.turns, detail }
-  return Session.append(state.session, Run.endEntry(end, agent.author)).pipe(
-    Effect.flatMap((session) => setState(ctx, { ...state, session, pending: undefined })),
-    Effect.tap((ended) => report(ctx, ended.session))
+  return reported(
+    ctx,
+    Effect.flatMap(
+      Session.append(state.session, Run.endEntry(end, agent.author)),
+      (session) => setState(ctx, { ...state, session, pending: undefined })
+    )
   )
 }
 

@@ -10,6 +10,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import type * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
@@ -30,10 +31,49 @@ let counter = 0
 // the time part of the last id (many ids are made within one millisecond)
 let lastMillis = -1
 let lastMillisText = ""
+// the random part: drawn from a fiber's `Random` for every DRAW_EVERY ids (and whenever the fiber's
+// `Random` is another service), so that most ids are made without running an effect. Time and the
+// process counter already tell apart the ids of one process; the random part tells apart those of
+// two processes that mint at the same millisecond with the same count.
+const DRAW_EVERY = 256
+let drawnFrom: Random.Random | undefined
+let drawsLeft = 0
+let drawnText = ""
+
+const compose = (prefix: string, millis: number): string => {
+  if (millis !== lastMillis) {
+    lastMillis = millis
+    lastMillisText = millis.toString(36).padStart(9, "0")
+  }
+  counter = (counter + 1) % 1_679_616 // 36^4
+  return prefix + "_" + lastMillisText + counter.toString(36).padStart(4, "0") + drawnText
+}
+
+/**
+ * The default generator's next id made at once, without an effect, from a fiber's services: when
+ * the random part in use was drawn from the fiber's `Random` fewer than 256 ids ago. `undefined`
+ * otherwise, and for any other generator (then run `generator.generate`). Minting runs on every
+ * append and fork, where an effect per id was a measurable share of an agent's turn.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const unsafeGenerate = (
+  generator: Service,
+  prefix: string,
+  services: Context.Context<DefaultServices.DefaultServices>
+): string | undefined => {
+  if (generator !== defaultService || drawsLeft === 0 || Context.get(services, Random.Random) !== drawnFrom) {
+    return undefined
+  }
+  drawsLeft--
+  return compose(prefix, Context.get(services, Clock.Clock).unsafeCurrentTimeMillis())
+}
 
 /**
  * The default generator: `<prefix>_<time><count><random>`: the `Clock`'s milliseconds in base 36
- * (so ids sort by creation time), a process-wide counter, and 31 bits from `Random`.
+ * (so ids sort by creation time), a process-wide counter, and 31 bits from `Random` (drawn again
+ * every 256 ids, and whenever the fiber's `Random` is another service).
  *
  * @since 0.1.0
  * @category constructors
@@ -43,15 +83,16 @@ export const defaultService: Service = {
     // the clock and random services read in one step from the fiber: this runs on every append
     Effect.withFiberRuntime((fiber) => {
       const services = fiber.currentDefaultServices
-      const millis = Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()
-      if (millis !== lastMillis) {
-        lastMillis = millis
-        lastMillisText = millis.toString(36).padStart(9, "0")
+      const random = Context.get(services, Random.Random)
+      if (drawsLeft > 0 && random === drawnFrom) {
+        drawsLeft--
+        return Effect.succeed(compose(prefix, Context.get(services, Clock.Clock).unsafeCurrentTimeMillis()))
       }
-      const time = lastMillisText
-      return Effect.map(Context.get(services, Random.Random).nextIntBetween(0, RANDOM_SPAN), (random) => {
-        counter = (counter + 1) % 1_679_616 // 36^4
-        return `${prefix}_${time}${counter.toString(36).padStart(4, "0")}${random.toString(36).padStart(6, "0")}`
+      return Effect.map(random.nextIntBetween(0, RANDOM_SPAN), (drawn) => {
+        drawnFrom = random
+        drawsLeft = DRAW_EVERY - 1
+        drawnText = drawn.toString(36).padStart(6, "0")
+        return compose(prefix, Context.get(services, Clock.Clock).unsafeCurrentTimeMillis())
       })
     })
 }

@@ -92,6 +92,27 @@ const isDefaultPrompt = (prompt: Entry.Prompt, author: Entry.Author): boolean =>
  * @category getters
  */
 export const agentMessages = (name: string, session: Session.Session): Array<Provider.Message> => {
+  // an agent calls this on every turn: the chain is walked once from the head, newest first, into
+  // one array (no copy of every entry, no transcript, nothing cached per head); a session with a
+  // compression takes the transcript's path, which places it
+  const out: Array<Provider.Message> = []
+  let own: Entry.System | undefined
+  for (let node = session.node; node !== undefined; node = node.prev) {
+    const entry = node.entry
+    if (entry._tag === "Compression") return transcriptMessages(name, session)
+    if (!Entry.isMessage(entry)) continue
+    if (entry._tag === "System" && entry.author.kind === "agent") {
+      if (own === undefined && entry.author.name === name) own = entry
+      continue
+    }
+    if (Memory.visibleTo(entry, name)) out.push(entry)
+  }
+  out.reverse()
+  if (own !== undefined) out.unshift(own)
+  return out
+}
+
+const transcriptMessages = (name: string, session: Session.Session): Array<Provider.Message> => {
   const out: Array<Provider.Message> = []
   let own: Entry.System | undefined
   for (const message of Session.transcript(session)) {
@@ -264,7 +285,8 @@ export const callWith = (
       const draft = record(response, sent, meta, clock.unsafeCurrentTimeMillis() - started)
       return Effect.map(Session.append(session, draft), (next): Called => ({
         session: next,
-        entry: Option.getOrThrow(Session.head(next)) as Entry.Assistant | Entry.ModelCall,
+        // the entry just appended is the head
+        entry: next.node!.entry as Entry.Assistant | Entry.ModelCall,
         response
       }))
     })

@@ -412,20 +412,25 @@ export const appendEntry: {
 } = dual(2, (self: Session, entry: Entry.Entry): Session => withNode(self, link(self.node, entry)))
 
 /**
- * Runs `body` with the fiber's id generator, clock and current author, read in one step from the
- * fiber (minting runs on every append and fork: a lookup effect per service would be several
- * times its cost).
+ * Mints an id with `prefix` and hands it to `body` with the fiber's clock and current author, all
+ * read in one step from the fiber. The default generator makes most ids at once (see
+ * `IdGenerator.unsafeGenerate`): then minting is one effect, not one per service and id (minting
+ * runs on every append and fork).
  */
-const withMinting = <A>(
-  body: (generator: IdGenerator.Service, clock: Clock.Clock, author: Entry.Author) => Effect.Effect<A>
+const minting = <A>(
+  prefix: string,
+  body: (id: string, clock: Clock.Clock, author: Entry.Author) => A
 ): Effect.Effect<A> =>
   Effect.withFiberRuntime((fiber) => {
     const context = fiber.currentContext
-    return body(
-      Context.get(context, IdGenerator.IdGenerator),
-      Context.get(fiber.currentDefaultServices, Clock.Clock),
-      Context.get(context, Entry.CurrentAuthor)
-    )
+    const services = fiber.currentDefaultServices
+    const generator = Context.get(context, IdGenerator.IdGenerator)
+    const clock = Context.get(services, Clock.Clock)
+    const author = Context.get(context, Entry.CurrentAuthor)
+    const id = IdGenerator.unsafeGenerate(generator, prefix, services)
+    return id === undefined
+      ? Effect.map(generator.generate(prefix), (drawn) => body(drawn, clock, author))
+      : Effect.succeed(body(id, clock, author))
   })
 
 /** A new session id and lineage over the given history, without a generator (fork is hot). */
@@ -437,33 +442,37 @@ const derive = (
   base: number,
   node: Node | undefined
 ): Effect.Effect<Session> =>
-  withMinting((generator, clock) =>
-    Effect.map(generator.generate("s"), (id) => {
-      const createdAt = clock.unsafeCurrentTimeMillis()
-      return unsafeMake({
-        id: id as SessionId,
-        lineage: by === undefined ? { operation, parents, createdAt } : { operation, parents, by, createdAt },
-        placement,
-        base,
-        node
-      })
+  minting("s", (id, clock) => {
+    const createdAt = clock.unsafeCurrentTimeMillis()
+    return unsafeMake({
+      id: id as SessionId,
+      lineage: by === undefined ? { operation, parents, createdAt } : { operation, parents, by, createdAt },
+      placement,
+      base,
+      node
     })
-  )
+  })
+
+/** A new entry from a draft, and `then` of it, in one effect. */
+const mintThen = <A>(
+  node: Node | undefined,
+  draft: Entry.Draft | Entry.DraftFor<"Merge">,
+  parents: ReadonlyArray<Entry.EntryId> | undefined,
+  then: (entry: Entry.Entry) => A
+): Effect.Effect<A> =>
+  minting("e", (id, clock, author) =>
+    then(Entry.fromDraft(draft, {
+      id: id as Entry.EntryId,
+      timestamp: clock.unsafeCurrentTimeMillis(),
+      author: draft.author ?? (draft._tag === "User" && author === Entry.programAuthor ? Entry.userAuthor : author),
+      parents: parents ?? (node === undefined ? [] : [node.entry.id])
+    })))
 
 const mint = (
   node: Node | undefined,
   draft: Entry.Draft | Entry.DraftFor<"Merge">,
   parents?: ReadonlyArray<Entry.EntryId>
-): Effect.Effect<Entry.Entry> =>
-  withMinting((generator, clock, author) =>
-    Effect.map(generator.generate("e"), (id) =>
-      Entry.fromDraft(draft, {
-        id: id as Entry.EntryId,
-        timestamp: clock.unsafeCurrentTimeMillis(),
-        author: draft.author ?? (draft._tag === "User" && author === Entry.programAuthor ? Entry.userAuthor : author),
-        parents: parents ?? (node === undefined ? [] : [node.entry.id])
-      }))
-  )
+): Effect.Effect<Entry.Entry> => mintThen(node, draft, parents, (entry) => entry)
 
 // -----------------------------------------------------------------------------
 // guards
@@ -948,7 +957,7 @@ export const append: {
 } = dual(
   2,
   (self: Session, draft: Entry.Draft): Effect.Effect<Session> =>
-    Effect.map(mint(self.node, draft), (entry) =>
+    mintThen(self.node, draft, undefined, (entry) =>
       draft._tag === "Placement"
         ? withNode(self, link(self.node, entry), Option.some(draft.placement))
         : withNode(self, link(self.node, entry)))

@@ -286,6 +286,11 @@ const errorMessage = (error: unknown): string => {
  * @category combinators
  */
 export const toJsonOutput = (value: unknown, maxChars: number = DEFAULT_MAX_OUTPUT_CHARS): unknown => {
+  // a string, a finite number, a boolean or null is its own JSON value: no round trip (a string
+  // longer than the cap is truncated as its JSON text is)
+  if (value === null || typeof value === "boolean") return value
+  if (typeof value === "number") return Number.isFinite(value) ? (value === 0 ? 0 : value) : null
+  if (typeof value === "string" && value.length + 2 <= maxChars && isPlainJsonString(value)) return value
   let text: string | undefined
   try {
     text = JSON.stringify(value)
@@ -295,6 +300,16 @@ export const toJsonOutput = (value: unknown, maxChars: number = DEFAULT_MAX_OUTP
   if (text === undefined) return null
   if (text.length <= maxChars) return JSON.parse(text)
   return { truncated: true, originalChars: text.length, preview: text.slice(0, maxChars) }
+}
+
+// a string whose JSON text is itself in quotes (no character to escape), so that its length + 2
+// is its JSON length and the cap is applied exactly as to its JSON text
+const isPlainJsonString = (value: string): boolean => {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return false
+  }
+  return true
 }
 
 /**
@@ -341,20 +356,23 @@ const runUntraced = <R>(
   call: Entry.ToolCall,
   options: RunOptions
 ): Effect.Effect<Outcome, never, R> =>
-  // nested flatMaps rather than a generator: this runs on every tool call
-  Effect.flatMap(Clock.currentTimeMillis, (started): Effect.Effect<Outcome, never, R> => {
+  // the fiber's clock read once, its time taken without an effect (this runs on every tool call;
+  // an effect per clock read was a measurable share of it)
+  Effect.withFiberRuntime((fiber): Effect.Effect<Outcome, never, R> => {
+    const clock = Context_.get(fiber.currentDefaultServices, Clock.Clock)
+    const started = clock.unsafeCurrentTimeMillis()
     const effects: Array<Entry.ToolEffect> = []
     let sandbox: Placement.Placement | undefined
+    const outcome = (result: { readonly output: unknown; readonly error?: Entry.ToolError }): Outcome => {
+      const durationMs = clock.unsafeCurrentTimeMillis() - started
+      const out: { -readonly [K in keyof Outcome]: Outcome[K] } = result.error === undefined
+        ? { callId: call.id, toolName: call.name, output: result.output, durationMs, effects }
+        : { callId: call.id, toolName: call.name, output: result.output, error: result.error, durationMs, effects }
+      if (sandbox !== undefined) out.sandbox = sandbox
+      return out
+    }
     const done = (result: { readonly output: unknown; readonly error?: Entry.ToolError }) =>
-      Effect.map(Clock.currentTimeMillis, (now): Outcome => ({
-        callId: call.id,
-        toolName: call.name,
-        output: result.output,
-        ...(result.error === undefined ? {} : { error: result.error }),
-        durationMs: now - started,
-        effects,
-        ...(sandbox === undefined ? {} : { sandbox })
-      }))
+      Effect.sync(() => outcome(result))
     const fail = (kind: Entry.ToolErrorKind, message: string) => done({ output: null, error: { kind, message } })
 
     const tool = toolkit.tools.get(call.name)
@@ -379,9 +397,15 @@ const runUntraced = <R>(
     if (!Provider.argumentsWithinDepth(raw)) {
       return fail("invalid_arguments", `the arguments nest deeper than ${Provider.MAX_ARGUMENT_DEPTH} levels`)
     }
-    const decoded = Schema.decodeUnknownEither(tool.parameters)(raw, { errors: "all", onExcessProperty: "ignore" })
+    // decoded stopping at the first error; only invalid arguments are decoded again for every error
+    // (what the model is told to fix)
+    const decoded = Schema.decodeUnknownEither(tool.parameters)(raw, { onExcessProperty: "ignore" })
     if (Either.isLeft(decoded)) {
-      return fail("invalid_arguments", ParseResult.TreeFormatter.formatErrorSync(decoded.left))
+      const all = Schema.decodeUnknownEither(tool.parameters)(raw, { errors: "all", onExcessProperty: "ignore" })
+      return fail(
+        "invalid_arguments",
+        ParseResult.TreeFormatter.formatErrorSync(Either.isLeft(all) ? all.left : decoded.left)
+      )
     }
     // the sandbox handle is opened on first use and held in `scope` until the call ends; a call
     // that never asks for it runs no extra effect
@@ -416,12 +440,18 @@ const runUntraced = <R>(
     }
     const timeout = options.timeout === undefined ? tool.timeout : Duration.decode(options.timeout)
     const handled = tool.handler(decoded.right, context)
-    const timed = timeout === undefined ? Effect.asSome(handled) : Effect.timeoutOption(handled, timeout)
-    const settle = (exit: Exit.Exit<Option.Option<unknown>, unknown>): Effect.Effect<Outcome> => {
+    // without a timeout the handler's value is taken as it is (no Option around it)
+    const timed: Effect.Effect<unknown, unknown, R> = timeout === undefined
+      ? handled
+      : Effect.timeoutOption(handled, timeout)
+    const settle = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<Outcome> => {
       if (exit._tag === "Success") {
-        return Option.match(exit.value, {
+        if (timeout === undefined) {
+          return Effect.succeed(outcome({ output: toJsonOutput(exit.value, options.maxOutputChars) }))
+        }
+        return Option.match(exit.value as Option.Option<unknown>, {
           onNone: () =>
-            fail("timeout", `the tool did not finish within ${Duration.format(timeout!)}`),
+            fail("timeout", `the tool did not finish within ${Duration.format(timeout)}`),
           onSome: (value) =>
             done({ output: toJsonOutput(value, options.maxOutputChars) })
         })
@@ -563,4 +593,6 @@ export const execute = <R>(
   toolkit: Toolkit<R>,
   call: Entry.ToolCall,
   options: RunOptions
-): Effect.Effect<Outcome, never, R> => Effect.flatMap(Executor, (executor) => executor.execute(toolkit, call, options))
+): Effect.Effect<Outcome, never, R> =>
+  // the executor read from the fiber's context in the same step (this runs on every tool call)
+  Effect.withFiberRuntime((fiber) => Context_.get(fiber.currentContext, Executor).execute(toolkit, call, options))

@@ -10,6 +10,8 @@ import * as Chunk from "effect/Chunk"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Entry from "./Entry.js"
+import * as internal from "./internal/viewer/layout.js"
+import * as debuggerPage from "./internal/viewer/page.js"
 import * as Placement from "./Placement.js"
 import * as Session from "./Session.js"
 import * as SessionGraph from "./SessionGraph.js"
@@ -26,29 +28,39 @@ export interface Options {
 }
 
 /**
- * A node of the laid-out graph: a session (or a parent that is named but not loaded).
+ * What the layout needs of a session: its id and parents; the lineage operation that made it
+ * (`merge` edges are drawn as merges), a label and a status shown on its box.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type LayoutInput = internal.Input
+
+/**
+ * A node of the laid-out graph: a session (or a parent that is named but not given, `missing`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface LayoutNode {
-  readonly id: string
-  readonly x: number
-  readonly y: number
-  readonly layer: number
-  readonly missing: boolean
-}
+export type LayoutNode = internal.Node
 
 /**
+ * An edge of the laid-out graph, a polyline from the parent's bottom side to the child's top side
+ * that crosses no node box other than its two ends. `kind` is "merge" for an edge into a merge and
+ * "fork" otherwise; `operation` names the child's lineage operation exactly.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type LayoutEdge = internal.Edge
+
+/**
+ * The laid-out graph, the shape `/api/graph` answers.
+ *
  * @since 0.1.0
  * @category models
  */
-export interface Layout {
-  readonly nodes: ReadonlyArray<LayoutNode>
-  readonly edges: ReadonlyArray<SessionGraph.Edge>
-  readonly width: number
-  readonly height: number
-}
+export type Layout = internal.Layout
 
 /**
  * Node box size and gaps, in SVG units.
@@ -56,77 +68,50 @@ export interface Layout {
  * @since 0.1.0
  * @category models
  */
-export const geometry = { width: 210, height: 62, gapX: 36, gapY: 70, margin: 24 } as const
+export const geometry: {
+  readonly width: number
+  readonly height: number
+  readonly gapX: number
+  readonly gapY: number
+  readonly margin: number
+} = internal.geometry
+
+const inputsOf = (graph: SessionGraph.SessionGraph): Array<LayoutInput> =>
+  Array.from(graph.rows.values(), (row) => ({
+    id: row.id,
+    parents: row.parents,
+    operation: row.operation,
+    label: `${row.operation}${row.by === undefined ? "" : ` · ${row.by.name}`}`
+  }))
 
 /**
- * Lays a lineage graph out in layers: a session sits one layer below its deepest parent; within a
- * layer, sessions are ordered by the mean position of their parents, then by creation order.
- * Parents named but not in the graph become nodes marked `missing`.
+ * Lays a lineage graph out in layers (Sugiyama-style): a session sits one layer below its deepest
+ * parent; an edge that spans several layers gets a bend point in each layer it crosses, in a slot
+ * of its own, so that no edge passes through a node box other than its two ends; within a layer,
+ * nodes are ordered by the mean position of their neighbours. Parents named but not given become
+ * nodes marked `missing`. Accepts a `SessionGraph` or plain rows (`LayoutInput`), e.g. session
+ * summaries with a label and status.
  *
  * @since 0.1.0
  * @category constructors
+ * @example
+ * ```ts
+ * import { Viewer } from "rath"
+ *
+ * const laid = Viewer.layout([
+ *   { id: "plan", parents: [] },
+ *   { id: "a", parents: ["plan"], operation: "fork" },
+ *   { id: "b", parents: ["plan"], operation: "fork" },
+ *   { id: "merged", parents: ["plan", "a"], operation: "merge" }
+ * ])
+ * console.log(laid.edges.map((edge) => edge.points.length))
+ * ```
  */
-export const layout = (graph: SessionGraph.SessionGraph): Layout => {
-  const ids: Array<string> = []
-  const missing = new Set<string>()
-  for (const row of graph.rows.values()) {
-    for (const parent of row.parents) {
-      if (!graph.rows.has(parent) && !missing.has(parent)) {
-        missing.add(parent)
-        ids.push(parent)
-      }
-    }
-  }
-  for (const id of graph.rows.keys()) ids.push(id)
-  const layerOf = new Map<string, number>()
-  const visiting = new Set<string>()
-  const depth = (id: string): number => {
-    const known = layerOf.get(id)
-    if (known !== undefined) return known
-    if (visiting.has(id)) return 0 // a cycle: validateAcyclic reports it; draw it anyway
-    visiting.add(id)
-    const parents = graph.rows.get(id as Session.SessionId)?.parents ?? []
-    const value = parents.length === 0 ? 0 : 1 + Math.max(...parents.map(depth))
-    visiting.delete(id)
-    layerOf.set(id, value)
-    return value
-  }
-  const layers: Array<Array<string>> = []
-  for (const id of ids) (layers[depth(id)] ??= []).push(id)
-  const x = new Map<string, number>()
-  const step = geometry.width + geometry.gapX
-  const widest = Math.max(1, ...layers.map((layer) => layer.length))
-  layers.forEach((layer, index) => {
-    if (index > 0) {
-      const order = new Map(layer.map((id, i) => [id, i]))
-      const centre = (id: string) => {
-        const parents = (graph.rows.get(id as Session.SessionId)?.parents ?? []).filter((p) => x.has(p))
-        return parents.length === 0
-          ? Number.POSITIVE_INFINITY
-          : parents.reduce((s, p) => s + x.get(p)!, 0) / parents.length
-      }
-      layer.sort((a, b) => centre(a) - centre(b) || order.get(a)! - order.get(b)!)
-    }
-    const offset = ((widest - layer.length) * step) / 2
-    layer.forEach((id, i) => x.set(id, geometry.margin + offset + i * step))
-  })
-  const nodes: Array<LayoutNode> = ids.map((id) => {
-    const layer = layerOf.get(id)!
-    return {
-      id,
-      x: x.get(id)!,
-      y: geometry.margin + layer * (geometry.height + geometry.gapY),
-      layer,
-      missing: missing.has(id)
-    }
-  })
-  return {
-    nodes,
-    edges: SessionGraph.edges(graph),
-    width: geometry.margin * 2 + widest * step - geometry.gapX,
-    height: geometry.margin * 2 + layers.length * (geometry.height + geometry.gapY) - geometry.gapY
-  }
-}
+export const layout = (graph: SessionGraph.SessionGraph | Iterable<LayoutInput>): Layout =>
+  internal.layout(isGraph(graph) ? inputsOf(graph) : graph)
+
+const isGraph = (value: SessionGraph.SessionGraph | Iterable<LayoutInput>): value is SessionGraph.SessionGraph =>
+  "rows" in value && value.rows instanceof Map
 
 const escape = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;")
@@ -283,22 +268,14 @@ const sessionData = (session: Session.Session): SessionData => {
 }
 
 const svg = (graph: SessionGraph.SessionGraph, laid: Layout, data: ReadonlyMap<string, SessionData>): string => {
-  const at = new Map(laid.nodes.map((node) => [node.id, node]))
   const { height, width } = geometry
-  const edges = laid.edges.map((edge) => {
-    const from = at.get(edge.from)!
-    const to = at.get(edge.to)!
-    const x1 = from.x + width / 2
-    const y1 = from.y + height
-    const x2 = to.x + width / 2
-    const y2 = to.y
-    const bend = Math.max(30, (y2 - y1) / 2)
-    return `<path class="edge op-${escape(edge.operation)}" data-from="${escape(edge.from)}" data-to="${
+  const edges = laid.edges.map((edge) =>
+    `<path class="edge op-${escape(edge.operation)}" data-from="${escape(edge.from)}" data-to="${escape(edge.to)}" d="${
+      internal.pathOf(edge.points)
+    }" marker-end="url(#arrow)"><title>${escape(edge.operation)}: ${escape(edge.from)} → ${
       escape(edge.to)
-    }" d="M${x1},${y1} C${x1},${y1 + bend} ${x2},${y2 - bend} ${x2},${y2}" marker-end="url(#arrow)"><title>${
-      escape(edge.operation)
-    }: ${escape(edge.from)} → ${escape(edge.to)}</title></path>`
-  })
+    }</title></path>`
+  )
   const nodes = laid.nodes.map((node) => {
     const row = graph.rows.get(node.id as Session.SessionId)
     const info = data.get(node.id)
@@ -499,6 +476,48 @@ export const html = (sessions: Iterable<Session.Session>, options?: Options): st
   }</div><section id="details"><p class="muted">Click a session to see its entries.</p></section></main>
 <script type="application/json" id="rath-data">${jsonForScript(payload)}</script>
 <script>${script}</script>
+</body>
+</html>
+`
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface PageOptions {
+  /** The page title (default: "rath"). */
+  readonly title?: string | undefined
+}
+
+/**
+ * The debugger `rath serve` answers at `/`: one self-contained HTML document (inline CSS and
+ * script, no external URL; its Content-Security-Policy allows requests to its own origin only)
+ * that reads everything from the server's JSON API under `/api`: the session list with paging,
+ * search and filters, grouped by run; the lineage graph (zoom, pan, fit); a timeline per session;
+ * the messages a model call was sent; a diff of two branches; live updates over SSE; starting,
+ * following and interrupting runs; answering approvals; forking from an entry. Writes carry the
+ * bearer token the server printed (`#token=` in the address, kept in `sessionStorage`).
+ * See docs/viewer.md.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const page = (options?: PageOptions): string => {
+  const title = escape(options?.title ?? "rath")
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; connect-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<style>${debuggerPage.style}</style>
+</head>
+<body>
+${debuggerPage.body.replace("<h1 id=\"title\"></h1>", `<h1 id="title">${title}</h1>`)}
+<script>${debuggerPage.script}</script>
 </body>
 </html>
 `

@@ -135,6 +135,11 @@ export * as Scripted from "./providers/Scripted.js"
 export * as Selector from "./Selector.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as Server from "./Server.js"
+
+/**
  * @since 0.1.0
  */
 export * as Session from "./Session.js"

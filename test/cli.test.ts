@@ -1,14 +1,12 @@
 import { FileSystem, Path } from "@effect/platform"
-import { HttpServer } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it, layer } from "@effect/vitest"
-import { Context, Effect, Equal, Layer, Option, Schema, TestClock, TestContext } from "effect"
+import { Effect, Equal, Option, Schema, TestClock, TestContext } from "effect"
 import { execFile } from "node:child_process"
 import type { SessionStore } from "rath"
 import { Agent, Entry, Provider, Scripted, Session, Tool } from "rath"
 import * as Cli from "../src/cli/Cli.js"
 import * as Demo from "../src/cli/demo.js"
-import * as Serve from "../src/cli/Serve.js"
 import * as Source from "../src/cli/Source.js"
 import { rath, writeRun } from "./cli-fixture.js"
 import * as DemoServer from "./demo-server.js"
@@ -849,50 +847,6 @@ layer(NodeContext.layer)("rath CLI", (it) => {
         assert.include(ok.stdout, "forgot 1 memory")
       }))
   })
-})
-
-describe("rath serve", () => {
-  it.scopedLive("serves the viewer page and a JSON API on 127.0.0.1, reading the source on every request", () =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const path = yield* Path.Path
-      const { dir, run } = yield* writeRun.pipe(Effect.provide(TestContext.TestContext))
-      const context = yield* Layer.build(
-        Serve.layer({ open: Source.fromPath(dir), label: dir, host: "127.0.0.1", port: 0 })
-      )
-      const address = Context.get(context, HttpServer.HttpServer).address
-      assert.strictEqual(address._tag, "TcpAddress")
-      const base = address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : ""
-      const get = (route: string) =>
-        Effect.promise(async () => {
-          const response = await fetch(base + route)
-          return { status: response.status, type: response.headers.get("content-type"), body: await response.text() }
-        })
-      const page = yield* get("/")
-      assert.strictEqual(page.status, 200)
-      assert.include(page.type, "text/html")
-      assert.strictEqual((page.body.match(/<g class="node /g) ?? []).length, 6)
-      const list = yield* get("/api/sessions")
-      assert.deepStrictEqual(
-        (JSON.parse(list.body) as Array<{ id: string }>).map((row) => row.id),
-        run.all.map((s) => s.id)
-      )
-      const one = yield* get(`/api/sessions/${run.b.id}`)
-      assert.strictEqual((JSON.parse(one.body) as { entries: Array<unknown> }).entries.length, run.b.length)
-      const jsonl = yield* get(`/api/sessions/${run.b.id}/jsonl`)
-      const decoded = yield* Session.fromJsonl(jsonl.body)
-      assert.isTrue(Equal.equals(decoded.session, run.b))
-      const graph = yield* get("/api/graph")
-      assert.strictEqual((JSON.parse(graph.body) as { edges: Array<unknown> }).edges.length, 6)
-      const missing = yield* get("/api/sessions/s_nope")
-      assert.strictEqual(missing.status, 404)
-      assert.include((JSON.parse(missing.body) as { error: string }).error, "no session s_nope")
-      // a session written while the server runs shows up
-      const extra = yield* Session.fork(run.merged).pipe(Effect.provide(TestContext.TestContext))
-      yield* fs.writeFileString(path.join(dir, "99-extra.jsonl"), Session.toJsonl(extra))
-      const after = yield* get("/api/sessions")
-      assert.strictEqual((JSON.parse(after.body) as Array<unknown>).length, 7)
-    }).pipe(Effect.provide(NodeContext.layer)))
 })
 
 describe("rath demo", () => {

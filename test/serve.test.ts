@@ -3,15 +3,15 @@
  * rebinding), a cross-site request, a body, a long URL or a mutating method get a 4xx JSON error;
  * listening beyond loopback prints a warning. Real HTTP on 127.0.0.1, headers set by hand.
  */
-import * as HttpServer from "@effect/platform/HttpServer"
+import { NodeContext } from "@effect/platform-node"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import type { Console } from "effect"
-import { Effect, Layer } from "effect"
+import { Effect, Option, Redacted } from "effect"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import { IdGenerator, Session } from "rath"
 import * as Serve from "../src/cli/Serve.js"
-import * as Source from "../src/cli/Source.js"
 
 interface Answer {
   readonly status: number
@@ -50,28 +50,28 @@ const request = (
     req.end(options.body)
   })
 
-/** Serves one session for the scope; the port it listens on, and what it printed. */
+/** Serves one session (a JSONL directory) for the scope; the port it listens on, and what it printed. */
 const serving = (host: string) =>
   Effect.gen(function*() {
     const session = yield* Session.fromUserMessage("the secret plan").pipe(
       Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
     )
+    const fs = yield* FileSystem.FileSystem
+    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "rath-serve-" })
+    yield* fs.writeFileString(`${dir}/one.jsonl`, Session.toJsonl(session))
     const printed: Array<string> = []
     const base = yield* Effect.console
     const hear = (...parts: ReadonlyArray<unknown>) => Effect.sync(() => void printed.push(parts.join(" ")))
     const capture: Console.Console = { ...base, log: hear, error: hear }
-    const context = yield* Layer.build(
-      Serve.layer({
-        open: Effect.succeed(Source.fromSessions("test", [session])),
-        label: "test",
-        host,
-        port: 0
-      })
-    ).pipe(Effect.withConsole(capture))
-    const server = yield* HttpServer.HttpServer.pipe(Effect.provide(context))
-    const port = server.address._tag === "TcpAddress" ? server.address.port : -1
-    return { port, printed, session }
-  })
+    const server = yield* Serve.run({
+      target: Option.some(dir),
+      store: `${dir}/unused.db`,
+      module: Option.none(),
+      host,
+      port: 0
+    }).pipe(Effect.withConsole(capture))
+    return { port: server.port, printed, session, token: Redacted.value(server.token) }
+  }).pipe(Effect.provide(NodeContext.layer))
 
 const refused = (answer: Answer, status: number, reason: string) => {
   assert.strictEqual(answer.status, status, answer.body)
@@ -87,6 +87,7 @@ describe("rath serve: who may ask", () => {
         const answer = yield* request(port, { headers: { host } })
         assert.strictEqual(answer.status, 200, host)
         assert.include(answer.body, "s_0")
+        assert.strictEqual(JSON.parse(answer.body).total, 1)
         assert.strictEqual(answer.headers["x-content-type-options"], "nosniff")
         assert.strictEqual(answer.headers["cache-control"], "no-store")
       }
@@ -97,6 +98,10 @@ describe("rath serve: who may ask", () => {
       refused(yield* request(port, { headers: { host: "127.0.0.1" } }), 403, "HostNotAllowed")
       refused(yield* request(port, { headers: { host: `localhost.attacker.example:${port}` } }), 403, "HostNotAllowed")
       assert.isFalse(printed.some((line) => line.includes("warning")), printed.join("\n"))
+      // the address with the token, printed once
+      const { token } = yield* Effect.succeed({ token: /#token=([0-9a-f]{64})/.exec(printed.join("\n"))?.[1] })
+      assert.isDefined(token)
+      assert.strictEqual(printed.filter((line) => line.includes("#token=")).length, 1)
     }))
 
   it.scopedLive("refuses cross-site requests, bodies, long URLs and every mutating method", () =>
@@ -111,9 +116,40 @@ describe("rath serve: who may ask", () => {
       refused(yield* request(port, { headers: { origin: "null" } }), 403, "CrossOrigin")
       refused(yield* request(port, { headers: { "sec-fetch-site": "cross-site" } }), 403, "CrossOrigin")
       refused(yield* request(port, { headers: { "sec-fetch-site": "same-site" } }), 403, "CrossOrigin")
-      for (const method of ["POST", "PUT", "DELETE", "PATCH"]) {
+      for (const method of ["PUT", "DELETE", "PATCH"]) {
         refused(yield* request(port, { method }), 405, "MethodNotAllowed")
       }
+      // a write with no token or a wrong one
+      refused(
+        yield* request(port, {
+          method: "POST",
+          path: "/api/runs",
+          headers: { "content-type": "application/json" },
+          body: "{}"
+        }),
+        401,
+        "Unauthorized"
+      )
+      refused(
+        yield* request(port, {
+          method: "POST",
+          path: "/api/runs",
+          headers: { "content-type": "application/json", authorization: "Bearer nope" },
+          body: JSON.stringify({ workflow: "x" })
+        }),
+        401,
+        "Unauthorized"
+      )
+      refused(
+        yield* request(port, {
+          method: "POST",
+          path: "/api/runs",
+          headers: { "content-length": String(70 * 1024) },
+          body: "x".repeat(70 * 1024)
+        }),
+        413,
+        "TooLarge"
+      )
       refused(
         yield* request(port, { headers: { "content-length": "100" }, body: "x".repeat(100) }),
         413,

@@ -24,7 +24,6 @@ import * as Console from "effect/Console"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Entry from "../Entry.js"
 import * as Memory from "../Memory.js"
@@ -521,34 +520,8 @@ const demoCommand = Command.make(
     })
 ).pipe(Command.withDescription("run a multi-agent, multi-session workflow (scripted model without an API key)"))
 
-const serve = Command.make(
-  "serve",
-  {
-    target: Args.text({ name: "source" }).pipe(
-      Args.withDescription("a JSONL file or directory to serve (default: the --store)"),
-      Args.optional
-    ),
-    store,
-    host: Options.text("host").pipe(
-      Options.withDefault("127.0.0.1"),
-      Options.withDescription("the address to listen on (keep 127.0.0.1 unless you mean to share the sessions)")
-    ),
-    port: Options.integer("port").pipe(
-      Options.withAlias("p"),
-      Options.withDefault(7777),
-      Options.withDescription("the port to listen on (0 picks a free one)")
-    )
-  },
-  (args) =>
-    Effect.gen(function*() {
-      yield* storeAsSource(args.target, "serve")
-      // open once up front, so a wrong path fails now rather than on the first request
-      const { source } = yield* resolve(args.target, args.store)
-      return yield* Layer.launch(
-        Serve.layer({ open: source.reload, label: source.label, host: args.host, port: args.port })
-      )
-    })
-).pipe(Command.withDescription("serve the viewer page and a JSON API over the sessions, on 127.0.0.1"))
+// rath serve: the run server (issue 17), defined in Serve.ts
+const serve = Serve.command(store)
 
 // -----------------------------------------------------------------------------
 // memory

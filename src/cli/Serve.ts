@@ -1,300 +1,202 @@
 /**
- * `rath serve`: the viewer page and a small JSON API over a session source, on an HTTP server
- * bound to 127.0.0.1 by default. The source is reopened on every request, so sessions written
- * while the server runs show up on reload.
+ * `rath serve`: the run server (see `Server`) over the SQLite store (`--store`) or over the
+ * sessions of a JSONL file or directory (read into memory), with the workflows a module registers
+ * (`--module`). Binds 127.0.0.1 by default; prints the address with its token once.
  *
- * - `GET /`: the viewer page (every session of the source)
- * - `GET /api/sessions`: the lineage rows, as JSON
- * - `GET /api/graph`: the rows and edges, as JSON
- * - `GET /api/sessions/:id`: one session (header, usage, entries in wire form)
- * - `GET /api/sessions/:id/jsonl`: one session as JSONL
- *
- * The server is read-only (only `GET` and `HEAD`; nothing it serves changes anything, so it needs
- * no token) and answers only requests meant for it, each refusal a 4xx JSON error
- * (`{ "error", "reason" }`):
- *
- * - the `Host` header must name this server: `127.0.0.1`, `localhost` or `[::1]` with the served
- *   port, or the bound host (when bound to every interface, `0.0.0.0` or `::`, any IP literal or
- *   this machine's name). A page on another name that resolves here (DNS rebinding) gets a 403;
- * - a request a browser marks cross-site (`Origin` of another origin, `Sec-Fetch-Site:
- *   cross-site` or `same-site`) gets a 403;
- * - a request with a body gets a 413, a URL longer than 8 KiB a 414, another method a 405.
- *
- * Every answer says `no-store`, `nosniff`, `no-referrer` and may not be framed.
+ * The module exports `workflows` (an array of workflows or agents), or `workflow` (or a default
+ * export), and optionally `layer` (a Layer providing what they need; default: the provider
+ * configured from the environment).
  *
  * @since 0.1.0
  */
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import type * as HttpApp from "@effect/platform/HttpApp"
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServer from "@effect/platform/HttpServer"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Cause from "effect/Cause"
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Chunk from "effect/Chunk"
 import * as Console from "effect/Console"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Predicate from "effect/Predicate"
-import { createServer } from "node:http"
-import { isIP } from "node:net"
-import * as Os from "node:os"
-import * as Session from "../Session.js"
-import * as SessionGraph from "../SessionGraph.js"
-import * as Viewer from "../Viewer.js"
-import { CliError } from "./CliError.js"
-import * as Render from "./Render.js"
+import * as Random from "effect/Random"
+import * as Redacted from "effect/Redacted"
+import { randomInt } from "node:crypto"
+import * as Guard from "../internal/server/guard.js"
+import * as ProviderConfig from "../ProviderConfig.js"
+import * as Server from "../Server.js"
+import * as SessionStore from "../SessionStore.js"
+import type * as Workflow from "../Workflow.js"
+import { CliError, messageOf } from "./CliError.js"
+import { importFile, tsxHint } from "./ModuleLoader.js"
 import * as Source from "./Source.js"
 
+/** @since 0.1.0 */
+export const { guard, hostAllowed, isLoopback, isWildcard, MAX_HEADER_BYTES, MAX_URL_LENGTH, refusal } = Guard
+
 /**
- * The HTTP routes over a source.
+ * A `Random` drawing from the operating system's cryptographic generator: the token's source.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category constructors
  */
-export const router = <R>(open: Effect.Effect<Source.SessionSource, CliError, R>) => {
-  const byId = Effect.gen(function*() {
-    const { id } = yield* HttpRouter.params
-    const source = yield* open
-    return yield* source.load(id ?? "")
-  })
-  return HttpRouter.empty.pipe(
-    HttpRouter.get(
-      "/",
-      Effect.gen(function*() {
-        const source = yield* open
-        const sessions = yield* Source.loadAll(source)
-        return HttpServerResponse.html(Viewer.html(sessions, { title: `rath: ${source.label}` }))
+export const cryptoRandom: Random.Random = {
+  [Random.RandomTypeId]: Random.RandomTypeId,
+  next: Effect.sync(() => randomInt(0, 2 ** 48 - 1) / 2 ** 48),
+  nextBoolean: Effect.sync(() => randomInt(0, 2) === 1),
+  nextInt: Effect.sync(() => randomInt(0, 2 ** 48 - 1)),
+  nextRange: (min, max) => Effect.sync(() => min + (randomInt(0, 2 ** 48 - 1) / 2 ** 48) * (max - min)),
+  nextIntBetween: (min, max) => Effect.sync(() => randomInt(min, max)),
+  shuffle: (elements) =>
+    Effect.sync(() => {
+      const out = Array.from(elements)
+      for (let i = out.length - 1; i > 0; i--) {
+        const j = randomInt(0, i + 1)
+        ;[out[i], out[j]] = [out[j]!, out[i]!]
+      }
+      return Chunk.fromIterable(out)
+    })
+} as Random.Random
+
+interface ServeModule {
+  readonly workflows: ReadonlyArray<Workflow.Step<any, any>>
+  readonly layer: Layer.Layer<never, unknown, never> | undefined
+}
+
+/** The workflows and layer a module exports. */
+export const loadModule = (file: string) =>
+  Effect.gen(function*() {
+    const module = yield* importFile(file)
+    const listed = module.workflows ?? (module.workflow ?? module.default)
+    const workflows = Array.isArray(listed)
+      ? listed
+      : typeof listed === "object" && listed !== null
+      ? Object.values(listed)
+      : listed === undefined
+      ? []
+      : [listed]
+    if (workflows.length === 0 || workflows.some((w) => typeof w !== "function")) {
+      return yield* new CliError({
+        reason: "Usage",
+        detail: `${file} registers no workflow: export \`workflows\` (an array of workflows or agents), ` +
+          "or one as `workflow` or the default export"
       })
-    ),
-    HttpRouter.get(
-      "/api/sessions",
-      Effect.map(Effect.flatMap(open, (source) => source.list), (rows) => HttpServerResponse.unsafeJson(rows))
-    ),
-    HttpRouter.get(
-      "/api/graph",
-      Effect.map(
-        Effect.flatMap(open, (source) => source.list),
-        (rows) => HttpServerResponse.unsafeJson(Render.graphJson(SessionGraph.fromRows(rows)))
-      )
-    ),
-    HttpRouter.get(
-      "/api/sessions/:id",
-      Effect.map(byId, (session) => HttpServerResponse.unsafeJson(Render.showJson(session)))
-    ),
-    HttpRouter.get(
-      "/api/sessions/:id/jsonl",
-      Effect.map(
-        byId,
-        (session) =>
-          HttpServerResponse.text(Session.toJsonl(session), { contentType: "application/x-ndjson; charset=utf-8" })
-      )
-    ),
-    HttpRouter.catchTag("CliError", (error) =>
-      HttpServerResponse.json({ error: error.message, reason: error.reason }, {
-        status: error.reason === "NotFound" ? 404 : error.reason === "InvalidData" ? 422 : 500
-      }))
-  )
-}
-
-// -----------------------------------------------------------------------------
-// who may ask
-// -----------------------------------------------------------------------------
-
-/** The longest URL served (414 above it). */
-export const MAX_URL_LENGTH = 8 * 1024
-
-/** The largest request header block Node accepts here (431 above it). */
-export const MAX_HEADER_BYTES = 16 * 1024
-
-const LOOPBACK_NAMES = ["127.0.0.1", "localhost", "[::1]"]
-
-/** Whether a bound host listens on every interface. */
-export const isWildcard = (host: string): boolean => host === "0.0.0.0" || host === "::" || host === "[::]"
-
-/** Whether a bound host is a loopback address (the server is reachable from this machine only). */
-export const isLoopback = (host: string): boolean =>
-  host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host)
-
-const bracketed = (host: string): string => isIP(host) === 6 ? `[${host}]` : host
-
-/** Splits a `Host` header into its name (lowercase, IPv6 in brackets) and port. */
-const splitHost = (value: string): { readonly name: string; readonly port: string | undefined } | undefined => {
-  const match = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d+))?$/i.exec(value.trim())
-  return match === null ? undefined : { name: match[1]!.toLowerCase(), port: match[2] }
-}
-
-/**
- * Whether a `Host` header names this server: a loopback name with the served port, or the bound
- * host; when bound to every interface, any IP literal or this machine's name (a name an attacker
- * controls, the one a DNS-rebinding page carries, never passes).
- *
- * @since 0.1.0
- * @category guards
- */
-export const hostAllowed = (value: string | undefined, bound: { readonly host: string; readonly port: number }) => {
-  if (value === undefined) return false
-  const parsed = splitHost(value)
-  // a browser leaves the default port out of Host
-  if (parsed === undefined || (parsed.port ?? "80") !== String(bound.port)) return false
-  const { name } = parsed
-  if (LOOPBACK_NAMES.includes(name) || name === bracketed(bound.host.toLowerCase())) return true
-  if (!isWildcard(bound.host)) return false
-  const bare = name.startsWith("[") ? name.slice(1, -1) : name
-  if (isIP(bare) !== 0) return true
-  const machine = Os.hostname().toLowerCase()
-  return name === machine || name === `${machine}.local`
-}
-
-interface Refusal {
-  readonly status: number
-  readonly reason: string
-  readonly error: string
-}
-
-/**
- * Why a request is refused, if it is: the checks of the module's description, in order.
- *
- * @since 0.1.0
- * @category guards
- */
-export const refusal = (
-  request: {
-    readonly method: string
-    readonly url: string
-    readonly headers: Readonly<Record<string, string | undefined>>
-  },
-  bound: { readonly host: string; readonly port: number }
-): Refusal | undefined => {
-  const host = request.headers.host
-  if (!hostAllowed(host, bound)) {
-    return {
-      status: 403,
-      reason: "HostNotAllowed",
-      error: `this server answers to 127.0.0.1:${bound.port} and localhost:${bound.port}, not to ${
-        JSON.stringify(host ?? "")
-      }`
     }
-  }
-  const origin = request.headers.origin
-  if (origin !== undefined && origin !== "null" && origin !== `http://${host}`) {
-    return { status: 403, reason: "CrossOrigin", error: `requests from ${JSON.stringify(origin)} are refused` }
-  }
-  if (origin === "null") {
-    return { status: 403, reason: "CrossOrigin", error: "requests from an opaque origin are refused" }
-  }
-  const site = request.headers["sec-fetch-site"]
-  if (site === "cross-site" || site === "same-site") {
-    return { status: 403, reason: "CrossOrigin", error: `${site} requests are refused` }
-  }
-  if (request.method !== "GET" && request.method !== "HEAD") {
-    return { status: 405, reason: "MethodNotAllowed", error: `${request.method}: this server is read-only (GET, HEAD)` }
-  }
-  const length = request.headers["content-length"]
-  if ((length !== undefined && length.trim() !== "0") || request.headers["transfer-encoding"] !== undefined) {
-    return { status: 413, reason: "TooLarge", error: "a request body is refused: nothing here reads one" }
-  }
-  if (request.url.length > MAX_URL_LENGTH) {
-    return { status: 414, reason: "UrlTooLong", error: `a URL longer than ${MAX_URL_LENGTH} characters is refused` }
-  }
-  return undefined
-}
-
-const securityHeaders = {
-  "cache-control": "no-store",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-  "cross-origin-resource-policy": "same-origin"
-}
-
-/**
- * The app behind the checks of {@link refusal}, every answer with the security headers.
- *
- * @since 0.1.0
- * @category combinators
- */
-export const guard = (bound: { readonly host: string; readonly port: number }) =>
-<E, R>(
-  app: HttpApp.Default<E, R>
-): HttpApp.Default<E, R | HttpServerRequest.HttpServerRequest> =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-    const refused = refusal({ method: request.method, url: request.url, headers: request.headers }, bound)
-    const answer = refused === undefined
-      ? app
-      : Effect.succeed(
-        HttpServerResponse.unsafeJson({ error: refused.error, reason: refused.reason }, { status: refused.status })
-      )
-    // every answer carries the headers, a failure too (an unknown path, a defect): turned into
-    // its JSON answer here rather than by the server's default handler, which would not add them
-    return answer.pipe(
-      Effect.catchAllCause((cause) => {
-        const notFound = Option.exists(Cause.failureOption(cause), Predicate.isTagged("RouteNotFound"))
-        return Effect.succeed(
-          HttpServerResponse.unsafeJson(
-            notFound
-              ? { error: "no such path", reason: "NotFound" }
-              : { error: "internal error", reason: "Internal" },
-            { status: notFound ? 404 : 500 }
-          )
-        )
-      }),
-      Effect.map(HttpServerResponse.setHeaders(securityHeaders))
-    )
+    if (module.layer !== undefined && !Layer.isLayer(module.layer)) {
+      return yield* new CliError({ reason: "Usage", detail: `${file} exports a \`layer\` that is not a Layer` })
+    }
+    return { workflows, layer: module.layer } as ServeModule
   })
 
-const reasonOf = (cause: unknown): string => {
-  const inner = typeof cause === "object" && cause !== null && "cause" in cause ? cause.cause : cause
-  return inner instanceof Error ? inner.message : String(inner)
-}
+/** The store served: the SQLite store, or a JSONL source read into memory. */
+const openStore = (target: Option.Option<string>, store: string) =>
+  Option.match(target, {
+    onNone: () => Source.openSqlite(store, { create: true }),
+    onSome: (path) =>
+      Effect.gen(function*() {
+        const source = yield* Source.resolve(Option.some(path), store, Source.openStore).pipe(
+          Effect.map((r) => r.source)
+        )
+        for (const warning of source.warnings) yield* Console.error(`rath: warning: ${warning}`)
+        const memory = yield* SessionStore.makeMemory
+        for (const session of yield* Source.loadAll(source)) {
+          yield* Effect.mapError(memory.save(session), Source.fromStoreError(path))
+        }
+        return memory
+      })
+  })
 
 /**
- * The server as a layer: listens on `host:port` (port 0 picks a free one), prints the address,
- * and serves {@link router}. Its output includes the `HttpServer`, so callers can read the address.
+ * Starts the server and prints its address with the token, once; runs until interrupted.
  *
- * @since 0.1.0
- * @category layers
+ * @since 0.2.0
+ * @category constructors
  */
-export const layer = <R>(options: {
-  readonly open: Effect.Effect<Source.SessionSource, CliError, R>
-  readonly label: string
+export const run = (args: {
+  readonly target: Option.Option<string>
+  readonly store: string
+  readonly module: Option.Option<string>
   readonly host: string
   readonly port: number
 }) =>
-  Layer.mergeAll(
-    Layer.unwrapEffect(HttpServer.addressWith((address) =>
-      Effect.succeed(HttpServer.serve(
-        guard({ host: options.host, port: address._tag === "TcpAddress" ? address.port : options.port })(
-          router(options.open)
+  Effect.gen(function*() {
+    const store = yield* openStore(args.target, args.store)
+    const module = Option.isSome(args.module)
+      ? yield* loadModule(args.module.value)
+      : { workflows: [], layer: undefined }
+    let context = Context.empty() as Context.Context<never>
+    if (module.workflows.length > 0) {
+      const built = yield* Effect.either(Layer.build(module.layer ?? ProviderConfig.layerFromEnv()))
+      if (built._tag === "Left") {
+        yield* Console.error(
+          `rath: warning: the workflows' layer failed (${messageOf(built.left)}): runs will fail until it is fixed`
         )
-      ))
-    )),
-    Layer.effectDiscard(
-      HttpServer.addressFormattedWith((address) =>
-        Effect.zipRight(
-          Console.log(`rath: serving ${options.label} at ${address} (Ctrl-C to stop)`),
-          isLoopback(options.host)
-            ? Effect.void
-            : Console.error(
-              `rath: warning: listening on ${options.host}, not on 127.0.0.1: anyone who can reach this machine ${
-                isWildcard(options.host) ? "on any of its addresses " : ""
-              }can read every session served, with no password`
-            )
-        )
+      } else context = built.right as Context.Context<never>
+    }
+    const server = yield* Server.make({
+      workflows: module.workflows,
+      host: args.host,
+      port: args.port,
+      title: Option.match(args.target, { onNone: () => `rath: ${args.store}`, onSome: (t) => `rath: ${t}` })
+    }).pipe(
+      Effect.provideService(SessionStore.SessionStore, store),
+      Effect.provide(context),
+      Effect.withRandom(cryptoRandom),
+      Effect.mapError((error) =>
+        new CliError({
+          reason: "Io",
+          detail: `${error.message}${error.reason === "Listen" ? ": pick another port with --port" : ""}`,
+          cause: error
+        })
       )
     )
-  ).pipe(
-    Layer.provideMerge(
-      NodeHttpServer.layer(() => createServer({ maxHeaderSize: MAX_HEADER_BYTES }), {
-        host: options.host,
-        port: options.port
-      })
-    ),
-    Layer.mapError((cause) =>
-      new CliError({
-        reason: "Io",
-        detail: `cannot listen on ${options.host}:${options.port} (${reasonOf(cause)}): pick another port with --port`,
-        cause
-      })
+    // the one place the token is shown: stdout, once
+    yield* Console.log(
+      `rath: serving ${args.store} with ${module.workflows.length} workflows at ${
+        Server.tokenUrl(server, Redacted.value(server.token))
+      } (Ctrl-C to stop)`
     )
+    if (!Guard.isLoopback(args.host)) {
+      yield* Console.error(
+        `rath: warning: listening on ${args.host}, not on 127.0.0.1: anyone who can reach this machine ${
+          Guard.isWildcard(args.host) ? "on any of its addresses " : ""
+        }can read every session served (writes still need the token)`
+      )
+    }
+    return server
+  })
+
+/**
+ * The `serve` command.
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const command = (store: Options.Options<string>) =>
+  Command.make(
+    "serve",
+    {
+      target: Args.text({ name: "source" }).pipe(
+        Args.withDescription("a JSONL file or directory to serve, read into memory (default: the --store)"),
+        Args.optional
+      ),
+      store,
+      module: Options.text("module").pipe(
+        Options.withDescription(
+          `a module registering the workflows runs may start (exports \`workflows\`, and \`layer\`); ${tsxHint}`
+        ),
+        Options.optional
+      ),
+      host: Options.text("host").pipe(
+        Options.withDefault("127.0.0.1"),
+        Options.withDescription("the address to listen on (keep 127.0.0.1 unless you mean to share the sessions)")
+      ),
+      port: Options.integer("port").pipe(
+        Options.withAlias("p"),
+        Options.withDefault(7777),
+        Options.withDescription("the port to listen on (0 picks a free one)")
+      )
+    },
+    (args) => Effect.scoped(Effect.zipRight(run(args), Effect.never))
+  ).pipe(
+    Command.withDescription("run workflows over HTTP and browse the sessions (run server and viewer), on 127.0.0.1")
   )

@@ -1,8 +1,9 @@
 /**
  * The SQLite SessionStore backend.
  *
- * Layout (schema version 3; version 3 added the `crc` columns: every node and session row carries
- * a CRC-32 of what it holds, checked on every read, see `storeCodec.nodeChecksum`):
+ * Layout (schema version 4; version 3 added the `crc` columns: every node and session row carries
+ * a CRC-32 of what it holds, checked on every read, see `storeCodec.nodeChecksum`; version 4 leaves
+ * a default author out of a node's text):
  *
  * - `rath_nodes(id, prev, pos, data)`: the entry chains, mirroring the in-memory `Session.Node`
  *   chain, one rowid table: a node is one position of a chain (`pos`, 1-based), the node before
@@ -48,7 +49,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs"
 import { dirname } from "node:path"
-import type * as Entry from "../Entry.js"
+import * as Entry from "../Entry.js"
 import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
@@ -64,13 +65,22 @@ import {
   nodeChecksum,
   nodesAfter,
   rowChecksum,
+  rowChecksumMiddle,
+  rowChecksumOf,
   textChecksum
 } from "./storeCodec.js"
 
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
+/** The first schema version whose rows carry checksums; an older store read in place has none. */
+const CHECKSUMS_SINCE = 3
 const MIGRATIONS_TABLE = "rath_migrations"
 const PAGE_SIZE = 1024
 const WAL_BYTES = 1_048_576
+/**
+ * How many row ids of loaded nodes a store remembers (each holds its node weakly, ~100 bytes an
+ * id), least recently used first out.
+ */
+const LOADED_NODES = 1024
 
 type E = SessionStore.SessionStoreError
 
@@ -187,7 +197,11 @@ const migrations = Migrator.fromRecord({
         typeof row.agent === "string" ? textChecksum(row.agent) : null
       } WHERE key = ${row.key}`
     }
-  })
+  }),
+  // shorter rows: a node's text leaves out its author when it is the default one for its kind
+  // (`storeCodec.encodeStored`), about 45 bytes an entry. No row changes: version-3 rows read as
+  // they are; the version only tells an older rath that it cannot read the new rows
+  "4_default_authors": Effect.void
 })
 
 interface SessionRow {
@@ -263,6 +277,24 @@ const isBusy = (error: unknown): boolean => {
     cause = (cause as { readonly cause?: unknown }).cause
   }
   return false
+}
+
+/**
+ * What this process last saw of a session row it saved or loaded (see `heads` in {@link make}):
+ * where its head is, and the row's unchanging fields (the lineage object they came from and their
+ * checksum text), so an append rewrites and checksums only what moved.
+ */
+interface Known {
+  readonly key: number
+  readonly head: number | null
+  readonly headEntry: string | null
+  readonly length: number
+  readonly lineage: Session.Lineage
+  readonly base: number
+  /** The session id's JSON. */
+  readonly idJson: string
+  /** `rowChecksumMiddle` of the stored row. */
+  readonly middle: string
 }
 
 /** A typed failure thrown out of a synchronous transaction body (which then rolls back). */
@@ -525,13 +557,26 @@ export const make = (
             `${config.filename} has schema version ${version}, written by a newer rath; this rath knows versions up to ${SCHEMA_VERSION}. Upgrade rath to open it (the store was not changed).`
         }))
         : Effect.void
-    const current = yield* Effect.tap(schemaVersion, refuseNewer)
+    yield* Effect.tap(schemaVersion, refuseNewer)
+    // the version the store's rows have: the last of the migrations recorded without a gap from
+    // the first (a migration recorded after a missing one, as in a store taken back by hand, runs
+    // again: every migration after version 3 can)
+    const current = yield* run(`cannot read the schema version of ${config.filename}`, () => {
+      const table = statement("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(MIGRATIONS_TABLE)
+      if (table === undefined) return 0
+      const ids = statement(`SELECT migration_id FROM ${MIGRATIONS_TABLE} ORDER BY migration_id`).pluck().all()
+      let version = 0
+      while (ids[version] === version + 1) version++
+      return version
+    })
     /** A version-2 store read where it cannot be migrated: its rows have no checksums yet. */
     let legacy = false
+    // a store one or two versions old is read as it is where it cannot be migrated: version 3 rows
+    // are what version 4 reads (4 only writes default authors shorter), version 2 rows lack checksums
     const readOnlyOld = (cause?: unknown) =>
-      current === SCHEMA_VERSION - 1
+      current >= CHECKSUMS_SINCE - 1
         ? Effect.sync(() => {
-          legacy = true
+          legacy = current < CHECKSUMS_SINCE
           readOnly = true
         })
         : Effect.fail(fail({
@@ -559,6 +604,11 @@ export const make = (
         )
         const sql = yield* Effect.provide(SqlClient.SqlClient, context)
         yield* sql.unsafe(`PRAGMA busy_timeout = ${busyMs}`).pipe(Effect.mapError(unavailable("cannot configure")))
+        if (current >= CHECKSUMS_SINCE - 1) {
+          yield* sql.unsafe(`DELETE FROM ${MIGRATIONS_TABLE} WHERE migration_id > ${current}`).pipe(
+            Effect.mapError(unavailable(`cannot migrate ${config.filename}`))
+          )
+        }
         // a migration that fails is a defect of the Migrator (it rolls back): typed here
         yield* Migrator.make({})({ loader: migrations, table: MIGRATIONS_TABLE }).pipe(
           Effect.provideService(SqlClient.SqlClient, sql),
@@ -586,7 +636,7 @@ export const make = (
         ),
         // no write permission (a read-only file on writable media): read it as it is
         Effect.catchIf(
-          (error) => isReadOnly(error) && current === SCHEMA_VERSION - 1,
+          (error) => isReadOnly(error) && current >= CHECKSUMS_SINCE - 1,
           (error) => readOnlyOld(error)
         )
       )
@@ -620,8 +670,9 @@ export const make = (
           "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), base = ?, operation = ?, parents = ?, by_kind = ?, by_name = ?, created_at = ?, crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ?"
         ),
         // compare-and-set: moves the head only if the row still holds the head this process last saw
-        updateSessionIf: statement(
-          "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), base = ?, operation = ?, parents = ?, by_kind = ?, by_name = ?, created_at = ?, crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ? AND id = ? AND head IS ? AND head_entry IS ? AND length = ?"
+        // (the lineage columns are not written: an append does not change them)
+        moveHead: statement(
+          "UPDATE rath_sessions SET head = ?, head_entry = ?, length = ?, updated_at = ?, placement = ?, agent = coalesce(?, agent), crc = ?, agent_crc = coalesce(?, agent_crc) WHERE key = ? AND head IS ? AND head_entry IS ? AND length = ?"
         ),
         insertSession: statement(
           "INSERT INTO rath_sessions (id, head, head_entry, length, base, operation, parents, by_kind, by_name, created_at, updated_at, placement, agent, crc, agent_crc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -635,7 +686,10 @@ export const make = (
         // every id present, each linked to the one below, each at its position; and the node below
         selectWindow: statement(`SELECT count(*), sum(id = @lo OR prev = id - 1), sum(pos = @top - (@hi - id)),
       max(CASE WHEN id = @lo THEN prev END) FROM rath_nodes WHERE id BETWEEN @lo AND @hi`).raw(true),
-        selectData: statement(`SELECT data, ${crc} FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC`).raw(true)
+        selectData: statement(`SELECT data, ${crc} FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC`).raw(
+          true
+        ),
+        selectCrc: statement(`SELECT ${crc}, pos FROM rath_nodes WHERE id = ?`).raw(true)
       }
     }
     const {
@@ -644,25 +698,69 @@ export const make = (
       insertSession,
       maxNode,
       selectChain,
+      selectCrc,
       selectData,
       selectHead,
       selectNode,
       selectRange,
       selectSession,
       selectWindow,
-      updateSession,
-      updateSessionIf
+      moveHead,
+      updateSession
     } = yield* Effect.try({
       try: prepareAll,
       catch: (cause) =>
         fail({
           reason: "Corrupt",
           detail: `cannot open ${config.filename}: its tables are not those of a rath store of schema version ${
-            legacy ? current : SCHEMA_VERSION
+            readOnly ? current : SCHEMA_VERSION
           } (${causeMessage(cause)}): the file is damaged`,
           cause
         })
     })
+
+    /**
+     * Nodes this process loaded, by row id, held weakly: loading a session whose chain reaches one
+     * of them stops reading there and links its own newer rows onto that node, so forks of one
+     * stored session, loaded one by one, hold their common history once (as the forks made in
+     * the process do), and a load reads only the rows past what is in memory. Kept: each loaded
+     * head and each node a chain jumps to (a row whose successor in the chain is not the next row
+     * id: where a fork or a continuation left its parent's chain), which is where another stored
+     * chain meets this one. At most {@link LOADED_NODES} ids (the least recently used go); a node no
+     * session holds any more is collected, and its id found empty. Rows never change once written,
+     * but a delete or prune here forgets them all, and a hit is checked against the row's
+     * checksum (position, link and text), since another process may delete rows and reuse ids.
+     */
+    const loaded = new Map<number, { readonly node: WeakRef<Session.Node>; readonly crc: unknown }>()
+    /**
+     * One value per author across every load of this store (loads share nodes, so their entries
+     * share authors too), the default ones first (what a row that leaves its author out gets).
+     */
+    const authors: Array<{ readonly kind: string; readonly name: string }> = [Entry.userAuthor, Entry.programAuthor]
+    const keepLoaded = (id: number, node: Session.Node, crc: unknown) => {
+      if (loaded.has(id)) return
+      if (loaded.size >= LOADED_NODES) loaded.delete(loaded.keys().next().value!)
+      loaded.set(id, { node: new WeakRef(node), crc })
+    }
+    /** The node held for row `id`, if it is still in memory, at `position`, and the row unchanged. */
+    const loadedNode = (id: number, position: number): Session.Node | undefined => {
+      const known = loaded.get(id)
+      if (known === undefined) return undefined
+      const node = known.node.deref()
+      if (node === undefined || node.length !== position) {
+        loaded.delete(id)
+        return undefined
+      }
+      const row = selectCrc.get(id) as [unknown, unknown] | undefined
+      if (row === undefined || row[0] !== known.crc || row[1] !== position || known.crc === null) {
+        loaded.delete(id)
+        return undefined
+      }
+      // the most recently used last: the history many loads meet stays
+      loaded.delete(id)
+      loaded.set(id, known)
+      return node
+    }
 
     /**
      * The chain that ends at node `head` (`length` nodes), head first: each node's entry JSON and
@@ -678,7 +776,11 @@ export const make = (
      * chains' rows (sessions written in turns), the rest comes from the recursive query. A missing
      * node ends the walk short, which the caller reports as Corrupt.
      */
-    const chainOf = (head: number, length: number) => {
+    const chainOf = (head: number, length: number, forkAt: number) => {
+      // each node's row id, head first
+      const ids: Array<number> = []
+      /** A node this process already holds for the rest of the chain (see {@link loadedNode}). */
+      let base: Session.Node | undefined = undefined
       const data: Array<string | undefined> = []
       const positions: Array<unknown> = []
       // each node's `prev` and checksum, checked against its text in `rebuild`
@@ -688,6 +790,7 @@ export const make = (
       let window = 256
       let sparse = 0
       const take = (row: ReadonlyArray<unknown>) => {
+        ids.push(row[0] as number)
         positions.push(row[2])
         data.push(row[3] as string)
         prevs.push(row[1])
@@ -695,6 +798,8 @@ export const make = (
         expected = row[1] as number | null
       }
       while (expected !== null && data.length < length) {
+        base = loadedNode(expected, length - data.length)
+        if (base !== undefined) break
         const top = length - data.length
         const size = Math.min(window, top)
         const lo: number = expected - size + 1
@@ -705,13 +810,22 @@ export const make = (
           number | null
         ]
         if (count === size && linked === size && placed === size) {
+          // the fork point inside this run of rows, if it is in memory: only the rows above it
+          const forkId = forkAt > top - size && forkAt < top ? expected - (top - forkAt) : undefined
+          const held = forkId === undefined ? undefined : loadedNode(forkId, forkAt)
+          const from = held === undefined ? lo : forkId! + 1
           let id = expected
-          for (const row of selectData.all(lo, expected) as Array<ReadonlyArray<unknown>>) {
+          for (const row of selectData.all(from, expected) as Array<ReadonlyArray<unknown>>) {
+            ids.push(id)
             positions.push(length - data.length)
             data.push(row[0] as string)
             crcs.push(row[1])
             prevs.push(id === lo ? below : id - 1)
             id--
+          }
+          if (held !== undefined) {
+            base = held
+            break
           }
           expected = below
           window *= 2
@@ -724,16 +838,24 @@ export const make = (
           take(row)
           taken++
           if (expected === null || data.length >= length) break
+          // a jump onto a chain in memory ends the walk there
+          base = loadedNode(expected, length - data.length)
+          if (base !== undefined) break
         }
-        if (taken === 0) break
+        if (taken === 0 || base !== undefined) break
         if (taken * 2 < rows.length && ++sparse >= 3) {
           if (expected !== null && data.length < length) {
-            for (const row of selectChain.all(expected, length - data.length + 1)) take(row as ReadonlyArray<unknown>)
+            for (const row of selectChain.iterate(expected, length - data.length + 1)) {
+              take(row as ReadonlyArray<unknown>)
+              if (expected === null) break
+              base = loadedNode(expected, length - data.length)
+              if (base !== undefined) break
+            }
           }
           break
         }
       }
-      return { data, positions, prevs, crcs, more: expected !== null }
+      return { ids, data, positions, prevs, crcs, base, more: base === undefined && expected !== null }
     }
 
     /**
@@ -805,24 +927,41 @@ export const make = (
      * process, or a store on another connection), that save rolls back and {@link saveBody} runs
      * on what the database holds.
      */
-    const heads = new Map<
-      string,
-      { readonly key: number; readonly head: number | null; readonly headEntry: string | null; readonly length: number }
-    >()
-    const remember = (session: Session.Session, key: number, head: number | null) =>
-      heads.set(session.id, { key, head, headEntry: session.node?.entry.id ?? null, length: session.length })
+    const heads = new Map<string, Known>()
+    /** What a save of `session` that left the row at `head` knows of it. */
+    const remember = (session: Session.Session, key: number, head: number | null) => {
+      const { lineage } = session
+      heads.set(session.id, {
+        key,
+        head,
+        headEntry: session.node?.entry.id ?? null,
+        length: session.length,
+        lineage,
+        base: session.base,
+        idJson: JSON.stringify(session.id),
+        middle: rowChecksumMiddle(
+          session.base,
+          lineage.operation,
+          JSON.stringify(lineage.parents),
+          lineage.by?.kind ?? null,
+          lineage.by?.name ?? null,
+          lineage.createdAt
+        )
+      })
+    }
 
-    /** The fast save, inside one `BEGIN IMMEDIATE` transaction; throws `Stale` to roll back. */
+    /**
+     * The fast save, inside one `BEGIN IMMEDIATE` transaction; throws `Stale` to roll back. It
+     * writes the new nodes and moves the head: the row's lineage columns are the ones stored (the
+     * caller checked that the session has the lineage this process last saw), so only head, head
+     * entry, length, updated_at, placement, the agent record and the checksums change, and the
+     * checksum comes from the row's unchanging part computed once ({@link rowChecksumOf}).
+     */
     const saveCached = (
       session: Session.Session,
       options: SessionStore.SaveOptions | undefined,
       now: number,
-      cached: {
-        readonly key: number
-        readonly head: number | null
-        readonly headEntry: string | null
-        readonly length: number
-      },
+      cached: Known,
       assigned: Array<readonly [Session.Node, number]>
     ): SessionStore.SaveResult => {
       let prev = cached.head
@@ -833,16 +972,25 @@ export const make = (
         )
         assigned.push([node, prev])
       }
-      const moved = updateSessionIf.run(
-        ...updateValues(session, prev, now, options),
+      const headEntry = session.node === undefined ? null : session.node.entry.id
+      const placement = placementJson(session)
+      const [agent, agentCrc] = agentValues(options)
+      const moved = moveHead.run(
+        prev,
+        headEntry,
+        session.length,
+        now,
+        placement,
+        agent,
+        rowChecksumOf(cached.idJson, prev, headEntry, session.length, cached.middle, now, placement),
+        agentCrc,
         cached.key,
-        session.id,
         cached.head,
         cached.headEntry,
         cached.length
       )
       if (moved.changes !== 1) throw new Stale()
-      remember(session, cached.key, prev)
+      heads.set(session.id, { ...cached, head: prev, headEntry, length: session.length })
       return { appended: session.length - cached.length, created: false }
     }
 
@@ -910,7 +1058,8 @@ export const make = (
       const cached = heads.get(session.id)
       let result: SessionStore.SaveResult | undefined = undefined
       if (
-        cached !== undefined && session.length >= cached.length &&
+        cached !== undefined && session.length >= cached.length && session.lineage === cached.lineage &&
+        session.base === cached.base &&
         (cached.length === 0 || nodeAt(session.node, cached.length)?.entry.id === cached.headEntry)
       ) {
         try {
@@ -932,21 +1081,21 @@ export const make = (
     }
 
     /** Writes fail at once on a store opened read-only, saying why. */
-    const refuseReadOnly = (what: string) =>
-      readOnly
-        ? Effect.fail(fail({
-          reason: "Unavailable",
-          detail:
-            `cannot ${what}: ${config.filename} was opened read-only (read-only media, no write permission, or a schema it cannot upgrade there); it can be read, not written`
-        }))
-        : Effect.void
+    const readOnlyFailure = (what: string) =>
+      Effect.fail(fail({
+        reason: "Unavailable",
+        detail:
+          `cannot ${what}: ${config.filename} was opened read-only (read-only media, no write permission, or a schema it cannot upgrade there); it can be read, not written`
+      }))
+    const refuseReadOnly = (what: string) => readOnly ? readOnlyFailure(what) : Effect.void
+    // one clock read and one synchronous call: an append's save is a few microseconds of Effect
+    // around SQLite's own work (no step that builds its error text before it fails)
     const save = (session: Session.Session, options?: SessionStore.SaveOptions) =>
-      Effect.zipRight(
-        refuseReadOnly(`save ${session.id}`),
-        Effect.flatMap(
-          Clock.currentTimeMillis,
-          (now) => run(`cannot save ${session.id}`, () => saveSync(session, options, now))
-        )
+      readOnly ? readOnlyFailure(`save ${session.id}`) : Effect.clockWith((clock) =>
+        Effect.try({
+          try: () => saveSync(session, options, clock.unsafeCurrentTimeMillis()),
+          catch: (cause) => cause instanceof Abort ? cause.error : unavailable(`cannot save ${session.id}`)(cause)
+        })
       )
 
     const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
@@ -1003,8 +1152,11 @@ export const make = (
       row: SessionRow,
       chain: ReturnType<typeof chainOf>
     ): Either.Either<Session.Node | undefined, E> => {
-      const { crcs, data, positions, prevs } = chain
-      const length = data.length
+      const { base, crcs, data, ids, positions, prevs } = chain
+      // the rows read (head first), on top of the `below` nodes held in memory already
+      const below = base === undefined ? 0 : base.length
+      const read = data.length
+      const length = below + read
       if (length !== row.length) {
         return Either.left(corrupt(id, `the chain has ${length} nodes, the row says ${row.length}`))
       }
@@ -1013,14 +1165,13 @@ export const make = (
       }
       // the walk follows the links from the head back, so node k (0-based) must be at position
       // length - k: a position that says otherwise is a damaged row, never reordered silently
-      for (let k = 0; k < length; k++) {
+      for (let k = 0; k < read; k++) {
         if (positions[k] !== length - k) {
           return Either.left(corrupt(id, `node #${length - k} of the chain says it is at position ${positions[k]}`))
         }
       }
-      let node: Session.Node | undefined = undefined
-      const authors: Array<{ readonly kind: string; readonly name: string }> = []
-      for (let i = 0; i < length; i++) {
+      let node: Session.Node | undefined = base
+      for (let i = below; i < length; i++) {
         const at = length - 1 - i
         const text = data[at]!
         // a decoded row is let go at once: the rows' text is garbage the collector need not copy
@@ -1040,6 +1191,13 @@ export const make = (
         const entry = decodeStoredRaw(text, node?.entry.id, legacy, authors)
         if (typeof entry === "string") return Either.left(corrupt(id, `entry #${i + 1}: ${entry}`))
         node = link(node, entry)
+        // the head, the fork point (the last entry the session inherited, at its `base`) and a node
+        // the chain jumps to (the row above it is not the next id): where other stored chains meet
+        // this one
+        if (!legacy && (at === 0 || i + 1 === row.base || prevs[at - 1] !== ids[at - 1]! - 1)) {
+          keepLoaded(ids[at]!, node, crc)
+          nodeIds.set(node, ids[at]!)
+        }
       }
       if ((node?.entry.id ?? null) !== row.head_entry) {
         return Either.left(corrupt(id, `the chain ends at ${node?.entry.id}, the row says ${row.head_entry}`))
@@ -1060,19 +1218,28 @@ export const make = (
             throw new Abort(corrupt(id, `the row says ${row.length} entries, the store holds fewer`))
           }
           const chain = row.head === null
-            ? { data: [], positions: [], prevs: [], crcs: [], more: false }
-            : chainOf(row.head, row.length)
+            ? { ids: [], data: [], positions: [], prevs: [], crcs: [], base: undefined, more: false }
+            : chainOf(row.head, row.length, row.base)
           return { row, chain }
         })
         const { chain, row } = loaded
         const summary = yield* toSummary(row)
         const node = yield* rebuild(id, row, chain)
-        // the head only: forks and continuations of the loaded session extend it. Recording every
-        // node of a 10,000-entry chain in the WeakMap costs milliseconds; a session built on an
-        // inner node of the loaded chain (not a head) is still saved correctly, with that chain's
-        // nodes written again (its entries are shared)
+        // the head and the nodes a chain jumps to only (`rebuild`): forks and continuations of the
+        // loaded session extend it. Recording every node of a 10,000-entry chain in the WeakMap
+        // costs milliseconds; a session built on an inner node of the loaded chain (not a head) is
+        // still saved correctly, with that chain's nodes written again (its entries are shared)
         if (node !== undefined && row.head !== null) nodeIds.set(node, row.head)
-        heads.set(id, { key: row.key, head: row.head, headEntry: row.head_entry, length: row.length })
+        heads.set(id, {
+          key: row.key,
+          head: row.head,
+          headEntry: row.head_entry,
+          length: row.length,
+          lineage: summary.lineage,
+          base: summary.base,
+          idJson: JSON.stringify(row.id),
+          middle: rowChecksumMiddle(row.base, row.operation, row.parents, row.by_kind, row.by_name, row.created_at)
+        })
         return Session.unsafeMake({
           id: summary.id,
           lineage: summary.lineage,
@@ -1169,6 +1336,7 @@ export const make = (
     const forget = Effect.sync(() => {
       nodeIds = new WeakMap()
       heads.clear()
+      loaded.clear()
     })
 
     const remove = (id: string) =>

@@ -171,11 +171,12 @@ export const timedConcurrently = async (conversations, runOne) => {
 }
 
 /** The W1 line; `grown` is the store's growth during the timed loop (null for memory). */
-export const emitW1 = ({ peer, store, version, durability, n, prefill, totalMs, bytesOnDisk, grown }) =>
+export const emitW1 = ({ peer, store, caller, version, durability, n, prefill, totalMs, bytesOnDisk, grown }) =>
   emit({
     workload: "W1",
     peer,
     store,
+    ...(caller === undefined ? {} : { caller }),
     version,
     durability,
     n,

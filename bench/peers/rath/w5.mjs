@@ -1,7 +1,7 @@
 // W5 concurrency, rath: N agent runs started at once (Effect.forEach, unbounded concurrency: one
 // fiber each, the equivalent of Promise.all); the scripted Provider sleeps 20 ms per call and
 // makes 5 calls (4 add calls, then the answer). No store.
-import { add, check, decide, emitW5, parseArgs } from "../lib/common.mjs"
+import { add, check, decide, emit, parseArgs, percentile, round } from "../lib/common.mjs"
 import { addTool, loadEffect, loadRath, scriptedProvider, version } from "./lib.mjs"
 
 const { Agent, Provider, Session, Tool } = await loadRath("W5", ["Agent", "Provider", "Tool"])
@@ -32,19 +32,37 @@ const floor = Effect.gen(function*() {
   return performance.now() - start
 })
 
-const { wallMs, done, effectFloorMs } = await Effect.runPromise(
+const { wallMs, done, effectFloorMs, cpuUs } = await Effect.runPromise(
   Effect.gen(function*() {
     const effectFloorMs = yield* floor
     yield* runOne(-1)
     const done = new Float64Array(conversations)
+    const cpu = process.cpuUsage()
     const start = performance.now()
     yield* Effect.forEach(
       Array.from({ length: conversations }, (_, i) => i),
       (i) => Effect.map(runOne(i), () => (done[i] = performance.now() - start)),
       { concurrency: "unbounded", discard: true }
     )
-    return { wallMs: performance.now() - start, done, effectFloorMs }
+    const wallMs = performance.now() - start
+    const used = process.cpuUsage(cpu)
+    return { wallMs, done, effectFloorMs, cpuUs: (used.user + used.system) / conversations }
   }).pipe(Effect.provide(Layer.succeed(Provider.Provider, provider)))
 )
 
-emitW5({ peer: "rath", version: version(), conversations, toolCalls, sleepMs, wallMs, done, effectFloorMs })
+// the W5 line (as emitW5 prints it) and the process CPU per conversation of the timed region
+emit({
+  workload: "W5",
+  peer: "rath",
+  store: "none",
+  version: version(),
+  conversations,
+  modelCalls: toolCalls + 1,
+  sleepMs,
+  wallMs: round(wallMs, 1),
+  p50DoneMs: round(percentile(done, 50), 1),
+  p99DoneMs: round(percentile(done, 99), 1),
+  idealMs: (toolCalls + 1) * sleepMs,
+  effectFloorMs: round(effectFloorMs, 1),
+  cpuUsPerConversation: round(cpuUs, 1)
+})

@@ -1,0 +1,324 @@
+// The debugger page in headless Chromium against the real run server (Server.make, h17a) on the
+// scripted provider: a run started from the page streams into its timeline; an approval answered
+// from the page lets the run go on; a 10,000-session store paints its first screen in ≤ 2 s
+// (measured in the browser); the drawn graph crosses no node box; no request leaves 127.0.0.1.
+import { FileSystem, Path } from "@effect/platform"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Redacted, Schema, TestContext } from "effect"
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import type { Provider } from "rath"
+import { Agent, Scripted, Server, Session, SessionStore, Tool } from "rath"
+import { buildRun } from "./cli-fixture.js"
+
+// -----------------------------------------------------------------------------
+// the server: three agents on the scripted provider
+// -----------------------------------------------------------------------------
+
+const gate = () => {
+  let open = false
+  const waiters: Array<() => void> = []
+  return {
+    wait: Effect.async<void>((resume) => {
+      if (open) resume(Effect.void)
+      else waiters.push(() => resume(Effect.void))
+    }),
+    release: () => {
+      open = true
+      for (const w of waiters.splice(0)) w()
+    }
+  }
+}
+
+const lastUser = (request: Provider.Request) => {
+  for (let i = request.messages.length - 1; i >= 0; i--) {
+    const m = request.messages[i]!
+    if (m._tag === "User") return m.text
+  }
+  return ""
+}
+
+/** Tool-using agents call their tool once, then every agent answers `echo: <user text>`. */
+const script = (request: Provider.Request): Scripted.Step => {
+  const last = request.messages[request.messages.length - 1]
+  const tools = (request.tools ?? []).map((t) => t.name)
+  if (last?._tag !== "ToolResult" && tools.includes("wait")) return Scripted.toolCall("wait", {})
+  if (last?._tag !== "ToolResult" && tools.includes("transfer")) return Scripted.toolCall("transfer", { amount: 30 })
+  return Scripted.reply(`echo: ${lastUser(request)}`)
+}
+
+const TOKEN = "viewer-t0ken"
+
+const serve = (store: SessionStore.Service, g: ReturnType<typeof gate>) => {
+  const wait = Tool.make({
+    name: "wait",
+    description: "waits until the test lets it go",
+    parameters: Schema.Struct({}),
+    idempotent: true,
+    handler: () => Effect.as(g.wait, { waited: true })
+  })
+  const transfer = Tool.make({
+    name: "transfer",
+    description: "moves money",
+    parameters: Schema.Struct({ amount: Schema.Number }),
+    needsApproval: true,
+    handler: ({ amount }) => Effect.succeed({ sent: amount })
+  })
+  const workflows = [
+    Agent.make({ name: "echo", description: "answers with the user's text" }),
+    Agent.make({ name: "waiter", description: "calls wait, then answers", tools: [wait] }),
+    Agent.make({ name: "treasurer", description: "pays, with approval", tools: [transfer] })
+  ]
+  return Server.make({ workflows, token: Redacted.make(TOKEN), title: "debugger test" }).pipe(
+    Effect.provideService(SessionStore.SessionStore, store),
+    Effect.provide(Scripted.layer(script))
+  )
+}
+
+// -----------------------------------------------------------------------------
+// the browser
+// -----------------------------------------------------------------------------
+
+const chromiumPath = "/usr/bin/chromium"
+const hasPlaywright = (() => {
+  try {
+    createRequire(import.meta.url).resolve("playwright-core")
+    return true
+  } catch {
+    return false
+  }
+})()
+const missing = [
+  ...(hasPlaywright ? [] : ["the playwright-core package (npm ci installs it)"]),
+  ...(existsSync(chromiumPath) ? [] : [`${chromiumPath} (apt-get install -y chromium)`])
+]
+const skip = missing.length > 0 && process.env.CI === undefined
+if (skip) console.warn(`viewer server browser test skipped: missing ${missing.join(" and ")}`)
+
+/** Chromium on the server's page, with the errors it logs and every URL it requests. */
+const openPage = (server: Server.Server) =>
+  Effect.gen(function*() {
+    if (missing.length > 0) return assert.fail(`CI must provide ${missing.join(" and ")}`)
+    const { chromium } = yield* Effect.promise(() => import("playwright-core"))
+    const browser = yield* Effect.acquireRelease(
+      Effect.promise(() =>
+        chromium.launch({
+          executablePath: chromiumPath,
+          headless: true,
+          args: [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync"
+          ]
+        })
+      ),
+      (browser) => Effect.promise(() => browser.close())
+    )
+    const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
+    const errors: Array<string> = []
+    const requests: Array<string> = []
+    page.on("pageerror", (error) => errors.push(String(error)))
+    page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
+    page.on("request", (request) => requests.push(request.url()))
+    const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+    // the server answers `/` with the debugger, Viewer.page
+    const root = yield* call(() => fetch(server.url).then((r) => r.text()))
+    assert.include(root, "id=\"list-spacer\"")
+    return { page, errors, requests, call }
+  })
+
+const screenshot = (page: { screenshot: (o: { path: string }) => Promise<unknown> }, name: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const outDir = path.resolve("test-output")
+    yield* fs.makeDirectory(outDir, { recursive: true })
+    yield* Effect.promise(() => page.screenshot({ path: path.join(outDir, name) }))
+  })
+
+const onlyLocal = (requests: ReadonlyArray<string>, server: Server.Server) => {
+  assert.isAbove(requests.length, 0)
+  for (const url of requests) assert.isTrue(url.startsWith(server.url), url)
+  assert.isTrue(server.url.startsWith("http://127.0.0.1:"))
+}
+
+describe("the debugger against the run server, in headless Chromium", () => {
+  it.scopedLive.skipIf(skip)(
+    "a run started from the page streams into its timeline; interrupting is offered while it runs",
+    () =>
+      Effect.gen(function*() {
+        const store = yield* SessionStore.makeMemory
+        const g = gate()
+        const server = yield* serve(store, g)
+        const { call, errors, page, requests } = yield* openPage(server)
+        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
+        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
+        // the token left the address bar for sessionStorage
+        assert.notInclude(page.url(), TOKEN)
+        assert.strictEqual(yield* call(() => page.locator("#token-state").innerText()), "token set")
+
+        yield* call(() => page.locator("#start-workflow").selectOption("waiter"))
+        yield* call(() => page.locator("#start-input").fill("hello from the page"))
+        yield* call(() => page.locator("#start-button").click())
+        // the run waits in its tool; the page shows its session as it is saved so far (the user's
+        // message: the server saves the model's tool call with its result) and offers an interrupt
+        yield* call(() => page.locator("#pane", { hasText: "running" }).waitFor({ timeout: 20_000 }))
+        assert.include(yield* call(() => page.locator("#pane").innerText()), "No model or tool calls")
+        yield* call(() => page.keyboard.press("e"))
+        yield* call(() =>
+          page.locator("#entries .entry", { hasText: "hello from the page" }).waitFor({ timeout: 20_000 })
+        )
+        yield* call(() => page.keyboard.press("r"))
+        yield* call(() => page.locator(".card.run[data-status=running] .interrupt").waitFor({ timeout: 10_000 }))
+        yield* screenshot(page, "viewer-server-running.png")
+        yield* call(() => page.keyboard.press("t"))
+        g.release()
+        // the rest streams in: the tool call and the second model call
+        yield* call(() => page.locator("#timeline .lbl.item-tool", { hasText: "wait" }).waitFor({ timeout: 20_000 }))
+        yield* call(() => page.locator("#timeline-sum", { hasText: /^3 calls/ }).waitFor({ timeout: 20_000 }))
+        yield* call(() => page.keyboard.press("e"))
+        yield* call(() =>
+          page.locator("#entries .entry", { hasText: "echo: hello from the page" }).waitFor({ timeout: 20_000 })
+        )
+        yield* screenshot(page, "viewer-server-run.png")
+        assert.deepStrictEqual(errors, [])
+        onlyLocal(requests, server)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.scopedLive.skipIf(skip)(
+    "an approval answered from the page lets the run go on",
+    () =>
+      Effect.gen(function*() {
+        const store = yield* SessionStore.makeMemory
+        const server = yield* serve(store, gate())
+        const { call, errors, page, requests } = yield* openPage(server)
+        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
+        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
+        yield* call(() => page.locator("#start-workflow").selectOption("treasurer"))
+        yield* call(() => page.locator("#start-input").fill("pay the bill"))
+        yield* call(() => page.locator("#start-button").click())
+        // the pending call shows up, with its arguments
+        yield* call(() => page.locator("#approvals-count", { hasText: "1" }).waitFor({ timeout: 20_000 }))
+        yield* call(() => page.keyboard.press("a"))
+        const card = page.locator(".card.approval").first()
+        assert.include(yield* call(() => card.innerText()), "transfer")
+        assert.include(yield* call(() => card.locator("textarea").inputValue()), "30")
+        yield* screenshot(page, "viewer-server-approval.png")
+        yield* call(() => card.locator(".approve").click())
+        yield* call(() => page.locator("#approvals-count", { hasText: "0" }).waitFor({ timeout: 10_000 }))
+        // the run goes on and ends; its session holds the tool's result and the final answer
+        yield* call(() => page.keyboard.press("r"))
+        yield* call(() => page.locator(".card.run[data-status=done]").waitFor({ timeout: 20_000 }))
+        yield* call(() => page.locator(".card.run[data-status=done] button", { hasText: "open session" }).click())
+        yield* call(() => page.keyboard.press("e"))
+        yield* call(() =>
+          page.locator("#entries .entry", { hasText: "echo: pay the bill" }).waitFor({ timeout: 20_000 })
+        )
+        const result = yield* call(() => page.locator("#entries .entry.tag-ToolResult .text").innerText())
+        assert.match(result, /^transfer → .*"sent":30/)
+        assert.deepStrictEqual(errors, [])
+        onlyLocal(requests, server)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.scopedLive.skipIf(skip)(
+    "fork from an entry with an edited message re-runs from there",
+    () =>
+      Effect.gen(function*() {
+        const store = yield* SessionStore.makeMemory
+        const server = yield* serve(store, gate())
+        const { call, errors, page, requests } = yield* openPage(server)
+        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
+        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
+        yield* call(() => page.locator("#start-workflow").selectOption("echo"))
+        yield* call(() => page.locator("#start-input").fill("first question"))
+        yield* call(() => page.locator("#start-button").click())
+        yield* call(() => page.keyboard.press("e"))
+        yield* call(() =>
+          page.locator("#entries .entry", { hasText: "echo: first question" }).waitFor({ timeout: 20_000 })
+        )
+        // fork at the user's message, with the message edited, and re-run the echo agent
+        const user = page.locator("#entries .entry.tag-User", { hasText: "first question" }).first()
+        yield* call(() => user.locator("button.fork").click())
+        yield* call(() => user.locator("textarea").fill("second question"))
+        yield* call(() => user.locator("select").selectOption("echo"))
+        yield* call(() => user.locator("button[type=submit]").click())
+        yield* call(() =>
+          page.locator("#entries .entry", { hasText: "echo: second question" }).waitFor({ timeout: 20_000 })
+        )
+        const text = yield* call(() => page.locator("#entries").innerText())
+        assert.notInclude(text, "first question", "the fork replaced the message")
+        yield* screenshot(page, "viewer-server-fork.png")
+        assert.deepStrictEqual(errors, [])
+        onlyLocal(requests, server)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+
+  it.scopedLive.skipIf(skip)(
+    "a store of 10,000 sessions paints its first screen in at most 2 s; the drawn lineage crosses no box",
+    () =>
+      Effect.gen(function*() {
+        const store = yield* SessionStore.makeMemory
+        // a real lineage (forks and two merges) on top of 10,000 one-entry sessions
+        const run = yield* buildRun.pipe(Effect.provide(TestContext.TestContext))
+        for (let i = 0; i < 10_000; i++) {
+          yield* Session.fromUserMessage(`task ${i}`).pipe(Effect.flatMap(store.save))
+        }
+        for (const session of run.all) yield* store.save(session)
+        const server = yield* serve(store, gate())
+        const { call, errors, page, requests } = yield* openPage(server)
+        yield* call(() => page.goto(`${server.url}`))
+        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
+        const firstScreen = yield* call(() => page.evaluate<number>("window.rathFirstScreen"))
+        console.log(`first screen of a 10,006-session store over the run server: ${firstScreen.toFixed(0)} ms`)
+        assert.isAtMost(firstScreen, 2000)
+        assert.include(yield* call(() => page.locator("#count").innerText()), "of 10006 sessions loaded")
+        assert.isAtMost(yield* call(() => page.locator("#list .row").count()), 40)
+
+        // the lineage of the built run, drawn by the page from /api/graph
+        yield* call(() => page.locator("#q").fill(run.merged.id))
+        yield* call(() => page.locator(`#list .row[data-id="${run.merged.id}"]`).click())
+        yield* call(() =>
+          page.locator(`#graph .node.selected[data-id="${run.merged.id}"]`).waitFor({ timeout: 20_000 })
+        )
+        const drawn = yield* call(() => page.evaluate<{ crossings: Array<string>; edges: number }>(crossings))
+        assert.deepStrictEqual(drawn.crossings, [])
+        assert.isAbove(drawn.edges, 0)
+        yield* screenshot(page, "viewer-server-10k.png")
+        assert.deepStrictEqual(errors, [])
+        onlyLocal(requests, server)
+      }).pipe(Effect.provide(NodeContext.layer)),
+    60_000
+  )
+})
+
+/** Every drawn edge sampled along its SVG path against every node box it does not join. */
+const crossings = `(() => {
+  const boxes = Array.from(document.querySelectorAll("#graph .node")).map((node) => {
+    const rect = node.querySelector("rect")
+    const m = node.transform.baseVal.consolidate().matrix
+    return { id: node.dataset.id, x: m.e, y: m.f, w: rect.width.baseVal.value, h: rect.height.baseVal.value }
+  })
+  const out = []
+  for (const path of Array.from(document.querySelectorAll("#graph .edge"))) {
+    const length = path.getTotalLength()
+    for (let s = 0; s <= length; s += 2) {
+      const p = path.getPointAtLength(s)
+      for (const box of boxes) {
+        if (box.id === path.dataset.from || box.id === path.dataset.to) continue
+        if (p.x > box.x - 0.5 && p.x < box.x + box.w + 0.5 && p.y > box.y - 0.5 && p.y < box.y + box.h + 0.5) {
+          out.push(path.dataset.from + "→" + path.dataset.to + " inside " + box.id)
+        }
+      }
+    }
+  }
+  return { crossings: out.slice(0, 10), edges: document.querySelectorAll("#graph .edge").length }
+})()`
