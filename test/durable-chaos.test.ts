@@ -169,7 +169,13 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
           Effect.promise(() => startModelServer({ delay: () => 0 })),
           (server) => Effect.promise(() => server.close())
         )
-        const expected = yield* reference(refModel.url, tasks)
+        const expected = yield* reference(refModel.url, tasks).pipe(
+          Effect.timeoutFail({
+            duration: Duration.seconds(20),
+            onTimeout: () => new Error("the fault-free reference run (Durable.layerSingle) did not finish in 20 s")
+          }),
+          Effect.orDie
+        )
         for (const task of tasks) {
           const durable = yield* sessionsOf(executionIds[task]!).pipe(Effect.provide(client))
           const problem = lineageProblem(durable)
