@@ -4,8 +4,9 @@
  * workflows defined with `Durable.define`), a client-only member (`Durable.layerClient`) that
  * submits and polls, a scripted model served over HTTP (it counts every request), ten concurrent
  * multi-agent workflows (a planner, a fork-join of two coders with tool calls, a selector step, a
- * compressor), and kill -9 of a runner at seeded random points three times during the run (a
- * runner with model calls in flight, when there is one), a replacement started after each. Invariants:
+ * compressor), and kill -9 of a runner at seeded random points three times during the run, 1.5
+ * to 4 s apart (a runner that is up, with model calls in flight when there is one; one runner
+ * always stays up), a replacement started after each. Invariants:
  *
  * - every workflow completes (Done);
  * - its sessions are those of the same workflows run without faults (`Durable.layerSingle`), ids,
@@ -103,11 +104,15 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
         const chaos = Effect.gen(function*() {
           // the first kill once model calls are under way
           while (model.seen.length < WORKFLOWS) yield* Effect.sleep(Duration.millis(50))
+          const replacements: Array<RunnerProcess> = []
           for (let k = 0; k < KILLS; k++) {
-            yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(500, 4_000)))
+            yield* Effect.sleep(Duration.millis(yield* Random.nextIntBetween(1_500, 4_000)))
+            // one runner stays up: the next kill waits for a replacement when only one is left
+            while (live.filter((runner) => runner.isUp()).length < 2) yield* Effect.sleep(Duration.millis(100))
+            const up = live.filter((runner) => runner.isUp())
             // a runner with model calls in flight, when there is one (a kill of an idle runner tests little)
-            const busy = live.filter((runner) => model.inFlight(runner.id) > 0)
-            const pool = busy.length > 0 ? busy : live
+            const busy = up.filter((runner) => model.inFlight(runner.id) > 0)
+            const pool = busy.length > 0 ? busy : up
             const victim = pool[yield* Random.nextIntBetween(0, pool.length)]!
             // calls in flight for that runner, and those answered in the last 250 ms (not yet journalled)
             const inFlight = model.inFlight(victim.id, 250)
@@ -115,13 +120,14 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
             yield* Effect.promise(() => kill9(victim))
             kills.push({ runner: victim.id, atMillis: Date.now() - started, inFlight })
             yield* progress(`killed ${victim.id} (${inFlight} calls in flight)`)
+            // its replacement starts at once and joins when it is up; the next kill does not wait
+            // for it, nor for the failover of this one
             const replacement = yield* launch(`r${4 + k}`)
+            replacements.push(replacement)
             live = live.map((runner) => runner === victim ? replacement : runner)
-            // the next kill after the failover of this one (shard locks expire after 5 s), and once
-            // the replacement is up
-            yield* Effect.all([Effect.sleep(Duration.seconds(6)), up(replacement)], { concurrency: 2 })
-            yield* progress(`${replacement.id} is up`)
           }
+          yield* Effect.forEach(replacements, up, { concurrency: KILLS, discard: true })
+          yield* progress("the replacements are up")
         }).pipe(Effect.withRandom(Random.make(SEED)))
 
         const waitAll = Effect.gen(function*() {
