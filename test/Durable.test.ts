@@ -330,6 +330,42 @@ describe("Durable", () => {
     120_000
   )
 
+  it.live.skipIf(skipPostgres)(
+    "a client (layerClient) submits and waits for a run that a runner on the same Postgres runs",
+    () =>
+      Effect.gen(function*() {
+        const pg = yield* startPostgres
+        const port = yield* freePort
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        const workflows = [Durable.define("solo", coderA)]
+        // the runner: its own scope, up while the client works
+        yield* Layer.build(
+          Durable.layerRunner({ url: pg.url, host: "127.0.0.1", port, workflows }).pipe(
+            Layer.provide([countingProvider(counter), SessionStore.layerFromUrl(pg.url)])
+          )
+        )
+        const result = yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("solo", { prompt: "Build the thing", key: "client1" })
+          assert.strictEqual(id, "solo:client1")
+          const session = yield* Durable.wait(id)
+          assert.strictEqual((yield* Durable.poll(id))._tag, "Done")
+          const unknown = yield* Effect.flip(Durable.submit("nope", { prompt: "x" }))
+          assert.strictEqual(unknown.reason, "UnknownWorkflow")
+          return session
+        }).pipe(
+          Effect.provide(
+            Durable.layerClient({ url: pg.url, workflows: [Durable.define("solo", coderA)] }).pipe(
+              Layer.provide(SessionStore.layerFromUrl(pg.url))
+            )
+          )
+        )
+        // the runner made the calls (the client has no provider at all)
+        assert.strictEqual(counter.calls, 2)
+        assert.strictEqual(entriesOf(result).filter(Entry.is("Assistant")).at(-1)?.text, "Part A done.")
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
   it.live(
     "interrupt ends a run that waits for an approval: its status is Failed with Interrupted",
     () =>
