@@ -810,6 +810,9 @@ const endRun = (
 const interrupted = (ctx: Context) =>
   Effect.gen(function*() {
     const state = ctx.current.state
+    // interrupted after it recorded its end: the run stays as it ended (no second, contradicting end)
+    const last = state.session.node?.entry
+    if (last !== undefined && Run.isEndEntry(last)) return
     const answered = yield* appendResults(ctx, state)
     yield* endRun(ctx, answered, "interrupted")
   }).pipe(

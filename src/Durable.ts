@@ -6,12 +6,15 @@
  * - {@link define} names a workflow (any rath step: an agent, `Workflow.andThen`,
  *   `Workflow.parallel`, `Workflow.loop`, a compressor, {@link route} over a selector).
  *   {@link layerSingle} (one machine, SQLite) and {@link layerRunner} (several runners sharing
- *   Postgres) register the workflows and provide the {@link Durable} service.
+ *   Postgres) register the workflows and provide the {@link Durable} service; {@link layerClient}
+ *   provides it to a program that only drives runs (a client of the runners, running nothing).
  * - Each agent run, selector decision, compressor call, fork and merge is a durable step (an
  *   `Activity`) named by its position in the workflow (`step/0/parallel/1/0/agent:coder`). A step
  *   that ran before returns its stored result; a step cut short by a crash continues its own
  *   earlier run from the `SessionStore` (an agent with `Resume`), so no model call that has a
- *   recorded answer is made again. Ids derive from the execution id and the step's position.
+ *   recorded answer is made again. Ids derive from the execution id and the step's position, so
+ *   two overlapping attempts of a step write the same session: the store's compare-and-set lets
+ *   one write, and the other takes its result or continues what it stored (`takeoverAfter`).
  * - {@link submit}, {@link poll}, {@link wait}, {@link interrupt} and {@link approve} drive runs
  *   from outside; a tool call that needs approval waits on a `DurableDeferred` that survives
  *   restarts. {@link idempotencyKey} gives a tool body a key for its external effects.
@@ -27,12 +30,14 @@ import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Approval from "./Approval.js"
 import * as internal from "./internal/durable/engine.js"
@@ -64,7 +69,7 @@ export {
 } from "./internal/durable/model.js"
 
 /**
- * Names a workflow for {@link layerSingle} / {@link layerRunner}. The name is what
+ * Names a workflow for {@link layerSingle} / {@link layerRunner} / {@link layerClient}. The name is what
  * {@link submit} asks for; it must be the same on every runner.
  *
  * @since 0.2.0
@@ -211,6 +216,13 @@ export interface CommonOptions<R> {
   readonly sandboxBackend?: string | undefined
   /** Extra settings of the cluster's sharding. */
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+  /**
+   * Two attempts of one step may overlap (a shard moved while its old owner still ran the step).
+   * The attempt that loses the store's compare-and-set waits for the winner to finish the step and
+   * takes its result; if the winner's session stops growing for this long (its runner died), the
+   * loser continues it. Default 30 seconds: longer than a model call.
+   */
+  readonly takeoverAfter?: Duration.DurationInput | undefined
 }
 
 /**
@@ -305,12 +317,63 @@ export const layerRunner = <R>(
       shardLockRefreshInterval: options.shardLockRefreshInterval ?? "1 second",
       ...options.shardingConfig
     }
-  }).pipe(Layer.provide(PgClient.layer({ url })))
+  }).pipe(Layer.provide(PgClient.layer({ url })), startingTogether)
   return Layer.scoped(Durable, internal.make(options)).pipe(
     Layer.provideMerge(ClusterWorkflowEngine.layer.pipe(Layer.provide(cluster))),
     Layer.mapError((cause) => new DurableError({ reason: "StoreFailed", detail: messageOf(cause) }))
   ) as never
 }
+
+/**
+ * Options of {@link layerClient}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ClientOptions {
+  /** The Postgres URL of the cluster's storage (the runners' `url`). */
+  readonly url: Redacted.Redacted | string
+  /** The workflows, by name (see {@link define}); the runners run them, the client only names them. */
+  readonly workflows: ReadonlyArray<Definition<any>>
+  /** Extra settings of the cluster's sharding. */
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+}
+
+/**
+ * A client of a cluster of runners: a member that takes no shards and runs nothing, for the
+ * programs that {@link submit}, {@link poll}, {@link wait}, {@link interrupt} and {@link approve}
+ * (a web server, a CLI, a test). It needs the `SessionStore` the runners save in ({@link wait}
+ * loads the result from it).
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerClient = (
+  options: ClientOptions
+): Layer.Layer<Durable | WorkflowEngine.WorkflowEngine, DurableError, SessionStore.SessionStore> => {
+  const url = typeof options.url === "string" ? Redacted.make(options.url) : options.url
+  const cluster = NodeClusterSocket.layer({
+    clientOnly: true,
+    storage: "sql",
+    shardingConfig: { ...options.shardingConfig }
+  }).pipe(Layer.provide(PgClient.layer({ url })), startingTogether)
+  return Layer.scoped(Durable, internal.make({ workflows: options.workflows, register: false })).pipe(
+    Layer.provideMerge(ClusterWorkflowEngine.layer.pipe(Layer.provide(cluster))),
+    Layer.mapError((cause) => new DurableError({ reason: "StoreFailed", detail: messageOf(cause) }))
+  ) as never
+}
+
+/**
+ * The cluster's layer, tried again a few times: members that start together on a fresh database
+ * race on the cluster's own table migrations, and the loser's statement fails (a defect there).
+ */
+const startingTogether = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, unknown, R> =>
+  layer.pipe(
+    Layer.catchAllCause((cause) =>
+      Cause.isInterruptedOnly(cause) ? Layer.failCause(cause) : Layer.fail(Cause.squash(cause))
+    ),
+    Layer.retry(Schedule.intersect(Schedule.spaced("1 second"), Schedule.recurs(3)))
+  )
 
 const messageOf = (cause: unknown): string =>
   typeof cause === "object" && cause !== null && "message" in cause ? String(cause.message) : String(cause)

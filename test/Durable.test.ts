@@ -23,6 +23,8 @@ import {
 } from "rath"
 import type { Provider } from "rath"
 import * as Durable from "rath/Durable"
+import * as engine from "../src/internal/durable/engine.js"
+import { seeded, stepTag } from "../src/internal/durable/ids.js"
 import { freePort, skipPostgres, startPostgres } from "./postgres.js"
 
 const tempDir = Effect.acquireRelease(
@@ -328,6 +330,42 @@ describe("Durable", () => {
     120_000
   )
 
+  it.live.skipIf(skipPostgres)(
+    "a client (layerClient) submits and waits for a run that a runner on the same Postgres runs",
+    () =>
+      Effect.gen(function*() {
+        const pg = yield* startPostgres
+        const port = yield* freePort
+        const counter: Counter = { calls: 0, byAgent: new Map() }
+        const workflows = [Durable.define("solo", coderA)]
+        // the runner: its own scope, up while the client works
+        yield* Layer.build(
+          Durable.layerRunner({ url: pg.url, host: "127.0.0.1", port, workflows }).pipe(
+            Layer.provide([countingProvider(counter), SessionStore.layerFromUrl(pg.url)])
+          )
+        )
+        const result = yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("solo", { prompt: "Build the thing", key: "client1" })
+          assert.strictEqual(id, "solo:client1")
+          const session = yield* Durable.wait(id)
+          assert.strictEqual((yield* Durable.poll(id))._tag, "Done")
+          const unknown = yield* Effect.flip(Durable.submit("nope", { prompt: "x" }))
+          assert.strictEqual(unknown.reason, "UnknownWorkflow")
+          return session
+        }).pipe(
+          Effect.provide(
+            Durable.layerClient({ url: pg.url, workflows: [Durable.define("solo", coderA)] }).pipe(
+              Layer.provide(SessionStore.layerFromUrl(pg.url))
+            )
+          )
+        )
+        // the runner made the calls (the client has no provider at all)
+        assert.strictEqual(counter.calls, 2)
+        assert.strictEqual(entriesOf(result).filter(Entry.is("Assistant")).at(-1)?.text, "Part A done.")
+      }).pipe(Effect.scoped),
+    120_000
+  )
+
   it.live(
     "interrupt ends a run that waits for an approval: its status is Failed with Interrupted",
     () =>
@@ -353,6 +391,94 @@ describe("Durable", () => {
         assert.isUndefined(applied.get("release:stop1/call_deploy"))
       }).pipe(Effect.scoped),
     90_000
+  )
+
+  it.live(
+    "two overlapping attempts of one step race on one store: one writes, the other takes its run",
+    () =>
+      Effect.gen(function*() {
+        // at-least-once execution: the cluster may run a step's activity twice at once (a shard moved
+        // while its old owner still ran it). Here attempt B reads the store first (nothing there),
+        // then A runs the step whole, then B saves: the store's compare-and-set refuses B's save.
+        const dir = yield* tempDir
+        const storeFile = NodePath.join(dir, "rath.db")
+        const executionId = "solo:race1"
+        const position = "step/0/agent:coder-a"
+        const tag = stepTag(executionId, position)
+        const counterA: Counter = { calls: 0, byAgent: new Map() }
+        const counterB: Counter = { calls: 0, byAgent: new Map() }
+        const bLoaded = yield* Deferred.make<void>()
+        const aDone = yield* Deferred.make<void>()
+        const outcomes = yield* Effect.gen(function*() {
+          const store = yield* SessionStore.SessionStore
+          // the input, as the workflow's start step makes it (its ids from the execution id)
+          const input = yield* Session.fromUserMessage("Build the thing").pipe(
+            Effect.provideService(IdGenerator.IdGenerator, seeded(stepTag(executionId, "start"), 0))
+          )
+          yield* store.save(input)
+          let loads = 0
+          let saves = 0
+          const storeB: SessionStore.Service = {
+            ...store,
+            load: (id) =>
+              Effect.tap(Effect.exit(store.load(id)), () =>
+                loads++ === 0 ? Deferred.succeed(bLoaded, undefined) : Effect.void)
+                .pipe(Effect.flatten),
+            save: (session, options) =>
+              Effect.zipRight(saves++ === 0 ? Deferred.await(aDone) : Effect.void, store.save(session, options))
+          }
+          const attempt = (attemptStore: SessionStore.Service, counter: Counter) =>
+            engine.leafBody(
+              { executionId, workflow: "solo", store: attemptStore, workspaceRoot: undefined, takeoverAfter: 30_000 },
+              position,
+              { kind: "agent", name: "coder-a" },
+              input,
+              coderA,
+              coderA,
+              new Map()
+            ).pipe(
+              Effect.provideService(SessionStore.SessionStore, attemptStore),
+              Effect.provideService(engine.CurrentExecution, executionId),
+              Effect.provide(countingProvider(counter))
+            )
+          const a = Effect.zipRight(Deferred.await(bLoaded), attempt(store, counterA)).pipe(
+            Effect.ensuring(Deferred.succeed(aDone, undefined))
+          )
+          const b = attempt(storeB, counterB)
+          return yield* Effect.all([a, b], { concurrency: 2 })
+        }).pipe(Effect.provide(SessionStore.layer({ filename: storeFile })))
+
+        // both attempts end with the one run that was written
+        const runId = `s_${tag}.0.1`
+        assert.deepStrictEqual(outcomes, [{ _tag: "Done", sessionId: runId }, { _tag: "Done", sessionId: runId }])
+        // A made the step's two model calls; B lost before its first: no call paid twice
+        assert.strictEqual(counterA.calls, 2)
+        assert.strictEqual(counterB.calls, 0)
+        assert.strictEqual(applied.get("solo:race1/call_A"), 1)
+
+        // the workflow then completes on that store with the same entries as the step run directly
+        const total: Counter = { calls: 0, byAgent: new Map() }
+        const result = yield* Effect.gen(function*() {
+          const id = yield* Durable.submit("solo", { prompt: "Build the thing", key: "race1" })
+          return yield* Durable.wait(id)
+        }).pipe(Effect.provide(durableLayer(dir).pipe(Layer.provide(countingProvider(total)))))
+        assert.strictEqual(result.id, runId)
+        assert.strictEqual(total.calls, 0)
+        const direct = yield* Session.fromUserMessage("Build the thing").pipe(
+          Effect.flatMap(coderA),
+          Effect.provide(countingProvider({ calls: 0, byAgent: new Map() })),
+          Effect.provideService(IdGenerator.IdGenerator, IdGenerator.sequential())
+        )
+        const divergence = Replay.diff(direct, result, { ignore: ["durationMs", "latencyMs"] })
+        assert.isTrue(Option.isNone(divergence), Option.isSome(divergence) ? Replay.describe(divergence.value) : "")
+        assert.strictEqual(
+          entriesOf(result).filter((e) =>
+            e._tag === "Custom" && e.type === "rath.agent"
+          ).length,
+          1
+        )
+      }).pipe(Effect.scoped),
+    60_000
   )
 
   void Exit

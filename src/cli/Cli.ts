@@ -40,6 +40,7 @@ import * as EvalCli from "./Eval.js"
 import * as Help from "./Help.js"
 import { importFile, tsxHint } from "./ModuleLoader.js"
 import * as Render from "./Render.js"
+import * as RunnerCli from "./Runner.js"
 import * as Serve from "./Serve.js"
 import * as Source from "./Source.js"
 
@@ -974,7 +975,9 @@ export const command = Command.make("rath", {
     prune,
     serve,
     demoCommand,
-    EvalCli.command
+    EvalCli.command,
+    RunnerCli.runner,
+    RunnerCli.run
   ])
 )
 
@@ -996,7 +999,9 @@ const helpTree = Help.tree(command, [
   Help.tree(prune),
   Help.tree(serve),
   Help.tree(demoCommand),
-  Help.tree(EvalCli.command, EvalCli.subcommands.map((sub) => Help.tree(sub)))
+  Help.tree(EvalCli.command, EvalCli.subcommands.map((sub) => Help.tree(sub))),
+  Help.tree(RunnerCli.runner),
+  Help.tree(RunnerCli.run, RunnerCli.runSubcommands.map((sub) => Help.tree(sub)))
 ])
 
 /**

@@ -73,11 +73,30 @@ export const McpHttpEntry = Schema.Struct({
   timeoutMillis: Schema.optional(Schema.Number)
 })
 
+/** `rath runner` / `rath run` settings (flags override them). */
+export const RunnerEntry = Schema.Struct({
+  /** The Postgres URL of the cluster's storage. */
+  url: Schema.optional(Schema.String),
+  /** The session store URL (default: `url`). */
+  store: Schema.optional(Schema.String),
+  /** The workflow module. */
+  module: Schema.optional(Schema.String),
+  host: Schema.optional(Schema.String),
+  port: Schema.optional(Schema.Int),
+  /** Like `5s` or `500ms`. */
+  shardLockExpiration: Schema.optional(Schema.String),
+  shardLockRefreshInterval: Schema.optional(Schema.String),
+  /** Like `30s`: how long a step attempt that lost to an overlapping one waits for the winner. */
+  takeoverAfter: Schema.optional(Schema.String),
+  workspaceRoot: Schema.optional(Schema.String)
+})
+
 /** The whole file. Unknown keys are errors (a misspelt field is caught, not ignored). */
 export const ConfigFile = Schema.Struct({
   default: Schema.optional(Schema.String),
   providers: Schema.optional(Schema.Record({ key: Schema.String, value: ProviderEntry })),
-  mcpServers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(McpStdioEntry, McpHttpEntry) }))
+  mcpServers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Union(McpStdioEntry, McpHttpEntry) })),
+  runner: Schema.optional(RunnerEntry)
 })
 
 export interface ConfigFile extends Schema.Schema.Type<typeof ConfigFile> {}

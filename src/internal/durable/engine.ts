@@ -9,8 +9,10 @@ import * as DurableDeferred from "@effect/workflow/DurableDeferred"
 import * as WF from "@effect/workflow/Workflow"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -51,21 +53,24 @@ class CurrentPosition extends Context.Reference<CurrentPosition>()("rath/Durable
   defaultValue: (): Position => ({ prefix: "step", counter: { n: 0 } })
 }) {}
 
-interface Run {
+/** A durable run as its steps see it. */
+export interface Run {
   readonly executionId: string
   readonly workflow: string
   readonly store: SessionStore.Service
   readonly workspaceRoot: string | undefined
+  /** How long an attempt that lost the fence waits for a winner that stopped writing (millis). */
+  readonly takeoverAfter: number
 }
 
 /** What a leaf step's activity returns: its session, or the tool call that waits for approval. */
-const Outcome = Schema.Union(
+export const Outcome = Schema.Union(
   Schema.TaggedStruct("Done", { sessionId: Schema.String }),
   Schema.TaggedStruct("NeedsApproval", { callId: Schema.String, tool: Schema.String })
 )
-type Outcome = typeof Outcome.Type
+export type Outcome = typeof Outcome.Type
 
-const StepFailure = Schema.Struct({ reason: DurableError.fields.reason, detail: Schema.String })
+export const StepFailure = Schema.Struct({ reason: DurableError.fields.reason, detail: Schema.String })
 
 const DecisionSchema = Schema.Union(
   Schema.TaggedStruct("Approve", { by: Schema.optional(Schema.String) }),
@@ -142,10 +147,99 @@ const earlier = (run: Run, tag: string) =>
   })
 
 /**
- * The body of a leaf step's activity: continue the step's earlier run when the store has one,
- * else run it; save what it makes as it goes (the journal saving to the store) and its result.
+ * Whether a stored session is the whole result of a step that is no agent: the step's own session
+ * (a `step` by the step's name) with more entries than the step's input. A workflow step reports
+ * its session when it starts (no entries of its own yet) and again when it ends; a step that adds
+ * nothing is run again, which costs no model call.
  */
-const leafBody = <E, R>(
+const isWholeStep = (found: Session.Session, input: Session.Session, info: Workflow.StepInfo): boolean =>
+  found.lineage.operation === "step" && found.lineage.by?.name === info.name && found.length > input.length
+
+/** Whether an error is, or wraps, the store's `Conflict`: another attempt of the step saved first. */
+export const isConflict = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const tagged = current as { readonly _tag?: unknown; readonly reason?: unknown; readonly cause?: unknown }
+    if (tagged._tag === "SessionStoreError") return tagged.reason === "Conflict"
+    current = tagged.cause
+  }
+  return false
+}
+
+/** How long an attempt that lost the fence waits, at most, for the winner to finish or move. */
+export const DEFAULT_TAKEOVER_AFTER = 30_000
+
+/**
+ * What an attempt that lost the store's compare-and-set does next. The stored session is the
+ * winner's: a finished run is the step's result; a run that is still being written (it grows) is
+ * left to its writer until it finishes, or stops growing for `takeoverAfter` (its writer died:
+ * this attempt continues it); a run that ended interrupted is continued at once.
+ */
+const afterLoss = (
+  run: Run,
+  tag: string,
+  info: Workflow.StepInfo,
+  input: Session.Session,
+  conflictId: string | undefined
+) =>
+  Effect.gen(function*() {
+    if (info.kind !== "agent") {
+      // a step that is no agent saves its own session once, whole: the winner's is the result (a
+      // session an agent inside it reported is not: the step runs again, in a new generation)
+      if (conflictId !== undefined) {
+        const stored = yield* Effect.either(run.store.load(conflictId))
+        if (
+          stored._tag === "Right" &&
+          (info.kind === "fork" || info.kind === "merge" || isWholeStep(stored.right, input, info))
+        ) {
+          return { _tag: "Done", sessionId: conflictId } as const
+        }
+      }
+      return { _tag: "Continue" } as const
+    }
+    let seen = ""
+    let since = yield* Clock.currentTimeMillis
+    for (;;) {
+      const { found, generation } = yield* earlier(run, tag)
+      if (found === undefined) return { _tag: "Continue" } as const
+      const state = Resume.inspect(found)
+      if (Option.isSome(state) && state.value.status === "finished") {
+        return { _tag: "Done", sessionId: found.id } as const
+      }
+      if (Option.isSome(state) && state.value.status === "interrupted") return { _tag: "Continue" } as const
+      const now = yield* Clock.currentTimeMillis
+      const mark = `${generation}/${found.length}`
+      if (mark !== seen) {
+        seen = mark
+        since = now
+      } else if (now - since >= run.takeoverAfter) {
+        return { _tag: "Continue" } as const
+      }
+      yield* Effect.sleep("200 millis")
+    }
+  })
+
+/** The session id a `Conflict` names, if any. */
+const conflictSession = (error: unknown): string | undefined => {
+  let current: unknown = error
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const tagged = current as { readonly _tag?: unknown; readonly sessionId?: unknown; readonly cause?: unknown }
+    if (tagged._tag === "SessionStoreError") return typeof tagged.sessionId === "string" ? tagged.sessionId : undefined
+    if (tagged._tag === "JournalError" && typeof tagged.sessionId === "string") return tagged.sessionId
+    current = tagged.cause
+  }
+  return undefined
+}
+
+/**
+ * The body of a leaf step's activity. Activities run at least once, and two attempts of one step
+ * may overlap (a shard moved while its old owner still ran the step). Attempts that start from the
+ * same stored state write the same session ids, so the store's compare-and-set lets one of them
+ * write: the loser's save fails with `Conflict` before it applies anything (each entry is saved
+ * before the next model call or tool call), and it goes on from what is stored ({@link afterLoss})
+ * instead of failing the workflow.
+ */
+export const leafBody = <E, R>(
   run: Run,
   position: string,
   info: Workflow.StepInfo,
@@ -157,10 +251,46 @@ const leafBody = <E, R>(
   Effect.gen(function*() {
     yield* checkWorkspace(run, input)
     const tag = stepTag(run.executionId, position)
-    const { found, generation } = yield* earlier(run, tag).pipe(Effect.mapError(storeError(run, position)))
+    for (let losses = 0;; losses++) {
+      const attempt = yield* Effect.either(leafAttempt(run, tag, info, input, step, original, decisions))
+      if (attempt._tag === "Right") return attempt.right
+      if (!isConflict(attempt.left) || losses >= 20) return yield* Effect.fail(attempt.left)
+      yield* Effect.logInfo(
+        `rath durable: step ${position} of ${run.executionId} lost the store's compare-and-set to an overlapping attempt; going on from what is stored`
+      ).pipe(Effect.annotateLogs({ rathOverlap: "lost" }))
+      // waiting for the winner, like the step itself, stops when the runner shuts down
+      const next = yield* Effect.interruptible(afterLoss(run, tag, info, input, conflictSession(attempt.left))).pipe(
+        Effect.mapError(storeError(run, position))
+      )
+      if (next._tag === "Done") return next
+    }
+  }).pipe(
+    Effect.mapError((error) =>
+      Schema.is(DurableError)(error)
+        ? { reason: error.reason, detail: error.detail }
+        : { reason: "StepFailed" as const, detail: messageOf(error) }
+    )
+  )
+
+/** One attempt of a leaf step: continue the step's earlier run when the store has one, else run it. */
+const leafAttempt = <E, R>(
+  run: Run,
+  tag: string,
+  info: Workflow.StepInfo,
+  input: Session.Session,
+  step: (session: Session.Session) => Effect.Effect<Session.Session, E, R>,
+  original: Workflow.Step<any, any> | undefined,
+  decisions: ReadonlyMap<string, Approval.Decision>
+): Effect.Effect<Outcome, unknown, R | Provider.Provider> =>
+  Effect.gen(function*() {
+    const { found, generation } = yield* earlier(run, tag)
     let work: Effect.Effect<Session.Session, unknown, any>
     if (found !== undefined && (info.kind === "fork" || info.kind === "merge")) {
       // a fork or a merge is saved only once it is whole
+      return { _tag: "Done", sessionId: found.id } as const
+    } else if (found !== undefined && info.kind !== "agent" && isWholeStep(found, input, info)) {
+      // a step that is no agent (a selector's decision, a compressor) that saved its result: its
+      // model call is not made again
       return { _tag: "Done", sessionId: found.id } as const
     } else if (found !== undefined && info.kind === "agent" && original !== undefined) {
       const agent = original as Agent.Agent<any, any>
@@ -205,13 +335,7 @@ const leafBody = <E, R>(
       running,
       Effect.map(Deferred.await(needs), (asked): Outcome => ({ _tag: "NeedsApproval", ...asked }))
     ))
-  }).pipe(
-    Effect.mapError((error) =>
-      Schema.is(DurableError)(error)
-        ? { reason: error.reason, detail: error.detail }
-        : { reason: "StepFailed" as const, detail: messageOf(error) }
-    )
-  )
+  })
 
 /** A step's failure crosses the workflow's fiber as a defect (the hook cannot widen the step's error). */
 const dieWith = (run: Run, position: string, failure: typeof StepFailure.Type) =>
@@ -329,32 +453,52 @@ const nameOfId = (executionId: string): string | undefined => {
   return at <= 0 ? undefined : executionId.slice(0, at)
 }
 
-/** Builds the service and registers every workflow with the engine in context. */
+type EngineWorkflow = WF.Workflow<string, any, typeof Success, typeof DurableError>
+
+/** The engine's workflow of a rath workflow name (the same on runners and clients). */
+const engineWorkflow = (name: string): EngineWorkflow =>
+  WF.make({
+    name: `rath/${name}`,
+    payload: {
+      prompt: Schema.String,
+      workspace: Schema.optional(Schema.String),
+      key: Schema.String
+    },
+    success: Success,
+    error: DurableError,
+    idempotencyKey: (payload) => payload.key
+  })
+
+/**
+ * Builds the service and registers every workflow with the engine in context (a client,
+ * `register: false`, only names them: it submits and polls, the runners run them).
+ */
 export const make = <R>(options: {
+  readonly register?: boolean | undefined
   readonly workflows: ReadonlyArray<Definition<R>>
   readonly workspaceRoot?: string | undefined
   readonly sandboxBackend?: string | undefined
+  readonly takeoverAfter?: Duration.DurationInput | undefined
 }): Effect.Effect<Service, never, WorkflowEngine.WorkflowEngine | SessionStore.SessionStore | Scope.Scope | Needs<R>> =>
   Effect.gen(function*() {
     const engine = yield* WorkflowEngine.WorkflowEngine
     const store = yield* SessionStore.SessionStore
-    const registered = new Map<string, WF.Workflow<string, any, typeof Success, typeof DurableError>>()
+    const registered = new Map<string, EngineWorkflow>()
     for (const definition of options.workflows) {
-      const workflow = WF.make({
-        name: `rath/${definition.name}`,
-        payload: {
-          prompt: Schema.String,
-          workspace: Schema.optional(Schema.String),
-          key: Schema.String
-        },
-        success: Success,
-        error: DurableError,
-        idempotencyKey: (payload) => payload.key
-      })
+      const workflow = engineWorkflow(definition.name)
       registered.set(definition.name, workflow)
+      if (options.register === false) continue
       yield* engine.register(workflow, (payload, executionId) =>
         runWorkflow(
-          { executionId, workflow: definition.name, store, workspaceRoot: options.workspaceRoot },
+          {
+            executionId,
+            workflow: definition.name,
+            store,
+            workspaceRoot: options.workspaceRoot,
+            takeoverAfter: options.takeoverAfter === undefined
+              ? DEFAULT_TAKEOVER_AFTER
+              : Duration.toMillis(options.takeoverAfter)
+          },
           definition,
           payload,
           options.sandboxBackend ?? "local"
@@ -501,6 +645,10 @@ const runWorkflow = <R>(
       success: Schema.String,
       error: StepFailure,
       execute: Effect.gen(function*() {
+        // an earlier attempt saved it: that one is the input (its ids are these, its times are not)
+        const startId = firstSessionId(stepTag(run.executionId, "start"), 0)
+        const stored = yield* Effect.either(run.store.load(startId))
+        if (stored._tag === "Right") return startId
         let session = yield* Session.fromUserMessage(payload.prompt)
         if (payload.workspace !== undefined) {
           const dir = yield* checkWorkspaceDir(run.workspaceRoot, run.workflow, payload.workspace)
@@ -509,7 +657,10 @@ const runWorkflow = <R>(
             Placement.make({ backend, id: `ws_${payload.key}`, workspace: dir })
           )
         }
-        yield* run.store.save(session)
+        // an overlapping attempt that saved first made the input: take it
+        yield* run.store.save(session).pipe(
+          Effect.catchIf((error) => error.reason === "Conflict", () => Effect.void)
+        )
         return session.id
       }).pipe(
         Effect.provideService(IdGenerator.IdGenerator, seeded(stepTag(run.executionId, "start"), 0)),
