@@ -7,11 +7,10 @@ import { FileSystem, Path } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { existsSync } from "node:fs"
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
-import { createRequire } from "node:module"
 import type { AddressInfo } from "node:net"
 import { Viewer } from "rath"
+import { openBrowserPage, skipBrowser } from "./browser.js"
 
 // -----------------------------------------------------------------------------
 // a contract-shaped read API over rows
@@ -185,51 +184,8 @@ const randomRows = (seed: number, size: number): Array<Row> => {
 // the browser
 // -----------------------------------------------------------------------------
 
-const chromiumPath = "/usr/bin/chromium"
-const hasPlaywright = (() => {
-  try {
-    createRequire(import.meta.url).resolve("playwright-core")
-    return true
-  } catch {
-    return false
-  }
-})()
-const missing = [
-  ...(hasPlaywright ? [] : ["the playwright-core package (npm ci installs it)"]),
-  ...(existsSync(chromiumPath) ? [] : [`${chromiumPath} (apt-get install -y chromium)`])
-]
-const skip = missing.length > 0 && process.env.CI === undefined
-if (skip) console.warn(`viewer page browser test skipped: missing ${missing.join(" and ")}`)
-
-const openPage = Effect.gen(function*() {
-  if (missing.length > 0) return assert.fail(`CI must provide ${missing.join(" and ")}`)
-  const { chromium } = yield* Effect.promise(() => import("playwright-core"))
-  const browser = yield* Effect.acquireRelease(
-    Effect.promise(() =>
-      chromium.launch({
-        executablePath: chromiumPath,
-        headless: true,
-        args: [
-          "--no-sandbox",
-          "--disable-gpu",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync"
-        ]
-      })
-    ),
-    (browser) => Effect.promise(() => browser.close())
-  )
-  const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
-  const errors: Array<string> = []
-  const requests: Array<string> = []
-  page.on("pageerror", (error) => errors.push(String(error)))
-  page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
-  page.on("request", (request) => requests.push(request.url()))
-  const call = <A>(f: () => Promise<A>) => Effect.promise(f)
-  return { page, errors, requests, call }
-})
+const openPage = openBrowserPage
+const skip = skipBrowser("viewer page browser test")
 
 /**
  * In the browser: every drawn edge, sampled every 2 units along its SVG path, against every node

@@ -6,10 +6,9 @@ import { FileSystem, Path } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Redacted, Schema, TestContext } from "effect"
-import { existsSync } from "node:fs"
-import { createRequire } from "node:module"
 import type { Provider } from "rath"
 import { Agent, Scripted, Server, Session, SessionStore, Tool } from "rath"
+import { openBrowserPage, skipBrowser } from "./browser.js"
 import { buildRun } from "./cli-fixture.js"
 
 // -----------------------------------------------------------------------------
@@ -86,55 +85,17 @@ const serve = (store: SessionStore.Service, g: ReturnType<typeof gate>) => {
 // the browser
 // -----------------------------------------------------------------------------
 
-const chromiumPath = "/usr/bin/chromium"
-const hasPlaywright = (() => {
-  try {
-    createRequire(import.meta.url).resolve("playwright-core")
-    return true
-  } catch {
-    return false
-  }
-})()
-const missing = [
-  ...(hasPlaywright ? [] : ["the playwright-core package (npm ci installs it)"]),
-  ...(existsSync(chromiumPath) ? [] : [`${chromiumPath} (apt-get install -y chromium)`])
-]
-const skip = missing.length > 0 && process.env.CI === undefined
-if (skip) console.warn(`viewer server browser test skipped: missing ${missing.join(" and ")}`)
+const skip = skipBrowser("viewer server browser test")
 
 /** Chromium on the server's page, with the errors it logs and every URL it requests. */
 const openPage = (server: Server.Server) =>
   Effect.gen(function*() {
-    if (missing.length > 0) return assert.fail(`CI must provide ${missing.join(" and ")}`)
-    const { chromium } = yield* Effect.promise(() => import("playwright-core"))
-    const browser = yield* Effect.acquireRelease(
-      Effect.promise(() =>
-        chromium.launch({
-          executablePath: chromiumPath,
-          headless: true,
-          args: [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync"
-          ]
-        })
-      ),
-      (browser) => Effect.promise(() => browser.close())
-    )
-    const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
-    const errors: Array<string> = []
-    const requests: Array<string> = []
-    page.on("pageerror", (error) => errors.push(String(error)))
-    page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
-    page.on("request", (request) => requests.push(request.url()))
-    const call = <A>(f: () => Promise<A>) => Effect.promise(f)
+    const opened = yield* openBrowserPage
+    const { call } = opened
     // the server answers `/` with the debugger, Viewer.page
     const root = yield* call(() => fetch(server.url).then((r) => r.text()))
     assert.include(root, "id=\"list-spacer\"")
-    return { page, errors, requests, call }
+    return opened
   })
 
 const screenshot = (page: { screenshot: (o: { path: string }) => Promise<unknown> }, name: string) =>

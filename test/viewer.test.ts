@@ -3,10 +3,9 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
 import type { Console } from "effect"
 import { Deferred, Effect, Fiber, TestContext } from "effect"
-import { existsSync } from "node:fs"
-import { createRequire } from "node:module"
 import { Entry, IdGenerator, Session, SessionGraph, Viewer } from "rath"
 import * as Cli from "../src/cli/Cli.js"
+import { openBrowserPage, skipBrowser } from "./browser.js"
 import { buildRun, rath } from "./cli-fixture.js"
 
 describe("Viewer.layout", () => {
@@ -56,49 +55,8 @@ describe("Viewer.html", () => {
 // in a real browser
 // -----------------------------------------------------------------------------
 
-const chromiumPath = "/usr/bin/chromium"
-const flags = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync"
-]
-
-/** A page in headless Chromium (closed with the scope), with the errors it logs and the URLs it requests. */
-const openPage = Effect.gen(function*() {
-  // in CI the browser must be there (outside CI the tests skip with a message, above)
-  if (missing.length > 0) return assert.fail(`CI must provide ${missing.join(" and ")}`)
-  const { chromium } = yield* Effect.promise(() => import("playwright-core"))
-  const browser = yield* Effect.acquireRelease(
-    Effect.promise(() => chromium.launch({ executablePath: chromiumPath, headless: true, args: flags })),
-    (browser) => Effect.promise(() => browser.close())
-  )
-  const page = yield* Effect.promise(() => browser.newPage({ viewport: { width: 1400, height: 900 } }))
-  const errors: Array<string> = []
-  const requests: Array<string> = []
-  page.on("pageerror", (error) => errors.push(String(error)))
-  page.on("console", (message) => message.type() === "error" && errors.push(message.text()))
-  page.on("request", (request) => requests.push(request.url()))
-  const call = <A>(f: () => Promise<A>) => Effect.promise(f)
-  return { page, errors, requests, call }
-})
-
-const hasPlaywright = (() => {
-  try {
-    createRequire(import.meta.url).resolve("playwright-core")
-    return true
-  } catch {
-    return false
-  }
-})()
-const missing = [
-  ...(hasPlaywright ? [] : ["the playwright-core package (npm ci installs it)"]),
-  ...(existsSync(chromiumPath) ? [] : [`${chromiumPath} (apt-get install -y chromium)`])
-]
-const skip = missing.length > 0 && process.env.CI === undefined
-if (skip) console.warn(`viewer browser test skipped: missing ${missing.join(" and ")}`)
+const openPage = openBrowserPage
+const skip = skipBrowser("viewer browser test")
 
 describe("the viewer in headless Chromium", () => {
   it.scopedLive.skipIf(skip)(
