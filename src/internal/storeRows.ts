@@ -63,7 +63,7 @@ export interface Reading {
  * number (every SQLite integer column, once {@link rowDamage} checked its type) is itself.
  */
 export const int = (value: unknown): number | null =>
-  value === null || value === undefined ? null : typeof value === "number" ? value : Number(value)
+  typeof value === "number" ? value : value === null || value === undefined ? null : Number(value)
 
 /** A stored session's `placement` column: its JSON, or null. */
 export const placementJson = (session: Session.Session): string | null =>
