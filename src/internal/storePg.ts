@@ -40,12 +40,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type * as Entry from "../Entry.js"
-import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
 import * as redact from "./redact.js"
@@ -64,6 +60,7 @@ import {
 } from "./storeCodec.js"
 import type { PgErrorFields } from "./storePgUrl.js"
 import { maskUrl, passwordOf, PG_SCHEMA_VERSION } from "./storePgUrl.js"
+import * as Rows from "./storeRows.js"
 
 type E = SessionStore.SessionStoreError
 
@@ -122,58 +119,15 @@ const migrations: ReadonlyArray<readonly [id: number, name: string, statements: 
 const SESSION_COLUMNS =
   "s.id, s.head, s.head_entry, s.length, s.base, s.operation, s.parents, s.by_kind, s.by_name, s.created_at, s.updated_at, s.placement, s.agent, s.crc, s.agent_crc"
 
-interface SessionRow {
-  readonly id: string
-  readonly head: number | string | null
-  readonly head_entry: string | null
-  readonly length: number
-  readonly base: number
-  readonly operation: string
-  readonly parents: string
-  readonly by_kind: string | null
-  readonly by_name: string | null
-  readonly created_at: number | string
-  readonly updated_at: number | string
-  readonly placement: string | null
-  readonly agent: string | null
-  readonly crc: number
-  readonly agent_crc: number | null
-}
+/** The Postgres reading of a row: typed columns, always checksums, signed INTEGER CRCs. */
+type SessionRow = Rows.SessionRow
 
-/** A BIGINT as a number (`pg` returns BIGINT as a string unless its client was told otherwise). */
-const int = (value: unknown): number | null =>
-  value === null || value === undefined ? null : typeof value === "number" ? value : Number(value)
+const reading: Rows.Reading = { typed: false, legacy: false, signed: true }
 
 /** A CRC-32 as the signed 32-bit integer an INTEGER column holds. */
 const signed = (crc: number): number => crc | 0
 
-const rowFieldsOf = (row: SessionRow) =>
-  [
-    row.id,
-    int(row.head),
-    row.head_entry,
-    row.length,
-    row.base,
-    row.operation,
-    row.parents,
-    row.by_kind,
-    row.by_name,
-    int(row.created_at),
-    int(row.updated_at),
-    row.placement
-  ] as const
-
-const rowDamage = (row: SessionRow): string | undefined => {
-  if (row.crc !== signed(rowChecksum(rowFieldsOf(row)))) return "the session row fails its checksum"
-  if (row.agent !== null && row.agent_crc !== signed(textChecksum(row.agent))) {
-    return "the agent record fails its checksum"
-  }
-  return undefined
-}
-
-const decodeLineage = Schema.decodeUnknownEither(Session.Lineage)
-const decodePlacement = Schema.decodeUnknownEither(Schema.parseJson(Placement.Placement))
-const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(Schema.Unknown))
+const rowDamage = (row: SessionRow): string | undefined => Rows.rowDamage(row, reading)
 
 const causeMessage = (cause: unknown): string => {
   // an SqlError wraps the driver's error: its message says what happened
@@ -338,23 +292,6 @@ export const makeWith = (
      */
     let nodeIds = new WeakMap<Session.Node, number>()
 
-    const rowFields = (session: Session.Session, head: number | null, now: number) => {
-      const { lineage } = session
-      return [
-        session.id,
-        head,
-        session.node === undefined ? null : session.node.entry.id,
-        session.length,
-        session.base,
-        lineage.operation,
-        JSON.stringify(lineage.parents),
-        lineage.by?.kind ?? null,
-        lineage.by?.name ?? null,
-        lineage.createdAt,
-        now,
-        Option.match(session.placement, { onNone: () => null, onSome: (p) => JSON.stringify(p) })
-      ] as const
-    }
     const agentValues = (options?: SessionStore.SaveOptions): readonly [string | null, number | null] => {
       if (options?.agent === undefined) return [null, null]
       const text = JSON.stringify(options.agent)
@@ -373,7 +310,7 @@ export const makeWith = (
         idPool.length >= n ? Effect.void : Effect.map(
           values("SELECT nextval('rath_node_ids') FROM generate_series(1, $1)", [Math.max(ID_BLOCK, n)]),
           (rows) => {
-            for (const row of rows) idPool.push(int(row[0])!)
+            for (const row of rows) idPool.push(Rows.int(row[0])!)
           }
         )
       ).pipe(Effect.map(() => idPool.splice(0, n)))
@@ -433,7 +370,7 @@ export const makeWith = (
         const ids = fresh.length === 0 ? [] : yield* takeIds(fresh.length)
         const columns = nodeColumns(fresh, ids, cached.head, assigned)
         const head = fresh.length === 0 ? cached.head : ids[ids.length - 1]!
-        const fields = rowFields(session, head, now)
+        const fields = Rows.rowFields(session, head, now)
         const [agent, agentCrc] = agentValues(options)
         const rows = yield* values(
           `WITH moved AS (
@@ -471,7 +408,7 @@ export const makeWith = (
             return yield* Effect.fail(fail({ reason: "Conflict", detail, sessionId: session.id }))
           }
           boundaryLength = row.length
-          boundaryId = int(row.head)
+          boundaryId = Rows.int(row.head)
         } else {
           // the newest node of this chain the store already holds, as far as this process knows
           for (const node of Session.chain(session.node)) {
@@ -501,7 +438,7 @@ export const makeWith = (
           )
           head = ids[ids.length - 1]!
         }
-        const fields = rowFields(session, head, now)
+        const fields = Rows.rowFields(session, head, now)
         const [agent, agentCrc] = agentValues(options)
         const crc = signed(rowChecksum(fields))
         if (row !== undefined) {
@@ -599,46 +536,7 @@ export const makeWith = (
         )
       })
 
-    const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
-      const parents = decodeJson(row.parents)
-      if (Either.isLeft(parents)) return Either.left("invalid lineage parents")
-      const raw: Record<string, unknown> = {
-        operation: row.operation,
-        parents: parents.right,
-        createdAt: int(row.created_at)
-      }
-      if (row.by_kind !== null) raw.by = { kind: row.by_kind, name: row.by_name ?? "" }
-      return Either.mapLeft(decodeLineage(raw), (error) => error.message)
-    }
-
-    const toSummary = (row: SessionRow): Either.Either<SessionStore.Summary, E> => {
-      const damage = rowDamage(row)
-      if (damage !== undefined) return Either.left(corrupt(row.id, damage))
-      const lineage = toLineage(row)
-      if (Either.isLeft(lineage)) return Either.left(corrupt(row.id, lineage.left))
-      let placement = Option.none<Placement.Placement>()
-      if (row.placement !== null) {
-        const decoded = decodePlacement(row.placement)
-        if (Either.isLeft(decoded)) return Either.left(corrupt(row.id, "invalid placement", decoded.left))
-        placement = Option.some(decoded.right)
-      }
-      let agent = Option.none<unknown>()
-      if (row.agent !== null) {
-        const decoded = decodeJson(row.agent)
-        if (Either.isLeft(decoded)) return Either.left(corrupt(row.id, "invalid agent record", decoded.left))
-        agent = Option.some(decoded.right)
-      }
-      return Either.right({
-        id: row.id as Session.SessionId,
-        head: Option.fromNullable(row.head_entry as Entry.EntryId | null),
-        length: row.length,
-        base: row.base,
-        lineage: lineage.right,
-        placement,
-        agent,
-        updatedAt: int(row.updated_at)!
-      })
-    }
+    const toSummary = (row: SessionRow): Either.Either<SessionStore.Summary, E> => Rows.toSummary(row, reading, corrupt)
 
     const notFound = (id: string) =>
       fail({ reason: "NotFound", detail: `no session ${id} in the store`, sessionId: id })
@@ -664,7 +562,7 @@ export const makeWith = (
       for (let i = 0; i < length; i++) {
         const [, rawPrev, pos, text, crc] = rows[length - 1 - i]!
         if (pos !== i + 1) return Either.left(corrupt(id, `node #${i + 1} of the chain says it is at position ${pos}`))
-        const prev = int(rawPrev)
+        const prev = Rows.int(rawPrev)
         if (typeof text !== "string" || crc !== signed(nodeChecksum(prev, i + 1, text))) {
           return Either.left(corrupt(id, `entry #${i + 1} fails its checksum`))
         }
@@ -696,21 +594,15 @@ export const makeWith = (
           if (row === undefined) return undefined
           // the row is checked before its chain is read: a damaged length or head must not steer the walk
           if (rowDamage(row) !== undefined || row.head === null) return { row, chain: [] }
-          return { row, chain: yield* values(chainQuery, [int(row.head), row.length]) }
+          return { row, chain: yield* values(chainQuery, [Rows.int(row.head), row.length]) }
         })).pipe(Effect.mapError(unavailable(`cannot load ${id}`)))
         if (read === undefined) return yield* Effect.fail(notFound(id))
         const { chain, row } = read
         const summary = yield* toSummary(row)
         const node = yield* rebuild(id, row, chain)
-        if (node !== undefined && row.head !== null) nodeIds.set(node, int(row.head)!)
-        heads.set(id, { head: int(row.head), headEntry: row.head_entry, length: row.length })
-        return Session.unsafeMake({
-          id: summary.id,
-          lineage: summary.lineage,
-          placement: summary.placement,
-          base: summary.base,
-          node
-        })
+        if (node !== undefined && row.head !== null) nodeIds.set(node, Rows.int(row.head)!)
+        heads.set(id, { head: Rows.int(row.head), headEntry: row.head_entry, length: row.length })
+        return Rows.sessionOf(summary, node)
       })
 
     const summaries = (rows: ReadonlyArray<SessionRow>) => Effect.forEach(rows, toSummary)

@@ -43,15 +43,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from "node:fs"
 import * as NodeModule from "node:module"
 import { dirname } from "node:path"
 import * as Entry from "../Entry.js"
-import * as Placement from "../Placement.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
 import type { ErrorFields } from "./storeCodec.js"
@@ -70,6 +67,7 @@ import {
   rowChecksumOf,
   textChecksum
 } from "./storeCodec.js"
+import * as Rows from "./storeRows.js"
 
 export const SCHEMA_VERSION = 4
 /** The first schema version whose rows carry checksums; an older store read in place has none. */
@@ -194,7 +192,7 @@ const migrations = Migrator.fromRecord({
     }
     const sessions = yield* sql<SessionRow>`SELECT ${sql.literal(sessionColumns(false))} FROM rath_sessions s`
     for (const row of sessions) {
-      yield* sql`UPDATE rath_sessions SET crc = ${checksumOfRow(row)}, agent_crc = ${
+      yield* sql`UPDATE rath_sessions SET crc = ${Rows.checksumOfRow(row)}, agent_crc = ${
         typeof row.agent === "string" ? textChecksum(row.agent) : null
       } WHERE key = ${row.key}`
     }
@@ -205,25 +203,17 @@ const migrations = Migrator.fromRecord({
   "4_default_authors": Effect.void
 })
 
-interface SessionRow {
+/** A session row as SQLite returns it: integers are numbers, and the row has its `key`. */
+interface SessionRow extends Rows.SessionRow {
   readonly key: number
-  readonly id: string
   readonly head: number | null
-  readonly head_entry: string | null
-  readonly length: number
-  readonly base: number
-  readonly operation: string
-  readonly parents: string
-  readonly by_kind: string | null
-  readonly by_name: string | null
   readonly created_at: number
   readonly updated_at: number
-  readonly placement: string | null
-  readonly agent: string | null
-  /** Null in a version-2 store read without migrating (read-only). */
-  readonly crc: number | null
-  readonly agent_crc: number | null
 }
+
+/** How rows are read: every column's type checked, then (unless `legacy`) unsigned checksums. */
+const CHECKED: Rows.Reading = { typed: true, legacy: false, signed: false }
+const LEGACY: Rows.Reading = { typed: true, legacy: true, signed: false }
 
 /** The session columns; `legacy`: a version-2 store, which has no checksums yet. */
 const sessionColumns = (legacy: boolean) =>
@@ -231,71 +221,9 @@ const sessionColumns = (legacy: boolean) =>
     legacy ? "NULL AS crc, NULL AS agent_crc" : "s.crc, s.agent_crc"
   }`
 
-const checksumOfRow = (row: SessionRow): number =>
-  rowChecksum([
-    row.id,
-    row.head,
-    row.head_entry,
-    row.length,
-    row.base,
-    row.operation,
-    row.parents,
-    row.by_kind,
-    row.by_name,
-    row.created_at,
-    row.updated_at,
-    row.placement
-  ])
-
 /** What is wrong with a session row read back (its types, its checksum), if anything. */
-const rowDamage = (row: SessionRow, legacy: boolean): string | undefined => {
-  if (
-    typeof row.key !== "number" || typeof row.id !== "string" || typeof row.length !== "number" ||
-    typeof row.base !== "number" || typeof row.operation !== "string" || typeof row.parents !== "string" ||
-    typeof row.created_at !== "number" || typeof row.updated_at !== "number" ||
-    (row.head !== null && typeof row.head !== "number") ||
-    (row.head_entry !== null && typeof row.head_entry !== "string") ||
-    (row.by_kind !== null && typeof row.by_kind !== "string") ||
-    (row.by_name !== null && typeof row.by_name !== "string") ||
-    (row.placement !== null && typeof row.placement !== "string") ||
-    (row.agent !== null && typeof row.agent !== "string")
-  ) return "the session row holds a value of the wrong type"
-  if (legacy) return undefined
-  if (row.crc !== checksumOfRow(row)) return "the session row fails its checksum"
-  if (row.agent !== null && row.agent_crc !== textChecksum(row.agent)) return "the agent record fails its checksum"
-  return undefined
-}
-
-const decodeLineage = Schema.decodeUnknownEither(Session.Lineage)
-const decodePlacement = Schema.decodeUnknownEither(Schema.parseJson(Placement.Placement))
-const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(Schema.Unknown))
-
-const operations: ReadonlySet<unknown> = new Set(Session.Operation.literals)
-const authorKinds: ReadonlySet<unknown> = new Set(Entry.Author.fields.kind.literals)
-
-/**
- * The lineage of a session row that passed its checksum (the store wrote it), built without the
- * schema decoder: the value `decodeLineage` gives for it (the same fields, in its order), after
- * the same checks of each field's kind. Undefined when a field is not what the schema wants: the
- * caller then decodes it, for the error. The schema decode was about 4 ms of a cold load.
- */
-const lineageOfChecked = (row: SessionRow): Session.Lineage | undefined => {
-  let parents: unknown
-  try {
-    parents = JSON.parse(row.parents)
-  } catch {
-    return undefined
-  }
-  if (!Array.isArray(parents) || !operations.has(row.operation) || typeof row.created_at !== "number") return undefined
-  for (const parent of parents) if (typeof parent !== "string") return undefined
-  const operation = row.operation as Session.Operation
-  const createdAt = row.created_at
-  const ids = parents as Array<Session.SessionId>
-  if (row.by_kind === null) return { operation, parents: ids, createdAt }
-  if (!authorKinds.has(row.by_kind)) return undefined
-  const by = { kind: row.by_kind as Entry.Author["kind"], name: row.by_name ?? "" }
-  return { operation, parents: ids, by, createdAt }
-}
+const rowDamage = (row: SessionRow, legacy: boolean): string | undefined =>
+  Rows.rowDamage(row, legacy ? LEGACY : CHECKED)
 
 /** Whether an error comes from SQLite's lock (SQLITE_BUSY / SQLITE_LOCKED), anywhere in its causes. */
 const isBusy = (error: unknown): boolean => {
@@ -916,31 +844,11 @@ export const make = (
      */
     let nodeIds = new WeakMap<Session.Node, number>()
 
-    const placementJson = (session: Session.Session) =>
-      Option.match(session.placement, { onNone: () => null, onSome: (p) => JSON.stringify(p) })
     /** The agent record's text and its checksum; nulls keep the stored ones. */
     const agentValues = (options?: SessionStore.SaveOptions): readonly [string | null, number | null] => {
       if (options?.agent === undefined) return [null, null]
       const text = JSON.stringify(options.agent)
       return [text, textChecksum(text)]
-    }
-    /** A session row's fields, in the order of `rowChecksum`. */
-    const rowFields = (session: Session.Session, head: number | null, now: number) => {
-      const { lineage } = session
-      return [
-        session.id,
-        head,
-        session.node === undefined ? null : session.node.entry.id,
-        session.length,
-        session.base,
-        lineage.operation,
-        JSON.stringify(lineage.parents),
-        lineage.by?.kind ?? null,
-        lineage.by?.name ?? null,
-        lineage.createdAt,
-        now,
-        placementJson(session)
-      ] as const
     }
     /**
      * The values of the update statements' SET clause: head, head entry, length, updated_at,
@@ -952,7 +860,7 @@ export const make = (
       now: number,
       options: SessionStore.SaveOptions | undefined
     ) => {
-      const fields = rowFields(session, head, now)
+      const fields = Rows.rowFields(session, head, now)
       const [agent, agentCrc] = agentValues(options)
       return [
         fields[1],
@@ -1025,7 +933,7 @@ export const make = (
         assigned.push([node, prev])
       }
       const headEntry = session.node === undefined ? null : session.node.entry.id
-      const placement = placementJson(session)
+      const placement = Rows.placementJson(session)
       const [agent, agentCrc] = agentValues(options)
       const moved = moveHead.run(
         prev,
@@ -1087,7 +995,7 @@ export const make = (
         key = row.key
         updateSession.run(...updateValues(session, head, now, options), key)
       } else {
-        const fields = rowFields(session, head, now)
+        const fields = Rows.rowFields(session, head, now)
         const agent = agentValues(options)
         key = Number(insertSession.run(...fields, agent[0], rowChecksum(fields), agent[1]).lastInsertRowid)
         session.lineage.parents.forEach((parent, ord) => insertParent.run(session.id, ord, parent))
@@ -1150,54 +1058,8 @@ export const make = (
         })
       )
 
-    const toLineage = (row: SessionRow): Either.Either<Session.Lineage, string> => {
-      if (!legacy) {
-        const lineage = lineageOfChecked(row)
-        if (lineage !== undefined) return Either.right(lineage)
-      }
-      const parents = decodeJson(row.parents)
-      if (Either.isLeft(parents)) {
-        return Either.left("invalid lineage parents")
-      }
-      const raw: Record<string, unknown> = {
-        operation: row.operation,
-        parents: parents.right,
-        createdAt: row.created_at
-      }
-      if (row.by_kind !== null) {
-        raw.by = { kind: row.by_kind, name: row.by_name ?? "" }
-      }
-      return Either.mapLeft(decodeLineage(raw), (error) => error.message)
-    }
-
-    const toSummary = (row: SessionRow): Either.Either<SessionStore.Summary, E> => {
-      const damage = rowDamage(row, legacy)
-      if (damage !== undefined) return Either.left(corrupt(String(row.id), damage))
-      const lineage = toLineage(row)
-      if (Either.isLeft(lineage)) return Either.left(corrupt(row.id, lineage.left))
-      let placement = Option.none<Placement.Placement>()
-      if (row.placement !== null) {
-        const decoded = decodePlacement(row.placement)
-        if (Either.isLeft(decoded)) return Either.left(corrupt(row.id, "invalid placement", decoded.left))
-        placement = Option.some(decoded.right)
-      }
-      let agent = Option.none<unknown>()
-      if (row.agent !== null) {
-        const decoded = decodeJson(row.agent)
-        if (Either.isLeft(decoded)) return Either.left(corrupt(row.id, "invalid agent record", decoded.left))
-        agent = Option.some(decoded.right)
-      }
-      return Either.right({
-        id: row.id as Session.SessionId,
-        head: Option.fromNullable(row.head_entry as Entry.EntryId | null),
-        length: row.length,
-        base: row.base,
-        lineage: lineage.right,
-        placement,
-        agent,
-        updatedAt: row.updated_at
-      })
-    }
+    const toSummary = (row: SessionRow): Either.Either<SessionStore.Summary, E> =>
+      Rows.toSummary(row, legacy ? LEGACY : CHECKED, corrupt)
 
     const notFound = (id: string) =>
       fail({ reason: "NotFound", detail: `no session ${id} in the store`, sessionId: id })
@@ -1296,13 +1158,7 @@ export const make = (
           idJson: JSON.stringify(row.id),
           middle: rowChecksumMiddle(row.base, row.operation, row.parents, row.by_kind, row.by_name, row.created_at)
         })
-        return Session.unsafeMake({
-          id: summary.id,
-          lineage: summary.lineage,
-          placement: summary.placement,
-          base: summary.base,
-          node
-        })
+        return Rows.sessionOf(summary, node)
       })
 
     const summaries = (rows: ReadonlyArray<unknown>) => Effect.forEach(rows as ReadonlyArray<SessionRow>, toSummary)
