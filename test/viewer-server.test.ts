@@ -5,70 +5,21 @@
 import { FileSystem, Path } from "@effect/platform"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Redacted, Schema, TestContext } from "effect"
-import type { Provider } from "rath"
-import { Agent, Scripted, Server, Session, SessionStore, Tool } from "rath"
+import { Effect, Redacted, TestContext } from "effect"
+import { Scripted, Server, Session, SessionStore } from "rath"
 import { openBrowserPage, skipBrowser } from "./browser.js"
 import { buildRun } from "./cli-fixture.js"
+import { gate, makeAgents, script } from "./server-fixture.js"
 
 // -----------------------------------------------------------------------------
 // the server: three agents on the scripted provider
 // -----------------------------------------------------------------------------
 
-const gate = () => {
-  let open = false
-  const waiters: Array<() => void> = []
-  return {
-    wait: Effect.async<void>((resume) => {
-      if (open) resume(Effect.void)
-      else waiters.push(() => resume(Effect.void))
-    }),
-    release: () => {
-      open = true
-      for (const w of waiters.splice(0)) w()
-    }
-  }
-}
-
-const lastUser = (request: Provider.Request) => {
-  for (let i = request.messages.length - 1; i >= 0; i--) {
-    const m = request.messages[i]!
-    if (m._tag === "User") return m.text
-  }
-  return ""
-}
-
-/** Tool-using agents call their tool once, then every agent answers `echo: <user text>`. */
-const script = (request: Provider.Request): Scripted.Step => {
-  const last = request.messages[request.messages.length - 1]
-  const tools = (request.tools ?? []).map((t) => t.name)
-  if (last?._tag !== "ToolResult" && tools.includes("wait")) return Scripted.toolCall("wait", {})
-  if (last?._tag !== "ToolResult" && tools.includes("transfer")) return Scripted.toolCall("transfer", { amount: 30 })
-  return Scripted.reply(`echo: ${lastUser(request)}`)
-}
-
 const TOKEN = "viewer-t0ken"
 
 const serve = (store: SessionStore.Service, g: ReturnType<typeof gate>) => {
-  const wait = Tool.make({
-    name: "wait",
-    description: "waits until the test lets it go",
-    parameters: Schema.Struct({}),
-    idempotent: true,
-    handler: () => Effect.as(g.wait, { waited: true })
-  })
-  const transfer = Tool.make({
-    name: "transfer",
-    description: "moves money",
-    parameters: Schema.Struct({ amount: Schema.Number }),
-    needsApproval: true,
-    handler: ({ amount }) => Effect.succeed({ sent: amount })
-  })
-  const workflows = [
-    Agent.make({ name: "echo", description: "answers with the user's text" }),
-    Agent.make({ name: "waiter", description: "calls wait, then answers", tools: [wait] }),
-    Agent.make({ name: "treasurer", description: "pays, with approval", tools: [transfer] })
-  ]
+  const { echo, treasurer, waiter } = makeAgents(g)
+  const workflows = [echo, waiter, treasurer]
   return Server.make({
     workflows,
     token: Redacted.make(TOKEN),
@@ -87,15 +38,33 @@ const serve = (store: SessionStore.Service, g: ReturnType<typeof gate>) => {
 
 const skip = skipBrowser("viewer server browser test")
 
-/** Chromium on the server's page, with the errors it logs and every URL it requests. */
-const openPage = (server: Server.Server) =>
+/**
+ * Chromium on the server's page, ready, with the errors it logs and every URL it requests; the
+ * token is handed over in the address's fragment unless `withToken` is false (a reader).
+ */
+const openPage = (server: Server.Server, withToken = true) =>
   Effect.gen(function*() {
     const opened = yield* openBrowserPage
-    const { call } = opened
+    const { call, page } = opened
     // the server answers `/` with the debugger, Viewer.page
     const root = yield* call(() => fetch(server.url).then((r) => r.text()))
     assert.include(root, "id=\"list-spacer\"")
+    yield* call(() => page.goto(withToken ? `${server.url}#token=${TOKEN}` : server.url))
+    yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
     return opened
+  })
+
+/** Starts `workflow` on `input` from the page's start form. */
+const startRun = (
+  call: Effect.Effect.Success<typeof openBrowserPage>["call"],
+  page: Effect.Effect.Success<typeof openBrowserPage>["page"],
+  workflow: string,
+  input: string
+) =>
+  Effect.gen(function*() {
+    yield* call(() => page.locator("#start-workflow").selectOption(workflow))
+    yield* call(() => page.locator("#start-input").fill(input))
+    yield* call(() => page.locator("#start-button").click())
   })
 
 const screenshot = (page: { screenshot: (o: { path: string }) => Promise<unknown> }, name: string) =>
@@ -122,15 +91,11 @@ describe("the debugger against the run server, in headless Chromium", () => {
         const g = gate()
         const server = yield* serve(store, g)
         const { call, errors, page, requests } = yield* openPage(server)
-        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
-        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
         // the token left the address bar for sessionStorage
         assert.notInclude(page.url(), TOKEN)
         assert.strictEqual(yield* call(() => page.locator("#token-state").innerText()), "token set")
 
-        yield* call(() => page.locator("#start-workflow").selectOption("waiter"))
-        yield* call(() => page.locator("#start-input").fill("hello from the page"))
-        yield* call(() => page.locator("#start-button").click())
+        yield* startRun(call, page, "waiter", "hello from the page")
         // the run waits in its tool; the page shows its session as it is saved so far (the user's
         // message: the server saves the model's tool call with its result) and offers an interrupt
         yield* call(() => page.locator("#pane", { hasText: "running" }).waitFor({ timeout: 20_000 }))
@@ -176,11 +141,7 @@ describe("the debugger against the run server, in headless Chromium", () => {
         // the gate is never opened: the run waits in its tool until interrupted
         const server = yield* serve(store, gate())
         const { call, errors, page, requests } = yield* openPage(server)
-        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
-        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
-        yield* call(() => page.locator("#start-workflow").selectOption("waiter"))
-        yield* call(() => page.locator("#start-input").fill("never ends by itself"))
-        yield* call(() => page.locator("#start-button").click())
+        yield* startRun(call, page, "waiter", "never ends by itself")
         yield* call(() => page.keyboard.press("r"))
         const running = page.locator(".card.run[data-status=running]")
         yield* call(() => running.locator(".interrupt").waitFor({ timeout: 20_000 }))
@@ -215,11 +176,7 @@ describe("the debugger against the run server, in headless Chromium", () => {
         const store = yield* SessionStore.makeMemory
         const server = yield* serve(store, gate())
         const { call, errors, page, requests } = yield* openPage(server)
-        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
-        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
-        yield* call(() => page.locator("#start-workflow").selectOption("treasurer"))
-        yield* call(() => page.locator("#start-input").fill("pay the bill"))
-        yield* call(() => page.locator("#start-button").click())
+        yield* startRun(call, page, "treasurer", "pay the bill")
         // the pending call shows up, with its arguments
         yield* call(() => page.locator("#approvals-count", { hasText: "1" }).waitFor({ timeout: 20_000 }))
         yield* call(() => page.keyboard.press("a"))
@@ -252,11 +209,7 @@ describe("the debugger against the run server, in headless Chromium", () => {
         const store = yield* SessionStore.makeMemory
         const server = yield* serve(store, gate())
         const { call, errors, page, requests } = yield* openPage(server)
-        yield* call(() => page.goto(`${server.url}#token=${TOKEN}`))
-        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
-        yield* call(() => page.locator("#start-workflow").selectOption("echo"))
-        yield* call(() => page.locator("#start-input").fill("first question"))
-        yield* call(() => page.locator("#start-button").click())
+        yield* startRun(call, page, "echo", "first question")
         yield* call(() => page.keyboard.press("e"))
         yield* call(() =>
           page.locator("#entries .entry", { hasText: "echo: first question" }).waitFor({ timeout: 20_000 })
@@ -291,9 +244,7 @@ describe("the debugger against the run server, in headless Chromium", () => {
         }
         for (const session of run.all) yield* store.save(session)
         const server = yield* serve(store, gate())
-        const { call, errors, page, requests } = yield* openPage(server)
-        yield* call(() => page.goto(`${server.url}`))
-        yield* call(() => page.locator("body[data-ready=true]").waitFor({ timeout: 20_000 }))
+        const { call, errors, page, requests } = yield* openPage(server, false)
         const firstScreen = yield* call(() => page.evaluate<number>("window.rathFirstScreen"))
         console.log(`first screen of a 10,006-session store over the run server: ${firstScreen.toFixed(0)} ms`)
         assert.isAtMost(firstScreen, 2000)
