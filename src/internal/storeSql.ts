@@ -1139,74 +1139,60 @@ export const make = (
         }
       }
       let node: Session.Node | undefined = base
-      // oldest first; `newer` is the row id of the oldest node of the part above (read before it)
+      /**
+       * Checks row `rowId` (its text, its link `prev`, its checksum `crc`) at `position` and links
+       * its entry onto `node`; what is wrong with it, if anything. A checked row is the one the
+       * store wrote: rebuilt without the schema decode. A row of a version-2 store read without
+       * migrating has no checksum: it goes through the schema.
+       */
+      const step = (text: unknown, prev: unknown, position: number, crc: unknown): string | undefined => {
+        if (typeof text !== "string" || (prev !== null && typeof prev !== "number")) {
+          return `entry #${position}: the node holds a value of the wrong type`
+        }
+        if (!legacy && crc !== nodeChecksum(prev, position, text)) {
+          return crc === null ? `entry #${position} has no checksum` : `entry #${position} fails its checksum`
+        }
+        const entry = decodeStoredRaw(text, node?.entry.id, legacy, authors)
+        if (typeof entry === "string") return `entry #${position}: ${entry}`
+        node = link(node, entry)
+        return undefined
+      }
+      /**
+       * Kept (see {@link keepLoaded}): the head, the fork point (the last entry the session
+       * inherited, at its `base`) and a node the chain jumps to (the row above it is not the next
+       * id, `newerId`): where other stored chains meet this one.
+       */
+      const keep = (rowId: number, position: number, newerId: number | undefined, crc: unknown) => {
+        if (legacy || (position !== length && position !== row.base && newerId === rowId + 1)) return
+        keepLoaded(rowId, node!, crc)
+        nodeIds.set(node!, rowId)
+      }
+      // oldest first; `newer` is the row id of the oldest node of the part above (read after it)
       for (let p = parts.length - 1; p >= 0; p--) {
         const part = parts[p]!
         const next = parts[p - 1]
-        const newer = next === undefined
-          ? undefined
-          : next._tag === "Block"
-          ? next.from
-          : next.ids[next.ids.length - 1]!
-        // the head, the fork point (the last entry the session inherited, at its `base`) and a node
-        // the chain jumps to (the row above it is not the next id): where other stored chains meet
-        // this one
-        const keep = (rowId: number, position: number, newerId: number | undefined, crc: unknown) => {
-          if (position === length || position === row.base || newerId !== rowId + 1) {
-            keepLoaded(rowId, node!, crc)
-            nodeIds.set(node!, rowId)
-          }
-        }
+        const newer = next === undefined ? undefined : next._tag === "Block" ? next.from : next.ids[next.ids.length - 1]
         if (part._tag === "Block") {
           const { crcs, data, from } = part
           const start = part.top - (part.hi - from)
-          for (let n = 0; n < data.length; n++) {
-            const position = start + n
+          const last = data.length - 1
+          for (let n = 0; n <= last; n++) {
             const text = data[n]
             // a decoded row is let go at once: the rows' text is garbage the collector need not copy
             data[n] = undefined
-            const prev = n === 0 ? part.below : from + n - 1
-            if (typeof text !== "string") {
-              return Either.left(corrupt(id, `entry #${position}: the node holds a value of the wrong type`))
-            }
-            const crc = crcs[n]
-            if (!legacy && crc !== nodeChecksum(prev, position, text)) {
-              return Either.left(
-                corrupt(
-                  id,
-                  crc === null ? `entry #${position} has no checksum` : `entry #${position} fails its checksum`
-                )
-              )
-            }
-            const entry = decodeStoredRaw(text, node?.entry.id, legacy, authors)
-            if (typeof entry === "string") return Either.left(corrupt(id, `entry #${position}: ${entry}`))
-            node = link(node, entry)
-            if (!legacy) keep(from + n, position, n === data.length - 1 ? newer : from + n + 1, crc)
+            const wrong = step(text, n === 0 ? part.below : from + n - 1, start + n, crcs[n])
+            if (wrong !== undefined) return Either.left(corrupt(id, wrong))
+            keep(from + n, start + n, n === last ? newer : from + n + 1, crcs[n])
           }
           continue
         }
         const { crcs, data, ids, positions, prevs } = part
         for (let at = ids.length - 1; at >= 0; at--) {
-          const position = positions[at] as number
           const text = data[at]
-          // a decoded row is let go at once: the rows' text is garbage the collector need not copy
           data[at] = undefined
-          const prev = prevs[at]
-          if (typeof text !== "string" || (prev !== null && typeof prev !== "number")) {
-            return Either.left(corrupt(id, `entry #${position}: the node holds a value of the wrong type`))
-          }
-          // a checked row is the one the store wrote: rebuilt without the schema decode. A row of a
-          // version-2 store read without migrating has no checksum: it goes through the schema
-          const crc = crcs[at]
-          if (!legacy && crc !== nodeChecksum(prev, position, text)) {
-            return Either.left(
-              corrupt(id, crc === null ? `entry #${position} has no checksum` : `entry #${position} fails its checksum`)
-            )
-          }
-          const entry = decodeStoredRaw(text, node?.entry.id, legacy, authors)
-          if (typeof entry === "string") return Either.left(corrupt(id, `entry #${position}: ${entry}`))
-          node = link(node, entry)
-          if (!legacy) keep(ids[at]!, position, at === 0 ? newer : ids[at - 1], crc)
+          const wrong = step(text, prevs[at], positions[at] as number, crcs[at])
+          if (wrong !== undefined) return Either.left(corrupt(id, wrong))
+          keep(ids[at]!, positions[at] as number, at === 0 ? newer : ids[at - 1], crcs[at])
         }
       }
       if ((node?.entry.id ?? null) !== row.head_entry) {
