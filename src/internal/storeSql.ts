@@ -333,6 +333,38 @@ interface Opened {
   readonly readOnly: boolean
 }
 
+/**
+ * What a load read of a chain, head first, in parts: single rows, each with its text, position,
+ * link and checksum as stored (checked when the chain is rebuilt)...
+ */
+interface Rows {
+  readonly _tag: "Rows"
+  /** Each node's row id, newest first. */
+  readonly ids: Array<number>
+  readonly data: Array<string | undefined>
+  readonly positions: Array<unknown>
+  /** Each node's `prev` and checksum, checked against its text when rebuilt. */
+  readonly prevs: Array<unknown>
+  readonly crcs: Array<unknown>
+}
+
+/**
+ * ...or a run of consecutive rows `from`..`hi` of one chain (`hi` at position `top`, `from` linked
+ * to `below`), whose links and positions its query checked: their texts and checksums as stored,
+ * oldest first, in two plain arrays (no array per row).
+ */
+interface Block {
+  readonly _tag: "Block"
+  readonly from: number
+  readonly hi: number
+  readonly top: number
+  readonly below: number | null
+  readonly data: Array<unknown>
+  readonly crcs: Array<unknown>
+}
+
+type Part = Rows | Block
+
 let addonPath: string | null | undefined = undefined
 /**
  * better-sqlite3's native addon, where its own build puts it, looked up once per process. Without
@@ -666,9 +698,9 @@ export const make = (
         // every id present, each linked to the one below, each at its position; and the node below
         selectWindow: statement(`SELECT count(*), sum(id = @lo OR prev = id - 1), sum(pos = @top - (@hi - id)),
       max(CASE WHEN id = @lo THEN prev END) FROM rath_nodes WHERE id BETWEEN @lo AND @hi`).raw(true),
-        selectData: statement(`SELECT data, ${crc} FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id DESC`).raw(
-          true
-        ),
+        // a run of rows, oldest first, as two columns: a value each, no array per row (`Block`)
+        selectTexts: statement("SELECT data FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id").pluck(),
+        selectCrcs: statement(`SELECT ${crc} FROM rath_nodes WHERE id BETWEEN ? AND ? ORDER BY id`).pluck(),
         selectCrc: statement(`SELECT ${crc}, pos FROM rath_nodes WHERE id = ?`).raw(true)
       }
     }
@@ -679,11 +711,12 @@ export const make = (
       maxNode,
       selectChain,
       selectCrc,
-      selectData,
+      selectCrcs,
       selectHead,
       selectNode,
       selectRange,
       selectSession,
+      selectTexts,
       selectWindow,
       moveHead,
       updateSession
@@ -743,44 +776,53 @@ export const make = (
     }
 
     /**
-     * The chain that ends at node `head` (`length` nodes), head first: each node's entry JSON and
-     * position, and whether the chain goes on below its `length` nodes (a damaged row).
+     * The chain that ends at node `head` (`length` nodes), head first, in parts (see {@link Part}):
+     * each node's entry JSON and position, and whether the chain goes on below its `length` nodes
+     * (a damaged row).
      *
      * A session's own nodes are mostly consecutive rows (a save appends them in order), so the
      * chain is read in windows of consecutive ids, newest first: one aggregate query checks that
-     * the window's rows are exactly the chain's next nodes (linked, at their positions), then only
-     * their entry JSON is read, with no per-row array: a 10,000-entry load reads its rows in half
-     * the time a recursive query takes (a B-tree search and a queue row per node). A window the
-     * chain fills doubles the next one. A window that is not all chain is walked row by row,
-     * following `prev` and skipping other chains' rows; when the windows keep holding mostly other
-     * chains' rows (sessions written in turns), the rest comes from the recursive query. A missing
-     * node ends the walk short, which the caller reports as Corrupt.
+     * the window's rows are exactly the chain's next nodes (linked, at their positions), then their
+     * entry JSON and their checksums are read as two plain columns (a `Block`): a 10,000-entry load
+     * reads its rows in half the time a recursive query takes (a B-tree search and a queue row per
+     * node), and a third of that again without an array per row. A window the chain fills doubles
+     * the next one. A window that is not all chain is walked row by row, following `prev` and
+     * skipping other chains' rows; when the windows keep holding mostly other chains' rows
+     * (sessions written in turns), the rest comes from the recursive query (`Rows` parts). A
+     * missing node ends the walk short, which the caller reports as Corrupt.
+     * recursive query. A missing node ends the walk short, which the caller reports as Corrupt.
      */
     const chainOf = (head: number, length: number, forkAt: number) => {
-      // each node's row id, head first
-      const ids: Array<number> = []
+      const parts: Array<Part> = []
+      /** How many nodes the parts hold. */
+      let read = 0
       /** A node this process already holds for the rest of the chain (see {@link loadedNode}). */
       let base: Session.Node | undefined = undefined
-      const data: Array<string | undefined> = []
-      const positions: Array<unknown> = []
-      // each node's `prev` and checksum, checked against its text in `rebuild`
-      const prevs: Array<unknown> = []
-      const crcs: Array<unknown> = []
       let expected: number | null = head
       let window = 256
       let sparse = 0
-      const take = (row: ReadonlyArray<unknown>) => {
-        ids.push(row[0] as number)
-        positions.push(row[2])
-        data.push(row[3] as string)
-        prevs.push(row[1])
-        crcs.push(row[4])
-        expected = row[1] as number | null
+      /** The part single rows go to: the last one, if it is one of rows. */
+      const rows = (): Rows => {
+        const last = parts[parts.length - 1]
+        if (last !== undefined && last._tag === "Rows") return last
+        const part: Rows = { _tag: "Rows", ids: [], data: [], positions: [], prevs: [], crcs: [] }
+        parts.push(part)
+        return part
       }
-      while (expected !== null && data.length < length) {
-        base = loadedNode(expected, length - data.length)
+      const take = (row: ReadonlyArray<unknown>) => {
+        const part = rows()
+        part.ids.push(row[0] as number)
+        part.positions.push(row[2])
+        part.data.push(row[3] as string)
+        part.prevs.push(row[1])
+        part.crcs.push(row[4])
+        expected = row[1] as number | null
+        read++
+      }
+      while (expected !== null && read < length) {
+        base = loadedNode(expected, length - read)
         if (base !== undefined) break
-        const top = length - data.length
+        const top = length - read
         const size = Math.min(window, top)
         const lo: number = expected - size + 1
         const [count, linked, placed, below] = selectWindow.get({ lo, hi: expected, top }) as [
@@ -794,15 +836,10 @@ export const make = (
           const forkId = forkAt > top - size && forkAt < top ? expected - (top - forkAt) : undefined
           const held = forkId === undefined ? undefined : loadedNode(forkId, forkAt)
           const from = held === undefined ? lo : forkId! + 1
-          let id = expected
-          for (const row of selectData.all(from, expected) as Array<ReadonlyArray<unknown>>) {
-            ids.push(id)
-            positions.push(length - data.length)
-            data.push(row[0] as string)
-            crcs.push(row[1])
-            prevs.push(id === lo ? below : id - 1)
-            id--
-          }
+          const data = selectTexts.all(from, expected)
+          const crcs = selectCrcs.all(from, expected)
+          parts.push({ _tag: "Block", from, hi: expected, top, below: from === lo ? below : from - 1, data, crcs })
+          read += expected - from + 1
           if (held !== undefined) {
             base = held
             break
@@ -811,31 +848,31 @@ export const make = (
           window *= 2
           continue
         }
-        const rows = selectRange.all(lo, expected) as Array<ReadonlyArray<unknown>>
+        const range = selectRange.all(lo, expected) as Array<ReadonlyArray<unknown>>
         let taken = 0
-        for (const row of rows) {
+        for (const row of range) {
           if (row[0] !== expected) continue
           take(row)
           taken++
-          if (expected === null || data.length >= length) break
+          if (expected === null || read >= length) break
           // a jump onto a chain in memory ends the walk there
-          base = loadedNode(expected, length - data.length)
+          base = loadedNode(expected, length - read)
           if (base !== undefined) break
         }
         if (taken === 0 || base !== undefined) break
-        if (taken * 2 < rows.length && ++sparse >= 3) {
-          if (expected !== null && data.length < length) {
-            for (const row of selectChain.iterate(expected, length - data.length + 1)) {
+        if (taken * 2 < range.length && ++sparse >= 3) {
+          if (expected !== null && read < length) {
+            for (const row of selectChain.iterate(expected, length - read + 1)) {
               take(row as ReadonlyArray<unknown>)
               if (expected === null) break
-              base = loadedNode(expected, length - data.length)
+              base = loadedNode(expected, length - read)
               if (base !== undefined) break
             }
           }
           break
         }
       }
-      return { ids, data, positions, prevs, crcs, base, more: base === undefined && expected !== null }
+      return { parts, read, base, more: base === undefined && expected !== null }
     }
 
     /**
@@ -1070,10 +1107,9 @@ export const make = (
       row: SessionRow,
       chain: ReturnType<typeof chainOf>
     ): Either.Either<Session.Node | undefined, E> => {
-      const { base, crcs, data, ids, positions, prevs } = chain
+      const { base, parts, read } = chain
       // the rows read (head first), on top of the `below` nodes held in memory already
       const below = base === undefined ? 0 : base.length
-      const read = data.length
       const length = below + read
       if (length !== row.length) {
         return Either.left(corrupt(id, `the chain has ${length} nodes, the row says ${row.length}`))
@@ -1081,40 +1117,82 @@ export const make = (
       if (chain.more) {
         return Either.left(corrupt(id, `the chain goes on past its ${length} nodes, the row says ${row.length}`))
       }
-      // the walk follows the links from the head back, so node k (0-based) must be at position
-      // length - k: a position that says otherwise is a damaged row, never reordered silently
-      for (let k = 0; k < read; k++) {
-        if (positions[k] !== length - k) {
-          return Either.left(corrupt(id, `node #${length - k} of the chain says it is at position ${positions[k]}`))
+      // the walk follows the links from the head back, so the k-th node read (0-based) must be at
+      // position length - k: a position that says otherwise is a damaged row, never reordered
+      // silently (a block's positions were checked by its query)
+      let k = 0
+      for (const part of parts) {
+        if (part._tag === "Block") {
+          // one read transaction: the rows its window query counted are there
+          const rows = part.hi - part.from + 1
+          if (part.data.length !== rows || part.crcs.length !== rows) {
+            return Either.left(corrupt(id, `rows ${part.from} to ${part.hi} of the chain changed while read`))
+          }
+          k += rows
+          continue
+        }
+        for (const position of part.positions) {
+          if (position !== length - k) {
+            return Either.left(corrupt(id, `node #${length - k} of the chain says it is at position ${position}`))
+          }
+          k++
         }
       }
       let node: Session.Node | undefined = base
-      for (let i = below; i < length; i++) {
-        const at = length - 1 - i
-        const text = data[at]!
-        // a decoded row is let go at once: the rows' text is garbage the collector need not copy
-        data[at] = undefined
-        const prev = prevs[at]
+      /**
+       * Checks row `rowId` (its text, its link `prev`, its checksum `crc`) at `position` and links
+       * its entry onto `node`; what is wrong with it, if anything. A checked row is the one the
+       * store wrote: rebuilt without the schema decode. A row of a version-2 store read without
+       * migrating has no checksum: it goes through the schema.
+       */
+      const step = (text: unknown, prev: unknown, position: number, crc: unknown): string | undefined => {
         if (typeof text !== "string" || (prev !== null && typeof prev !== "number")) {
-          return Either.left(corrupt(id, `entry #${i + 1}: the node holds a value of the wrong type`))
+          return `entry #${position}: the node holds a value of the wrong type`
         }
-        // a checked row is the one the store wrote: rebuilt without the schema decode. A row of a
-        // version-2 store read without migrating has no checksum: it goes through the schema
-        const crc = crcs[at]
-        if (!legacy && crc !== nodeChecksum(prev, i + 1, text)) {
-          return Either.left(
-            corrupt(id, crc === null ? `entry #${i + 1} has no checksum` : `entry #${i + 1} fails its checksum`)
-          )
+        if (!legacy && crc !== nodeChecksum(prev, position, text)) {
+          return crc === null ? `entry #${position} has no checksum` : `entry #${position} fails its checksum`
         }
         const entry = decodeStoredRaw(text, node?.entry.id, legacy, authors)
-        if (typeof entry === "string") return Either.left(corrupt(id, `entry #${i + 1}: ${entry}`))
+        if (typeof entry === "string") return `entry #${position}: ${entry}`
         node = link(node, entry)
-        // the head, the fork point (the last entry the session inherited, at its `base`) and a node
-        // the chain jumps to (the row above it is not the next id): where other stored chains meet
-        // this one
-        if (!legacy && (at === 0 || i + 1 === row.base || prevs[at - 1] !== ids[at - 1]! - 1)) {
-          keepLoaded(ids[at]!, node, crc)
-          nodeIds.set(node, ids[at]!)
+        return undefined
+      }
+      /**
+       * Kept (see {@link keepLoaded}): the head, the fork point (the last entry the session
+       * inherited, at its `base`) and a node the chain jumps to (the row above it is not the next
+       * id, `newerId`): where other stored chains meet this one.
+       */
+      const keep = (rowId: number, position: number, newerId: number | undefined, crc: unknown) => {
+        if (legacy || (position !== length && position !== row.base && newerId === rowId + 1)) return
+        keepLoaded(rowId, node!, crc)
+        nodeIds.set(node!, rowId)
+      }
+      // oldest first; `newer` is the row id of the oldest node of the part above (read after it)
+      for (let p = parts.length - 1; p >= 0; p--) {
+        const part = parts[p]!
+        const next = parts[p - 1]
+        const newer = next === undefined ? undefined : next._tag === "Block" ? next.from : next.ids[next.ids.length - 1]
+        if (part._tag === "Block") {
+          const { crcs, data, from } = part
+          const start = part.top - (part.hi - from)
+          const last = data.length - 1
+          for (let n = 0; n <= last; n++) {
+            const text = data[n]
+            // a decoded row is let go at once: the rows' text is garbage the collector need not copy
+            data[n] = undefined
+            const wrong = step(text, n === 0 ? part.below : from + n - 1, start + n, crcs[n])
+            if (wrong !== undefined) return Either.left(corrupt(id, wrong))
+            keep(from + n, start + n, n === last ? newer : from + n + 1, crcs[n])
+          }
+          continue
+        }
+        const { crcs, data, ids, positions, prevs } = part
+        for (let at = ids.length - 1; at >= 0; at--) {
+          const text = data[at]
+          data[at] = undefined
+          const wrong = step(text, prevs[at], positions[at] as number, crcs[at])
+          if (wrong !== undefined) return Either.left(corrupt(id, wrong))
+          keep(ids[at]!, positions[at] as number, at === 0 ? newer : ids[at - 1], crcs[at])
         }
       }
       if ((node?.entry.id ?? null) !== row.head_entry) {
@@ -1136,7 +1214,7 @@ export const make = (
             throw new Abort(corrupt(id, `the row says ${row.length} entries, the store holds fewer`))
           }
           const chain = row.head === null
-            ? { ids: [], data: [], positions: [], prevs: [], crcs: [], base: undefined, more: false }
+            ? { parts: [], read: 0, base: undefined, more: false }
             : chainOf(row.head, row.length, row.base)
           return { row, chain }
         })

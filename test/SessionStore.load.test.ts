@@ -1,0 +1,136 @@
+/**
+ * Loading a long session from the SQLite store (issue 15): the chain is read in windows of
+ * consecutive rows (256, 512, then the rest here), each as two plain columns. The entries come
+ * back as they were saved (fields, order, classes, shared authors), and a damaged row in any
+ * window, at its edges included, is `Corrupt` naming that entry.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Cause, Chunk, Effect, Exit } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Entry, IdGenerator, Session, SessionStore } from "rath"
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-load-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+const withStore = <A, E>(
+  filename: string,
+  body: (store: SessionStore.Service) => Effect.Effect<A, E>
+): Effect.Effect<A, E | SessionStore.SessionStoreError> =>
+  Effect.scoped(Effect.flatMap(SessionStore.makeSqlite({ filename }), body))
+
+const deterministic = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
+
+const LENGTH = 1000
+
+/** Entry i of the long session: every few entries another kind, or an author of its own. */
+const draft = (i: number) => {
+  switch (i % 5) {
+    case 0:
+      return Entry.user(`message ${i}`)
+    case 1:
+      return Entry.assistant({
+        text: `answer ${i}`,
+        toolCalls: [{ id: `call_${i}`, name: "add", arguments: JSON.stringify({ a: i, b: 2 }) }],
+        author: { kind: "agent", name: "adder" },
+        usage: { inputTokens: i, outputTokens: 1, totalTokens: i + 1 }
+      })
+    case 2:
+      return Entry.toolResult({ callId: `call_${i - 1}`, toolName: "add", output: String(i + 2) })
+    case 3:
+      return Entry.assistant({ text: `answer ${i}`, finishReason: "stop" })
+    default:
+      return Entry.user(`message ${i} ${"é€😀".repeat(i % 7)}`)
+  }
+}
+
+/** A session of LENGTH entries, saved alone to a new store: row id i holds entry #i. */
+const savedStore = (dir: string) =>
+  Effect.gen(function*() {
+    const filename = join(dir, "rath.db")
+    const session = yield* Session.make(Array.from({ length: LENGTH }, (_, i) => draft(i)))
+    yield* withStore(filename, (store) => store.save(session))
+    return { filename, session }
+  })
+
+const edit = (filename: string, sql: string, ...params: Array<unknown>) => {
+  const db = new Database(filename)
+  try {
+    db.prepare(sql).run(...params)
+  } finally {
+    db.close()
+  }
+}
+
+/** The failure of an open-and-load, asserting that it is a typed SessionStoreError, not a defect. */
+const typedFailure = <A>(effect: Effect.Effect<A, SessionStore.SessionStoreError>) =>
+  Effect.map(Effect.exit(effect), (exit) => {
+    assert.isTrue(Exit.isFailure(exit), "expected a failure")
+    if (Exit.isSuccess(exit)) throw new Error("unreachable")
+    assert.isFalse(Cause.isDie(exit.cause), `a defect: ${Cause.pretty(exit.cause)}`)
+    const error = Cause.failureOption(exit.cause)
+    if (error._tag === "None") throw new Error("unreachable")
+    return error.value
+  })
+
+describe("SessionStore load of a long session (sqlite)", () => {
+  it.scoped("gives back every entry as saved: fields in order, classes, shared authors, usage", () =>
+    deterministic(Effect.gen(function*() {
+      const { filename, session } = yield* savedStore(yield* tempDir)
+      const loaded = yield* withStore(filename, (store) => store.load(session.id))
+      const saved = Chunk.toReadonlyArray(Session.entries(session))
+      const back = Chunk.toReadonlyArray(Session.entries(loaded))
+      assert.strictEqual(back.length, LENGTH)
+      for (let i = 0; i < LENGTH; i++) {
+        assert.strictEqual(JSON.stringify(back[i]), JSON.stringify(saved[i]), `entry #${i + 1}`)
+        assert.strictEqual(Object.getPrototypeOf(back[i]), Object.getPrototypeOf(saved[i]), `class of #${i + 1}`)
+      }
+      // one author value per default author, as Session.append makes them
+      assert.strictEqual(back[0]!.author, Entry.userAuthor)
+      assert.strictEqual(back[3]!.author, Entry.programAuthor)
+      assert.strictEqual(back[998]!.author, back[3]!.author)
+      // an author of its own: one value across the session too
+      assert.strictEqual(back[1]!.author, back[996]!.author)
+      assert.deepStrictEqual(Session.usage(loaded), Session.usage(session))
+      assert.strictEqual(loaded.length, LENGTH)
+    })))
+
+  it.scoped("a row damaged anywhere (first, last, either side of a window's edge) is Corrupt naming its entry", () =>
+    deterministic(Effect.gen(function*() {
+      const { filename, session } = yield* savedStore(yield* tempDir)
+      // windows from the head: rows 745..1000, 233..744, 1..232
+      for (const position of [1, 2, 232, 233, 500, 744, 745, 999, 1000]) {
+        edit(filename, `UPDATE rath_nodes SET data = replace(data, '"_tag"', '"_tag" ') WHERE id = ?`, position)
+        const error = yield* typedFailure(withStore(filename, (store) => store.load(session.id)))
+        assert.strictEqual(error.reason, "Corrupt")
+        assert.include(error.message, `entry #${position} fails its checksum`)
+        edit(filename, `UPDATE rath_nodes SET data = replace(data, '"_tag" ', '"_tag"') WHERE id = ?`, position)
+      }
+      const loaded = yield* withStore(filename, (store) => store.load(session.id))
+      assert.strictEqual(loaded.length, LENGTH)
+    })))
+
+  it.scoped("a value of the wrong type or a missing checksum in a window is Corrupt naming its entry", () =>
+    deterministic(Effect.gen(function*() {
+      const { filename, session } = yield* savedStore(yield* tempDir)
+      const load = typedFailure(withStore(filename, (store) => store.load(session.id)))
+      edit(filename, "UPDATE rath_nodes SET data = CAST(data AS BLOB) WHERE id = 600")
+      const blob = yield* load
+      assert.strictEqual(blob.reason, "Corrupt")
+      assert.include(blob.message, "entry #600: the node holds a value of the wrong type")
+      edit(filename, "UPDATE rath_nodes SET data = CAST(data AS TEXT) WHERE id = 600")
+      // text that is not a number (the column's affinity would turn "123" back into 123)
+      edit(filename, "UPDATE rath_nodes SET crc = 'x' || crc WHERE id = 900")
+      const text = yield* load
+      assert.include(text.message, "entry #900 fails its checksum")
+      edit(filename, "UPDATE rath_nodes SET crc = substr(crc, 2) WHERE id = 900")
+      edit(filename, "UPDATE rath_nodes SET crc = NULL WHERE id = 100")
+      const missing = yield* load
+      assert.include(missing.message, "entry #100 has no checksum")
+    })))
+})
