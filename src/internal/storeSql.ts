@@ -790,7 +790,6 @@ export const make = (
      * skipping other chains' rows; when the windows keep holding mostly other chains' rows
      * (sessions written in turns), the rest comes from the recursive query (`Rows` parts). A
      * missing node ends the walk short, which the caller reports as Corrupt.
-     * recursive query. A missing node ends the walk short, which the caller reports as Corrupt.
      */
     const chainOf = (head: number, length: number, forkAt: number) => {
       const parts: Array<Part> = []
@@ -1140,8 +1139,8 @@ export const make = (
       }
       let node: Session.Node | undefined = base
       /**
-       * Checks row `rowId` (its text, its link `prev`, its checksum `crc`) at `position` and links
-       * its entry onto `node`; what is wrong with it, if anything. A checked row is the one the
+       * Checks a row (its text, its link `prev`, its checksum `crc`) at `position` and links its
+       * entry onto `node`; what is wrong with it, if anything. A checked row is the one the
        * store wrote: rebuilt without the schema decode. A row of a version-2 store read without
        * migrating has no checksum: it goes through the schema.
        */
