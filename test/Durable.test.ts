@@ -5,7 +5,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Deferred, Effect, Exit, Layer, Option, Schema } from "effect"
 import * as NodeFs from "node:fs"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import {
   Agent,
@@ -26,11 +25,9 @@ import * as Durable from "rath/Durable"
 import * as engine from "../src/internal/durable/engine.js"
 import { seeded, stepTag } from "../src/internal/durable/ids.js"
 import { freePort, skipPostgres, startPostgres } from "./postgres.js"
+import { scopedTempDir } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "rath-durable-"))),
-  (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-durable-")
 
 /** A keyed side-effect table written by the tool: how many times each key was applied. */
 const applied = new Map<string, number>()

@@ -1,18 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Layer, Option } from "effect"
 import * as NodeFs from "node:fs"
-import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { Embedder, Entry, IdGenerator, Memory, Session } from "rath"
+import { scopedTempDir } from "./utils.js"
 
 // -----------------------------------------------------------------------------
 // fixtures
 // -----------------------------------------------------------------------------
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "rath-memory-"))),
-  (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-memory-")
 
 /** A fresh SQLite file per layer build, removed when the layer's scope closes. */
 const freshSqlite = (options?: Memory.Options): Layer.Layer<Memory.Memory, Memory.MemoryError> =>

@@ -11,11 +11,9 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { Entry, IdGenerator, Memory, Session } from "rath"
+import { scopedTempDir } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "rath-memory-recall-"))),
-  (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-memory-recall-")
 
 const ids = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())

@@ -6,15 +6,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Effect, Equal } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Entry, IdGenerator, Session, SessionStore } from "rath"
+import { scopedTempDir } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-cache-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-cache-")
 
 const deterministic = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())

@@ -8,23 +8,16 @@ import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Cause, Effect, Equal, Exit } from "effect"
 import { spawnSync } from "node:child_process"
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Entry, IdGenerator, Session, SessionStore } from "rath"
 import * as Source from "../src/cli/Source.js"
 import { nodeChecksum } from "../src/internal/storeCodec.js"
+import { scopedTempDir, withSqliteStore } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-damage-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-damage-")
 
-const withStore = <A, E>(
-  filename: string,
-  body: (store: SessionStore.Service) => Effect.Effect<A, E>
-): Effect.Effect<A, E | SessionStore.SessionStoreError> =>
-  Effect.scoped(Effect.flatMap(SessionStore.makeSqlite({ filename }), body))
+const withStore = withSqliteStore
 
 const deterministic = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())

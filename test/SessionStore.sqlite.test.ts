@@ -5,24 +5,16 @@
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Arbitrary, Chunk, Effect, Either, Equal, FastCheck, Option, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { rmSync } from "node:fs"
 import { join } from "node:path"
 import { Agent, Entry, IdGenerator, Placement, Provider, Resume, Scripted, Session, SessionStore } from "rath"
 import * as counting from "./fixtures/counting-agent.js"
 import { type Ack, buildFixture, buildWriter, killPoint, runWriter, seeded } from "./fixtures/store-crash-harness.js"
+import { scopedTempDir, withSqliteStore } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-store-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-store-")
 
-/** Opens a store on `filename` for the duration of `body` (its own connection and cache). */
-const withStore = <A, E>(
-  filename: string,
-  body: (store: SessionStore.Service) => Effect.Effect<A, E>
-): Effect.Effect<A, E | SessionStore.SessionStoreError> =>
-  Effect.scoped(Effect.flatMap(SessionStore.makeSqlite({ filename }), body))
+const withStore = withSqliteStore
 
 const count = (filename: string, table: string): number => {
   const db = new Database(filename, { readonly: true })

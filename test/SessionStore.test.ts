@@ -6,17 +6,13 @@
  */
 import { assert, describe, it, layer, type Vitest } from "@effect/vitest"
 import { Chunk, Effect, Either, Equal, Layer, Option, TestClock, TestContext } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Entry, IdGenerator, Placement, Session, SessionStore } from "rath"
 import { skipPostgres } from "./postgres.js"
 import { freshDatabase, PgServerLive } from "./postgresDb.js"
+import { scopedTempDir } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-store-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-store-")
 
 const sqlite = Layer.unwrapScoped(
   Effect.map(tempDir, (dir) => SessionStore.layer({ filename: join(dir, "nested", "rath.db") }))

@@ -6,17 +6,13 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Entry, Model, Session, SessionGraph, SessionStore } from "rath"
 import * as Demo from "../src/cli/demo.js"
 import * as Render from "../src/cli/Render.js"
+import { scopedTempDir } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-explain-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-explain-")
 
 /** Every model call of every stored session, once each, with whether its rebuilt request matched. */
 const everyCall = (sessions: ReadonlyArray<Session.Session>) => {

@@ -5,15 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Chunk, Duration, Effect, Option, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Agent, Provider, Resume, Scripted, Session, SessionStore, Tool } from "rath"
+import { scopedTempDir } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-args-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-args-")
 
 /** `{"x": [[[...0...]]]}` with `levels` nested arrays. */
 const nested = (levels: number) => `{"x":${"[".repeat(levels)}0${"]".repeat(levels)}}`

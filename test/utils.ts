@@ -1,8 +1,25 @@
 /**
  * Helpers shared by the tests.
  */
-import { Schema } from "effect"
-import { Replay } from "rath"
+import { Effect, Schema } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Replay, SessionStore } from "rath"
+
+/** A new directory under the system's temp directory, named `<prefix>…`, removed with the scope. */
+export const scopedTempDir = (prefix: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), prefix))),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** Opens a SQLite store on `filename` for the duration of `body` (its own connection and cache). */
+export const withSqliteStore = <A, E>(
+  filename: string,
+  body: (store: SessionStore.Service) => Effect.Effect<A, E>
+): Effect.Effect<A, E | SessionStore.SessionStoreError> =>
+  Effect.scoped(Effect.flatMap(SessionStore.makeSqlite({ filename }), body))
 
 const isReplayError = Schema.is(Replay.ReplayError)
 
