@@ -10,28 +10,23 @@
  *   npx tsx bench/durable-stress.ts [kills=100] [seed=13] [wallMinutes=15]
  */
 import { Effect, Layer, Option } from "effect"
-import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as Durable from "rath/Durable"
 import {
-  buildCli,
+  chaosCluster,
   clientLayer,
   effectRows,
   kill9,
   lineageProblem,
   lossesOf,
-  makeHome,
-  prepareDatabase,
   reference,
   type RunnerProcess,
   sessionsOf,
   shapeDifference,
   shapeOf,
-  startRunner,
   submit
 } from "../test/fixtures/durable-harness.js"
 import { startModelServer } from "../test/fixtures/durable-model.js"
-import { freePort, startPostgres } from "../test/postgres.js"
 
 const KILLS = Number(process.argv[2] ?? 100)
 let seed = Number(process.argv[3] ?? 13)
@@ -46,25 +41,9 @@ const load = () => NodeOs.loadavg().map((x) => x.toFixed(2)).join(" ")
 const main = Effect.gen(function*() {
   const started = Date.now()
   const elapsed = () => Date.now() - started
-  const pg = yield* startPostgres
-  const model = yield* Effect.acquireRelease(
-    Effect.promise(() => startModelServer()),
-    (server) => Effect.promise(() => server.close())
-  )
-  const home = makeHome()
-  yield* Effect.addFinalizer(() => Effect.sync(() => NodeFs.rmSync(home, { recursive: true, force: true })))
-  yield* prepareDatabase(pg.url)
-  const env = { cli: buildCli(), pgUrl: pg.url, modelUrl: model.url, home }
-  const runners: Array<RunnerProcess> = []
-  yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(runners.map(kill9))))
-  let n = 0
-  const launch = Effect.map(freePort, (port) => {
-    const runner = startRunner(env, `r${++n}`, port)
-    runners.push(runner)
-    return runner
-  })
+  const { launch, model, pg, runners } = yield* chaosCluster()
   const up = (runner: RunnerProcess) => Effect.promise(() => runner.ready.then(() => true, () => false))
-  let live: ReadonlyArray<RunnerProcess> = yield* Effect.all([launch, launch, launch])
+  let live: ReadonlyArray<RunnerProcess> = yield* Effect.all([launch(), launch(), launch()])
   yield* Effect.forEach(live, up, { concurrency: 3 })
   console.log(`load at start: ${load()}`)
   const client = yield* Layer.build(clientLayer(pg.url))
@@ -90,7 +69,7 @@ const main = Effect.gen(function*() {
     inFlight += model.inFlight(victim.id, 250)
     yield* Effect.promise(() => kill9(victim))
     kills++
-    const replacement = yield* launch
+    const replacement = yield* launch()
     live = live.map((runner) => runner === victim ? replacement : runner)
     // the next kill once the replacement is up (at least the failover time apart)
     yield* Effect.all([Effect.sleep(6_000), up(replacement)], { concurrency: 2 })

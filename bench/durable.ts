@@ -21,17 +21,8 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { Agent, Scripted, Session, SessionStore, Workflow } from "rath"
 import * as Durable from "rath/Durable"
-import {
-  buildCli,
-  clientLayer,
-  kill9,
-  makeHome,
-  prepareDatabase,
-  type RunnerProcess,
-  startRunner,
-  submit
-} from "../test/fixtures/durable-harness.js"
-import { type Seen, startModelServer } from "../test/fixtures/durable-model.js"
+import { chaosCluster, clientLayer, kill9, type RunnerProcess, submit } from "../test/fixtures/durable-harness.js"
+import { type Seen } from "../test/fixtures/durable-model.js"
 import { freePort, postgresBin, startPostgres } from "../test/postgres.js"
 
 const STEPS = 5
@@ -59,25 +50,10 @@ const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a -
  * surviving runner sends that same call again (the step re-delivered and continued there).
  */
 const failover = Effect.gen(function*() {
-  const pg = yield* startPostgres
   // answers take 1.5 s, so a call is in flight at each kill
-  const model = yield* Effect.acquireRelease(
-    Effect.promise(() => startModelServer({ delay: () => 1_500 })),
-    (server) => Effect.promise(() => server.close())
-  )
-  const home = makeHome()
-  yield* Effect.addFinalizer(() => Effect.sync(() => NodeFs.rmSync(home, { recursive: true, force: true })))
-  yield* prepareDatabase(pg.url)
-  const env = { cli: buildCli(), pgUrl: pg.url, modelUrl: model.url, home }
-  const runners: Array<RunnerProcess> = []
-  yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(runners.map(kill9))))
-  const launch = Effect.map(freePort, (port) => {
-    const runner = startRunner(env, `r${runners.length + 1}`, port)
-    runners.push(runner)
-    return runner
-  })
+  const { launch, model, pg } = yield* chaosCluster({ delay: () => 1_500 })
   const up = (runner: RunnerProcess) => Effect.promise(() => runner.ready)
-  let live: ReadonlyArray<RunnerProcess> = yield* Effect.all(Array.from({ length: KILLS + 1 }, () => launch))
+  let live: ReadonlyArray<RunnerProcess> = yield* Effect.all(Array.from({ length: KILLS + 1 }, () => launch()))
   yield* Effect.forEach(live, up, { concurrency: "unbounded" })
   const client = yield* Layer.build(clientLayer(pg.url))
   const times: Array<number> = []

@@ -26,28 +26,24 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Option, Random } from "effect"
-import * as NodeFs from "node:fs"
 import * as Durable from "rath/Durable"
 import {
-  buildCli,
+  chaosCluster,
   clientLayer,
   effectRows,
   kill9,
   lineageProblem,
   lossesOf,
-  makeHome,
-  prepareDatabase,
   reference,
   runCli,
   type RunnerProcess,
   sessionsOf,
   shapeDifference,
   shapeOf,
-  startRunner,
   submit
 } from "./fixtures/durable-harness.js"
 import { startModelServer } from "./fixtures/durable-model.js"
-import { freePort, skipPostgres, startPostgres } from "./postgres.js"
+import { skipPostgres } from "./postgres.js"
 
 const WORKFLOWS = 10
 const KILLS = 3
@@ -63,28 +59,10 @@ describe.skipIf(skipPostgres)("durable runs under kill -9", () => {
         const started = Date.now()
         const progress = (line: string) =>
           Effect.sync(() => console.error(`chaos +${Date.now() - started} ms: ${line}`))
-        const pg = yield* startPostgres
-        const model = yield* Effect.acquireRelease(
-          Effect.promise(() => startModelServer()),
-          (server) => Effect.promise(() => server.close())
-        )
-        const home = yield* Effect.acquireRelease(
-          Effect.sync(makeHome),
-          (dir) => Effect.sync(() => NodeFs.rmSync(dir, { recursive: true, force: true }))
-        )
-        const env = { cli: buildCli(), pgUrl: pg.url, modelUrl: model.url, home }
-        yield* prepareDatabase(pg.url)
+        // every runner started is killed when the test ends, whatever happened
+        const { env, launch, model, pg, runners } = yield* chaosCluster()
         yield* progress("postgres, the model server and the CLI bundle are ready")
 
-        // every runner started is killed when the test ends, whatever happened
-        const runners: Array<RunnerProcess> = []
-        yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all(runners.map(kill9))))
-        const launch = (id: string) =>
-          Effect.map(freePort, (port) => {
-            const runner = startRunner(env, id, port)
-            runners.push(runner)
-            return runner
-          })
         const up = (runner: RunnerProcess) => Effect.tryPromise(() => runner.ready).pipe(Effect.orDie)
         let live: ReadonlyArray<RunnerProcess> = yield* Effect.all([launch("r1"), launch("r2"), launch("r3")])
         yield* Effect.forEach(live, up, { concurrency: 3, discard: true })
