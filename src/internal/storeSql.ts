@@ -51,6 +51,7 @@ import { dirname } from "node:path"
 import * as Entry from "../Entry.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
+import * as entriesCache from "./entriesCache.js"
 import type { ErrorFields } from "./storeCodec.js"
 import {
   asciiLower,
@@ -1138,6 +1139,9 @@ export const make = (
         }
       }
       let node: Session.Node | undefined = base
+      // a chain rebuilt whole has its entries in hand, oldest first: `Session.entries` of the
+      // loaded session gets them from here instead of walking the chain back (see `entriesCache`)
+      const all: Array<Entry.Entry> | undefined = base === undefined ? [] : undefined
       /**
        * Checks a row (its text, its link `prev`, its checksum `crc`) at `position` and links its
        * entry onto `node`; what is wrong with it, if anything. A checked row is the one the
@@ -1154,6 +1158,7 @@ export const make = (
         const entry = decodeStoredRaw(text, node?.entry.id, legacy, authors)
         if (typeof entry === "string") return `entry #${position}: ${entry}`
         node = link(node, entry)
+        if (all !== undefined) all.push(entry)
         return undefined
       }
       /**
@@ -1197,6 +1202,7 @@ export const make = (
       if ((node?.entry.id ?? null) !== row.head_entry) {
         return Either.left(corrupt(id, `the chain ends at ${node?.entry.id}, the row says ${row.head_entry}`))
       }
+      if (all !== undefined && node !== undefined) entriesCache.prime(node, all)
       return Either.right(node)
     }
 
