@@ -110,6 +110,15 @@ describe("SessionStore load of a long session (sqlite)", () => {
         const walked = Array.from(Session.chain(loaded.node), (node) => node.entry).reverse()
         assert.strictEqual(entries.length, loaded.length)
         for (let i = 0; i < walked.length; i++) assert.strictEqual(entries[i], walked[i], `entry #${i + 1}`)
+        // every node as Session.link makes it: the same fields, in order, the same length and usage
+        let linked: Session.Node | undefined = undefined
+        const nodes = Array.from(Session.chain(loaded.node)).reverse()
+        for (let i = 0; i < nodes.length; i++) {
+          linked = Session.link(linked, nodes[i]!.entry)
+          assert.deepStrictEqual(Object.keys(nodes[i]!), Object.keys(linked), `node #${i + 1}`)
+          assert.strictEqual(nodes[i]!.length, linked.length, `node #${i + 1}`)
+          assert.deepStrictEqual(nodes[i]!.usage, linked.usage, `usage at node #${i + 1}`)
+        }
       }
       yield* withStore(filename, (store) =>
         Effect.gen(function*() {

@@ -140,19 +140,6 @@ const required: Record<string, { readonly keys: ReadonlyArray<string>; readonly 
     ) => [tag, { keys: fields.map(([key]) => key), kinds: fields.map(([, kind]) => kind) }])
   )
 
-const hasKind = (value: unknown, kind: Kind): boolean => {
-  switch (kind) {
-    case "array":
-      return Array.isArray(value)
-    case "object":
-      return typeof value === "object" && value !== null
-    case "present":
-      return value !== undefined
-    default:
-      return typeof value === kind
-  }
-}
-
 /**
  * An instance of a `Schema.Class` from its own fields. Such an instance is exactly its fields on
  * the class prototype (no hidden state), and this skips the constructor's work: 2 µs an entry,
@@ -246,8 +233,18 @@ export const decodeStoredRaw = (
   fields.author = author
   if (Make === undefined) return checkedRaw(fields)
   const { keys, kinds } = required[tag as string]!
+  // the kind check written out (not `hasKind`): one function less for V8 to optimise on a load
   for (let k = 0; k < keys.length; k++) {
-    if (!hasKind(fields[keys[k]!], kinds[k]!)) return checkedRaw({ ...fields })
+    const value = fields[keys[k]!]
+    const kind = kinds[k]!
+    const ok = kind === "array"
+      ? Array.isArray(value)
+      : kind === "object"
+      ? typeof value === "object" && value !== null
+      : kind === "present"
+      ? value !== undefined
+      : typeof value === kind
+    if (!ok) return checkedRaw({ ...fields })
   }
   if (tag === "Placement") {
     fields.placement = placementOf(fields.placement)
@@ -265,6 +262,52 @@ export const decodeStoredRaw = (
  */
 export const nodeChecksum = (prev: number | null, pos: number, data: string): number =>
   crc32(data, (Math.imul(prev === null ? 0x7fffffff : prev | 0, 0x9e3779b1) ^ Math.imul(pos | 0, 0x85ebca6b)) >>> 0)
+
+/**
+ * One stored row of a chain, checked and rebuilt: its text and link `prev` of the right types, its
+ * checksum `crc` ({@link nodeChecksum} of the row at `position`; none in a `legacy` store, whose
+ * rows then go through the schema), its entry ({@link decodeStoredRaw}), linked onto `below` (the
+ * node before it) as `Session.link` links it. The node, or what is wrong with the row.
+ *
+ * One function for what a load does 10,000 times over a long session: the checksum and the link
+ * are written out here, not called, because each small function a fresh process runs that often is
+ * one more optimising compilation on V8's background threads (about a quarter of a cold 10,000-row
+ * load's CPU went there). `test/SessionStore.load.test.ts` pins the nodes against `Session.link`'s.
+ */
+export const decodeRow = (
+  text: unknown,
+  prev: unknown,
+  position: number,
+  crc: unknown,
+  below: Session.Node | undefined,
+  legacy: boolean,
+  authors: Array<{ readonly kind: string; readonly name: string }>
+): Session.Node | string => {
+  if (typeof text !== "string" || (prev !== null && typeof prev !== "number")) {
+    return `entry #${position}: the node holds a value of the wrong type`
+  }
+  // nodeChecksum(prev, position, text), written out
+  if (
+    !legacy &&
+    crc !==
+      crc32(
+        text,
+        (Math.imul(prev === null ? 0x7fffffff : prev | 0, 0x9e3779b1) ^ Math.imul(position | 0, 0x85ebca6b)) >>> 0
+      )
+  ) {
+    return crc === null ? `entry #${position} has no checksum` : `entry #${position} fails its checksum`
+  }
+  const entry = decodeStoredRaw(text, below?.entry.id, legacy, authors)
+  if (typeof entry === "string") return `entry #${position}: ${entry}`
+  // Session.link(below, entry), written out: the same fields in the same order
+  const usage = Entry.usageOf(entry)
+  return {
+    entry,
+    prev: below,
+    length: below === undefined ? 1 : below.length + 1,
+    usage: usage === undefined ? below?.usage : Entry.sumUsage(below?.usage, usage)
+  }
+}
 
 /**
  * The checksum of a session row's fields (all but the agent record, which has its own): a CRC-32
