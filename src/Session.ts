@@ -29,6 +29,7 @@ import { pipeArguments } from "effect/Pipeable"
 import * as Schema from "effect/Schema"
 import * as Entry from "./Entry.js"
 import * as IdGenerator from "./IdGenerator.js"
+import * as entriesCache from "./internal/entriesCache.js"
 import * as jsonl from "./internal/jsonl.js"
 import * as Placement from "./Placement.js"
 
@@ -671,8 +672,6 @@ export const fromEntries = (
 // getters
 // -----------------------------------------------------------------------------
 
-const materialized = new WeakMap<Node, Chunk.Chunk<Entry.Entry>>()
-
 const collect = (node: Node | undefined, stopAt = 0): Array<Entry.Entry> => {
   const size = node === undefined ? 0 : node.length - stopAt
   const out = new Array<Entry.Entry>(Math.max(size, 0))
@@ -693,10 +692,10 @@ const collect = (node: Node | undefined, stopAt = 0): Array<Entry.Entry> => {
  */
 export const entries = (self: Session): Chunk.Chunk<Entry.Entry> => {
   if (self.node === undefined) return Chunk.empty()
-  let chunk = materialized.get(self.node)
+  let chunk = entriesCache.get(self.node)
   if (chunk === undefined) {
     chunk = Chunk.unsafeFromArray(collect(self.node))
-    materialized.set(self.node, chunk)
+    entriesCache.set(self.node, chunk)
   }
   return chunk
 }

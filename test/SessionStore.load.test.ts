@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Entry, IdGenerator, Session, SessionStore } from "rath"
+import { nodeChecksum } from "../src/internal/storeCodec.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-load-"))),
@@ -98,6 +99,73 @@ describe("SessionStore load of a long session (sqlite)", () => {
       assert.strictEqual(back[1]!.author, back[996]!.author)
       assert.deepStrictEqual(Session.usage(loaded), Session.usage(session))
       assert.strictEqual(loaded.length, LENGTH)
+    })))
+
+  it.scoped("the entries of a loaded session are its chain's, in order, loaded whole or on top of a held chain", () =>
+    deterministic(Effect.gen(function*() {
+      const { filename, session } = yield* savedStore(yield* tempDir)
+      /** `Session.entries` against a walk of the chain itself: the same entry objects, oldest first. */
+      const matchesChain = (loaded: Session.Session) => {
+        const entries = Chunk.toReadonlyArray(Session.entries(loaded))
+        const walked = Array.from(Session.chain(loaded.node), (node) => node.entry).reverse()
+        assert.strictEqual(entries.length, loaded.length)
+        for (let i = 0; i < walked.length; i++) assert.strictEqual(entries[i], walked[i], `entry #${i + 1}`)
+        // every node as Session.link makes it: the same fields, in order, the same length and usage
+        let linked: Session.Node | undefined = undefined
+        const nodes = Array.from(Session.chain(loaded.node)).reverse()
+        for (let i = 0; i < nodes.length; i++) {
+          linked = Session.link(linked, nodes[i]!.entry)
+          assert.deepStrictEqual(Object.keys(nodes[i]!), Object.keys(linked), `node #${i + 1}`)
+          assert.strictEqual(nodes[i]!.length, linked.length, `node #${i + 1}`)
+          assert.deepStrictEqual(nodes[i]!.usage, linked.usage, `usage at node #${i + 1}`)
+        }
+      }
+      yield* withStore(filename, (store) =>
+        Effect.gen(function*() {
+          const loaded = yield* store.load(session.id)
+          matchesChain(loaded)
+          // a fork of the loaded session, saved and loaded again: only its own row is read, on
+          // top of the loaded chain, and its entries are that chain's and its own
+          const fork = yield* Session.fork(loaded)
+          const next = yield* Session.append(fork, Entry.user("one more"))
+          yield* store.save(next)
+          const back = yield* store.load(next.id)
+          assert.strictEqual(back.node!.prev, loaded.node)
+          matchesChain(back)
+          assert.strictEqual((Chunk.unsafeLast(Session.entries(back)) as Entry.User).text, "one more")
+          // the loaded session itself, once more: the same head node, the same entries
+          const again = yield* store.load(session.id)
+          assert.strictEqual(again.node, loaded.node)
+          assert.strictEqual(Session.entries(again), Session.entries(loaded))
+        }))
+    })))
+
+  it.scoped("a row whose tag is a name every object has (constructor, __proto__, toString) is Corrupt", () =>
+    deterministic(Effect.gen(function*() {
+      const { filename, session } = yield* savedStore(yield* tempDir)
+      // written by other software: the row's checksum is right, its tag is no entry's
+      const db = new Database(filename)
+      const row = db.prepare("SELECT id, prev, pos, data FROM rath_nodes WHERE pos = 300").get() as {
+        id: number
+        prev: number | null
+        pos: number
+        data: string
+      }
+      db.close()
+      for (const tag of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+        const data = row.data.replace(/"_tag":"[A-Za-z]+"/, `"_tag":"${tag}"`)
+        assert.notStrictEqual(data, row.data)
+        edit(
+          filename,
+          "UPDATE rath_nodes SET data = ?, crc = ? WHERE id = ?",
+          data,
+          nodeChecksum(row.prev, row.pos, data),
+          row.id
+        )
+        const error = yield* typedFailure(withStore(filename, (store) => store.load(session.id)))
+        assert.strictEqual(error.reason, "Corrupt", tag)
+        assert.include(error.message, "entry #300", tag)
+      }
     })))
 
   it.scoped("a row damaged anywhere (first, last, either side of a window's edge) is Corrupt naming its entry", () =>

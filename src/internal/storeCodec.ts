@@ -73,6 +73,30 @@ const classes: Record<string, { readonly prototype: object; readonly fields: Rec
   Custom: Entry.Custom
 }
 
+/**
+ * A constructor of rows decoded for one entry class: it sets the fields every entry has first, in
+ * their order, on an object whose prototype is the class's (what the class's own constructor makes,
+ * without its validation). A plain constructor per class, not `Object.create(prototype)`: V8 sizes
+ * the objects it makes to the fields they end up with, so an entry's fields sit inside it (no
+ * second allocation for the fields past the fourth) and every row of a class shares one layout.
+ */
+type Make = new(id: unknown, timestamp: unknown, author: unknown, parents: unknown) => Record<string, unknown>
+
+const maker = (prototype: object): Make => {
+  function Decoded(this: Record<string, unknown>, id: unknown, timestamp: unknown, author: unknown, parents: unknown) {
+    this.id = id
+    this.timestamp = timestamp
+    this.author = author
+    this.parents = parents
+  }
+  Decoded.prototype = prototype
+  return Decoded as unknown as Make
+}
+
+/** By tag, on a null prototype: a row whose `_tag` is `constructor` or `__proto__` finds nothing. */
+const makers: Record<string, Make | undefined> = Object.create(null)
+for (const [tag, Ctor] of Object.entries(classes)) makers[tag] = maker(Ctor.prototype)
+
 type Kind = "string" | "number" | "boolean" | "array" | "object" | "present"
 
 /**
@@ -115,19 +139,6 @@ const required: Record<string, { readonly keys: ReadonlyArray<string>; readonly 
       [tag, fields]
     ) => [tag, { keys: fields.map(([key]) => key), kinds: fields.map(([, kind]) => kind) }])
   )
-
-const hasKind = (value: unknown, kind: Kind): boolean => {
-  switch (kind) {
-    case "array":
-      return Array.isArray(value)
-    case "object":
-      return typeof value === "object" && value !== null
-    case "present":
-      return value !== undefined
-    default:
-      return typeof value === kind
-  }
-}
 
 /**
  * An instance of a `Schema.Class` from its own fields. Such an instance is exactly its fields on
@@ -208,23 +219,32 @@ export const decodeStoredRaw = (
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return "not a JSON object"
   const stored = raw as Record<string, unknown>
   const tag = stored._tag
-  const Ctor = verify || typeof tag !== "string" ? undefined : classes[tag]
-  const fields: Record<string, unknown> = Ctor === undefined ? {} : Object.create(Ctor.prototype)
-  fields.id = stored.id
-  fields.timestamp = stored.timestamp
+  const Make = verify || typeof tag !== "string" ? undefined : makers[tag]
   const author = stored.author === undefined
     ? defaultAuthor(tag)
     : authors === undefined
     ? stored.author
     : shared(authors, stored.author)
-  fields.author = author
-  fields.parents = stored.parents === undefined ? (prevId === undefined ? [] : [prevId]) : stored.parents
+  const parents = stored.parents === undefined ? (prevId === undefined ? [] : [prevId]) : stored.parents
+  const fields: Record<string, unknown> = Make === undefined
+    ? { id: stored.id, timestamp: stored.timestamp, author, parents }
+    : new Make(stored.id, stored.timestamp, author, parents)
   Object.assign(fields, stored)
   fields.author = author
-  if (Ctor === undefined) return checkedRaw(fields)
+  if (Make === undefined) return checkedRaw(fields)
   const { keys, kinds } = required[tag as string]!
+  // the kind check written out (not `hasKind`): one function less for V8 to optimise on a load
   for (let k = 0; k < keys.length; k++) {
-    if (!hasKind(fields[keys[k]!], kinds[k]!)) return checkedRaw({ ...fields })
+    const value = fields[keys[k]!]
+    const kind = kinds[k]!
+    const ok = kind === "array"
+      ? Array.isArray(value)
+      : kind === "object"
+      ? typeof value === "object" && value !== null
+      : kind === "present"
+      ? value !== undefined
+      : typeof value === kind
+    if (!ok) return checkedRaw({ ...fields })
   }
   if (tag === "Placement") {
     fields.placement = placementOf(fields.placement)
@@ -242,6 +262,52 @@ export const decodeStoredRaw = (
  */
 export const nodeChecksum = (prev: number | null, pos: number, data: string): number =>
   crc32(data, (Math.imul(prev === null ? 0x7fffffff : prev | 0, 0x9e3779b1) ^ Math.imul(pos | 0, 0x85ebca6b)) >>> 0)
+
+/**
+ * One stored row of a chain, checked and rebuilt: its text and link `prev` of the right types, its
+ * checksum `crc` ({@link nodeChecksum} of the row at `position`; none in a `legacy` store, whose
+ * rows then go through the schema), its entry ({@link decodeStoredRaw}), linked onto `below` (the
+ * node before it) as `Session.link` links it. The node, or what is wrong with the row.
+ *
+ * One function for what a load does 10,000 times over a long session: the checksum and the link
+ * are written out here, not called, because each small function a fresh process runs that often is
+ * one more optimising compilation on V8's background threads (about a quarter of a cold 10,000-row
+ * load's CPU went there). `test/SessionStore.load.test.ts` pins the nodes against `Session.link`'s.
+ */
+export const decodeRow = (
+  text: unknown,
+  prev: unknown,
+  position: number,
+  crc: unknown,
+  below: Session.Node | undefined,
+  legacy: boolean,
+  authors: Array<{ readonly kind: string; readonly name: string }>
+): Session.Node | string => {
+  if (typeof text !== "string" || (prev !== null && typeof prev !== "number")) {
+    return `entry #${position}: the node holds a value of the wrong type`
+  }
+  // nodeChecksum(prev, position, text), written out
+  if (
+    !legacy &&
+    crc !==
+      crc32(
+        text,
+        (Math.imul(prev === null ? 0x7fffffff : prev | 0, 0x9e3779b1) ^ Math.imul(position | 0, 0x85ebca6b)) >>> 0
+      )
+  ) {
+    return crc === null ? `entry #${position} has no checksum` : `entry #${position} fails its checksum`
+  }
+  const entry = decodeStoredRaw(text, below?.entry.id, legacy, authors)
+  if (typeof entry === "string") return `entry #${position}: ${entry}`
+  // Session.link(below, entry), written out: the same fields in the same order
+  const usage = Entry.usageOf(entry)
+  return {
+    entry,
+    prev: below,
+    length: below === undefined ? 1 : below.length + 1,
+    usage: usage === undefined ? below?.usage : Entry.sumUsage(below?.usage, usage)
+  }
+}
 
 /**
  * The checksum of a session row's fields (all but the agent record, which has its own): a CRC-32

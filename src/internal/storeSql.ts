@@ -51,14 +51,14 @@ import { dirname } from "node:path"
 import * as Entry from "../Entry.js"
 import * as Session from "../Session.js"
 import type * as SessionStore from "../SessionStore.js"
+import * as entriesCache from "./entriesCache.js"
 import type { ErrorFields } from "./storeCodec.js"
 import {
   asciiLower,
-  decodeStoredRaw,
+  decodeRow,
   divergence,
   encodeStored,
   jsonlOps,
-  link,
   nodeAt,
   nodeChecksum,
   nodesAfter,
@@ -1138,24 +1138,9 @@ export const make = (
         }
       }
       let node: Session.Node | undefined = base
-      /**
-       * Checks a row (its text, its link `prev`, its checksum `crc`) at `position` and links its
-       * entry onto `node`; what is wrong with it, if anything. A checked row is the one the
-       * store wrote: rebuilt without the schema decode. A row of a version-2 store read without
-       * migrating has no checksum: it goes through the schema.
-       */
-      const step = (text: unknown, prev: unknown, position: number, crc: unknown): string | undefined => {
-        if (typeof text !== "string" || (prev !== null && typeof prev !== "number")) {
-          return `entry #${position}: the node holds a value of the wrong type`
-        }
-        if (!legacy && crc !== nodeChecksum(prev, position, text)) {
-          return crc === null ? `entry #${position} has no checksum` : `entry #${position} fails its checksum`
-        }
-        const entry = decodeStoredRaw(text, node?.entry.id, legacy, authors)
-        if (typeof entry === "string") return `entry #${position}: ${entry}`
-        node = link(node, entry)
-        return undefined
-      }
+      // a chain rebuilt whole has its entries in hand, oldest first: `Session.entries` of the
+      // loaded session gets them from here instead of walking the chain back (see `entriesCache`)
+      const all: Array<Entry.Entry> | undefined = base === undefined ? [] : undefined
       /**
        * Kept (see {@link keepLoaded}): the head, the fork point (the last entry the session
        * inherited, at its `base`) and a node the chain jumps to (the row above it is not the next
@@ -1179,9 +1164,17 @@ export const make = (
             const text = data[n]
             // a decoded row is let go at once: the rows' text is garbage the collector need not copy
             data[n] = undefined
-            const wrong = step(text, n === 0 ? part.below : from + n - 1, start + n, crcs[n])
-            if (wrong !== undefined) return Either.left(corrupt(id, wrong))
-            keep(from + n, start + n, n === last ? newer : from + n + 1, crcs[n])
+            // each row checked (type, checksum with its link and position, shape) and linked on
+            // (`decodeRow`: a row of a version-2 store read without migrating has no checksum and
+            // goes through the schema)
+            const next = decodeRow(text, n === 0 ? part.below : from + n - 1, start + n, crcs[n], node, legacy, authors)
+            if (typeof next === "string") return Either.left(corrupt(id, next))
+            node = next
+            if (all !== undefined) all.push(next.entry)
+            // inside a block only its head, the session's head and its fork point can be kept
+            if (n === last || start + n === length || start + n === row.base) {
+              keep(from + n, start + n, n === last ? newer : from + n + 1, crcs[n])
+            }
           }
           continue
         }
@@ -1189,14 +1182,17 @@ export const make = (
         for (let at = ids.length - 1; at >= 0; at--) {
           const text = data[at]
           data[at] = undefined
-          const wrong = step(text, prevs[at], positions[at] as number, crcs[at])
-          if (wrong !== undefined) return Either.left(corrupt(id, wrong))
+          const next = decodeRow(text, prevs[at], positions[at] as number, crcs[at], node, legacy, authors)
+          if (typeof next === "string") return Either.left(corrupt(id, next))
+          node = next
+          if (all !== undefined) all.push(next.entry)
           keep(ids[at]!, positions[at] as number, at === 0 ? newer : ids[at - 1], crcs[at])
         }
       }
       if ((node?.entry.id ?? null) !== row.head_entry) {
         return Either.left(corrupt(id, `the chain ends at ${node?.entry.id}, the row says ${row.head_entry}`))
       }
+      if (all !== undefined && node !== undefined) entriesCache.prime(node, all)
       return Either.right(node)
     }
 
