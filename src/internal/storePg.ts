@@ -175,7 +175,10 @@ export const make = (
     })).pipe(
       // the driver's own errors never carry the password; a message that quotes the URL would
       Effect.mapError((cause) => {
-        const timedOut = causeMessage(cause).includes("timed out")
+        // two timers race at the connect timeout, the client's ("Connection timed out") and the
+        // driver's ("timeout exceeded when trying to connect", "Connection terminated due to
+        // connection timeout", "timeout expired"): either is the server not answering in time
+        const timedOut = /timed out|timeout exceeded|connection timeout|timeout expired/i.test(causeMessage(cause))
         return fail({
           reason: "Unavailable",
           detail: timedOut
