@@ -6,14 +6,14 @@
 import { NodeContext } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Cause, Effect, Equal, Exit } from "effect"
+import { Effect, Equal } from "effect"
 import { spawnSync } from "node:child_process"
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { Entry, IdGenerator, Session, SessionStore } from "rath"
 import * as Source from "../src/cli/Source.js"
 import { nodeChecksum } from "../src/internal/storeCodec.js"
-import { scopedTempDir, withSqliteStore } from "./utils.js"
+import { editSqlite, scopedTempDir, typedStoreFailure, withSqliteStore } from "./utils.js"
 
 const tempDir = scopedTempDir("rath-damage-")
 
@@ -33,26 +33,9 @@ const savedStore = (dir: string) =>
     return { filename, session }
   })
 
-const edit = (filename: string, sql: string) => {
-  const db = new Database(filename)
-  try {
-    db.exec(sql)
-  } finally {
-    db.close()
-  }
-}
+const edit = editSqlite
 
-/** The failure of an open-and-read, asserting that it is a typed SessionStoreError, not a defect. */
-const typedFailure = <A>(effect: Effect.Effect<A, SessionStore.SessionStoreError>) =>
-  Effect.map(Effect.exit(effect), (exit) => {
-    assert.isTrue(Exit.isFailure(exit), "expected a failure")
-    if (Exit.isSuccess(exit)) throw new Error("unreachable")
-    assert.isFalse(Cause.isDie(exit.cause), `a defect: ${Cause.pretty(exit.cause)}`)
-    const error = Cause.failureOption(exit.cause)
-    assert.isTrue(error._tag === "Some")
-    if (error._tag === "None") throw new Error("unreachable")
-    return error.value
-  })
+const typedFailure = typedStoreFailure
 
 describe("SessionStore damage (issue 19)", () => {
   it.scoped("a changed row whose entry still decodes (\"stop\" to \"stoq\", a changed text) is Corrupt", () =>

@@ -6,23 +6,15 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Cause, Chunk, Effect, Exit } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { Chunk, Effect } from "effect"
 import { join } from "node:path"
-import { Entry, IdGenerator, Session, SessionStore } from "rath"
+import { Entry, IdGenerator, Session } from "rath"
 import { nodeChecksum } from "../src/internal/storeCodec.js"
+import { editSqlite, scopedTempDir, typedStoreFailure, withSqliteStore } from "./utils.js"
 
-const tempDir = Effect.acquireRelease(
-  Effect.sync(() => mkdtempSync(join(tmpdir(), "rath-load-"))),
-  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-)
+const tempDir = scopedTempDir("rath-load-")
 
-const withStore = <A, E>(
-  filename: string,
-  body: (store: SessionStore.Service) => Effect.Effect<A, E>
-): Effect.Effect<A, E | SessionStore.SessionStoreError> =>
-  Effect.scoped(Effect.flatMap(SessionStore.makeSqlite({ filename }), body))
+const withStore = withSqliteStore
 
 const deterministic = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.provideService(effect, IdGenerator.IdGenerator, IdGenerator.sequential())
@@ -59,25 +51,9 @@ const savedStore = (dir: string) =>
     return { filename, session }
   })
 
-const edit = (filename: string, sql: string, ...params: Array<unknown>) => {
-  const db = new Database(filename)
-  try {
-    db.prepare(sql).run(...params)
-  } finally {
-    db.close()
-  }
-}
+const edit = editSqlite
 
-/** The failure of an open-and-load, asserting that it is a typed SessionStoreError, not a defect. */
-const typedFailure = <A>(effect: Effect.Effect<A, SessionStore.SessionStoreError>) =>
-  Effect.map(Effect.exit(effect), (exit) => {
-    assert.isTrue(Exit.isFailure(exit), "expected a failure")
-    if (Exit.isSuccess(exit)) throw new Error("unreachable")
-    assert.isFalse(Cause.isDie(exit.cause), `a defect: ${Cause.pretty(exit.cause)}`)
-    const error = Cause.failureOption(exit.cause)
-    if (error._tag === "None") throw new Error("unreachable")
-    return error.value
-  })
+const typedFailure = typedStoreFailure
 
 describe("SessionStore load of a long session (sqlite)", () => {
   it.scoped("gives back every entry as saved: fields in order, classes, shared authors, usage", () =>

@@ -1,7 +1,9 @@
 /**
  * Helpers shared by the tests.
  */
-import { Effect, Schema } from "effect"
+import { assert } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Cause, Effect, Exit, Schema } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -35,3 +37,29 @@ export const divergenceOf = (error: unknown): Replay.ReplayError | undefined => 
   }
   return undefined
 }
+
+/**
+ * Runs `sql` on a SQLite file behind the store's back (to damage it): as a script, or as one
+ * statement with `params`.
+ */
+export const editSqlite = (filename: string, sql: string, ...params: Array<unknown>) => {
+  const db = new Database(filename)
+  try {
+    if (params.length === 0) db.exec(sql)
+    else db.prepare(sql).run(...params)
+  } finally {
+    db.close()
+  }
+}
+
+/** The failure of an open-and-read, asserting that it is a typed SessionStoreError, not a defect. */
+export const typedStoreFailure = <A>(effect: Effect.Effect<A, SessionStore.SessionStoreError>) =>
+  Effect.map(Effect.exit(effect), (exit) => {
+    assert.isTrue(Exit.isFailure(exit), "expected a failure")
+    if (Exit.isSuccess(exit)) throw new Error("unreachable")
+    assert.isFalse(Cause.isDie(exit.cause), `a defect: ${Cause.pretty(exit.cause)}`)
+    const error = Cause.failureOption(exit.cause)
+    assert.isTrue(error._tag === "Some")
+    if (error._tag === "None") throw new Error("unreachable")
+    return error.value
+  })
