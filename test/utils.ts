@@ -1,19 +1,18 @@
 /**
  * Helpers shared by the tests.
  */
+import { FileSystem } from "@effect/platform"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { assert } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Cause, Effect, Exit, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { Replay, SessionStore } from "rath"
 
 /** A new directory under the system's temp directory, named `<prefix>…`, removed with the scope. */
 export const scopedTempDir = (prefix: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), prefix))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.makeTempDirectoryScoped({ prefix })).pipe(
+    Effect.provide(NodeFileSystem.layer),
+    Effect.orDie
   )
 
 /** Opens a SQLite store on `filename` for the duration of `body` (its own connection and cache). */

@@ -55,12 +55,9 @@ const openPage = (server: Server.Server, withToken = true) =>
   })
 
 /** Starts `workflow` on `input` from the page's start form. */
-const startRun = (
-  call: Effect.Effect.Success<typeof openBrowserPage>["call"],
-  page: Effect.Effect.Success<typeof openBrowserPage>["page"],
-  workflow: string,
-  input: string
-) =>
+type Opened = Effect.Effect.Success<typeof openBrowserPage>
+
+const startRun = (call: Opened["call"], page: Opened["page"], workflow: string, input: string) =>
   Effect.gen(function*() {
     yield* call(() => page.locator("#start-workflow").selectOption(workflow))
     yield* call(() => page.locator("#start-input").fill(input))
