@@ -70,12 +70,23 @@ describe("SessionStore codec", () => {
       "{\"id\":\"e_1\",\"_tag\":\"Nope\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"text\":\"x\"}",
       "{\"id\":\"e_1\",\"_tag\":\"User\",\"timestamp\":\"soon\",\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"text\":\"x\"}",
       "{\"id\":\"e_1\",\"_tag\":\"User\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"}}",
-      "{\"id\":\"e_1\",\"_tag\":\"User\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"parents\":\"p\",\"text\":\"x\"}"
+      "{\"id\":\"e_1\",\"_tag\":\"User\",\"timestamp\":1,\"author\":{\"kind\":\"user\",\"name\":\"u\"},\"parents\":\"p\",\"text\":\"x\"}",
+      // a "__proto__" key (JSON.parse keeps it as an own field) must never become a prototype,
+      // at the top or in a placement the decoder rebuilds on its class
+      "{\"__proto__\":{\"text\":\"forged\"},\"id\":\"e_1\",\"_tag\":\"User\",\"timestamp\":1,\"text\":\"x\"}",
+      "{\"id\":\"e_1\",\"_tag\":\"Placement\",\"timestamp\":1,\"placement\":{\"__proto__\":null,\"backend\":\"local\"}}",
+      "{\"id\":\"e_1\",\"_tag\":\"Placement\",\"timestamp\":1,\"placement\":{\"backend\":\"local\"},\"previous\":{\"__proto__\":{},\"backend\":\"bwrap\"}}",
+      "{\"id\":\"e_1\",\"_tag\":\"ToolResult\",\"timestamp\":1,\"callId\":\"c\",\"toolName\":\"t\",\"output\":1,\"durationMs\":0,\"effects\":[],\"sandbox\":{\"__proto__\":{},\"backend\":\"local\"}}"
     ]
     for (const text of damaged) {
       const decoded = decodeStored(text, undefined)
       assert.isTrue(Either.isLeft(decoded), text)
       if (Either.isLeft(decoded)) assert.isAbove(String(decoded.left).length, 0)
+    }
+    // the same rows without the "__proto__" key decode: the key alone is what is refused
+    for (const text of damaged.filter((text) => text.includes("__proto__"))) {
+      const clean = text.replace(/"__proto__":(\{[^}]*\}|null),?/, "")
+      assert.isTrue(Either.isRight(decodeStored(clean, undefined)), clean)
     }
   })
 })

@@ -144,6 +144,34 @@ describe("SessionStore load of a long session (sqlite)", () => {
       }
     })))
 
+  it.scoped("a row with a __proto__ field (checksum right) is Corrupt, never an entry of another prototype", () =>
+    deterministic(Effect.gen(function*() {
+      const { filename, session } = yield* savedStore(yield* tempDir)
+      const db = new Database(filename)
+      const row = db.prepare("SELECT id, prev, pos, data FROM rath_nodes WHERE pos = 300").get() as {
+        id: number
+        prev: number | null
+        pos: number
+        data: string
+      }
+      db.close()
+      // JSON.parse keeps "__proto__" as an own field; copied onto an entry by assignment it would
+      // replace the entry's prototype (its class, its methods) instead
+      const data = row.data.replace(/^\{/, `{"__proto__":{"text":"forged"},`)
+      assert.notStrictEqual(data, row.data)
+      edit(
+        filename,
+        "UPDATE rath_nodes SET data = ?, crc = ? WHERE id = ?",
+        data,
+        nodeChecksum(row.prev, row.pos, data),
+        row.id
+      )
+      const error = yield* typedFailure(withStore(filename, (store) => store.load(session.id)))
+      assert.strictEqual(error.reason, "Corrupt")
+      assert.include(error.message, "entry #300")
+      assert.include(error.message, "__proto__")
+    })))
+
   it.scoped("a row damaged anywhere (first, last, either side of a window's edge) is Corrupt naming its entry", () =>
     deterministic(Effect.gen(function*() {
       const { filename, session } = yield* savedStore(yield* tempDir)

@@ -148,6 +148,8 @@ const required: Record<string, { readonly keys: ReadonlyArray<string>; readonly 
 const instance = <A>(proto: { readonly prototype: object }, fields: object): A =>
   Object.assign(Object.create(proto.prototype), fields) as A
 
+const hasProtoField = (u: unknown): boolean => typeof u === "object" && u !== null && Object.hasOwn(u, "__proto__")
+
 const placementOf = (u: unknown): unknown => typeof u === "object" && u !== null ? instance(Placement.Placement, u) : u
 
 const decodeChecked = Schema.decodeUnknownEither(Entry.Entry)
@@ -218,6 +220,9 @@ export const decodeStoredRaw = (
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return "not a JSON object"
   const stored = raw as Record<string, unknown>
+  // JSON.parse keeps a "__proto__" key as an own field, and the copy below (an assignment) would
+  // make it the entry's prototype: no entry rath writes has one, so such a row is damaged
+  if (Object.hasOwn(stored, "__proto__")) return "a field named __proto__, which no entry has"
   const tag = stored._tag
   const Make = verify || typeof tag !== "string" ? undefined : makers[tag]
   const author = stored.author === undefined
@@ -247,9 +252,13 @@ export const decodeStoredRaw = (
     if (!ok) return checkedRaw({ ...fields })
   }
   if (tag === "Placement") {
+    if (hasProtoField(fields.placement) || hasProtoField(fields.previous)) {
+      return "a placement with a field named __proto__, which no placement has"
+    }
     fields.placement = placementOf(fields.placement)
     if (fields.previous !== undefined) fields.previous = placementOf(fields.previous)
   } else if (tag === "ToolResult" && fields.sandbox !== undefined) {
+    if (hasProtoField(fields.sandbox)) return "a sandbox placement with a field named __proto__, which no placement has"
     fields.sandbox = placementOf(fields.sandbox)
   }
   return fields as unknown as Entry.Entry
