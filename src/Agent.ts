@@ -667,6 +667,13 @@ const runToolCalls = (
   calls: ReadonlyArray<Entry.ToolCall>,
   recorded?: ReadonlyArray<Entry.ToolResult | undefined>
 ): Effect.Effect<State, Journal.JournalError, ToolRequirements> => {
+  // the executor (as `Tool.execute` reads it) and whether a tracer listens, read from the run's
+  // fiber now (the calls run on it or on fibers forked from it with its context): no effect per call
+  const executor = Context.get(ctx.fiber.currentContext, Tool.Executor)
+  const tracing = Trace.isTracing(ctx.fiber)
+  if (calls.length === 1 && recorded === undefined && ctx.emit === undefined && !tracing) {
+    return runOneCall(ctx, state, calls, executor)
+  }
   const { agent } = ctx
   const turn = state.turns - 1
   const results: Array<Tool.Outcome | undefined> = calls.map((_, i) => {
@@ -679,10 +686,6 @@ const runToolCalls = (
   // returned for the call's span
   // (into this turn's own results array, which only the run's state holds)
   const finished = (index: number, outcome: Tool.Outcome): Tool.Outcome => (results[index] = outcome)
-  // the executor (as `Tool.execute` reads it) and whether a tracer listens, read from the run's
-  // fiber now (the calls run on it or on fibers forked from it with its context): no effect per call
-  const executor = Context.get(ctx.fiber.currentContext, Tool.Executor)
-  const tracing = Trace.isTracing(ctx.fiber)
   const runOne = (item: Planned): Effect.Effect<Tool.Outcome, never, ToolRequirements> => {
     const executed = executor.execute(agent.toolkit, item.call, {
       session: at,
@@ -735,6 +738,48 @@ const runToolCalls = (
   // the calls are pending from here (this is built when the run gets to it, as every step is)
   keep(ctx, { ...state, pending: { calls, results } })
   return reported(ctx, Effect.flatMap(ran, () => appendResults(ctx, ctx.current.state)))
+}
+
+/**
+ * A turn of one tool call that nobody watches (no event sink, no tracer): the call run at once on
+ * the run's fiber where the default executor can (a handler whose effect is already its value),
+ * and its result appended in the same step; otherwise the call's effect, its result appended as it
+ * ends. The steps and the entries are those of {@link runToolCalls}.
+ */
+const runOneCall = (
+  ctx: Context,
+  state: State,
+  calls: ReadonlyArray<Entry.ToolCall>,
+  executor: Tool.ExecutorService
+): Effect.Effect<State, Journal.JournalError, ToolRequirements> => {
+  const { agent } = ctx
+  const call = calls[0]!
+  const at = state.session
+  const tool = agent.toolkit.tools.get(call.name)
+  // a resource key means nothing for one call; it is computed all the same, as for several
+  if (tool?.resource !== undefined) plan(agent.toolkit, [{ index: 0, call }], at)
+  const options: Tool.RunOptions = { session: at, agent: agent.name, timeout: agent.toolTimeout }
+  const ran = executor === Tool.defaultExecutor
+    ? Tool.runNow(ctx.fiber, agent.toolkit, call, options)
+    : executor.execute(agent.toolkit, call, options)
+  if (!Effect.isEffect(ran)) {
+    // done already: nothing could interrupt it, so it was never pending
+    const session = Session.unsafeAppendOn(ctx.fiber, at, resultDraft(ran, agent))
+    if (session !== undefined) {
+      return reported(ctx, Effect.succeed(keep(ctx, { session, turns: state.turns, pending: undefined })))
+    }
+    return reported(ctx, appendResults(ctx, keep(ctx, { ...state, pending: { calls, results: [ran] } })))
+  }
+  const results: Array<Tool.Outcome | undefined> = [undefined]
+  // the call is pending from here: an interruption answers it (see `interrupted`)
+  keep(ctx, { ...state, pending: { calls, results } })
+  return reported(
+    ctx,
+    Effect.flatMap(ran, (outcome) => {
+      results[0] = outcome
+      return appendResults(ctx, ctx.current.state)
+    })
+  )
 }
 
 /**
