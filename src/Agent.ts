@@ -25,6 +25,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import type * as FiberStatus from "effect/FiberStatus"
@@ -543,7 +544,8 @@ function* startRun(
     state = keep(ctx, { ...state, session: hooked })
   }
   // start-up (spec, instructions, what the hook or the resumed calls added): one report
-  yield* report(ctx, state.session, { agent: ctx.spec })
+  const reportedStart = report(ctx, state.session, { agent: ctx.spec })
+  if (!isValue(reportedStart)) yield* reportedStart
   return { state, stopped: resumed?.stopped === true }
 }
 
@@ -879,6 +881,13 @@ const interrupted = (ctx: Context) =>
       Effect.logWarning(`agent ${ctx.agent.name}: the interrupted run could not be reported: ${error.message}`))
   )
 
+/**
+ * Whether `effect` is already its value (`Effect.succeed(a)`, as a step is when nobody listens):
+ * then the steps take the value without yielding the effect (a yield costs a few objects).
+ */
+const isValue = <A, E, R>(effect: Effect.Effect<A, E, R>): effect is Effect.Effect<A, E, R> & Exit.Success<A, E> =>
+  Exit.isExit(effect) && effect._tag === "Success"
+
 /** What the run's steps yield: the effects they run. */
 type Step = YieldWrap<Effect.Effect<any, any, any>>
 
@@ -906,8 +915,10 @@ function* runSteps(
       ctx.calling = false
       state = keep(ctx, { session: called.session, turns: state.turns + 1, pending: undefined })
       const answer = called.entry as Entry.Assistant
-      if (yield* answerTurn(ctx, state, answer)) break
-      state = yield* runToolCalls(ctx, state, answer.toolCalls)
+      const answered = answerTurn(ctx, state, answer)
+      if (isValue(answered) ? answered.value : yield* answered) break
+      const ran = runToolCalls(ctx, state, answer.toolCalls)
+      state = isValue(ran) ? ran.value : yield* ran
     }
   }
   return yield* finish(ctx, state, reason)
@@ -915,8 +926,10 @@ function* runSteps(
 
 /** The end of a run that ended by itself: the `afterRun` hook, the `rath.run.end`, `Done`. */
 function* finish(ctx: Context, state: State, reason: EndReason): Generator<Step, Session.Session, any> {
-  const ended = yield* endRun(ctx, yield* afterRun(ctx, state), reason)
-  yield* emit(ctx, { _tag: "Done", reason, session: ended.session })
+  const after = afterRun(ctx, state)
+  const end = endRun(ctx, isValue(after) ? after.value : yield* after, reason)
+  const ended = isValue(end) ? end.value : yield* end
+  if (ctx.emit !== undefined) yield* ctx.emit({ _tag: "Done", reason, session: ended.session })
   return ended.session
 }
 
@@ -1182,6 +1195,23 @@ const schedule = (planned: ReadonlyArray<Planned>): Array<Array<Array<Planned>>>
 
 /** The draft of a tool result (only the fields that are set; built directly: one per tool call). */
 const resultDraft = (outcome: Tool.Outcome, agent: Definition): Entry.Draft => {
+  if (
+    outcome.error === undefined && outcome.sandbox === undefined && outcome.effects.length === 0 &&
+    outcome.approval === undefined
+  ) {
+    // the usual result (an output, nothing else): one literal, the fields in the same order
+    const plain: { -readonly [K in keyof PlainResult]: PlainResult[K] } = {
+      _tag: "ToolResult",
+      callId: outcome.callId,
+      toolName: outcome.toolName,
+      output: outcome.output,
+      durationMs: outcome.durationMs,
+      seal: undefined,
+      author: agent.author
+    }
+    plain.seal = Seal.seal("ToolResult", plain)
+    return plain as unknown as Entry.Draft
+  }
   const fields: Record<string, unknown> = {
     _tag: "ToolResult",
     callId: outcome.callId,
@@ -1196,6 +1226,16 @@ const resultDraft = (outcome: Tool.Outcome, agent: Definition): Entry.Draft => {
   fields.seal = Seal.seal("ToolResult", fields)
   fields.author = agent.author
   return fields as unknown as Entry.Draft
+}
+
+interface PlainResult {
+  readonly _tag: "ToolResult"
+  readonly callId: string
+  readonly toolName: string
+  readonly output: unknown
+  readonly durationMs: number
+  readonly seal: Entry.Seal | undefined
+  readonly author: Entry.Author
 }
 
 const outcomeOf = (result: Entry.ToolResult): Tool.Outcome => ({

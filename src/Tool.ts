@@ -408,7 +408,7 @@ const runOn = <R>(
     if (Either.isLeft(parsed)) return failed(call, clock, started, invalid(parsed.left))
     raw = parsed.right
   }
-  if (!Provider.argumentsWithinDepth(raw)) {
+  if (!isFlat(raw) && !Provider.argumentsWithinDepth(raw)) {
     return failed(
       call,
       clock,
@@ -449,6 +449,19 @@ const runOn = <R>(
       onSuccess: (value) => state.release(Exit.succeed(value), timeout)
     })
   )
+}
+
+/**
+ * Arguments that are a value or an object (or array) of values only: within any depth limit, known
+ * without the general check (which allocates a map and a list per object; most calls are flat).
+ */
+const isFlat = (raw: unknown): boolean => {
+  if (typeof raw !== "object" || raw === null) return true
+  for (const key in raw) {
+    const value = (raw as Record<string, unknown>)[key]
+    if (typeof value === "object" && value !== null) return false
+  }
+  return true
 }
 
 const firstError: ParseOptions = { onExcessProperty: "ignore" }
