@@ -518,40 +518,39 @@ class CallState {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this
     const { call, options } = this
+    // plain data (an object literal with a getter is made by the runtime in a slow mode, about
+    // twenty times the cost): `sandbox` is one effect that opens the handle when it runs
     return {
       session: options.session,
       callId: call.id,
       toolName: call.name,
       recordEffect: (effect) => Effect.sync(() => void self.effects.push(effect)),
       recordSandbox: (placement) => Effect.sync(() => void (self.sandbox = placement)),
-      get sandbox() {
-        return self.openSandbox()
-      }
+      sandbox: Effect.suspend(() => self.openSandbox())
     }
   }
 
+  /** The sandbox handle: opened on first use (run when `context.sandbox` runs). */
   openSandbox(): Effect.Effect<Sandbox.Handle, Sandbox.SandboxError, Sandbox.Sandbox> {
-    return Effect.suspend((): Effect.Effect<Sandbox.Handle, Sandbox.SandboxError, Sandbox.Sandbox> => {
-      if (this.handle !== undefined) return Effect.succeed(this.handle)
-      const held = this.scope === undefined
-        ? Effect.flatMap(Scope.make(), (made) => {
-          if (this.scope === undefined) return Effect.succeed(this.scope = made)
-          // a concurrent first use made one already: keep that one
-          const kept = this.scope
-          return Effect.as(Scope.close(made, Exit.void), kept)
+    if (this.handle !== undefined) return Effect.succeed(this.handle)
+    const held = this.scope === undefined
+      ? Effect.flatMap(Scope.make(), (made) => {
+        if (this.scope === undefined) return Effect.succeed(this.scope = made)
+        // a concurrent first use made one already: keep that one
+        const kept = this.scope
+        return Effect.as(Scope.close(made, Exit.void), kept)
+      })
+      : Effect.succeed(this.scope)
+    return Effect.flatMap(
+      held,
+      (into) =>
+        Effect.map(Scope.extend(Sandbox.handleFor(this.options.session), into), (opened) => {
+          // two concurrent first uses both open one (both held by the scope): both get the first
+          const handle = this.handle ??= opened
+          this.sandbox = handle.placement
+          return handle
         })
-        : Effect.succeed(this.scope)
-      return Effect.flatMap(
-        held,
-        (into) =>
-          Effect.map(Scope.extend(Sandbox.handleFor(this.options.session), into), (opened) => {
-            // two concurrent first uses both open one (both held by the scope): both get the first
-            const handle = this.handle ??= opened
-            this.sandbox = handle.placement
-            return handle
-          })
-      )
-    })
+    )
   }
 
   outcome(output: unknown, error: Entry.ToolError | undefined): Outcome {
