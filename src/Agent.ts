@@ -378,6 +378,8 @@ interface Definition {
   readonly description: string
   readonly instructions: string | undefined
   readonly instructionsHash: string | undefined
+  /** The instructions' `System` draft (made once). */
+  readonly system: Entry.Draft | undefined
   readonly toolkit: Tool.Toolkit<any>
   readonly definitions: ReadonlyArray<Provider.ToolDefinition>
   /** Why the tools do not make a toolkit (two tools with one name), if they do not. */
@@ -401,6 +403,7 @@ interface Definition {
         readonly info: Provider.Service["info"]
         readonly cap: number
         readonly spec: Spec
+        readonly specDraft: Entry.Draft
         /** What the run's model calls ask for, made with that spec. */
         readonly request: Parameters<typeof Model.callWith>[3]
       }
@@ -443,6 +446,8 @@ interface Context {
   readonly journal: Journal.Service
   readonly model: string
   readonly spec: Spec
+  /** The spec's `rath.agent` draft (shared by the runs with that spec). */
+  readonly specDraft: Entry.Draft
   readonly emit: Sink | undefined
   /** What every model call of the run asks for (the same on every turn: made once per run). */
   readonly request: Parameters<typeof Model.callWith>[3]
@@ -523,10 +528,10 @@ function* startRun(
   const { agent } = ctx
   // the step, the spec and the instructions minted at once where the generator allows
   let session = Session.unsafeStepOn(ctx.fiber, input, agent.author) ?? (yield* Session.step(input, agent.author))
-  const spec = Run.specEntry(ctx.spec, agent.author)
+  const spec = ctx.specDraft
   session = Session.unsafeAppendOn(ctx.fiber, session, spec) ?? (yield* Session.append(session, spec))
   if (agent.instructions !== undefined && !hasOwnInstructions(agent.name, agent.instructions, session)) {
-    const system = Entry.system(agent.instructions, { author: agent.author })
+    const system = agent.system!
     session = Session.unsafeAppendOn(ctx.fiber, session, system) ?? (yield* Session.append(session, system))
   }
   let state = keep(ctx, { session, turns: resumed?.turns ?? 0, pending: undefined })
@@ -1029,8 +1034,9 @@ const runOn = <E, R>(
       maxTokens: agent.maxTokens,
       recordTools: "spec"
     }
+    const specDraft = spec === last?.spec ? last.specDraft : Run.specEntry(spec, agent.author)
     if (spec !== last?.spec || request !== last.request) {
-      agent.specs.last = { info: provider.info, cap: budget.cap, spec, request }
+      agent.specs.last = { info: provider.info, cap: budget.cap, spec, specDraft, request }
     }
     const journal = Context.get(services, Journal.Journal)
     const current = { state: { session: input, turns: 0, pending: undefined } as State }
@@ -1042,6 +1048,7 @@ const runOn = <E, R>(
       journal,
       model,
       spec,
+      specDraft,
       emit: sink,
       request,
       calling: false,
@@ -1309,6 +1316,7 @@ export const make = <
     description: options.description ?? "",
     instructions: options.instructions,
     instructionsHash: options.instructions === undefined ? undefined : hashText(options.instructions),
+    system: options.instructions === undefined ? undefined : Entry.system(options.instructions, { author }),
     toolkit,
     definitions: toolkit.definitions,
     invalid: Either.isLeft(built) ? built.left : undefined,
