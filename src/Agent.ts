@@ -656,6 +656,10 @@ const eventsOf = (ctx: Context, turn: number) => {
   }
 }
 
+// an effect is an immutable value: these two are shared by every turn
+const stops = Effect.succeed(true)
+const goesOn = Effect.succeed(false)
+
 /**
  * Answers a turn: the answer's events, and, when it calls tools, a report of the answer before the
  * tools run. `true` when the answer calls no tools (the run stops).
@@ -667,7 +671,7 @@ const answerTurn = (
 ): Effect.Effect<boolean, Journal.JournalError> => {
   // a final answer is reported with the run's end; one that calls tools before they run
   const done = answer.toolCalls.length === 0
-  const reported = done ? Effect.succeed(true) : reportThen(ctx, state.session, Effect.succeed(false))
+  const reported = done ? stops : reportThen(ctx, state.session, goesOn)
   if (ctx.emit === undefined) return reported
   const turn = state.turns - 1
   const finished = emitThen(ctx, () => ({ _tag: "TurnFinished", turn, entry: answer }), reported)
