@@ -743,4 +743,10 @@ export const execute = <R>(
   options: RunOptions
 ): Effect.Effect<Outcome, never, R> =>
   // the executor read from the fiber's context in the same step (this runs on every tool call)
-  Effect.withFiberRuntime((fiber) => Context_.get(fiber.currentContext, Executor).execute(toolkit, call, options))
+  Effect.withFiberRuntime((fiber) => {
+    const executor = Context_.get(fiber.currentContext, Executor)
+    // the default executor's run done in this same step where it can be (see `runNow`)
+    return executor === defaultExecutor
+      ? lift(runNow(fiber, toolkit, call, options))
+      : executor.execute(toolkit, call, options)
+  })
