@@ -20,15 +20,21 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import type * as FiberStatus from "effect/FiberStatus"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
+import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import type { YieldWrap } from "effect/Utils"
 import { createHash } from "node:crypto"
 import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
@@ -372,6 +378,8 @@ interface Definition {
   readonly description: string
   readonly instructions: string | undefined
   readonly instructionsHash: string | undefined
+  /** The instructions' `System` draft (made once). */
+  readonly system: Entry.Draft | undefined
   readonly toolkit: Tool.Toolkit<any>
   readonly definitions: ReadonlyArray<Provider.ToolDefinition>
   /** Why the tools do not make a toolkit (two tools with one name), if they do not. */
@@ -390,7 +398,16 @@ interface Definition {
    * the same ones shares it (a spec is data in an immutable entry; one per run was a copy per run).
    */
   readonly specs: {
-    last: { readonly info: Provider.Service["info"]; readonly cap: number; readonly spec: Spec } | undefined
+    last:
+      | {
+        readonly info: Provider.Service["info"]
+        readonly cap: number
+        readonly spec: Spec
+        readonly specDraft: Entry.Draft
+        /** What the run's model calls ask for, made with that spec. */
+        readonly request: Parameters<typeof Model.callWith>[3]
+      }
+      | undefined
   }
 }
 
@@ -429,7 +446,16 @@ interface Context {
   readonly journal: Journal.Service
   readonly model: string
   readonly spec: Spec
+  /** The spec's `rath.agent` draft (shared by the runs with that spec). */
+  readonly specDraft: Entry.Draft
   readonly emit: Sink | undefined
+  /** What every model call of the run asks for (the same on every turn: made once per run). */
+  readonly request: Parameters<typeof Model.callWith>[3]
+  /**
+   * Set while a model call is in flight: a typed failure then is the call's (see `modelFailed`),
+   * caught once for the whole run rather than around every call.
+   */
+  calling: boolean
   /**
    * The run's state, replaced at each step (a plain cell: every step and every tool call runs in
    * this process, and a step that replaces it runs without yielding in between).
@@ -494,35 +520,39 @@ const reported = <E, R>(
  * answers to the open tool calls. Reports the start-up with the spec. `stopped` is set when a
  * resumed run had already made its last model call.
  */
-const startRun = (ctx: Context, input: Session.Session, resumed: Continuation | undefined) =>
-  Effect.gen(function*() {
-    const { agent } = ctx
-    // the step, the spec and the instructions minted at once where the generator allows
-    let session = Session.unsafeStepOn(ctx.fiber, input, agent.author) ?? (yield* Session.step(input, agent.author))
-    const spec = Run.specEntry(ctx.spec, agent.author)
-    session = Session.unsafeAppendOn(ctx.fiber, session, spec) ?? (yield* Session.append(session, spec))
-    if (agent.instructions !== undefined && !hasOwnInstructions(agent.name, agent.instructions, session)) {
-      const system = Entry.system(agent.instructions, { author: agent.author })
-      session = Session.unsafeAppendOn(ctx.fiber, session, system) ?? (yield* Session.append(session, system))
-    }
-    let state = keep(ctx, { session, turns: resumed?.turns ?? 0, pending: undefined })
-    if (ctx.emit !== undefined) yield* ctx.emit({ _tag: "RunStarted", agent: agent.name, sessionId: session.id })
-    if (resumed !== undefined) {
-      // a resumed run: answer the last answer's open calls (recorded results first), then go on
-      if (resumed.calls.length > 0) state = yield* runToolCalls(ctx, state, resumed.calls, resumed.recorded)
-    } else if (agent.hooks?.beforeRun !== undefined) {
-      // what a hook appends (a memory recall, say) is authored by the agent
-      const hooked = yield* Effect.provideService(
-        agent.hooks.beforeRun(state.session),
-        Entry.CurrentAuthor,
-        agent.author
-      )
-      state = keep(ctx, { ...state, session: hooked })
-    }
-    // start-up (spec, instructions, what the hook or the resumed calls added): one report
-    yield* report(ctx, state.session, { agent: ctx.spec })
-    return { state, stopped: resumed?.stopped === true }
-  })
+function* startRun(
+  ctx: Context,
+  input: Session.Session,
+  resumed: Continuation | undefined
+): Generator<Step, { readonly state: State; readonly stopped: boolean }, any> {
+  const { agent } = ctx
+  // the step, the spec and the instructions minted at once where the generator allows
+  let session = Session.unsafeStepOn(ctx.fiber, input, agent.author) ?? (yield* Session.step(input, agent.author))
+  const spec = ctx.specDraft
+  session = Session.unsafeAppendOn(ctx.fiber, session, spec) ?? (yield* Session.append(session, spec))
+  if (agent.instructions !== undefined && !hasOwnInstructions(agent.name, agent.instructions, session)) {
+    const system = agent.system!
+    session = Session.unsafeAppendOn(ctx.fiber, session, system) ?? (yield* Session.append(session, system))
+  }
+  let state = keep(ctx, { session, turns: resumed?.turns ?? 0, pending: undefined })
+  if (ctx.emit !== undefined) yield* ctx.emit({ _tag: "RunStarted", agent: agent.name, sessionId: session.id })
+  if (resumed !== undefined) {
+    // a resumed run: answer the last answer's open calls (recorded results first), then go on
+    if (resumed.calls.length > 0) state = yield* runToolCalls(ctx, state, resumed.calls, resumed.recorded)
+  } else if (agent.hooks?.beforeRun !== undefined) {
+    // what a hook appends (a memory recall, say) is authored by the agent
+    const hooked = yield* Effect.provideService(
+      agent.hooks.beforeRun(state.session),
+      Entry.CurrentAuthor,
+      agent.author
+    )
+    state = keep(ctx, { ...state, session: hooked })
+  }
+  // start-up (spec, instructions, what the hook or the resumed calls added): one report
+  const reportedStart = report(ctx, state.session, { agent: ctx.spec })
+  if (!isValue(reportedStart)) yield* reportedStart
+  return { state, stopped: resumed?.stopped === true }
+}
 
 const hasOwnInstructions = (name: string, text: string, session: Session.Session): boolean =>
   Option.match(
@@ -536,68 +566,59 @@ const hasOwnInstructions = (name: string, text: string, session: Session.Session
 
 /**
  * Calls the model for the next turn through `Model.callWith` (the answer becomes an `Assistant`
- * entry). `None` when the budget cannot cover the call and the agent stops on that; a budget
- * failure (with `onBudgetExceeded: "fail"`) or a provider failure ends the run with a
- * `rath.run.end` and fails with an `AgentError` carrying that session.
+ * entry). Its failure is the run's to handle (see {@link modelFailed}): the run catches it once,
+ * not around every call.
  */
 const callModel = (
   ctx: Context,
   state: State
-): Effect.Effect<
-  Option.Option<{ readonly state: State; readonly answer: Entry.Assistant }>,
-  AgentError | Journal.JournalError
-> => {
-  const { agent } = ctx
+): Effect.Effect<Model.Called, Provider.ProviderError | Budget.BudgetError> => {
+  if (ctx.emit === undefined) return Model.callWith(ctx.provider, ctx.budget, state.session, ctx.request)
   const turn = state.turns
-  const tools = agent.definitions
-  const call = Model.callWith(ctx.provider, ctx.budget, state.session, {
-    purpose: "turn",
-    author: agent.author,
-    tools,
-    toolChoice: tools.length === 0 ? undefined : "auto",
-    model: ctx.model,
-    temperature: agent.temperature,
-    maxTokens: agent.maxTokens,
-    recordTools: "spec"
-  }, ctx.emit === undefined ? undefined : { onPart: eventsOf(ctx, turn) })
-  return emitThen(
-    ctx,
-    () => ({ _tag: "TurnStarted", turn }),
-    Effect.matchEffect(call, {
-      onFailure: (error) => failedCall(ctx, state, error),
-      onSuccess: (called) => {
-        const next = keep(ctx, { session: called.session, turns: turn + 1, pending: undefined })
-        return Effect.succeed(Option.some({ state: next, answer: called.entry as Entry.Assistant }))
-      }
-    })
+  return Effect.zipRight(
+    ctx.emit({ _tag: "TurnStarted", turn }),
+    Model.callWith(ctx.provider, ctx.budget, state.session, ctx.request, { onPart: eventsOf(ctx, turn) })
   )
 }
 
-/** A model call that failed: the run stops (`None`: the budget, when it stops on it) or fails. */
-const failedCall = (ctx: Context, state: State, error: Provider.ProviderError | Budget.BudgetError) =>
-  Effect.gen(function*() {
-    const { agent } = ctx
-    if (error._tag === "BudgetError") {
-      if (agent.onBudget === "stop") return Option.none()
-      const ended = yield* endRun(ctx, state, "budget", `the next call needs about ${error.needed} tokens`)
-      return yield* new AgentError({
-        reason: "BudgetExceeded",
-        agent: agent.name,
-        detail: `the budget of ${error.cap} tokens cannot cover the next call (about ${error.needed} tokens)`,
-        session: ended.session,
-        cause: error
-      })
-    }
-    // the vendor's text is recorded and printed: without the secrets the program knows
-    const scrubbed = Redact.providerError(error, yield* FiberRef.get(Redact.known))
-    const ended = yield* endRun(ctx, state, "error", scrubbed.message)
-    return yield* new AgentError({
-      reason: "ProviderFailed",
-      agent: agent.name,
-      detail: scrubbed.message,
-      session: ended.session,
-      cause: scrubbed
-    })
+/**
+ * A model call that failed (`state` is the run's state when it was made): the run ends with
+ * reason `budget` (the budget, when the agent stops on it), or it records its end and fails with
+ * an `AgentError` carrying that session. The failure is taken from the cause as `matchEffect`
+ * takes it (a defect stays a defect).
+ */
+const modelFailed = (
+  ctx: Context,
+  state: State,
+  cause: Cause.Cause<Provider.ProviderError | Budget.BudgetError>
+): Effect.Effect<Session.Session, unknown, unknown> =>
+  Effect.matchEffect(Effect.failCause(cause), {
+    onFailure: (error) =>
+      Effect.gen(function*() {
+        const { agent } = ctx
+        if (error._tag === "BudgetError") {
+          if (agent.onBudget === "stop") return yield* finish(ctx, state, "budget")
+          const ended = yield* endRun(ctx, state, "budget", `the next call needs about ${error.needed} tokens`)
+          return yield* new AgentError({
+            reason: "BudgetExceeded",
+            agent: agent.name,
+            detail: `the budget of ${error.cap} tokens cannot cover the next call (about ${error.needed} tokens)`,
+            session: ended.session,
+            cause: error
+          })
+        }
+        // the vendor's text is recorded and printed: without the secrets the program knows
+        const scrubbed = Redact.providerError(error, yield* FiberRef.get(Redact.known))
+        const ended = yield* endRun(ctx, state, "error", scrubbed.message)
+        return yield* new AgentError({
+          reason: "ProviderFailed",
+          agent: agent.name,
+          detail: scrubbed.message,
+          session: ended.session,
+          cause: scrubbed
+        })
+      }),
+    onSuccess: (never) => Effect.succeed(never)
   })
 
 /** The run's events for a streamed answer's parts. */
@@ -635,6 +656,10 @@ const eventsOf = (ctx: Context, turn: number) => {
   }
 }
 
+// an effect is an immutable value: these two are shared by every turn
+const stops = Effect.succeed(true)
+const goesOn = Effect.succeed(false)
+
 /**
  * Answers a turn: the answer's events, and, when it calls tools, a report of the answer before the
  * tools run. `true` when the answer calls no tools (the run stops).
@@ -646,7 +671,7 @@ const answerTurn = (
 ): Effect.Effect<boolean, Journal.JournalError> => {
   // a final answer is reported with the run's end; one that calls tools before they run
   const done = answer.toolCalls.length === 0
-  const reported = done ? Effect.succeed(true) : reportThen(ctx, state.session, Effect.succeed(false))
+  const reported = done ? stops : reportThen(ctx, state.session, goesOn)
   if (ctx.emit === undefined) return reported
   const turn = state.turns - 1
   const finished = emitThen(ctx, () => ({ _tag: "TurnFinished", turn, entry: answer }), reported)
@@ -667,6 +692,13 @@ const runToolCalls = (
   calls: ReadonlyArray<Entry.ToolCall>,
   recorded?: ReadonlyArray<Entry.ToolResult | undefined>
 ): Effect.Effect<State, Journal.JournalError, ToolRequirements> => {
+  // the executor (as `Tool.execute` reads it) and whether a tracer listens, read from the run's
+  // fiber now (the calls run on it or on fibers forked from it with its context): no effect per call
+  const executor = Context.get(ctx.fiber.currentContext, Tool.Executor)
+  const tracing = Trace.isTracing(ctx.fiber)
+  if (calls.length === 1 && recorded === undefined && ctx.emit === undefined && !tracing) {
+    return runOneCall(ctx, state, calls, executor)
+  }
   const { agent } = ctx
   const turn = state.turns - 1
   const results: Array<Tool.Outcome | undefined> = calls.map((_, i) => {
@@ -679,10 +711,6 @@ const runToolCalls = (
   // returned for the call's span
   // (into this turn's own results array, which only the run's state holds)
   const finished = (index: number, outcome: Tool.Outcome): Tool.Outcome => (results[index] = outcome)
-  // the executor (as `Tool.execute` reads it) and whether a tracer listens, read from the run's
-  // fiber now (the calls run on it or on fibers forked from it with its context): no effect per call
-  const executor = Context.get(ctx.fiber.currentContext, Tool.Executor)
-  const tracing = Trace.isTracing(ctx.fiber)
   const runOne = (item: Planned): Effect.Effect<Tool.Outcome, never, ToolRequirements> => {
     const executed = executor.execute(agent.toolkit, item.call, {
       session: at,
@@ -735,6 +763,48 @@ const runToolCalls = (
   // the calls are pending from here (this is built when the run gets to it, as every step is)
   keep(ctx, { ...state, pending: { calls, results } })
   return reported(ctx, Effect.flatMap(ran, () => appendResults(ctx, ctx.current.state)))
+}
+
+/**
+ * A turn of one tool call that nobody watches (no event sink, no tracer): the call run at once on
+ * the run's fiber where the default executor can (a handler whose effect is already its value),
+ * and its result appended in the same step; otherwise the call's effect, its result appended as it
+ * ends. The steps and the entries are those of {@link runToolCalls}.
+ */
+const runOneCall = (
+  ctx: Context,
+  state: State,
+  calls: ReadonlyArray<Entry.ToolCall>,
+  executor: Tool.ExecutorService
+): Effect.Effect<State, Journal.JournalError, ToolRequirements> => {
+  const { agent } = ctx
+  const call = calls[0]!
+  const at = state.session
+  const tool = agent.toolkit.tools.get(call.name)
+  // a resource key means nothing for one call; it is computed all the same, as for several
+  if (tool?.resource !== undefined) plan(agent.toolkit, [{ index: 0, call }], at)
+  const options: Tool.RunOptions = { session: at, agent: agent.name, timeout: agent.toolTimeout }
+  const ran = executor === Tool.defaultExecutor
+    ? Tool.runNow(ctx.fiber, agent.toolkit, call, options)
+    : executor.execute(agent.toolkit, call, options)
+  if (!Effect.isEffect(ran)) {
+    // done already: nothing could interrupt it, so it was never pending
+    const session = Session.unsafeAppendOn(ctx.fiber, at, resultDraft(ran, agent))
+    if (session !== undefined) {
+      return reported(ctx, Effect.succeed(keep(ctx, { session, turns: state.turns, pending: undefined })))
+    }
+    return reported(ctx, appendResults(ctx, keep(ctx, { ...state, pending: { calls, results: [ran] } })))
+  }
+  const results: Array<Tool.Outcome | undefined> = [undefined]
+  // the call is pending from here: an interruption answers it (see `interrupted`)
+  keep(ctx, { ...state, pending: { calls, results } })
+  return reported(
+    ctx,
+    Effect.flatMap(ran, (outcome) => {
+      results[0] = outcome
+      return appendResults(ctx, ctx.current.state)
+    })
+  )
 }
 
 /**
@@ -820,39 +890,91 @@ const interrupted = (ctx: Context) =>
       Effect.logWarning(`agent ${ctx.agent.name}: the interrupted run could not be reported: ${error.message}`))
   )
 
-/** The run, step by step. */
-const runLoop = <E, R>(ctx: Context, input: Session.Session, resumed: Continuation | undefined) =>
-  Effect.gen(function*() {
-    const { agent } = ctx
-    const started = yield* startRun(ctx, input, resumed)
-    let state = started.state
-    let reason: EndReason = "stop"
-    if (!started.stopped) {
-      while (true) {
-        if (state.turns >= agent.maxTurns) {
-          reason = "max_turns"
-          break
-        }
-        const called = yield* callModel(ctx, state)
-        if (Option.isNone(called)) {
-          reason = "budget"
-          break
-        }
-        state = called.value.state
-        if (yield* answerTurn(ctx, state, called.value.answer)) break
-        state = yield* runToolCalls(ctx, state, called.value.answer.toolCalls)
-      }
-    }
-    const ended = yield* endRun(ctx, yield* afterRun(ctx, state), reason)
-    yield* emit(ctx, { _tag: "Done", reason, session: ended.session })
-    return ended.session
-  }).pipe(Effect.onInterrupt(() => interrupted(ctx))) as Effect.Effect<
-    Session.Session,
-    AgentError | Journal.JournalError | E,
-    R
-  >
+/**
+ * Whether `effect` is already its value (`Effect.succeed(a)`, as a step is when nobody listens):
+ * then the steps take the value without yielding the effect (a yield costs a few objects).
+ */
+const isValue = <A, E, R>(effect: Effect.Effect<A, E, R>): effect is Effect.Effect<A, E, R> & Exit.Success<A, E> =>
+  Exit.isExit(effect) && effect._tag === "Success"
 
-/** Runs an agent: resolves the services once, then the steps under the agent's span and budget. */
+/** What the run's steps yield: the effects they run. */
+type Step = YieldWrap<Effect.Effect<any, any, any>>
+
+/**
+ * The run, step by step (the steps are plain generators run by this one: no effect per step). A
+ * model call's failure is caught once around the whole loop (see {@link modelFailed}).
+ */
+function* runSteps(
+  ctx: Context,
+  input: Session.Session,
+  resumed: Continuation | undefined
+): Generator<Step, Session.Session, any> {
+  const { agent } = ctx
+  const started = yield* startRun(ctx, input, resumed)
+  let state = started.state
+  let reason: EndReason = "stop"
+  if (!started.stopped) {
+    while (true) {
+      if (state.turns >= agent.maxTurns) {
+        reason = "max_turns"
+        break
+      }
+      ctx.calling = true
+      const called: Model.Called = yield* callModel(ctx, state)
+      ctx.calling = false
+      state = keep(ctx, { session: called.session, turns: state.turns + 1, pending: undefined })
+      const answer = called.entry as Entry.Assistant
+      const answered = answerTurn(ctx, state, answer)
+      if (isValue(answered) ? answered.value : yield* answered) break
+      const ran = runToolCalls(ctx, state, answer.toolCalls)
+      state = isValue(ran) ? ran.value : yield* ran
+    }
+  }
+  return yield* finish(ctx, state, reason)
+}
+
+/** The end of a run that ended by itself: the `afterRun` hook, the `rath.run.end`, `Done`. */
+function* finish(ctx: Context, state: State, reason: EndReason): Generator<Step, Session.Session, any> {
+  const after = afterRun(ctx, state)
+  const end = endRun(ctx, isValue(after) ? after.value : yield* after, reason)
+  const ended = isValue(end) ? end.value : yield* end
+  if (ctx.emit !== undefined) yield* ctx.emit({ _tag: "Done", reason, session: ended.session })
+  return ended.session
+}
+
+const runLoop = <E, R>(
+  ctx: Context,
+  input: Session.Session,
+  resumed: Continuation | undefined,
+  interruptible: boolean
+): Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R> => {
+  const steps = Effect.catchAllCause(
+    Effect.gen(() => runSteps(ctx, input, resumed)),
+    (cause) => {
+      if (!ctx.calling) return Effect.failCause(cause)
+      ctx.calling = false
+      return modelFailed(ctx, ctx.current.state, cause as Cause.Cause<Provider.ProviderError | Budget.BudgetError>)
+    }
+  ) as Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R>
+  // an interrupted run answers its open calls and records its end (see `interrupted`); from a
+  // fiber that is interruptible (as runs are) this is `Effect.onInterrupt` in fewer effects
+  if (!interruptible) return Effect.onInterrupt(steps, () => interrupted(ctx))
+  return Effect.uninterruptible(Effect.matchCauseEffect(Effect.interruptible(steps), {
+    onFailure: (cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.matchCauseEffect(interrupted(ctx), {
+          onFailure: (cleanup) => Effect.failCause(Cause.sequential(cause, cleanup)),
+          onSuccess: () => Effect.failCause(cause)
+        })
+        : Effect.failCause(cause),
+    onSuccess: (session) => Effect.succeed(session)
+  }))
+}
+
+/**
+ * Runs an agent: resolves the services once, then the steps under the agent's span (when a tracer
+ * listens) and budget.
+ */
 const runAgent = <E, R>(
   agent: Definition,
   input: Session.Session,
@@ -861,77 +983,124 @@ const runAgent = <E, R>(
 ): Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R | Provider.Provider> =>
   // one step reads the provider, the budget and the journal from the fiber that runs the steps,
   // and the run is returned in tail position (no generator frame held for the whole run)
-  Effect.withFiberRuntime((fiber): Effect.Effect<
-    Session.Session,
-    AgentError | Journal.JournalError | E,
-    R | Provider.Provider
-  > => {
-    if (agent.invalid !== undefined) {
-      return new AgentError({
-        reason: "InvalidAgent",
-        agent: agent.name,
-        detail: agent.invalid.message,
-        cause: agent.invalid
-      })
+  Effect.withFiberRuntime((fiber, status) =>
+    Trace.isTracing(fiber)
+      ? traced(
+        agent,
+        input,
+        Effect.withFiberRuntime((fiber, status) => runOn<E, R>(agent, input, sink, resumed, fiber, status))
+      )
+      : runOn<E, R>(agent, input, sink, resumed, fiber, status)
+  )
+
+const runOn = <E, R>(
+  agent: Definition,
+  input: Session.Session,
+  sink: Sink | undefined,
+  resumed: Continuation | undefined,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  status: FiberStatus.Running
+): Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R | Provider.Provider> => {
+  if (agent.invalid !== undefined) {
+    return new AgentError({
+      reason: "InvalidAgent",
+      agent: agent.name,
+      detail: agent.invalid.message,
+      cause: agent.invalid
+    })
+  }
+  const services = fiber.currentContext as Context.Context<Provider.Provider>
+  const provider = Context.get(services, Provider.Provider)
+  const inherited = Context.get(services, Budget.Budget)
+  const interruptible = RuntimeFlags.interruption(status.runtimeFlags)
+  const start = (budget: Budget.Service) => {
+    const model = agent.model ?? provider.info.model
+    const last = agent.specs.last
+    const reuse = last !== undefined && last.info === provider.info && last.cap === budget.cap
+    const spec: Spec = reuse ? last.spec : {
+      name: agent.name,
+      description: agent.description,
+      ...(agent.instructionsHash === undefined ? {} : { instructionsHash: agent.instructionsHash }),
+      tools: agent.definitions,
+      provider: provider.info.kind,
+      ...(provider.info.host === undefined ? {} : { host: provider.info.host }),
+      model,
+      maxTurns: agent.maxTurns,
+      ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
     }
-    const services = fiber.currentContext as Context.Context<Provider.Provider>
-    const provider = Context.get(services, Provider.Provider)
-    const inherited = Context.get(services, Budget.Budget)
-    const start = (budget: Budget.Service) => {
-      const model = agent.model ?? provider.info.model
-      const last = agent.specs.last
-      const spec: Spec = last !== undefined && last.info === provider.info && last.cap === budget.cap ? last.spec : {
-        name: agent.name,
-        description: agent.description,
-        ...(agent.instructionsHash === undefined ? {} : { instructionsHash: agent.instructionsHash }),
-        tools: agent.definitions,
-        provider: provider.info.kind,
-        ...(provider.info.host === undefined ? {} : { host: provider.info.host }),
-        model,
-        maxTurns: agent.maxTurns,
-        ...(budget.cap === Infinity ? {} : { budgetTokens: budget.cap })
-      }
-      if (spec !== last?.spec) agent.specs.last = { info: provider.info, cap: budget.cap, spec }
-      const journal = Context.get(services, Journal.Journal)
-      const current = { state: { session: input, turns: 0, pending: undefined } as State }
-      const ctx: Context = { fiber, agent, provider, budget, journal, model, spec, emit: sink, current }
-      const run = runLoop<E, R>(ctx, input, resumed)
-      return agent.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget)
+    const request: Context["request"] = reuse && last.request.model === model ? last.request : {
+      purpose: "turn",
+      author: agent.author,
+      tools: agent.definitions,
+      toolChoice: agent.definitions.length === 0 ? undefined : "auto",
+      model,
+      temperature: agent.temperature,
+      maxTokens: agent.maxTokens,
+      recordTools: "spec"
     }
-    return agent.budget === undefined ? start(inherited) : Effect.flatMap(
-      Budget.make({ tokens: agent.budget, parent: inherited === Budget.unlimited ? undefined : inherited }),
-      start
-    )
-  }).pipe((run) =>
-    Trace.withSpan(
-      run,
-      () => `invoke_agent ${agent.name}`,
-      (context) => {
-        // the provider in context; the run resolves it again, but only a traced run comes here
-        const provider = Context.getOption(context, Provider.Provider)
-        const attributes: Record<string, unknown> = {
-          "gen_ai.operation.name": "invoke_agent",
-          "gen_ai.agent.name": agent.name,
-          // until the run's own session is known (see `runAttributes`)
-          "gen_ai.conversation.id": input.id,
-          "rath.agent.name": agent.name,
-          "rath.session.id": input.id
-        }
-        if (agent.description !== "") attributes["gen_ai.agent.description"] = agent.description
-        if (provider._tag === "Some") {
-          attributes["gen_ai.provider.name"] = provider.value.info.kind
-          attributes["gen_ai.request.model"] = agent.model ?? provider.value.info.model
-        }
-        return { kind: "internal", captureStackTrace: false, attributes }
-      },
-      (output) => runAttributes(input, output),
-      (error) => {
-        const attributes = Trace.errorType(error)
-        return error instanceof AgentError && error.session !== undefined
-          ? { ...attributes, ...runAttributes(input, error.session) }
-          : attributes
+    const specDraft = spec === last?.spec ? last.specDraft : Run.specEntry(spec, agent.author)
+    if (spec !== last?.spec || request !== last.request) {
+      agent.specs.last = { info: provider.info, cap: budget.cap, spec, specDraft, request }
+    }
+    const journal = Context.get(services, Journal.Journal)
+    const current = { state: { session: input, turns: 0, pending: undefined } as State }
+    const ctx: Context = {
+      fiber,
+      agent,
+      provider,
+      budget,
+      journal,
+      model,
+      spec,
+      specDraft,
+      emit: sink,
+      request,
+      calling: false,
+      current
+    }
+    const run = runLoop<E, R>(ctx, input, resumed, interruptible)
+    return agent.budget === undefined ? run : Effect.provideService(run, Budget.Budget, budget)
+  }
+  return agent.budget === undefined ? start(inherited) : Effect.flatMap(
+    Budget.make({ tokens: agent.budget, parent: inherited === Budget.unlimited ? undefined : inherited }),
+    start
+  )
+}
+
+/** The run under its `invoke_agent {agent}` span (only a traced run comes here). */
+const traced = <E, R>(
+  agent: Definition,
+  input: Session.Session,
+  run: Effect.Effect<Session.Session, AgentError | Journal.JournalError | E, R | Provider.Provider>
+) =>
+  Trace.withSpan(
+    run,
+    () => `invoke_agent ${agent.name}`,
+    (context) => {
+      // the provider in context; the run resolves it again, but only a traced run comes here
+      const provider = Context.getOption(context, Provider.Provider)
+      const attributes: Record<string, unknown> = {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": agent.name,
+        // until the run's own session is known (see `runAttributes`)
+        "gen_ai.conversation.id": input.id,
+        "rath.agent.name": agent.name,
+        "rath.session.id": input.id
       }
-    )
+      if (agent.description !== "") attributes["gen_ai.agent.description"] = agent.description
+      if (provider._tag === "Some") {
+        attributes["gen_ai.provider.name"] = provider.value.info.kind
+        attributes["gen_ai.request.model"] = agent.model ?? provider.value.info.model
+      }
+      return { kind: "internal", captureStackTrace: false, attributes }
+    },
+    (output) => runAttributes(input, output),
+    (error) => {
+      const attributes = Trace.errorType(error)
+      return error instanceof AgentError && error.session !== undefined
+        ? { ...attributes, ...runAttributes(input, error.session) }
+        : attributes
+    }
   )
 
 /**
@@ -1037,6 +1206,23 @@ const schedule = (planned: ReadonlyArray<Planned>): Array<Array<Array<Planned>>>
 
 /** The draft of a tool result (only the fields that are set; built directly: one per tool call). */
 const resultDraft = (outcome: Tool.Outcome, agent: Definition): Entry.Draft => {
+  if (
+    outcome.error === undefined && outcome.sandbox === undefined && outcome.effects.length === 0 &&
+    outcome.approval === undefined
+  ) {
+    // the usual result (an output, nothing else): one literal, the fields in the same order
+    const plain: { -readonly [K in keyof PlainResult]: PlainResult[K] } = {
+      _tag: "ToolResult",
+      callId: outcome.callId,
+      toolName: outcome.toolName,
+      output: outcome.output,
+      durationMs: outcome.durationMs,
+      seal: undefined,
+      author: agent.author
+    }
+    plain.seal = Seal.seal("ToolResult", plain)
+    return plain as unknown as Entry.Draft
+  }
   const fields: Record<string, unknown> = {
     _tag: "ToolResult",
     callId: outcome.callId,
@@ -1051,6 +1237,16 @@ const resultDraft = (outcome: Tool.Outcome, agent: Definition): Entry.Draft => {
   fields.seal = Seal.seal("ToolResult", fields)
   fields.author = agent.author
   return fields as unknown as Entry.Draft
+}
+
+interface PlainResult {
+  readonly _tag: "ToolResult"
+  readonly callId: string
+  readonly toolName: string
+  readonly output: unknown
+  readonly durationMs: number
+  readonly seal: Entry.Seal | undefined
+  readonly author: Entry.Author
 }
 
 const outcomeOf = (result: Entry.ToolResult): Tool.Outcome => ({
@@ -1124,6 +1320,7 @@ export const make = <
     description: options.description ?? "",
     instructions: options.instructions,
     instructionsHash: options.instructions === undefined ? undefined : hashText(options.instructions),
+    system: options.instructions === undefined ? undefined : Entry.system(options.instructions, { author }),
     toolkit,
     definitions: toolkit.definitions,
     invalid: Either.isLeft(built) ? built.left : undefined,

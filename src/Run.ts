@@ -162,7 +162,7 @@ export const lastEnd = (session: Session.Session): Option.Option<End> =>
  * @category constructors
  */
 export const specEntry = (value: Spec, author: Entry.Author): Entry.DraftFor<"Custom"> =>
-  Entry.custom(SPEC_ENTRY, value, { author })
+  customDraft(SPEC_ENTRY, value, author)
 
 /**
  * The `Custom` entry draft of an end.
@@ -171,4 +171,11 @@ export const specEntry = (value: Spec, author: Entry.Author): Entry.DraftFor<"Cu
  * @category constructors
  */
 export const endEntry = (value: End, author: Entry.Author): Entry.DraftFor<"Custom"> =>
-  Entry.custom(END_ENTRY, value, { author })
+  customDraft(END_ENTRY, value, author)
+
+// `Entry.custom` as one literal (the same fields in the same order) when every field is set: a
+// run makes these every time
+const customDraft = (type: string, data: unknown, author: Entry.Author | undefined): Entry.DraftFor<"Custom"> =>
+  author === undefined || data === undefined
+    ? Entry.custom(type, data, author === undefined ? undefined : { author })
+    : { _tag: "Custom", type, data, author } as Entry.DraftFor<"Custom">

@@ -11,6 +11,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context_ from "effect/Context"
+import type * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -19,6 +20,7 @@ import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type { ParseOptions } from "effect/SchemaAST"
 import * as Scope from "effect/Scope"
 import * as Approval from "./Approval.js"
 import type * as Entry from "./Entry.js"
@@ -358,124 +360,235 @@ const runUntraced = <R>(
 ): Effect.Effect<Outcome, never, R> =>
   // the fiber's clock read once, its time taken without an effect (this runs on every tool call;
   // an effect per clock read was a measurable share of it)
-  Effect.withFiberRuntime((fiber): Effect.Effect<Outcome, never, R> => {
-    const clock = Context_.get(fiber.currentDefaultServices, Clock.Clock)
-    const started = clock.unsafeCurrentTimeMillis()
-    const effects: Array<Entry.ToolEffect> = []
-    let sandbox: Placement.Placement | undefined
-    const outcome = (result: { readonly output: unknown; readonly error?: Entry.ToolError }): Outcome => {
-      const durationMs = clock.unsafeCurrentTimeMillis() - started
-      const out: { -readonly [K in keyof Outcome]: Outcome[K] } = result.error === undefined
-        ? { callId: call.id, toolName: call.name, output: result.output, durationMs, effects }
-        : { callId: call.id, toolName: call.name, output: result.output, error: result.error, durationMs, effects }
-      if (sandbox !== undefined) out.sandbox = sandbox
-      return out
-    }
-    const done = (result: { readonly output: unknown; readonly error?: Entry.ToolError }) =>
-      Effect.sync(() => outcome(result))
-    const fail = (kind: Entry.ToolErrorKind, message: string) => done({ output: null, error: { kind, message } })
+  Effect.withFiberRuntime((fiber): Effect.Effect<Outcome, never, R> => lift(runOn(fiber, toolkit, call, options)))
 
-    const tool = toolkit.tools.get(call.name)
-    if (tool === undefined) {
-      const known = Array.from(toolkit.tools.keys()).join(", ")
-      return fail(
-        "unknown_tool",
-        `no tool named "${call.name}"; the tools are: ${known === "" ? "none" : known}`
-      )
-    }
-    let raw: unknown
-    if ("arguments" in options) {
-      raw = options.arguments
-    } else if (call.parsed !== undefined) {
-      raw = call.parsed
-    } else {
-      // bounded: text nested too deep is refused before it is parsed
-      const parsed = Provider.parseArgumentsEither(call.arguments)
-      if (Either.isLeft(parsed)) return fail("invalid_arguments", parsed.left)
-      raw = parsed.right
-    }
-    if (!Provider.argumentsWithinDepth(raw)) {
-      return fail("invalid_arguments", `the arguments nest deeper than ${Provider.MAX_ARGUMENT_DEPTH} levels`)
-    }
-    // decoded stopping at the first error; only invalid arguments are decoded again for every error
-    // (what the model is told to fix)
-    const decoded = Schema.decodeUnknownEither(tool.parameters)(raw, { onExcessProperty: "ignore" })
-    if (Either.isLeft(decoded)) {
-      const all = Schema.decodeUnknownEither(tool.parameters)(raw, { errors: "all", onExcessProperty: "ignore" })
-      return fail(
-        "invalid_arguments",
-        ParseResult.TreeFormatter.formatErrorSync(Either.isLeft(all) ? all.left : decoded.left)
-      )
-    }
-    // the sandbox handle is opened on first use and held in `scope` until the call ends; a call
-    // that never asks for it runs no extra effect
-    let scope: Scope.CloseableScope | undefined
-    let handle: Sandbox.Handle | undefined
-    const context: Context = {
+/** An outcome reached at once, as an effect; an effect as it is. */
+const lift = <R>(ran: Outcome | Effect.Effect<Outcome, never, R>): Effect.Effect<Outcome, never, R> =>
+  Effect.isEffect(ran) ? ran : Effect.succeed(ran)
+
+/** The fiber a call is run from: its clock times the call. */
+interface Running {
+  readonly currentDefaultServices: Context_.Context<DefaultServices.DefaultServices>
+}
+
+type ToolErrorResult = { readonly output: null; readonly error: Entry.ToolError }
+
+/**
+ * One call run from code already running on `fiber`: the outcome itself when it is known at once
+ * (an unknown tool, invalid arguments, or a handler whose effect is already its result, as
+ * `Effect.succeed(value)` is, and no timeout), else the effect that runs the handler and settles it.
+ */
+const runOn = <R>(
+  fiber: Running,
+  toolkit: Toolkit<R>,
+  call: Entry.ToolCall,
+  options: RunOptions
+): Outcome | Effect.Effect<Outcome, never, R> => {
+  const clock = Context_.get(fiber.currentDefaultServices, Clock.Clock)
+  const started = clock.unsafeCurrentTimeMillis()
+  const tool = toolkit.tools.get(call.name)
+  if (tool === undefined) {
+    const known = Array.from(toolkit.tools.keys()).join(", ")
+    return failed(call, clock, started, {
+      output: null,
+      error: {
+        kind: "unknown_tool",
+        message: `no tool named "${call.name}"; the tools are: ${known === "" ? "none" : known}`
+      }
+    })
+  }
+  let raw: unknown
+  if ("arguments" in options) {
+    raw = options.arguments
+  } else if (call.parsed !== undefined) {
+    raw = call.parsed
+  } else {
+    // bounded: text nested too deep is refused before it is parsed
+    const parsed = Provider.parseArgumentsEither(call.arguments)
+    if (Either.isLeft(parsed)) return failed(call, clock, started, invalid(parsed.left))
+    raw = parsed.right
+  }
+  if (!isFlat(raw) && !Provider.argumentsWithinDepth(raw)) {
+    return failed(
+      call,
+      clock,
+      started,
+      invalid(`the arguments nest deeper than ${Provider.MAX_ARGUMENT_DEPTH} levels`)
+    )
+  }
+  // decoded stopping at the first error; only invalid arguments are decoded again for every error
+  // (what the model is told to fix)
+  const decoded = decoderOf(tool)(raw, firstError)
+  if (Either.isLeft(decoded)) {
+    const all = decoderOf(tool)(raw, allErrors)
+    return failed(
+      call,
+      clock,
+      started,
+      invalid(ParseResult.TreeFormatter.formatErrorSync(Either.isLeft(all) ? all.left : decoded.left))
+    )
+  }
+  const state = new CallState(call, options, clock, started)
+  const timeout = options.timeout === undefined ? tool.timeout : Duration.decode(options.timeout)
+  const handled = tool.handler(decoded.right, state.context())
+  // a handler whose effect is already its result (`Effect.succeed(value)`) ran nothing: it opened
+  // no sandbox and nothing can interrupt it, so it is settled at once (with a timeout it is raced
+  // against the clock as any handler is)
+  if (timeout === undefined && Exit.isExit(handled)) return state.settle(handled, undefined)
+  // without a timeout the handler's value is taken as it is (no Option around it)
+  const timed: Effect.Effect<unknown, unknown, R> = timeout === undefined
+    ? handled
+    : Effect.timeoutOption(handled, timeout)
+  // the sandbox the call held is released on every exit, an interruption from outside included
+  // (a timed-out handler has been interrupted by then); the handler alone runs interruptibly, and
+  // its exit is settled in the same step (an `onExit`, an `exit` and a `flatMap` were eleven
+  // effects per call)
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.matchCauseEffect(restore(timed), {
+      onFailure: (cause) => state.release(Exit.failCause(cause), timeout),
+      onSuccess: (value) => state.release(Exit.succeed(value), timeout)
+    })
+  )
+}
+
+/**
+ * Arguments that are a value or an object (or array) of values only: within any depth limit, known
+ * without the general check (which allocates a map and a list per object; most calls are flat).
+ */
+const isFlat = (raw: unknown): boolean => {
+  if (typeof raw !== "object" || raw === null) return true
+  for (const key in raw) {
+    const value = (raw as Record<string, unknown>)[key]
+    if (typeof value === "object" && value !== null) return false
+  }
+  return true
+}
+
+const firstError: ParseOptions = { onExcessProperty: "ignore" }
+const allErrors: ParseOptions = { errors: "all", onExcessProperty: "ignore" }
+
+// a tool's decoder, made once per parameters schema (`Schema.decodeUnknownEither` builds one per call)
+const decoders = new WeakMap<
+  Schema.Schema<any, any>,
+  (u: unknown, options?: ParseOptions) => Either.Either<any, ParseResult.ParseError>
+>()
+const decoderOf = (tool: Tool): (u: unknown, options?: ParseOptions) => Either.Either<any, ParseResult.ParseError> => {
+  let decoder = decoders.get(tool.parameters)
+  if (decoder === undefined) {
+    decoder = Schema.decodeUnknownEither(tool.parameters)
+    decoders.set(tool.parameters, decoder)
+  }
+  return decoder
+}
+
+const invalid = (message: string): ToolErrorResult => ({
+  output: null,
+  error: { kind: "invalid_arguments", message }
+})
+
+/** The outcome of a call that ran nothing (no effects, no sandbox). */
+const failed = (call: Entry.ToolCall, clock: Clock.Clock, started: number, result: ToolErrorResult): Outcome => ({
+  callId: call.id,
+  toolName: call.name,
+  output: result.output,
+  error: result.error,
+  durationMs: clock.unsafeCurrentTimeMillis() - started,
+  effects: []
+})
+
+/**
+ * One running call: what its handler recorded (effects, the sandbox it ran in), the sandbox scope it
+ * holds, and its settling. A class rather than closures: one object per call.
+ */
+class CallState {
+  readonly effects: Array<Entry.ToolEffect> = []
+  sandbox: Placement.Placement | undefined = undefined
+  // the sandbox handle is opened on first use and held in `scope` until the call ends; a call
+  // that never asks for it runs no extra effect
+  scope: Scope.CloseableScope | undefined = undefined
+  handle: Sandbox.Handle | undefined = undefined
+  constructor(
+    readonly call: Entry.ToolCall,
+    readonly options: RunOptions,
+    readonly clock: Clock.Clock,
+    readonly started: number
+  ) {}
+
+  context(): Context {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this
+    const { call, options } = this
+    // plain data (an object literal with a getter is made by the runtime in a slow mode, about
+    // twenty times the cost): `sandbox` is one effect that opens the handle when it runs
+    return {
       session: options.session,
       callId: call.id,
       toolName: call.name,
-      recordEffect: (effect) => Effect.sync(() => void effects.push(effect)),
-      recordSandbox: (placement) => Effect.sync(() => void (sandbox = placement)),
-      get sandbox() {
-        return Effect.suspend((): Effect.Effect<Sandbox.Handle, Sandbox.SandboxError, Sandbox.Sandbox> => {
-          if (handle !== undefined) return Effect.succeed(handle)
-          const held = scope === undefined
-            ? Effect.flatMap(Scope.make(), (made) => {
-              if (scope === undefined) return Effect.succeed(scope = made)
-              // a concurrent first use made one already: keep that one
-              const kept = scope
-              return Effect.as(Scope.close(made, Exit.void), kept)
-            })
-            : Effect.succeed(scope)
-          return Effect.flatMap(held, (into) =>
-            Effect.map(Scope.extend(Sandbox.handleFor(options.session), into), (opened) => {
-              // two concurrent first uses both open one (both held by the scope): both get the first
-              handle ??= opened
-              sandbox = handle.placement
-              return handle
-            }))
-        })
-      }
+      recordEffect: (effect) => Effect.sync(() => void self.effects.push(effect)),
+      recordSandbox: (placement) => Effect.sync(() => void (self.sandbox = placement)),
+      sandbox: Effect.suspend(() => self.openSandbox())
     }
-    const timeout = options.timeout === undefined ? tool.timeout : Duration.decode(options.timeout)
-    const handled = tool.handler(decoded.right, context)
-    // without a timeout the handler's value is taken as it is (no Option around it)
-    const timed: Effect.Effect<unknown, unknown, R> = timeout === undefined
-      ? handled
-      : Effect.timeoutOption(handled, timeout)
-    const settle = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<Outcome> => {
-      if (exit._tag === "Success") {
-        if (timeout === undefined) {
-          return Effect.succeed(outcome({ output: toJsonOutput(exit.value, options.maxOutputChars) }))
-        }
-        return Option.match(exit.value as Option.Option<unknown>, {
-          onNone: () =>
-            fail("timeout", `the tool did not finish within ${Duration.format(timeout)}`),
-          onSome: (value) =>
-            done({ output: toJsonOutput(value, options.maxOutputChars) })
-        })
-      }
-      if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
-      const failure = Cause.failureOption(exit.cause)
-      const message = Option.isSome(failure)
-        ? errorMessage(failure.value)
-        : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
-      return fail("tool_failed", message)
-    }
-    // the sandbox the call held is released on every exit, an interruption from outside included
-    // (a timed-out handler has been interrupted by then); the handler alone runs interruptibly, and
-    // its exit is settled in the same step (an `onExit`, an `exit` and a `flatMap` were eleven
-    // effects per call)
-    const release = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<Outcome> =>
-      scope === undefined ? settle(exit) : Effect.zipRight(Scope.close(scope, exit), settle(exit))
-    return Effect.uninterruptibleMask((restore) =>
-      Effect.matchCauseEffect(restore(timed), {
-        onFailure: (cause) => release(Exit.failCause(cause)),
-        onSuccess: (value) => release(Exit.succeed(value))
+  }
+
+  /** The sandbox handle: opened on first use (run when `context.sandbox` runs). */
+  openSandbox(): Effect.Effect<Sandbox.Handle, Sandbox.SandboxError, Sandbox.Sandbox> {
+    if (this.handle !== undefined) return Effect.succeed(this.handle)
+    const held = this.scope === undefined
+      ? Effect.flatMap(Scope.make(), (made) => {
+        if (this.scope === undefined) return Effect.succeed(this.scope = made)
+        // a concurrent first use made one already: keep that one
+        const kept = this.scope
+        return Effect.as(Scope.close(made, Exit.void), kept)
       })
+      : Effect.succeed(this.scope)
+    return Effect.flatMap(
+      held,
+      (into) =>
+        Effect.map(Scope.extend(Sandbox.handleFor(this.options.session), into), (opened) => {
+          // two concurrent first uses both open one (both held by the scope): both get the first
+          const handle = this.handle ??= opened
+          this.sandbox = handle.placement
+          return handle
+        })
     )
-  })
+  }
+
+  outcome(output: unknown, error: Entry.ToolError | undefined): Outcome {
+    const durationMs = this.clock.unsafeCurrentTimeMillis() - this.started
+    const { call } = this
+    const out: { -readonly [K in keyof Outcome]: Outcome[K] } = error === undefined
+      ? { callId: call.id, toolName: call.name, output, durationMs, effects: this.effects }
+      : { callId: call.id, toolName: call.name, output, error, durationMs, effects: this.effects }
+    if (this.sandbox !== undefined) out.sandbox = this.sandbox
+    return out
+  }
+
+  /** The outcome of the handler's exit (an interruption goes on). */
+  settle(exit: Exit.Exit<unknown, unknown>, timeout: Duration.Duration | undefined): Outcome | Effect.Effect<never> {
+    if (exit._tag === "Success") {
+      if (timeout === undefined) return this.outcome(toJsonOutput(exit.value, this.options.maxOutputChars), undefined)
+      const value = exit.value as Option.Option<unknown>
+      return value._tag === "None"
+        ? this.outcome(null, {
+          kind: "timeout",
+          message: `the tool did not finish within ${Duration.format(timeout)}`
+        })
+        : this.outcome(toJsonOutput(value.value, this.options.maxOutputChars), undefined)
+    }
+    if (Cause.isInterruptedOnly(exit.cause)) return Effect.interrupt
+    const failure = Cause.failureOption(exit.cause)
+    const message = Option.isSome(failure)
+      ? errorMessage(failure.value)
+      : `the tool died: ${Cause.pretty(exit.cause, { renderErrorCause: false })}`
+    return this.outcome(null, { kind: "tool_failed", message })
+  }
+
+  /** Closes the sandbox scope the call held, if any, then settles the exit. */
+  release(exit: Exit.Exit<unknown, unknown>, timeout: Duration.Duration | undefined): Effect.Effect<Outcome> {
+    if (this.scope === undefined) return lift(this.settle(exit, timeout))
+    return Effect.zipRight(Scope.close(this.scope, exit), Effect.suspend(() => lift(this.settle(exit, timeout))))
+  }
+}
 
 /**
  * Whether a call needs approval.
@@ -543,7 +656,7 @@ export const approving =
       : argumentsOf(call)
     const decoded: Either.Either<unknown, unknown> = Either.isLeft(raw)
       ? raw
-      : Schema.decodeUnknownEither(tool.parameters)(raw.right, { onExcessProperty: "ignore" })
+      : decoderOf(tool)(raw.right, firstError)
     if (Either.isLeft(decoded) || !requiresApproval(tool, decoded.right)) return execute(toolkit, call, options)
     return Effect.flatMap(Approval.Approval, (approver) =>
       Effect.flatMap(
@@ -587,8 +700,35 @@ const argumentsOf = (call: Entry.ToolCall): Either.Either<unknown, string> =>
  * @category tags
  */
 export class Executor extends Context_.Reference<Executor>()("rath/Tool/Executor", {
-  defaultValue: (): ExecutorService => ({ execute: approving(runUntraced) })
+  defaultValue: (): ExecutorService => defaultExecutor
 }) {}
+
+/**
+ * The default executor: {@link approving} around running the tool.
+ *
+ * @internal
+ */
+export const defaultExecutor: ExecutorService = { execute: approving(runUntraced) }
+
+/**
+ * What the default executor does with one call, done at once by code already running on `fiber`
+ * where it can be: the outcome itself when the call needs no approval and its outcome is known
+ * without running an effect (see `runOn`), else the effect that executes it. An agent runs its
+ * calls through this when the default executor is in effect.
+ *
+ * @internal
+ */
+export const runNow = <R>(
+  fiber: Running,
+  toolkit: Toolkit<R>,
+  call: Entry.ToolCall,
+  options: RunOptions
+): Outcome | Effect.Effect<Outcome, never, R> => {
+  const tool = toolkit.tools.get(call.name)
+  return tool !== undefined && tool.needsApproval !== false
+    ? defaultExecutor.execute(toolkit, call, options)
+    : runOn(fiber, toolkit, call, options)
+}
 
 /**
  * Executes a tool call with the current {@link Executor}: the one path every tool call of an
@@ -603,4 +743,10 @@ export const execute = <R>(
   options: RunOptions
 ): Effect.Effect<Outcome, never, R> =>
   // the executor read from the fiber's context in the same step (this runs on every tool call)
-  Effect.withFiberRuntime((fiber) => Context_.get(fiber.currentContext, Executor).execute(toolkit, call, options))
+  Effect.withFiberRuntime((fiber) => {
+    const executor = Context_.get(fiber.currentContext, Executor)
+    // the default executor's run done in this same step where it can be (see `runNow`)
+    return executor === defaultExecutor
+      ? lift(runNow(fiber, toolkit, call, options))
+      : executor.execute(toolkit, call, options)
+  })
