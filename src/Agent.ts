@@ -40,6 +40,7 @@ import * as Budget from "./Budget.js"
 import * as Entry from "./Entry.js"
 import * as Redact from "./internal/redact.js"
 import * as Seal from "./internal/seal.js"
+import * as ToolNow from "./internal/toolNow.js"
 import * as Trace from "./internal/trace.js"
 import * as Journal from "./Journal.js"
 import * as Memory from "./Memory.js"
@@ -784,8 +785,9 @@ const runOneCall = (
   // a resource key means nothing for one call; it is computed all the same, as for several
   if (tool?.resource !== undefined) plan(agent.toolkit, [{ index: 0, call }], at)
   const options: Tool.RunOptions = { session: at, agent: agent.name, timeout: agent.toolTimeout }
-  const ran = executor === Tool.defaultExecutor
-    ? Tool.runNow(ctx.fiber, agent.toolkit, call, options)
+  const runNow = ToolNow.runNowOf(executor)
+  const ran = runNow !== undefined
+    ? runNow(ctx.fiber, agent.toolkit, call, options)
     : executor.execute(agent.toolkit, call, options)
   if (!Effect.isEffect(ran)) {
     // done already: nothing could interrupt it, so it was never pending

@@ -11,7 +11,6 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context_ from "effect/Context"
-import type * as DefaultServices from "effect/DefaultServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -24,6 +23,7 @@ import type { ParseOptions } from "effect/SchemaAST"
 import * as Scope from "effect/Scope"
 import * as Approval from "./Approval.js"
 import type * as Entry from "./Entry.js"
+import * as ToolNow from "./internal/toolNow.js"
 import * as Trace from "./internal/trace.js"
 import type * as Placement from "./Placement.js"
 import * as Provider from "./Provider.js"
@@ -366,10 +366,7 @@ const runUntraced = <R>(
 const lift = <R>(ran: Outcome | Effect.Effect<Outcome, never, R>): Effect.Effect<Outcome, never, R> =>
   Effect.isEffect(ran) ? ran : Effect.succeed(ran)
 
-/** The fiber a call is run from: its clock times the call. */
-interface Running {
-  readonly currentDefaultServices: Context_.Context<DefaultServices.DefaultServices>
-}
+type Running = ToolNow.Running
 
 type ToolErrorResult = { readonly output: null; readonly error: Entry.ToolError }
 
@@ -703,32 +700,20 @@ export class Executor extends Context_.Reference<Executor>()("rath/Tool/Executor
   defaultValue: (): ExecutorService => defaultExecutor
 }) {}
 
-/**
- * The default executor: {@link approving} around running the tool.
- *
- * @internal
- */
-export const defaultExecutor: ExecutorService = { execute: approving(runUntraced) }
+// The default executor: `approving` around running the tool.
+const defaultExecutor: ExecutorService = { execute: approving(runUntraced) }
 
-/**
- * What the default executor does with one call, done at once by code already running on `fiber`
- * where it can be: the outcome itself when the call needs no approval and its outcome is known
- * without running an effect (see `runOn`), else the effect that executes it. An agent runs its
- * calls through this when the default executor is in effect.
- *
- * @internal
- */
-export const runNow = <R>(
-  fiber: Running,
-  toolkit: Toolkit<R>,
-  call: Entry.ToolCall,
-  options: RunOptions
-): Outcome | Effect.Effect<Outcome, never, R> => {
+// What the default executor does with one call, done at once by code already running on `fiber`
+// where it can be: the outcome itself when the call needs no approval and its outcome is known
+// without running an effect (see `runOn`), else the effect that executes it. An agent runs its
+// calls through this when the default executor is in effect (found with `ToolNow.runNowOf`).
+const runNow: ToolNow.RunNow = (fiber, toolkit, call, options) => {
   const tool = toolkit.tools.get(call.name)
   return tool !== undefined && tool.needsApproval !== false
     ? defaultExecutor.execute(toolkit, call, options)
     : runOn(fiber, toolkit, call, options)
 }
+ToolNow.register(defaultExecutor, runNow)
 
 /**
  * Executes a tool call with the current {@link Executor}: the one path every tool call of an

@@ -118,4 +118,25 @@ describe("the hot path's shape", () => {
         assert.deepStrictEqual(atOnce, asEffect, name)
       }
     }))
+
+  it.effect("an executor made from the default one (a spread with its own execute) runs every call through it", () =>
+    Effect.gen(function*() {
+      const base = yield* Tool.Executor
+      let executed = 0
+      const counting: Tool.ExecutorService = {
+        ...base,
+        execute: (toolkit, call, options) => {
+          executed++
+          return base.execute(toolkit, call, options)
+        }
+      }
+      const scripted = yield* Scripted.make([Scripted.toolCall("add", { a: 1, b: 2 }), Scripted.reply("done")])
+      const agent = Agent.make({ name: "adder", tools: [addNow], maxTurns: 3 })
+      const out = yield* agent(yield* Session.fromUserMessage("add")).pipe(
+        Effect.provideService(Provider.Provider, scripted.service),
+        Effect.provideService(Tool.Executor, counting)
+      )
+      assert.strictEqual(executed, 1)
+      assert.deepStrictEqual(recorded(out).map((r) => r.output), [3])
+    }))
 })
