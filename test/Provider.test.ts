@@ -130,4 +130,79 @@ describe("Provider.fingerprint", () => {
       // computed again (cached pieces), the same
       for (const request of changed) assert.strictEqual(Provider.fingerprint(request), Provider.fingerprint(request))
     }))
+
+  // values recorded by rath before fingerprints resumed from a running state: recordings are
+  // matched by them, so they must never change
+  const pinnedMessages: ReadonlyArray<Provider.Message> = [
+    { _tag: "System", text: "be brief" },
+    { _tag: "User", text: "what is 2 + 2?" },
+    {
+      _tag: "Assistant",
+      text: "",
+      reasoning: "adding",
+      toolCalls: [{ id: "c1", name: "add", arguments: "{\"a\":2}" }],
+      metadata: { anthropic: { signature: "s" } }
+    },
+    { _tag: "ToolResult", callId: "c1", toolName: "add", output: { sum: 4 } },
+    {
+      _tag: "ToolResult",
+      callId: "c2",
+      toolName: "add",
+      output: "four",
+      error: { kind: "tool_failed", message: "no" }
+    },
+    { _tag: "Assistant", text: "4", toolCalls: [] }
+  ]
+  const pinnedTools = [{ name: "add", description: "Adds.", parameters: { type: "object" } }]
+
+  it("keeps the recorded values, whatever was fingerprinted before", () => {
+    const full = () => ({
+      messages: pinnedMessages,
+      tools: pinnedTools,
+      toolChoice: "auto" as const,
+      model: "m1",
+      temperature: 0.5
+    })
+    const expected = {
+      full: "v2:26f15051696e59d720983727b7b87653",
+      three: "v2:e5b0b914ae9b476d20e3a7e31b54f801",
+      none: "v2:1a8f0dad84e34436465307ca2a704599"
+    }
+    assert.strictEqual(Provider.fingerprint(full()), expected.full)
+    // a shorter list after the longer one, and the longer one again (resumed from a prefix)
+    assert.strictEqual(Provider.fingerprint({ messages: pinnedMessages.slice(0, 3) }), expected.three)
+    assert.strictEqual(Provider.fingerprint(full()), expected.full)
+    assert.strictEqual(Provider.fingerprint({ messages: [] }), expected.none)
+    // fresh objects (nothing cached) give the same
+    const fresh = pinnedMessages.map((m) => ({ ...m }))
+    assert.strictEqual(Provider.fingerprint({ ...full(), messages: fresh }), expected.full)
+  })
+
+  it("gives the value of fresh messages whatever lists the same message objects were in before", () => {
+    // a pool of message objects fingerprinted in many orders and groupings (growing lists, a
+    // message moved to the front, one left out, one twice, another prefix): each fingerprint
+    // equals that of the same content in fresh objects, which nothing was cached for
+    const pool: Array<Provider.Message> = Array.from({ length: 8 }, (_, i) =>
+      i % 2 === 0
+        ? { _tag: "User", text: `u${i}` }
+        : { _tag: "Assistant", text: `a${i}`, toolCalls: [] })
+    let seed = 7
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed % n
+    }
+    const lists: Array<Array<Provider.Message>> = []
+    for (let k = 0; k <= pool.length; k++) lists.push(pool.slice(0, k))
+    lists.push([pool[5]!, ...pool.slice(0, 5)], pool.slice(1), [pool[0]!, pool[2]!, pool[3]!], [pool[1]!, pool[1]!])
+    for (let r = 0; r < 200; r++) lists.push(Array.from({ length: next(7) }, () => pool[next(pool.length)]!))
+    for (let r = 0; r < 3; r++) {
+      for (const messages of lists) {
+        assert.strictEqual(
+          Provider.fingerprint({ messages }),
+          Provider.fingerprint({ messages: messages.map((m) => ({ ...m })) }),
+          messages.map((m) => m._tag === "User" || m._tag === "Assistant" ? m.text : m._tag).join(",")
+        )
+      }
+    }
+  })
 })

@@ -20,6 +20,46 @@ const put = (n: number, at: number): void => {
   }
 }
 
+// one buffer of char codes per prefix, the 32 digits after the prefix: a prefixed digest is made
+// as one flat string without building an array per digest
+const prefixed = new Map<string, Array<number>>()
+
+/** The 32 hex digits of the lanes after `prefix`, as one flat string. */
+const finish = (h1: number, h2: number, h3: number, h4: number, length: number, prefix?: string): string => {
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  h3 = Math.imul(h3 ^ (h3 >>> 15), 2654435761) ^ Math.imul(h4 ^ (h4 >>> 13), 1597334677)
+  h4 = Math.imul(h4 ^ (h4 >>> 16), 2654435761) ^ Math.imul(h3 ^ (h3 >>> 15), 1597334677)
+  put(h1, 0)
+  put(h2, 8)
+  put(h3, 16)
+  put(h4 ^ length, 24)
+  if (prefix === undefined || prefix === "") return String.fromCharCode.apply(null, codes)
+  let out = prefixed.get(prefix)
+  if (out === undefined) {
+    out = Array.from(prefix, (c) => c.charCodeAt(0))
+    for (let i = 0; i < 32; i++) out.push(48)
+    prefixed.set(prefix, out)
+  }
+  const at = prefix.length
+  for (let i = 0; i < 32; i++) out[at + i] = codes[i]!
+  return String.fromCharCode.apply(null, out)
+}
+
+/**
+ * The state of a digest in the making after some texts: its four lanes and the length fed. A
+ * {@link Hasher} saves its state into one ({@link Hasher.save}) and resumes from one
+ * ({@link Hasher.resume}), so a digest over a list that grows at its end (a conversation's
+ * messages) feeds only what was added.
+ */
+export interface State {
+  h1: number
+  h2: number
+  h3: number
+  h4: number
+  length: number
+}
+
 /**
  * A digest in the making: texts are fed in order, each followed by a separator (so `["ab", "c"]`
  * and `["a", "bc"]` differ), then {@link Hasher.done} gives the 32 hex digits. Feeding the parts of
@@ -59,26 +99,53 @@ export class Hasher {
     return this
   }
 
+  /** Writes what was fed so far into `target`. */
+  save<S extends State>(target: S): S {
+    target.h1 = this.h1
+    target.h2 = this.h2
+    target.h3 = this.h3
+    target.h4 = this.h4
+    target.length = this.length
+    return target
+  }
+
+  /** Continues from a saved state (what was fed before is forgotten). */
+  resume(state: State): this {
+    this.h1 = state.h1
+    this.h2 = state.h2
+    this.h3 = state.h3
+    this.h4 = state.h4
+    this.length = state.length
+    return this
+  }
+
   /** The digest of what was fed, after `prefix` (one flat string, not a rope of the two). */
   done(prefix?: string): string {
-    let { h1, h2, h3, h4 } = this
-    h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
-    h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
-    h3 = Math.imul(h3 ^ (h3 >>> 15), 2654435761) ^ Math.imul(h4 ^ (h4 >>> 13), 1597334677)
-    h4 = Math.imul(h4 ^ (h4 >>> 16), 2654435761) ^ Math.imul(h3 ^ (h3 >>> 15), 1597334677)
-    put(h1, 0)
-    put(h2, 8)
-    put(h3, 16)
-    put(h4 ^ this.length, 24)
-    if (prefix === undefined || prefix === "") return String.fromCharCode.apply(null, codes)
-    const out = Array.from(prefix, (c) => c.charCodeAt(0))
-    for (let i = 0; i < 32; i++) out.push(codes[i]!)
-    return String.fromCharCode.apply(null, out)
+    return finish(this.h1, this.h2, this.h3, this.h4, this.length, prefix)
   }
 }
 
-/** The digest of a text: 32 hex digits. */
-export const digest = (text: string): string => new Hasher().add(text).done()
+/** The digest of a text: 32 hex digits (what `new Hasher().add(text).done()` gives). */
+export const digest = (text: string): string => {
+  // the lanes in locals: no hasher object for the most common digest
+  let h1 = 0xdeadbeef
+  let h2 = 0x41c6ce57
+  let h3 = 0x9e3779b9
+  let h4 = 0x85ebca6b
+  const n = text.length
+  for (let i = 0; i < n; i++) {
+    const ch = text.charCodeAt(i)
+    h1 = Math.imul(h1 ^ ch, 2654435761)
+    h2 = Math.imul(h2 ^ ch, 1597334677)
+    h3 = Math.imul(h3 ^ ch, 2246822519)
+    h4 = Math.imul(h4 ^ ch, 3266489917)
+  }
+  h1 = Math.imul(h1 ^ 0x10000, 2654435761)
+  h2 = Math.imul(h2 ^ 0x10000, 1597334677)
+  h3 = Math.imul(h3 ^ 0x10000, 2246822519)
+  h4 = Math.imul(h4 ^ 0x10000, 3266489917)
+  return finish(h1, h2, h3, h4, n + 1)
+}
 
 /** The digest of a JSON value (`undefined` as `null`). */
 export const digestJson = (value: unknown): string => digest(JSON.stringify(value) ?? "null")
