@@ -563,35 +563,12 @@ export const FINGERPRINT_PREFIX = "v2:"
  * @category combinators
  */
 export const fingerprint = (request: Request): string => {
-  // a digest over one digest per message, the tools' digest and the options. The running state
-  // after each message is kept with the message (see `Prefix`): an agent's next request is its
-  // last one and a few new messages, so a call resumes from the longest prefix already digested
-  // and digests only the new messages (the value is the same as digesting every message again)
+  // a digest over one digest per message (each computed once per message object: an agent's
+  // transcript grows by a few entries a turn, so a call digests a few new messages and a list of
+  // digests, not the whole history again), the tools' digest and the options
   const hasher = new Digest.Hasher()
   const messages = request.messages
-  const n = messages.length
-  let from = 0
-  let prev: Prefix | undefined
-  // the last message that has a running state: resumed from when the messages before it are
-  // exactly those it was digested after (one pointer compared per message); from scratch otherwise
-  for (let j = n - 1; j >= 0; j--) {
-    const known = prefixes.get(messages[j]!)
-    if (known === undefined) continue
-    if (continues(known, messages, j)) {
-      hasher.resume(known)
-      prev = known
-      from = j + 1
-    }
-    break
-  }
-  for (let i = from; i < n; i++) {
-    const message = messages[i]!
-    const digest = prefixes.get(message)?.digest ?? feedMessage(new Digest.Hasher(), message).done()
-    hasher.add(digest)
-    const state = hasher.save({ message, prev, digest, h1: 0, h2: 0, h3: 0, h4: 0, length: 0 })
-    prefixes.set(message, state)
-    prev = state
-  }
+  for (let i = 0; i < messages.length; i++) hasher.add(messageDigest(messages[i]!))
   hasher.add(request.tools === undefined || request.tools.length === 0 ? "" : toolsDigest(request.tools))
   hasher.add(JSON.stringify([
     request.model ?? null,
@@ -608,29 +585,6 @@ export const fingerprint = (request: Request): string => {
 }
 
 /**
- * A message's digest and the running state of a fingerprint's digest after it, in the list of
- * messages it was last digested in (`prev` is the message before it there). One per message
- * object, held as long as the message is.
- */
-interface Prefix extends Digest.State {
-  readonly message: Message
-  readonly prev: Prefix | undefined
-  readonly digest: string
-}
-
-const prefixes = new WeakMap<Message, Prefix>()
-
-/** Whether `messages[0..at]` are exactly the messages `state` was digested after, in order. */
-const continues = (state: Prefix, messages: ReadonlyArray<Message>, at: number): boolean => {
-  let node: Prefix | undefined = state
-  for (let i = at; i >= 0; i--) {
-    if (node === undefined || node.message !== messages[i]) return false
-    node = node.prev
-  }
-  return node === undefined
-}
-
-/**
  * Whether a recorded fingerprint is in the current format (see {@link FINGERPRINT_PREFIX}).
  *
  * @since 0.1.0
@@ -639,6 +593,21 @@ const continues = (state: Prefix, messages: ReadonlyArray<Message>, at: number):
 export const isCurrentFingerprint = (value: string): boolean => value.startsWith(FINGERPRINT_PREFIX)
 
 const digests = new WeakMap<object, string>()
+
+// a message is digested again when it is short: a weak map entry costs more to make, and to
+// collect, than digesting a short message once per call; long messages (tool outputs, documents)
+// are digested once
+const CACHED_FROM = 256
+
+const messageDigest = (message: Message): string => {
+  let digest = digests.get(message)
+  if (digest === undefined) {
+    const hasher = feedMessage(new Digest.Hasher(), message)
+    digest = hasher.done()
+    if (hasher.fed >= CACHED_FROM) digests.set(message, digest)
+  }
+  return digest
+}
 
 const toolsDigest = (tools: ReadonlyArray<ToolDefinition>): string => {
   let digest = digests.get(tools)

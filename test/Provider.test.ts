@@ -131,7 +131,7 @@ describe("Provider.fingerprint", () => {
       for (const request of changed) assert.strictEqual(Provider.fingerprint(request), Provider.fingerprint(request))
     }))
 
-  // values recorded by rath before fingerprints resumed from a running state: recordings are
+  // values recorded by rath 0.2 (before the digests were made cheaper): recordings are
   // matched by them, so they must never change
   const pinnedMessages: ReadonlyArray<Provider.Message> = [
     { _tag: "System", text: "be brief" },
@@ -169,7 +169,7 @@ describe("Provider.fingerprint", () => {
       none: "v2:1a8f0dad84e34436465307ca2a704599"
     }
     assert.strictEqual(Provider.fingerprint(full()), expected.full)
-    // a shorter list after the longer one, and the longer one again (resumed from a prefix)
+    // a shorter list after the longer one, and the longer one again (digests cached or not)
     assert.strictEqual(Provider.fingerprint({ messages: pinnedMessages.slice(0, 3) }), expected.three)
     assert.strictEqual(Provider.fingerprint(full()), expected.full)
     assert.strictEqual(Provider.fingerprint({ messages: [] }), expected.none)

@@ -47,20 +47,6 @@ const finish = (h1: number, h2: number, h3: number, h4: number, length: number, 
 }
 
 /**
- * The state of a digest in the making after some texts: its four lanes and the length fed. A
- * {@link Hasher} saves its state into one ({@link Hasher.save}) and resumes from one
- * ({@link Hasher.resume}), so a digest over a list that grows at its end (a conversation's
- * messages) feeds only what was added.
- */
-export interface State {
-  h1: number
-  h2: number
-  h3: number
-  h4: number
-  length: number
-}
-
-/**
  * A digest in the making: texts are fed in order, each followed by a separator (so `["ab", "c"]`
  * and `["a", "bc"]` differ), then {@link Hasher.done} gives the 32 hex digits. Feeding the parts of
  * a value saves building its JSON.
@@ -99,24 +85,9 @@ export class Hasher {
     return this
   }
 
-  /** Writes what was fed so far into `target`. */
-  save<S extends State>(target: S): S {
-    target.h1 = this.h1
-    target.h2 = this.h2
-    target.h3 = this.h3
-    target.h4 = this.h4
-    target.length = this.length
-    return target
-  }
-
-  /** Continues from a saved state (what was fed before is forgotten). */
-  resume(state: State): this {
-    this.h1 = state.h1
-    this.h2 = state.h2
-    this.h3 = state.h3
-    this.h4 = state.h4
-    this.length = state.length
-    return this
+  /** How many UTF-16 units were fed so far (separators included). */
+  get fed(): number {
+    return this.length
   }
 
   /** The digest of what was fed, after `prefix` (one flat string, not a rope of the two). */
