@@ -261,12 +261,16 @@ export const callWith = (
 ): Effect.Effect<Called, Provider.ProviderError | Budget.BudgetError> => {
   const author = request.author
   const purpose = request.purpose ?? "user"
-  const prompt = request.prompt ?? defaultPrompt(author)
-  const sent = toRequest(messages(session, prompt), request, request.model ?? provider.info.model)
-  // an unlimited budget needs no estimate (it costs a pass over the messages)
-  const estimate = budget === Budget.unlimited ? 0 : Budget.estimate(sent) + (sent.maxTokens ?? 0)
+  // no prompt: the author's default, whose messages are made without building its recipe
+  const prompt = request.prompt
+  const sent = toRequest(
+    prompt === undefined
+      ? author.kind === "agent" ? agentMessages(author.name, session) : transcriptAll(session)
+      : messages(session, prompt),
+    request,
+    request.model ?? provider.info.model
+  )
   const onPart = hooks?.onPart
-  const meta = { author, purpose, prompt, recordTools: request.recordTools }
   // the clock (for the latency) and the tracer are read in one step from the fiber: a call is
   // on every agent turn, where an effect per read was a measurable share of the turn
   return Effect.withFiberRuntime((fiber) => {
@@ -277,12 +281,18 @@ export const callWith = (
       if (part._tag === "Usage") reported = part.usage
       return onPart(part)
     })
-    const held = Budget.reserving(budget, estimate, ask, (exit) =>
-      Exit.isSuccess(exit)
-        ? exit.value.usage?.totalTokens ?? estimate
-        : reported?.totalTokens ?? 0)
+    // an unlimited budget needs no estimate (it costs a pass over the messages) and no bracket
+    const held = budget === Budget.unlimited ? ask : reservingFor(budget, sent, ask, () => reported)
     const recorded = Effect.flatMap(held, (response) => {
-      const draft = record(response, sent, meta, clock.unsafeCurrentTimeMillis() - started)
+      const draft = record(
+        response,
+        sent,
+        author,
+        purpose,
+        prompt,
+        request.recordTools,
+        clock.unsafeCurrentTimeMillis() - started
+      )
       // minted at once on this fiber where its generator allows (no effect per answer)
       const now = Session.unsafeAppendOn(fiber, session, draft)
       return now === undefined
@@ -292,6 +302,24 @@ export const callWith = (
     if (!Trace.isTracing(fiber)) return recorded
     return traced(recorded, fiber.currentContext, provider, session, sent, author, purpose)
   })
+}
+
+/** The messages of the whole transcript (the default prompt of a call not made by an agent). */
+const transcriptAll = (session: Session.Session): Array<Provider.Message> =>
+  Provider.fromEntries(Session.transcript(session))
+
+/** A call bracketed by the budget: its estimate reserved before, what it used settled after. */
+const reservingFor = (
+  budget: Budget.Service,
+  sent: Provider.Request,
+  ask: Effect.Effect<Provider.Response, Provider.ProviderError>,
+  reported: () => Entry.Usage | undefined
+): Effect.Effect<Provider.Response, Provider.ProviderError | Budget.BudgetError> => {
+  const estimate = Budget.estimate(sent) + (sent.maxTokens ?? 0)
+  return Budget.reserving(budget, estimate, ask, (exit) =>
+    Exit.isSuccess(exit)
+      ? exit.value.usage?.totalTokens ?? estimate
+      : reported()?.totalTokens ?? 0)
 }
 
 // the entry just appended is the head
@@ -419,18 +447,16 @@ const streamed = (
 const record = (
   response: Provider.Response,
   sent: Provider.Request,
-  meta: {
-    readonly author: Entry.Author
-    readonly purpose: Entry.Purpose
-    readonly prompt: Entry.Prompt
-    readonly recordTools: "inline" | "spec" | undefined
-  },
+  author: Entry.Author,
+  purpose: Entry.Purpose,
+  prompt: Entry.Prompt | undefined,
+  recordTools: "inline" | "spec" | undefined,
   latencyMs: number
 ): Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall"> => {
-  const turn = meta.purpose === "turn"
+  const turn = purpose === "turn"
   const fields: Record<string, unknown> = turn
     ? { _tag: "Assistant", text: response.text }
-    : { _tag: "ModelCall", purpose: meta.purpose, text: response.text }
+    : { _tag: "ModelCall", purpose, text: response.text }
   if (response.reasoning !== undefined) fields.reasoning = response.reasoning
   fields.toolCalls = response.toolCalls
   fields.provider = response.provider
@@ -442,12 +468,12 @@ const record = (
   if (response.metadata !== undefined) fields.metadata = response.metadata
   fields.latencyMs = latencyMs
   fields.requestFingerprint = Provider.fingerprint(sent)
-  if (!isDefaultPrompt(meta.prompt, meta.author)) fields.prompt = meta.prompt
-  if (meta.recordTools !== "spec" && sent.tools !== undefined) fields.tools = sent.tools
+  if (prompt !== undefined && !isDefaultPrompt(prompt, author)) fields.prompt = prompt
+  if (recordTools !== "spec" && sent.tools !== undefined) fields.tools = sent.tools
   const options = Provider.optionsOf(sent)
   if (options !== undefined) fields.options = options
   fields.seal = Seal.seal(turn ? "Assistant" : "ModelCall", fields)
-  fields.author = meta.author
+  fields.author = author
   return fields as unknown as Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall">
 }
 

@@ -290,37 +290,83 @@ export const emptyAccumulator: Accumulator = {
  * @category combinators
  */
 export const step = (self: Accumulator, part: StreamPart): Accumulator => {
+  // each case builds the next accumulator as one literal of a fixed shape (spreading `self` with a
+  // conditional spread inside made several objects per part)
   switch (part._tag) {
     case "TextDelta":
-      return { ...self, text: self.text + part.text }
+      return next(self, self.text + part.text, self.reasoning, self.calls, self.usage, self.model, self.requestId)
     case "ReasoningDelta":
-      return { ...self, reasoning: self.reasoning + part.text }
-    case "ToolCallStart":
-      return self.calls.some((call) => call.index === part.index)
-        ? self
-        : { ...self, calls: [...self.calls, { index: part.index, id: part.id, name: part.name, arguments: "" }] }
+      return next(self, self.text, self.reasoning + part.text, self.calls, self.usage, self.model, self.requestId)
+    case "ToolCallStart": {
+      const calls = self.calls
+      for (let i = 0; i < calls.length; i++) if (calls[i]!.index === part.index) return self
+      const added = calls.slice()
+      added.push({ index: part.index, id: part.id, name: part.name, arguments: "" })
+      return next(self, self.text, self.reasoning, added, self.usage, self.model, self.requestId)
+    }
     case "ToolCallDelta":
-      return {
-        ...self,
-        calls: self.calls.map((call) =>
-          call.index === part.index ? { ...call, arguments: call.arguments + part.argumentsDelta } : call
-        )
-      }
+      return next(
+        self,
+        self.text,
+        self.reasoning,
+        self.calls.map((call) =>
+          call.index === part.index
+            ? { index: call.index, id: call.id, name: call.name, arguments: call.arguments + part.argumentsDelta }
+            : call
+        ),
+        self.usage,
+        self.model,
+        self.requestId
+      )
     case "Usage":
-      return { ...self, usage: part.usage }
+      return next(self, self.text, self.reasoning, self.calls, part.usage, self.model, self.requestId)
     case "Metadata":
-      return {
-        ...self,
-        model: part.model ?? self.model,
-        requestId: part.requestId ?? self.requestId,
-        ...(part.metadata === undefined ? {} : { metadata: { ...self.metadata, ...part.metadata } })
-      }
+      return next(
+        self,
+        self.text,
+        self.reasoning,
+        self.calls,
+        self.usage,
+        part.model ?? self.model,
+        part.requestId ?? self.requestId,
+        part.metadata === undefined ? self.metadata : { ...self.metadata, ...part.metadata }
+      )
     case "Retry":
       return self
     case "Finish":
-      return { ...self, finishReason: part.finishReason, provider: part.provider, missing: part.missing }
+      return next(
+        self,
+        self.text,
+        self.reasoning,
+        self.calls,
+        self.usage,
+        self.model,
+        self.requestId,
+        self.metadata,
+        part.finishReason,
+        part.provider,
+        part.missing
+      )
   }
 }
+
+/** The accumulator after a part: the fields given, the others from `self`. */
+const next = (
+  self: Accumulator,
+  text: string,
+  reasoning: string,
+  calls: Accumulator["calls"],
+  usage: Entry.Usage | undefined,
+  model: string | undefined,
+  requestId: string | undefined,
+  metadata: Entry.ProviderMetadata | undefined = self.metadata,
+  finishReason: Entry.FinishReason | undefined = self.finishReason,
+  provider: Entry.ProviderInfo | undefined = self.provider,
+  missing: ReadonlyArray<"usage"> | undefined = self.missing
+): Accumulator =>
+  metadata === undefined
+    ? { text, reasoning, calls, usage, model, requestId, finishReason, provider, missing }
+    : { text, reasoning, calls, usage, model, requestId, finishReason, provider, missing, metadata }
 
 /**
  * The deepest nesting of arrays and objects that tool-call arguments may have. Deeper argument
@@ -407,7 +453,16 @@ export const parseArgumentsEither = (text: string): Either.Either<unknown, strin
  * @since 0.1.0
  * @category combinators
  */
-export const parseArguments = (text: string): unknown => Either.getOrUndefined(parseArgumentsEither(text))
+export const parseArguments = (text: string): unknown => {
+  // what parseArgumentsEither decides, without its Either and reason (this runs on every call)
+  if (text.trim() === "") return {}
+  if (textNestsDeeper(text, MAX_ARGUMENT_DEPTH)) return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * Makes a tool call record from its raw argument text.
@@ -427,24 +482,25 @@ export const toolCall = (id: string, name: string, argumentText: string): Entry.
  * @category combinators
  */
 export const finish = (self: Accumulator, fallback: Service["info"]): Response => {
-  const provider: Entry.ProviderInfo = self.provider ?? {
-    kind: fallback.kind,
-    ...(fallback.host === undefined ? {} : { host: fallback.host })
-  }
-  const calls = [...self.calls].sort((a, b) => a.index - b.index)
-  return {
-    text: self.text,
-    ...(self.reasoning === "" ? {} : { reasoning: self.reasoning }),
-    toolCalls: calls.map((call) => toolCall(call.id, call.name, call.arguments)),
-    finishReason: self.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"),
-    ...(self.usage === undefined ? {} : { usage: self.usage }),
-    ...(self.missing === undefined || self.missing.length === 0 ? {} : { missing: self.missing }),
-    model: self.model ?? fallback.model,
-    provider: self.requestId === undefined || provider.requestId !== undefined
-      ? provider
-      : { ...provider, requestId: self.requestId },
-    ...(self.metadata === undefined ? {} : { metadata: self.metadata })
-  }
+  const provider: Entry.ProviderInfo = self.provider ??
+    (fallback.host === undefined ? { kind: fallback.kind } : { kind: fallback.kind, host: fallback.host })
+  const calls = self.calls.length < 2 ? self.calls : [...self.calls].sort((a, b) => a.index - b.index)
+  const toolCalls: Array<Entry.ToolCall> = []
+  for (let i = 0; i < calls.length; i++) toolCalls.push(toolCall(calls[i]!.id, calls[i]!.name, calls[i]!.arguments))
+  // the fields that are set, in the order they have always had (conditional spreads made an
+  // object each)
+  const out: { -readonly [K in keyof Response]?: Response[K] } = { text: self.text }
+  if (self.reasoning !== "") out.reasoning = self.reasoning
+  out.toolCalls = toolCalls
+  out.finishReason = self.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop")
+  if (self.usage !== undefined) out.usage = self.usage
+  if (self.missing !== undefined && self.missing.length > 0) out.missing = self.missing
+  out.model = self.model ?? fallback.model
+  out.provider = self.requestId === undefined || provider.requestId !== undefined
+    ? provider
+    : { ...provider, requestId: self.requestId }
+  if (self.metadata !== undefined) out.metadata = self.metadata
+  return out as Response
 }
 
 /**
