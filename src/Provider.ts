@@ -622,7 +622,7 @@ export const fingerprint = (request: Request): string => {
   // a digest over one digest per message (each computed once per message object: an agent's
   // transcript grows by a few entries a turn, so a call digests a few new messages and a list of
   // digests, not the whole history again), the tools' digest and the options
-  const hasher = new Digest.Hasher()
+  const hasher = Digest.acquire()
   const messages = request.messages
   for (let i = 0; i < messages.length; i++) hasher.add(messageDigest(messages[i]!))
   hasher.add(request.tools === undefined || request.tools.length === 0 ? "" : toolsDigest(request.tools))
@@ -637,7 +637,9 @@ export const fingerprint = (request: Request): string => {
     request.seed ?? null,
     request.extra ?? null
   ]))
-  return hasher.done(FINGERPRINT_PREFIX)
+  const fingerprint = hasher.done(FINGERPRINT_PREFIX)
+  Digest.release(hasher)
+  return fingerprint
 }
 
 /**
@@ -658,9 +660,10 @@ const CACHED_FROM = 256
 const messageDigest = (message: Message): string => {
   let digest = digests.get(message)
   if (digest === undefined) {
-    const hasher = feedMessage(new Digest.Hasher(), message)
+    const hasher = feedMessage(Digest.acquire(), message)
     digest = hasher.done()
     if (hasher.fed >= CACHED_FROM) digests.set(message, digest)
+    Digest.release(hasher)
   }
   return digest
 }

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import { Entry, Provider, Scripted, Session } from "rath"
+import * as Seal from "../src/internal/seal.js"
 
 describe("Provider.accumulate", () => {
   it.effect("joins text and tool-call argument deltas by index, an empty argument string is {}", () =>
@@ -131,7 +132,7 @@ describe("Provider.fingerprint", () => {
       for (const request of changed) assert.strictEqual(Provider.fingerprint(request), Provider.fingerprint(request))
     }))
 
-  // values recorded by rath 0.2 (before the digests were made cheaper): recordings are
+  // values recorded by earlier builds (before the digests were made cheaper): recordings are
   // matched by them, so they must never change
   const pinnedMessages: ReadonlyArray<Provider.Message> = [
     { _tag: "System", text: "be brief" },
@@ -204,5 +205,27 @@ describe("Provider.fingerprint", () => {
         )
       }
     }
+  })
+})
+
+describe("seals", () => {
+  it("keep the digests recorded by earlier builds (recordings are checked against them)", () => {
+    assert.deepStrictEqual(
+      Seal.seal("Assistant", {
+        text: "4",
+        toolCalls: [{ id: "c1", name: "add", arguments: "{\"a\":2}", parsed: { a: 2 } }],
+        metadata: { x: 1 }
+      }),
+      {
+        text: "79e74b7edfa3d2ae53d0048c064cd640",
+        toolCalls: "444c3b8f2d6643a3cdc77633c30f61aa",
+        metadata: "a3acda466789f1fc4218ef85104b2fed"
+      }
+    )
+    assert.deepStrictEqual(Seal.seal("Memory", { hits: [{ text: "t", score: 1 }], written: [] }), {
+      "hits[0].text": "e4c26962a8a025f9913fcafe84075354",
+      "hits[0].score": "a82f6b51cba5797ddb1cb0fe63e4e775",
+      hits: "c0b455b8a75660ef7c3a4a0df260f21d"
+    })
   })
 })

@@ -58,6 +58,16 @@ export class Hasher {
   private h4 = 0x85ebca6b
   private length = 0
 
+  /** Forgets what was fed: the hasher starts again. */
+  reset(): this {
+    this.h1 = 0xdeadbeef
+    this.h2 = 0x41c6ce57
+    this.h3 = 0x9e3779b9
+    this.h4 = 0x85ebca6b
+    this.length = 0
+    return this
+  }
+
   /** Feeds one text. */
   add(text: string): this {
     let h1 = this.h1
@@ -96,13 +106,41 @@ export class Hasher {
   }
 }
 
+// hashers handed back after use (a hasher is an object and four boxed numbers: digests run
+// several times per model call)
+const spare: Array<Hasher> = []
+
+/**
+ * A fresh hasher, reused when one was handed back with {@link release}. Whoever takes one and
+ * fails before releasing it only costs a new one later.
+ */
+export const acquire = (): Hasher => spare.pop()?.reset() ?? new Hasher()
+
+/** Hands a hasher back for reuse; it must not be used after. */
+export const release = (hasher: Hasher): void => {
+  if (spare.length < 8) spare.push(hasher)
+}
+
 /** The digest of a text: 32 hex digits (what `new Hasher().add(text).done()` gives). */
-export const digest = (text: string): string => {
+export const digest = (text: string): string => digestAfter("", text)
+
+/**
+ * The digest of `head + text` (as {@link digest} of it), without making the joined string (a joined
+ * string is copied flat when it is read character by character).
+ */
+export const digestAfter = (head: string, text: string): string => {
   // the lanes in locals: no hasher object for the most common digest
   let h1 = 0xdeadbeef
   let h2 = 0x41c6ce57
   let h3 = 0x9e3779b9
   let h4 = 0x85ebca6b
+  for (let i = 0; i < head.length; i++) {
+    const ch = head.charCodeAt(i)
+    h1 = Math.imul(h1 ^ ch, 2654435761)
+    h2 = Math.imul(h2 ^ ch, 1597334677)
+    h3 = Math.imul(h3 ^ ch, 2246822519)
+    h4 = Math.imul(h4 ^ ch, 3266489917)
+  }
   const n = text.length
   for (let i = 0; i < n; i++) {
     const ch = text.charCodeAt(i)
@@ -115,7 +153,7 @@ export const digest = (text: string): string => {
   h2 = Math.imul(h2 ^ 0x10000, 1597334677)
   h3 = Math.imul(h3 ^ 0x10000, 2246822519)
   h4 = Math.imul(h4 ^ 0x10000, 3266489917)
-  return finish(h1, h2, h3, h4, n + 1)
+  return finish(h1, h2, h3, h4, head.length + n + 1)
 }
 
 /** The digest of a JSON value (`undefined` as `null`). */
