@@ -624,9 +624,42 @@ export const fingerprint = (request: Request): string => {
   // digests, not the whole history again), the tools' digest and the options
   const hasher = Digest.acquire()
   const messages = request.messages
-  for (let i = 0; i < messages.length; i++) hasher.add(messageDigest(messages[i]!))
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!
+    const cached = digests.get(message)
+    if (cached !== undefined) {
+      hasher.add(cached)
+      continue
+    }
+    // a short message is digested again on every call rather than cached: a weak map entry costs
+    // more to make, and to collect, than the digest (its digits are fed without making a string)
+    const inner = feedMessage(Digest.acquire(), message)
+    if (inner.fed >= CACHED_FROM) {
+      const digest = inner.done()
+      digests.set(message, digest)
+      hasher.add(digest)
+    } else {
+      hasher.addDigestOf(inner)
+    }
+    Digest.release(inner)
+  }
   hasher.add(request.tools === undefined || request.tools.length === 0 ? "" : toolsDigest(request.tools))
-  hasher.add(JSON.stringify([
+  hasher.add(optionsJson(request))
+  const fingerprint = hasher.done(FINGERPRINT_PREFIX)
+  Digest.release(hasher)
+  return fingerprint
+}
+
+/** Messages whose fed text is at least this long have their digest cached. */
+const CACHED_FROM = 256
+
+// the options' JSON of the last request whose options are all primitives (an agent's turns ask
+// with the same ones): reused when they are the same values (an object could have changed since)
+let lastOptions: ReadonlyArray<unknown> = []
+let lastOptionsJson = ""
+
+const optionsJson = (request: Request): string => {
+  const values = [
     request.model ?? null,
     request.toolChoice ?? null,
     request.responseFormat ?? null,
@@ -636,10 +669,21 @@ export const fingerprint = (request: Request): string => {
     request.stop ?? null,
     request.seed ?? null,
     request.extra ?? null
-  ]))
-  const fingerprint = hasher.done(FINGERPRINT_PREFIX)
-  Digest.release(hasher)
-  return fingerprint
+  ]
+  let same = lastOptions.length === values.length
+  let primitive = true
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
+    if (value !== null && typeof value === "object") primitive = false
+    if (value !== lastOptions[i]) same = false
+  }
+  if (same && primitive) return lastOptionsJson
+  const json = JSON.stringify(values)
+  if (primitive) {
+    lastOptions = values
+    lastOptionsJson = json
+  }
+  return json
 }
 
 /**
@@ -651,22 +695,6 @@ export const fingerprint = (request: Request): string => {
 export const isCurrentFingerprint = (value: string): boolean => value.startsWith(FINGERPRINT_PREFIX)
 
 const digests = new WeakMap<object, string>()
-
-// a message is digested again when it is short: a weak map entry costs more to make, and to
-// collect, than digesting a short message once per call; long messages (tool outputs, documents)
-// are digested once
-const CACHED_FROM = 256
-
-const messageDigest = (message: Message): string => {
-  let digest = digests.get(message)
-  if (digest === undefined) {
-    const hasher = feedMessage(Digest.acquire(), message)
-    digest = hasher.done()
-    if (hasher.fed >= CACHED_FROM) digests.set(message, digest)
-    Digest.release(hasher)
-  }
-  return digest
-}
 
 const toolsDigest = (tools: ReadonlyArray<ToolDefinition>): string => {
   let digest = digests.get(tools)

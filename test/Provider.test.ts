@@ -179,6 +179,23 @@ describe("Provider.fingerprint", () => {
     assert.strictEqual(Provider.fingerprint({ ...full(), messages: fresh }), expected.full)
   })
 
+  it("keeps the recorded values for long messages and for options asked again or changed in place", () => {
+    // a long message's digest is cached, a short one's is not; options that are all primitives are
+    // reused from the last call, an array of stop sequences changed in place is not
+    const long: Provider.Message = { _tag: "ToolResult", callId: "c9", toolName: "read", output: "x".repeat(300) }
+    const messages: ReadonlyArray<Provider.Message> = [{ _tag: "User", text: "read it" }, long]
+    const stop = ["a"]
+    for (let i = 0; i < 2; i++) {
+      assert.strictEqual(
+        Provider.fingerprint({ messages, model: "m1", temperature: 0.5 }),
+        "v2:1c336925c574687dda40a1f43c3fe6c0"
+      )
+    }
+    assert.strictEqual(Provider.fingerprint({ messages, model: "m1", stop }), "v2:de47376106c71face87adf006797960b")
+    stop.push("b")
+    assert.strictEqual(Provider.fingerprint({ messages, model: "m1", stop }), "v2:e4bddb93545c4340b349ca140bf6f701")
+  })
+
   it("gives the value of fresh messages whatever lists the same message objects were in before", () => {
     // a pool of message objects fingerprinted in many orders and groupings (growing lists, a
     // message moved to the front, one left out, one twice, another prefix): each fingerprint

@@ -24,8 +24,8 @@ const put = (n: number, at: number): void => {
 // as one flat string without building an array per digest
 const prefixed = new Map<string, Array<number>>()
 
-/** The 32 hex digits of the lanes after `prefix`, as one flat string. */
-const finish = (h1: number, h2: number, h3: number, h4: number, length: number, prefix?: string): string => {
+/** Writes the 32 hex digits of the lanes into `codes`. */
+const mix = (h1: number, h2: number, h3: number, h4: number, length: number): void => {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
   h3 = Math.imul(h3 ^ (h3 >>> 15), 2654435761) ^ Math.imul(h4 ^ (h4 >>> 13), 1597334677)
@@ -34,6 +34,11 @@ const finish = (h1: number, h2: number, h3: number, h4: number, length: number, 
   put(h2, 8)
   put(h3, 16)
   put(h4 ^ length, 24)
+}
+
+/** The 32 hex digits of the lanes after `prefix`, as one flat string. */
+const finish = (h1: number, h2: number, h3: number, h4: number, length: number, prefix?: string): string => {
+  mix(h1, h2, h3, h4, length)
   if (prefix === undefined || prefix === "") return String.fromCharCode.apply(null, codes)
   let out = prefixed.get(prefix)
   if (out === undefined) {
@@ -98,6 +103,35 @@ export class Hasher {
   /** How many UTF-16 units were fed so far (separators included). */
   get fed(): number {
     return this.length
+  }
+
+  /**
+   * Feeds the digest of what `other` was fed (its 32 hex digits, as `add(other.done())` would)
+   * without making that digest's string.
+   */
+  addDigestOf(other: Hasher): this {
+    mix(other.h1, other.h2, other.h3, other.h4, other.length)
+    let h1 = this.h1
+    let h2 = this.h2
+    let h3 = this.h3
+    let h4 = this.h4
+    for (let i = 0; i < 32; i++) {
+      const ch = codes[i]!
+      h1 = Math.imul(h1 ^ ch, 2654435761)
+      h2 = Math.imul(h2 ^ ch, 1597334677)
+      h3 = Math.imul(h3 ^ ch, 2246822519)
+      h4 = Math.imul(h4 ^ ch, 3266489917)
+    }
+    h1 = Math.imul(h1 ^ 0x10000, 2654435761)
+    h2 = Math.imul(h2 ^ 0x10000, 1597334677)
+    h3 = Math.imul(h3 ^ 0x10000, 2246822519)
+    h4 = Math.imul(h4 ^ 0x10000, 3266489917)
+    this.h1 = h1
+    this.h2 = h2
+    this.h3 = h3
+    this.h4 = h4
+    this.length += 33
+    return this
   }
 
   /** The digest of what was fed, after `prefix` (one flat string, not a rope of the two). */
