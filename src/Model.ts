@@ -452,29 +452,49 @@ const record = (
   prompt: Entry.Prompt | undefined,
   recordTools: "inline" | "spec" | undefined,
   latencyMs: number
-): Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall"> => {
-  const turn = purpose === "turn"
-  const fields: Record<string, unknown> = turn
-    ? { _tag: "Assistant", text: response.text }
-    : { _tag: "ModelCall", purpose, text: response.text }
-  if (response.reasoning !== undefined) fields.reasoning = response.reasoning
-  fields.toolCalls = response.toolCalls
-  fields.provider = response.provider
-  if (response.model !== undefined) fields.model = response.model
-  if (sent.model !== undefined) fields.requestedModel = sent.model
-  fields.finishReason = response.finishReason
-  if (response.usage !== undefined) fields.usage = response.usage
-  if (response.missing !== undefined) fields.missing = response.missing
-  if (response.metadata !== undefined) fields.metadata = response.metadata
-  fields.latencyMs = latencyMs
-  fields.requestFingerprint = Provider.fingerprint(sent)
-  if (prompt !== undefined && !isDefaultPrompt(prompt, author)) fields.prompt = prompt
-  if (recordTools !== "spec" && sent.tools !== undefined) fields.tools = sent.tools
-  const options = Provider.optionsOf(sent)
-  if (options !== undefined) fields.options = options
-  fields.seal = Seal.seal(turn ? "Assistant" : "ModelCall", fields)
-  fields.author = author
-  return fields as unknown as Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall">
+): Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall"> =>
+  new CallDraft(response, sent, author, purpose, prompt, recordTools, latencyMs) as unknown as
+    | Entry.DraftFor<"Assistant">
+    | Entry.DraftFor<"ModelCall">
+
+/**
+ * The draft {@link record} makes, its fields set in a constructor: V8 then gives the object room
+ * for them inside it (set one by one on an object literal, its field storage grew several times).
+ * The draft only lives until the entry is built from it; nothing else sees its class.
+ */
+class CallDraft {
+  [field: string]: unknown
+  constructor(
+    response: Provider.Response,
+    sent: Provider.Request,
+    author: Entry.Author,
+    purpose: Entry.Purpose,
+    prompt: Entry.Prompt | undefined,
+    recordTools: "inline" | "spec" | undefined,
+    latencyMs: number
+  ) {
+    const turn = purpose === "turn"
+    this._tag = turn ? "Assistant" : "ModelCall"
+    if (!turn) this.purpose = purpose
+    this.text = response.text
+    if (response.reasoning !== undefined) this.reasoning = response.reasoning
+    this.toolCalls = response.toolCalls
+    this.provider = response.provider
+    if (response.model !== undefined) this.model = response.model
+    if (sent.model !== undefined) this.requestedModel = sent.model
+    this.finishReason = response.finishReason
+    if (response.usage !== undefined) this.usage = response.usage
+    if (response.missing !== undefined) this.missing = response.missing
+    if (response.metadata !== undefined) this.metadata = response.metadata
+    this.latencyMs = latencyMs
+    this.requestFingerprint = Provider.fingerprint(sent)
+    if (prompt !== undefined && !isDefaultPrompt(prompt, author)) this.prompt = prompt
+    if (recordTools !== "spec" && sent.tools !== undefined) this.tools = sent.tools
+    const options = Provider.optionsOf(sent)
+    if (options !== undefined) this.options = options
+    this.seal = Seal.seal(turn ? "Assistant" : "ModelCall", this)
+    this.author = author
+  }
 }
 
 // -----------------------------------------------------------------------------
