@@ -300,24 +300,32 @@ export const step = (self: Accumulator, part: StreamPart): Accumulator => {
     case "ToolCallStart": {
       const calls = self.calls
       for (let i = 0; i < calls.length; i++) if (calls[i]!.index === part.index) return self
-      const added = calls.slice()
-      added.push({ index: part.index, id: part.id, name: part.name, arguments: "" })
-      return next(self, self.text, self.reasoning, added, self.usage, self.model, self.requestId)
-    }
-    case "ToolCallDelta":
+      const call = { index: part.index, id: part.id, name: part.name, arguments: "" }
       return next(
         self,
         self.text,
         self.reasoning,
-        self.calls.map((call) =>
-          call.index === part.index
-            ? { index: call.index, id: call.id, name: call.name, arguments: call.arguments + part.argumentsDelta }
-            : call
-        ),
+        copyWith(calls, calls.length, call),
         self.usage,
         self.model,
         self.requestId
       )
+    }
+    case "ToolCallDelta": {
+      let calls = self.calls
+      for (let i = 0; i < calls.length; i++) {
+        const call = calls[i]!
+        if (call.index === part.index) {
+          calls = copyWith(calls, i, {
+            index: call.index,
+            id: call.id,
+            name: call.name,
+            arguments: call.arguments + part.argumentsDelta
+          })
+        }
+      }
+      return next(self, self.text, self.reasoning, calls, self.usage, self.model, self.requestId)
+    }
     case "Usage":
       return next(self, self.text, self.reasoning, self.calls, part.usage, self.model, self.requestId)
     case "Metadata":
@@ -348,6 +356,18 @@ export const step = (self: Accumulator, part: StreamPart): Accumulator => {
         part.missing
       )
   }
+}
+
+/**
+ * A copy of `items` with `item` at `at` (at the end when `at` is their length), of exactly its
+ * length (a copy by spread or slice and push reserves room for 17).
+ */
+const copyWith = <A>(items: ReadonlyArray<A>, at: number, item: A): Array<A> => {
+  if (items.length === 0 || (items.length === 1 && at === 0)) return [item]
+  const out = new Array<A>(Math.max(items.length, at + 1))
+  for (let i = 0; i < items.length; i++) out[i] = items[i]!
+  out[at] = item
+  return out
 }
 
 /** The accumulator after a part: the fields given, the others from `self`. */
@@ -485,8 +505,9 @@ export const finish = (self: Accumulator, fallback: Service["info"]): Response =
   const provider: Entry.ProviderInfo = self.provider ??
     (fallback.host === undefined ? { kind: fallback.kind } : { kind: fallback.kind, host: fallback.host })
   const calls = self.calls.length < 2 ? self.calls : [...self.calls].sort((a, b) => a.index - b.index)
-  const toolCalls: Array<Entry.ToolCall> = []
-  for (let i = 0; i < calls.length; i++) toolCalls.push(toolCall(calls[i]!.id, calls[i]!.name, calls[i]!.arguments))
+  // of exactly its length (pushing reserved room for 17)
+  const toolCalls = new Array<Entry.ToolCall>(calls.length)
+  for (let i = 0; i < calls.length; i++) toolCalls[i] = toolCall(calls[i]!.id, calls[i]!.name, calls[i]!.arguments)
   // the fields that are set, in the order they have always had (conditional spreads made an
   // object each)
   const out: { -readonly [K in keyof Response]?: Response[K] } = { text: self.text }
