@@ -321,6 +321,13 @@ export const format: {
 )
 
 /**
+ * Makes an empty object whose prototype is `SessionProto` (what `Object.create` makes); made with
+ * `new`, it gets room for a session's fields inside it (a session is made on every append).
+ */
+const SessionBlank = function() {} as unknown as new() => object
+SessionBlank.prototype = SessionProto
+
+/**
  * Builds a session value from its parts without checks. For codecs and stores that have already
  * validated the history.
  *
@@ -334,7 +341,7 @@ export const unsafeMake = (fields: {
   readonly base: number
   readonly node: Node | undefined
 }): Session => {
-  const self = Object.create(SessionProto) as {
+  const self = new SessionBlank() as {
     -readonly [K in keyof Session]: Session[K]
   }
   self.id = fields.id
