@@ -406,13 +406,21 @@ const responseAttributes = (response: Provider.Response, content: boolean): Reco
   return attributes
 }
 
+/**
+ * Makes a plain object (its prototype `Object.prototype`, as a literal's): made with `new`, it gets
+ * room inside it for the request's fields (a literal grew its field storage as they were set).
+ */
+const PlainRequest = function() {} as unknown as new() => object
+PlainRequest.prototype = Object.prototype
+
 /** A request from its messages and its other fields, holding only the fields that are set. */
 const toRequest = (
   messages: ReadonlyArray<Provider.Message>,
   request: Omit<Provider.Request, "messages">,
   model: string | undefined
 ): Provider.Request => {
-  const out: { -readonly [K in keyof Provider.Request]: Provider.Request[K] } = { messages }
+  const out = new PlainRequest() as { -readonly [K in keyof Provider.Request]: Provider.Request[K] }
+  out.messages = messages
   if (model !== undefined) out.model = model
   if (request.tools !== undefined && request.tools.length > 0) out.tools = request.tools
   if (request.toolChoice !== undefined) out.toolChoice = request.toolChoice

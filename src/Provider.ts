@@ -510,7 +510,8 @@ export const finish = (self: Accumulator, fallback: Service["info"]): Response =
   for (let i = 0; i < calls.length; i++) toolCalls[i] = toolCall(calls[i]!.id, calls[i]!.name, calls[i]!.arguments)
   // the fields that are set, in the order they have always had (conditional spreads made an
   // object each)
-  const out: { -readonly [K in keyof Response]?: Response[K] } = { text: self.text }
+  const out = new PlainResponse() as { -readonly [K in keyof Response]?: Response[K] }
+  out.text = self.text
   if (self.reasoning !== "") out.reasoning = self.reasoning
   out.toolCalls = toolCalls
   out.finishReason = self.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop")
@@ -523,6 +524,13 @@ export const finish = (self: Accumulator, fallback: Service["info"]): Response =
   if (self.metadata !== undefined) out.metadata = self.metadata
   return out as Response
 }
+
+/**
+ * Makes a plain object (its prototype `Object.prototype`, as a literal's): made with `new`, it gets
+ * room inside it for a response's fields (a literal grew its field storage as they were set).
+ */
+const PlainResponse = function() {} as unknown as new() => object
+PlainResponse.prototype = Object.prototype
 
 /**
  * Runs a stream to its end and folds it into one response.

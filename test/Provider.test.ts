@@ -28,6 +28,9 @@ describe("Provider.accumulate", () => {
       assert.strictEqual(response.model, "m-1")
       assert.strictEqual(response.provider.requestId, "req-1")
       assert.strictEqual(response.usage?.totalTokens, 5)
+      // a plain object with the fields that are set, in their order
+      assert.strictEqual(Object.getPrototypeOf(response), Object.prototype)
+      assert.deepStrictEqual(Object.keys(response), ["text", "toolCalls", "finishReason", "usage", "model", "provider"])
     }))
 
   it.effect("carries the Finish part's missing flag into the response and the assistant entry", () =>
