@@ -682,13 +682,22 @@ export const fingerprint = (request: Request): string => {
 /** Messages whose fed text is at least this long have their digest cached. */
 const CACHED_FROM = 256
 
-// the options' JSON of the last request whose options are all primitives (an agent's turns ask
-// with the same ones): reused when they are the same values (an object could have changed since)
-let lastOptions: ReadonlyArray<unknown> = []
-let lastOptionsJson = ""
+// the options of the last request whose options are all primitives or absent (an agent's turns
+// ask with the same ones), and their JSON: reused when a request has the same values (an object
+// could have changed in place since, so a request with one is always serialised)
+let last: Request | undefined
+let lastJson = ""
+
+const sameOptions = (a: Request, b: Request): boolean =>
+  a.model === b.model && a.toolChoice === b.toolChoice && a.responseFormat === b.responseFormat &&
+  a.temperature === b.temperature && a.topP === b.topP && a.maxTokens === b.maxTokens && a.stop === b.stop &&
+  a.seed === b.seed && a.extra === b.extra
 
 const optionsJson = (request: Request): string => {
-  const values = [
+  const primitive = typeof request.toolChoice !== "object" && request.responseFormat === undefined &&
+    request.stop === undefined && request.extra === undefined
+  if (primitive && last !== undefined && sameOptions(request, last)) return lastJson
+  const json = JSON.stringify([
     request.model ?? null,
     request.toolChoice ?? null,
     request.responseFormat ?? null,
@@ -698,19 +707,19 @@ const optionsJson = (request: Request): string => {
     request.stop ?? null,
     request.seed ?? null,
     request.extra ?? null
-  ]
-  let same = lastOptions.length === values.length
-  let primitive = true
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i]
-    if (value !== null && typeof value === "object") primitive = false
-    if (value !== lastOptions[i]) same = false
-  }
-  if (same && primitive) return lastOptionsJson
-  const json = JSON.stringify(values)
+  ])
   if (primitive) {
-    lastOptions = values
-    lastOptionsJson = json
+    // the options only: the request's messages are not kept alive by this
+    last = {
+      messages: [],
+      model: request.model,
+      toolChoice: request.toolChoice,
+      temperature: request.temperature,
+      topP: request.topP,
+      maxTokens: request.maxTokens,
+      seed: request.seed
+    }
+    lastJson = json
   }
   return json
 }
