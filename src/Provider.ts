@@ -611,22 +611,24 @@ const feedMessage = (hasher: Digest.Hasher, message: Message): Digest.Hasher => 
     case "User":
       return hasher.add(message.text)
     case "Assistant": {
-      hasher.add(message.text).add(message.reasoning === undefined ? "\u0000" : "r" + message.reasoning)
+      hasher.add(message.text)
+      if (message.reasoning === undefined) hasher.add("\u0000")
+      else hasher.addAfter("r", message.reasoning)
       for (const call of message.toolCalls) hasher.add(call.id).add(call.name).add(call.arguments)
       hasher.add(String(message.toolCalls.length))
       // continuation metadata is sent too (a redacted thinking block is nothing but its data); a
       // message without it digests as before, so earlier fingerprints stay valid
-      return message.metadata === undefined ? hasher : hasher.add("m" + JSON.stringify(message.metadata))
+      return message.metadata === undefined ? hasher : hasher.addAfter("m", JSON.stringify(message.metadata))
     }
     case "ToolResult":
-      return hasher.add(message.callId).add(message.toolName).add(jsonText(message.output)).add(
+      hasher.add(message.callId).add(message.toolName)
+      if (typeof message.output === "string") hasher.addAfter("s", message.output)
+      else hasher.addAfter("j", JSON.stringify(message.output) ?? "null")
+      return hasher.add(
         message.error === undefined ? "\u0000" : `${message.error.kind}\u0000${message.error.message}`
       )
   }
 }
-
-const jsonText = (value: unknown): string =>
-  typeof value === "string" ? "s" + value : "j" + (JSON.stringify(value) ?? "null")
 
 /**
  * The prefix of fingerprints in the current format. Fingerprints recorded by rath 0.1 start with

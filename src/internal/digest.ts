@@ -73,6 +73,27 @@ export class Hasher {
     return this
   }
 
+  /** Feeds `head + text` as one text, without making the joined string (see {@link digestAfter}). */
+  addAfter(head: string, text: string): this {
+    let h1 = this.h1
+    let h2 = this.h2
+    let h3 = this.h3
+    let h4 = this.h4
+    for (let i = 0; i < head.length; i++) {
+      const ch = head.charCodeAt(i)
+      h1 = Math.imul(h1 ^ ch, 2654435761)
+      h2 = Math.imul(h2 ^ ch, 1597334677)
+      h3 = Math.imul(h3 ^ ch, 2246822519)
+      h4 = Math.imul(h4 ^ ch, 3266489917)
+    }
+    this.h1 = h1
+    this.h2 = h2
+    this.h3 = h3
+    this.h4 = h4
+    this.length += head.length
+    return this.add(text)
+  }
+
   /** Feeds one text. */
   add(text: string): this {
     let h1 = this.h1
