@@ -261,12 +261,16 @@ export const callWith = (
 ): Effect.Effect<Called, Provider.ProviderError | Budget.BudgetError> => {
   const author = request.author
   const purpose = request.purpose ?? "user"
-  const prompt = request.prompt ?? defaultPrompt(author)
-  const sent = toRequest(messages(session, prompt), request, request.model ?? provider.info.model)
-  // an unlimited budget needs no estimate (it costs a pass over the messages)
-  const estimate = budget === Budget.unlimited ? 0 : Budget.estimate(sent) + (sent.maxTokens ?? 0)
+  // no prompt: the author's default, whose messages are made without building its recipe
+  const prompt = request.prompt
+  const sent = toRequest(
+    prompt === undefined
+      ? author.kind === "agent" ? agentMessages(author.name, session) : transcriptAll(session)
+      : messages(session, prompt),
+    request,
+    request.model ?? provider.info.model
+  )
   const onPart = hooks?.onPart
-  const meta = { author, purpose, prompt, recordTools: request.recordTools }
   // the clock (for the latency) and the tracer are read in one step from the fiber: a call is
   // on every agent turn, where an effect per read was a measurable share of the turn
   return Effect.withFiberRuntime((fiber) => {
@@ -277,12 +281,18 @@ export const callWith = (
       if (part._tag === "Usage") reported = part.usage
       return onPart(part)
     })
-    const held = Budget.reserving(budget, estimate, ask, (exit) =>
-      Exit.isSuccess(exit)
-        ? exit.value.usage?.totalTokens ?? estimate
-        : reported?.totalTokens ?? 0)
+    // an unlimited budget needs no estimate (it costs a pass over the messages) and no bracket
+    const held = budget === Budget.unlimited ? ask : reservingFor(budget, sent, ask, () => reported)
     const recorded = Effect.flatMap(held, (response) => {
-      const draft = record(response, sent, meta, clock.unsafeCurrentTimeMillis() - started)
+      const draft = record(
+        response,
+        sent,
+        author,
+        purpose,
+        prompt,
+        request.recordTools,
+        clock.unsafeCurrentTimeMillis() - started
+      )
       // minted at once on this fiber where its generator allows (no effect per answer)
       const now = Session.unsafeAppendOn(fiber, session, draft)
       return now === undefined
@@ -292,6 +302,24 @@ export const callWith = (
     if (!Trace.isTracing(fiber)) return recorded
     return traced(recorded, fiber.currentContext, provider, session, sent, author, purpose)
   })
+}
+
+/** The messages of the whole transcript (the default prompt of a call not made by an agent). */
+const transcriptAll = (session: Session.Session): Array<Provider.Message> =>
+  Provider.fromEntries(Session.transcript(session))
+
+/** A call bracketed by the budget: its estimate reserved before, what it used settled after. */
+const reservingFor = (
+  budget: Budget.Service,
+  sent: Provider.Request,
+  ask: Effect.Effect<Provider.Response, Provider.ProviderError>,
+  reported: () => Entry.Usage | undefined
+): Effect.Effect<Provider.Response, Provider.ProviderError | Budget.BudgetError> => {
+  const estimate = Budget.estimate(sent) + (sent.maxTokens ?? 0)
+  return Budget.reserving(budget, estimate, ask, (exit) =>
+    Exit.isSuccess(exit)
+      ? exit.value.usage?.totalTokens ?? estimate
+      : reported()?.totalTokens ?? 0)
 }
 
 // the entry just appended is the head
@@ -378,13 +406,21 @@ const responseAttributes = (response: Provider.Response, content: boolean): Reco
   return attributes
 }
 
+/**
+ * Makes a plain object (its prototype `Object.prototype`, as a literal's): made with `new`, it gets
+ * room inside it for the request's fields (a literal grew its field storage as they were set).
+ */
+const PlainRequest = function() {} as unknown as new() => object
+PlainRequest.prototype = Object.prototype
+
 /** A request from its messages and its other fields, holding only the fields that are set. */
 const toRequest = (
   messages: ReadonlyArray<Provider.Message>,
   request: Omit<Provider.Request, "messages">,
   model: string | undefined
 ): Provider.Request => {
-  const out: { -readonly [K in keyof Provider.Request]: Provider.Request[K] } = { messages }
+  const out = new PlainRequest() as { -readonly [K in keyof Provider.Request]: Provider.Request[K] }
+  out.messages = messages
   if (model !== undefined) out.model = model
   if (request.tools !== undefined && request.tools.length > 0) out.tools = request.tools
   if (request.toolChoice !== undefined) out.toolChoice = request.toolChoice
@@ -419,36 +455,54 @@ const streamed = (
 const record = (
   response: Provider.Response,
   sent: Provider.Request,
-  meta: {
-    readonly author: Entry.Author
-    readonly purpose: Entry.Purpose
-    readonly prompt: Entry.Prompt
-    readonly recordTools: "inline" | "spec" | undefined
-  },
+  author: Entry.Author,
+  purpose: Entry.Purpose,
+  prompt: Entry.Prompt | undefined,
+  recordTools: "inline" | "spec" | undefined,
   latencyMs: number
-): Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall"> => {
-  const turn = meta.purpose === "turn"
-  const fields: Record<string, unknown> = turn
-    ? { _tag: "Assistant", text: response.text }
-    : { _tag: "ModelCall", purpose: meta.purpose, text: response.text }
-  if (response.reasoning !== undefined) fields.reasoning = response.reasoning
-  fields.toolCalls = response.toolCalls
-  fields.provider = response.provider
-  if (response.model !== undefined) fields.model = response.model
-  if (sent.model !== undefined) fields.requestedModel = sent.model
-  fields.finishReason = response.finishReason
-  if (response.usage !== undefined) fields.usage = response.usage
-  if (response.missing !== undefined) fields.missing = response.missing
-  if (response.metadata !== undefined) fields.metadata = response.metadata
-  fields.latencyMs = latencyMs
-  fields.requestFingerprint = Provider.fingerprint(sent)
-  if (!isDefaultPrompt(meta.prompt, meta.author)) fields.prompt = meta.prompt
-  if (meta.recordTools !== "spec" && sent.tools !== undefined) fields.tools = sent.tools
-  const options = Provider.optionsOf(sent)
-  if (options !== undefined) fields.options = options
-  fields.seal = Seal.seal(turn ? "Assistant" : "ModelCall", fields)
-  fields.author = meta.author
-  return fields as unknown as Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall">
+): Entry.DraftFor<"Assistant"> | Entry.DraftFor<"ModelCall"> =>
+  new CallDraft(response, sent, author, purpose, prompt, recordTools, latencyMs) as unknown as
+    | Entry.DraftFor<"Assistant">
+    | Entry.DraftFor<"ModelCall">
+
+/**
+ * The draft {@link record} makes, its fields set in a constructor: V8 then gives the object room
+ * for them inside it (set one by one on an object literal, its field storage grew several times).
+ * The draft only lives until the entry is built from it; nothing else sees its class.
+ */
+class CallDraft {
+  [field: string]: unknown
+  constructor(
+    response: Provider.Response,
+    sent: Provider.Request,
+    author: Entry.Author,
+    purpose: Entry.Purpose,
+    prompt: Entry.Prompt | undefined,
+    recordTools: "inline" | "spec" | undefined,
+    latencyMs: number
+  ) {
+    const turn = purpose === "turn"
+    this._tag = turn ? "Assistant" : "ModelCall"
+    if (!turn) this.purpose = purpose
+    this.text = response.text
+    if (response.reasoning !== undefined) this.reasoning = response.reasoning
+    this.toolCalls = response.toolCalls
+    this.provider = response.provider
+    if (response.model !== undefined) this.model = response.model
+    if (sent.model !== undefined) this.requestedModel = sent.model
+    this.finishReason = response.finishReason
+    if (response.usage !== undefined) this.usage = response.usage
+    if (response.missing !== undefined) this.missing = response.missing
+    if (response.metadata !== undefined) this.metadata = response.metadata
+    this.latencyMs = latencyMs
+    this.requestFingerprint = Provider.fingerprint(sent)
+    if (prompt !== undefined && !isDefaultPrompt(prompt, author)) this.prompt = prompt
+    if (recordTools !== "spec" && sent.tools !== undefined) this.tools = sent.tools
+    const options = Provider.optionsOf(sent)
+    if (options !== undefined) this.options = options
+    this.seal = Seal.seal(turn ? "Assistant" : "ModelCall", this)
+    this.author = author
+  }
 }
 
 // -----------------------------------------------------------------------------

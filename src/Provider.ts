@@ -290,37 +290,103 @@ export const emptyAccumulator: Accumulator = {
  * @category combinators
  */
 export const step = (self: Accumulator, part: StreamPart): Accumulator => {
+  // each case builds the next accumulator as one literal of a fixed shape (spreading `self` with a
+  // conditional spread inside made several objects per part)
   switch (part._tag) {
     case "TextDelta":
-      return { ...self, text: self.text + part.text }
+      return next(self, self.text + part.text, self.reasoning, self.calls, self.usage, self.model, self.requestId)
     case "ReasoningDelta":
-      return { ...self, reasoning: self.reasoning + part.text }
-    case "ToolCallStart":
-      return self.calls.some((call) => call.index === part.index)
-        ? self
-        : { ...self, calls: [...self.calls, { index: part.index, id: part.id, name: part.name, arguments: "" }] }
-    case "ToolCallDelta":
-      return {
-        ...self,
-        calls: self.calls.map((call) =>
-          call.index === part.index ? { ...call, arguments: call.arguments + part.argumentsDelta } : call
-        )
+      return next(self, self.text, self.reasoning + part.text, self.calls, self.usage, self.model, self.requestId)
+    case "ToolCallStart": {
+      const calls = self.calls
+      for (let i = 0; i < calls.length; i++) if (calls[i]!.index === part.index) return self
+      const call = { index: part.index, id: part.id, name: part.name, arguments: "" }
+      return next(
+        self,
+        self.text,
+        self.reasoning,
+        copyWith(calls, calls.length, call),
+        self.usage,
+        self.model,
+        self.requestId
+      )
+    }
+    case "ToolCallDelta": {
+      let calls = self.calls
+      for (let i = 0; i < calls.length; i++) {
+        const call = calls[i]!
+        if (call.index === part.index) {
+          calls = copyWith(calls, i, {
+            index: call.index,
+            id: call.id,
+            name: call.name,
+            arguments: call.arguments + part.argumentsDelta
+          })
+        }
       }
+      return next(self, self.text, self.reasoning, calls, self.usage, self.model, self.requestId)
+    }
     case "Usage":
-      return { ...self, usage: part.usage }
+      return next(self, self.text, self.reasoning, self.calls, part.usage, self.model, self.requestId)
     case "Metadata":
-      return {
-        ...self,
-        model: part.model ?? self.model,
-        requestId: part.requestId ?? self.requestId,
-        ...(part.metadata === undefined ? {} : { metadata: { ...self.metadata, ...part.metadata } })
-      }
+      return next(
+        self,
+        self.text,
+        self.reasoning,
+        self.calls,
+        self.usage,
+        part.model ?? self.model,
+        part.requestId ?? self.requestId,
+        part.metadata === undefined ? self.metadata : { ...self.metadata, ...part.metadata }
+      )
     case "Retry":
       return self
     case "Finish":
-      return { ...self, finishReason: part.finishReason, provider: part.provider, missing: part.missing }
+      return next(
+        self,
+        self.text,
+        self.reasoning,
+        self.calls,
+        self.usage,
+        self.model,
+        self.requestId,
+        self.metadata,
+        part.finishReason,
+        part.provider,
+        part.missing
+      )
   }
 }
+
+/**
+ * A copy of `items` with `item` at `at` (at the end when `at` is their length), of exactly its
+ * length (a copy by spread or slice and push reserves room for 17).
+ */
+const copyWith = <A>(items: ReadonlyArray<A>, at: number, item: A): Array<A> => {
+  if (items.length === 0 || (items.length === 1 && at === 0)) return [item]
+  const out = new Array<A>(Math.max(items.length, at + 1))
+  for (let i = 0; i < items.length; i++) out[i] = items[i]!
+  out[at] = item
+  return out
+}
+
+/** The accumulator after a part: the fields given, the others from `self`. */
+const next = (
+  self: Accumulator,
+  text: string,
+  reasoning: string,
+  calls: Accumulator["calls"],
+  usage: Entry.Usage | undefined,
+  model: string | undefined,
+  requestId: string | undefined,
+  metadata: Entry.ProviderMetadata | undefined = self.metadata,
+  finishReason: Entry.FinishReason | undefined = self.finishReason,
+  provider: Entry.ProviderInfo | undefined = self.provider,
+  missing: ReadonlyArray<"usage"> | undefined = self.missing
+): Accumulator =>
+  metadata === undefined
+    ? { text, reasoning, calls, usage, model, requestId, finishReason, provider, missing }
+    : { text, reasoning, calls, usage, model, requestId, finishReason, provider, missing, metadata }
 
 /**
  * The deepest nesting of arrays and objects that tool-call arguments may have. Deeper argument
@@ -407,7 +473,16 @@ export const parseArgumentsEither = (text: string): Either.Either<unknown, strin
  * @since 0.1.0
  * @category combinators
  */
-export const parseArguments = (text: string): unknown => Either.getOrUndefined(parseArgumentsEither(text))
+export const parseArguments = (text: string): unknown => {
+  // what parseArgumentsEither decides, without its Either and reason (this runs on every call)
+  if (text.trim() === "") return {}
+  if (textNestsDeeper(text, MAX_ARGUMENT_DEPTH)) return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
 
 /**
  * Makes a tool call record from its raw argument text.
@@ -427,25 +502,35 @@ export const toolCall = (id: string, name: string, argumentText: string): Entry.
  * @category combinators
  */
 export const finish = (self: Accumulator, fallback: Service["info"]): Response => {
-  const provider: Entry.ProviderInfo = self.provider ?? {
-    kind: fallback.kind,
-    ...(fallback.host === undefined ? {} : { host: fallback.host })
-  }
-  const calls = [...self.calls].sort((a, b) => a.index - b.index)
-  return {
-    text: self.text,
-    ...(self.reasoning === "" ? {} : { reasoning: self.reasoning }),
-    toolCalls: calls.map((call) => toolCall(call.id, call.name, call.arguments)),
-    finishReason: self.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop"),
-    ...(self.usage === undefined ? {} : { usage: self.usage }),
-    ...(self.missing === undefined || self.missing.length === 0 ? {} : { missing: self.missing }),
-    model: self.model ?? fallback.model,
-    provider: self.requestId === undefined || provider.requestId !== undefined
-      ? provider
-      : { ...provider, requestId: self.requestId },
-    ...(self.metadata === undefined ? {} : { metadata: self.metadata })
-  }
+  const provider: Entry.ProviderInfo = self.provider ??
+    (fallback.host === undefined ? { kind: fallback.kind } : { kind: fallback.kind, host: fallback.host })
+  const calls = self.calls.length < 2 ? self.calls : [...self.calls].sort((a, b) => a.index - b.index)
+  // of exactly its length (pushing reserved room for 17)
+  const toolCalls = new Array<Entry.ToolCall>(calls.length)
+  for (let i = 0; i < calls.length; i++) toolCalls[i] = toolCall(calls[i]!.id, calls[i]!.name, calls[i]!.arguments)
+  // the fields that are set, in the order they have always had (conditional spreads made an
+  // object each)
+  const out = new PlainResponse() as { -readonly [K in keyof Response]?: Response[K] }
+  out.text = self.text
+  if (self.reasoning !== "") out.reasoning = self.reasoning
+  out.toolCalls = toolCalls
+  out.finishReason = self.finishReason ?? (calls.length > 0 ? "tool_calls" : "stop")
+  if (self.usage !== undefined) out.usage = self.usage
+  if (self.missing !== undefined && self.missing.length > 0) out.missing = self.missing
+  out.model = self.model ?? fallback.model
+  out.provider = self.requestId === undefined || provider.requestId !== undefined
+    ? provider
+    : { ...provider, requestId: self.requestId }
+  if (self.metadata !== undefined) out.metadata = self.metadata
+  return out as Response
 }
+
+/**
+ * Makes a plain object (its prototype `Object.prototype`, as a literal's): made with `new`, it gets
+ * room inside it for a response's fields (a literal grew its field storage as they were set).
+ */
+const PlainResponse = function() {} as unknown as new() => object
+PlainResponse.prototype = Object.prototype
 
 /**
  * Runs a stream to its end and folds it into one response.
@@ -526,22 +611,24 @@ const feedMessage = (hasher: Digest.Hasher, message: Message): Digest.Hasher => 
     case "User":
       return hasher.add(message.text)
     case "Assistant": {
-      hasher.add(message.text).add(message.reasoning === undefined ? "\u0000" : "r" + message.reasoning)
+      hasher.add(message.text)
+      if (message.reasoning === undefined) hasher.add("\u0000")
+      else hasher.addAfter("r", message.reasoning)
       for (const call of message.toolCalls) hasher.add(call.id).add(call.name).add(call.arguments)
       hasher.add(String(message.toolCalls.length))
       // continuation metadata is sent too (a redacted thinking block is nothing but its data); a
       // message without it digests as before, so earlier fingerprints stay valid
-      return message.metadata === undefined ? hasher : hasher.add("m" + JSON.stringify(message.metadata))
+      return message.metadata === undefined ? hasher : hasher.addAfter("m", JSON.stringify(message.metadata))
     }
     case "ToolResult":
-      return hasher.add(message.callId).add(message.toolName).add(jsonText(message.output)).add(
+      hasher.add(message.callId).add(message.toolName)
+      if (typeof message.output === "string") hasher.addAfter("s", message.output)
+      else hasher.addAfter("j", JSON.stringify(message.output) ?? "null")
+      return hasher.add(
         message.error === undefined ? "\u0000" : `${message.error.kind}\u0000${message.error.message}`
       )
   }
 }
-
-const jsonText = (value: unknown): string =>
-  typeof value === "string" ? "s" + value : "j" + (JSON.stringify(value) ?? "null")
 
 /**
  * The prefix of fingerprints in the current format. Fingerprints recorded by rath 0.1 start with
@@ -566,11 +653,53 @@ export const fingerprint = (request: Request): string => {
   // a digest over one digest per message (each computed once per message object: an agent's
   // transcript grows by a few entries a turn, so a call digests a few new messages and a list of
   // digests, not the whole history again), the tools' digest and the options
-  const hasher = new Digest.Hasher()
+  const hasher = Digest.acquire()
   const messages = request.messages
-  for (let i = 0; i < messages.length; i++) hasher.add(messageDigest(messages[i]!))
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!
+    const cached = digests.get(message)
+    if (cached !== undefined) {
+      hasher.add(cached)
+      continue
+    }
+    // a short message is digested again on every call rather than cached: a weak map entry costs
+    // more to make, and to collect, than the digest (its digits are fed without making a string)
+    const inner = feedMessage(Digest.acquire(), message)
+    if (inner.fed >= CACHED_FROM) {
+      const digest = inner.done()
+      digests.set(message, digest)
+      hasher.add(digest)
+    } else {
+      hasher.addDigestOf(inner)
+    }
+    Digest.release(inner)
+  }
   hasher.add(request.tools === undefined || request.tools.length === 0 ? "" : toolsDigest(request.tools))
-  hasher.add(JSON.stringify([
+  hasher.add(optionsJson(request))
+  const fingerprint = hasher.done(FINGERPRINT_PREFIX)
+  Digest.release(hasher)
+  return fingerprint
+}
+
+/** Messages whose fed text is at least this long have their digest cached. */
+const CACHED_FROM = 256
+
+// the options of the last request whose options are all primitives or absent (an agent's turns
+// ask with the same ones), and their JSON: reused when a request has the same values (an object
+// could have changed in place since, so a request with one is always serialised)
+let last: Request | undefined
+let lastJson = ""
+
+const sameOptions = (a: Request, b: Request): boolean =>
+  a.model === b.model && a.toolChoice === b.toolChoice && a.responseFormat === b.responseFormat &&
+  a.temperature === b.temperature && a.topP === b.topP && a.maxTokens === b.maxTokens && a.stop === b.stop &&
+  a.seed === b.seed && a.extra === b.extra
+
+const optionsJson = (request: Request): string => {
+  const primitive = typeof request.toolChoice !== "object" && request.responseFormat === undefined &&
+    request.stop === undefined && request.extra === undefined
+  if (primitive && last !== undefined && sameOptions(request, last)) return lastJson
+  const json = JSON.stringify([
     request.model ?? null,
     request.toolChoice ?? null,
     request.responseFormat ?? null,
@@ -580,8 +709,21 @@ export const fingerprint = (request: Request): string => {
     request.stop ?? null,
     request.seed ?? null,
     request.extra ?? null
-  ]))
-  return hasher.done(FINGERPRINT_PREFIX)
+  ])
+  if (primitive) {
+    // the options only: the request's messages are not kept alive by this
+    last = {
+      messages: [],
+      model: request.model,
+      toolChoice: request.toolChoice,
+      temperature: request.temperature,
+      topP: request.topP,
+      maxTokens: request.maxTokens,
+      seed: request.seed
+    }
+    lastJson = json
+  }
+  return json
 }
 
 /**
@@ -593,15 +735,6 @@ export const fingerprint = (request: Request): string => {
 export const isCurrentFingerprint = (value: string): boolean => value.startsWith(FINGERPRINT_PREFIX)
 
 const digests = new WeakMap<object, string>()
-
-const messageDigest = (message: Message): string => {
-  let digest = digests.get(message)
-  if (digest === undefined) {
-    digest = feedMessage(new Digest.Hasher(), message).done()
-    digests.set(message, digest)
-  }
-  return digest
-}
 
 const toolsDigest = (tools: ReadonlyArray<ToolDefinition>): string => {
   let digest = digests.get(tools)

@@ -321,6 +321,13 @@ export const format: {
 )
 
 /**
+ * Makes an empty object whose prototype is `SessionProto` (what `Object.create` makes); made with
+ * `new`, it gets room for a session's fields inside it (a session is made on every append).
+ */
+const SessionBlank = function() {} as unknown as new() => object
+SessionBlank.prototype = SessionProto
+
+/**
  * Builds a session value from its parts without checks. For codecs and stores that have already
  * validated the history.
  *
@@ -334,7 +341,7 @@ export const unsafeMake = (fields: {
   readonly base: number
   readonly node: Node | undefined
 }): Session => {
-  const self = Object.create(SessionProto) as {
+  const self = new SessionBlank() as {
     -readonly [K in keyof Session]: Session[K]
   }
   self.id = fields.id
@@ -495,18 +502,28 @@ const derive = (
 ): Effect.Effect<Session> => minting("s", derived(operation, parents, by, placement, base, node))
 
 /** The entry a draft makes with a minted id, the clock and the current author. */
-const drafted = (
+const entryOf = (
   node: Node | undefined,
   draft: Entry.Draft | Entry.DraftFor<"Merge">,
-  parents: ReadonlyArray<Entry.EntryId> | undefined
-) =>
-(id: string, clock: Clock.Clock, author: Entry.Author): Entry.Entry =>
+  parents: ReadonlyArray<Entry.EntryId> | undefined,
+  id: string,
+  clock: Clock.Clock,
+  author: Entry.Author
+): Entry.Entry =>
   Entry.fromDraft(draft, {
     id: id as Entry.EntryId,
     timestamp: clock.unsafeCurrentTimeMillis(),
     author: draft.author ?? (draft._tag === "User" && author === Entry.programAuthor ? Entry.userAuthor : author),
     parents: parents ?? (node === undefined ? [] : [node.entry.id])
   })
+
+/** {@link entryOf} waiting for the minted id, the clock and the current author. */
+const drafted = (
+  node: Node | undefined,
+  draft: Entry.Draft | Entry.DraftFor<"Merge">,
+  parents: ReadonlyArray<Entry.EntryId> | undefined
+) =>
+(id: string, clock: Clock.Clock, author: Entry.Author): Entry.Entry => entryOf(node, draft, parents, id, clock, author)
 
 /** A new entry from a draft, and `then` of it, in one effect. */
 const mintThen = <A>(
@@ -1025,8 +1042,20 @@ const appended = (self: Session, draft: Entry.Draft, entry: Entry.Entry): Sessio
  * @category combinators
  */
 export const unsafeAppendOn = (fiber: Minter, self: Session, draft: Entry.Draft): Session | undefined => {
-  const entry = mintNow(fiber, "e", drafted(self.node, draft, undefined))
-  return entry === undefined ? undefined : appended(self, draft, entry)
+  // mintNow without the closure it takes (this runs on every turn and tool result)
+  const services = fiber.currentDefaultServices
+  const context = fiber.currentContext
+  const id = IdGenerator.unsafeGenerate(Context.get(context, IdGenerator.IdGenerator), "e", services)
+  if (id === undefined) return undefined
+  const entry = entryOf(
+    self.node,
+    draft,
+    undefined,
+    id,
+    Context.get(services, Clock.Clock),
+    Context.get(context, Entry.CurrentAuthor)
+  )
+  return appended(self, draft, entry)
 }
 
 /**

@@ -541,3 +541,38 @@ describe("Session laws", () => {
       }).pipe(sequential)
   )
 })
+
+describe("Session.append entries", () => {
+  it.effect("are instances of their kind's class, with the fields in their recorded order", () =>
+    Effect.gen(function*() {
+      const session = yield* Session.fromUserMessage("hi").pipe(
+        Effect.flatMap(Session.append(Entry.assistant({ text: "x" }))),
+        Effect.flatMap(Session.append(Entry.toolResult({ callId: "c1", toolName: "add", output: 2 })))
+      )
+      const [user, assistant, result] = Chunk.toReadonlyArray(Session.entries(session))
+      assert.strictEqual(Object.getPrototypeOf(user), Entry.User.prototype)
+      assert.strictEqual(Object.getPrototypeOf(assistant), Entry.Assistant.prototype)
+      assert.isTrue(result instanceof Entry.ToolResult)
+      assert.strictEqual(assistant!.constructor, Entry.Assistant)
+      assert.deepStrictEqual(Object.keys(assistant!), [
+        "id",
+        "timestamp",
+        "author",
+        "parents",
+        "toolCalls",
+        "text",
+        "_tag"
+      ])
+      assert.deepStrictEqual(Object.keys(result!), [
+        "id",
+        "timestamp",
+        "author",
+        "parents",
+        "durationMs",
+        "callId",
+        "toolName",
+        "output",
+        "_tag"
+      ])
+    }))
+})

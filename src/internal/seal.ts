@@ -16,7 +16,7 @@ import * as Digest from "./digest.js"
 // a text is digested as it is, anything else as its JSON (a text that is JSON of another value is
 // told apart by the prefix)
 const digest = (value: unknown): string =>
-  typeof value === "string" ? Digest.digest(value) : Digest.digest("\u0000" + (JSON.stringify(value) ?? "null"))
+  typeof value === "string" ? Digest.digest(value) : Digest.digestAfter("\u0000", JSON.stringify(value) ?? "null")
 
 type SealedTag = "Assistant" | "ModelCall" | "ToolResult" | "Memory"
 
