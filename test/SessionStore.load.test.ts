@@ -55,6 +55,21 @@ const edit = editSqlite
 
 const typedFailure = typedStoreFailure
 
+/** The stored node at a position, read as other software would. */
+const nodeRow = (filename: string, pos: number) => {
+  const db = new Database(filename)
+  try {
+    return db.prepare("SELECT id, prev, pos, data FROM rath_nodes WHERE pos = ?").get(pos) as {
+      id: number
+      prev: number | null
+      pos: number
+      data: string
+    }
+  } finally {
+    db.close()
+  }
+}
+
 describe("SessionStore load of a long session (sqlite)", () => {
   it.scoped("gives back every entry as saved: fields in order, classes, shared authors, usage", () =>
     deterministic(Effect.gen(function*() {
@@ -120,14 +135,7 @@ describe("SessionStore load of a long session (sqlite)", () => {
     deterministic(Effect.gen(function*() {
       const { filename, session } = yield* savedStore(yield* tempDir)
       // written by other software: the row's checksum is right, its tag is no entry's
-      const db = new Database(filename)
-      const row = db.prepare("SELECT id, prev, pos, data FROM rath_nodes WHERE pos = 300").get() as {
-        id: number
-        prev: number | null
-        pos: number
-        data: string
-      }
-      db.close()
+      const row = nodeRow(filename, 300)
       for (const tag of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
         const data = row.data.replace(/"_tag":"[A-Za-z]+"/, `"_tag":"${tag}"`)
         assert.notStrictEqual(data, row.data)
@@ -147,14 +155,7 @@ describe("SessionStore load of a long session (sqlite)", () => {
   it.scoped("a row with a __proto__ field (checksum right) is Corrupt, never an entry of another prototype", () =>
     deterministic(Effect.gen(function*() {
       const { filename, session } = yield* savedStore(yield* tempDir)
-      const db = new Database(filename)
-      const row = db.prepare("SELECT id, prev, pos, data FROM rath_nodes WHERE pos = 300").get() as {
-        id: number
-        prev: number | null
-        pos: number
-        data: string
-      }
-      db.close()
+      const row = nodeRow(filename, 300)
       // JSON.parse keeps "__proto__" as an own field; copied onto an entry by assignment it would
       // replace the entry's prototype (its class, its methods) instead
       const data = row.data.replace(/^\{/, `{"__proto__":{"text":"forged"},`)
