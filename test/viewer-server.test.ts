@@ -62,6 +62,11 @@ const startRun = (call: Opened["call"], page: Opened["page"], workflow: string, 
     yield* call(() => page.locator("#start-workflow").selectOption(workflow))
     yield* call(() => page.locator("#start-input").fill(input))
     yield* call(() => page.locator("#start-button").click())
+    // the page has the run once the server answered: it then shows the run's timeline, so a tab
+    // key pressed before that answer would be undone by it
+    yield* call(() =>
+      page.locator("#toast", { hasText: `started ${workflow}` }).waitFor({ state: "attached", timeout: 20_000 })
+    )
   })
 
 const screenshot = (page: { screenshot: (o: { path: string }) => Promise<unknown> }, name: string) =>
