@@ -55,6 +55,16 @@ const edit = editSqlite
 
 const typedFailure = typedStoreFailure
 
+/** Rewrites a node's text with the checksum that matches it, as other software could. */
+const forgeNode = (filename: string, row: ReturnType<typeof nodeRow>, data: string) =>
+  edit(
+    filename,
+    "UPDATE rath_nodes SET data = ?, crc = ? WHERE id = ?",
+    data,
+    nodeChecksum(row.prev, row.pos, data),
+    row.id
+  )
+
 /** The stored node at a position, read as other software would. */
 const nodeRow = (filename: string, pos: number) => {
   const db = new Database(filename)
@@ -139,13 +149,7 @@ describe("SessionStore load of a long session (sqlite)", () => {
       for (const tag of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
         const data = row.data.replace(/"_tag":"[A-Za-z]+"/, `"_tag":"${tag}"`)
         assert.notStrictEqual(data, row.data)
-        edit(
-          filename,
-          "UPDATE rath_nodes SET data = ?, crc = ? WHERE id = ?",
-          data,
-          nodeChecksum(row.prev, row.pos, data),
-          row.id
-        )
+        forgeNode(filename, row, data)
         const error = yield* typedFailure(withStore(filename, (store) => store.load(session.id)))
         assert.strictEqual(error.reason, "Corrupt", tag)
         assert.include(error.message, "entry #300", tag)
@@ -160,13 +164,7 @@ describe("SessionStore load of a long session (sqlite)", () => {
       // replace the entry's prototype (its class, its methods) instead
       const data = row.data.replace(/^\{/, `{"__proto__":{"text":"forged"},`)
       assert.notStrictEqual(data, row.data)
-      edit(
-        filename,
-        "UPDATE rath_nodes SET data = ?, crc = ? WHERE id = ?",
-        data,
-        nodeChecksum(row.prev, row.pos, data),
-        row.id
-      )
+      forgeNode(filename, row, data)
       const error = yield* typedFailure(withStore(filename, (store) => store.load(session.id)))
       assert.strictEqual(error.reason, "Corrupt")
       assert.include(error.message, "entry #300")
